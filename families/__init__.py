@@ -1,0 +1,1 @@
+"""Built-in family declarations (TOML files shipped as package data)."""

@@ -1,0 +1,21 @@
+"""symgeo: information geometry of probability families, derived symbolically.
+
+Public API::
+
+    symgeo.family_names()            sorted names of the built-in catalog
+    symgeo.get_family(name, **fixed) a built-in Family (fixed hyper-parameters set)
+    symgeo.load_family(path)         a Family from a declaration file (TOML)
+    symgeo.Family(...)               declare a family from sympy objects
+"""
+
+from .errors import (BudgetExceeded, DeclarationError, DerivationError, FormulaError,
+                     SymgeoError)
+from .family import Family
+from .loader import family_names, get_family, load_family
+from .support import Box, Compositions, Domain, FiniteValues, IntegerRange, Simplex
+
+__version__ = "0.1.0"
+
+__all__ = ["Family", "family_names", "get_family", "load_family", "SymgeoError",
+           "DeclarationError", "DerivationError", "FormulaError", "BudgetExceeded",
+           "Box", "IntegerRange", "FiniteValues", "Simplex", "Compositions", "Domain"]

@@ -1,0 +1,242 @@
+"""Definite-integral rules behind the expectation engine.
+
+Each rule evaluates one additive term ``c * m(w) * p0(w)`` of a standardised
+integrand over a standard domain, or returns ``None`` when the term does not
+have its shape.  They are identities, not answers: no family appears here.
+
+Half line (0, oo), Mellin-type rule.  Writing log^k(w) w^(a-1) as the k-th
+a-derivative of w^(a-1),
+
+    int_0^oo w^(a-1) log^k(w) K(w) dw = d^k/da^k M_K(a),
+
+with the Mellin transforms of the two kernels that standard densities have:
+
+    K = exp(-c w^q)        M(a) = Gamma(a/q) c^(-a/q) / q
+                           (Gamma/Exp(1): E[u^p log^k u] = Gamma^(k)(p+1);
+                            Gaussian moments; Weibull)
+    K = (1 + r w^q)^(-s)   M(a) = r^(-a/q) B(a/q, s - a/q) / q
+                           (Beta-integral rule: Student t and Cauchy with q = 2,
+                            logistic after w = exp(-z) with q = 1)
+
+Unit interval (0, 1), Beta rule:
+
+    int_0^1 u^(a-1) (1 - u^q)^(b-1) log^j(u) log^k(1 - u^q) du
+        = d^j/da^j d^k/db^k [B(a/q, b) / q]
+
+Circle (-pi, pi], Bessel rule for the von Mises kernel:
+
+    int cos(n t) exp(c cos t) dt = 2 pi I_n(c),   int sin(n t) exp(c cos t) dt = 0,
+
+after rewriting products of sines and cosines as sums of multiple angles.
+
+The real line is folded onto the half line, int_R g = int_0^oo [g(w) + g(-w)] dw,
+with w > 0 so that |w| = w and sign(w) = 1: this handles the kink of a
+Laplace-type density (ell not differentiable at the location) exactly.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.simplify.fu import TR8
+
+_A = sp.Dummy("a")
+_B = sp.Dummy("b")
+
+
+def _gamma_ratio_beta(x, y):
+    return sp.gamma(x) * sp.gamma(y) / sp.gamma(x + y)
+
+
+def _split_power(factor, w):
+    """(base, exponent) of a factor, with exp(e) read as (E, e)."""
+    if isinstance(factor, sp.exp):
+        return sp.E, factor.args[0]
+    return factor.as_base_exp()
+
+
+def _monomial_in(expr, w):
+    """Return (coef, q) if expr == coef * w**q with coef free of w, else None."""
+    coef, rest = expr.as_independent(w, as_Add=False)
+    if rest == w:
+        return coef, sp.S.One
+    b, e = rest.as_base_exp()
+    if b == w and not e.has(w):
+        return coef, e
+    return None
+
+
+def _binomial_base(base, w):
+    """Return (alpha, beta, q) if base == alpha + beta * w**q, else None."""
+    if not isinstance(base, sp.Add):
+        return None
+    alpha, rest = base.as_independent(w, as_Add=True)
+    if alpha == 0:
+        return None
+    mono = _monomial_in(rest, w)
+    if mono is None:
+        return None
+    return alpha, mono[0], mono[1]
+
+
+def _positive(e):
+    """False only when e is provably not positive (symbols are assumed admissible)."""
+    return e.is_positive is not False
+
+
+def half_line(term, w):
+    """int_0^oo term dw by the Mellin-type rule, or None."""
+    coef = sp.S.One
+    a_minus_1 = sp.S.Zero
+    logs = 0
+    kernel = None
+    for factor in sp.Mul.make_args(term):
+        if not factor.has(w):
+            coef *= factor
+            continue
+        base, e = _split_power(factor, w)
+        if base == w and not e.has(w):
+            a_minus_1 += e
+        elif base == sp.log(w) and e.is_Integer and e > 0:
+            logs += int(e)
+        elif base == sp.E:
+            mono = _monomial_in(sp.expand(e), w)
+            if mono is None or kernel is not None:
+                return None
+            c, q = mono
+            kernel = ("exp", -c, q, None)
+        elif not e.has(w):
+            bb = _binomial_base(base, w)
+            if bb is None:
+                return None
+            alpha, beta, q = bb
+            r = beta / alpha
+            # (alpha + beta w^q)^e = alpha^e (1 + r w^q)^e; equal (r, q) merge
+            if kernel is None:
+                kernel = ("alg", r, q, -e)
+            elif kernel[0] == "alg" and sp.simplify(kernel[1] - r) == 0 and kernel[2] == q:
+                kernel = ("alg", r, q, kernel[3] - e)
+            else:
+                return None
+            coef *= alpha ** e
+        else:
+            return None
+    if kernel is None:
+        return None
+    a = a_minus_1 + 1
+    kind, c, q, s = kernel
+    if not (_positive(c) and _positive(q) and _positive(a)):
+        return None
+    if kind == "exp":
+        mellin = sp.gamma(_A / q) * c ** (-_A / q) / q
+    else:
+        if not _positive(s - a / q):
+            return None
+        mellin = c ** (-_A / q) * _gamma_ratio_beta(_A / q, s - _A / q) / q
+    return coef * sp.diff(mellin, _A, logs).subs(_A, a)
+
+
+def unit_interval(term, u):
+    """int_0^1 term du by the Beta rule, or None."""
+    coef = sp.S.One
+    a_minus_1 = sp.S.Zero
+    b_minus_1 = sp.S.Zero
+    log_u = log_1mu = 0
+    q = None
+    for factor in sp.Mul.make_args(term):
+        if not factor.has(u):
+            coef *= factor
+            continue
+        base, e = _split_power(factor, u)
+        if base == u and not e.has(u):
+            a_minus_1 += e
+            continue
+        if isinstance(base, sp.log) and e.is_Integer and e > 0:
+            arg = base.args[0]
+            if arg == u:
+                log_u += int(e)
+                continue
+            bb = _binomial_base(arg, u)
+            if bb and bb[0] == 1 and bb[1] == -1 and (q is None or q == bb[2]):
+                q = bb[2]
+                log_1mu += int(e)
+                continue
+            return None
+        bb = _binomial_base(base, u) if not e.has(u) else None
+        if bb and bb[0] == 1 and bb[1] == -1 and (q is None or q == bb[2]):
+            q = bb[2]
+            b_minus_1 += e
+            continue
+        return None
+    q = sp.S.One if q is None else q
+    a, b = a_minus_1 + 1, b_minus_1 + 1
+    if not (_positive(a) and _positive(b) and _positive(q)):
+        return None
+    beta = _gamma_ratio_beta(_A / q, _B) / q
+    val = sp.diff(beta, _A, log_u) if log_u else beta
+    val = sp.diff(val, _B, log_1mu) if log_1mu else val
+    return coef * val.subs({_A: a, _B: b})
+
+
+def circle(term, t):
+    """int_{-pi}^{pi} term dt for term = trig polynomial * exp(c cos t), or None."""
+    coef = sp.S.One
+    kappa = None
+    trig = sp.S.One
+    for factor in sp.Mul.make_args(term):
+        if not factor.has(t):
+            coef *= factor
+            continue
+        base, e = _split_power(factor, t)
+        if base == sp.E:
+            c, rest = sp.expand(e).as_independent(t, as_Add=False)
+            if rest != sp.cos(t) or kappa is not None:
+                return None
+            kappa = c
+            continue
+        trig *= factor
+    if not all(isinstance(f, (sp.sin, sp.cos)) and f.args[0].as_independent(t)[1] == t
+               for f in trig.atoms(sp.Function) if f.has(t)):
+        return None
+    if trig.has(sp.exp, sp.log):
+        return None
+    total = sp.S.Zero
+    for part in sp.Add.make_args(sp.expand(TR8(sp.expand(trig)))):
+        c, f = part.as_independent(t, as_Add=False)
+        if f == 1:
+            n = 0
+        elif isinstance(f, sp.cos):
+            n = sp.expand(f.args[0] / t)
+            if not n.is_Integer:
+                return None
+        elif isinstance(f, sp.sin):
+            continue  # odd in t: integrates to zero over a symmetric period
+        else:
+            return None
+        if kappa is None:
+            total += c * (2 * sp.pi if n == 0 else 0)
+        else:
+            total += c * 2 * sp.pi * sp.besseli(abs(n), kappa)
+    return coef * total
+
+
+def fold_real_line(term, z, w):
+    """Terms of g(w) + g(-w), for int_R g(z) dz = int_0^oo [g(w) + g(-w)] dw (w > 0).
+
+    Even and odd terms are recognised without expanding (which would
+    multiply out the kernel's denominator).
+    """
+    a, b = term.subs(z, w), term.subs(z, -w)
+    if b == a:
+        return [2 * a]
+    if b == -a or sp.expand(a + b) == 0:
+        return []
+    return [a, b]
+
+
+RULE_NAMES = {
+    "half": "Mellin-type rule on (0, oo): d^k/da^k of Gamma(a/q) c^(-a/q)/q "
+            "or r^(-a/q) B(a/q, s-a/q)/q",
+    "real": "real line folded onto (0, oo), then the Mellin-type rule",
+    "unit": "Beta rule on (0, 1): derivatives of B(a/q, b)/q",
+    "circle": "Bessel rule on the circle: int cos(n t) exp(c cos t) dt = 2 pi I_n(c)",
+}

@@ -1,0 +1,106 @@
+"""Standardising substitutions for univariate continuous families.
+
+A standardisation writes x = a + b * phi(w), with a, b built from the
+coordinates and phi one of identity, -log, log, such that the density of w,
+
+    log p0(w) = log p(a + b phi(w)) + log |b phi'(w)|,
+
+depends on as few coordinates as possible (ideally none).  Then
+E[f(x)] = int f(a + b phi(w)) p0(w) dw, and after expanding f into terms
+c_i(xi) m_i(w) each integral is parameter-free (or depends only on a shape
+parameter) and is evaluated by :mod:`symgeo.rules`.
+
+Candidates are searched, not looked up: the location a ranges over 0 and the
+coordinates, the scale b over 1, the positive coordinates and their
+reciprocals (the candidates are restricted to maps that carry the support
+onto itself).  The exponential map w = exp(-+z) is tried when the
+standardised log-density still contains exp(z) (logistic, Gumbel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+
+@dataclass
+class Standardisation:
+    variable: sp.Symbol      # x
+    new: sp.Symbol           # w
+    x_of_w: sp.Expr          # a + b phi(w)
+    log_p0: sp.Expr          # log density of w
+    domain: str              # "real", "half", "unit", "circle"
+    remaining: tuple         # coordinates left in p0 (shape parameters)
+
+    def describe(self):
+        return f"{self.variable} = {self.x_of_w}, log p0({self.new}) = {self.log_p0}"
+
+
+def _clean(e):
+    return sp.expand(sp.expand_log(sp.expand_power_base(sp.powdenest(e)), force=False))
+
+
+def _domain_of(lo, hi, periodic):
+    lo, hi = sp.sympify(lo), sp.sympify(hi)
+    if periodic:
+        return "circle" if (lo, hi) == (-sp.pi, sp.pi) else None
+    if lo == -sp.oo and hi == sp.oo:
+        return "real"
+    if lo == 0 and hi == sp.oo:
+        return "half"
+    if lo == 0 and hi == 1:
+        return "unit"
+    return None
+
+
+def find_standardisation(log_density, x, lower, upper, periodic, coords):
+    """The best standardisation of a univariate log-density, or None."""
+    domain = _domain_of(lower, upper, periodic)
+    if domain is None:
+        return None
+    coords = tuple(coords)
+    positive = [c for c in coords if c.is_positive]
+    if domain in ("real", "circle"):
+        locations = [sp.S.Zero] + list(coords)
+    else:
+        locations = [sp.S.Zero]
+    if domain in ("real", "half"):
+        scales = [sp.S.One] + positive + [1 / c for c in positive]
+    else:
+        scales = [sp.S.One]
+    z = sp.Symbol("z", positive=True) if domain in ("half", "unit") else sp.Symbol("z", real=True)
+    best = None
+    for a in locations:
+        for b in scales:
+            if a == 0 and b == 1 and best is not None:
+                continue
+            ell0 = _clean(log_density.subs(x, a + b * z) + sp.log(b))
+            left = tuple(c for c in coords if ell0.has(c))
+            key = (len(left), sp.count_ops(ell0))
+            if best is None or key < best[0]:
+                best = (key, a + b * z, ell0, left)
+    _, x_of_z, ell0, left = best
+    result = Standardisation(x, z, x_of_z, ell0, domain, left)
+    if domain == "real" and ell0.has(sp.exp):
+        w = sp.Symbol("w", positive=True)
+        for sgn in (-1, 1):
+            z_of_w = sgn * sp.log(w)
+            ell1 = _clean(ell0.subs(z, z_of_w) - sp.log(w))
+            if not any(isinstance(f, sp.exp) and f.has(w) for f in ell1.atoms(sp.exp)):
+                left1 = tuple(c for c in coords if ell1.has(c))
+                if len(left1) <= len(left):
+                    return Standardisation(x, w, x_of_z.subs(z, z_of_w), ell1, "half", left1)
+    return result
+
+
+def density_factor(log_p0, w):
+    """exp(log p0) as a product, so that exp(c log w) becomes a power of w."""
+    out = sp.S.One
+    for t in sp.Add.make_args(sp.expand(log_p0)):
+        c, r = t.as_independent(w, as_Add=False)
+        if isinstance(r, sp.log) and r.args[0] == w:
+            out *= w ** c
+        else:
+            out *= sp.exp(t)
+    return out

@@ -1,0 +1,265 @@
+"""Supports of the random variable and domains of the coordinates.
+
+A support knows whether it is continuous or discrete, which symbols its
+bounds involve (so a coordinate-dependent support can be refused), how to
+substitute away a dependent variable (the last component on a simplex or of
+a composition), and how to integrate or sum numerically with mpmath.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+import sympy as sp
+
+MAX_FINITE_POINTS = 5000
+"""A finite support larger than this is summed numerically, never enumerated symbolically."""
+
+
+class Support:
+    """Base class.  ``variables`` is the tuple of random-variable symbols."""
+
+    discrete = False
+    kind = "support"
+
+    def free_symbols(self):
+        return set()
+
+    def reduce(self, expr, variables):
+        """Substitute dependent variables away (identity unless constrained)."""
+        return expr
+
+    def free_variables(self, variables):
+        """The variables left after :meth:`reduce`."""
+        return tuple(variables)
+
+    def subs(self, mapping):
+        return self
+
+    def describe(self, variables):
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Box(Support):
+    """Product of intervals, one per variable (Lebesgue measure).
+
+    ``periodic`` marks a circle: the interval is one full period and the
+    density is periodic, so a shift of the variable maps the support to itself.
+    """
+
+    lower: tuple
+    upper: tuple
+    periodic: bool = False
+    discrete = False
+    kind = "box"
+
+    def free_symbols(self):
+        out = set()
+        for b in self.lower + self.upper:
+            out |= sp.sympify(b).free_symbols
+        return out
+
+    def subs(self, mapping):
+        return Box(tuple(sp.sympify(b).subs(mapping) for b in self.lower),
+                   tuple(sp.sympify(b).subs(mapping) for b in self.upper), self.periodic)
+
+    @property
+    def univariate(self):
+        return len(self.lower) == 1
+
+    def describe(self, variables):
+        parts = []
+        for v, lo, hi in zip(variables, self.lower, self.upper):
+            parts.append(f"{lo} < {v} < {hi}")
+        return ", ".join(parts) + (" (periodic)" if self.periodic else "")
+
+
+@dataclass(frozen=True)
+class IntegerRange(Support):
+    """Integers ``lower <= x <= upper`` (``upper`` may be ``oo`` or a symbol)."""
+
+    lower: object
+    upper: object
+    discrete = True
+    kind = "integers"
+
+    def free_symbols(self):
+        return sp.sympify(self.lower).free_symbols | sp.sympify(self.upper).free_symbols
+
+    def subs(self, mapping):
+        return IntegerRange(sp.sympify(self.lower).subs(mapping), sp.sympify(self.upper).subs(mapping))
+
+    def points(self):
+        lo, hi = sp.sympify(self.lower), sp.sympify(self.upper)
+        if not (lo.is_Integer and hi.is_Integer) or hi - lo + 1 > MAX_FINITE_POINTS:
+            return None
+        return [(sp.Integer(k),) for k in range(int(lo), int(hi) + 1)]
+
+    def describe(self, variables):
+        return f"{variables[0]} in {{{self.lower}, ..., {self.upper}}}"
+
+
+@dataclass(frozen=True)
+class FiniteValues(Support):
+    """A finite set of values of one variable (counting measure)."""
+
+    values: tuple
+    discrete = True
+    kind = "finite"
+
+    def free_symbols(self):
+        out = set()
+        for v in self.values:
+            out |= sp.sympify(v).free_symbols
+        return out
+
+    def subs(self, mapping):
+        return FiniteValues(tuple(sp.sympify(v).subs(mapping) for v in self.values))
+
+    def points(self):
+        return [(sp.sympify(v),) for v in self.values]
+
+    def describe(self, variables):
+        return f"{variables[0]} in {{{', '.join(map(str, self.values))}}}"
+
+
+@dataclass(frozen=True)
+class Simplex(Support):
+    """Open probability simplex: x_i > 0, sum x_i = 1.
+
+    The density is taken with respect to Lebesgue measure on the first k-1
+    components; the last is ``1 - sum(others)``.
+    """
+
+    discrete = False
+    kind = "simplex"
+
+    def reduce(self, expr, variables):
+        return expr.subs(variables[-1], 1 - sum(variables[:-1]))
+
+    def free_variables(self, variables):
+        return tuple(variables[:-1])
+
+    def describe(self, variables):
+        return f"x_i > 0, {' + '.join(map(str, variables))} = 1"
+
+
+@dataclass(frozen=True)
+class Compositions(Support):
+    """Vectors of non-negative integers summing to ``total`` (counting measure)."""
+
+    total: object
+    discrete = True
+    kind = "compositions"
+
+    def free_symbols(self):
+        return sp.sympify(self.total).free_symbols
+
+    def subs(self, mapping):
+        return Compositions(sp.sympify(self.total).subs(mapping))
+
+    def reduce(self, expr, variables):
+        return expr.subs(variables[-1], self.total - sum(variables[:-1]))
+
+    def free_variables(self, variables):
+        return tuple(variables[:-1])
+
+    def points_for(self, k):
+        n = sp.sympify(self.total)
+        if not n.is_Integer or sp.binomial(n + k - 1, k - 1) > MAX_FINITE_POINTS:
+            return None
+        n = int(n)
+        pts = []
+        for head in product(range(n + 1), repeat=k - 1):
+            if sum(head) <= n:
+                pts.append(tuple(sp.Integer(h) for h in head) + (sp.Integer(n - sum(head)),))
+        return pts
+
+    def describe(self, variables):
+        return f"x_i in {{0, 1, ...}}, {' + '.join(map(str, variables))} = {self.total}"
+
+
+def finite_points(support, variables):
+    """All points of a finite discrete support, or None if not finite/too large."""
+    if isinstance(support, Compositions):
+        return support.points_for(len(variables))
+    if isinstance(support, (IntegerRange, FiniteValues)):
+        return support.points()
+    return None
+
+
+# --------------------------------------------------------------------------
+# Coordinate domains
+
+
+@dataclass(frozen=True)
+class Domain:
+    """An open (or half-open) interval ``lower < xi < upper`` for one coordinate."""
+
+    lower: object
+    upper: object
+    name: str = ""
+
+    @property
+    def positive(self):
+        lo = sp.sympify(self.lower)
+        return lo.is_finite and lo >= 0
+
+    def contains(self, value):
+        v = sp.sympify(value)
+        lo, hi = sp.sympify(self.lower), sp.sympify(self.upper)
+        return bool((lo == -sp.oo or v > lo) and (hi == sp.oo or v < hi or
+                                                   (self.name == "circle" and v == hi)))
+
+    def condition(self, sym):
+        """The domain as a sympy boolean in ``sym``."""
+        lo, hi = sp.sympify(self.lower), sp.sympify(self.upper)
+        conds = []
+        if lo != -sp.oo:
+            conds.append(sym > lo)
+        if hi != sp.oo:
+            conds.append(sym <= hi if self.name == "circle" else sym < hi)
+        return sp.And(*conds) if conds else sp.true
+
+    def describe(self, sym):
+        lo, hi = sp.sympify(self.lower), sp.sympify(self.upper)
+        if lo == -sp.oo and hi == sp.oo:
+            return f"{sym} real"
+        if hi == sp.oo:
+            return f"{sym} > {lo}"
+        right = "<=" if self.name == "circle" else "<"
+        return f"{lo} < {sym} {right} {hi}"
+
+
+NAMED_DOMAINS = {
+    "real": Domain(-sp.oo, sp.oo, "real"),
+    "positive": Domain(0, sp.oo, "positive"),
+    "unit": Domain(0, 1, "unit"),
+    "circle": Domain(-sp.pi, sp.pi, "circle"),
+}
+
+
+def as_domain(spec):
+    """A Domain from a name ('real', 'positive', 'unit', 'circle'), a pair or a sympy Interval."""
+    if isinstance(spec, Domain):
+        return spec
+    if isinstance(spec, str):
+        if spec not in NAMED_DOMAINS:
+            raise ValueError(f"unknown domain {spec!r}; use one of {', '.join(NAMED_DOMAINS)} "
+                             "or a pair (lower, upper)")
+        return NAMED_DOMAINS[spec]
+    if isinstance(spec, sp.Interval):
+        return Domain(spec.start, spec.end)
+    if spec is sp.S.Reals:
+        return NAMED_DOMAINS["real"]
+    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+        return Domain(sp.sympify(spec[0]), sp.sympify(spec[1]))
+    raise ValueError(f"cannot read a coordinate domain from {spec!r}")
+
+
+def domain_from_assumptions(sym):
+    if sym.is_positive:
+        return NAMED_DOMAINS["positive"]
+    return NAMED_DOMAINS["real"]
