@@ -191,7 +191,7 @@ class Family:
 
     def _check_normalised(self):
         point = self.generic_point()
-        dps = 20
+        dps = 15
         try:
             numeric_fixed = {val: self.fixed_defaults.get(kname, 7)
                              for kname, sym in self.fixed_symbols.items()
