@@ -62,11 +62,13 @@ class Family:
 
     def __init__(self, name, log_density, variables, support, coordinates, fixed=None, *,
                  constraints=(), title="", description="", references=(), source=None,
-                 fixed_domains=None, fixed_defaults=None, validate=True, _parent=None):
+                 fixed_domains=None, fixed_defaults=None, meanings=None, validate=True,
+                 _parent=None):
         self.name = str(name)
         self.title = title
         self.description = description
         self.references = tuple(references)
+        self.meanings = dict(meanings or {})  # coordinate name -> words, for documents
         self.source = source
         self._cache = {}
         self._parent = _parent

@@ -103,7 +103,8 @@ def fisher_hessian_form(engine, hessian):
 
 def cramer_rao_bound(fisher):
     """I^{-1}: the covariance lower bound of unbiased estimators of xi."""
-    inv = fisher.inv(method="LU") if fisher.shape[0] > 1 else sp.Matrix([[1 / fisher[0, 0]]])
+    from .expfamily import inverse
+    inv = inverse(fisher) if fisher.shape[0] > 1 else sp.Matrix([[1 / fisher[0, 0]]])
     return tidy_matrix(inv, symmetric=True)
 
 

@@ -97,6 +97,7 @@ def declaration_from_data(data, text=None, origin="<data>", **fixed_overrides):
         declare(v, s, "variables")
         var_syms.append(s)
     coords = []
+    meanings = {}
     for i, c in enumerate(data["coordinates"]):
         if not isinstance(c, dict) or "name" not in c:
             r.fail("coordinates", f"coordinate #{i + 1} needs a name")
@@ -106,6 +107,7 @@ def declaration_from_data(data, text=None, origin="<data>", **fixed_overrides):
         if isinstance(dom, list):
             dom = tuple(parse_formula(b, {}, r.where("domain")) for b in dom)
         coords.append((s, dom))
+        meanings[c["name"]] = str(c.get("meaning", ""))
     fixed_values, fixed_domains, fixed_defaults = {}, {}, {}
     for f in data.get("fixed", []):
         nm = f.get("name")
@@ -141,7 +143,8 @@ def declaration_from_data(data, text=None, origin="<data>", **fixed_overrides):
                   constraints=constraints, title=data.get("title", ""),
                   description=data.get("description", ""),
                   references=data.get("references", []), source=origin,
-                  fixed_domains=fixed_domains, fixed_defaults=fixed_defaults)
+                  fixed_domains=fixed_domains, fixed_defaults=fixed_defaults,
+                  meanings=meanings)
 
 
 def _support(r, spec, symbols, nvars):

@@ -1,4 +1,5 @@
 import random
+import zlib
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def points(families):
     """Two generic random points per family (seeded, so reruns are identical)."""
     out = {}
     for name, fam in families.items():
-        rng = random.Random(hash(name) % 1000 + 7)
+        rng = random.Random(zlib.crc32(name.encode()))
         out[name] = [fam.random_point(rng) for _ in range(2)]
     return out
 

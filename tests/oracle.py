@@ -88,6 +88,8 @@ def expect(family, exprs, point, dps=35):
             cuts = sorted({mp.mpf(sp.N(v, dps + 15)) for v in point.values()
                            if lo < mp.mpf(sp.N(v, dps + 15)) < hi})
             cutoff = -40 * (dps + 15)
+            if lo > -mp.inf and not sup.periodic:
+                return [_mapped(g, lp, lo, hi, cuts, dps) for g in fl]
 
             def integrand(g):
                 def h(x):
@@ -100,6 +102,68 @@ def expect(family, exprs, point, dps=35):
         if isinstance(sup, Simplex) and len(xs) == 3:
             return _simplex(fl, lp, dps)
     raise NotImplementedError(type(sup).__name__)
+
+
+def _mapped(g, lp, lo, hi, cuts, dps):
+    """E[g] over (lo, hi) after a substitution x(u) on a finite u-range.
+
+    (lo, oo): x = lo + e^u; (lo, hi): x = lo + (hi - lo) / (1 + e^-u).
+    Algebraic tails (inverse gamma, weibull with a small shape) and
+    densities singular at an end point (beta with a shape below 1) decay
+    only like e^{-c|u|} after the substitution; tanh-sinh on a finite range
+    cut into short pieces resolves them to full precision.  The range ends
+    where the u-density falls below 10^-(dps + 25), which the
+    polynomial-in-u factors of a score cannot undo.
+    """
+    floor = -(dps + 25) * mp.log(10)
+    if hi == mp.inf:
+        def x_of(u):
+            return lo + mp.exp(u), u
+        inner = sorted(mp.log(c - lo) for c in cuts)
+    else:
+        width = hi - lo
+
+        def x_of(u):
+            # both 1 - sigma and sigma kept to full relative precision
+            e = mp.exp(-abs(u))
+            small = e / (1 + e)
+            x = lo + width * small if u < 0 else hi - width * small
+            return x, mp.log(width) - abs(u) - 2 * mp.log1p(e)
+        inner = sorted(mp.log((c - lo) / (hi - c)) for c in cuts)
+    inner = inner or [mp.mpf(0)]
+
+    base = mp.mp.dps
+
+    def logw(u):
+        # near a finite end x carries |u| / ln 10 leading digits of hi or lo
+        with mp.workdps(base + int(abs(u) / 2.3) + 5):
+            x, logjac = x_of(u)
+            return mp.re(lp(x)) + logjac
+
+    def reach(start, sign):
+        step = mp.mpf(1)
+        while step < 1e5:
+            u = start + sign * step
+            if logw(u) < floor and logw(u + sign) < floor:
+                return u
+            step *= 1.5
+        raise RuntimeError("oracle: density does not decay at the end of the support")
+
+    a, b = reach(inner[0], -1), reach(inner[-1], 1)
+    nodes = sorted(set([a] + inner + [b]))
+    pieces = []
+    for left, right in zip(nodes, nodes[1:]):
+        n = max(1, int(mp.ceil((right - left) / 4)))
+        pieces += [left + (right - left) * i / n for i in range(n)]
+    pieces.append(b)
+
+    def h(u):
+        lw = logw(u)
+        if lw < 2 * floor:
+            return 0
+        with mp.workdps(base + int(abs(u) / 2.3) + 5):
+            return g(x_of(u)[0]) * mp.exp(lw)
+    return mp.quad(h, pieces)
 
 
 def _gauss_hermite_nd(xs, logp, fl, lp, dps, n=12):
