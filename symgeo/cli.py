@@ -31,7 +31,7 @@ def _parse_fixed(items):
     return out
 
 
-def _family(args):
+def family_from_args(args):
     from .loader import get_family, load_family
     fixed = _parse_fixed(args.fixed)
     if args.file:
@@ -53,7 +53,7 @@ def cmd_list(args):
 
 
 def cmd_fisher(args):
-    fam = _family(args)
+    fam = family_from_args(args)
     res = fam.fisher_result()
     coords = [c.name for c in fam.coordinates]
     if args.format == "json":
@@ -80,6 +80,14 @@ def cmd_fisher(args):
             print(f"note: {note}")
 
 
+def add_family_arguments(s):
+    """NAME | --file FILE, and --fixed NAME=VALUE: read back by :func:`family_from_args`."""
+    s.add_argument("name", nargs="?", help="built-in family name")
+    s.add_argument("--file", help="a family declaration file (TOML)")
+    s.add_argument("--fixed", action="append", metavar="NAME=VALUE",
+                   help="set a fixed hyper-parameter (repeatable), e.g. --fixed n=7")
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="symgeo", description="Information geometry of "
                                 "probability families, derived symbolically.")
@@ -88,12 +96,12 @@ def build_parser():
     s.add_argument("-v", "--verbose", action="store_true", help="show coordinates and titles")
     s.set_defaults(func=cmd_list)
     s = sub.add_parser("fisher", help="Fisher information matrix of a family")
-    s.add_argument("name", nargs="?", help="built-in family name")
-    s.add_argument("--file", help="a family declaration file (TOML)")
-    s.add_argument("--fixed", action="append", metavar="NAME=VALUE",
-                   help="set a fixed hyper-parameter (repeatable), e.g. --fixed n=7")
+    add_family_arguments(s)
     s.add_argument("--format", choices=("text", "latex", "json"), default="text")
     s.set_defaults(func=cmd_fisher)
+    from . import cli_divergence, cli_geometry
+    for module in (cli_divergence, cli_geometry):
+        module.register(sub, add_family_arguments)
     return p
 
 

@@ -22,6 +22,8 @@ import sympy as sp
 
 from . import fisher as _fisher
 from .errors import DeclarationError, DerivationError, SymgeoError
+from ._methods_divergence import DivergenceMethods
+from ._methods_geometry import GeometryMethods
 from .expectation import ExpectationEngine
 from .support import (Box, Compositions, Domain, FiniteValues, IntegerRange, Simplex, Support,
                       as_domain, domain_from_assumptions)
@@ -45,7 +47,7 @@ def _as_support(spec, nvars):
     raise DeclarationError(f"cannot read a support from {spec!r}")
 
 
-class Family:
+class Family(DivergenceMethods, GeometryMethods):
     """A parametric family of distributions.
 
     Parameters
