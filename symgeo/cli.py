@@ -99,8 +99,8 @@ def build_parser():
     add_family_arguments(s)
     s.add_argument("--format", choices=("text", "latex", "json"), default="text")
     s.set_defaults(func=cmd_fisher)
-    from . import cli_divergence, cli_geometry
-    for module in (cli_divergence, cli_geometry):
+    from . import cli_divergence, cli_emit, cli_geometry
+    for module in (cli_divergence, cli_geometry, cli_emit):
         module.register(sub, add_family_arguments)
     return p
 
