@@ -1,7 +1,9 @@
 """Family methods for connections, curvature, geodesics and natural gradient.
 
 Kept out of family.py so each concept module owns its public entry points;
-results are cached on the family through ``self._cached``.
+results are cached on the family through ``self._cached``.  Conventions and
+formulas are stated in :mod:`symgeo.connection`, :mod:`symgeo.curvature`
+and :mod:`symgeo.geodesic`.
 """
 
 from __future__ import annotations
@@ -9,3 +11,43 @@ from __future__ import annotations
 
 class GeometryMethods:
     """Mixin of :class:`symgeo.family.Family`."""
+
+    # -- connections ----------------------------------------------------
+    def amari_chentsov(self):
+        """T_ijk = E[d_i ell d_j ell d_k ell], a fully symmetric (d, d, d) sympy Array."""
+        from .connection import amari_chentsov
+        return amari_chentsov(self)
+
+    def connection(self, alpha=0):
+        """Amari alpha-connection, first kind: Array [i][j][k] =
+        Gamma^(alpha)_{ij,k} = E[(d_i d_j ell + (1 - alpha)/2 d_i ell d_j ell) d_k ell]
+        = Gamma^(0)_{ij,k} - alpha/2 T_ijk.  alpha: number or sympy Symbol."""
+        from .connection import connection
+        return connection(self, alpha)
+
+    def christoffel(self, alpha=0):
+        """Second kind Gamma^k_ij = g^{kl} Gamma^(alpha)_{ij,l}, Array indexed [k][i][j]."""
+        from .connection import christoffel
+        return christoffel(self, alpha)
+
+    # -- curvature --------------------------------------------------------
+    def riemann(self, alpha=0, lowered=False):
+        """R^i_{jkl} = d_k G^i_lj - d_l G^i_kj + G^i_km G^m_lj - G^i_lm G^m_kj, Array [i][j][k][l];
+        ``lowered=True`` gives R_{ijkl} = g_im R^m_{jkl}."""
+        from . import curvature
+        return curvature.riemann_lowered(self, alpha) if lowered else curvature.riemann(self, alpha)
+
+    def ricci(self, alpha=0):
+        """Ric_jl = R^i_{jil} (d x d Matrix)."""
+        from .curvature import ricci
+        return ricci(self, alpha)
+
+    def scalar_curvature(self, alpha=0):
+        """R = g^{jl} Ric_jl; R = 2K in dimension 2 (normal in (mu, sigma): R = -1)."""
+        from .curvature import scalar_curvature
+        return scalar_curvature(self, alpha)
+
+    def gaussian_curvature(self):
+        """K = R_{0101} / det g for 2-dimensional families (DerivationError otherwise)."""
+        from .curvature import gaussian_curvature
+        return gaussian_curvature(self)
