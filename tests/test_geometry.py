@@ -223,3 +223,158 @@ def test_reparameterised_T_matches_quadrature(families):
     T = nat.amari_chentsov()
     for (i, j, k), v in zip(idx, vals):
         assert _close(_at(T[i, j, k], pt), v)
+
+
+# ----------------------------------------------------------------------
+# curvature
+def _metric_fn(fam):
+    g = sp.lambdify(fam.coordinates, fam.fisher(), "mpmath")
+    return lambda *x: mp.matrix(g(*x))
+
+
+def _numeric_K_brioschi(fam, point, dps=40):
+    """Gaussian curvature from the metric alone: Brioschi formula, mpmath finite differences."""
+    g = _metric_fn(fam)
+    with mp.workdps(dps):
+        x0 = [mp.mpf(sp.N(point[c], dps + 10)) for c in fam.coordinates]
+
+        def D(i, j, orders):
+            return mp.diff(lambda u, v: g(u, v)[i, j], x0, orders)
+        E, F, G = D(0, 0, (0, 0)), D(0, 1, (0, 0)), D(1, 1, (0, 0))
+        Eu, Ev, Fu, Fv = D(0, 0, (1, 0)), D(0, 0, (0, 1)), D(0, 1, (1, 0)), D(0, 1, (0, 1))
+        Gu, Gv = D(1, 1, (1, 0)), D(1, 1, (0, 1))
+        Evv, Fuv, Guu = D(0, 0, (0, 2)), D(0, 1, (1, 1)), D(1, 1, (2, 0))
+        A = mp.matrix([[-Evv / 2 + Fuv - Guu / 2, Eu / 2, Fu - Ev / 2],
+                       [Fv - Gu / 2, E, F], [Gv / 2, F, G]])
+        B = mp.matrix([[0, Ev / 2, Gu / 2], [Ev / 2, E, F], [Gu / 2, F, G]])
+        return (mp.det(A) - mp.det(B)) / (E * G - F ** 2) ** 2
+
+
+def _numeric_scalar(fam, point, dps=30):
+    """Scalar curvature from finite differences of the metric (any dimension).
+
+    R_ijkl = 1/2 (g_il,jk + g_jk,il - g_ik,jl - g_jl,ik)
+             + g_np (G^n_jk G^p_il - G^n_jl G^p_ik),    R = g^ik g^jl R_ijkl.
+    """
+    d = fam.dimension
+    g = _metric_fn(fam)
+    with mp.workdps(dps):
+        x0 = [mp.mpf(sp.N(point[c], dps + 10)) for c in fam.coordinates]
+
+        def D(i, j, *ks):
+            orders = [0] * d
+            for k in ks:
+                orders[k] += 1
+            return mp.diff(lambda *x: g(*x)[i, j], x0, tuple(orders))
+        G0 = g(*x0)
+        Gi = G0 ** -1
+        d1 = {(i, j, k): D(i, j, k) for i in range(d) for j in range(d) for k in range(d)}
+        first = {(i, j, k): (d1[j, k, i] + d1[i, k, j] - d1[i, j, k]) / 2
+                 for i in range(d) for j in range(d) for k in range(d)}
+        C = {(m, i, j): sum(Gi[m, l] * first[i, j, l] for l in range(d))
+             for m in range(d) for i in range(d) for j in range(d)}
+        d2 = {}
+
+        def D2(i, j, k, l):
+            key = (min(i, j), max(i, j), min(k, l), max(k, l))
+            if key not in d2:
+                d2[key] = D(key[0], key[1], key[2], key[3])
+            return d2[key]
+        R = 0
+        for i, j, k, l in itertools.product(range(d), repeat=4):
+            if Gi[i, k] == 0 or Gi[j, l] == 0:
+                continue
+            r = (D2(i, l, j, k) + D2(j, k, i, l) - D2(i, k, j, l) - D2(j, l, i, k)) / 2
+            r += sum(G0[n, p] * (C[n, j, k] * C[p, i, l] - C[n, j, l] * C[p, i, k])
+                     for n in range(d) for p in range(d))
+            R += Gi[i, k] * Gi[j, l] * r
+        return R
+
+
+LITERATURE_K = {
+    "normal": sp.Rational(-1, 2),          # Amari (1985); R = -1
+    "normal_var": sp.Rational(-1, 2),      # same manifold, other coordinates
+    "lognormal": sp.Rational(-1, 2),       # isometric to the normal family
+    "cauchy": sp.Integer(-2),              # Mitchell (1988)
+    "student_t": -sp.Rational(4 + 3, 2 * 4),  # -(nu + 3)/(2 nu), nu = 4 (Mitchell 1988)
+    "categorical": sp.Rational(1, 4),      # sphere of radius 2
+    "multinomial": sp.Rational(1, 4 * 5),  # sphere of radius 2 sqrt(n), n = 5
+}
+TWO_D = ["normal", "normal_var", "lognormal", "gamma", "inverse_gamma", "beta",
+         "inverse_gaussian", "laplace", "cauchy", "logistic", "gumbel", "student_t",
+         "von_mises", "weibull", "categorical", "multinomial"]
+
+
+@pytest.mark.parametrize("name", TWO_D)
+def test_gaussian_curvature_against_brioschi(families, points, name):
+    fam = families[name]
+    assert fam.dimension == 2
+    K = fam.gaussian_curvature()
+    assert sp.simplify(fam.scalar_curvature() - 2 * K) == 0
+    for pt in points[name]:
+        num = _numeric_K_brioschi(fam, pt)
+        assert abs(_at(K, pt) - num) < mp.mpf(10) ** -20 * max(1, abs(num)), (name, K, num)
+    if name in LITERATURE_K:
+        assert sp.simplify(K - LITERATURE_K[name]) == 0, (name, K)
+
+
+def test_normal_scalar_curvature_is_minus_one(families):
+    assert families["normal"].scalar_curvature() == -1
+    Ric = families["normal"].ricci()
+    assert sp.simplify(Ric - families["normal"].fisher() * sp.Rational(-1, 2)) == sp.zeros(2, 2)
+
+
+def test_gamma_curvature_closed_form(families, points):
+    """K = (psi'(a) + a psi''(a)) / (4 (a psi'(a) - 1)^2): depends on the shape only."""
+    fam = families["gamma"]
+    a = fam.symbol("alpha")
+    K = fam.gaussian_curvature()
+    assert fam.symbol("beta") not in K.free_symbols
+    lit = (sp.polygamma(1, a) + a * sp.polygamma(2, a)) / (4 * (a * sp.polygamma(1, a) - 1) ** 2)
+    for v in (sp.Rational(3, 10), sp.Rational(17, 7), 9):
+        assert abs(_at(K - lit, {a: v})) < 1e-38
+
+
+@pytest.mark.parametrize("name", ["dirichlet", "mvnormal2"])
+def test_scalar_curvature_higher_dimension(families, points, name):
+    fam = families[name]
+    R = fam.scalar_curvature()
+    pt = points[name][0]
+    num = _numeric_scalar(fam, pt)
+    assert abs(_at(R, pt) - num) < 1e-12 * max(1, abs(num)), (name, R, num)
+
+
+def test_one_dimensional_and_errors(families):
+    fam = families["poisson"]
+    assert fam.scalar_curvature() == 0 and fam.riemann().shape == (1, 1, 1, 1)
+    with pytest.raises(symgeo.DerivationError, match="poisson.*2-dimensional"):
+        fam.gaussian_curvature()
+    with pytest.raises(symgeo.DerivationError, match="dirichlet.*dimension 3"):
+        families["dirichlet"].gaussian_curvature()
+
+
+@pytest.mark.parametrize("name", ["normal", "normal_var", "gamma", "beta", "inverse_gaussian",
+                                  "categorical", "multinomial", "von_mises"])
+def test_exponential_families_are_plus_minus_one_flat(families, name):
+    fam = families[name]
+    for alpha in (1, -1):
+        R = fam.riemann(alpha)
+        assert _is_zero_array(R), (name, alpha, R)
+    assert not _is_zero_array(fam.riemann(sp.Rational(1, 2)))
+
+
+def test_non_exponential_family_is_not_flat(families):
+    assert not _is_zero_array(families["cauchy"].riemann(1))
+
+
+@pytest.mark.parametrize("name,alpha", [("cauchy", sp.Rational(1, 2)), ("gumbel", 1),
+                                        ("gamma", sp.Rational(1, 3))])
+def test_alpha_curvature_duality(families, points, name, alpha):
+    """g(R^(a)(X,Y)Z, W) = -g(Z, R^(-a)(X,Y)W):  R^(a)_ijkl = -R^(-a)_jikl."""
+    fam = families[name]
+    Rp, Rm = fam.riemann(alpha, lowered=True), fam.riemann(-alpha, lowered=True)
+    pt = points[name][0]
+    for i, j, k, l in itertools.product(range(2), repeat=4):
+        assert abs(_at(Rp[i, j, k, l] + Rm[j, i, k, l], pt)) < 1e-35
+    R0 = fam.riemann(0, lowered=True)
+    assert abs(_at(R0[0, 1, 0, 1] + R0[1, 0, 0, 1], pt)) < 1e-35
