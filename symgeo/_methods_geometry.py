@@ -51,3 +51,30 @@ class GeometryMethods:
         """K = R_{0101} / det g for 2-dimensional families (DerivationError otherwise)."""
         from .curvature import gaussian_curvature
         return gaussian_curvature(self)
+
+    # -- geodesics --------------------------------------------------------
+    def geodesic_equations(self, alpha=0):
+        """xi''^k = -Gamma^k_ij xi'^i xi'^j, as sympy equations and a first-order system."""
+        from .geodesic import geodesic_equations
+        return geodesic_equations(self, alpha)
+
+    def exp_map(self, p, v, t=1.0, alpha=0):
+        """Numeric exp_p(t v) (scipy DOP853, rtol 1e-12, dense output): an ExpMapResult."""
+        from .geodesic import exp_map
+        return exp_map(self, p, v, t, alpha)
+
+    def log_map(self, p, q, alpha=0):
+        """Initial velocity v with exp_p(v) = q by shooting: a GeodesicResult (.velocity)."""
+        from .geodesic import log_map
+        return log_map(self, p, q, alpha)
+
+    def fisher_rao_distance(self, p, q, method="auto"):
+        """Fisher-Rao distance as a GeodesicResult (.distance, .converged, .method, .detail);
+        closed forms derived from the metric structure when they exist, else shooting."""
+        from .geodesic import fisher_rao_distance
+        return fisher_rao_distance(self, p, q, method)
+
+    def distance_formula(self):
+        """Closed-form Fisher-Rao distance (a ClosedForm) derived from the metric, or None."""
+        from .geodesic import distance_formula
+        return distance_formula(self)
