@@ -1,7 +1,184 @@
-"""CLI subcommands (registered by symgeo.cli.build_parser)."""
+"""CLI subcommands (registered by symgeo.cli.build_parser).
+
+    symgeo connection NAME [--alpha A] [--kind first|second] [--amari-chentsov] [--format text|json]
+    symgeo curvature NAME [--alpha A] [--format text|json]
+    symgeo geodesic NAME --from P --to Q [--method auto|closed|numeric] [--format text|json]
+
+A and the coordinates of P, Q are formulas read by the safe parser ("1/3",
+"-1", "alpha" for a symbolic alpha); P and Q are comma-separated in the
+family's coordinate order.
+"""
 
 from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import sympy as sp
+
+from .errors import SymgeoError
+
+_DECIMAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _alpha_arg(text):
+    from .parse import parse_formula
+    return parse_formula(text, {"alpha": sp.Symbol("alpha", real=True)}, where="--alpha")
+
+
+def _point_arg(fam, text, flag):
+    from .parse import parse_formula
+    parts = [t.strip() for t in (text or "").split(",") if t.strip()]
+    names = ", ".join(c.name for c in fam.coordinates)
+    if len(parts) != fam.dimension:
+        raise SymgeoError(f"{flag} needs {fam.dimension} comma-separated coordinates ({names}) "
+                          f"for family {fam.name!r}, got {len(parts)}")
+    # plain decimals become exact rationals (0.3 -> 3/10), anything else goes to the parser
+    vals = [sp.Rational(p) if _DECIMAL.fullmatch(p) else parse_formula(p, {}, where=flag)
+            for p in parts]
+    if not all(v.is_real for v in vals):
+        raise SymgeoError(f"{flag}: coordinates must be real numbers, got {text!r}")
+    pt = dict(zip(fam.coordinates, vals))
+    if not fam.in_domain(pt):
+        raise SymgeoError(f"{flag}: ({text}) is outside the domain of family {fam.name!r} "
+                          f"(coordinates {names})")
+    return pt
+
+
+def _header(fam):
+    fixed = ", ".join(f"{k.name}={v}" for k, v in fam.fixed.items())
+    return (f"{fam.name} in coordinates ({', '.join(c.name for c in fam.coordinates)})"
+            + (f", fixed {fixed}" if fixed else ""))
+
+
+def cmd_connection(args):
+    from .cli import family_from_args
+    fam = family_from_args(args)
+    names = [c.name for c in fam.coordinates]
+    d = fam.dimension
+    if args.amari_chentsov:
+        A = fam.amari_chentsov()
+        label = "T"
+        comps = {(i, j, k): A[i, j, k]
+                 for i, j, k in itertools.combinations_with_replacement(range(d), 3)}
+        fmt = lambda i, j, k: f"T_({names[i]} {names[j]} {names[k]})"  # noqa: E731
+        title = "Amari-Chentsov tensor T_ijk = E[d_i l d_j l d_k l] (i <= j <= k)"
+    else:
+        alpha = _alpha_arg(args.alpha)
+        label = f"Gamma^({alpha})"
+        if args.kind == "first":
+            A = fam.connection(alpha)
+            comps = {(i, j, k): A[i, j, k] for i, j in
+                     itertools.combinations_with_replacement(range(d), 2) for k in range(d)}
+            fmt = lambda i, j, k: f"{label}_({names[i]} {names[j]}, {names[k]})"  # noqa: E731
+            title = (f"alpha-connection (alpha = {alpha}), first kind Gamma_(ij,k) = "
+                     "E[(d_i d_j l + (1 - alpha)/2 d_i l d_j l) d_k l]")
+        else:
+            A = fam.christoffel(alpha)
+            comps = {(k, i, j): A[k, i, j] for k in range(d) for i, j in
+                     itertools.combinations_with_replacement(range(d), 2)}
+            fmt = lambda k, i, j: f"{label}^{names[k]}_({names[i]} {names[j]})"  # noqa: E731
+            title = f"alpha-connection (alpha = {alpha}), second kind Gamma^k_ij = g^kl Gamma_(ij,l)"
+    if args.format == "json":
+        print(json.dumps({"family": fam.name, "coordinates": names, "quantity": title,
+                          "components": {fmt(*idx): sp.sstr(v) for idx, v in comps.items()}},
+                         indent=2))
+        return
+    print(f"{title}\n{_header(fam)}")
+    nonzero = [(idx, v) for idx, v in comps.items() if v != 0]
+    for idx, v in nonzero:
+        print(f"  {fmt(*idx)} = {sp.sstr(v)}")
+    if not nonzero:
+        print("  all components vanish (the connection is flat and these coordinates are affine)"
+              if not args.amari_chentsov else "  all components vanish")
+    else:
+        print("  (other components vanish or follow by symmetry)")
+
+
+def cmd_curvature(args):
+    from .cli import family_from_args
+    fam = family_from_args(args)
+    alpha = _alpha_arg(args.alpha)
+    out = {"family": fam.name, "coordinates": [c.name for c in fam.coordinates],
+           "alpha": sp.sstr(alpha)}
+    R = fam.scalar_curvature(alpha)
+    out["scalar_curvature"] = sp.sstr(R)
+    if fam.dimension == 2 and alpha == 0:
+        out["gaussian_curvature"] = sp.sstr(fam.gaussian_curvature())
+    Rm = fam.riemann(alpha)
+    out["flat"] = all(e == 0 for e in sp.flatten(Rm.tolist()))
+    if args.format == "json":
+        print(json.dumps(out, indent=2))
+        return
+    which = "Fisher metric (Levi-Civita)" if alpha == 0 else f"alpha-connection, alpha = {alpha}"
+    print(f"Curvature of the {which}\n{_header(fam)}")
+    print("convention: R^i_jkl = d_k G^i_lj - d_l G^i_kj + G^i_km G^m_lj - G^i_lm G^m_kj; "
+          "Ric_jl = R^i_jil; R = g^jl Ric_jl")
+    print(f"  scalar curvature R = {out['scalar_curvature']}")
+    if "gaussian_curvature" in out:
+        print(f"  Gaussian curvature K = {out['gaussian_curvature']}  (R = 2K)")
+    print(f"  flat: {'yes' if out['flat'] else 'no'}")
+
+
+def cmd_geodesic(args):
+    from .cli import family_from_args
+    fam = family_from_args(args)
+    p = _point_arg(fam, args.from_, "--from")
+    q = _point_arg(fam, args.to, "--to")
+    res = fam.fisher_rao_distance(p, q, method=args.method)
+    out = {"family": fam.name, "from": [sp.sstr(v) for v in p.values()],
+           "to": [sp.sstr(v) for v in q.values()], "distance": res.distance,
+           "converged": res.converged, "method": res.method, "detail": res.detail}
+    if res.velocity is not None:
+        out["initial_velocity"] = [float(v) for v in res.velocity]
+    if res.formula is not None:
+        out["formula"] = sp.sstr(res.formula)
+    if args.format == "json":
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"Fisher-Rao distance, {_header(fam)}")
+        print(f"  from ({', '.join(out['from'])}) to ({', '.join(out['to'])})")
+        dist = f"{res.distance:.15g}" if res.distance is not None else "not found"
+        print(f"  distance: {dist}")
+        print(f"  converged: {'yes' if res.converged else 'no'}")
+        print(f"  method: {res.method}")
+        print(f"  detail: {res.detail}")
+        if "formula" in out:
+            print(f"  formula: d = {out['formula']}")
+        if "initial_velocity" in out:
+            print(f"  initial velocity log_p(q): {out['initial_velocity']}")
+    if not res.converged:
+        raise SymgeoError(f"family {fam.name!r}: geodesic boundary-value problem did not "
+                          f"converge: {res.detail}")
 
 
 def register(sub, add_family_arguments):
     """Add this module's subcommands to the argparse ``sub`` parsers."""
+    s = sub.add_parser("connection", help="alpha-connection (Christoffel symbols) or the "
+                                          "Amari-Chentsov tensor of a family")
+    add_family_arguments(s)
+    s.add_argument("--alpha", default="0", help="alpha (number, e.g. 1, -1, 1/3, or 'alpha')")
+    s.add_argument("--kind", choices=("first", "second"), default="first",
+                   help="first kind Gamma_(ij,k) (default) or second kind Gamma^k_ij")
+    s.add_argument("--amari-chentsov", action="store_true",
+                   help="print the Amari-Chentsov tensor T_ijk instead")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.set_defaults(func=cmd_connection)
+
+    s = sub.add_parser("curvature", help="scalar/Gaussian curvature of the Fisher metric "
+                                         "or of an alpha-connection")
+    add_family_arguments(s)
+    s.add_argument("--alpha", default="0", help="alpha (default 0: Levi-Civita)")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.set_defaults(func=cmd_curvature)
+
+    s = sub.add_parser("geodesic", help="Fisher-Rao distance and geodesic between two points")
+    add_family_arguments(s)
+    s.add_argument("--from", dest="from_", required=True, metavar="P",
+                   help="start point, comma-separated coordinates in catalog order")
+    s.add_argument("--to", required=True, metavar="Q", help="end point, comma-separated")
+    s.add_argument("--method", choices=("auto", "closed", "numeric"), default="auto",
+                   help="closed form when the metric has one (auto), or force one route")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.set_defaults(func=cmd_geodesic)

@@ -378,3 +378,54 @@ def test_alpha_curvature_duality(families, points, name, alpha):
         assert abs(_at(Rp[i, j, k, l] + Rm[j, i, k, l], pt)) < 1e-35
     R0 = fam.riemann(0, lowered=True)
     assert abs(_at(R0[0, 1, 0, 1] + R0[1, 0, 0, 1], pt)) < 1e-35
+
+
+# ----------------------------------------------------------------------
+# command line
+def test_cli_connection(capsys):
+    from symgeo.cli import main
+    assert main(["connection", "normal", "--alpha", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Gamma^(1)_(mu sigma, mu) = -2/sigma**3" in out
+    assert "Gamma^(1)_(sigma sigma, sigma) = -6/sigma**3" in out
+    assert main(["connection", "normal", "--kind", "second"]) == 0
+    assert "Gamma^(0)^sigma_(mu mu) = 1/(2*sigma)" in capsys.readouterr().out
+    assert main(["connection", "gamma", "--amari-chentsov", "--format", "json"]) == 0
+    data = __import__("json").loads(capsys.readouterr().out)
+    assert data["components"]["T_(alpha alpha alpha)"] == "polygamma(2, alpha)"
+    assert main(["connection", "laplace", "--alpha", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symgeo: error:") and err.count("\n") == 1 and "laplace" in err
+
+
+def test_cli_curvature(capsys):
+    from symgeo.cli import main
+    assert main(["curvature", "normal"]) == 0
+    out = capsys.readouterr().out
+    assert "scalar curvature R = -1" in out and "K = -1/2" in out and "flat: no" in out
+    assert main(["curvature", "multinomial", "--fixed", "n=3", "--format", "json"]) == 0
+    data = __import__("json").loads(capsys.readouterr().out)
+    assert data["gaussian_curvature"] == "1/12" and data["flat"] is False
+    assert main(["curvature", "gamma", "--alpha", "-1"]) == 0
+    assert "flat: yes" in capsys.readouterr().out
+
+
+def test_cli_geodesic(capsys):
+    from symgeo.cli import main
+    import json
+    assert main(["geodesic", "normal", "--from", "0,1", "--to=-1,2", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    with mp.workdps(30):  # Costa et al. (2015) closed form
+        lit = 2 * mp.sqrt(2) * mp.atanh(mp.sqrt(mp.mpf(1 + 2) / (1 + 2 * 9)))
+    assert abs(data["distance"] - float(lit)) < 1e-14 and data["converged"]
+    assert data["method"] == "closed form" and "acosh" in data["formula"]
+    assert main(["geodesic", "normal", "--from", "0,1", "--to=-1,2", "--method", "numeric"]) == 0
+    out = capsys.readouterr().out
+    assert "converged: yes" in out and "method: shooting" in out
+    assert f"{float(lit):.9f}" in out
+    assert main(["geodesic", "gamma", "--from", "1,1", "--to", "2,0.5"]) == 0
+    assert "method: shooting" in capsys.readouterr().out
+    for bad in (["--to", "0"], ["--to=0,-1"], ["--to", "a,1"]):
+        assert main(["geodesic", "normal", "--from", "0,1"] + bad) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("symgeo: error:") and err.count("\n") == 1
