@@ -78,3 +78,19 @@ class GeometryMethods:
         """Closed-form Fisher-Rao distance (a ClosedForm) derived from the metric, or None."""
         from .geodesic import distance_formula
         return distance_formula(self)
+
+    # -- natural gradient -------------------------------------------------
+    def natural_gradient(self, loss):
+        """g^{-1} grad L (d x 1 Matrix) for a sympy loss L in the coordinates."""
+        from .natural import natural_gradient
+        return natural_gradient(self, loss)
+
+    def fisher_flow(self, loss, xi0, t):
+        """Numeric solution of d xi/dt = -g^{-1} grad L: (xi(t), scipy solution)."""
+        from .natural import fisher_flow
+        return fisher_flow(self, loss, xi0, t)
+
+    def trust_region_step(self, loss, xi, delta):
+        """Step -sqrt(2 delta / grad^T g^{-1} grad) g^{-1} grad (local KL = delta): (point, step)."""
+        from .natural import trust_region_step
+        return trust_region_step(self, loss, xi, delta)
