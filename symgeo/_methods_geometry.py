@@ -58,10 +58,15 @@ class GeometryMethods:
         from .geodesic import geodesic_equations
         return geodesic_equations(self, alpha)
 
-    def exp_map(self, p, v, t=1.0, alpha=0):
-        """Numeric exp_p(t v) (scipy DOP853, rtol 1e-12, dense output): an ExpMapResult."""
-        from .geodesic import exp_map
-        return exp_map(self, p, v, t, alpha)
+    def exp_map(self, p, v, t=1.0, alpha=0, dps=None):
+        """Numeric exp_p(t v) (scipy DOP853, rtol 1e-12, dense output): an ExpMapResult.
+        With ``dps`` the mpmath Taylor ODE solver runs on the exact Christoffel symbols
+        at that precision (point/velocity are then lists of mpf, no dense solution)."""
+        from .geodesic import ExpMapResult, exp_map, exp_map_mp
+        if dps is None:
+            return exp_map(self, p, v, t, alpha)
+        x, u = exp_map_mp(self, p, v, t, alpha, dps)
+        return ExpMapResult(x, u, None, True, f"mpmath odefun at {dps} digits")
 
     def log_map(self, p, q, alpha=0):
         """Initial velocity v with exp_p(v) = q by shooting: a GeodesicResult (.velocity)."""

@@ -267,6 +267,31 @@ def exp_map(fam, p, v, t=1.0, alpha=0, rtol=RTOL):
     return ExpMapResult(y[:d], y[d:], sol.sol, ok, msg)
 
 
+def exp_map_mp(fam, p, v, t=1, alpha=0, dps=30):
+    """exp_p(t v) at ``dps`` digits: mpmath's Taylor-series ODE solver (mp.odefun) on
+    the exact symbolic Christoffel symbols.  Slower than :func:`exp_map`; an
+    independent high-precision route.  Returns (point, velocity) as lists of mpf."""
+    a = _alpha(alpha)
+    d = fam.dimension
+    C = christoffel(fam, a)
+    Cf = sp.lambdify(fam.coordinates, [[[C[k, i, j] for j in range(d)] for i in range(d)]
+                                       for k in range(d)], "mpmath")
+    with mp.workdps(dps + 10):
+        x0 = [mp.mpf(sp.N(sp.nsimplify(x) if not isinstance(x, sp.Basic) else x, dps + 15))
+              for x in _exact(fam, p)]
+        v0 = [mp.mpf(sp.N(sp.nsimplify(x) if not isinstance(x, sp.Basic) else x, dps + 15))
+              for x in _exact(fam, v)]
+
+        def F(_, y):
+            x, u = y[:d], y[d:]
+            c = Cf(*x)
+            return list(u) + [-mp.fsum(c[k][i][j] * u[i] * u[j] for i in range(d)
+                                       for j in range(d)) for k in range(d)]
+        sol = mp.odefun(F, 0, x0 + v0)
+        y = sol(mp.mpf(sp.N(t, dps + 15)))
+        return [+e for e in y[:d]], [+e for e in y[d:]]
+
+
 def _shoot(num, d, x0, v, t1=1.0):
     """(xi(1), d xi(1) / d v) or None if the geodesic leaves the domain / fails."""
     from scipy.integrate import solve_ivp
