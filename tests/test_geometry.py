@@ -198,6 +198,18 @@ def test_exponential_family_dually_flat_coordinates(families):
     assert _is_zero_array(bern.connection(-1))  # p is the mean parameter
 
 
+@pytest.mark.parametrize("name,alpha", [
+    # catalog coordinates affine in the natural parameters (statistics log x, x, ...)
+    ("gamma", 1), ("beta", 1), ("dirichlet", 1), ("inverse_gamma", 1),
+    # catalog coordinates affine in the mean parameters E[T]
+    ("poisson", -1), ("bernoulli", -1), ("binomial", -1), ("categorical", -1),
+    ("multinomial", -1)])
+def test_affine_catalog_coordinates(families, name, alpha):
+    fam = families[name]
+    assert _is_zero_array(fam.connection(alpha))
+    assert not _is_zero_array(fam.connection(-alpha))
+
+
 @pytest.mark.parametrize("alpha", [0, 1, -1, sp.Rational(1, 3)])
 def test_reparameterised_connection_transforms(families, alpha):
     """Gamma' (pulled-back metric + tensor T') equals the transformation law with d^2 xi."""
@@ -364,6 +376,13 @@ def test_exponential_families_are_plus_minus_one_flat(families, name):
         R = fam.riemann(alpha)
         assert _is_zero_array(R), (name, alpha, R)
     assert not _is_zero_array(fam.riemann(sp.Rational(1, 2)))
+
+
+def test_symbolic_alpha_curvature_normal(families):
+    """Normal family: R^(alpha) = -(1 - alpha^2), i.e. K^(alpha) = -(1 - alpha^2)/2 (Amari 1985)."""
+    a = sp.Symbol("a", real=True)
+    R = families["normal"].scalar_curvature(a)
+    assert sp.simplify(R + (1 - a ** 2)) == 0
 
 
 def test_non_exponential_family_is_not_flat(families):
