@@ -68,10 +68,11 @@ class GeometryMethods:
         x, u = exp_map_mp(self, p, v, t, alpha, dps)
         return ExpMapResult(x, u, None, True, f"mpmath odefun at {dps} digits")
 
-    def log_map(self, p, q, alpha=0):
-        """Initial velocity v with exp_p(v) = q by shooting: a GeodesicResult (.velocity)."""
+    def log_map(self, p, q, alpha=0, time_limit=60.0):
+        """Initial velocity v with exp_p(v) = q by shooting: a GeodesicResult (.velocity,
+        .converged); gives up after ``time_limit`` seconds with converged=False."""
         from .geodesic import log_map
-        return log_map(self, p, q, alpha)
+        return log_map(self, p, q, alpha, time_limit=time_limit)
 
     def fisher_rao_distance(self, p, q, method="auto"):
         """Fisher-Rao distance as a GeodesicResult (.distance, .converged, .method, .detail);

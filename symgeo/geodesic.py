@@ -146,10 +146,12 @@ class _Numeric:
         hs = []
         for c in xi:
             dom = fam.domains[c]
+            if dom.name == "circle":
+                continue  # an angle wraps around: crossing +-pi is not leaving the domain
             lo, hi = sp.sympify(dom.lower), sp.sympify(dom.upper)
             if lo.is_finite:
                 hs.append(c - lo)
-            if hi.is_finite and dom.name != "circle":
+            if hi.is_finite:
                 hs.append(hi - c)
         for con in fam.constraints:
             if isinstance(con, (sp.StrictLessThan, sp.LessThan, sp.StrictGreaterThan,
@@ -292,11 +294,22 @@ def exp_map_mp(fam, p, v, t=1, alpha=0, dps=30):
         return [+e for e in y[:d]], [+e for e in y[d:]]
 
 
+MAX_RHS_EVALS = 40000  # per integration: a stiff / runaway trial velocity is abandoned
+
+
+class _Runaway(Exception):
+    pass
+
+
 def _shoot(num, d, x0, v, t1=1.0):
     """(xi(1), d xi(1) / d v) or None if the geodesic leaves the domain / fails."""
     from scipy.integrate import solve_ivp
+    count = [0]
 
     def rhs(_, y):
+        count[0] += 1
+        if count[0] > MAX_RHS_EVALS:
+            raise _Runaway
         x, u = y[:d], y[d:2 * d]
         Px = y[2 * d:2 * d + d * d].reshape(d, d)
         Pu = y[2 * d + d * d:].reshape(d, d)
@@ -306,8 +319,11 @@ def _shoot(num, d, x0, v, t1=1.0):
         Au = -2 * np.einsum("kmj,j->km", C, u)
         return np.concatenate([u, acc, Pu.ravel(), (Ax @ Px + Au @ Pu).ravel()])
     y0 = np.concatenate([x0, v, np.zeros(d * d), np.eye(d).ravel()])
-    sol = solve_ivp(rhs, (0.0, t1), y0, method="DOP853", rtol=RTOL, atol=RTOL * 1e-2,
-                    events=num.events(d))
+    try:
+        sol = solve_ivp(rhs, (0.0, t1), y0, method="DOP853", rtol=RTOL, atol=RTOL * 1e-2,
+                        events=num.events(d))
+    except _Runaway:
+        return None
     y = sol.y[:, -1]
     if sol.status != 0 or not np.all(np.isfinite(y)):
         return None
@@ -333,10 +349,16 @@ class GeodesicResult:
     notes: list = field(default_factory=list)
 
 
-def _newton(num, d, x0, q, v, tol, max_iter=40):
+def _newton(num, d, x0, q, v, tol, max_iter=40, deadline=None):
     """Damped Newton on F(v) = xi(1; v) - q.  Returns (v, residual, iterations, ok)."""
+    import time
     scale = np.maximum(1.0, np.abs(q))
     shot = _shoot(num, d, x0, v)
+    for _ in range(12):  # a guess that leaves the domain: shorten it first
+        if shot is not None:
+            break
+        v = v / 2
+        shot = _shoot(num, d, x0, v)
     if shot is None:
         return v, np.inf, 0, False
     x1, P = shot
@@ -344,12 +366,16 @@ def _newton(num, d, x0, q, v, tol, max_iter=40):
     for it in range(1, max_iter + 1):
         if res <= tol:
             return v, res, it - 1, True
+        if deadline is not None and time.monotonic() > deadline:
+            return v, res, it, False
         try:
             step = np.linalg.solve(P, x1 - q)
         except np.linalg.LinAlgError:
             return v, res, it, False
         lam = 1.0
         while lam > 1e-4:
+            if deadline is not None and time.monotonic() > deadline:
+                return v, res, it, False
             cand = v - lam * step
             new = _shoot(num, d, x0, cand)
             if new is not None:
@@ -363,8 +389,14 @@ def _newton(num, d, x0, q, v, tol, max_iter=40):
     return v, res, max_iter, res <= tol
 
 
-def log_map(fam, p, q, alpha=0, tol=1e-12):
-    """Initial velocity v with exp_p(v) = q by shooting (see the module docstring)."""
+def log_map(fam, p, q, alpha=0, tol=1e-12, time_limit=60.0):
+    """Initial velocity v with exp_p(v) = q by shooting (see the module docstring).
+
+    Angles (circle domains) are unwrapped so that the target is the copy of q
+    nearest to p.  Gives up after ``time_limit`` seconds with converged=False.
+    """
+    import time
+    deadline = time.monotonic() + time_limit
     a = _alpha(alpha)
     num = _numeric(fam, a)
     d = fam.dimension
@@ -373,15 +405,21 @@ def log_map(fam, p, q, alpha=0, tol=1e-12):
         if not num.inside(x):
             raise SymgeoError(f"family {fam.name!r}: the {name} point {list(x)} is outside "
                               "the domain")
+    for i, c in enumerate(fam.coordinates):
+        dom = fam.domains[c]
+        if dom.name == "circle":
+            period = float(sp.sympify(dom.upper) - sp.sympify(dom.lower))
+            xq[i] = x0[i] + (xq[i] - x0[i] + period / 2) % period - period / 2
     total_it = 0
     notes = []
+    res = np.inf
     # the chord as first guess; on failure, continuation along the chord
     for pieces in (1, 4, 16, 64):
-        v = xq - x0
+        v = (xq - x0) / pieces
         ok = True
         for s in np.linspace(0, 1, pieces + 1)[1:]:
             target = x0 + s * (xq - x0)
-            v, res, it, ok = _newton(num, d, x0, target, v, tol)
+            v, res, it, ok = _newton(num, d, x0, target, v, tol, deadline=deadline)
             total_it += it
             if not ok:
                 break
@@ -395,10 +433,13 @@ def log_map(fam, p, q, alpha=0, tol=1e-12):
                                   f"rtol {RTOL:g}): |xi(1) - q| = {res:.1e} after "
                                   f"{total_it} Newton steps", v, float(res), total_it,
                                   notes=notes)
+        if time.monotonic() > deadline:
+            break
     return GeodesicResult(None, False, "shooting",
                           f"shooting did not converge (residual {res:.1e} after {total_it} "
-                          "Newton steps, continuation up to 64 steps): no geodesic from p to q "
-                          "was found inside the domain", v, float(res), total_it)
+                          f"Newton steps, continuation along the chord, time limit "
+                          f"{time_limit:g} s): no geodesic from p to q was found inside the "
+                          "domain", v, float(res), total_it)
 
 
 # ----------------------------------------------------------------------

@@ -125,7 +125,7 @@ def test_e_and_m_geodesics_are_straight_in_affine_coordinates(families):
 
 def test_failure_is_reported_not_silent(families, monkeypatch):
     fam = families["gamma"]
-    monkeypatch.setattr(G, "_newton", lambda num, d, x0, q, v, tol: (v, 0.5, 40, False))
+    monkeypatch.setattr(G, "_newton", lambda num, d, x0, q, v, tol, **kw: (v, 0.5, 40, False))
     res = fam.fisher_rao_distance([1, 1], [2, 3], method="numeric")
     assert res.converged is False and res.distance is None
     assert "did not converge" in res.detail
@@ -192,3 +192,22 @@ def test_high_precision_exp_map_against_closed_form(families, name, p, v):
     # the double-precision route lands on the same point
     e = fam.exp_map([float(x) for x in p], [float(x) for x in v])
     np.testing.assert_allclose(e.point, [float(x) for x in q], rtol=1e-11)
+
+
+def test_time_limit_and_angles(families):
+    fam = families["von_mises"]
+    res = fam.log_map([0.1, 1.0], [0.9, 2.5], time_limit=0)
+    assert not res.converged and "time limit" in res.detail
+    # mu is an angle: the geodesic from mu = 3 to mu = -3 crosses pi (length 2 pi - 6)
+    across = fam.fisher_rao_distance([3.0, 1.0], [-3.0, 1.5])
+    shifted = fam.fisher_rao_distance([0.0, 1.0], [2 * np.pi - 6, 1.5])
+    assert across.converged and abs(across.distance - shifted.distance) < 1e-10
+    assert abs(across.velocity[0] - shifted.velocity[0]) < 1e-9
+
+
+def test_hard_pair_converges_with_continuation(families):
+    fam = families["categorical"]
+    p, q = [0.01, 0.01], [0.01, 0.98]  # close to the boundary of the simplex
+    n = fam.fisher_rao_distance(p, q, method="numeric")
+    c = fam.fisher_rao_distance(p, q)
+    assert n.converged and abs(n.distance - c.distance) < 1e-9 * c.distance
