@@ -205,7 +205,18 @@ class _Numeric:
         return evs
 
 
+def require_numeric(fam, what):
+    """Refuse numeric work while a fixed hyper-parameter is still a symbol."""
+    free = sorted(v.name for v in fam.fixed.values() if isinstance(v, sp.Symbol))
+    if free:
+        raise SymgeoError(f"family {fam.name!r}: {what} needs numeric values of the fixed "
+                          f"parameter(s) {', '.join(free)} (e.g. get_family({fam.name!r}, "
+                          f"{free[0]}=10) or --fixed {free[0]}=10); symbolic results such as "
+                          "distance_formula() do not")
+
+
 def _numeric(fam, alpha):
+    require_numeric(fam, "a numeric geodesic")
     if not sp.sympify(alpha).is_number:
         raise SymgeoError(f"family {fam.name!r}: numeric geodesics need a numeric alpha, "
                           f"got {alpha}")
@@ -274,6 +285,7 @@ def exp_map_mp(fam, p, v, t=1, alpha=0, dps=30):
     the exact symbolic Christoffel symbols.  Slower than :func:`exp_map`; an
     independent high-precision route.  Returns (point, velocity) as lists of mpf."""
     a = _alpha(alpha)
+    require_numeric(fam, "a numeric geodesic")
     d = fam.dimension
     C = christoffel(fam, a)
     Cf = sp.lambdify(fam.coordinates, [[[C[k, i, j] for j in range(d)] for i in range(d)]
@@ -572,6 +584,7 @@ def fisher_rao_distance(fam, p, q, method="auto"):
     """
     if method not in ("auto", "closed", "numeric"):
         raise SymgeoError("method must be 'auto', 'closed' or 'numeric'")
+    require_numeric(fam, "a numeric Fisher-Rao distance")
     x0, xq = _as_vector(fam, p), _as_vector(fam, q, "target point")
     if method in ("auto", "closed"):
         form = distance_formula(fam)

@@ -67,6 +67,8 @@ def fisher_flow(fam, loss, xi0, t, rtol=1e-11):
     Returns (xi(t) as a numpy array, the scipy solution with dense output).
     """
     from scipy.integrate import solve_ivp
+    from .geodesic import require_numeric
+    require_numeric(fam, "the Fisher flow")
     ng = natural_gradient(fam, loss)
     f = sp.lambdify(fam.coordinates, list(ng), modules=["numpy", "scipy"])
     x0 = np.array([float(sp.N(v)) for v in _point(fam, xi0)])

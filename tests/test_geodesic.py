@@ -211,3 +211,15 @@ def test_hard_pair_converges_with_continuation(families):
     n = fam.fisher_rao_distance(p, q, method="numeric")
     c = fam.fisher_rao_distance(p, q)
     assert n.converged and abs(n.distance - c.distance) < 1e-9 * c.distance
+
+
+def test_symbolic_hyper_parameter():
+    b = symgeo.get_family("binomial", n="n")
+    n = b.symbol("n")
+    form = b.distance_formula()  # symbolic: sphere of radius 2 sqrt(n)
+    assert form.kind == "sphere" and form.expr.has(sp.sqrt(n))
+    for call in (lambda: b.fisher_rao_distance([0.2], [0.5]),
+                 lambda: b.exp_map([0.2], [0.1]),
+                 lambda: b.fisher_flow("p**2", [0.2], 1)):
+        with pytest.raises(symgeo.SymgeoError, match="binomial.*numeric values of the fixed"):
+            call()
