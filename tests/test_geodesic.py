@@ -16,7 +16,8 @@ from symgeo import geodesic as G
 CLOSED = {"normal": "hyperbolic", "gumbel": "hyperbolic", "cauchy": "hyperbolic",
           "student_t": "hyperbolic", "laplace": "hyperbolic", "logistic": "hyperbolic",
           "categorical": "sphere", "multinomial": "sphere", "bernoulli": "sphere",
-          "binomial": "sphere", "poisson": "1-d", "exponential": "1-d"}
+          "binomial": "sphere", "poisson": "1-d", "exponential": "1-d", "geometric": "1-d",
+          "normal_curved": "1-d"}
 
 
 def _pairs(fam, n=2):
