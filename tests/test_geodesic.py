@@ -136,7 +136,10 @@ def test_failure_is_reported_not_silent(families, monkeypatch):
 
 
 def test_one_dimensional_quadrature_fallback(monkeypatch):
-    fam = symgeo.get_family("geometric")
+    # a fresh family (catalog instances are shared and cache their closed forms)
+    x, p_ = sp.Symbol("x", integer=True, nonnegative=True), sp.Symbol("p", positive=True)
+    fam = symgeo.Family("geometric_fresh", x * sp.log(1 - p_) + sp.log(p_), x, sp.S.Naturals0,
+                        [(p_, (0, 1))])
     monkeypatch.setattr("symgeo.budget.run_with_budget",
                         lambda *a, **k: (_ for _ in ()).throw(symgeo.BudgetExceeded("test")))
     form = fam.distance_formula()
