@@ -137,14 +137,22 @@ def test_laplace_refuses_alpha_connections(families):
             lap.connection(alpha)
 
 
-def test_connection_caches_and_reuses(families):
-    fam = families["gamma"]
+@pytest.mark.parametrize("name", ["gumbel", "gamma"])
+def test_connection_caches_and_reuses(families, monkeypatch, name):
+    """A new alpha costs no integral and no metric derivative: T and Gamma^(0) are reused."""
+    fam = families[name]
     fam.connection(1)
     T = fam.amari_chentsov()
     G0 = fam.connection(0)
+
+    def boom(*a, **k):
+        raise AssertionError("a new alpha must not compute expectations")
+    monkeypatch.setattr(fam._engine, "expect", boom)
+    monkeypatch.setattr(fam._engine, "moments", boom)
     t = time.perf_counter()
-    fam.connection(sp.Rational(2, 7))  # no new integral, no metric derivative
-    assert time.perf_counter() - t < 2
+    fam.connection(sp.Rational(2, 7))
+    fam.christoffel(sp.Rational(-3, 7))
+    assert time.perf_counter() - t < 5
     assert fam.amari_chentsov() is T and fam.connection(0) is G0
 
 
