@@ -1,7 +1,77 @@
-"""CLI subcommands (registered by symgeo.cli.build_parser)."""
+"""CLI subcommands ``symgeo build`` and ``symgeo latex`` (registered by symgeo.cli.build_parser)."""
 
 from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import SymgeoError
+
+
+def cmd_build(args):
+    from .build import build
+    t0 = time.perf_counter()
+    log = (lambda msg: print(msg, file=sys.stderr)) if args.verbose else None
+    files = build(args.out, budget=args.budget, log=log)
+    print(f"symgeo build: {len(files)} files in {time.perf_counter() - t0:.1f} s")
+
+
+def compile_pdf(tex_path, out_dir=None):
+    """pdflatex without shell escape, reading only below the current directory; returns the PDF."""
+    exe = shutil.which("pdflatex")
+    if not exe:
+        raise SymgeoError("--pdf needs pdflatex (install texlive-latex-base)")
+    tex_path = Path(tex_path).resolve()
+    out_dir = Path(out_dir or tex_path.parent).resolve()
+    env = {**os.environ, "openin_any": "p", "openout_any": "p"}
+    proc = subprocess.run([exe, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+                           f"-output-directory={out_dir}", tex_path.name], cwd=tex_path.parent,
+                          env=env, capture_output=True, text=True, timeout=300)
+    pdf = out_dir / (tex_path.stem + ".pdf")
+    if proc.returncode != 0 or not pdf.exists():
+        last = [ln for ln in proc.stdout.splitlines() if ln.startswith("!")][:1]
+        raise SymgeoError(f"pdflatex failed on {tex_path.name}: {last[0] if last else 'see the log'}")
+    return pdf
+
+
+def cmd_latex(args):
+    from .cli import family_from_args
+    from .emit.latex import family_document
+    fam = family_from_args(args)
+    text = family_document(fam)
+    if args.pdf:
+        target = Path(args.output or f"{fam.name}.pdf")
+        with tempfile.TemporaryDirectory() as tmp:
+            tex = Path(tmp) / "document.tex"
+            tex.write_text(text, encoding="utf-8")
+            for _ in range(2):  # a second run settles references
+                pdf = compile_pdf(tex)
+            shutil.copyfile(pdf, target)
+        print(f"wrote {target}")
+    elif args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
 
 
 def register(sub, add_family_arguments):
     """Add this module's subcommands to the argparse ``sub`` parsers."""
+    from .build import DEFAULT_BUILD_BUDGET
+    s = sub.add_parser("build", help="write generated/: numpy modules and LaTeX for every "
+                       "catalog family")
+    s.add_argument("--out", help="output directory (default: generated/ of this checkout)")
+    s.add_argument("--budget", type=float, default=DEFAULT_BUILD_BUDGET,
+                   help=f"CPU seconds per optional quantity (default {DEFAULT_BUILD_BUDGET:g})")
+    s.add_argument("-v", "--verbose", action="store_true", help="one line per family on stderr")
+    s.set_defaults(func=cmd_build)
+    s = sub.add_parser("latex", help="LaTeX derivation of one family")
+    add_family_arguments(s)
+    s.add_argument("-o", "--output", help="write to FILE (default: stdout, or NAME.pdf with --pdf)")
+    s.add_argument("--pdf", action="store_true", help="compile with pdflatex")
+    s.set_defaults(func=cmd_latex)

@@ -70,7 +70,8 @@ class FisherResult:
         return ", ".join(names) if names else "constant"
 
     def _repr_latex_(self):
-        return f"$\\displaystyle {sp.latex(self.matrix)}$"
+        from .emit.latex import fisher_result_latex
+        return fisher_result_latex(self)
 
 
 def expected_matrix(engine, M, symmetric=True, label="entry"):

@@ -1,0 +1,309 @@
+"""``symgeo build``: every catalog family's numpy module and LaTeX derivation in one tree.
+
+Layout of the output directory (by default the checkout's ``generated/``)::
+
+    numpy/NAME.py       standalone vectorised module (numpy + scipy.special only)
+    latex/NAME.tex      step-by-step derivation of one family
+    latex/catalog.tex   all families, one section each
+    README.md           index: coordinates, Fisher route, emitted / not derived
+
+Optional quantities (KL, entropy, connections, curvature, ...) are derived
+once per family under a short CPU budget in a child process and shared by the
+module and the document; one that fails or runs out of budget is listed as
+"not derived" with the reason.  Output is deterministic: sorted, no
+timestamps, no absolute paths.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import SymgeoError
+
+DEFAULT_BUILD_BUDGET = 1.0
+"""CPU seconds allowed per optional quantity in a build."""
+
+JOBS = 2
+"""Children deriving optional quantities at the same time (the build machine has 2 cores)."""
+
+
+def _looks_like_checkout(path):
+    return (path / "pyproject.toml").is_file() and (path / "families").is_dir() and \
+        (path / "symgeo").is_dir()
+
+
+def default_out():
+    """``./generated`` in a checkout (current directory first, then the package's own)."""
+    cwd = Path.cwd()
+    if _looks_like_checkout(cwd):
+        return Path("generated")
+    repo = Path(__file__).resolve().parent.parent
+    if _looks_like_checkout(repo):
+        return repo / "generated"
+    raise SymgeoError("symgeo build: not inside a symgeo checkout (no pyproject.toml and "
+                      "families/ here); give the output directory with --out DIR")
+
+
+def _optional_tasks(fam):
+    """(name, callable) for every optional quantity and section this symgeo offers."""
+    from .emit import latex as L
+    from .emit import numpy as N
+    tasks = [(q, (lambda q=q: N.derive(fam, q))) for q, spec in N.QUANTITIES.items()
+             if spec.requires and N.available(fam, q)]
+    tasks += [(name, (lambda sec=sec: sec.compute(fam))) for name, sec in L.SECTIONS.items()
+              if not sec.quantity and callable(getattr(fam, sec.requires, None))]
+    return tasks
+
+
+class _OutOfTime(BaseException):
+    """Raised by the CPU timer inside the build child (BaseException: not swallowed)."""
+
+
+class _RouteOutOfTime(BaseException):
+    """An inner budgeted route ran out of its own CPU time (becomes BudgetExceeded)."""
+
+
+def _cpu():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _inline_budget(state):
+    """A drop-in for symgeo.budget.run_with_budget that runs in this process.
+
+    In the build child every CPU second must be counted by one timer; forked
+    grandchildren would escape it (and cost a fork each).  The route gets
+    ``min(seconds, what is left of the quantity's budget)``.
+    """
+    import signal
+    from . import budget as _budget
+    from .errors import BudgetExceeded
+
+    def run(fn, *args, seconds=None, what="computation"):
+        seconds = _budget.DEFAULT_BUDGET if seconds is None else seconds
+        remaining = signal.getitimer(signal.ITIMER_PROF)[0]
+        inner = not state["inner"] and (not remaining or seconds < remaining)
+        t0 = _cpu()
+        if inner:
+            state["inner"] = True
+            signal.setitimer(signal.ITIMER_PROF, seconds)
+        try:
+            return fn(*args)
+        except _RouteOutOfTime:
+            raise BudgetExceeded(f"{what}: the {seconds:g} s CPU budget was spent") from None
+        except SymgeoError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as run_with_budget reports it
+            raise BudgetExceeded(f"{what}: failed ({type(exc).__name__}: {exc})") from None
+        finally:
+            if inner:
+                state["inner"] = False
+                signal.setitimer(signal.ITIMER_PROF,
+                                 max(remaining - (_cpu() - t0), 1e-3) if remaining else 0)
+    return run
+
+
+def _child(path, tasks, budget):
+    import pickle
+    import resource
+    import signal
+
+    state = {"inner": False}
+
+    def alarm(signum, frame):
+        if state["inner"]:
+            raise _RouteOutOfTime()
+        raise _OutOfTime()
+    from . import budget as _budget
+    from . import expectation as _expectation
+    _budget.run_with_budget = _expectation.run_with_budget = _inline_budget(state)
+    total = int(len(tasks) * budget + 2)
+    resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
+    signal.signal(signal.SIGPROF, alarm)
+    try:
+        for name, fn in tasks:
+            try:
+                signal.setitimer(signal.ITIMER_PROF, budget)
+                result = ("ok", fn())
+            except _OutOfTime:
+                result = ("error", f"not derived within the {budget:g} s CPU budget of a build")
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                msg = " ".join(str(exc).split())
+                if not isinstance(exc, SymgeoError):
+                    msg = f"{type(exc).__name__}: {msg}"
+                result = ("error", msg)
+            finally:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+            try:
+                data = pickle.dumps((name,) + result)
+            except Exception as exc:  # noqa: BLE001
+                data = pickle.dumps((name, "error", f"result not picklable: {exc}"))
+            with open(path, "ab") as fh:  # one record per task: kept if the child is killed
+                fh.write(len(data).to_bytes(8, "little") + data)
+    finally:
+        os._exit(0)
+
+
+class _OptionalJob:
+    """The optional quantities of one family, derived in a forked child (see derive_optional)."""
+
+    def __init__(self, fam, budget, tmpdir):
+        import multiprocessing as mp
+        self.tasks = _optional_tasks(fam)
+        self.path = Path(tmpdir) / f"{fam.name}.pickles"
+        self.proc = None
+        self.budget = budget
+        if self.tasks:
+            self.proc = mp.get_context("fork").Process(
+                target=_child, args=(str(self.path), self.tasks, budget), daemon=False)
+            self.proc.start()
+            self.deadline = time.monotonic() + 4 * len(self.tasks) * budget + 10
+
+    def result(self):
+        import pickle
+        from .errors import BudgetExceeded, DerivationError
+        out = {}
+        if self.proc is not None:
+            self.proc.join(max(0.0, self.deadline - time.monotonic()))
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join()
+            data = self.path.read_bytes() if self.path.exists() else b""
+            while len(data) >= 8:
+                n = int.from_bytes(data[:8], "little")
+                if len(data) < 8 + n:
+                    break
+                name, status, payload = pickle.loads(data[8:8 + n])
+                out[name] = payload if status == "ok" else DerivationError(payload)
+                data = data[8 + n:]
+        for name, _ in self.tasks:
+            out.setdefault(name, BudgetExceeded("not derived within the CPU budget of a build"))
+        return out
+
+
+def derive_optional(fam, budget=DEFAULT_BUILD_BUDGET):
+    """Every optional quantity/section of ``fam``: name -> value or SymgeoError.
+
+    They run one after the other in one forked child (so they share the
+    family's cache: curvature reuses the connection), each under ``budget``
+    seconds of CPU time (CPU, not wall clock, so a loaded machine gives the
+    same result), the child as a whole under a CPU and a wall-clock limit.
+    """
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="symgeo-build-") as tmp:
+        return _OptionalJob(fam, budget, tmp).result()
+
+
+def derive_family(fam, budget=DEFAULT_BUILD_BUDGET, optional=None):
+    """Everything a build writes for one family: (module source, emitted, skipped, tex context)."""
+    from .emit import latex as L
+    from .emit import numpy as N
+    t0 = time.perf_counter()
+    if optional is None:
+        fam.fisher_result(), fam.cramer_rao(), fam.jeffreys_prior()  # core: in this process
+        optional = derive_optional(fam, budget)
+    derived = {q: v for q, v in optional.items() if q in N.QUANTITIES}
+    src, emitted, skipped = N.module_parts(fam, skip_failures=True, derived=derived)
+    sections = {}
+    for name, sec in L.SECTIONS.items():
+        key = sec.quantity or name
+        if key not in optional:
+            continue
+        value = optional[key]
+        try:
+            if isinstance(value, BaseException):
+                raise value
+            sections[name] = sec.items(fam, value) if sec.quantity else value
+        except SymgeoError as exc:
+            sections[name] = " ".join(str(exc).split())
+    if os.environ.get("SYMGEO_BUILD_TIMINGS"):
+        print(f"{fam.name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return src, emitted, skipped, L.family_context(fam, sections)
+
+
+def _md(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def build(out=None, budget=DEFAULT_BUILD_BUDGET, names=None, log=None):
+    """Write the generated tree into ``out``; returns the list of files written (relative)."""
+    from . import budget as _budget
+    out = Path(out) if out is not None else default_out()
+    saved = _budget.DEFAULT_BUDGET
+    _budget.DEFAULT_BUDGET = min(saved, budget / 2)  # inner sympy routes give up early
+    try:
+        files = _render(names, budget, log)
+    finally:
+        _budget.DEFAULT_BUDGET = saved
+    _write(out, files)
+    return sorted(files)
+
+
+def _render(names, budget, log):
+    from . import family_names, get_family
+    from .emit.latex import render_document
+    import tempfile
+    names = sorted(names or family_names())
+    files = {}
+    contexts, rows, details = [], [], []
+    fams, jobs, optional = {}, {}, {}
+    with tempfile.TemporaryDirectory(prefix="symgeo-build-") as tmp:
+        # The core (Fisher, inverse, Jeffreys) is derived here, then each family's
+        # optional quantities go to a child, at most JOBS at a time, while the next
+        # family's core is derived: the results do not depend on the schedule.
+        for name in names:
+            fam = fams[name] = get_family(name)
+            fam.fisher_result(), fam.cramer_rao(), fam.jeffreys_prior(), fam.hessian()
+            while len(jobs) >= JOBS:
+                first = next(iter(jobs))
+                optional[first] = jobs.pop(first).result()
+            jobs[name] = _OptionalJob(fam, budget, tmp)
+        for name, job in jobs.items():
+            optional[name] = job.result()
+    for name in names:
+        fam = fams[name]
+        src, emitted, skipped, ctx = derive_family(fam, budget, optional[name])
+        files[f"numpy/{name}.py"] = src
+        files[f"latex/{name}.tex"] = render_document([ctx])
+        contexts.append(ctx)
+        not_sections = [(o["name"], o["reason"]) for o in ctx["optional"] if o["reason"]]
+        missing = dict(skipped)
+        for sec, reason in not_sections:
+            missing.setdefault(sec, reason)
+        coords = ", ".join(c.name for c in fam.coordinates)
+        rows.append(f"| [{name}](numpy/{name}.py) | {_md(coords)} | "
+                    f"{_md(fam.fisher_result().route_summary)} | {', '.join(emitted)} | "
+                    f"{', '.join(sorted(missing)) or '-'} |")
+        for q in sorted(missing):
+            details.append(f"- {name}, {q}: {_md(missing[q])}")
+        if log:
+            log(f"{name}: {len(emitted)} numeric quantities, {len(missing)} not derived")
+    files["latex/catalog.tex"] = render_document(contexts, catalog=True)
+    index = ["# Generated by `symgeo build`. Do not edit.", "",
+             "Rebuild with `symgeo build` after changing families or quantities.", "",
+             "- `numpy/NAME.py`: standalone vectorised functions (numpy and scipy.special only)",
+             "- `latex/NAME.tex`: step-by-step derivation; `latex/catalog.tex`: all families", "",
+             "| family | coordinates | route of the Fisher matrix | numeric quantities | "
+             "not derived |", "|---|---|---|---|---|", *rows, ""]
+    if details:
+        index += ["## Not derived", "", *details, ""]
+    files["README.md"] = "\n".join(index)
+    return files
+
+
+def _write(out, files):
+    for sub in ("numpy", "latex"):
+        d = out / sub
+        d.mkdir(parents=True, exist_ok=True)
+        for old in sorted(d.iterdir()):
+            rel = f"{sub}/{old.name}"
+            if old.suffix in (".py", ".tex") and rel not in files:
+                old.unlink()
+    for rel, text in sorted(files.items()):
+        path = out / rel
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
