@@ -251,6 +251,12 @@ def _render(names, budget, log):
     files = {}
     contexts, rows, details = [], [], []
     fams, jobs, optional = {}, {}, {}
+    # imported before forking, so no child pays (CPU budget) for lazy imports
+    for mod in ("divergence", "expfamily", "connection", "curvature", "geodesic"):
+        try:
+            __import__(f"{__package__}.{mod}")
+        except ImportError:
+            pass
     with tempfile.TemporaryDirectory(prefix="symgeo-build-") as tmp:
         # The core (Fisher, inverse, Jeffreys) is derived here, then each family's
         # optional quantities go to a child, at most JOBS at a time, while the next

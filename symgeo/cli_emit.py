@@ -13,11 +13,33 @@ from pathlib import Path
 from .errors import SymgeoError
 
 
+def _reexec_with_fixed_hash_seed(args):
+    """Run the build in a process with PYTHONHASHSEED=0.
+
+    sympy orders some terms by hash (str hashes are salted per process), so
+    without a fixed seed two runs could print the same expression differently.
+    """
+    argv = [sys.executable, "-m", "symgeo", "build", "--budget", repr(args.budget)]
+    argv += ["--out", args.out] if args.out else []
+    argv += ["-v"] if args.verbose else []
+    for name in args.only or ():
+        argv += ["--only", name]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return subprocess.run(argv, env=env).returncode
+
+
 def cmd_build(args):
     from .build import build
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        code = _reexec_with_fixed_hash_seed(args)
+        if code:
+            raise SymgeoError(f"the build failed (exit status {code})")
+        return
     t0 = time.perf_counter()
     log = (lambda msg: print(msg, file=sys.stderr)) if args.verbose else None
-    files = build(args.out, budget=args.budget, log=log)
+    files = build(args.out, budget=args.budget, names=args.only, log=log)
     print(f"symgeo build: {len(files)} files in {time.perf_counter() - t0:.1f} s")
 
 
@@ -69,6 +91,8 @@ def register(sub, add_family_arguments):
     s.add_argument("--budget", type=float, default=DEFAULT_BUILD_BUDGET,
                    help=f"CPU seconds per optional quantity (default {DEFAULT_BUILD_BUDGET:g})")
     s.add_argument("-v", "--verbose", action="store_true", help="one line per family on stderr")
+    s.add_argument("--only", action="append", metavar="NAME",
+                   help="build only these families (repeatable; the index lists only them)")
     s.set_defaults(func=cmd_build)
     s = sub.add_parser("latex", help="LaTeX derivation of one family")
     add_family_arguments(s)
