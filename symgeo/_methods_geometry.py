@@ -1,9 +1,11 @@
-"""Family methods for connections, curvature, geodesics and natural gradient.
+"""Family methods for connections, curvature, geodesics, natural gradient,
+empirical Fisher, projections and pictures.
 
 Kept out of family.py so each concept module owns its public entry points;
 results are cached on the family through ``self._cached``.  Conventions and
-formulas are stated in :mod:`symgeo.connection`, :mod:`symgeo.curvature`
-and :mod:`symgeo.geodesic`.
+formulas are stated in :mod:`symgeo.connection`, :mod:`symgeo.curvature`,
+:mod:`symgeo.geodesic`, :mod:`symgeo.natural`, :mod:`symgeo.projection` and
+:mod:`symgeo.plot`.
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ class GeometryMethods:
         from .geodesic import fisher_rao_distance
         return fisher_rao_distance(self, p, q, method)
 
+    def geodesic_path(self, p, q, alpha=0, n=101):
+        """The alpha-geodesic p -> q sampled at n affine parameters (a GeodesicPath): straight
+        in theta (alpha = 1) or eta (alpha = -1) for an exponential family, else shooting."""
+        from .geodesic import geodesic_path
+        return geodesic_path(self, p, q, alpha, n)
+
     def distance_formula(self):
         """Closed-form Fisher-Rao distance (a ClosedForm) derived from the metric, or None."""
         from .geodesic import distance_formula
@@ -100,3 +108,35 @@ class GeometryMethods:
         """Step -sqrt(2 delta / grad^T g^{-1} grad) g^{-1} grad (local KL = delta): (point, step)."""
         from .natural import trust_region_step
         return trust_region_step(self, loss, xi, delta)
+
+    def empirical_fisher(self, samples, xi, diagonal=False):
+        """(1/N) sum_n s(x_n; xi) s(x_n; xi)^T as a (d, d) numpy array (``diagonal=True``:
+        only its diagonal, as a diagonal matrix); see :func:`symgeo.natural.empirical_fisher`."""
+        from .natural import empirical_fisher
+        return empirical_fisher(self, samples, xi, diagonal)
+
+    # -- projections ------------------------------------------------------
+    def m_projection(self, target, params=None, dps=30):
+        """argmin_xi KL(target || p_xi) by moment matching, eta(xi) = E_target[T(x)]
+        (exponential families only): a Projection.  See :mod:`symgeo.projection`."""
+        from .projection import m_projection
+        return m_projection(target, self, params=params, dps=dps)
+
+    def e_projection(self, target, params=None, start=None, dps=20, tol=1e-16):
+        """A minimiser of KL(p_xi || target) = E_xi[log p_xi - log target] (numeric
+        natural-gradient descent with quadrature): a Projection."""
+        from .projection import e_projection
+        return e_projection(target, self, params=params, start=start, dps=dps, tol=tol)
+
+    # -- pictures ---------------------------------------------------------
+    def plot_geodesics(self, p, q, path=None, **kw):
+        """The alpha = -1, 0, 1 geodesics from p to q in the coordinate plane (matplotlib);
+        see :func:`symgeo.plot.plot_geodesics`."""
+        from .plot import plot_geodesics
+        return plot_geodesics(self, p, q, path=path, **kw)
+
+    def plot_taylor(self, at=None, direction=None, path=None, **kw):
+        """Exact KL(p_xi || p_{xi + delta v}) against 1/2 delta^2 v^T g v (matplotlib);
+        see :func:`symgeo.plot.plot_taylor`."""
+        from .plot import plot_taylor
+        return plot_taylor(self, at, direction, path=path, **kw)

@@ -3,10 +3,13 @@
     symgeo connection NAME [--alpha A] [--kind first|second] [--amari-chentsov] [--format text|json]
     symgeo curvature NAME [--alpha A] [--format text|json]
     symgeo geodesic NAME --from P --to Q [--method auto|closed|numeric] [--format text|json]
+    symgeo plot geodesics NAME [--from P] [--to Q] [-o FILE]
+    symgeo plot taylor NAME [--at P] [--direction V] [-o FILE]
 
 A and the coordinates of P, Q are formulas read by the safe parser ("1/3",
 "-1", "alpha" for a symbolic alpha); P and Q are comma-separated in the
-family's coordinate order.
+family's coordinate order.  ``plot`` needs matplotlib (pip install
+'symgeo[plot]') and writes NAME_geodesics.png / NAME_taylor.png by default.
 """
 
 from __future__ import annotations
@@ -153,6 +156,55 @@ def cmd_geodesic(args):
                           f"converge: {res.detail}")
 
 
+def _vector_arg(fam, text, flag):
+    """A tangent vector (any real components, no domain check)."""
+    from .parse import parse_formula
+    parts = [t.strip() for t in (text or "").split(",") if t.strip()]
+    if len(parts) != fam.dimension:
+        raise SymgeoError(f"{flag} needs {fam.dimension} comma-separated components "
+                          f"({', '.join(c.name for c in fam.coordinates)}) for family "
+                          f"{fam.name!r}, got {len(parts)}")
+    vals = [sp.Rational(p) if _DECIMAL.fullmatch(p) else parse_formula(p, {}, where=flag)
+            for p in parts]
+    if not all(v.is_real for v in vals):
+        raise SymgeoError(f"{flag}: components must be real numbers, got {text!r}")
+    return vals
+
+
+def _default_points(fam):
+    import random
+    p = fam.random_point(random.Random(1))
+    for seed in range(2, 50):
+        q = fam.random_point(random.Random(seed))
+        if q != p:
+            return p, q
+    raise SymgeoError(f"family {fam.name!r}: could not pick two distinct points")
+
+
+def cmd_plot(args):
+    from .cli import family_from_args
+    from . import plot
+    plot._matplotlib()  # fail early, before any derivation, when matplotlib is missing
+    fam = family_from_args(args)
+    if args.what == "geodesics":
+        dp, dq = _default_points(fam)
+        p = _point_arg(fam, args.from_, "--from") if args.from_ else dp
+        q = _point_arg(fam, args.to, "--to") if args.to else dq
+        out = args.output or f"{fam.name}_geodesics.png"
+        fig = plot.plot_geodesics(fam, p, q, path=out)
+        print(f"wrote {out}: alpha-geodesics of {fam.name} from "
+              f"({', '.join(sp.sstr(v) for v in p.values())}) to "
+              f"({', '.join(sp.sstr(v) for v in q.values())})")
+        for a, g in sorted(fig.symgeo_paths.items()):
+            print(f"  alpha = {a}: {g.method}")
+    else:
+        at = _point_arg(fam, args.at, "--at") if args.at else None
+        v = _vector_arg(fam, args.direction, "--direction") if args.direction else None
+        out = args.output or f"{fam.name}_taylor.png"
+        plot.plot_taylor(fam, at, v, path=out)
+        print(f"wrote {out}: KL against 1/2 delta^T I delta for {fam.name}")
+
+
 def register(sub, add_family_arguments):
     """Add this module's subcommands to the argparse ``sub`` parsers."""
     s = sub.add_parser("connection", help="alpha-connection (Christoffel symbols) or the "
@@ -182,3 +234,24 @@ def register(sub, add_family_arguments):
                    help="closed form when the metric has one (auto), or force one route")
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.set_defaults(func=cmd_geodesic)
+
+    s = sub.add_parser("plot", help="pictures (needs matplotlib: pip install 'symgeo[plot]')")
+    ps = s.add_subparsers(dest="what", required=True)
+    g = ps.add_parser("geodesics", help="alpha = -1, 0, 1 geodesics between two points of a "
+                                        "2-dimensional family, in its coordinate plane")
+    add_family_arguments(g)
+    g.add_argument("--from", dest="from_", metavar="P",
+                   help="start point, comma-separated coordinates (default: a generic point)")
+    g.add_argument("--to", metavar="Q", help="end point (default: another generic point)")
+    g.add_argument("-o", "--output", metavar="FILE",
+                   help="image file (.png, .pdf, .svg); default NAME_geodesics.png")
+    g.set_defaults(func=cmd_plot)
+    t = ps.add_parser("taylor", help="exact KL(p_xi || p_(xi + delta v)) against "
+                                     "1/2 delta^2 v^T I v for delta in [-0.5, 0.5]")
+    add_family_arguments(t)
+    t.add_argument("--at", metavar="P", help="the point xi (default: a generic point)")
+    t.add_argument("--direction", metavar="V",
+                   help="direction v, comma-separated (default: one panel per coordinate)")
+    t.add_argument("-o", "--output", metavar="FILE",
+                   help="image file (.png, .pdf, .svg); default NAME_taylor.png")
+    t.set_defaults(func=cmd_plot)

@@ -638,3 +638,94 @@ def _evaluate_closed(fam, form, p, q):
         raise DerivationError(f"family {fam.name!r}: the closed-form distance is not real at "
                               f"these points ({val}); are both points inside the domain?")
     return GeodesicResult(float(val), True, "closed form", form.detail, formula=form.expr)
+
+
+# ----------------------------------------------------------------------
+# whole curves
+@dataclass
+class GeodesicPath:
+    """Samples of the alpha-geodesic from p (t = 0) to q (t = 1), affinely parameterised:
+    ``t`` (n,), ``points`` (n, d) in coordinate order, ``method`` how it was obtained."""
+
+    alpha: sp.Expr
+    t: np.ndarray
+    points: np.ndarray
+    method: str
+
+
+def _flat_coordinates(fam, alpha):
+    """(forward map xi -> affine coordinates, explicit inverse or None, its symbols, name)
+    for alpha = +-1 on a full exponential family, else None."""
+    if alpha not in (1, -1):
+        return None
+    try:
+        st = fam.exponential_family()
+    except (DerivationError, AttributeError):
+        return None
+    if st.kind != "full":
+        return None
+    if alpha == 1:
+        return st.natural, st.coordinates_of_theta, st.theta, "theta"
+    return st.mean, st.coordinates_of_eta, st.eta, "eta"
+
+
+def geodesic_path(fam, p, q, alpha=0, n=101):
+    """The alpha-geodesic from p to q sampled at n equally spaced affine parameters.
+
+    alpha = 1 (e) and alpha = -1 (m) on a full exponential family: the
+    connection is flat with affine coordinates theta (alpha = 1) resp.
+    eta = grad A (alpha = -1), so the geodesic is the straight line
+    theta(t) = (1 - t) theta_p + t theta_q (resp. in eta), mapped back to the
+    coordinates by the structure's explicit inverse xi(theta) / xi(eta), or by
+    Newton's method (mpmath.findroot, continued from the previous sample) when
+    the inverse is not explicit.  Any other case: shooting (:func:`log_map`)
+    and the dense output of :func:`exp_map`.
+    """
+    a = _alpha(alpha)
+    require_numeric(fam, "a geodesic path")
+    x0, x1 = _as_vector(fam, p), _as_vector(fam, q, "target point")
+    ts = np.linspace(0.0, 1.0, int(n))
+    flat = _flat_coordinates(fam, a)
+    if flat is not None:
+        fwd, inverse_map, syms, name = flat
+        xi = fam.coordinates
+        F = sp.lambdify(xi, list(fwd), modules=[{"polygamma": _polygamma}, "numpy", "scipy"])
+        ya, yb = np.asarray(F(*x0), dtype=float), np.asarray(F(*x1), dtype=float)
+        ys = (1 - ts)[:, None] * ya + ts[:, None] * yb
+        if inverse_map is not None:
+            inv = sp.lambdify(syms, [inverse_map[c] for c in xi], "numpy")
+            with np.errstate(all="ignore"):
+                pts = np.stack([np.broadcast_to(np.asarray(v, dtype=float), ts.shape)
+                                for v in inv(*ys.T)], axis=-1)
+            how = f"explicit xi({name})"
+        else:
+            Fm = sp.lambdify(xi, list(fwd), "mpmath")
+            Jm = sp.lambdify(xi, [[sp.diff(e, c) for c in xi] for e in fwd], "mpmath")
+            pts, cur = [], [mp.mpf(v) for v in x0]
+            with mp.workdps(25):
+                for y in ys:
+                    try:
+                        if fam.dimension == 1:
+                            cur = [mp.findroot(lambda z: Fm(z)[0] - y[0], cur[0],
+                                               df=lambda z: Jm(z)[0][0], solver="newton")]
+                        else:
+                            cur = list(mp.findroot(
+                                lambda *z: [u - v for u, v in zip(Fm(*z), y)], cur,
+                                J=lambda *z: Jm(*z)))
+                    except (ValueError, ZeroDivisionError) as exc:
+                        raise SymgeoError(f"family {fam.name!r}: could not invert {name}(xi) "
+                                          f"along the alpha = {a} geodesic ({exc})") from None
+                    pts.append([float(mp.re(v)) for v in cur])
+            pts = np.array(pts)
+            how = f"Newton inverse of {name}(xi)"
+        pts[0], pts[-1] = x0, x1
+        conn = "e" if a == 1 else "m"
+        return GeodesicPath(a, ts, pts, f"straight line in the {conn}-affine coordinates "
+                                        f"{name} ({how})")
+    res = log_map(fam, x0, x1, a)
+    if not res.converged:
+        raise SymgeoError(f"family {fam.name!r}: no alpha = {a} geodesic from p to q was "
+                          f"found ({res.detail})")
+    em = exp_map(fam, x0, res.velocity, 1.0, a)
+    pts = np.array([em.solution(t)[:fam.dimension] for t in ts])
+    return GeodesicPath(a, ts, pts, "shooting (log_map) and the dense exp_map solution")

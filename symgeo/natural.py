@@ -97,3 +97,63 @@ def trust_region_step(fam, loss, xi, delta):
         raise SymgeoError(f"family {fam.name!r}: the trust-region step of size delta = {delta} "
                           "leaves the domain; use a smaller delta")
     return new, step
+
+
+# ----------------------------------------------------------------------
+# empirical Fisher
+def empirical_fisher(fam, samples, xi, diagonal=False):
+    """Empirical Fisher matrix at ``xi`` from samples x_1..x_N (numpy, vectorised):
+
+        F_emp(xi) = (1/N) sum_n s(x_n; xi) s(x_n; xi)^T,   s_i = d log p(x | xi) / d xi_i,
+
+    a (d, d) float array in the family's coordinate order.  ``diagonal=True``
+    keeps only the diagonal (1/N) sum_n s_i(x_n; xi)^2 (the diagonal
+    approximation used by Adam-like and K-FAC-like optimisers), returned as a
+    (d, d) diagonal array.
+
+    When the x_n are drawn from p(. | xi) itself, F_emp -> g(xi) = E_xi[s s^T]
+    (the Fisher matrix) as N -> oo, with O(N^-1/2) error.  Under a
+    misspecified model (x_n ~ q not in the family) it converges instead to
+    E_q[s s^T], which is *not* the Fisher information at any point; e.g. for
+    a normal fitted by moment matching (mu = E_q x, sigma^2 = Var_q x) to q:
+
+        E_q[s s^T] - g = [[0, m3/sigma^5], [m3/sigma^5, (m4/sigma^4 - 3)/sigma^2]]
+
+    with m_k the k-th central moment of q (coordinates (mu, sigma)).
+
+    ``samples``: shape (N,) for one random variable, (N, k) for k variables
+    (last axis in the family's variable order).  ``xi``: a dict coordinate
+    (symbol or name) -> value, or a sequence in coordinate order.  The score
+    is the family's compiled numpy function ``family.numeric("score")``.
+    """
+    from .geodesic import require_numeric
+    require_numeric(fam, "the empirical Fisher matrix")
+    x = np.asarray(samples, dtype=float)
+    k = len(fam.variables)
+    if k == 1:
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 1:
+            raise SymgeoError(f"family {fam.name!r}: empirical Fisher needs samples of shape "
+                              f"(N,) for the variable {fam.variables[0].name}, got {x.shape}")
+    elif x.ndim != 2 or x.shape[1] != k:
+        raise SymgeoError(f"family {fam.name!r}: empirical Fisher needs samples of shape (N, {k}) "
+                          f"(variables {', '.join(v.name for v in fam.variables)}), got {x.shape}")
+    n = x.shape[0]
+    if n == 0:
+        raise SymgeoError(f"family {fam.name!r}: empirical Fisher needs at least one sample")
+    vals = [float(sp.N(v)) for v in _point(fam, xi)]
+    pt = dict(zip(fam.coordinates, [sp.nsimplify(v) for v in vals]))
+    if not fam.in_domain(pt):
+        raise SymgeoError(f"family {fam.name!r}: empirical Fisher at {vals}: the point is "
+                          "outside the domain of the coordinates")
+    s = np.asarray(fam.numeric("score")(x, *vals), dtype=float).reshape(n, fam.dimension)
+    bad = ~np.all(np.isfinite(s), axis=1)
+    if bad.any():
+        first = x[np.argmax(bad)]
+        raise SymgeoError(f"family {fam.name!r}: the score is not finite at {int(bad.sum())} of "
+                          f"{n} samples (first: {first}); are the samples inside the support "
+                          f"({fam.support.describe(fam.variables)})?")
+    if diagonal:
+        return np.diag(np.einsum("ni,ni->i", s, s) / n)
+    return s.T @ s / n
