@@ -57,6 +57,8 @@ import sympy as sp
 from .errors import DerivationError, FormulaError, SymgeoError
 
 NORMALISATION_TOL = 1e-8
+DOUBLE_NOTE = ("several continuous variables: expectations by scipy nested quadrature at "
+               "double precision, whatever dps asks")
 
 
 # ----------------------------------------------------------------------
@@ -203,12 +205,16 @@ def expect(fam, log_density, fs, dps, anchors=()):
 
     One real variable: tanh-sinh quadrature split at the kinks of the
     integrands and at ``anchors`` (location/scale values, where the mass is);
-    any other support goes through :func:`symgeo.numquad.expect_numeric`.
+    any other support goes through :func:`symgeo.numquad.expect_numeric`
+    (several continuous variables: scipy's nested quadrature at double
+    precision, see :func:`_double_precision_only`).
     """
     from .numquad import _mp_bound, expect_numeric
     from .support import Box
     sup = fam.support
     if not (isinstance(sup, Box) and sup.univariate):
+        if _double_precision_only(fam):
+            dps = 15
         return [expect_numeric(_Density(fam, log_density), f, {}, dps=dps) for f in fs]
     x = fam.variables[0]
     with mp.workdps(dps + 10):
@@ -229,6 +235,12 @@ def expect(fam, log_density, fs, dps, anchors=()):
                 return fl(t) * mp.exp(l_)
             out.append(mp.quad(g, [lo] + cuts + [hi]))
         return out
+
+
+def _double_precision_only(fam):
+    """Several continuous variables: mpmath's product tanh-sinh rule is far too slow, so
+    expectations are computed by scipy at double precision (about 1e-12 relative)."""
+    return not fam.support.discrete and len(fam.support.free_variables(fam.variables)) > 1
 
 
 def _check_normalised(fam, t, dps, anchors, what):
@@ -389,8 +401,9 @@ def m_projection(target, family, params=None, dps=30):
         point, route, its, resid = _xi_from_eta(fam, st, eta, dps, what)
         kl = expect(fam, t, [t - _log_q(fam, point, dps)], dps,
                     anchors + _anchors(point.values()))[0]
+    notes = [DOUBLE_NOTE] if _double_precision_only(fam) else []
     return Projection("m", fam.name, point, tuple(st.statistics), tuple(eta), kl,
-                      "KL(target || q)", route, its, resid)
+                      "KL(target || q)", route, its, resid, notes)
 
 
 def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max_iter=200):
@@ -418,7 +431,7 @@ def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max
     s = fam.score()
     fisher = fam._cached(("projection", "fisher"),
                          lambda: sp.lambdify(fam.coordinates, fam.fisher().tolist(), "mpmath"))
-    notes = []
+    notes = [DOUBLE_NOTE] if _double_precision_only(fam) else []
     with mp.workdps(dps + 10):
         _check_normalised(fam, t, dps, tanchors, what)
         if start is not None:

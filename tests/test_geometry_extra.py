@@ -325,3 +325,20 @@ def test_missing_matplotlib_message(monkeypatch, tmp_path, capsys):
         symgeo.get_family("normal").plot_taylor()
     assert main(["plot", "taylor", "normal", "-o", str(tmp_path / "t.png")]) == 2
     assert "pip install 'symgeo[plot]'" in capsys.readouterr().err
+
+
+def test_taylor_quadrature_route(monkeypatch):
+    """Without a closed-form KL the picture integrates; both routes agree."""
+    pytest.importorskip("matplotlib")
+    fam = symgeo.get_family("normal")
+    real = fam.numeric
+
+    def numeric(quantity):
+        if quantity == "kl":
+            raise symgeo.DerivationError("no closed form (test)")
+        return real(quantity)
+    monkeypatch.setattr(fam, "numeric", numeric)
+    fig = fam.plot_taylor(at=(2, 1.5), direction=(1, 1), deltas=np.linspace(-0.3, 0.3, 7))
+    v, d, kl, quad = fig.symgeo_data[0]
+    assert np.allclose(kl, real("kl")(2, 1.5, 2 + d, 1.5 + d), rtol=1e-12, atol=1e-15)
+    assert np.allclose(quad, 0.5 * d**2 * (1 / 1.5**2 + 2 / 1.5**2), rtol=1e-14)
