@@ -32,12 +32,18 @@ normalised over the family's support) and a family {q_xi}:
       q_e = argmin_xi KL(q_xi || p) = argmin_xi E_xi[log q_xi - log p],
 
   defined where this integral is finite (p may not vanish where q_xi does
-  not).  It is computed by natural-gradient descent: the gradient
-  grad_i KL = E_xi[s_i (log q_xi - log p)] (using E_xi[s] = 0) by
-  quadrature, the step -g^{-1} grad (for an exponential family with unit
-  step this is the fixed point theta = g_theta^{-1} Cov_q(T, log p - log h)),
-  halved until KL decreases; it stops when the natural-gradient norm
-  grad^T g^{-1} grad < tol.  It applies to any regular family; KL(q_xi || p)
+  not).  With ell = log q_xi, s its score and D = ell - log p, the
+  derivatives are (using E_xi[s] = 0)
+
+      grad_i KL = E_xi[s_i D],   H_ij = E_xi[(s_i s_j + d_i d_j ell) D] + g_ij,
+
+  both by quadrature.  Each step is Newton's -H^{-1} grad where H is positive
+  definite, else the natural gradient -g^{-1} grad (for an exponential
+  family with unit step that is the fixed point
+  theta = g_theta^{-1} Cov_q(T, log p - log h)); non-smooth log-densities
+  (laplace) use the natural gradient only, since their pointwise Hessian
+  misses the kinks.  The step is halved until KL decreases (Armijo); the
+  iteration stops when the natural-gradient norm grad^T g^{-1} grad < tol.  It applies to any regular family; KL(q_xi || p)
   need not be convex, so the result is a local minimiser (the m-projection is
   the default start for exponential families, else the family's generic point).
 
@@ -118,6 +124,13 @@ def target_log_density(fam, target, params=None, what="target"):
         if missing:
             raise SymgeoError(f"{where}: give the coordinates of family {target.name!r} in "
                               f"params (missing {', '.join(missing)})")
+        extra = sorted(set(by_name) - {c.name for c in target.coordinates})
+        if extra:
+            fixed = [k for k in extra if k in target.fixed_symbols]
+            hint = (f" ({', '.join(fixed)} is a fixed parameter: set it with "
+                    f"get_family({target.name!r}, {fixed[0]}=...))" if fixed else "")
+            raise SymgeoError(f"{where}: params {', '.join(extra)} are not coordinates of "
+                              f"family {target.name!r}{hint}")
         pt = {c: _exact(by_name[c.name], where) for c in target.coordinates}
         if not target.in_domain(pt):
             raise SymgeoError(f"{where}: params {by_name} are outside the domain of family "
@@ -149,6 +162,10 @@ def target_log_density(fam, target, params=None, what="target"):
         elif s.name in by_name:
             sub[s] = _exact(by_name[s.name], where)
     expr = expr.xreplace(sub)
+    if not isinstance(target, Family):
+        unused = sorted(set(by_name) - {s.name for s in sub if s.name not in var_by_name})
+        if unused:
+            raise SymgeoError(f"{where}: params {', '.join(unused)} do not occur in the target")
     stray = expr.free_symbols - set(fam.variables)
     if stray:
         raise SymgeoError(f"{where}: symbol(s) {', '.join(sorted(s.name for s in stray))} "
@@ -234,7 +251,29 @@ def expect(fam, log_density, fs, dps, anchors=()):
                     return mp.mpf(0)
                 return fl(t) * mp.exp(l_)
             out.append(mp.quad(g, [lo] + cuts + [hi]))
+            _check_tails(g, lo, hi, cuts, f)
         return out
+
+
+class DivergentExpectation(SymgeoError):
+    """An expectation whose integral does not converge."""
+
+
+def _check_tails(g, lo, hi, cuts, f):
+    """Refuse an integral over an infinite range whose integrand g does not decay faster
+    than 1/|x| (then x g(x) does not vanish and the integral diverges; tanh-sinh would
+    return a meaningless finite number)."""
+    centre = cuts[len(cuts) // 2] if cuts else mp.mpf(0)
+    for end, sign in ((hi, 1), (lo, -1)):
+        if mp.isfinite(end):
+            continue
+        far = [centre + sign * mp.mpf(10) ** k for k in (16, 32, 64)]
+        tail = [abs(x * g(x)) for x in far]
+        if not (tail[-1] < mp.mpf(10) ** -6 and tail[-1] <= tail[0]):
+            raise DivergentExpectation(
+                f"E[{f}] does not exist: the integrand times x does not vanish as "
+                f"x -> {'+' if sign > 0 else '-'}oo ({mp.nstr(tail[-1], 5)} at x = "
+                f"{mp.nstr(far[-1], 5)}), so the integral diverges")
 
 
 def _double_precision_only(fam):
@@ -394,7 +433,12 @@ def m_projection(target, family, params=None, dps=30):
     anchors = _target_anchors(t)
     with mp.workdps(dps + 10):
         _check_normalised(fam, t, dps, anchors, what)
-        eta = expect(fam, t, list(st.statistics), dps, anchors)
+        try:
+            eta = expect(fam, t, list(st.statistics), dps, anchors)
+        except DivergentExpectation as exc:
+            raise SymgeoError(f"{what} onto family {fam.name!r}: the target has no finite "
+                              f"mean parameters E[T] ({exc}); the m-projection does not "
+                              "exist (the e-projection may)") from None
         if not all(mp.isfinite(e) for e in eta):
             raise SymgeoError(f"{what} onto family {fam.name!r}: the target has no finite "
                               f"E[T] for T = {', '.join(map(str, st.statistics))}")
@@ -409,8 +453,8 @@ def m_projection(target, family, params=None, dps=30):
 def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max_iter=200):
     """A minimiser of KL(q_xi || p) = E_xi[log q_xi - log p] over the family.
 
-    Natural-gradient descent with quadrature at ``dps`` digits (see the module
-    docstring); stops when grad^T g^{-1} grad < ``tol``.  ``start``: a point
+    Newton / natural-gradient descent with quadrature at ``dps`` digits (see the
+    module docstring); stops when grad^T g^{-1} grad < ``tol``.  ``start``: a point
     (dict or sequence in coordinate order); by default the m-projection for an
     exponential family, else the family's generic point.  Returns a
     :class:`Projection` with ``kl`` = KL(q || p) at the optimum.
@@ -429,6 +473,10 @@ def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max
         st = None
     d = fam.dimension
     s = fam.score()
+    # Newton needs the pointwise Hessian, which misses point masses at kinks
+    newton = not fam.nonsmooth()
+    hess = fam.hessian() if newton else None
+    pairs = [(i, j) for i in range(d) for j in range(i, d)]
     fisher = fam._cached(("projection", "fisher"),
                          lambda: sp.lambdify(fam.coordinates, fam.fisher().tolist(), "mpmath"))
     notes = [DOUBLE_NOTE] if _double_precision_only(fam) else []
@@ -458,8 +506,14 @@ def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max
             fs = [diff]
             if with_grad:
                 sub = {c: sp.Float(v, dps + 10) for c, v in pt.items()}
-                fs += [s[i].xreplace(sub) * diff for i in range(d)]
-            return expect(fam, lq, fs, dps, tanchors + _anchors(z))
+                sv = [s[i].xreplace(sub) for i in range(d)]
+                fs += [sv[i] * diff for i in range(d)]
+                if newton:
+                    fs += [(sv[i] * sv[j] + hess[i, j].xreplace(sub)) * diff for i, j in pairs]
+            try:
+                return expect(fam, lq, fs, dps, tanchors + _anchors(z))
+            except DivergentExpectation:
+                return [mp.inf] * len(fs)
 
         vals = kl_at(x, True)
         if not all(mp.isfinite(v) for v in vals):
@@ -467,17 +521,30 @@ def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max
                               f"at {[mp.nstr(v, 10) for v in x]} (the target must not vanish "
                               "where q does not, and log q - log target must be integrable)")
         for it in range(1, max_iter + 1):
-            K, G = vals[0], mp.matrix(vals[1:])
-            step = -mp.lu_solve(mp.matrix(fisher(*x)), G)
+            K, G = vals[0], mp.matrix(vals[1:d + 1])
+            gx = mp.matrix(fisher(*x))
+            step = -mp.lu_solve(gx, G)
             dec = -mp.fsum(G[i] * step[i] for i in range(d))
             if dec < tol:
                 break
+            if newton:  # Newton's step where the Hessian is positive definite
+                H = mp.matrix(d, d)
+                for (i, j), h in zip(pairs, vals[d + 1:]):
+                    H[i, j] = H[j, i] = h + gx[i, j]
+                try:
+                    mp.cholesky(H)
+                    nstep = -mp.lu_solve(H, G)
+                    if -mp.fsum(G[i] * nstep[i] for i in range(d)) > 0:
+                        step = nstep
+                except (ValueError, ZeroDivisionError):
+                    pass
+            slope = -mp.fsum(G[i] * step[i] for i in range(d))
             lam = mp.mpf(1)
             while lam > mp.mpf(2) ** -40:
                 cand = [x[i] + lam * step[i] for i in range(d)]
                 if _inside(fam, cand):
                     new = kl_at(cand, True)
-                    armijo = K - mp.mpf("1e-4") * lam * dec
+                    armijo = K - mp.mpf("1e-4") * lam * slope
                     if all(mp.isfinite(v) for v in new) and new[0] <= armijo:
                         break
                 lam /= 2
@@ -495,7 +562,9 @@ def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max
         if st is not None:
             sub = {c: sp.Float(v, dps + 10) for c, v in point.items()}
             moments = tuple(mp.mpf(sp.N(sp.sympify(e).xreplace(sub), dps + 10)) for e in st.mean)
+    route = ("Newton (Hessian E_q[(s s^T + d^2 log q)(log q - log target)] + g where positive "
+             "definite, else the natural gradient)" if newton else "natural-gradient descent")
     return Projection("e", fam.name, point, tuple(st.statistics) if st is not None else (),
                       moments, vals[0], "KL(q || target)",
-                      "natural-gradient descent, gradient E_q[s (log q - log target)] by "
-                      "quadrature", it, dec, notes)
+                      f"{route}, gradient E_q[s (log q - log target)] by quadrature", it, dec,
+                      notes)

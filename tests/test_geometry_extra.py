@@ -216,6 +216,17 @@ def test_projection_errors(fams):
         normal.m_projection(-(normal.variables[0] - m)**2 / 2 - sp.log(2 * sp.pi) / 2)
     with pytest.raises(SymgeoError, match="coordinates of family 'laplace'.*missing b"):
         normal.m_projection(fams["laplace"], params={"mu": 0})
+    with pytest.raises(SymgeoError, match="params nu are not coordinates of family 'student_t'"
+                                          r".*get_family\('student_t', nu=...\)"):
+        normal.m_projection(symgeo.get_family("student_t"), params={"mu": 0, "sigma": 1, "nu": 5})
+    with pytest.raises(SymgeoError, match="params c do not occur"):
+        normal.m_projection("-x**2/2 - log(2*pi)/2", params={"c": 1})
+    # no mean parameters: E[x] diverges under a Cauchy target (tanh-sinh alone would
+    # return a finite number)
+    cauchy = "-log(pi) - log(1 + x**2)"
+    with pytest.raises(SymgeoError,
+                       match="m-projection onto family 'normal'.*E\\[x\\] does not exist"):
+        normal.m_projection(cauchy)
     with pytest.raises(symgeo.FormulaError):
         normal.m_projection("__import__('os')")
     # a formula with its own parameters
