@@ -27,6 +27,10 @@ is sqrt(v^T g(p) v) (constant speed on [0, 1]); with rtol 1e-12 it is
 accurate to about 1e-12 relative.  Results carry ``converged``; a failed
 solve returns ``converged=False`` and a message, never a silent number.
 
+``geodesic_path(p, q, alpha, n)`` samples the whole curve: for alpha = +-1
+on a full exponential family the straight line in the affine coordinates
+theta resp. eta (exact, no ODE), otherwise shooting and dense output.
+
 ``exp_map_mp`` (``Family.exp_map(..., dps=30)``) is an independent
 high-precision route: mpmath's Taylor ODE solver on the exact Christoffel
 symbols.  Shooting finds
