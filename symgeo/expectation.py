@@ -41,7 +41,8 @@ class Expectation:
     detail: str
 
     def _repr_latex_(self):
-        return f"$\\displaystyle {sp.latex(self.value)}$"
+        from .emit.latex import latex
+        return f"$\\displaystyle {latex(self.value)}$"
 
 
 def expand_terms(expr):
@@ -70,6 +71,26 @@ def rational_terms(expr, var):
         dc, dv = den.as_independent(var, as_Add=False)
         den = dc * sp.Mul(*[sp.factor_terms(f) for f in sp.Mul.make_args(dv)])
     return [t / den for t in sp.Add.make_args(expand_terms(num))]
+
+
+def separate_powers(expr, w):
+    """Rewrite ``expr`` so that every factor involving ``w`` (a positive symbol) stands alone.
+
+    Products under a power or a log are split using the sign assumptions of
+    the symbols ((lam w / lam_q)^k_q = lam^k_q w^k_q lam_q^-k_q, all positive)
+    and exp(c log w + b) becomes w^c exp(b), so that the standard-integral
+    rules see monomials w^a log^k w times a single kernel.
+    """
+    expr = sp.expand_log(sp.expand_power_base(sp.sympify(expr), deep=True), deep=True)
+    logw = sp.log(w)
+
+    def split_exp(e):
+        out = sp.S.One
+        for t in sp.Add.make_args(sp.expand(e.args[0])):
+            c, r = t.as_independent(w, as_Add=False)
+            out *= w ** c if r == logw else sp.exp(t)
+        return out
+    return expr.replace(lambda e: isinstance(e, sp.exp) and e.args[0].has(logw), split_exp)
 
 
 def _closed(value):
@@ -191,7 +212,12 @@ class ExpectationEngine:
         p0 = density_factor(st.log_p0, w)
         total = sp.S.Zero
         used = set()
-        for term in rational_terms(f.subs(st.variable, st.x_of_w), w):
+        g = f.subs(st.variable, st.x_of_w)
+        if w.is_positive:
+            g = separate_powers(g, w)
+        if st.domain == "circle":
+            g = sp.expand_trig(g)  # cos(a - t) = cos a cos t + sin a sin t
+        for term in rational_terms(g, w):
             c, m = term.as_independent(w, as_Add=False)
             val, rule = self._standard_integral(m * p0, w, st.domain)
             if val is None:
@@ -214,6 +240,10 @@ class ExpectationEngine:
             val = rules.unit_interval(integrand, w)
         elif domain == "circle":
             val = rules.circle(integrand, w)
+        elif domain == "real" and (val := rules.poisson_kernel(integrand, w)) is not None:
+            rule = "poisson"
+        elif domain == "real" and (val := rules.shifted_abs(integrand, w, self._tail)) is not None:
+            rule = "abs"
         elif domain == "real":
             v = sp.Symbol("v", positive=True)
             val = sp.S.Zero
@@ -239,6 +269,15 @@ class ExpectationEngine:
                 val = None
         self._term_cache[key] = (val, rule)
         return val, rule
+
+    def _tail(self, integrand, var, lo, hi):
+        """A definite integral by sympy within the budget, or None (used by rules)."""
+        try:
+            val = run_with_budget(_integrate_job, integrand, var, lo, hi,
+                                  seconds=self._budget(), what="integrate")
+        except BudgetExceeded:
+            return None
+        return val if _closed(val) else None
 
     def _budget(self):
         from .budget import DEFAULT_BUDGET

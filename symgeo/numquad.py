@@ -15,8 +15,22 @@ from .support import Box, Compositions, FiniteValues, IntegerRange, Simplex, fin
 
 
 def _breakpoints(lo, hi, point_values):
-    pts = sorted({float(v) for v in point_values if lo < v < hi})
-    return [lo] + [mp.mpf(p) for p in pts] + [hi]
+    # exact values: a kink at mu = 0.123 placed at float(0.123) costs 15 digits
+    pts = sorted({mp.mpf(v) for v in point_values if lo < v < hi})
+    return [lo] + pts + [hi]
+
+
+def kinks(exprs, x):
+    """Real x where Abs/sign/Heaviside with an argument linear in x switch (exact)."""
+    out = []
+    for e in exprs:
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside)) and node.args[0].has(x):
+                arg = sp.expand(node.args[0])
+                if arg.is_polynomial(x) and sp.degree(arg, x) == 1:
+                    a, b = sp.Poly(arg, x).all_coeffs()
+                    out.append(-b / a)
+    return out
 
 
 def _mp_bound(b):
@@ -70,6 +84,7 @@ def expect_numeric(family, f, point, dps=30, density=None):
             return mp.nsum(lambda k: g(k), [lo, hi])
         values = [sp.N(v, dps + 10) for v in subs.values()]
         if isinstance(sup, Box) and sup.univariate:
+            values += [sp.N(k, dps + 10) for k in kinks([fx, log_p], xs[0])]
             lo, hi = _mp_bound(sup.lower[0]), _mp_bound(sup.upper[0])
             return mp.quad(g, _breakpoints(lo, hi, values))
         if isinstance(sup, Box):

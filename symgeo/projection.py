@@ -61,6 +61,7 @@ import mpmath as mp
 import sympy as sp
 
 from .errors import DerivationError, FormulaError, SymgeoError
+from .numquad import kinks as _kinks
 
 NORMALISATION_TOL = 1e-8
 DOUBLE_NOTE = ("several continuous variables: expectations by scipy nested quadrature at "
@@ -195,17 +196,6 @@ def _exact(v, where):
 
 # ----------------------------------------------------------------------
 # expectations under an arbitrary log-density over the family's support
-def _kinks(exprs, x):
-    """Real x where Abs/sign/Heaviside with an argument linear in x switch."""
-    out = []
-    for e in exprs:
-        for node in sp.preorder_traversal(e):
-            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside)) and node.args[0].has(x):
-                arg = sp.expand(node.args[0])
-                if arg.is_polynomial(x) and sp.degree(arg, x) == 1:
-                    a, b = sp.Poly(arg, x).all_coeffs()
-                    out.append(-b / a)
-    return out
 
 
 class _Density:

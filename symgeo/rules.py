@@ -233,10 +233,99 @@ def fold_real_line(term, z, w):
     return [a, b]
 
 
+def _quadratic_log(factor, z):
+    """(a, b, c, d) with factor = log((a z^2 + b z + c) / d), d free of z, or None."""
+    if not isinstance(factor, sp.log):
+        return None
+    num, den = sp.fraction(sp.together(factor.args[0]))
+    if den.has(z):
+        return None
+    try:
+        P = sp.Poly(sp.expand(num), z)
+    except sp.PolynomialError:
+        return None
+    if P.degree() != 2:
+        return None
+    a, b, c = P.all_coeffs()
+    return a, b, c, den
+
+
+def poisson_kernel(term, z):
+    """int_R log(P(z)) / (1 + z^2) dz for a quadratic P without real roots, or None.
+
+    log|z - w|^2 is harmonic in the upper half-plane when w lies in the lower
+    one, and the Cauchy kernel is the Poisson kernel of the half-plane at i:
+    int log|z - w|^2 dz / (pi (1 + z^2)) = log|i - w|^2.  With
+    P = a (z - w)(z - conj w), w = (-b - i sqrt(4ac - b^2)) / (2a):
+    E[log P] = log a + log((b/2a)^2 + (1 + sqrt(4ac - b^2)/2a)^2).
+    """
+    coef = sp.S.One
+    kernel = logp = None
+    for f in sp.Mul.make_args(term):
+        if not f.has(z):
+            coef *= f
+        elif sp.simplify(f * (z ** 2 + 1)) == 1 and kernel is None:
+            kernel = f
+        elif logp is None and (q := _quadratic_log(f, z)) is not None:
+            logp = q
+        else:
+            return None
+    if kernel is None or logp is None:
+        return None
+    a, b, c, d = logp
+    disc = sp.factor(sp.expand(4 * a * c - b ** 2))
+    if not (_positive(a) and _positive(disc)):
+        return None
+    r = sp.sqrt(disc) / (2 * a)
+    return coef * sp.pi * (sp.log(a) - sp.log(d) + sp.log((b / (2 * a)) ** 2 + (1 + r) ** 2))
+
+
+def shifted_abs(term, z, budget_integrate):
+    """int_R |z + c| p(z) dz for an even kernel p, or None.
+
+    By symmetry E|z + c| = E|z + |c||, and splitting at z = -|c|:
+    int |z + c| p = |c| int p + 2 int_{|c|}^oo (u - |c|) p(u) du (p need not
+    be normalised: constant factors stay in the kernel or the coefficient).  The tail integral is
+    computed with a positive symbol for |c| (``budget_integrate``).
+    """
+    coef = sp.S.One
+    shift = kernel = None
+    for f in sp.Mul.make_args(term):
+        if not f.has(z):
+            coef *= f
+        elif isinstance(f, sp.Abs) and shift is None:
+            lin = sp.Poly(sp.expand(f.args[0]), z) if f.args[0].is_polynomial(z) else None
+            if lin is None or lin.degree() != 1:
+                return None
+            a, c = lin.all_coeffs()
+            if not _positive(a):
+                a, c = -a, -c
+                if not _positive(a):
+                    return None
+            coef *= a
+            shift = c / a
+        elif kernel is None:
+            kernel = f
+        else:
+            return None
+    if shift is None or kernel is None or sp.simplify(kernel.subs(z, -z) - kernel) != 0:
+        return None
+    t = sp.Symbol("t", positive=True)
+    u = sp.Symbol("u", positive=True)
+    tail = budget_integrate((u - t) * kernel.subs(z, u), u, t, sp.oo)
+    half_mass = budget_integrate(kernel.subs(z, u), u, 0, sp.oo)
+    if tail is None or half_mass is None:
+        return None
+    return coef * (2 * half_mass * sp.Abs(shift) + 2 * tail.subs(t, sp.Abs(shift)))
+
+
 RULE_NAMES = {
     "half": "Mellin-type rule on (0, oo): d^k/da^k of Gamma(a/q) c^(-a/q)/q "
             "or r^(-a/q) B(a/q, s-a/q)/q",
     "real": "real line folded onto (0, oo), then the Mellin-type rule",
+    "poisson": "Poisson-kernel rule: E[log|z - w|^2] = log|i - w|^2 under the standard Cauchy "
+               "density (log|z - w|^2 is harmonic in the upper half-plane)",
+    "abs": "even kernel: E|z + c| = |c| + 2 int_|c|^oo (u - |c|) p(u) du",
     "unit": "Beta rule on (0, 1): derivatives of B(a/q, b)/q",
     "circle": "Bessel rule on the circle: int cos(n t) exp(c cos t) dt = 2 pi I_n(c)",
 }

@@ -59,8 +59,11 @@ def _tanh_sinh_unit(h, kmax):
     return out
 
 
-def expect(family, exprs, point, dps=35):
-    """[E[f] for f in exprs] at ``point`` (dict coordinate -> Rational)."""
+def expect(family, exprs, point, dps=35, cuts=()):
+    """[E[f] for f in exprs] at ``point`` (dict coordinate -> Rational).
+
+    ``cuts``: extra points where an integrand has a kink (e.g. |x - mu_q|).
+    """
     xs = family.variables
     sub = dict(point)
     logp = family.log_density.xreplace(sub)
@@ -85,7 +88,7 @@ def expect(family, exprs, point, dps=35):
         if isinstance(sup, Box) and len(xs) == 1:
             lo = mp.mpf(sp.N(sup.lower[0], dps + 15)) if sup.lower[0].is_finite else -mp.inf
             hi = mp.mpf(sp.N(sup.upper[0], dps + 15)) if sup.upper[0].is_finite else mp.inf
-            cuts = sorted({mp.mpf(sp.N(v, dps + 15)) for v in point.values()
+            cuts = sorted({mp.mpf(sp.N(v, dps + 15)) for v in list(point.values()) + list(cuts)
                            if lo < mp.mpf(sp.N(v, dps + 15)) < hi})
             cutoff = -40 * (dps + 15)
             if lo > -mp.inf and not sup.periodic:
