@@ -23,8 +23,23 @@ from pathlib import Path
 
 from .errors import SymgeoError
 
-DEFAULT_BUILD_BUDGET = 1.0
-"""CPU seconds allowed per optional quantity in a build."""
+DEFAULT_BUILD_BUDGET = 2.0
+"""CPU seconds allowed per optional quantity when the build plan is measured."""
+
+PLANNED_FACTOR = 20
+"""A quantity the plan says finishes within the budget gets this many times the budget."""
+
+PLAN_PATH = Path(__file__).with_name("build_plan.json")
+"""Which optional quantities a build does not attempt: family -> {quantity: reason}.
+
+Timing decides what a build derives, and timing is noise: a quantity that
+takes about the budget would be derived on one run and not on the next, so
+``generated/`` would not be byte-identical.  ``symgeo build --replan`` measures
+every quantity under the budget and records the ones that ran out of time;
+an ordinary build skips those (with the recorded reason) and gives every other
+quantity PLANNED_FACTOR times the budget, far from the edge.  A family that
+is not in the plan is built by timing alone.
+"""
 
 JOBS = 2
 """Children deriving optional quantities at the same time (the build machine has 2 cores)."""
@@ -45,6 +60,16 @@ def default_out():
         return repo / "generated"
     raise SymgeoError("symgeo build: not inside a symgeo checkout (no pyproject.toml and "
                       "families/ here); give the output directory with --out DIR")
+
+
+def load_plan(path=PLAN_PATH):
+    import json
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _time_limited(message):
+    return "budget" in message.lower()
 
 
 def _optional_tasks(fam):
@@ -77,7 +102,8 @@ def _inline_budget(state):
 
     In the build child every CPU second must be counted by one timer; forked
     grandchildren would escape it (and cost a fork each).  The route gets
-    ``min(seconds, what is left of the quantity's budget)``.
+    ``min(seconds, cap)`` with cap the build budget, independently of what is
+    left of the quantity's own budget (which then may run out right after).
     """
     import signal
     from . import budget as _budget
@@ -85,8 +111,12 @@ def _inline_budget(state):
 
     def run(fn, *args, seconds=None, what="computation"):
         seconds = _budget.DEFAULT_BUDGET if seconds is None else seconds
+        seconds = min(seconds, state.get("cap", seconds))  # as when the plan was measured
         remaining = signal.getitimer(signal.ITIMER_PROF)[0]
-        inner = not state["inner"] and (not remaining or seconds < remaining)
+        # the route always gets its own min(seconds, cap), whatever is left of the
+        # quantity's budget: so a route succeeds or fails the same way when the plan is
+        # measured and in a planned build (only the quantity's total decides the plan)
+        inner = not state["inner"]
         t0 = _cpu()
         if inner:
             state["inner"] = True
@@ -107,12 +137,12 @@ def _inline_budget(state):
     return run
 
 
-def _child(path, tasks, budget):
+def _child(path, tasks, budget, cap):
     import pickle
     import resource
     import signal
 
-    state = {"inner": False}
+    state = {"inner": False, "cap": cap}
 
     def alarm(signum, frame):
         if state["inner"]:
@@ -121,7 +151,7 @@ def _child(path, tasks, budget):
     from . import budget as _budget
     from . import expectation as _expectation
     _budget.run_with_budget = _expectation.run_with_budget = _inline_budget(state)
-    total = int(len(tasks) * budget + 2)
+    total = int(2 * len(tasks) * budget + 5)  # a route may overrun its quantity by cap
     resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
     signal.signal(signal.SIGPROF, alarm)
     try:
@@ -130,12 +160,12 @@ def _child(path, tasks, budget):
                 signal.setitimer(signal.ITIMER_PROF, budget)
                 result = ("ok", fn())
             except _OutOfTime:
-                result = ("error", f"not derived within the {budget:g} s CPU budget of a build")
+                result = ("timeout", f"not derived within the {cap:g} s CPU budget of a build")
             except BaseException as exc:  # noqa: BLE001 - reported to the parent
                 msg = " ".join(str(exc).split())
                 if not isinstance(exc, SymgeoError):
                     msg = f"{type(exc).__name__}: {msg}"
-                result = ("error", msg)
+                result = ("timeout" if _time_limited(msg) else "error", msg)
             finally:
                 signal.setitimer(signal.ITIMER_PROF, 0)
             try:
@@ -151,17 +181,21 @@ def _child(path, tasks, budget):
 class _OptionalJob:
     """The optional quantities of one family, derived in a forked child (see derive_optional)."""
 
-    def __init__(self, fam, budget, tmpdir):
+    def __init__(self, fam, budget, tmpdir, skip=None):
         import multiprocessing as mp
-        self.tasks = _optional_tasks(fam)
+        self.skip = dict(skip or {})
+        self.tasks = [t for t in _optional_tasks(fam) if t[0] not in self.skip]
         self.path = Path(tmpdir) / f"{fam.name}.pickles"
         self.proc = None
         self.budget = budget
+        self.timed_out = {}
+        # planned (skip is not None): far from the budget's edge; else timing decides
+        outer = budget * PLANNED_FACTOR if skip is not None else budget
         if self.tasks:
             self.proc = mp.get_context("fork").Process(
-                target=_child, args=(str(self.path), self.tasks, budget), daemon=False)
+                target=_child, args=(str(self.path), self.tasks, outer, budget), daemon=False)
             self.proc.start()
-            self.deadline = time.monotonic() + 4 * len(self.tasks) * budget + 10
+            self.deadline = time.monotonic() + 4 * len(self.tasks) * outer + 10
 
     def result(self):
         import pickle
@@ -179,9 +213,16 @@ class _OptionalJob:
                     break
                 name, status, payload = pickle.loads(data[8:8 + n])
                 out[name] = payload if status == "ok" else DerivationError(payload)
+                if status == "timeout":
+                    self.timed_out[name] = payload
                 data = data[8 + n:]
         for name, _ in self.tasks:
-            out.setdefault(name, BudgetExceeded("not derived within the CPU budget of a build"))
+            if name not in out:
+                msg = f"not derived within the {self.budget:g} s CPU budget of a build"
+                out[name] = BudgetExceeded(msg)
+                self.timed_out[name] = msg
+        for name, reason in self.skip.items():
+            out[name] = BudgetExceeded(reason)
         return out
 
 
@@ -229,21 +270,25 @@ def _md(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def build(out=None, budget=DEFAULT_BUILD_BUDGET, names=None, log=None):
-    """Write the generated tree into ``out``; returns the list of files written (relative)."""
+def build(out=None, budget=DEFAULT_BUILD_BUDGET, names=None, log=None, replan=False):
+    """Write the generated tree into ``out``; returns the list of files written (relative).
+
+    ``replan``: measure every optional quantity under ``budget`` and rewrite the
+    build plan (PLAN_PATH) with those that ran out of time (see PLAN_PATH).
+    """
     from . import budget as _budget
     out = Path(out) if out is not None else default_out()
     saved = _budget.DEFAULT_BUDGET
     _budget.DEFAULT_BUDGET = min(saved, budget / 2)  # inner sympy routes give up early
     try:
-        files = _render(names, budget, log)
+        files = _render(names, budget, log, replan)
     finally:
         _budget.DEFAULT_BUDGET = saved
     _write(out, files)
     return sorted(files)
 
 
-def _render(names, budget, log):
+def _render(names, budget, log, replan=False):
     from . import family_names, get_family
     from .emit.latex import render_document
     import tempfile
@@ -251,6 +296,8 @@ def _render(names, budget, log):
     files = {}
     contexts, rows, details = [], [], []
     fams, jobs, optional = {}, {}, {}
+    plan = {} if replan else load_plan()
+    measured = {}
     # imported before forking, so no child pays (CPU budget) for lazy imports
     for mod in ("divergence", "expfamily", "connection", "curvature", "geodesic"):
         try:
@@ -266,10 +313,13 @@ def _render(names, budget, log):
             fam.fisher_result(), fam.cramer_rao(), fam.jeffreys_prior(), fam.hessian()
             while len(jobs) >= JOBS:
                 first = next(iter(jobs))
-                optional[first] = jobs.pop(first).result()
-            jobs[name] = _OptionalJob(fam, budget, tmp)
+                job = jobs.pop(first)
+                optional[first], measured[first] = job.result(), job.timed_out
+            jobs[name] = _OptionalJob(fam, budget, tmp, None if replan else plan.get(name))
         for name, job in jobs.items():
-            optional[name] = job.result()
+            optional[name], measured[name] = job.result(), job.timed_out
+    if replan:
+        _write_plan({**load_plan(), **measured})
     for name in names:
         fam = fams[name]
         src, emitted, skipped, ctx = derive_family(fam, budget, optional[name])
@@ -299,6 +349,13 @@ def _render(names, budget, log):
         index += ["## Not derived", "", *details, ""]
     files["README.md"] = "\n".join(index)
     return files
+
+
+def _write_plan(plan, path=PLAN_PATH):
+    import json
+    text = json.dumps({k: dict(sorted(v.items())) for k, v in sorted(plan.items())},
+                      indent=1, sort_keys=True, ensure_ascii=True)
+    Path(path).write_text(text + "\n", encoding="utf-8")
 
 
 def _write(out, files):

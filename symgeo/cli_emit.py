@@ -22,6 +22,7 @@ def _reexec_with_fixed_hash_seed(args):
     argv = [sys.executable, "-m", "symgeo", "build", "--budget", repr(args.budget)]
     argv += ["--out", args.out] if args.out else []
     argv += ["-v"] if args.verbose else []
+    argv += ["--replan"] if args.replan else []
     for name in args.only or ():
         argv += ["--only", name]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -39,7 +40,7 @@ def cmd_build(args):
         return
     t0 = time.perf_counter()
     log = (lambda msg: print(msg, file=sys.stderr)) if args.verbose else None
-    files = build(args.out, budget=args.budget, names=args.only, log=log)
+    files = build(args.out, budget=args.budget, names=args.only, log=log, replan=args.replan)
     print(f"symgeo build: {len(files)} files in {time.perf_counter() - t0:.1f} s")
 
 
@@ -91,6 +92,9 @@ def register(sub, add_family_arguments):
     s.add_argument("--budget", type=float, default=DEFAULT_BUILD_BUDGET,
                    help=f"CPU seconds per optional quantity (default {DEFAULT_BUILD_BUDGET:g})")
     s.add_argument("-v", "--verbose", action="store_true", help="one line per family on stderr")
+    s.add_argument("--replan", action="store_true",
+                   help="re-measure which optional quantities finish within the budget and "
+                        "rewrite the build plan (symgeo/build_plan.json)")
     s.add_argument("--only", action="append", metavar="NAME",
                    help="build only these families (repeatable; the index lists only them)")
     s.set_defaults(func=cmd_build)
