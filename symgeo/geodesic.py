@@ -280,16 +280,38 @@ def exp_map(fam, p, v, t=1.0, alpha=0, rtol=RTOL):
         raise SymgeoError(f"family {fam.name!r}: the point {list(x0)} is outside the domain")
     from scipy.integrate import solve_ivp
 
+    calls = [0]
+
     def rhs(_, y):
+        # a geodesic that touches the boundary tangentially (a great circle of the
+        # simplex sphere meets p_i = 0 quadratically) never fires the event: the step
+        # size collapses instead.  Bounded work turns that into a reported failure.
+        calls[0] += 1
+        if calls[0] > MAX_RHS_CALLS:
+            raise _StepsCollapsed(y[:d])
         x, u = y[:d], y[d:]
         return np.concatenate([u, -np.einsum("kij,i,j->k", num.C(x), u, u)])
-    sol = solve_ivp(rhs, (0.0, float(t)), np.concatenate([x0, v0]), method="DOP853",
-                    rtol=rtol, atol=rtol * 1e-2, dense_output=True, events=num.events(d))
+    try:
+        sol = solve_ivp(rhs, (0.0, float(t)), np.concatenate([x0, v0]), method="DOP853",
+                        rtol=rtol, atol=rtol * 1e-2, dense_output=True, events=num.events(d))
+    except _StepsCollapsed as exc:
+        x = np.asarray(exc.args[0], dtype=float)
+        return ExpMapResult(x, np.full(d, np.nan), None, False,
+                            "the geodesic leaves the domain before t (the step size "
+                            f"collapsed near its boundary at {[round(float(c), 12) for c in x]})")
     y = sol.y[:, -1]
     ok = sol.status == 0 and bool(np.all(np.isfinite(y)))
     msg = "ok" if ok else ("the geodesic leaves the domain before t"
                            if sol.status == 1 else sol.message)
     return ExpMapResult(y[:d], y[d:], sol.sol, ok, msg)
+
+
+MAX_RHS_CALLS = 20000
+"""Right-hand-side evaluations allowed to one exp_map integration (about 1600 steps)."""
+
+
+class _StepsCollapsed(Exception):
+    pass
 
 
 def exp_map_mp(fam, p, v, t=1, alpha=0, dps=30):
