@@ -33,8 +33,13 @@ def _child(conn, fn, args, seconds):
         conn.close()
 
 
-def run_with_budget(fn, *args, seconds=None, what="computation"):
+def run_with_budget(fn, *args, seconds=None, what="computation", safety_net=False):
     """Return ``fn(*args)`` computed within ``seconds`` of CPU time.
+
+    ``safety_net``: the budget only guards against a runaway (the result does
+    not depend on whether it was spent, e.g. tidying); ``symgeo build``, which
+    must not let timing decide its output, then runs ``fn`` under the
+    quantity's own budget instead.
 
     Raises :class:`BudgetExceeded` when the budget is spent (or the child
     dies), and re-raises the child's exception text as ``BudgetExceeded``'s

@@ -109,7 +109,14 @@ def _inline_budget(state):
     from . import budget as _budget
     from .errors import BudgetExceeded
 
-    def run(fn, *args, seconds=None, what="computation"):
+    def run(fn, *args, seconds=None, what="computation", safety_net=False):
+        if safety_net:
+            try:
+                return fn(*args)
+            except SymgeoError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - as run_with_budget reports it
+                raise BudgetExceeded(f"{what}: failed ({type(exc).__name__}: {exc})") from None
         seconds = _budget.DEFAULT_BUDGET if seconds is None else seconds
         seconds = min(seconds, state.get("cap", seconds))  # as when the plan was measured
         remaining = signal.getitimer(signal.ITIMER_PROF)[0]
@@ -151,6 +158,7 @@ def _child(path, tasks, budget, cap):
     from . import budget as _budget
     from . import expectation as _expectation
     _budget.run_with_budget = _expectation.run_with_budget = _inline_budget(state)
+    _expectation.PLAIN_INTEGRATION = False
     total = int(2 * len(tasks) * budget + 5)  # a route may overrun its quantity by cap
     resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
     signal.signal(signal.SIGPROF, alarm)
@@ -278,12 +286,14 @@ def build(out=None, budget=DEFAULT_BUILD_BUDGET, names=None, log=None, replan=Fa
     """
     from . import budget as _budget
     out = Path(out) if out is not None else default_out()
-    saved = _budget.DEFAULT_BUDGET
-    _budget.DEFAULT_BUDGET = min(saved, budget / 2)  # inner sympy routes give up early
+    from . import expectation as _expectation
+    saved = _budget.DEFAULT_BUDGET, _expectation.PLAIN_INTEGRATION
+    _budget.DEFAULT_BUDGET = min(saved[0], budget / 2)  # inner sympy routes give up early
+    _expectation.PLAIN_INTEGRATION = False  # timing must not decide what a build derives
     try:
         files = _render(names, budget, log, replan)
     finally:
-        _budget.DEFAULT_BUDGET = saved
+        _budget.DEFAULT_BUDGET, _expectation.PLAIN_INTEGRATION = saved
     _write(out, files)
     return sorted(files)
 

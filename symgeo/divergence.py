@@ -65,7 +65,7 @@ def tidy_divergence(expr):
     from .errors import BudgetExceeded
     try:
         return run_with_budget(_tidy_divergence, expr, seconds=TIDY_BUDGET,
-                               what="simplifying a divergence")
+                               what="simplifying a divergence", safety_net=True)
     except BudgetExceeded:
         return sp.sympify(expr)
 

@@ -10,8 +10,9 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 Not derived (left out):
+  alpha_divergence: not derived within the 2 s CPU budget of a build
   entropy: family 'inverse_gaussian': no closed form for the entropy (family
     'inverse_gaussian': E[log h(x)] did not close symbolically (routes
     tried: exponential family, finite sum, standardised rules, sympy
@@ -185,30 +186,6 @@ def kl(mu_p, lam_p, mu_q, lam_q):
     with numpy.errstate(all="ignore"):
         _c0 = (1/2)*lam_q
         out[...] = _c0*mu_p/mu_q**2 + _c0/mu_p + _c0/lam_p - lam_q/mu_q + (1/2)*numpy.log(lam_p/lam_q) - 1/2
-    out[~_in_domain(mu_p, lam_p)] = numpy.nan
-    out[~_in_domain(mu_q, lam_q)] = numpy.nan
-    return out
-
-
-
-def alpha_divergence(alpha, mu_p, lam_p, mu_q, lam_q):
-    """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
-
-    Formula (entries in row-major order):
-      [.] 4*(1 - sqrt(pi)*exp(-(1/2 - alpha/2)*(-lam_p/mu_p - log(lam_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(-lam_q/mu_q - log(lam_q)/2 + log(2)/2 + log(pi)/2) + 2*(-lam_p*(1/2 - alpha/2)/2 - lam_q*(alpha/2 + 1/2)/2)/sqrt((-lam_p*(1/2 - alpha/2)/2 - lam_q*(alpha/2 + 1/2)/2)/(-lam_p*(1/2 - alpha/2)/(2*mu_p**2) - lam_q*(alpha/2 + 1/2)/(2*mu_q**2))))/sqrt(lam_p*(1/2 - alpha/2)/2 + lam_q*(alpha/2 + 1/2)/2))/(1 - alpha**2)
-    """
-    alpha, mu_p, lam_p, mu_q, lam_q, = _prepare(alpha, mu_p, lam_p, mu_q, lam_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
-    with numpy.errstate(all="ignore"):
-        _c0 = alpha - 1
-        _c1 = alpha + 1
-        _c2 = -numpy.log(numpy.pi) - numpy.log(2)
-        _c3 = -_c0
-        _c4 = _c1*lam_q
-        _c5 = _c3*lam_p
-        _c6 = _c4 + _c5
-        out[...] = -4*(1 - 2*numpy.sqrt(numpy.pi)*numpy.exp(-1/4*_c1*(-_c2 - 2*lam_q/mu_q - numpy.log(lam_q)) - 1/4*_c3*(-_c2 - 2*lam_p/mu_p - numpy.log(lam_p)) - 1/2*_c6/numpy.sqrt(_c6/(_c4/mu_q**2 + _c5/mu_p**2)))/numpy.sqrt(-_c0*lam_p + _c1*lam_q))/(alpha**2 - 1)
     out[~_in_domain(mu_p, lam_p)] = numpy.nan
     out[~_in_domain(mu_q, lam_q)] = numpy.nan
     return out

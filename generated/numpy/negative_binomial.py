@@ -11,8 +11,9 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy and scipy.special only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
+  alpha_divergence: not derived within the 2 s CPU budget of a build
   entropy: family 'negative_binomial': no closed form for the entropy (family
     'negative_binomial': E[log h(x)] did not close symbolically (routes
     tried: exponential family, finite sum, standardised rules, sympy
@@ -169,25 +170,6 @@ def kl(p_p, p_q):
         _c0 = p_p - 1
         _c1 = _c0/p_p
         out[...] = -3*_c1*numpy.log(-_c0) + 3*_c1*numpy.log(1 - p_q) + 3*numpy.log(p_p) - 3*numpy.log(p_q)
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
-
-
-
-def alpha_divergence(alpha, p_p, p_q):
-    """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
-
-    Formula (entries in row-major order):
-      [.] 4*(1 - exp(3*(1/2 - alpha/2)*log(p_p) + 3*(alpha/2 + 1/2)*log(p_q))/(1 - exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)))**3)/(1 - alpha**2)
-    """
-    alpha, p_p, p_q, = _prepare(alpha, p_p, p_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
-    with numpy.errstate(all="ignore"):
-        _c0 = alpha - 1
-        _c1 = alpha + 1
-        out[...] = -4*(1 + numpy.exp(-3/2*_c0*numpy.log(p_p) + (3/2)*_c1*numpy.log(p_q))/(numpy.exp(-1/2*_c0*numpy.log(1 - p_p) + (1/2)*_c1*numpy.log(1 - p_q)) - 1)**3)/(alpha**2 - 1)
     out[~_in_domain(p_p)] = numpy.nan
     out[~_in_domain(p_q)] = numpy.nan
     return out

@@ -10,10 +10,9 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy and scipy.special only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, entropy, christoffel, scalar_curvature, gaussian_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 Not derived (left out):
   alpha_divergence: not derived within the 2 s CPU budget of a build
-  amari_chentsov: not derived within the 2 s CPU budget of a build
 """
 
 import numpy
@@ -208,6 +207,42 @@ def entropy(mu, kappa):
     with numpy.errstate(all="ignore"):
         _c0 = scipy.special.iv(0, kappa)
         out[...] = numpy.log(2*numpy.pi*_c0) - kappa*scipy.special.iv(1, kappa)/_c0
+    out[~_in_domain(mu, kappa)] = numpy.nan
+    return out
+
+
+
+def amari_chentsov(mu, kappa):
+    """Amari-Chentsov tensor T_ijk = E[d_i l d_j l d_k l], shape (..., d, d, d).
+
+    Formula (entries in row-major order):
+      [0, 0, 0] 0
+      [0, 0, 1] kappa - kappa*besseli(1, kappa)**2/besseli(0, kappa)**2 - 2*besseli(1, kappa)/besseli(0, kappa)
+      [0, 1, 0] kappa - kappa*besseli(1, kappa)**2/besseli(0, kappa)**2 - 2*besseli(1, kappa)/besseli(0, kappa)
+      [0, 1, 1] 0
+      [1, 0, 0] kappa - kappa*besseli(1, kappa)**2/besseli(0, kappa)**2 - 2*besseli(1, kappa)/besseli(0, kappa)
+      [1, 0, 1] 0
+      [1, 1, 0] 0
+      [1, 1, 1] -2*besseli(1, kappa)/besseli(0, kappa) + 2*besseli(1, kappa)**3/besseli(0, kappa)**3 - 1/kappa + 3*besseli(1, kappa)**2/(kappa*besseli(0, kappa)**2) + 2*besseli(1, kappa)/(kappa**2*besseli(0, kappa))
+    """
+    mu, kappa, = _prepare(mu, kappa)
+    shape = mu.shape
+    out = numpy.empty(shape + (2, 2, 2))
+    with numpy.errstate(all="ignore"):
+        _c0 = scipy.special.iv(1, kappa)
+        _c1 = scipy.special.iv(0, kappa)
+        _c2 = 2*_c0/_c1
+        _c3 = _c0**2/_c1**2
+        _c4 = -_c2 - _c3*kappa + kappa
+        _c5 = kappa**(-1.0)
+        out[..., 0, 0, 0] = 0
+        out[..., 0, 0, 1] = _c4
+        out[..., 0, 1, 0] = _c4
+        out[..., 0, 1, 1] = 0
+        out[..., 1, 0, 0] = _c4
+        out[..., 1, 0, 1] = 0
+        out[..., 1, 1, 0] = 0
+        out[..., 1, 1, 1] = 2*_c0**3/_c1**3 - _c2 + _c2/kappa**2 + 3*_c3*_c5 - _c5
     out[~_in_domain(mu, kappa)] = numpy.nan
     return out
 
