@@ -114,7 +114,8 @@ def _fit_slope(eps, values):
 
 
 def _relative(a, b):
-    return abs(a - b) / max(abs(b), mp.mpf(1) if abs(b) < 1 else abs(b))
+    """|a - b| relative to |b|, absolute below |b| = 1."""
+    return abs(a - b) / max(abs(b), 1)
 
 
 def _mp_str(x, n=6):
@@ -123,12 +124,15 @@ def _mp_str(x, n=6):
 
 def cubic_coefficient_tensor(family):
     """c_ijk = ¼ ∂_k g_ij − ¹⁄₁₂ T_ijk (not symmetrised; contract with v v v)."""
-    g = family.fisher()
-    T = family.amari_chentsov()
-    xi = family.coordinates
-    d = len(xi)
-    return [[[sp.diff(g[i, j], xi[k]) / 4 - T[i, j, k] / 12 for k in range(d)]
-             for j in range(d)] for i in range(d)]
+    def compute():
+        g = family.fisher()
+        T = family.amari_chentsov()
+        xi = family.coordinates
+        d = len(xi)
+        return [[[sp.diff(g[i, j], xi[k]) / 4 - T[i, j, k] / 12 for k in range(d)]
+                 for j in range(d)] for i in range(d)]
+    # cached: every direction and point of a report contracts the same tensor
+    return family._cached("kl_cubic_coefficient", compute)
 
 
 # ----------------------------------------------------------------------
