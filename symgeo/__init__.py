@@ -6,16 +6,30 @@ Public API::
     symgeo.get_family(name, **fixed) a built-in Family (fixed hyper-parameters set)
     symgeo.load_family(path)         a Family from a declaration file (TOML)
     symgeo.Family(...)               declare a family from sympy objects
+
+This module only re-exports; no module of the package imports it.
 """
 
-from .errors import (BudgetExceeded, DeclarationError, DerivationError, FormulaError,
-                     SymgeoError)
-from .family import Family
-from .loader import family_names, get_family, load_family
-from .support import Box, Compositions, Domain, FiniteValues, IntegerRange, Simplex
-
-__version__ = "0.1.0"
+from ._version import __version__
+from .declare.catalog import family_names
+from .declare.support import (
+                     Box,
+                     Compositions,
+                     Domain,
+                     FiniteValues,
+                     IntegerRange,
+                     Simplex,
+)
+from .errors import (
+                     BudgetExceeded,
+                     DeclarationError,
+                     DerivationError,
+                     FormulaError,
+                     SymgeoError,
+)
+from .family import Family, get_family, load_family
 
 __all__ = ["Family", "family_names", "get_family", "load_family", "SymgeoError",
            "DeclarationError", "DerivationError", "FormulaError", "BudgetExceeded",
-           "Box", "IntegerRange", "FiniteValues", "Simplex", "Compositions", "Domain"]
+           "Box", "IntegerRange", "FiniteValues", "Simplex", "Compositions", "Domain",
+           "__version__"]

@@ -1,54 +1,59 @@
-"""The ``Family``: a declared log-density, validated, with a cache of derived results.
+"""The ``Family`` facade: a declaration, the cache of what has been derived, one method per quantity.
 
-A family is a log-density ell(x | xi) with respect to Lebesgue measure
-(continuous supports) or counting measure (discrete supports), the random
-variable(s) x with their support, the coordinates xi (in a fixed order, each
-with a domain) and fixed hyper-parameters.  Everything else is derived
-lazily, once, and cached on the object.
+This is the one place where the quantities meet.  Each method delegates to
+the module that owns the concept and caches the result on the family, so a
+quantity is derived once and reused (``connection(alpha)`` reuses the
+Amari–Chentsov tensor and the Levi-Civita part, ``kl`` the mean parameters):
 
-Symbols are rebuilt with assumptions from their domains (a coordinate on
-(0, oo) is ``positive``, a count is a non-negative ``integer``), so always
-substitute using ``family.coordinates`` / ``family.symbol(name)``, not
-fresh ``Symbol("mu")`` objects.
+==============================  ===============================================
+declaration, points             :mod:`symgeo.declare.declaration`
+expectations                    :mod:`symgeo.engine.expectation`, numeric route
+                                :mod:`symgeo.engine.numeric`
+score, Fisher, Cramér–Rao,      :mod:`symgeo.information.fisher`,
+Jeffreys, reparameterisation    :mod:`symgeo.information.reparam`
+KL, entropy, α-divergences      :mod:`symgeo.divergence.closed_forms`,
+                                :mod:`symgeo.divergence.numeric`
+exponential-family structure    :mod:`symgeo.divergence.expfamily`
+connections, T_ijk, curvature   :mod:`symgeo.geometry.connection`, ``.curvature``
+geodesics, distances            :mod:`symgeo.geometry.geodesic`
+natural gradient, projections   :mod:`symgeo.geometry.natural`, ``.projection``
+numeric (numpy) functions       :mod:`symgeo.codegen.numpy`
+pictures                        :mod:`symgeo.plot`
+==============================  ===============================================
+
+Points ``p`` and ``q`` of the divergence methods are sequences in coordinate
+order (numbers or sympy expressions), or dicts keyed by coordinate (symbol or
+name); ``None`` means the general closed form, in the family's coordinates for
+p and their ``*_q`` copies for q.
 """
 
 from __future__ import annotations
 
-import random
-from functools import cached_property
-
-import mpmath as mp
 import sympy as sp
 
-from . import fisher as _fisher
-from .errors import DeclarationError, DerivationError, SymgeoError
-from ._methods_divergence import DivergenceMethods
-from ._methods_geometry import GeometryMethods
-from .expectation import ExpectationEngine
-from .support import (Box, Compositions, Domain, FiniteValues, IntegerRange, Simplex, Support,
-                      as_domain, domain_from_assumptions)
-
-NORMALISATION_TOL = 1e-8
-
-
-def _as_support(spec, nvars):
-    if isinstance(spec, Support):
-        return spec
-    if spec is sp.S.Reals or spec == "real":
-        return Box((-sp.oo,) * nvars, (sp.oo,) * nvars)
-    if isinstance(spec, sp.Interval):
-        return Box((spec.start,), (spec.end,))
-    if isinstance(spec, sp.FiniteSet):
-        return FiniteValues(tuple(spec.args))
-    if spec is sp.S.Naturals0:
-        return IntegerRange(0, sp.oo)
-    if isinstance(spec, sp.Range):
-        return IntegerRange(spec.inf, spec.sup)
-    raise DeclarationError(f"cannot read a support from {spec!r}")
+from . import plot as _plot
+from .codegen import numpy as _codegen
+from .declare.catalog import catalog_text
+from .declare.declaration import Declaration
+from .declare.loader import declaration_from_text, read_declaration_file
+from .divergence import closed_forms as _div
+from .divergence import numeric as _div_numeric
+from .divergence.expfamily import structure as _expfamily_structure
+from .engine.expectation import ExpectationEngine
+from .engine.numeric import check_normalised, expect_numeric
+from .errors import DerivationError
+from .geometry import connection as _connection
+from .geometry import curvature as _curvature
+from .geometry import geodesic as _geodesic
+from .geometry import natural as _natural
+from .geometry import projection as _projection
+from .information import fisher as _fisher
+from .information import reparam as _reparam
+from .printing import family_latex
 
 
-class Family(DivergenceMethods, GeometryMethods):
-    """A parametric family of distributions.
+class Family(Declaration):
+    """A parametric family of distributions, with its derived information geometry.
 
     Parameters
     ----------
@@ -60,204 +65,18 @@ class Family(DivergenceMethods, GeometryMethods):
         a domain is "real", "positive", "unit", "circle", a pair (lower, upper) or an Interval
     fixed : dict Symbol/name -> value (a number, or a Symbol for a symbolic hyper-parameter)
     constraints : extra inequalities on the coordinates (e.g. p1 + p2 < 1)
+    validate : check normalisation numerically at a generic point (default True)
     """
 
     def __init__(self, name, log_density, variables, support, coordinates, fixed=None, *,
-                 constraints=(), title="", description="", references=(), source=None,
-                 fixed_domains=None, fixed_defaults=None, meanings=None, validate=True,
-                 _parent=None):
-        self.name = str(name)
-        self.title = title
-        self.description = description
-        self.references = tuple(references)
-        self.meanings = dict(meanings or {})  # coordinate name -> words, for documents
-        self.source = source
+                 validate=True, _parent=None, **declaration):
+        super().__init__(name, log_density, variables, support, coordinates, fixed,
+                         **declaration)
         self._cache = {}
         self._parent = _parent
-        user_vars = (variables,) if isinstance(variables, sp.Symbol) else tuple(variables)
-        support = _as_support(support, len(user_vars))
-        if isinstance(coordinates, dict):
-            coordinates = list(coordinates.items())
-        coord_specs = []
-        for c in coordinates:
-            if isinstance(c, sp.Symbol):
-                coord_specs.append((c, domain_from_assumptions(c)))
-            else:
-                sym, dom = c
-                coord_specs.append((sym, as_domain(dom)))
-        fixed = dict(fixed or {})
-        # Rebuild symbols with assumptions from domains, keyed by name.
-        rename = {}
-        self.domains = {}
-        coords = []
-        for sym, dom in coord_specs:
-            new = sp.Symbol(sym.name, real=True, positive=True) if dom.positive else \
-                sp.Symbol(sym.name, real=True)
-            rename[sym] = new
-            coords.append(new)
-            self.domains[new] = dom
-        self.coordinates = tuple(coords)
-        lower = getattr(support, "lower", None)
-        variables_ = []
-        for v in user_vars:
-            if support.discrete:
-                nonneg = True
-                if isinstance(support, IntegerRange):
-                    nonneg = sp.sympify(support.lower).is_nonnegative
-                elif isinstance(support, FiniteValues):
-                    nonneg = all(sp.sympify(a).is_nonnegative for a in support.values)
-                new = sp.Symbol(v.name, integer=True, nonnegative=True) if nonneg else \
-                    sp.Symbol(v.name, integer=True)
-            elif isinstance(support, Simplex):
-                new = sp.Symbol(v.name, positive=True)
-            elif isinstance(support, Box) and len(user_vars) == 1 and \
-                    sp.sympify(lower[0]).is_nonnegative:
-                new = sp.Symbol(v.name, positive=True)
-            else:
-                new = sp.Symbol(v.name, real=True)
-            rename[v] = new
-            variables_.append(new)
-        self.variables = tuple(variables_)
-        self.fixed_symbols = {}
-        self.fixed = {}
-        self.fixed_domains = dict(fixed_domains or {})
-        self.fixed_defaults = dict(fixed_defaults or {})
-        for key, value in fixed.items():
-            kname = key.name if isinstance(key, sp.Symbol) else str(key)
-            dom = self.fixed_domains.get(kname, "positive")
-            sym = sp.Symbol(kname, integer=True, positive=True) if dom == "positive_integer" \
-                else sp.Symbol(kname, positive=True)
-            self.fixed_symbols[kname] = sym
-            if isinstance(key, sp.Symbol):
-                rename[key] = sym
-            val = value
-            if isinstance(val, str):
-                val = sp.Symbol(val, integer=True, positive=True) if dom == "positive_integer" \
-                    else sp.Symbol(val, positive=True)
-            elif isinstance(val, sp.Symbol):
-                val = sp.Symbol(val.name, integer=True, positive=True) if dom == "positive_integer" \
-                    else sp.Symbol(val.name, positive=True)
-            else:
-                val = sp.nsimplify(val)
-                self._check_fixed_value(kname, val, dom)
-            self.fixed[sym] = val
-        # also rename fixed symbols that appear by name in the expression
-        sym_by_name = {s.name: s for s in sp.sympify(log_density).free_symbols}
-        for kname, sym in self.fixed_symbols.items():
-            if kname in sym_by_name:
-                rename.setdefault(sym_by_name[kname], sym)
-        self.declared_log_density = sp.sympify(log_density).xreplace(rename)
-        self.constraints = tuple(sp.sympify(c).xreplace(rename) for c in constraints)
-        fixed_sub = self.fixed
-        self.support = support.subs(rename).subs(fixed_sub)
-        self._declared_support = support.subs(rename)
-        self.log_density = self.declared_log_density.xreplace(fixed_sub)
-        self._check_declaration()
         if validate:
-            self._check_normalised()
+            check_normalised(self)
         self._engine = ExpectationEngine(self)
-
-    # ------------------------------------------------------------------
-    # validation
-    def _fail(self, msg):
-        raise DeclarationError(f"family {self.name!r}: {msg}")
-
-    def _check_fixed_value(self, kname, val, dom):
-        if dom == "positive_integer" and not (val.is_Integer and val > 0):
-            self._fail(f"fixed parameter {kname} must be a positive integer, got {val}")
-        if dom == "positive" and not (val.is_number and val > 0):
-            self._fail(f"fixed parameter {kname} must be positive, got {val}")
-
-    def _check_declaration(self):
-        names = [s.name for s in self.variables + self.coordinates] + list(self.fixed_symbols)
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            self._fail(f"name(s) {', '.join(sorted(dup))} declared twice")
-        declared = set(self.variables) | set(self.coordinates) | set(self.fixed) | \
-            {v for v in self.fixed.values() if isinstance(v, sp.Symbol)}
-        undeclared = self.declared_log_density.free_symbols - declared - set(self.fixed_symbols.values())
-        if undeclared:
-            self._fail("undeclared symbol(s) " + ", ".join(sorted(s.name for s in undeclared)) +
-                       " in the log-density: declare each as a variable, coordinate or fixed parameter")
-        dep = self._declared_support.free_symbols() & set(self.coordinates)
-        if dep:
-            self._fail("the support depends on the coordinate(s) " +
-                       ", ".join(sorted(s.name for s in dep)) +
-                       ": the regular Fisher theory does not apply (the log-likelihood is not "
-                       "differentiable where the support moves, so neither E[s s^T] nor "
-                       "-E[Hessian] is the Fisher information); reparameterise with a fixed support")
-        for c in self.coordinates:
-            if not self.log_density.has(c):
-                self._fail(f"coordinate {c.name} does not enter the density: it is not identifiable "
-                           "(remove it or make it a fixed parameter)")
-        if self.log_density.has(sp.nan, sp.zoo):
-            self._fail("the log-density is undefined (nan/zoo) after substituting fixed parameters")
-
-    def _check_normalised(self):
-        point = self.generic_point()
-        dps = 15
-        try:
-            numeric_fixed = {val: self.fixed_defaults.get(kname, 7)
-                             for kname, sym in self.fixed_symbols.items()
-                             if isinstance(val := self.fixed[sym], sp.Symbol)}
-            fam = self if not numeric_fixed else self._numeric_copy(numeric_fixed)
-            mass = fam.expectation_numeric(sp.S.One, point, dps=dps)
-        except SymgeoError:
-            raise
-        except Exception as exc:  # mpmath/lambdify failures are a declaration problem
-            self._fail(f"could not integrate the density numerically to check normalisation ({exc})")
-        if not mp.isfinite(mass) or abs(mass - 1) > NORMALISATION_TOL:
-            at = ", ".join(f"{k.name}={v}" for k, v in point.items())
-            self._fail(f"the density is not normalised: its total mass at ({at}) is "
-                       f"{mp.nstr(mass, 12)} instead of 1 (log-density with respect to "
-                       f"{'counting' if self.support.discrete else 'Lebesgue'} measure)")
-
-    def _numeric_copy(self, values):
-        clone = object.__new__(Family)
-        clone.__dict__.update(self.__dict__)
-        subs = {s: sp.nsimplify(v) for s, v in values.items()}
-        clone.log_density = self.log_density.xreplace(subs)
-        clone.support = self.support.subs(subs)
-        return clone
-
-    # ------------------------------------------------------------------
-    # points
-    def in_domain(self, point):
-        for c in self.coordinates:
-            if not self.domains[c].contains(point[c]):
-                return False
-        return all(bool(con.subs(point)) for con in self.constraints)
-
-    def random_point(self, rng=None, *, fraction_digits=3):
-        """A random generic point (dict coordinate -> Rational) inside the domain."""
-        rng = rng if rng is not None else random.Random(0)
-        for _ in range(1000):
-            pt = {}
-            for c in self.coordinates:
-                dom = self.domains[c]
-                lo, hi = sp.sympify(dom.lower), sp.sympify(dom.upper)
-                if lo == -sp.oo and hi == sp.oo:
-                    v = rng.uniform(-2, 2)
-                elif hi == sp.oo:
-                    v = float(lo) + rng.uniform(0.4, 3.0)
-                else:
-                    v = float(lo) + (float(hi) - float(lo)) * rng.uniform(0.05, 0.95)
-                pt[c] = sp.Rational(round(v * 10 ** fraction_digits), 10 ** fraction_digits)
-            if self.in_domain(pt):
-                return pt
-        raise DeclarationError(f"family {self.name!r}: could not find a point satisfying the "
-                               "coordinate domains and constraints")
-
-    def generic_point(self):
-        """A fixed generic point used by declaration checks (deterministic)."""
-        return self.random_point(random.Random(12345))
-
-    def symbol(self, name):
-        """The family's own Symbol called ``name`` (coordinate, variable or fixed)."""
-        for s in self.coordinates + self.variables + tuple(self.fixed_symbols.values()):
-            if s.name == name:
-                return s
-        raise KeyError(f"family {self.name!r} has no symbol {name!r}")
 
     # ------------------------------------------------------------------
     # caching
@@ -265,10 +84,6 @@ class Family(DivergenceMethods, GeometryMethods):
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
-
-    @property
-    def dimension(self):
-        return len(self.coordinates)
 
     # ------------------------------------------------------------------
     # expectations
@@ -278,7 +93,6 @@ class Family(DivergenceMethods, GeometryMethods):
 
     def expectation_numeric(self, f, point, dps=30):
         """E_xi[f(x)] at a numeric point by mpmath quadrature/summation (the numeric route)."""
-        from .numquad import expect_numeric
         pt = {self.symbol(k) if isinstance(k, str) else k: v for k, v in point.items()}
         return expect_numeric(self, f, pt, dps=dps)
 
@@ -301,7 +115,7 @@ class Family(DivergenceMethods, GeometryMethods):
     def _fisher_form(self, form):
         def compute():
             if self._parent is not None:
-                return self._pullback_fisher()
+                return _reparam.pullback_fisher(*self._parent)
             if form == "score":
                 M, routes = _fisher.fisher_score_form(self._engine, self.score())
             else:
@@ -368,30 +182,248 @@ class Family(DivergenceMethods, GeometryMethods):
         (dict old Symbol or name -> expr).  The new Fisher matrix is the
         pullback J^T I(xi(zeta)) J with J_ij = d xi_i / d zeta_j.
         """
-        from .reparam import reparameterize
-        return reparameterize(self, new_coordinates, mapping, name)
+        child, parent = _reparam.reparameterize(self, new_coordinates, mapping, name, Family)
+        child._parent = parent
+        return child
 
-    def _pullback_fisher(self):
-        parent, mapping, J = self._parent
-        I = parent.fisher().xreplace(mapping)
-        M = J.T * I * J
-        from .simplify import tidy_matrix
-        return _fisher.FisherResult(tidy_matrix(M, symmetric=True), "pullback", {},
-                                    [f"pullback J^T I J of the Fisher matrix of {parent.name!r}"])
+    # ------------------------------------------------------------------
+    # exponential-family structure
+    def exponential_family(self):
+        """The exponential-family structure (θ, T, A, h, η, A*, Fisher in θ and η).
+
+        Raises :class:`DerivationError` with the reason when the family is not
+        an exponential family; a curved family answers with ``kind == "curved"``.
+        """
+        return self._cached("expfam", lambda: _expfamily_structure(self))
+
+    # ------------------------------------------------------------------
+    # divergences (closed forms)
+    def _q_symbols(self):
+        return self._cached("q_symbols", lambda: _div.second_point(self))
+
+    def _closed(self, what, fn, *args):
+        try:
+            return fn(self, *args)
+        except DerivationError as exc:
+            raise DerivationError(
+                f"family {self.name!r}: no closed form for {what} ({exc}). The numeric route "
+                f"works at any point: family.kl_numeric(p, q), family.entropy_numeric(p) or "
+                f"family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).") from None
+
+    def kl_result(self):
+        """KL(p || q) in general form (p: coordinates, q: ``*_q``) with its route, as a Divergence."""
+        return self._cached("kl", lambda: self._closed("KL(p || q)", _div.kl_closed_form))
+
+    def kl(self, p=None, q=None):
+        """KL(p || q) = E_p[log p - log q] (nats), closed form (see symgeo.divergence)."""
+        return _div.substitute(self, self.kl_result().value, p, q, self._q_symbols())
+
+    def reverse_kl(self, p=None, q=None):
+        """KL(q || p)."""
+        swap = {**dict(zip(self.coordinates, self._q_symbols())),
+                **dict(zip(self._q_symbols(), self.coordinates))}
+        return _div.substitute(self, self.kl_result().value.xreplace(swap), p, q,
+                               self._q_symbols())
+
+    def entropy_result(self):
+        """H(p) = -E_p[log p] with its route, as a Divergence."""
+        return self._cached("entropy", lambda: self._closed("the entropy",
+                                                            _div.entropy_closed_form))
+
+    def entropy(self, p=None):
+        """Entropy H(p) = -E_p[log p] in nats (differential entropy for densities)."""
+        return _div.substitute(self, self.entropy_result().value, p)
+
+    def cross_entropy(self, p=None, q=None):
+        """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q)."""
+        expr = _div.tidy_divergence(self.entropy_result().value + self.kl_result().value)
+        return _div.substitute(self, expr, p, q, self._q_symbols())
+
+    def log_affinity(self, lam):
+        """log ∫ p^λ q^{1-λ} in general form, as a Divergence (λ a number or symbol)."""
+        lam = sp.sympify(lam)
+        return self._cached(("log_affinity", lam), lambda: self._closed(
+            f"the affinity int p^{lam} q^(1-{lam})", _div.log_affinity_closed_form, lam))
+
+    def alpha_divergence(self, alpha, p=None, q=None):
+        """Amari's α-divergence D_α(p || q) = 4/(1-α²) (1 - ∫ p^{(1-α)/2} q^{(1+α)/2}).
+
+        α = -1 is KL(p || q), α = +1 is KL(q || p) (the limits), α = 0 is
+        4 (1 - ∫ sqrt(p q)) = 4 H².  ``alpha`` may be a number or a symbol.
+        """
+        alpha = sp.sympify(alpha)
+        if alpha == -1:
+            return self.kl(p, q)
+        if alpha == 1:
+            return self.reverse_kl(p, q)
+        lam = (1 - alpha) / 2
+        # log ρ is tidy already; tidying 4/(1-α²)(1 - ρ) again costs seconds and gains little
+        expr = _div.alpha_from_affinity(alpha, self.log_affinity(lam).value)
+        return _div.substitute(self, expr, p, q, self._q_symbols())
+
+    def bhattacharyya(self, p=None, q=None):
+        """Bhattacharyya distance -log ∫ sqrt(p q)."""
+        return _div.substitute(self, -self.log_affinity(sp.S.Half).value, p, q,
+                               self._q_symbols())
+
+    def hellinger(self, p=None, q=None):
+        """Hellinger distance H = sqrt(1 - ∫ sqrt(p q)) (so that D_0 = 4 H²)."""
+        expr = sp.sqrt(1 - sp.exp(self.log_affinity(sp.S.Half).value))
+        return _div.substitute(self, expr, p, q, self._q_symbols())
+
+    # -- divergences (numeric route) ------------------------------------------
+    def kl_numeric(self, p, q, dps=30):
+        """KL(p || q) by mpmath quadrature/summation of the declared density."""
+        return _div_numeric.kl_numeric(self, p, q, dps)
+
+    def entropy_numeric(self, p, dps=30):
+        """H(p) by mpmath quadrature/summation of the declared density."""
+        return _div_numeric.entropy_numeric(self, p, dps)
+
+    def alpha_divergence_numeric(self, alpha, p, q, dps=30):
+        """D_α(p || q) by mpmath quadrature of E_p[(q/p)^{(1+α)/2}]."""
+        return _div_numeric.alpha_divergence_numeric(self, alpha, p, q, dps)
+
+    # ------------------------------------------------------------------
+    # connections and curvature
+    def amari_chentsov(self):
+        """T_ijk = E[d_i ell d_j ell d_k ell], a fully symmetric (d, d, d) sympy Array."""
+        return _connection.amari_chentsov(self)
+
+    def connection(self, alpha=0):
+        """Amari alpha-connection, first kind: Array [i][j][k] =
+        Gamma^(alpha)_{ij,k} = E[(d_i d_j ell + (1 - alpha)/2 d_i ell d_j ell) d_k ell]
+        = Gamma^(0)_{ij,k} - alpha/2 T_ijk.  alpha: number or sympy Symbol."""
+        return _connection.connection(self, alpha)
+
+    def christoffel(self, alpha=0):
+        """Second kind Gamma^k_ij = g^{kl} Gamma^(alpha)_{ij,l}, Array indexed [k][i][j]."""
+        return _connection.christoffel(self, alpha)
+
+    def riemann(self, alpha=0, lowered=False):
+        """R^i_{jkl} = d_k G^i_lj - d_l G^i_kj + G^i_km G^m_lj - G^i_lm G^m_kj, Array [i][j][k][l];
+        ``lowered=True`` gives R_{ijkl} = g_im R^m_{jkl}."""
+        if lowered:
+            return _curvature.riemann_lowered(self, alpha)
+        return _curvature.riemann(self, alpha)
+
+    def ricci(self, alpha=0):
+        """Ric_jl = R^i_{jil} (d x d Matrix)."""
+        return _curvature.ricci(self, alpha)
+
+    def scalar_curvature(self, alpha=0):
+        """R = g^{jl} Ric_jl; R = 2K in dimension 2 (normal in (mu, sigma): R = -1)."""
+        return _curvature.scalar_curvature(self, alpha)
+
+    def gaussian_curvature(self):
+        """K = R_{0101} / det g for 2-dimensional families (DerivationError otherwise)."""
+        return _curvature.gaussian_curvature(self)
+
+    # ------------------------------------------------------------------
+    # geodesics and distances
+    def geodesic_equations(self, alpha=0):
+        """xi''^k = -Gamma^k_ij xi'^i xi'^j, as sympy equations and a first-order system."""
+        return _geodesic.geodesic_equations(self, alpha)
+
+    def exp_map(self, p, v, t=1.0, alpha=0, dps=None):
+        """Numeric exp_p(t v) (scipy DOP853, rtol 1e-12, dense output): an ExpMapResult.
+        With ``dps`` the mpmath Taylor ODE solver runs on the exact Christoffel symbols
+        at that precision (point/velocity are then lists of mpf, no dense solution)."""
+        if dps is None:
+            return _geodesic.exp_map(self, p, v, t, alpha)
+        x, u = _geodesic.exp_map_mp(self, p, v, t, alpha, dps)
+        return _geodesic.ExpMapResult(x, u, None, True, f"mpmath odefun at {dps} digits")
+
+    def log_map(self, p, q, alpha=0, time_limit=60.0):
+        """Initial velocity v with exp_p(v) = q by shooting: a GeodesicResult (.velocity,
+        .converged); gives up after ``time_limit`` seconds with converged=False."""
+        return _geodesic.log_map(self, p, q, alpha, time_limit=time_limit)
+
+    def fisher_rao_distance(self, p, q, method="auto"):
+        """Fisher-Rao distance as a GeodesicResult (.distance, .converged, .method, .detail);
+        closed forms derived from the metric structure when they exist, else shooting."""
+        return _geodesic.fisher_rao_distance(self, p, q, method)
+
+    def geodesic_path(self, p, q, alpha=0, n=101):
+        """The alpha-geodesic p -> q sampled at n affine parameters (a GeodesicPath): straight
+        in theta (alpha = 1) or eta (alpha = -1) for an exponential family, else shooting."""
+        return _geodesic.geodesic_path(self, p, q, alpha, n)
+
+    def distance_formula(self):
+        """Closed-form Fisher-Rao distance (a ClosedForm) derived from the metric, or None."""
+        return _geodesic.distance_formula(self)
+
+    # ------------------------------------------------------------------
+    # natural gradient and projections
+    def natural_gradient(self, loss):
+        """g^{-1} grad L (d x 1 Matrix) for a sympy loss L in the coordinates."""
+        return _natural.natural_gradient(self, loss)
+
+    def fisher_flow(self, loss, xi0, t):
+        """Numeric solution of d xi/dt = -g^{-1} grad L: (xi(t), scipy solution)."""
+        return _natural.fisher_flow(self, loss, xi0, t)
+
+    def trust_region_step(self, loss, xi, delta):
+        """Step -sqrt(2 delta / grad^T g^{-1} grad) g^{-1} grad (local KL = delta): (point, step)."""
+        return _natural.trust_region_step(self, loss, xi, delta)
+
+    def empirical_fisher(self, samples, xi, diagonal=False):
+        """(1/N) sum_n s(x_n; xi) s(x_n; xi)^T as a (d, d) numpy array (``diagonal=True``:
+        only its diagonal, as a diagonal matrix); see :func:`symgeo.geometry.natural.empirical_fisher`."""
+        return _natural.empirical_fisher(self, samples, xi, diagonal)
+
+    def m_projection(self, target, params=None, dps=30):
+        """argmin_xi KL(target || p_xi) by moment matching, eta(xi) = E_target[T(x)]
+        (exponential families only): a Projection.  See :mod:`symgeo.geometry.projection`."""
+        return _projection.m_projection(target, self, params=params, dps=dps)
+
+    def e_projection(self, target, params=None, start=None, dps=20, tol=1e-16):
+        """A minimiser of KL(p_xi || target) = E_xi[log p_xi - log target] (numeric
+        natural-gradient descent with quadrature): a Projection."""
+        return _projection.e_projection(target, self, params=params, start=start, dps=dps,
+                                        tol=tol)
+
+    # ------------------------------------------------------------------
+    # pictures (matplotlib, imported by symgeo.plot only when a picture is drawn)
+    def plot_geodesics(self, p, q, path=None, **kw):
+        """The alpha = -1, 0, 1 geodesics from p to q in the coordinate plane (matplotlib);
+        see :func:`symgeo.plot.plot_geodesics`."""
+        return _plot.plot_geodesics(self, p, q, path=path, **kw)
+
+    def plot_taylor(self, at=None, direction=None, path=None, **kw):
+        """Exact KL(p_xi || p_{xi + delta v}) against 1/2 delta^2 v^T g v (matplotlib);
+        see :func:`symgeo.plot.plot_taylor`."""
+        return _plot.plot_taylor(self, at, direction, path=path, **kw)
 
     # ------------------------------------------------------------------
     # numeric code
     def numeric(self, quantity):
-        """A vectorised numpy function for ``quantity`` (see symgeo.emit.numpy)."""
-        from .emit.numpy import compile_quantity
-        return self._cached(("numeric", quantity), lambda: compile_quantity(self, quantity))
-
-    # ------------------------------------------------------------------
-    def __repr__(self):
-        coords = ", ".join(c.name for c in self.coordinates)
-        fixed = ", ".join(f"{k.name}={v}" for k, v in self.fixed.items())
-        return f"Family({self.name!r}, coordinates=({coords}){', fixed: ' + fixed if fixed else ''})"
+        """A vectorised numpy function for ``quantity`` (see :mod:`symgeo.codegen.numpy`)."""
+        return self._cached(("numeric", quantity),
+                            lambda: _codegen.compile_quantity(self, quantity))
 
     def _repr_latex_(self):
-        from .emit.latex import family_latex
         return family_latex(self)
+
+
+# ----------------------------------------------------------------------
+# families from files and from the built-in catalog
+
+def load_family(path, **fixed):
+    """Read a family declaration file (TOML) and return the validated Family."""
+    return Family(**read_declaration_file(path, **fixed))
+
+
+_CATALOG_CACHE = {}
+
+
+def get_family(name, **fixed):
+    """The built-in family ``name`` with fixed hyper-parameters set (e.g. n=7).
+
+    Families are cached per (name, fixed values), so repeated calls share derivations.
+    """
+    key = (name, tuple(sorted((k, str(v)) for k, v in fixed.items())))
+    if key not in _CATALOG_CACHE:
+        text, origin = catalog_text(name)
+        _CATALOG_CACHE[key] = Family(**declaration_from_text(text, origin, **fixed))
+    return _CATALOG_CACHE[key]

@@ -7,7 +7,7 @@ can still be shown in a notebook or saved with ``fig.savefig``.
 
 * :func:`plot_geodesics`: the alpha = -1, 0, 1 geodesics between two points
   of a 2-dimensional family, drawn in its coordinate plane
-  (:func:`symgeo.geodesic.geodesic_path`: straight lines in eta resp. theta
+  (:func:`symgeo.geometry.geodesic.geodesic_path`: straight lines in eta resp. theta
   mapped back for an exponential family, the Fisher-Rao geodesic by
   shooting).
 * :func:`plot_taylor`: exact KL(p_xi || p_{xi + delta v}) against its
@@ -17,10 +17,13 @@ can still be shown in a notebook or saved with ``fig.savefig``.
 
 from __future__ import annotations
 
+import mpmath as mp
 import numpy as np
 import sympy as sp
 
 from .errors import DerivationError, SymgeoError
+from .geometry.geodesic import _as_vector, geodesic_path, require_numeric
+from .geometry.projection import expect
 
 ALPHA_STYLE = {1: ("tab:red", r"$\alpha = 1$ (e-geodesic, straight in $\theta$)"),
                0: ("tab:blue", r"$\alpha = 0$ (Fisher-Rao geodesic)"),
@@ -65,7 +68,6 @@ def plot_geodesics(fam, p, q, path=None, alphas=(-1, 0, 1), n=201):
     if fam.dimension != 2:
         raise SymgeoError(f"plot geodesics draws the coordinate plane of a 2-dimensional "
                           f"family; family {fam.name!r} has {fam.dimension} coordinates")
-    from .geodesic import _as_vector, geodesic_path
     x0, x1 = _as_vector(fam, p), _as_vector(fam, q, "target point")
     fig = _figure((6.4, 4.8))
     ax = fig.add_subplot()
@@ -104,8 +106,6 @@ def _kl_values(fam, xi, qs):
             return np.asarray(f(*xi, *qs.T), dtype=float), "closed form"
     except (SymgeoError, ValueError, NotImplementedError, KeyError, TypeError):
         pass
-    import mpmath as mp
-    from .projection import expect
     p = dict(zip(fam.coordinates, [sp.Rational(repr(float(v))) for v in xi]))
     lp = fam.log_density.xreplace(p)
     out = []
@@ -129,7 +129,6 @@ def plot_taylor(fam, at=None, direction=None, path=None, deltas=None):
     xi + delta v outside the domain are left out.  The exact KL is the
     family's closed form when it derives, else mpmath quadrature.
     """
-    from .geodesic import _as_vector, require_numeric
     require_numeric(fam, "plot taylor")
     xi = _as_vector(fam, fam.generic_point() if at is None else at)
     d = fam.dimension

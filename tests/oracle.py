@@ -19,7 +19,7 @@ import itertools
 import mpmath as mp
 import sympy as sp
 
-from symgeo.support import Box, Compositions, FiniteValues, IntegerRange, Simplex
+from symgeo.declare.support import Box, Compositions, FiniteValues, IntegerRange, Simplex
 
 
 def _num(e, dps):

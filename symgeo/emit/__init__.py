@@ -1,0 +1,1 @@
+"""Emitters: LaTeX documents and ``symgeo build`` (the ``generated/`` tree)."""

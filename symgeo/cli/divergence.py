@@ -1,0 +1,175 @@
+"""CLI subcommands (registered by symgeo.cli.build_parser).
+
+    symgeo kl NAME [--at P --to Q] [--numeric] [--digits N] [--format text|latex|json]
+    symgeo entropy NAME [--at P] [--numeric] [--digits N] [--format text|latex|json]
+    symgeo expfam NAME [--format text|latex|json]
+    symgeo verify NAME | --all [--digits 50] [--quad-digits 30] [--seed S] [--directions K]
+
+P and Q are comma-separated coordinates in the family's order, read by the
+safe formula parser ("0.3", "1/3", "sqrt(2)").  Without points the general
+closed form is printed (the second point's coordinates carry the suffix _q).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import mpmath as mp
+import sympy as sp
+
+from ..declare.catalog import family_names
+from ..errors import DerivationError, SymgeoError
+from ..family import get_family
+from ..printing import latex
+from ..verify import verify
+from .common import family_from_args, header, point_arg
+
+
+def _points(fam, args, need_q):
+    p = q = None
+    if args.at is not None:
+        p = [point_arg(fam, args.at, "--at")[c] for c in fam.coordinates]
+    if need_q and args.to is not None:
+        q = [point_arg(fam, args.to, "--to")[c] for c in fam.coordinates]
+    if need_q and (p is None) != (q is None):
+        raise SymgeoError("give both --at P and --to Q, or neither (the general closed form)")
+    if args.numeric and (p is None or (need_q and q is None)):
+        raise SymgeoError("--numeric needs numeric points (--at" + (" and --to)" if need_q else ")"))
+    return p, q
+
+
+def _show(fam, title, value, route, detail, args):
+    if isinstance(value, sp.Basic) and value.is_number and args.format != "latex":
+        numeric = sp.N(value, args.digits)
+    else:
+        numeric = value if not isinstance(value, sp.Basic) else None
+    if args.format == "json":
+        print(json.dumps({"family": fam.name, "quantity": title,
+                          "coordinates": [c.name for c in fam.coordinates],
+                          "value": sp.sstr(value) if isinstance(value, sp.Basic) else str(value),
+                          "numeric": None if numeric is None else str(numeric),
+                          "route": route, "detail": detail}, indent=2, sort_keys=True))
+    elif args.format == "latex":
+        print(latex(value) if isinstance(value, sp.Basic) else str(value))
+    else:
+        print(f"{title} for {header(fam)}")
+        print(sp.pretty(value, use_unicode=True) if isinstance(value, sp.Basic) else value)
+        if numeric is not None and isinstance(value, sp.Basic) and not value.is_Float:
+            print(f"= {numeric}")
+        print(f"route: {route}" + (f" ({detail})" if detail else ""))
+
+
+def _closed(fn, what):
+    try:
+        return fn()
+    except DerivationError as exc:
+        raise SymgeoError(f"{exc}; on the command line: give numeric points and --numeric "
+                          f"for the {what} by mpmath quadrature") from None
+
+
+def cmd_kl(args):
+    fam = family_from_args(args)
+    p, q = _points(fam, args, True)
+    title = "KL(p || q)"
+    if args.numeric:
+        with mp.workdps(args.digits):
+            val = fam.kl_numeric(p, q, dps=args.digits)
+        return _show(fam, title, mp.nstr(val, args.digits), "quadrature", "mpmath", args)
+    res = _closed(fam.kl_result, "KL")
+    value = fam.kl(p, q) if p is not None else res.value
+    _show(fam, title, value, res.route, res.detail, args)
+
+
+def cmd_entropy(args):
+    fam = family_from_args(args)
+    p, _ = _points(fam, args, False)
+    if args.numeric:
+        with mp.workdps(args.digits):
+            val = fam.entropy_numeric(p, dps=args.digits)
+        return _show(fam, "H(p)", mp.nstr(val, args.digits), "quadrature", "mpmath", args)
+    res = _closed(fam.entropy_result, "entropy")
+    value = fam.entropy(p) if p is not None else res.value
+    _show(fam, "H(p)", value, res.route, res.detail, args)
+
+
+def cmd_expfam(args):
+    fam = family_from_args(args)
+    st = fam.exponential_family()
+    if args.format == "latex":
+        print(st._repr_latex_().strip("$"))
+        return
+    fields = [("kind", st.kind), ("natural parameters theta(xi)", st.natural),
+              ("sufficient statistic T(x)", st.statistics),
+              ("log-partition A", st.log_partition), ("log base measure log h(x)", st.log_base),
+              ("mean parameters eta = E[T]", st.mean)]
+    if st.kind == "full":
+        fields += [("A(theta)", st.log_partition_theta),
+                   ("dual potential A*(eta)", st.dual if st.dual is not None else st.dual_note)]
+    if args.format == "json":
+        print(json.dumps({"family": fam.name, **{k: sp.sstr(v) if isinstance(v, (sp.Basic, tuple))
+                                                  else str(v) for k, v in fields}},
+                         indent=2, sort_keys=True))
+        return
+    print(f"exponential-family structure of {header(fam)}")
+    for k, v in fields:
+        text = sp.sstr(v) if isinstance(v, (sp.Basic, tuple)) else str(v)
+        print(f"  {k}: {text}")
+
+
+def cmd_verify(args):
+    if args.all:
+        if args.name or args.file:
+            raise SymgeoError("give a family NAME, --file FILE or --all, not both")
+        fams = [get_family(n) for n in family_names()]
+    else:
+        fams = [family_from_args(args)]
+    failed = []
+    for fam in fams:
+        try:
+            report = verify(fam, digits=args.digits, quad_digits=args.quad_digits,
+                            seed=args.seed, directions=args.directions,
+                            quadrature=not args.no_quadrature)
+        except (SymgeoError, DerivationError) as exc:
+            print(f"verify {fam.name}: not run: {exc}")
+            failed.append(fam.name)
+            continue
+        print(report.table())
+        print()
+        if not report.ok:
+            failed.append(fam.name)
+    if failed:
+        print(f"FAILED: {', '.join(failed)}")
+        sys.exit(1)
+    print(f"all checks passed ({len(fams)} famil{'y' if len(fams) == 1 else 'ies'})")
+
+
+def register(sub, add_family_arguments):
+    """Add this module's subcommands to the argparse ``sub`` parsers."""
+    for name, fn, helptext, two in (("kl", cmd_kl, "KL divergence KL(p || q)", True),
+                                    ("entropy", cmd_entropy, "differential/Shannon entropy",
+                                     False)):
+        s = sub.add_parser(name, help=helptext)
+        add_family_arguments(s)
+        s.add_argument("--at", metavar="P", help="the point p (comma-separated coordinates)")
+        if two:
+            s.add_argument("--to", metavar="Q", help="the point q")
+        s.add_argument("--numeric", action="store_true",
+                       help="mpmath quadrature/summation of the declared density instead")
+        s.add_argument("--digits", type=int, default=20, help="digits of numeric values")
+        s.add_argument("--format", choices=("text", "latex", "json"), default="text")
+        s.set_defaults(func=fn)
+    s = sub.add_parser("expfam", help="exponential-family structure (theta, T, A, eta, A*)")
+    add_family_arguments(s)
+    s.add_argument("--format", choices=("text", "latex", "json"), default="text")
+    s.set_defaults(func=cmd_expfam)
+    s = sub.add_parser("verify", help="high-precision self-check: KL Taylor expansion and "
+                       "closed forms against quadrature; exit status 1 on failure")
+    add_family_arguments(s)
+    s.add_argument("--all", action="store_true", help="every catalog family")
+    s.add_argument("--digits", type=int, default=50, help="working digits of the Taylor check")
+    s.add_argument("--quad-digits", type=int, default=30, help="digits of the quadrature checks")
+    s.add_argument("--seed", type=int, default=0, help="random points and directions")
+    s.add_argument("--directions", type=int, default=2, help="random unit directions")
+    s.add_argument("--no-quadrature", action="store_true", help="only the Taylor check")
+    s.set_defaults(func=cmd_verify)

@@ -1,0 +1,206 @@
+"""CLI subcommands (registered by :func:`symgeo.cli.build_parser`).
+
+    symgeo connection NAME [--alpha A] [--kind first|second] [--amari-chentsov] [--format text|json]
+    symgeo curvature NAME [--alpha A] [--format text|json]
+    symgeo geodesic NAME --from P --to Q [--method auto|closed|numeric] [--format text|json]
+    symgeo plot geodesics NAME [--from P] [--to Q] [-o FILE]
+    symgeo plot taylor NAME [--at P] [--direction V] [-o FILE]
+
+A and the coordinates of P, Q are formulas read by the safe parser ("1/3",
+"-1", "alpha" for a symbolic alpha); P and Q are comma-separated in the
+family's coordinate order.  ``plot`` needs matplotlib (pip install
+'symgeo[plot]') and writes NAME_geodesics.png / NAME_taylor.png by default.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import sympy as sp
+
+from .. import plot
+from ..errors import SymgeoError
+from .common import alpha_arg, family_from_args, header, point_arg, vector_arg
+
+
+def cmd_connection(args):
+    fam = family_from_args(args)
+    names = [c.name for c in fam.coordinates]
+    d = fam.dimension
+    if args.amari_chentsov:
+        A = fam.amari_chentsov()
+        label = "T"
+        comps = {(i, j, k): A[i, j, k]
+                 for i, j, k in itertools.combinations_with_replacement(range(d), 3)}
+        fmt = lambda i, j, k: f"T_({names[i]} {names[j]} {names[k]})"  # noqa: E731
+        title = "Amari-Chentsov tensor T_ijk = E[d_i l d_j l d_k l] (i <= j <= k)"
+    else:
+        alpha = alpha_arg(args.alpha)
+        label = f"Gamma^({alpha})"
+        if args.kind == "first":
+            A = fam.connection(alpha)
+            comps = {(i, j, k): A[i, j, k] for i, j in
+                     itertools.combinations_with_replacement(range(d), 2) for k in range(d)}
+            fmt = lambda i, j, k: f"{label}_({names[i]} {names[j]}, {names[k]})"  # noqa: E731
+            title = (f"alpha-connection (alpha = {alpha}), first kind Gamma_(ij,k) = "
+                     "E[(d_i d_j l + (1 - alpha)/2 d_i l d_j l) d_k l]")
+        else:
+            A = fam.christoffel(alpha)
+            comps = {(k, i, j): A[k, i, j] for k in range(d) for i, j in
+                     itertools.combinations_with_replacement(range(d), 2)}
+            fmt = lambda k, i, j: f"{label}^{names[k]}_({names[i]} {names[j]})"  # noqa: E731
+            title = f"alpha-connection (alpha = {alpha}), second kind Gamma^k_ij = g^kl Gamma_(ij,l)"
+    if args.format == "json":
+        print(json.dumps({"family": fam.name, "coordinates": names, "quantity": title,
+                          "components": {fmt(*idx): sp.sstr(v) for idx, v in comps.items()}},
+                         indent=2))
+        return
+    print(f"{title}\n{header(fam)}")
+    nonzero = [(idx, v) for idx, v in comps.items() if v != 0]
+    for idx, v in nonzero:
+        print(f"  {fmt(*idx)} = {sp.sstr(v)}")
+    if not nonzero:
+        print("  all components vanish (the connection is flat and these coordinates are affine)"
+              if not args.amari_chentsov else "  all components vanish")
+    else:
+        print("  (other components vanish or follow by symmetry)")
+
+
+def cmd_curvature(args):
+    fam = family_from_args(args)
+    alpha = alpha_arg(args.alpha)
+    out = {"family": fam.name, "coordinates": [c.name for c in fam.coordinates],
+           "alpha": sp.sstr(alpha)}
+    R = fam.scalar_curvature(alpha)
+    out["scalar_curvature"] = sp.sstr(R)
+    if fam.dimension == 2 and alpha == 0:
+        out["gaussian_curvature"] = sp.sstr(fam.gaussian_curvature())
+    Rm = fam.riemann(alpha)
+    out["flat"] = all(e == 0 for e in sp.flatten(Rm.tolist()))
+    if args.format == "json":
+        print(json.dumps(out, indent=2))
+        return
+    which = "Fisher metric (Levi-Civita)" if alpha == 0 else f"alpha-connection, alpha = {alpha}"
+    print(f"Curvature of the {which}\n{header(fam)}")
+    print("convention: R^i_jkl = d_k G^i_lj - d_l G^i_kj + G^i_km G^m_lj - G^i_lm G^m_kj; "
+          "Ric_jl = R^i_jil; R = g^jl Ric_jl")
+    print(f"  scalar curvature R = {out['scalar_curvature']}")
+    if "gaussian_curvature" in out:
+        print(f"  Gaussian curvature K = {out['gaussian_curvature']}  (R = 2K)")
+    print(f"  flat: {'yes' if out['flat'] else 'no'}")
+
+
+def cmd_geodesic(args):
+    fam = family_from_args(args)
+    p = point_arg(fam, args.from_, "--from")
+    q = point_arg(fam, args.to, "--to")
+    res = fam.fisher_rao_distance(p, q, method=args.method)
+    out = {"family": fam.name, "from": [sp.sstr(v) for v in p.values()],
+           "to": [sp.sstr(v) for v in q.values()], "distance": res.distance,
+           "converged": res.converged, "method": res.method, "detail": res.detail}
+    if res.velocity is not None:
+        out["initial_velocity"] = [float(v) for v in res.velocity]
+    if res.formula is not None:
+        out["formula"] = sp.sstr(res.formula)
+    if args.format == "json":
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"Fisher-Rao distance, {header(fam)}")
+        print(f"  from ({', '.join(out['from'])}) to ({', '.join(out['to'])})")
+        dist = f"{res.distance:.15g}" if res.distance is not None else "not found"
+        print(f"  distance: {dist}")
+        print(f"  converged: {'yes' if res.converged else 'no'}")
+        print(f"  method: {res.method}")
+        print(f"  detail: {res.detail}")
+        if "formula" in out:
+            print(f"  formula: d = {out['formula']}")
+        if "initial_velocity" in out:
+            print(f"  initial velocity log_p(q): {out['initial_velocity']}")
+    if not res.converged:
+        raise SymgeoError(f"family {fam.name!r}: geodesic boundary-value problem did not "
+                          f"converge: {res.detail}")
+
+
+def _default_points(fam):
+    p = fam.random_point(random.Random(1))
+    for seed in range(2, 50):
+        q = fam.random_point(random.Random(seed))
+        if q != p:
+            return p, q
+    raise SymgeoError(f"family {fam.name!r}: could not pick two distinct points")
+
+
+def cmd_plot(args):
+    plot._matplotlib()  # fail early, before any derivation, when matplotlib is missing
+    fam = family_from_args(args)
+    if args.what == "geodesics":
+        dp, dq = _default_points(fam)
+        p = point_arg(fam, args.from_, "--from") if args.from_ else dp
+        q = point_arg(fam, args.to, "--to") if args.to else dq
+        out = args.output or f"{fam.name}_geodesics.png"
+        fig = plot.plot_geodesics(fam, p, q, path=out)
+        print(f"wrote {out}: alpha-geodesics of {fam.name} from "
+              f"({', '.join(sp.sstr(v) for v in p.values())}) to "
+              f"({', '.join(sp.sstr(v) for v in q.values())})")
+        for a, g in sorted(fig.symgeo_paths.items()):
+            print(f"  alpha = {a}: {g.method}")
+    else:
+        at = point_arg(fam, args.at, "--at") if args.at else None
+        v = vector_arg(fam, args.direction, "--direction") if args.direction else None
+        out = args.output or f"{fam.name}_taylor.png"
+        plot.plot_taylor(fam, at, v, path=out)
+        print(f"wrote {out}: KL against 1/2 delta^T I delta for {fam.name}")
+
+
+def register(sub, add_family_arguments):
+    """Add this module's subcommands to the argparse ``sub`` parsers."""
+    s = sub.add_parser("connection", help="alpha-connection (Christoffel symbols) or the "
+                                          "Amari-Chentsov tensor of a family")
+    add_family_arguments(s)
+    s.add_argument("--alpha", default="0", help="alpha (number, e.g. 1, -1, 1/3, or 'alpha')")
+    s.add_argument("--kind", choices=("first", "second"), default="first",
+                   help="first kind Gamma_(ij,k) (default) or second kind Gamma^k_ij")
+    s.add_argument("--amari-chentsov", action="store_true",
+                   help="print the Amari-Chentsov tensor T_ijk instead")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.set_defaults(func=cmd_connection)
+
+    s = sub.add_parser("curvature", help="scalar/Gaussian curvature of the Fisher metric "
+                                         "or of an alpha-connection")
+    add_family_arguments(s)
+    s.add_argument("--alpha", default="0", help="alpha (default 0: Levi-Civita)")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.set_defaults(func=cmd_curvature)
+
+    s = sub.add_parser("geodesic", help="Fisher-Rao distance and geodesic between two points")
+    add_family_arguments(s)
+    s.add_argument("--from", dest="from_", required=True, metavar="P",
+                   help="start point, comma-separated coordinates in catalog order")
+    s.add_argument("--to", required=True, metavar="Q", help="end point, comma-separated")
+    s.add_argument("--method", choices=("auto", "closed", "numeric"), default="auto",
+                   help="closed form when the metric has one (auto), or force one route")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.set_defaults(func=cmd_geodesic)
+
+    s = sub.add_parser("plot", help="pictures (needs matplotlib: pip install 'symgeo[plot]')")
+    ps = s.add_subparsers(dest="what", required=True)
+    g = ps.add_parser("geodesics", help="alpha = -1, 0, 1 geodesics between two points of a "
+                                        "2-dimensional family, in its coordinate plane")
+    add_family_arguments(g)
+    g.add_argument("--from", dest="from_", metavar="P",
+                   help="start point, comma-separated coordinates (default: a generic point)")
+    g.add_argument("--to", metavar="Q", help="end point (default: another generic point)")
+    g.add_argument("-o", "--output", metavar="FILE",
+                   help="image file (.png, .pdf, .svg); default NAME_geodesics.png")
+    g.set_defaults(func=cmd_plot)
+    t = ps.add_parser("taylor", help="exact KL(p_xi || p_(xi + delta v)) against "
+                                     "1/2 delta^2 v^T I v for delta in [-0.5, 0.5]")
+    add_family_arguments(t)
+    t.add_argument("--at", metavar="P", help="the point xi (default: a generic point)")
+    t.add_argument("--direction", metavar="V",
+                   help="direction v, comma-separated (default: one panel per coordinate)")
+    t.add_argument("-o", "--output", metavar="FILE",
+                   help="image file (.png, .pdf, .svg); default NAME_taylor.png")
+    t.set_defaults(func=cmd_plot)

@@ -1,0 +1,478 @@
+"""Standalone vectorised numpy modules, and ``Family.numeric`` (one code path).
+
+A module is rendered from ``templates/numpy_module.py.j2``; each expression
+is printed by sympy's SciPy printer (subclassed for vectorised indicators)
+after common-subexpression elimination across all entries of a quantity.
+Every entry is assigned into a preallocated ``(..., *shape)`` array, so
+constant entries and mixed scalar/array inputs broadcast correctly (the
+pitfalls of ``lambdify`` on a Matrix).  ``Family.numeric(q)`` executes the
+very source the build writes to ``generated/numpy/NAME.py``.
+
+Adding a quantity is one entry in :data:`QUANTITIES` (optional ones name
+the Family method they need in ``requires``; a build skips a quantity whose
+method is missing or whose derivation fails, and lists it in the module
+docstring).  Arrays of any rank are laid out with their axes last.
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+import multiprocessing as mp
+import pickle
+import resource
+from dataclasses import dataclass
+from typing import Callable
+
+import jinja2
+import sympy as sp
+from sympy.printing.numpy import SciPyPrinter
+
+from .._version import __version__
+from ..declare.support import Box, Compositions, FiniteValues, IntegerRange, Simplex
+from ..errors import BudgetExceeded, DerivationError, SymgeoError
+
+
+class NumpyPrinter(SciPyPrinter):
+    """SciPy printer with vectorised indicators and numpy's pi."""
+
+    #: polygamma orders printed with the fast helper (tested range of the helper)
+    HELPER_POLYGAMMA_ORDERS = (1, 2, 3, 4)
+
+    def __init__(self, settings=None):
+        super().__init__({"fully_qualified_modules": True, **(settings or {})})
+        self.helpers = set()
+
+    def _print_polygamma(self, expr):
+        n, z = expr.args
+        if n == 0:
+            return f"{self._module_format('scipy.special.psi')}({self._print(z)})"
+        if n.is_Integer and int(n) in self.HELPER_POLYGAMMA_ORDERS:
+            self.helpers.add("polygamma")
+            return f"_polygamma({int(n)}, {self._print(z)})"
+        return super()._print_polygamma(expr)
+
+    def _print_zeta(self, expr):
+        if expr.is_number:  # zeta(3) in the Gumbel/Weibull skewness: a constant
+            return repr(float(expr))
+        args = ", ".join(self._print(a) for a in expr.args)
+        return f"{self._module_format('scipy.special.zeta')}({args})"
+
+    def _print_digamma(self, expr):
+        return f"{self._module_format('scipy.special.psi')}({self._print(expr.args[0])})"
+
+    def _print_KroneckerDelta(self, expr):
+        a, b = (self._print(x) for x in expr.args)
+        return f"numpy.where(numpy.equal({a}, {b}), 1.0, 0.0)"
+
+    def _print_Pi(self, expr):
+        return "numpy.pi"
+
+    def _print_Exp1(self, expr):
+        return "numpy.e"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A numeric quantity: how to get it from a family and how it is laid out.
+
+    ``get(family, points, leading)`` returns the sympy expression/Matrix, where
+    ``points`` is a list of ``points`` coordinate tuples (for one point, the
+    family's own coordinates; for two, copies suffixed ``_p`` and ``_q``) and
+    ``leading`` the symbols of the leading scalar arguments (e.g. ``alpha``).
+    The generated function's signature is ``(x?, *leading, *point_0, *point_1,
+    *extra, *symbolic_hyper_parameters)``.
+
+    ``kind`` is "scalar", "vector", "matrix" or the rank as an int (axes last).
+    ``requires`` names the Family method an optional quantity needs (absent:
+    not emitted).  ``extra`` are array arguments passed to ``post`` (e.g. the
+    gradient of ``natural_gradient``), ``post`` the helper applied to the
+    masked array (a template helper such as ``solve``).  ``outside_support``
+    is what an x outside the support gives ("nan" or "-inf").
+    """
+
+    get: Callable
+    takes_x: bool          # x comes first in the argument list
+    kind: object           # "scalar", "vector", "matrix" or an int rank
+    doc: str
+    points: int = 1
+    leading: tuple = ()
+    requires: str = ""
+    extra: tuple = ()
+    post: str = ""
+    outside_support: str = "nan"
+
+    @property
+    def rank(self):
+        return {"scalar": 0, "vector": 1, "matrix": 2}.get(self.kind, self.kind)
+
+
+def _two(method):
+    return lambda f, pts, lead: getattr(f, method)(*lead, pts[0], pts[1])
+
+
+QUANTITIES = {
+    "fisher": Quantity(lambda f, pts, lead: f.fisher(), False, "matrix",
+                       "Fisher information g_ij = E[d_i log p d_j log p], shape (..., d, d)."),
+    "cramer_rao": Quantity(lambda f, pts, lead: f.cramer_rao(), False, "matrix",
+                           "Inverse Fisher matrix (Cramer-Rao bound), shape (..., d, d)."),
+    "jeffreys_prior": Quantity(lambda f, pts, lead: f.jeffreys_prior(), False, "scalar",
+                               "Unnormalised Jeffreys prior sqrt(det I), shape (...)."),
+    "score": Quantity(lambda f, pts, lead: f.score(), True, "vector",
+                      "Score d log p / d xi_i at x, shape (..., d); NaN for x outside the "
+                      "support."),
+    "log_density": Quantity(lambda f, pts, lead: f.log_density, True, "scalar",
+                            "Log-density (or log-mass) at x, shape (...); -inf for x outside "
+                            "the support (the density is 0 there).", outside_support="-inf"),
+    "natural_gradient": Quantity(
+        lambda f, pts, lead: f.fisher(), False, "matrix",
+        "Natural gradient I(xi)^-1 g: arguments are the coordinates, then the ordinary "
+        "gradient g = d L / d xi of shape (..., d) (coordinate order on the last axis); "
+        "solves I(xi) v = g with numpy.linalg.solve on the Fisher matrix below; shape (..., d).",
+        extra=("grad",), post="solve"),
+    "kl": Quantity(_two("kl"), False, "scalar",
+                   "Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: "
+                   "arguments are p's coordinates, then q's; shape (...).",
+                   points=2, requires="kl"),
+    "alpha_divergence": Quantity(
+        _two("alpha_divergence"), False, "scalar",
+        "Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) "
+        "q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).",
+        points=2, leading=("alpha",), requires="alpha_divergence"),
+    "entropy": Quantity(lambda f, pts, lead: f.entropy(), False, "scalar",
+                        "Entropy H = -E[log p] in nats (differential entropy for densities), "
+                        "shape (...).", requires="entropy"),
+    "amari_chentsov": Quantity(lambda f, pts, lead: f.amari_chentsov(), False, 3,
+                               "Amari-Chentsov tensor T_ijk = E[d_i l d_j l d_k l], "
+                               "shape (..., d, d, d).", requires="amari_chentsov"),
+    "christoffel": Quantity(lambda f, pts, lead: f.christoffel(*lead), False, 3,
+                            "Christoffel symbols of the alpha-connection, axes in the order "
+                            "of symgeo's Family.christoffel(alpha): arguments are alpha, then "
+                            "the coordinates; shape (..., d, d, d).",
+                            leading=("alpha",), requires="christoffel"),
+    "scalar_curvature": Quantity(lambda f, pts, lead: f.scalar_curvature(), False, "scalar",
+                                 "Scalar curvature of the Fisher metric, shape (...).",
+                                 requires="scalar_curvature"),
+    "gaussian_curvature": Quantity(lambda f, pts, lead: f.gaussian_curvature(), False, "scalar",
+                                   "Gaussian curvature of the Fisher metric (2 coordinates), "
+                                   "shape (...).", requires="gaussian_curvature"),
+}
+
+
+def available(family, name):
+    """Whether the family has the method quantity ``name`` needs (not whether it derives)."""
+    q = QUANTITIES[name]
+    return not q.requires or callable(getattr(family, q.requires, None))
+
+
+def point_symbols(family, k, points):
+    """Coordinates of point ``k`` of a ``points``-point quantity (own symbols if one point)."""
+    if points == 1:
+        return family.coordinates
+    suffix = "pq"[k] if points == 2 else str(k)
+    return tuple(sp.Symbol(f"{c.name}_{suffix}", **c.assumptions0) for c in family.coordinates)
+
+
+def _safe_name(name, taken):
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or name in taken:
+        name = f"arg_{len(taken)}"
+    taken.add(name)
+    return name
+
+
+def _entries(rank, expr):
+    """[(index, entry)] in row-major order and the shape tuple of an any-rank quantity."""
+    if rank == 0:
+        if isinstance(expr, (sp.MatrixBase, sp.NDimArray, list, tuple)):
+            raise ValueError("expected a scalar, got an array")
+        return [("...", sp.sympify(expr))], ()
+    arr = sp.Array(sp.Matrix(expr) if isinstance(expr, sp.MatrixBase) else expr)
+    if rank == 1 and arr.rank() == 2 and 1 in arr.shape:
+        arr = arr.reshape(len(arr))
+    if arr.rank() != rank:
+        raise ValueError(f"expected an array of rank {rank}, got shape {arr.shape}")
+    out = []
+    for idx in itertools.product(*(range(n) for n in arr.shape)):
+        out.append((", ".join(["..."] + [str(i) for i in idx]), arr[idx]))
+    return out, tuple(arr.shape)
+
+
+def derive(family, name, seconds=None):
+    """The symbolic value of quantity ``name`` (what :func:`_function` prints).
+
+    With ``seconds``, an optional quantity (one with ``requires``) is derived
+    in a child process under that CPU budget (:func:`run_guarded`),
+    so a derivation that never finishes cannot hold up a build.
+    """
+    q = QUANTITIES[name]
+    lead = tuple(sp.Symbol(a, real=True) for a in q.leading)
+    pts = [point_symbols(family, k, q.points) for k in range(q.points)]
+    if seconds is None or not q.requires:
+        return q.get(family, pts, lead)
+    return run_guarded(q.get, (family, pts, lead), seconds, f"family {family.name!r}: {name}")
+
+
+def _guarded_child(conn, fn, args, seconds):
+    try:
+        soft = max(1, int(seconds + 0.999))
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
+        conn.send_bytes(pickle.dumps(("ok", fn(*args))))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        conn.send_bytes(pickle.dumps(("error", type(exc).__name__, " ".join(str(exc).split()))))
+    finally:
+        conn.close()
+
+
+def run_guarded(fn, args, seconds, what):
+    """``fn(*args)`` in a forked (non-daemonic, so it may fork again) child under a CPU budget.
+
+    Raises :class:`symgeo.errors.BudgetExceeded` when the budget is spent and
+    :class:`symgeo.errors.DerivationError` carrying the child's message when
+    ``fn`` failed.
+    """
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_guarded_child, args=(child, fn, args, seconds), daemon=False)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(seconds + 2):  # wall clock: grandchildren are not CPU-limited here
+            raise BudgetExceeded(f"{what}: not derived within the {seconds:g} s budget")
+        try:
+            status, *payload = pickle.loads(parent.recv_bytes())
+        except EOFError:
+            raise BudgetExceeded(f"{what}: not derived within the {seconds:g} s budget") from None
+    finally:
+        parent.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+    if status == "ok":
+        return payload[0]
+    kind, message = payload
+    if kind in ("DerivationError", "BudgetExceeded", "SymgeoError"):
+        raise DerivationError(message)
+    raise DerivationError(f"{what}: {kind}: {message}")
+
+
+def _function(family, name, printer, expr=None):
+    q = QUANTITIES[name]
+    taken = {"numpy", "scipy", "math", "out", "shape", "COORDINATES", "VARIABLES"} | set(q.extra)
+    names = {}
+    var_names = []
+    if q.takes_x:
+        taken.add("x")
+        for v in family.variables:
+            n = "x" if len(family.variables) == 1 else _safe_name(v.name, taken)
+            names[v] = n
+            var_names.append(n)
+    lead_syms = tuple(sp.Symbol(a, real=True) for a in q.leading)
+    points = [point_symbols(family, k, q.points) for k in range(q.points)]
+    for pt in points:
+        for c in pt:
+            names[c] = _safe_name(c.name, taken)
+    for a in lead_syms:  # a coordinate keeps its name; a clashing leading one gets "_arg"
+        names[a] = _safe_name(a.name if a.name not in taken else f"{a.name}_arg", taken)
+    fixed_syms = [v for v in family.fixed.values() if isinstance(v, sp.Symbol)]
+    for v in fixed_syms:
+        names[v] = _safe_name(v.name, taken)
+    if expr is None:
+        expr = q.get(family, points, lead_syms)
+    rename = {s: sp.Symbol(n, real=True) for s, n in names.items()}
+    entries, shape = _entries(q.rank, expr)
+    exprs = [sp.sympify(e).xreplace(rename) for _, e in entries]
+    support_code = ""
+    if q.takes_x:
+        cond = support_condition(family, [rename[v] for v in family.variables], rename)
+        if cond is not sp.true:
+            support_code = printer.doprint(cond)
+    cse, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    lead_names = [names[a] for a in lead_syms]
+    point_names = [[names[c] for c in pt] for pt in points]
+    flat_points = [n for pt in point_names for n in pt]
+    fixed_args = [names[v] for v in fixed_syms]
+    args = (["x"] if q.takes_x else []) + lead_names + flat_points + list(q.extra) + fixed_args
+    x_split = ""
+    prepared = lead_names + flat_points + fixed_args
+    if q.takes_x:
+        if len(var_names) == 1:
+            prepared = ["x"] + prepared
+        else:
+            x_split = "x = numpy.asarray(x, dtype=float); " + "; ".join(
+                f"{v} = x[..., {i}]" for i, v in enumerate(var_names))
+            prepared = var_names + prepared
+    doc = q.doc
+    if q.takes_x and len(var_names) > 1:
+        doc += f"\nx has last axis ({', '.join(var_names)})."
+    if fixed_args:
+        doc += f"\nSymbolic hyper-parameter(s) {', '.join(fixed_args)} come last."
+    if name == "natural_gradient":
+        doc += "\n\nFisher matrix (entries in row-major order):\n"
+    else:
+        doc += "\n\nFormula (entries in row-major order):\n"
+    doc += "\n".join(
+        f"  [{idx.replace('...', '').lstrip(', ') or '.'}] {sp.sstr(e)}"
+        for (idx, _), e in zip(entries, exprs))
+    return {
+        "name": name,
+        "args": args,
+        "x_split": x_split,
+        "prepared": prepared,
+        "shape": repr(shape),
+        "doc": doc,
+        "domain_calls": [", ".join(pt) for pt in point_names],
+        "support_code": support_code,
+        "outside_support": {"nan": "numpy.nan", "-inf": "-numpy.inf"}[q.outside_support],
+        "post": q.post,
+        "extra": list(q.extra),
+        "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in cse],
+        "entries": [(idx, printer.doprint(e)) for (idx, _), e in zip(entries, reduced)],
+    }
+
+
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("symgeo.codegen", "templates"),
+                          keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+_ENV.policies["json.dumps_kwargs"] = {"sort_keys": True}
+
+
+SIMPLEX_TOLERANCE = 1e-9
+"""|x_1 + ... + x_k - 1| allowed on the simplex support in generated code."""
+
+
+def support_condition(family, xs, rename):
+    """The support as a sympy boolean in the plain symbols ``xs`` (True when unrestricted).
+
+    Bounds are closed (the formula itself decides at an end point); discrete
+    supports also require integer values; the simplex allows a sum within
+    :data:`SIMPLEX_TOLERANCE` of 1.
+    """
+    sup = family.support
+
+    def b(v):
+        return sp.sympify(v).xreplace(rename)
+
+    def integer(x):
+        return sp.Eq(x, sp.floor(x))
+
+    conds = []
+    if isinstance(sup, Box):
+        for x, lo, hi in zip(xs, sup.lower, sup.upper):
+            lo, hi = b(lo), b(hi)
+            if lo != -sp.oo:
+                conds.append(x >= lo)
+            if hi != sp.oo:
+                conds.append(x <= hi)
+    elif isinstance(sup, IntegerRange):
+        x = xs[0]
+        conds.append(integer(x))
+        if b(sup.lower) != -sp.oo:
+            conds.append(x >= b(sup.lower))
+        if b(sup.upper) != sp.oo:
+            conds.append(x <= b(sup.upper))
+    elif isinstance(sup, FiniteValues):
+        return sp.Or(*[sp.Eq(xs[0], b(v)) for v in sup.values])
+    elif isinstance(sup, Simplex):
+        conds += [x > 0 for x in xs]
+        conds.append(sp.Abs(sp.Add(*xs) - 1) <= SIMPLEX_TOLERANCE)
+    elif isinstance(sup, Compositions):
+        conds += [integer(x) for x in xs] + [x >= 0 for x in xs]
+        conds.append(sp.Eq(sp.Add(*xs), b(sup.total)))
+    else:  # pragma: no cover - a new support kind must say how it is tested
+        raise ValueError(f"no support test for {type(sup).__name__}")
+    return sp.And(*conds)
+
+
+def _py_doc(text):
+    """Text safe inside a triple-quoted docstring (family text cannot end it)."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+_ENV.filters["pydoc"] = _py_doc
+
+
+def module_parts(family, quantities=None, *, skip_failures=False, derived=None):
+    """``(source, emitted, skipped)`` of the family's standalone numpy module.
+
+    ``quantities`` defaults to every registry entry whose Family method exists.
+    With ``skip_failures`` a quantity whose derivation raises a SymgeoError is
+    left out and listed (name, reason) in ``skipped`` and the module docstring.
+    ``derived`` maps quantity names to values already derived (or to the
+    exception their derivation raised), e.g. by :func:`derive` in a build.
+    """
+    names = list(quantities) if quantities else list(QUANTITIES)
+    unknown = [q for q in names if q not in QUANTITIES]
+    if unknown:
+        raise ValueError(f"unknown numeric quantity {unknown[0]!r}; "
+                         f"known: {', '.join(sorted(QUANTITIES))}")
+    printer = NumpyPrinter()
+    functions, skipped = [], []
+    for q in names:
+        if not available(family, q):
+            if quantities:
+                raise SymgeoError(f"family {family.name!r}: quantity {q!r} needs "
+                                  f"Family.{QUANTITIES[q].requires}(), which this symgeo lacks")
+            continue  # not part of this symgeo: not listed
+        try:
+            value = (derived or {}).get(q)
+            if isinstance(value, BaseException):
+                raise value
+            functions.append(_function(family, q, printer, value))
+        except (SymgeoError, TypeError, ValueError, NotImplementedError) as exc:
+            # TypeError/ValueError: a Family method with another signature or
+            # result layout than the registry expects; recorded, not fatal.
+            if not skip_failures:
+                raise
+            reason = " ".join(str(exc).split())
+            if not isinstance(exc, SymgeoError):
+                reason = f"{type(exc).__name__}: {reason}"
+            skipped.append((q, reason))
+    # The domain test takes the coordinates positionally.  Its conditions are
+    # built on assumption-free symbols: on the family's own positive symbols
+    # sigma > 0 would already have evaluated to True.
+    taken = {"numpy", "scipy", "math"}
+    plain = {c: sp.Symbol(_safe_name(c.name, taken), real=True) for c in family.coordinates}
+    conds = [family.domains[c].condition(plain[c]) for c in family.coordinates]
+    conds += [sp.sympify(c).xreplace(plain) for c in family.constraints]
+    cond = sp.And(*conds)
+    first = str(plain[family.coordinates[0]])
+    domain_code = printer.doprint(cond) if cond is not sp.true else \
+        f"numpy.full(numpy.shape({first}), True)"
+    domain_text = "; ".join([family.domains[c].describe(plain[c].name) for c in family.coordinates] +
+                            [sp.sstr(sp.sympify(c).xreplace(plain)) for c in family.constraints])
+    if any(fn["post"] == "solve" for fn in functions):
+        printer.helpers.add("solve")
+    helpers = sorted(printer.helpers)
+    imports = sorted({m for m in printer.module_imports if m != "numpy"} |
+                     ({"math"} if "polygamma" in helpers else set()))
+    fixed = ", ".join(f"{k.name} = {v}" for k, v in family.fixed.items())
+    src = _ENV.get_template("numpy_module.py.j2").render(
+        title=family.title or family.name, family=family.name, version=__version__,
+        coordinates=[str(plain[c]) for c in family.coordinates],
+        variables=[v.name for v in family.variables], fixed=fixed,
+        domain_text=domain_text, domain_code=domain_code, imports=imports,
+        functions=functions, helpers=helpers, skipped=skipped,
+        emitted=[fn["name"] for fn in functions])
+    return src, [fn["name"] for fn in functions], skipped
+
+
+def module_source(family, quantities=None):
+    """Source text of the standalone numpy module for ``family`` (failures raise)."""
+    return module_parts(family, quantities)[0]
+
+
+def compile_quantity(family, quantity):
+    """The function ``quantity`` of the family's generated module (see module docstring)."""
+    if quantity not in QUANTITIES:
+        raise ValueError(f"family {family.name!r}: unknown numeric quantity {quantity!r}; "
+                         f"known: {', '.join(sorted(QUANTITIES))}")
+    src = module_source(family, [quantity])
+    namespace = {"__name__": f"symgeo_generated_{family.name}"}
+    # our own generated code (symbol names are sanitised identifiers), never user text
+    exec(compile(src, f"<symgeo generated {family.name}.{quantity}>", "exec"), namespace)  # noqa: S102
+    fn = namespace[quantity]
+    fn.source = src
+    return fn
+
+
+__all__ = ["QUANTITIES", "Quantity", "NumpyPrinter", "module_source", "module_parts",
+           "compile_quantity", "point_symbols", "available", "support_condition"]

@@ -1,0 +1,1 @@
+"""Divergences: KL, entropy, cross-entropy, α-divergences, exponential-family structure."""

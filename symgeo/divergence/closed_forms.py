@@ -1,0 +1,244 @@
+"""Divergences between members of one family: KL, entropy, cross-entropy, α-divergences.
+
+Conventions (p, q are two points of the same family, coordinates in catalog order):
+
+* ``KL(p || q) = E_p[log p(x) - log q(x)]``.
+* Entropy ``H(p) = -E_p[log p(x)]`` (differential entropy for densities,
+  Shannon entropy in nats for mass functions).
+* Cross-entropy ``H(p, q) = -E_p[log q(x)] = H(p) + KL(p || q)``.
+* Amari's α-divergence
+  ``D_α(p || q) = 4 / (1 - α²) (1 - ∫ p^{(1-α)/2} q^{(1+α)/2})``;
+  α → -1 gives KL(p || q), α → +1 gives KL(q || p), α = 0 gives
+  ``4 (1 - BC) = 4 H²`` with the Bhattacharyya coefficient
+  ``BC = ∫ sqrt(p q)``, the Hellinger distance ``H = sqrt(1 - BC)`` and the
+  Bhattacharyya distance ``-log BC``.
+
+Routes.  For an exponential family ``p = h exp(θ·T - A)`` (full or curved)
+the KL divergence is the Bregman divergence of the log-partition,
+``KL(p || q) = A(θ_q) - A(θ_p) - (θ_q - θ_p)·η_p`` with ``η_p = E_p[T]``: no
+integral beyond the mean parameters.  For a full exponential family whose
+coordinates can be solved from θ, the α-affinity is closed form,
+``∫ p^λ q^{1-λ} = exp(A(λθ_p + (1-λ)θ_q) - λA(θ_p) - (1-λ)A(θ_q))``,
+valid while the mixed θ stays in the natural parameter space (always for
+|α| ≤ 1).  Everything else is an expectation ``E_p[f]`` handed to the
+expectation engine, whose route is recorded; where no route closes the
+error names the numeric (mpmath) route.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..engine import budget
+from ..engine.simplify import tidy
+from ..errors import BudgetExceeded, SymgeoError
+from ..printing import latex
+from .expfamily import log_partition_theta
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """A closed form with its provenance, in the family's coordinates (p) and ``*_q`` copies (q)."""
+
+    value: sp.Expr
+    route: str
+    detail: str
+
+    def _repr_latex_(self):
+        return f"$\\displaystyle {latex(self.value)}$"
+
+
+def second_point(family, suffix="q"):
+    """Copies of the coordinates named ``<name>_<suffix>`` with the same assumptions."""
+    return tuple(sp.Symbol(f"{c.name}_{suffix}", **c.assumptions0) for c in family.coordinates)
+
+
+TIDY_BUDGET = 10.0
+"""CPU seconds for making a divergence readable; past it the expression is returned as is."""
+
+
+def tidy_divergence(expr):
+    """:func:`_tidy_divergence` under TIDY_BUDGET (factoring a binomial-10 affinity can
+    take minutes and gigabytes; an untidy exact result is better than none)."""
+    try:
+        return budget.run_with_budget(_tidy_divergence, expr, seconds=TIDY_BUDGET,
+                               what="simplifying a divergence", safety_net=True)
+    except BudgetExceeded:
+        return sp.sympify(expr)
+
+
+def _tidy_divergence(expr):
+    """Readable form of a divergence: logarithms split and regrouped, the rest over one denominator.
+
+    Candidates: :func:`tidy`, and a form where every log is expanded (the
+    coordinates are positive where they sit inside logs), the logarithmic part
+    regrouped by ``logcombine`` and the algebraic part put over a common
+    denominator and factored.  The shorter (by operation count) wins.
+    """
+    expr = sp.sympify(expr)
+    cands = [tidy(expr)]
+    try:
+        e = sp.expand(sp.expand_log(expr, deep=True))
+        logs, rest = [], []
+        for t in sp.Add.make_args(e):
+            (logs if t.has(sp.log) else rest).append(t)
+        r = sp.Add(*rest)
+        r = min([r, sp.factor(sp.cancel(sp.together(r)))], key=sp.count_ops)
+        lg = sp.logcombine(sp.Add(*logs))
+        cands.append(lg + r)
+        # logs kept apart, each with a factored coefficient (c log 10 stays c log 10)
+        atoms = sorted(sp.Add(*logs).atoms(sp.log), key=sp.default_sort_key)
+        collected = sp.collect(sp.Add(*logs), atoms, evaluate=False)
+        cands.append(sp.Add(*(sp.factor(c) * k for k, c in collected.items())) + r)
+    except (sp.PolynomialError, NotImplementedError, TypeError):  # pragma: no cover
+        pass
+    return min(cands, key=lambda c: (_cost(c), sp.default_sort_key(c)))
+
+
+def _cost(e):
+    """Operation count, with log(a**b) for symbolic b counted as harder to read than b*log(a).
+
+    (It is also costlier: log(10**(p*(1-p)**8)) at a rational p makes sympy
+    evaluate a rational power of an integer exactly.)
+    """
+    hidden = sum(1 for g in e.atoms(sp.log) for a in sp.preorder_traversal(g.args[0])
+                 if a.is_Pow and not a.exp.is_number)
+    return sp.count_ops(e) + 10 * hidden
+
+
+def _point(family, values, what):
+    """``values`` (sequence in coordinate order, or None for the family's own symbols) as a dict."""
+    if values is None:
+        return None
+    if isinstance(values, dict):
+        try:
+            values = [values[c] if c in values else values[c.name] for c in family.coordinates]
+        except KeyError as exc:
+            raise SymgeoError(f"family {family.name!r}: {what} lacks coordinate {exc.args[0]}")
+    values = list(values)
+    if len(values) != family.dimension:
+        names = ", ".join(c.name for c in family.coordinates)
+        raise SymgeoError(f"family {family.name!r}: {what} needs {family.dimension} coordinates "
+                          f"({names}) in that order, got {len(values)}")
+    # a Python float is taken as the decimal it prints as (2.1 -> 21/10), so results stay exact
+    vals = [v if isinstance(v, sp.Basic)
+            else sp.Rational(repr(v)) if isinstance(v, float) and math.isfinite(v)
+            else sp.sympify(v, strict=True) for v in values]
+    pt = dict(zip(family.coordinates, vals))
+    if all(v.is_number for v in vals) and not family.in_domain(pt):
+        raise SymgeoError(f"family {family.name!r}: {what} = {tuple(vals)} lies outside the "
+                          "coordinate domain")
+    return pt
+
+
+def _split_log_numbers(expr):
+    """log(r) for a rational r -> sum of e_p log p over its primes, so like terms collect."""
+    def split(e):
+        r = e.args[0]
+        if not (r.is_Rational and r > 0) or max(abs(r.p), r.q) > 10**12:
+            return e
+        parts = {**sp.factorint(r.p), **{k: -v for k, v in sp.factorint(r.q).items()}}
+        return sp.Add(*(v * sp.log(k) for k, v in parts.items() if k != 1))
+    return sp.expand(expr.replace(lambda e: isinstance(e, sp.log), split))
+
+
+def substitute(family, expr, p=None, q=None, q_symbols=None):
+    """Put the points ``p`` (family coordinates) and ``q`` (``*_q`` symbols) into ``expr``."""
+    sub = {}
+    pp = _point(family, p, "p")
+    qq = _point(family, q, "q")
+    if pp:
+        sub.update(pp)
+    if qq:
+        sub.update({s: qq[c] for s, c in zip(q_symbols, family.coordinates)})
+    if not sub:
+        return expr
+    out = sp.sympify(expr).xreplace(sub)
+    if all(v.is_number for v in sub.values()):
+        if out.free_symbols:  # e.g. a symbolic alpha: tidying numbers into it is costly
+            return out
+        # numbers only: expand, no simplify (logcombine of large rational powers can
+        # take minutes, e.g. mvnormal2)
+        return _split_log_numbers(sp.expand(sp.expand_log(out, force=True)))
+    return tidy_divergence(out)
+
+
+# ----------------------------------------------------------------------
+# exponential-family primitives used here
+
+def _canonical(family):
+    form = family._engine.canonical()
+    return form if form.is_exponential else None
+
+
+def mean_parameters(family):
+    """η_i = E[T_i] in the coordinates, with the route (moment recursion or engine)."""
+    form = _canonical(family)
+    eng = family._engine.moments()
+    if eng is not None:
+        return tuple(sp.cancel(e) for e in eng.eta), "gradient of the log-partition (J^T eta = grad A)"
+    return tuple(family.expectation(t).value for t in form.statistics), "expectation engine"
+
+
+def kl_closed_form(family):
+    """KL(p || q) with p the family's coordinates and q their ``*_q`` copies, as a Divergence."""
+    q = second_point(family)
+    qsub = dict(zip(family.coordinates, q))
+    form = _canonical(family)
+    if form is not None:
+        eta, how = mean_parameters(family)
+        A = form.log_partition
+        expr = A.xreplace(qsub) - A - sum((th.xreplace(qsub) - th) * e
+                                          for th, e in zip(form.natural, eta))
+        detail = ("Bregman divergence of the log-partition: KL(p||q) = A(theta_q) - A(theta_p)"
+                  f" - (theta_q - theta_p).eta_p, with eta = E[T] from the {how}")
+        return Divergence(tidy_divergence(expr), "Bregman", detail)
+    f = family.log_density - family.log_density.xreplace(qsub)
+    res = family._engine.expect(f, what="KL(p || q) = E_p[log p - log q]")
+    return Divergence(tidy_divergence(res.value), res.route, res.detail)
+
+
+def entropy_closed_form(family):
+    """H(p) = -E_p[log p] in the family's coordinates, as a Divergence."""
+    form = _canonical(family)
+    if form is not None:
+        eta, how = mean_parameters(family)
+        base = family._engine.expect(form.log_base, what="E[log h(x)]") if form.log_base != 0 \
+            else None
+        expr = form.log_partition - sum(th * e for th, e in zip(form.natural, eta))
+        detail = f"H = A(theta) - theta.eta - E[log h], eta from the {how}"
+        if base is not None:
+            expr -= base.value
+            detail += f"; E[log h] by the {base.route} route ({base.detail})"
+        return Divergence(tidy_divergence(expr), "exponential family", detail)
+    res = family._engine.expect(-family.log_density, what="the entropy -E[log p]")
+    return Divergence(tidy_divergence(res.value), res.route, res.detail)
+
+
+def log_affinity_closed_form(family, lam):
+    """log ∫ p^λ q^{1-λ} (p: coordinates, q: ``*_q`` copies) as a Divergence, or None."""
+    q = second_point(family)
+    qsub = dict(zip(family.coordinates, q))
+    form = _canonical(family)
+    if form is not None and form.kind == "full":
+        xi_theta, a_theta = log_partition_theta(family)
+        if a_theta is not None:
+            theta = [sp.Symbol(f"theta_{i + 1}", real=True) for i in range(len(form.natural))]
+            mix = {t: lam * n + (1 - lam) * n.xreplace(qsub) for t, n in zip(theta, form.natural)}
+            A = form.log_partition
+            expr = a_theta.xreplace(mix) - lam * A - (1 - lam) * A.xreplace(qsub)
+            return Divergence(tidy_divergence(expr), "log-partition",
+                              "log int p^l q^(1-l) = A(l theta_p + (1-l) theta_q) - l A(theta_p)"
+                              " - (1-l) A(theta_q), valid while the mixed theta is a natural "
+                              "parameter (always for 0 <= l <= 1)")
+    f = sp.exp((1 - lam) * (family.log_density.xreplace(qsub) - family.log_density))
+    res = family._engine.expect(f, what="the affinity E_p[(q/p)^(1-l)]")
+    return Divergence(tidy_divergence(sp.log(res.value)), res.route, res.detail)
+
+
+def alpha_from_affinity(alpha, log_rho):
+    """Amari's D_α = 4/(1-α²)(1 - ρ) from log ρ."""
+    return 4 / (1 - alpha ** 2) * (1 - sp.exp(log_rho))

@@ -1,0 +1,68 @@
+"""Run symbolic work that may not finish under a CPU-time budget.
+
+``sympy.integrate`` and ``summation`` can run for minutes or forever.  They
+are run in a forked child process limited with ``RLIMIT_CPU`` (and a wall
+clock guard); the result comes back pickled.  The parent is never blocked
+past the budget and no thread is left running.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import resource
+
+from ..errors import BudgetExceeded
+
+DEFAULT_BUDGET = float(os.environ.get("SYMGEO_BUDGET", "20"))
+
+
+def _child(conn, fn, args, seconds):
+    try:
+        soft = max(1, int(seconds + 0.999))
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
+        result = fn(*args)
+        conn.send_bytes(pickle.dumps(("ok", result)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        try:
+            conn.send_bytes(pickle.dumps(("error", f"{type(exc).__name__}: {exc}")))
+        except Exception:  # pragma: no cover - pipe gone
+            pass
+    finally:
+        conn.close()
+
+
+def run_with_budget(fn, *args, seconds=None, what="computation", safety_net=False):
+    """Return ``fn(*args)`` computed within ``seconds`` of CPU time.
+
+    ``safety_net``: the budget only guards against a runaway (the result does
+    not depend on whether it was spent, e.g. tidying); ``symgeo build``, which
+    must not let timing decide its output, then runs ``fn`` under the
+    quantity's own budget instead.
+
+    Raises :class:`BudgetExceeded` when the budget is spent (or the child
+    dies), and re-raises the child's exception text as ``BudgetExceeded``'s
+    cause-free message when ``fn`` itself failed.
+    """
+    seconds = DEFAULT_BUDGET if seconds is None else seconds
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, fn, args, seconds), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        # wall-clock guard: twice the CPU budget plus start-up slack
+        if not parent.poll(2 * seconds + 5):
+            raise BudgetExceeded(f"{what}: no result within the {seconds:g} s budget")
+        status, payload = pickle.loads(parent.recv_bytes())
+    except EOFError:
+        raise BudgetExceeded(f"{what}: the {seconds:g} s CPU budget was spent") from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(1)
+        parent.close()
+    if status == "error":
+        raise BudgetExceeded(f"{what}: failed ({payload})")
+    return payload

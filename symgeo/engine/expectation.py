@@ -1,0 +1,354 @@
+"""The expectation engine: E_xi[f(x)] under a declared family.
+
+Strategies are tried in order and the route is recorded on the result:
+
+1. ``exponential family``: f is a polynomial in the sufficient statistics;
+   moments follow from the log-partition (no integral; see
+   :mod:`symgeo.expfamily`).
+2. ``finite sum``: a finite discrete support is summed exactly.
+3. ``standardised``: x = a + b phi(w) makes the density of w free of the
+   coordinates (location-scale, exponential map); by linearity f becomes a
+   sum of terms c_i(xi) m_i(w) whose integrals follow from the rules of
+   :mod:`symgeo.rules` (Mellin/Gamma, Beta, Bessel).  A term no rule fits is
+   integrated by sympy under the CPU budget.
+4. ``summation`` / ``integration``: plain sympy on the whole expectation,
+   under the CPU budget.  A result still containing ``Sum`` or ``Integral``
+   counts as not found.
+
+When every route fails the error names the numeric route that still works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mpmath as mp
+import sympy as sp
+
+from ..declare.support import Box, finite_points
+from ..errors import BudgetExceeded, DerivationError
+from ..printing import latex
+from . import budget as _budget
+from . import rules
+from .expfamily import MomentEngine, canonical_form
+from .numeric import expect_numeric
+from .standardize import density_factor, find_standardisation
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """E[f] with its provenance: ``route`` (short name) and ``detail`` (the identity used)."""
+
+    value: sp.Expr
+    route: str
+    detail: str
+
+    def _repr_latex_(self):
+        return f"$\\displaystyle {latex(self.value)}$"
+
+
+def expand_terms(expr):
+    """Expand products and positive integer powers of sums, never denominators."""
+    def pos_pow(e):
+        return e.is_Pow and e.base.is_Add and e.exp.is_Integer and e.exp > 1
+    prev = None
+    expr = sp.sympify(expr)
+    while prev != expr:
+        prev = expr
+        expr = expr.replace(pos_pow, lambda e: sp.expand_multinomial(e))
+        expr = sp.expand_mul(expr)
+    return expr
+
+
+def rational_terms(expr, var):
+    """Additive terms of ``expr`` over a factored common denominator in ``var``.
+
+    The numerator is expanded, the denominator factored once, so each term is
+    c(xi) * m(var) with powers of the same irreducible factor merged
+    (z^4 + 2 z^2 + 1 becomes (z^2 + 1)^2) and constants pulled out of them.
+    """
+    num, den = sp.fraction(sp.together(expr))
+    den = sp.factor(den)
+    if den.has(var):
+        dc, dv = den.as_independent(var, as_Add=False)
+        den = dc * sp.Mul(*[sp.factor_terms(f) for f in sp.Mul.make_args(dv)])
+    return [t / den for t in sp.Add.make_args(expand_terms(num))]
+
+
+def separate_powers(expr, w):
+    """Rewrite ``expr`` so that every factor involving ``w`` (a positive symbol) stands alone.
+
+    Products under a power or a log are split using the sign assumptions of
+    the symbols ((lam w / lam_q)^k_q = lam^k_q w^k_q lam_q^-k_q, all positive)
+    and exp(c log w + b) becomes w^c exp(b), so that the standard-integral
+    rules see monomials w^a log^k w times a single kernel.
+    """
+    expr = sp.expand_log(sp.expand_power_base(sp.sympify(expr), deep=True), deep=True)
+    logw = sp.log(w)
+
+    def split_exp(e):
+        out = sp.S.One
+        for t in sp.Add.make_args(sp.expand(e.args[0])):
+            c, r = t.as_independent(w, as_Add=False)
+            out *= w ** c if r == logw else sp.exp(t)
+        return out
+    return expr.replace(lambda e: isinstance(e, sp.exp) and e.args[0].has(logw), split_exp)
+
+
+def _closed(value):
+    return value is not None and not value.has(sp.Integral, sp.Sum, sp.nan, sp.zoo)
+
+
+def _generic_values(expr, exclude=()):
+    vals = {}
+    for i, s in enumerate(sorted(expr.free_symbols - set(exclude), key=lambda s: s.name)):
+        base = sp.Rational(13, 10) + sp.Rational(i, 7)
+        vals[s] = base if (s.is_positive or s.is_integer) else base - sp.Rational(17, 10)
+        if s.is_integer:
+            vals[s] = sp.Integer(3 + i)
+    return vals
+
+
+PLAIN_INTEGRATION = True
+"""Try sympy's integrate/summation when no rule applies.  ``symgeo build`` turns it
+off: whether sympy finishes within a budget is timing, and a build must not depend
+on timing (its plan does that once, see symgeo.build)."""
+
+
+def _agrees_numerically(integrand, var, lo, hi, value, dps=20):
+    vals = _generic_values(integrand + value, exclude=(var,))
+    try:
+        with mp.workdps(dps + 5):
+            g = sp.lambdify(var, integrand.xreplace(vals), "mpmath")
+            bounds = [mp.mpf(sp.N(b, dps)) if b.is_finite else (mp.inf if b > 0 else -mp.inf)
+                      for b in (sp.sympify(lo), sp.sympify(hi))]
+            num = mp.quad(g, [bounds[0], 0, bounds[1]] if bounds[0] < 0 < bounds[1] else bounds)
+            sym = mp.mpf(sp.N(value.xreplace(vals), dps + 5))
+            return abs(num - sym) <= mp.mpf(10) ** (-dps // 2) * max(1, abs(sym))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+
+
+def _integrate_job(integrand, var, lo, hi):
+    return sp.integrate(integrand, (var, lo, hi), conds="none")
+
+
+def _sum_job(summand, var, lo, hi):
+    return sp.summation(summand, (var, lo, hi))
+
+
+class ExpectationEngine:
+    """Expectations under one family; caches the preparation of every route."""
+
+    def __init__(self, family, budget=None):
+        self.family = family
+        self.budget = budget
+        self._prepared = {}
+        self._term_cache = {}
+
+    # -- preparation (each computed once) ---------------------------------
+    def _once(self, key, fn):
+        if key not in self._prepared:
+            self._prepared[key] = fn()
+        return self._prepared[key]
+
+    @property
+    def reduced_log_density(self):
+        fam = self.family
+        return self._once("reduced", lambda: fam.support.reduce(fam.log_density, fam.variables))
+
+    @property
+    def free_variables(self):
+        fam = self.family
+        return fam.support.free_variables(fam.variables)
+
+    def canonical(self):
+        fam = self.family
+        return self._once("canonical", lambda: canonical_form(
+            self.reduced_log_density, self.free_variables, fam.coordinates))
+
+    def moments(self):
+        def make():
+            form = self.canonical()
+            if form.kind != "full":
+                return None
+            return MomentEngine(form, self.family.coordinates, self.free_variables)
+        return self._once("moments", make)
+
+    def standardisation(self):
+        def make():
+            fam = self.family
+            sup = fam.support
+            if not (isinstance(sup, Box) and sup.univariate):
+                return None
+            return find_standardisation(fam.log_density, fam.variables[0], sup.lower[0],
+                                        sup.upper[0], sup.periodic, fam.coordinates)
+        return self._once("standard", make)
+
+    # -- routes -----------------------------------------------------------
+    def _route_expfamily(self, f):
+        eng = self.moments()
+        if eng is None:
+            return None
+        f = self.family.support.reduce(f, self.family.variables)
+        val = eng.expect(f)
+        if val is None:
+            return None
+        form = self.canonical()
+        stats = ", ".join(map(str, form.statistics))
+        return Expectation(val, "exponential family",
+                           f"f is a polynomial in T = ({stats}); moments from the log-partition: "
+                           "J^T eta = grad A, E[T_i g] = d/dtheta_i E[g] + eta_i E[g]")
+
+    def _route_finite(self, f):
+        fam = self.family
+        pts = finite_points(fam.support, fam.variables)
+        if pts is None:
+            return None
+        total = sp.S.Zero
+        for pt in pts:
+            sub = dict(zip(fam.variables, pt))
+            total += f.subs(sub) * sp.exp(fam.log_density.subs(sub))
+        return Expectation(total, "finite sum", f"exact sum over the {len(pts)} points of the support")
+
+    def _route_standardised(self, f):
+        st = self.standardisation()
+        if st is None:
+            return None
+        w = st.new
+        p0 = density_factor(st.log_p0, w)
+        total = sp.S.Zero
+        used = set()
+        g = f.subs(st.variable, st.x_of_w)
+        if w.is_positive:
+            g = separate_powers(g, w)
+        if st.domain == "circle":
+            g = sp.expand_trig(g)  # cos(a - t) = cos a cos t + sin a sin t
+        for term in rational_terms(g, w):
+            c, m = term.as_independent(w, as_Add=False)
+            val, rule = self._standard_integral(m * p0, w, st.domain)
+            if val is None:
+                return None
+            used.add(rule)
+            total += c * val
+        rules_used = "; ".join(rules.RULE_NAMES.get(r, r) for r in sorted(used))
+        return Expectation(total, "standardised",
+                           f"substitution {st.variable} = {st.x_of_w} with density of {w} "
+                           f"exp({st.log_p0}); {rules_used}")
+
+    def _standard_integral(self, integrand, w, domain):
+        key = (integrand, domain)
+        if key in self._term_cache:
+            return self._term_cache[key]
+        val, rule = None, domain
+        if domain == "half":
+            val = rules.half_line(integrand, w)
+        elif domain == "unit":
+            val = rules.unit_interval(integrand, w)
+        elif domain == "circle":
+            val = rules.circle(integrand, w)
+        elif domain == "real" and (val := rules.poisson_kernel(integrand, w)) is not None:
+            rule = "poisson"
+        elif domain == "real" and (val := rules.shifted_abs(integrand, w, self._tail)) is not None:
+            rule = "abs"
+        elif domain == "real":
+            v = sp.Symbol("v", positive=True)
+            val = sp.S.Zero
+            for part in rules.fold_real_line(integrand, w, v):
+                c, m = part.as_independent(v, as_Add=False)
+                r = rules.half_line(m, v) if m != 0 else sp.S.Zero
+                if r is None:
+                    val = None
+                    break
+                val += c * r
+        if val is None and PLAIN_INTEGRATION:
+            lo, hi = {"half": (0, sp.oo), "unit": (0, 1), "circle": (-sp.pi, sp.pi),
+                      "real": (-sp.oo, sp.oo)}[domain]
+            try:
+                val = _budget.run_with_budget(_integrate_job, integrand, w, lo, hi,
+                                      seconds=self._budget(), what="integrate")
+                rule = "sympy integrate (term), checked by mpmath quadrature"
+            except BudgetExceeded:
+                val = None
+            # sympy's definite integrals are occasionally wrong; a term it
+            # returns is accepted only if quadrature agrees at a generic point
+            if not _closed(val) or not _agrees_numerically(integrand, w, lo, hi, val):
+                val = None
+        self._term_cache[key] = (val, rule)
+        return val, rule
+
+    def _tail(self, integrand, var, lo, hi):
+        """A definite integral by sympy within the budget, or None (used by rules)."""
+        try:
+            val = _budget.run_with_budget(_integrate_job, integrand, var, lo, hi,
+                                  seconds=self._budget(), what="integrate")
+        except BudgetExceeded:
+            return None
+        return val if _closed(val) else None
+
+    def _budget(self):
+        # read at call time: SYMGEO_BUDGET and tests may change the default
+        return self.budget if self.budget is not None else _budget.DEFAULT_BUDGET
+
+    def _route_plain(self, f):
+        if not PLAIN_INTEGRATION:
+            return None
+        fam = self.family
+        sup = fam.support
+        dens = sp.exp(fam.log_density)
+        try:
+            if sup.discrete and len(fam.variables) == 1 and hasattr(sup, "lower"):
+                val = _budget.run_with_budget(_sum_job, f * dens, fam.variables[0], sup.lower, sup.upper,
+                                      seconds=self._budget(), what="summation")
+                route = "summation"
+            elif isinstance(sup, Box) and sup.univariate:
+                val = _budget.run_with_budget(_integrate_job, f * dens, fam.variables[0], sup.lower[0],
+                                      sup.upper[0], seconds=self._budget(), what="integrate")
+                route = "integration"
+            else:
+                return None
+        except BudgetExceeded:
+            return None
+        if not _closed(val) or not self._agrees_at_generic_point(f, val):
+            return None
+        return Expectation(val, route, f"sympy {route} within the {self._budget():g} s budget, "
+                           "checked by mpmath quadrature at a generic point")
+
+    def _agrees_at_generic_point(self, f, val):
+        """sympy's answer against mpmath quadrature of the density at a generic point.
+
+        An answer that does not evaluate (a meijerg sympy cannot evaluate gives nan)
+        is rejected; one with symbolic hyper-parameters is kept unchecked.
+        """
+        fam = self.family
+        pt = fam.generic_point()
+        v = sp.sympify(val).xreplace(pt)
+        if v.free_symbols:
+            return True
+        try:
+            with mp.workdps(30):
+                sym = sp.N(v, 25)
+                if not sym.is_real or not sym.is_finite:
+                    return False
+                num = expect_numeric(fam, f, pt, dps=20)
+                return abs(num - mp.mpf(sym)) <= mp.mpf(10) ** -12 * max(1, abs(num))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, NotImplementedError):
+            return False
+
+    ROUTES = ("_route_expfamily", "_route_finite", "_route_standardised", "_route_plain")
+
+    def expect(self, f, what=None):
+        """E_xi[f(x)] as an :class:`Expectation`; raises DerivationError if no route closes."""
+        f = sp.sympify(f)
+        if not f.has(*self.family.variables):
+            return Expectation(f, "constant", "f does not depend on x")
+        for name in self.ROUTES:
+            res = getattr(self, name)(f)
+            if res is not None:
+                return res
+        label = what or f"E[{f}]"
+        raise DerivationError(
+            f"family {self.family.name!r}: {label} did not close symbolically "
+            f"(routes tried: exponential family, finite sum, standardised rules, sympy "
+            f"integrate/summation within {self._budget():g} s). The numeric route still works: "
+            f"family.expectation_numeric(f, point) evaluates it by mpmath quadrature.")

@@ -1,0 +1,2 @@
+"""Geometry: α-connections and T_ijk, curvature, geodesics and distances, natural
+gradient, projections."""

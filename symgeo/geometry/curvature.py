@@ -1,0 +1,125 @@
+"""Curvature of the Fisher metric and of the alpha-connections.
+
+Sign convention (Gamma^i_jk from :func:`symgeo.connection.christoffel`,
+stored as ``C[i, j, k]``):
+
+    R^i_{jkl} = d_k Gamma^i_{lj} - d_l Gamma^i_{kj}
+                + Gamma^i_{km} Gamma^m_{lj} - Gamma^i_{lm} Gamma^m_{kj}
+
+(Array ``[i][j][k][l]``), so that R(d_k, d_l) d_j = R^i_{jkl} d_i and a
+round sphere has positive curvature.  Lowered form R_{ijkl} = g_im R^m_{jkl}.
+Ricci Ric_jl = R^i_{jil}; scalar curvature R = g^{jl} Ric_jl.  In dimension 2
+the Gaussian curvature is K = R_{0101} / det g and R = 2K (normal in
+(mu, sigma): K = -1/2, R = -1).
+
+Alpha-connections: the same formulas with Gamma^(alpha).  Exponential
+families are +-1-flat (R^(+-1) = 0 in any coordinates).  For alpha != 0 the
+lowered tensor is antisymmetric only in (k, l), Ric need not be symmetric.
+
+Antisymmetry in (k, l) is used (only k < l is computed); every stage is
+simplified once.  1-D families have no curvature: zero without work.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import sympy as sp
+
+from ..engine.simplify import tidy
+from ..errors import DerivationError
+from .connection import Array, _alpha, christoffel
+
+
+def _zeros(*shape):
+    return sp.MutableDenseNDimArray.zeros(*shape)
+
+
+def riemann(fam, alpha=0):
+    """R^i_{jkl} of the alpha-connection (convention in the module docstring)."""
+    a = _alpha(alpha)
+
+    def compute():
+        d = fam.dimension
+        out = _zeros(d, d, d, d)
+        if d == 1:
+            return Array(out)
+        C = christoffel(fam, a)
+        xi = fam.coordinates
+        dC = {}
+
+        def dc(m, i, j, k):  # d_m Gamma^i_jk, each derivative computed once
+            key = (m, i) + tuple(sorted((j, k)))
+            if key not in dC:
+                dC[key] = sp.diff(C[i, j, k], xi[m])
+            return dC[key]
+        for i, j in itertools.product(range(d), repeat=2):
+            for k, l in itertools.combinations(range(d), 2):
+                v = dc(k, i, l, j) - dc(l, i, k, j) + sp.Add(*[
+                    C[i, k, m] * C[m, l, j] - C[i, l, m] * C[m, k, j] for m in range(d)])
+                v = tidy(v)
+                out[i, j, k, l] = v
+                out[i, j, l, k] = -v
+        return Array(out)
+    return fam._cached(("geometry", "riemann", a), compute)
+
+
+def riemann_lowered(fam, alpha=0):
+    """R_{ijkl} = g_im R^m_{jkl}."""
+    a = _alpha(alpha)
+
+    def compute():
+        d = fam.dimension
+        out = _zeros(d, d, d, d)
+        if d == 1:
+            return Array(out)
+        R = riemann(fam, a)
+        g = fam.fisher()
+        for i, j in itertools.product(range(d), repeat=2):
+            for k, l in itertools.combinations(range(d), 2):
+                v = tidy(sp.Add(*[g[i, m] * R[m, j, k, l] for m in range(d)]))
+                out[i, j, k, l] = v
+                out[i, j, l, k] = -v
+        return Array(out)
+    return fam._cached(("geometry", "riemann_lowered", a), compute)
+
+
+def ricci(fam, alpha=0):
+    """Ric_jl = R^i_{jil} as a d x d Matrix."""
+    a = _alpha(alpha)
+
+    def compute():
+        d = fam.dimension
+        if d == 1:
+            return sp.zeros(1, 1)
+        R = riemann(fam, a)
+        return sp.Matrix(d, d, lambda j, l: tidy(sp.Add(*[R[i, j, i, l] for i in range(d)])))
+    return fam._cached(("geometry", "ricci", a), compute)
+
+
+def scalar_curvature(fam, alpha=0):
+    """R = g^{jl} Ric_jl (R = 2K in dimension 2)."""
+    a = _alpha(alpha)
+
+    def compute():
+        d = fam.dimension
+        if d == 1:
+            return sp.S.Zero
+        Ric = ricci(fam, a)
+        ginv = fam.cramer_rao()
+        return tidy(sp.Add(*[ginv[j, l] * Ric[j, l] for j in range(d) for l in range(d)]))
+    return fam._cached(("geometry", "scalar", a), compute)
+
+
+def gaussian_curvature(fam):
+    """K = R_{0101} / det g of the Fisher metric (dimension 2 only)."""
+    if fam.dimension != 2:
+        raise DerivationError(f"family {fam.name!r}: the Gaussian curvature is defined for "
+                              f"2-dimensional families; this one has dimension {fam.dimension} "
+                              f"(use scalar_curvature() or riemann())")
+
+    def compute():
+        R = riemann_lowered(fam, 0)
+        g = fam.fisher()
+        return tidy(R[0, 1, 0, 1] / (g[0, 0] * g[1, 1] - g[0, 1] ** 2))
+    return fam._cached(("geometry", "gaussian"), compute)

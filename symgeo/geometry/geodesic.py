@@ -1,0 +1,753 @@
+"""Geodesics, exponential and logarithm maps, Fisher-Rao distance.
+
+Equations (Gamma^k_ij from :func:`symgeo.connection.christoffel`, second kind,
+Array [k][i][j]):
+
+    xi''^k = - Gamma^k_ij xi'^i xi'^j            (second order), or
+    xi'^k = u^k,  u'^k = - Gamma^k_ij u^i u^j      (first order, state (xi, u)).
+
+``exp_map(p, v, t)`` integrates the first-order system numerically (scipy
+``solve_ivp``, DOP853, rtol 1e-12, dense output; the Christoffel symbols
+are assembled in numpy from the lambdified metric and its derivatives, see
+:class:`_Numeric`); ``alpha != 0`` gives alpha-geodesics.
+
+``log_map(p, q)`` solves the boundary-value problem xi(0) = p, xi(1) = q by
+shooting: Newton on the initial velocity v, the Jacobian d xi(1) / d v from
+the variational equations integrated with the geodesic,
+
+    Phi_x' = Phi_u,  Phi_u' = A_x Phi_x + A_u Phi_u,
+    (A_x)_km = - d_m Gamma^k_ij u^i u^j,  (A_u)_km = - 2 Gamma^k_mj u^j,
+
+with step halving when a step leaves the domain or increases the residual
+and, if that fails, continuation along the straight chord p -> q (angles,
+i.e. circle domains, are unwrapped to the copy of q nearest p).  Work is
+bounded (at most MAX_RHS_EVALS right-hand sides per integration and a
+wall-clock ``time_limit``).  The Fisher-Rao distance of the geodesic found
+is sqrt(v^T g(p) v) (constant speed on [0, 1]); with rtol 1e-12 it is
+accurate to about 1e-12 relative.  Results carry ``converged``; a failed
+solve returns ``converged=False`` and a message, never a silent number.
+
+``geodesic_path(p, q, alpha, n)`` samples the whole curve: for alpha = +-1
+on a full exponential family the straight line in the affine coordinates
+theta resp. eta (exact, no ODE), otherwise shooting and dense output.
+
+``exp_map_mp`` (``Family.exp_map(..., dps=30)``) is an independent
+high-precision route: mpmath's Taylor ODE solver on the exact Christoffel
+symbols.  Shooting finds
+*a* geodesic: on negatively curved (Hadamard) manifolds it is the unique,
+minimising one; elsewhere it is a local minimiser.
+
+Closed forms, derived from the structure of the metric (never a per-family
+table) and used automatically by ``fisher_rao_distance``:
+
+* dimension 1: d = |F(q) - F(p)| with F' = sqrt(g) (sympy antiderivative
+  under the CPU budget, checked numerically; else mpmath quadrature);
+* probability simplex: g = n (diag(1/p_i) + 1/p_k 1 1^T), p_k = 1 - sum p_i,
+  n constant.  p -> 2 sqrt(n) (sqrt p_1, ..., sqrt p_k) is an isometry onto
+  a sphere of radius 2 sqrt(n), so d = 2 sqrt(n) arccos(sum_i sqrt(p_i q_i));
+* location-scale: g = (1/s^2) [[a, c], [c, b]] with a, b, c constants and s
+  a positive coordinate (m the other one).  With D = b - c^2/a,
+  X = sqrt(a/D) (m + c s / a), Y = s the metric is D (dX^2 + dY^2)/Y^2, a
+  hyperbolic half-plane of curvature -1/D, so
+  d = sqrt(D) arccosh(1 + ((X_p - X_q)^2 + (Y_p - Y_q)^2) / (2 Y_p Y_q)).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from dataclasses import dataclass, field
+from math import factorial
+
+import mpmath as mp
+import numpy as np
+import sympy as sp
+from scipy.integrate import solve_ivp
+from scipy.special import digamma, zeta
+
+from ..engine import budget
+from ..errors import BudgetExceeded, DerivationError, SymgeoError
+from .connection import _alpha, amari_chentsov, christoffel, refuse_nonsmooth
+
+
+# ----------------------------------------------------------------------
+# symbolic equations
+@dataclass
+class GeodesicEquations:
+    """The geodesic system of one connection.
+
+    ``second_order``: list of Eq(xi_k''(t), -Gamma^k_ij xi_i'(t) xi_j'(t));
+    ``state`` (xi_1..xi_d, u_1..u_d) and ``rhs``: the first-order system
+    d state / dt = rhs, in the family's coordinates and velocity symbols u_k.
+    """
+
+    alpha: sp.Expr
+    t: sp.Symbol
+    functions: tuple
+    second_order: list
+    state: tuple
+    rhs: tuple
+
+    def __str__(self):
+        return "\n".join(sp.sstr(e) for e in self.second_order)
+
+
+def geodesic_equations(fam, alpha=0):
+    """Symbolic geodesic equations of the alpha-connection (see the module docstring)."""
+    a = _alpha(alpha)
+
+    def compute():
+        C = christoffel(fam, a)
+        d = fam.dimension
+        xi = fam.coordinates
+        t = sp.Symbol("t", real=True)
+        u = tuple(sp.Symbol(f"u_{c.name}", real=True) for c in xi)
+        acc = [-sp.Add(*[C[k, i, j] * u[i] * u[j] for i in range(d) for j in range(d)])
+               for k in range(d)]
+        funcs = tuple(sp.Function(c.name)(t) for c in xi)
+        sub = dict(zip(xi, funcs))
+        sub.update({u[i]: funcs[i].diff(t) for i in range(d)})
+        second = [sp.Eq(funcs[k].diff(t, 2), acc[k].xreplace(sub)) for k in range(d)]
+        return GeodesicEquations(a, t, funcs, second, tuple(xi) + u, tuple(u) + tuple(acc))
+    return fam._cached(("geometry", "geodesic_equations", a), compute)
+
+
+# ----------------------------------------------------------------------
+# numerics
+def _polygamma(n, x):
+    # scipy.special.polygamma is a Python wrapper (~10 us a call); the ufuncs
+    # behind it are what an ODE right-hand side evaluated thousands of times needs
+    n = int(n)
+    return digamma(x) if n == 0 else (-1) ** (n + 1) * factorial(n) * zeta(n + 1, x)
+
+
+def _lambdify(args, expr):
+    return sp.lambdify(args, expr, modules=[{"polygamma": _polygamma}, "numpy", "scipy"],
+                       cse=True)
+
+
+class _Numeric:
+    """Numeric metric, Christoffel symbols and their derivatives (built once per alpha).
+
+    The symbolic Christoffel symbols of a polygamma metric (beta, dirichlet)
+    are large and their derivatives larger still; the ODE right-hand side is
+    instead assembled in numpy from small lambdified pieces, g, d_m g_ij,
+    d_m d_n g_ij and (alpha != 0) T_ijk, d_m T_ijk:
+
+        Gamma_{ij,l} = 1/2 (d_i g_jl + d_j g_il - d_l g_ij) - alpha/2 T_ijl
+        Gamma^k_ij = g^{kl} Gamma_{ij,l},   d_m g^{-1} = -g^{-1} (d_m g) g^{-1}.
+    """
+
+    def __init__(self, fam, alpha):
+        self.fam = fam
+        self.alpha = float(alpha)
+        d = self.d = fam.dimension
+        xi = fam.coordinates
+        g = fam.fisher()
+        dg = [[[sp.diff(g[i, j], xi[m]) for j in range(d)] for i in range(d)] for m in range(d)]
+        ddg = [[[[sp.diff(dg[m][i][j], xi[n]) for j in range(d)] for i in range(d)]
+                for n in range(d)] for m in range(d)]
+        pieces = [g.tolist(), dg, ddg]
+        if self.alpha != 0:
+            T = amari_chentsov(fam)
+            pieces.append(T.tolist())
+            pieces.append([[[[sp.diff(T[i, j, k], xi[m]) for k in range(d)] for j in range(d)]
+                            for i in range(d)] for m in range(d)])
+        self._pieces = _lambdify(xi, pieces)
+        self._g = _lambdify(xi, g.tolist())
+        # domain: coordinate intervals and constraints as "h(xi) > 0"
+        hs = []
+        for c in xi:
+            dom = fam.domains[c]
+            if dom.name == "circle":
+                continue  # an angle wraps around: crossing +-pi is not leaving the domain
+            lo, hi = sp.sympify(dom.lower), sp.sympify(dom.upper)
+            if lo.is_finite:
+                hs.append(c - lo)
+            if hi.is_finite:
+                hs.append(hi - c)
+        for con in fam.constraints:
+            if isinstance(con, (sp.StrictLessThan, sp.LessThan, sp.StrictGreaterThan,
+                                sp.GreaterThan)):
+                hs.append(con.gts - con.lts)
+        self._h = [_lambdify(xi, h) for h in hs]
+
+    def _eval(self, x):
+        d = self.d
+        with np.errstate(all="ignore"):
+            out = self._pieces(*x)
+            g, dg, ddg = (np.asarray(out[k], dtype=float).reshape((d,) * (2 + k))
+                          for k in range(3))
+            gi = np.linalg.inv(g)
+            G1 = 0.5 * (np.einsum("ijl->ijl", dg) + np.einsum("jil->ijl", dg)
+                        - np.einsum("lij->ijl", dg))
+            dG1 = 0.5 * (np.einsum("mijl->mijl", ddg) + np.einsum("mjil->mijl", ddg)
+                         - np.einsum("mlij->mijl", ddg))
+            if self.alpha != 0:
+                T = np.asarray(out[3], dtype=float).reshape((d,) * 3)
+                dT = np.asarray(out[4], dtype=float).reshape((d,) * 4)
+                G1 = G1 - self.alpha / 2 * T
+                dG1 = dG1 - self.alpha / 2 * dT
+        return g, gi, dg, G1, dG1
+
+    def C(self, x):
+        _, gi, _, G1, _ = self._eval(x)
+        return np.einsum("kl,ijl->kij", gi, G1)
+
+    def C_dC(self, x):
+        _, gi, dg, G1, dG1 = self._eval(x)
+        dgi = -np.einsum("ab,mbc,cd->mad", gi, dg, gi)
+        C = np.einsum("kl,ijl->kij", gi, G1)
+        dC = np.einsum("mkl,ijl->mkij", dgi, G1) + np.einsum("kl,mijl->mkij", gi, dG1)
+        return C, dC
+
+    def g(self, x):
+        return np.asarray(self._g(*x), dtype=float)
+
+    def inside(self, x):
+        return all(float(h(*x)) > 0 for h in self._h) and np.all(np.isfinite(x))
+
+    def events(self, d, offset=0):
+        evs = []
+        for h in self._h:
+            def ev(t, y, h=h):
+                return float(h(*y[:d]))
+            ev.terminal = True
+            ev.direction = -1
+            evs.append(ev)
+        return evs
+
+
+def require_numeric(fam, what):
+    """Refuse numeric work while a fixed hyper-parameter is still a symbol."""
+    free = sorted(v.name for v in fam.fixed.values() if isinstance(v, sp.Symbol))
+    if free:
+        raise SymgeoError(f"family {fam.name!r}: {what} needs numeric values of the fixed "
+                          f"parameter(s) {', '.join(free)} (e.g. get_family({fam.name!r}, "
+                          f"{free[0]}=10) or --fixed {free[0]}=10); symbolic results such as "
+                          "distance_formula() do not")
+
+
+def _numeric(fam, alpha):
+    require_numeric(fam, "a numeric geodesic")
+    if not sp.sympify(alpha).is_number:
+        raise SymgeoError(f"family {fam.name!r}: numeric geodesics need a numeric alpha, "
+                          f"got {alpha}")
+    if alpha != 0:
+        refuse_nonsmooth(fam, f"the alpha-geodesic (alpha = {alpha})")
+    return fam._cached(("geometry", "numeric", alpha), lambda: _Numeric(fam, alpha))
+
+
+def _as_vector(fam, point, what="point"):
+    d = fam.dimension
+    if isinstance(point, dict):
+        by_name = {(k if isinstance(k, str) else k.name): v for k, v in point.items()}
+        try:
+            vals = [by_name[c.name] for c in fam.coordinates]
+        except KeyError as exc:
+            raise SymgeoError(f"family {fam.name!r}: {what} has no value for coordinate "
+                              f"{exc.args[0]}") from None
+    else:
+        vals = list(np.atleast_1d(point))
+    if len(vals) != d:
+        raise SymgeoError(f"family {fam.name!r}: {what} needs {d} coordinates "
+                          f"({', '.join(c.name for c in fam.coordinates)}), got {len(vals)}")
+    return np.array([float(sp.N(v)) for v in vals], dtype=float)
+
+
+RTOL = 1e-12
+
+
+@dataclass
+class ExpMapResult:
+    """exp_p(t v): ``point`` and ``velocity`` at time t, the dense ``solution``
+    (callable on [0, t], returns (xi, u)), ``ok`` and a ``message``."""
+
+    point: np.ndarray
+    velocity: np.ndarray
+    solution: object
+    ok: bool
+    message: str
+
+
+def exp_map(fam, p, v, t=1.0, alpha=0, rtol=RTOL):
+    """Integrate the geodesic from p with initial velocity v up to time t."""
+    a = _alpha(alpha)
+    num = _numeric(fam, a)
+    d = fam.dimension
+    x0, v0 = _as_vector(fam, p), _as_vector(fam, v, "velocity")
+    if not num.inside(x0):
+        raise SymgeoError(f"family {fam.name!r}: the point {list(x0)} is outside the domain")
+
+    calls = [0]
+
+    def rhs(_, y):
+        # a geodesic that touches the boundary tangentially (a great circle of the
+        # simplex sphere meets p_i = 0 quadratically) never fires the event: the step
+        # size collapses instead.  Bounded work turns that into a reported failure.
+        calls[0] += 1
+        if calls[0] > MAX_RHS_CALLS:
+            raise _StepsCollapsed(y[:d])
+        x, u = y[:d], y[d:]
+        return np.concatenate([u, -np.einsum("kij,i,j->k", num.C(x), u, u)])
+    try:
+        sol = solve_ivp(rhs, (0.0, float(t)), np.concatenate([x0, v0]), method="DOP853",
+                        rtol=rtol, atol=rtol * 1e-2, dense_output=True, events=num.events(d))
+    except _StepsCollapsed as exc:
+        x = np.asarray(exc.args[0], dtype=float)
+        return ExpMapResult(x, np.full(d, np.nan), None, False,
+                            "the geodesic leaves the domain before t (the step size "
+                            f"collapsed near its boundary at {[round(float(c), 12) for c in x]})")
+    y = sol.y[:, -1]
+    ok = sol.status == 0 and bool(np.all(np.isfinite(y)))
+    msg = "ok" if ok else ("the geodesic leaves the domain before t"
+                           if sol.status == 1 else sol.message)
+    return ExpMapResult(y[:d], y[d:], sol.sol, ok, msg)
+
+
+MAX_RHS_CALLS = 20000
+"""Right-hand-side evaluations allowed to one exp_map integration (about 1600 steps)."""
+
+
+class _StepsCollapsed(Exception):
+    pass
+
+
+def exp_map_mp(fam, p, v, t=1, alpha=0, dps=30):
+    """exp_p(t v) at ``dps`` digits: mpmath's Taylor-series ODE solver (mp.odefun) on
+    the exact symbolic Christoffel symbols.  Slower than :func:`exp_map`; an
+    independent high-precision route.  Returns (point, velocity) as lists of mpf."""
+    a = _alpha(alpha)
+    require_numeric(fam, "a numeric geodesic")
+    d = fam.dimension
+    C = christoffel(fam, a)
+    Cf = sp.lambdify(fam.coordinates, [[[C[k, i, j] for j in range(d)] for i in range(d)]
+                                       for k in range(d)], "mpmath")
+    with mp.workdps(dps + 10):
+        x0 = [mp.mpf(sp.N(sp.nsimplify(x) if not isinstance(x, sp.Basic) else x, dps + 15))
+              for x in _exact(fam, p)]
+        v0 = [mp.mpf(sp.N(sp.nsimplify(x) if not isinstance(x, sp.Basic) else x, dps + 15))
+              for x in _exact(fam, v)]
+
+        def F(_, y):
+            x, u = y[:d], y[d:]
+            c = Cf(*x)
+            return list(u) + [-mp.fsum(c[k][i][j] * u[i] * u[j] for i in range(d)
+                                       for j in range(d)) for k in range(d)]
+        sol = mp.odefun(F, 0, x0 + v0)
+        y = sol(mp.mpf(sp.N(t, dps + 15)))
+        return [+e for e in y[:d]], [+e for e in y[d:]]
+
+
+MAX_RHS_EVALS = 40000  # per integration: a stiff / runaway trial velocity is abandoned
+
+
+class _Runaway(Exception):
+    pass
+
+
+def _shoot(num, d, x0, v, t1=1.0):
+    """(xi(1), d xi(1) / d v) or None if the geodesic leaves the domain / fails."""
+    count = [0]
+
+    def rhs(_, y):
+        count[0] += 1
+        if count[0] > MAX_RHS_EVALS:
+            raise _Runaway
+        x, u = y[:d], y[d:2 * d]
+        Px = y[2 * d:2 * d + d * d].reshape(d, d)
+        Pu = y[2 * d + d * d:].reshape(d, d)
+        C, dC = num.C_dC(x)
+        acc = -np.einsum("kij,i,j->k", C, u, u)
+        Ax = -np.einsum("mkij,i,j->km", dC, u, u)
+        Au = -2 * np.einsum("kmj,j->km", C, u)
+        return np.concatenate([u, acc, Pu.ravel(), (Ax @ Px + Au @ Pu).ravel()])
+    y0 = np.concatenate([x0, v, np.zeros(d * d), np.eye(d).ravel()])
+    try:
+        sol = solve_ivp(rhs, (0.0, t1), y0, method="DOP853", rtol=RTOL, atol=RTOL * 1e-2,
+                        events=num.events(d))
+    except _Runaway:
+        return None
+    y = sol.y[:, -1]
+    if sol.status != 0 or not np.all(np.isfinite(y)):
+        return None
+    return y[:d], y[2 * d:2 * d + d * d].reshape(d, d)
+
+
+@dataclass
+class GeodesicResult:
+    """A boundary-value answer: ``distance`` (float, Fisher-Rao length of the
+    geodesic found), ``converged``, ``method`` ("closed form" or "shooting"),
+    ``detail`` (formula or solver report), ``velocity`` (the initial velocity,
+    i.e. log_p(q), when solved numerically), ``residual`` |xi(1) - q| and
+    ``iterations``."""
+
+    distance: float | None
+    converged: bool
+    method: str
+    detail: str
+    velocity: np.ndarray | None = None
+    residual: float | None = None
+    iterations: int = 0
+    formula: sp.Expr | None = None
+    notes: list = field(default_factory=list)
+
+
+def _newton(num, d, x0, q, v, tol, max_iter=40, deadline=None):
+    """Damped Newton on F(v) = xi(1; v) - q.  Returns (v, residual, iterations, ok)."""
+    scale = np.maximum(1.0, np.abs(q))
+    shot = _shoot(num, d, x0, v)
+    for _ in range(12):  # a guess that leaves the domain: shorten it first
+        if shot is not None:
+            break
+        v = v / 2
+        shot = _shoot(num, d, x0, v)
+    if shot is None:
+        return v, np.inf, 0, False
+    x1, P = shot
+    res = np.max(np.abs(x1 - q) / scale)
+    for it in range(1, max_iter + 1):
+        if res <= tol:
+            return v, res, it - 1, True
+        if deadline is not None and time.monotonic() > deadline:
+            return v, res, it, False
+        try:
+            step = np.linalg.solve(P, x1 - q)
+        except np.linalg.LinAlgError:
+            return v, res, it, False
+        lam = 1.0
+        while lam > 1e-4:
+            if deadline is not None and time.monotonic() > deadline:
+                return v, res, it, False
+            cand = v - lam * step
+            new = _shoot(num, d, x0, cand)
+            if new is not None:
+                r = np.max(np.abs(new[0] - q) / scale)
+                if r < res or r <= tol:
+                    v, (x1, P), res = cand, new, r
+                    break
+            lam /= 2
+        else:
+            return v, res, it, False
+    return v, res, max_iter, res <= tol
+
+
+def log_map(fam, p, q, alpha=0, tol=1e-12, time_limit=60.0):
+    """Initial velocity v with exp_p(v) = q by shooting (see the module docstring).
+
+    Angles (circle domains) are unwrapped so that the target is the copy of q
+    nearest to p.  Gives up after ``time_limit`` seconds with converged=False.
+    """
+    deadline = time.monotonic() + time_limit
+    a = _alpha(alpha)
+    num = _numeric(fam, a)
+    d = fam.dimension
+    x0, xq = _as_vector(fam, p), _as_vector(fam, q, "target point")
+    for name, x in (("start", x0), ("target", xq)):
+        if not num.inside(x):
+            raise SymgeoError(f"family {fam.name!r}: the {name} point {list(x)} is outside "
+                              "the domain")
+    for i, c in enumerate(fam.coordinates):
+        dom = fam.domains[c]
+        if dom.name == "circle":
+            period = float(sp.sympify(dom.upper) - sp.sympify(dom.lower))
+            xq[i] = x0[i] + (xq[i] - x0[i] + period / 2) % period - period / 2
+    total_it = 0
+    notes = []
+    res = np.inf
+    # the chord as first guess; on failure, continuation along the chord
+    for pieces in (1, 4, 16, 64):
+        v = (xq - x0) / pieces
+        ok = True
+        for s in np.linspace(0, 1, pieces + 1)[1:]:
+            target = x0 + s * (xq - x0)
+            v, res, it, ok = _newton(num, d, x0, target, v, tol, deadline=deadline)
+            total_it += it
+            if not ok:
+                break
+            if s < 1:
+                v = v / s * min(1.0, s + 1.0 / pieces)  # predictor for the next target
+        if ok:
+            if pieces > 1:
+                notes.append(f"continuation along the chord in {pieces} steps")
+            return GeodesicResult(None, True, "shooting",
+                                  f"shooting (Newton with variational equations, DOP853 "
+                                  f"rtol {RTOL:g}): |xi(1) - q| = {res:.1e} after "
+                                  f"{total_it} Newton steps", v, float(res), total_it,
+                                  notes=notes)
+        if time.monotonic() > deadline:
+            break
+    return GeodesicResult(None, False, "shooting",
+                          f"shooting did not converge (residual {res:.1e} after {total_it} "
+                          f"Newton steps, continuation along the chord, time limit "
+                          f"{time_limit:g} s): no geodesic from p to q was found inside the "
+                          "domain", v, float(res), total_it)
+
+
+# ----------------------------------------------------------------------
+# closed forms from the metric structure
+@dataclass
+class ClosedForm:
+    """d(p, q) = ``expr`` in symbols ``p_syms`` / ``q_syms`` (coordinate order)."""
+
+    kind: str
+    expr: sp.Expr
+    p_syms: tuple
+    q_syms: tuple
+    detail: str
+    numeric_1d: bool = False
+
+
+def _point_symbols(fam, suffix):
+    return tuple(sp.Symbol(f"{c.name}_{suffix}", **c.assumptions0) for c in fam.coordinates)
+
+
+def _is_const(e, coords):
+    return not (sp.cancel(e).free_symbols & set(coords))
+
+
+def _simplex_form(fam, g, P, Q):
+    xi = fam.coordinates
+    d = fam.dimension
+    if not all(sp.sympify(fam.domains[c].lower) == 0 and sp.sympify(fam.domains[c].upper) == 1
+               for c in xi):
+        return None
+    last = 1 - sp.Add(*xi)
+    n = sp.cancel(g[0, 0] / (1 / xi[0] + 1 / last))
+    if not _is_const(n, xi):
+        return None
+    for i, j in itertools.combinations_with_replacement(range(d), 2):
+        model = n * ((1 / xi[i] if i == j else 0) + 1 / last)
+        if sp.cancel(g[i, j] - model) != 0:
+            return None
+    cos = sp.Add(*[sp.sqrt(P[i] * Q[i]) for i in range(d)]) + \
+        sp.sqrt((1 - sp.Add(*P)) * (1 - sp.Add(*Q)))
+    expr = 2 * sp.sqrt(n) * sp.acos(cos)
+    return ClosedForm("sphere", expr, P, Q,
+                      f"metric n (diag(1/p_i) + 1/p_k 1 1^T) with n = {n} on the simplex: "
+                      f"p -> 2 sqrt(n) sqrt(p) is an isometry onto a sphere of radius "
+                      f"2 sqrt({n}); d = 2 sqrt(n) arccos(sum_i sqrt(p_i q_i))")
+
+
+def _location_scale_form(fam, g, P, Q):
+    xi = fam.coordinates
+    if fam.dimension != 2:
+        return None
+    for si in (1, 0):
+        s, m = xi[si], xi[1 - si]
+        if not fam.domains[s].positive:
+            continue
+        a, c, b = (sp.cancel(g[1 - si, 1 - si] * s ** 2), sp.cancel(g[0, 1] * s ** 2),
+                   sp.cancel(g[si, si] * s ** 2))
+        if not all(_is_const(e, xi) for e in (a, b, c)):
+            continue
+        D = sp.factor(b - c ** 2 / a)
+
+        def X(pt):
+            return sp.sqrt(a / D) * (pt[1 - si] + c * pt[si] / a)
+        Yp, Yq = P[si], Q[si]
+        expr = sp.sqrt(D) * sp.acosh(1 + ((X(P) - X(Q)) ** 2 + (Yp - Yq) ** 2) / (2 * Yp * Yq))
+        return ClosedForm("hyperbolic", expr, P, Q,
+                          f"metric (1/{s}^2)[[a, c], [c, b]] with a = {a}, c = {c}, b = {b} "
+                          f"(location {m}, scale {s}): the shear X = sqrt(a/D)({m} + c {s}/a), "
+                          f"Y = {s}, D = b - c^2/a = {D}, gives D (dX^2 + dY^2)/Y^2, a "
+                          f"hyperbolic half-plane of curvature -1/D; "
+                          f"d = sqrt(D) arccosh(1 + |(X, Y)_p - (X, Y)_q|^2 / (2 Y_p Y_q))")
+    return None
+
+
+def _antiderivative_job(integrand, var):
+    return sp.integrate(integrand, var)
+
+
+def _one_dim_form(fam, g, P, Q):
+    xi = fam.coordinates[0]
+    root = sp.sqrt(sp.factor(g[0, 0]))
+    try:
+        F = budget.run_with_budget(_antiderivative_job, root, xi, seconds=10,
+                            what=f"antiderivative of sqrt(g) for {fam.name!r}")
+    except BudgetExceeded:
+        F = None
+    if F is not None and not F.has(sp.Integral, sp.Piecewise):
+        # sympy's antiderivatives are occasionally wrong: check F' = sqrt(g) at
+        # generic points (symbolic hyper-parameters get generic values too)
+        check = sp.diff(F, xi) - root
+        others = {s_: sp.Rational(7 + i, 3) for i, s_ in
+                  enumerate(sorted(check.free_symbols - {xi}, key=lambda e: e.name))}
+        rng = random.Random(7)
+        try:
+            with mp.workdps(30):
+                ok = True
+                for _ in range(3):
+                    at = {xi: fam.random_point(rng)[xi], **others}
+                    err = abs(sp.N(check.xreplace(at), 30))
+                    ok = ok and err < 1e-20 * max(1, abs(sp.N(root.xreplace(at), 30)))
+        except (TypeError, ValueError, ZeroDivisionError):
+            ok = False
+        if ok:
+            expr = sp.Abs(F.xreplace({xi: Q[0]}) - F.xreplace({xi: P[0]}))
+            return ClosedForm("1-d", expr, P, Q,
+                              f"dimension 1: d = |F(q) - F(p)| with F = {F} "
+                              f"(F' = sqrt(g) = {root})")
+    f_num = sp.lambdify(xi, root, "mpmath")
+    return ClosedForm("1-d", sp.Integral(root, (xi, P[0], Q[0])), P, Q,
+                      "dimension 1: d = |integral of sqrt(g) from p to q| "
+                      "(no antiderivative within budget; mpmath quadrature)",
+                      numeric_1d=f_num)
+
+
+def distance_formula(fam):
+    """The closed-form Fisher-Rao distance derived from the metric structure, or None."""
+    def compute():
+        # only g is needed, so non-smooth log-densities (laplace) are fine here
+        g = fam.fisher()
+        P, Q = _point_symbols(fam, "p"), _point_symbols(fam, "q")
+        for rule in (_simplex_form, _location_scale_form):
+            form = rule(fam, g, P, Q)
+            if form is not None:
+                return form
+        if fam.dimension == 1:
+            return _one_dim_form(fam, g, P, Q)
+        return None
+    return fam._cached(("geometry", "distance_formula"), compute)
+
+
+def fisher_rao_distance(fam, p, q, method="auto"):
+    """Fisher-Rao distance between two points as a :class:`GeodesicResult`.
+
+    ``method``: "auto" (closed form when the metric has one of the structures
+    in the module docstring, else shooting), "closed" or "numeric".
+    """
+    if method not in ("auto", "closed", "numeric"):
+        raise SymgeoError("method must be 'auto', 'closed' or 'numeric'")
+    require_numeric(fam, "a numeric Fisher-Rao distance")
+    x0, xq = _as_vector(fam, p), _as_vector(fam, q, "target point")
+    if method in ("auto", "closed"):
+        form = distance_formula(fam)
+        if form is not None:
+            return _evaluate_closed(fam, form, p, q)
+        if method == "closed":
+            raise DerivationError(f"family {fam.name!r}: no closed-form Fisher-Rao distance "
+                                  "(the metric is not 1-dimensional, spherical (simplex) or "
+                                  "hyperbolic (location-scale)); use method='numeric'")
+    res = log_map(fam, x0, xq)
+    if res.converged:
+        num = _numeric(fam, sp.S.Zero)
+        res.distance = float(np.sqrt(res.velocity @ num.g(x0) @ res.velocity))
+    return res
+
+
+def _exact(fam, point):
+    if isinstance(point, dict):
+        by_name = {(k if isinstance(k, str) else k.name): v for k, v in point.items()}
+        vals = [by_name[c.name] for c in fam.coordinates]
+    else:
+        vals = list(np.atleast_1d(point))
+    return [sp.nsimplify(v) if not isinstance(v, sp.Basic) else v for v in vals]
+
+
+def _evaluate_closed(fam, form, p, q):
+    pv, qv = _exact(fam, p), _exact(fam, q)
+    if form.numeric_1d:
+        with mp.workdps(30):
+            val = abs(mp.quad(form.numeric_1d, [mp.mpf(sp.N(pv[0], 35)), mp.mpf(sp.N(qv[0], 35))]))
+        return GeodesicResult(float(val), True, "closed form", form.detail, formula=form.expr)
+    sub = dict(zip(form.p_syms, pv))
+    sub.update(zip(form.q_syms, qv))
+    val = sp.N(form.expr.xreplace(sub), 30)
+    if not val.is_real:
+        raise DerivationError(f"family {fam.name!r}: the closed-form distance is not real at "
+                              f"these points ({val}); are both points inside the domain?")
+    return GeodesicResult(float(val), True, "closed form", form.detail, formula=form.expr)
+
+
+# ----------------------------------------------------------------------
+# whole curves
+@dataclass
+class GeodesicPath:
+    """Samples of the alpha-geodesic from p (t = 0) to q (t = 1), affinely parameterised:
+    ``t`` (n,), ``points`` (n, d) in coordinate order, ``method`` how it was obtained."""
+
+    alpha: sp.Expr
+    t: np.ndarray
+    points: np.ndarray
+    method: str
+
+
+def _flat_coordinates(fam, alpha):
+    """(forward map xi -> affine coordinates, explicit inverse or None, its symbols, name)
+    for alpha = +-1 on a full exponential family, else None."""
+    if alpha not in (1, -1):
+        return None
+    try:
+        st = fam.exponential_family()
+    except (DerivationError, AttributeError):
+        return None
+    if st.kind != "full":
+        return None
+    if alpha == 1:
+        return st.natural, st.coordinates_of_theta, st.theta, "theta"
+    return st.mean, st.coordinates_of_eta, st.eta, "eta"
+
+
+def geodesic_path(fam, p, q, alpha=0, n=101):
+    """The alpha-geodesic from p to q sampled at n equally spaced affine parameters.
+
+    alpha = 1 (e) and alpha = -1 (m) on a full exponential family: the
+    connection is flat with affine coordinates theta (alpha = 1) resp.
+    eta = grad A (alpha = -1), so the geodesic is the straight line
+    theta(t) = (1 - t) theta_p + t theta_q (resp. in eta), mapped back to the
+    coordinates by the structure's explicit inverse xi(theta) / xi(eta), or by
+    Newton's method (mpmath.findroot, continued from the previous sample) when
+    the inverse is not explicit.  Any other case: shooting (:func:`log_map`)
+    and the dense output of :func:`exp_map`.
+    """
+    a = _alpha(alpha)
+    require_numeric(fam, "a geodesic path")
+    x0, x1 = _as_vector(fam, p), _as_vector(fam, q, "target point")
+    ts = np.linspace(0.0, 1.0, int(n))
+    flat = _flat_coordinates(fam, a)
+    if flat is not None:
+        fwd, inverse_map, syms, name = flat
+        xi = fam.coordinates
+        F = sp.lambdify(xi, list(fwd), modules=[{"polygamma": _polygamma}, "numpy", "scipy"])
+        ya, yb = np.asarray(F(*x0), dtype=float), np.asarray(F(*x1), dtype=float)
+        ys = (1 - ts)[:, None] * ya + ts[:, None] * yb
+        if inverse_map is not None:
+            inv = sp.lambdify(syms, [inverse_map[c] for c in xi], "numpy")
+            with np.errstate(all="ignore"):
+                pts = np.stack([np.broadcast_to(np.asarray(v, dtype=float), ts.shape)
+                                for v in inv(*ys.T)], axis=-1)
+            how = f"explicit xi({name})"
+        else:
+            Fm = sp.lambdify(xi, list(fwd), "mpmath")
+            Jm = sp.lambdify(xi, [[sp.diff(e, c) for c in xi] for e in fwd], "mpmath")
+            pts, cur = [], [mp.mpf(v) for v in x0]
+            with mp.workdps(25):
+                for y in ys:
+                    try:
+                        if fam.dimension == 1:
+                            cur = [mp.findroot(lambda z: Fm(z)[0] - y[0], cur[0],
+                                               df=lambda z: Jm(z)[0][0], solver="newton")]
+                        else:
+                            cur = list(mp.findroot(
+                                lambda *z: [u - v for u, v in zip(Fm(*z), y)], cur,
+                                J=lambda *z: Jm(*z)))
+                    except (ValueError, ZeroDivisionError) as exc:
+                        raise SymgeoError(f"family {fam.name!r}: could not invert {name}(xi) "
+                                          f"along the alpha = {a} geodesic ({exc})") from None
+                    pts.append([float(mp.re(v)) for v in cur])
+            pts = np.array(pts)
+            how = f"Newton inverse of {name}(xi)"
+        pts[0], pts[-1] = x0, x1
+        conn = "e" if a == 1 else "m"
+        return GeodesicPath(a, ts, pts, f"straight line in the {conn}-affine coordinates "
+                                        f"{name} ({how})")
+    res = log_map(fam, x0, x1, a)
+    if not res.converged:
+        raise SymgeoError(f"family {fam.name!r}: no alpha = {a} geodesic from p to q was "
+                          f"found ({res.detail})")
+    em = exp_map(fam, x0, res.velocity, 1.0, a)
+    pts = np.array([em.solution(t)[:fam.dimension] for t in ts])
+    return GeodesicPath(a, ts, pts, "shooting (log_map) and the dense exp_map solution")

@@ -1,0 +1,1 @@
+"""Information: score, Fisher matrix (both forms), Cramér–Rao, Jeffreys, reparameterisation."""

@@ -1,0 +1,247 @@
+"""Numeric code generation: generated numpy modules and the polygamma helper."""
+
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgeo
+from symgeo.codegen import numpy as N
+
+NAMES = symgeo.family_names()
+REPO = Path(__file__).resolve().parents[2]
+HELPER = Path(N.__file__).parent / "templates" / "helpers" / "polygamma.py"
+CORE = ("fisher", "cramer_rao", "jeffreys_prior", "score", "log_density")
+
+
+def _helper():
+    ns = {"numpy": np, "math": math}
+    exec(HELPER.read_text(), ns)  # noqa: S102 - our own template helper
+    return ns["_polygamma"]
+
+
+# ----------------------------------------------------------------------
+# the polygamma helper
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_polygamma_helper_against_mpmath(n):
+    pg = _helper()
+    xs = np.concatenate([np.geomspace(1e-8, 1.0, 60), np.linspace(1.0, 30.0, 120),
+                         np.geomspace(30.0, 1e8, 60), [7.0 + n, 8.0, 8.5]])
+    got = pg(n, xs)
+    with mpmath.workdps(40):
+        ref = np.array([float(mpmath.polygamma(n, mpmath.mpf(float(x)))) for x in xs])
+    np.testing.assert_allclose(got, ref, rtol=1e-14, atol=0)
+
+
+def test_polygamma_helper_edges():
+    pg = _helper()
+    assert np.isnan(pg(1, [-1.0, 0.0, np.nan])).all()
+    assert pg(2, 3.0).shape == ()
+    with pytest.raises(ValueError):
+        pg(0, 1.0)
+
+
+def test_printer_uses_helper_and_psi():
+    p = N.NumpyPrinter()
+    x = sp.Symbol("x")
+    assert p.doprint(sp.polygamma(1, x)) == "_polygamma(1, x)"
+    assert p.doprint(sp.digamma(x)) == "scipy.special.psi(x)"
+    assert p.doprint(sp.polygamma(0, x)) == "scipy.special.psi(x)"
+    assert "scipy.special.polygamma" in p.doprint(sp.polygamma(7, x))
+    assert p.helpers == {"polygamma"}
+
+
+def test_helper_included_only_when_used(families):
+    gamma = N.module_source(families["gamma"], ["fisher"])
+    normal = N.module_source(families["normal"], ["fisher"])
+    assert "def _polygamma" in gamma and "import math" in gamma
+    assert "_polygamma" not in normal and "import math" not in normal
+    assert "import scipy" not in normal
+
+
+# ----------------------------------------------------------------------
+# numeric functions against the symbolic result
+
+def _x_value(fam, rng):
+    """A point x inside the support (dict variable -> Rational/Integer)."""
+    from symgeo.declare.support import Box, Compositions, FiniteValues, IntegerRange, Simplex
+    sup, vs = fam.support, fam.variables
+    if isinstance(sup, Box):
+        out = {}
+        for v, lo, hi in zip(vs, sup.lower, sup.upper):
+            lo, hi = sp.sympify(lo), sp.sympify(hi)
+            a = float(lo) if lo.is_finite else -3.0
+            b = float(hi) if hi.is_finite else a + 4.0 if lo.is_finite else 3.0
+            out[v] = sp.Rational(round(1000 * (a + (b - a) * rng.uniform(0.1, 0.9))), 1000)
+        return out
+    if isinstance(sup, IntegerRange):
+        hi = sp.sympify(sup.upper)
+        return {vs[0]: sp.Integer(min(int(sup.lower) + 2, int(hi)) if hi.is_finite else 3)}
+    if isinstance(sup, FiniteValues):
+        return {vs[0]: sp.sympify(sup.values[-1])}
+    if isinstance(sup, Simplex):
+        return {vs[0]: sp.Rational(1, 5), vs[1]: sp.Rational(3, 10), vs[2]: sp.Rational(1, 2)}
+    if isinstance(sup, Compositions):
+        n = int(sup.total)
+        return {vs[0]: sp.Integer(1), vs[1]: sp.Integer(n - 3), vs[2]: sp.Integer(2)}
+    raise AssertionError(sup)
+
+
+def _exact(expr, subs):
+    """The symbolic value at the point, evaluated by mpmath at 30 digits."""
+    if isinstance(expr, sp.MatrixBase):
+        return np.array([[complex(sp.N(e.xreplace(subs), 30)).real for e in row]
+                         for row in expr.tolist()])
+    return np.array(complex(sp.N(sp.sympify(expr).xreplace(subs), 30)).real)
+
+
+def _close(got, ref):
+    got, ref = np.asarray(got, dtype=float), np.asarray(ref, dtype=float)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13 * (1 + np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_core_quantities_match_symbolic(name, families, points):
+    import random
+    fam = families[name]
+    for pt in points[name]:
+        args = [float(pt[c]) for c in fam.coordinates]
+        xs = _x_value(fam, random.Random(len(name)))
+        xarg = float(next(iter(xs.values()))) if len(xs) == 1 else \
+            np.array([float(xs[v]) for v in fam.variables])
+        subs = {**pt, **xs}
+        for q in CORE:
+            fn = fam.numeric(q)
+            sym = N.QUANTITIES[q].get(fam, [fam.coordinates], ())
+            got = fn(xarg, *args) if N.QUANTITIES[q].takes_x else fn(*args)
+            ref = _exact(sym, subs)
+            if q == "score":
+                ref = ref.reshape(-1)
+            _close(got, ref)
+        g = np.arange(1.0, fam.dimension + 1)
+        ng = fam.numeric("natural_gradient")(*args, g)
+        _close(ng, fam.numeric("cramer_rao")(*args) @ g)
+
+
+OPTIONAL_CHECK = {"normal": ("kl", "entropy", "amari_chentsov", "christoffel",
+                             "scalar_curvature", "gaussian_curvature"),
+                  "gamma": ("kl", "entropy", "scalar_curvature"),
+                  "poisson": ("kl", "amari_chentsov")}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONAL_CHECK))
+def test_optional_quantities_match_symbolic(name, families, points):
+    fam = families[name]
+    p, q = points[name]
+    done = 0
+    for qname in OPTIONAL_CHECK[name]:
+        spec = N.QUANTITIES[qname]
+        if not N.available(fam, qname):
+            continue
+        try:
+            value = N.derive(fam, qname, 20)
+        except symgeo.errors.SymgeoError:
+            continue
+        src, emitted, skipped = N.module_parts(fam, [qname], derived={qname: value})
+        ns = {}
+        exec(compile(src, qname, "exec"), ns)  # noqa: S102 - generated by us
+        lead = [0.5] if spec.leading else []
+        pts = [N.point_symbols(fam, k, spec.points) for k in range(spec.points)]
+        subs = {}
+        for sym_pt, num_pt in zip(pts, (p, q)):
+            subs.update({s: num_pt[c] for s, c in zip(sym_pt, fam.coordinates)})
+        subs.update({sp.Symbol(a, real=True): sp.Rational(1, 2) for a in spec.leading})
+        args = lead + [float(subs[s]) for pt in pts for s in pt]
+        got = ns[qname](*args)
+        if spec.rank == 3:
+            ref = np.array(sp.Array(value).applyfunc(
+                lambda e: sp.N(sp.sympify(e).xreplace(subs), 30)).tolist(), dtype=float)
+        else:
+            ref = _exact(value, subs)
+        _close(got, ref)
+        done += 1
+    assert done or not any(N.available(fam, n) for n in OPTIONAL_CHECK[name])
+
+
+# ----------------------------------------------------------------------
+# shapes, broadcasting, domain and support
+
+def test_shapes_scalar_array_mixed(families):
+    F = families["normal"].numeric("fisher")
+    assert F(0.0, 2.0).shape == (2, 2)
+    assert F(0.0, 2.0)[0, 1] == 0.0                      # constant entry broadcasts
+    a = F(np.zeros(5), 2.0)
+    assert a.shape == (5, 2, 2) and (a[:, 0, 1] == 0).all() and np.allclose(a[:, 0, 0], 0.25)
+    b = F(np.zeros((3, 1)), np.array([1.0, 2.0, 4.0, 8.0]))
+    assert b.shape == (3, 4, 2, 2) and np.allclose(b[..., 1, 1], 2 / np.array([1, 2, 4, 8.0]) ** 2)
+    s = families["normal"].numeric("score")
+    assert s(np.array([0.0, 1.0]), 0.0, 1.0).shape == (2, 2)
+    d = families["dirichlet"].numeric("log_density")
+    assert d(np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]]), 1.0, 2.0, 3.0).shape == (2,)
+    assert families["normal"].numeric("jeffreys_prior")([1.0, 2.0], 3.0).shape == (2,)
+    ng = families["normal"].numeric("natural_gradient")
+    assert ng(np.zeros(4), 1.0, np.ones(2)).shape == (4, 2)
+
+
+def test_nan_outside_domain_and_support(families):
+    n = families["normal"]
+    assert np.isnan(n.numeric("fisher")(0.0, -1.0)).all()
+    assert np.isnan(n.numeric("cramer_rao")([0.0, 0.0], [1.0, -1.0])[1]).all()
+    assert np.isnan(n.numeric("natural_gradient")(0.0, -1.0, [1.0, 1.0])).all()
+    assert np.isnan(n.numeric("jeffreys_prior")(0.0, 0.0))
+    assert np.isnan(n.numeric("log_density")(0.3, 0.0, -2.0))
+    g = families["gamma"]
+    assert g.numeric("log_density")(-1.0, 2.0, 1.0) == -np.inf
+    assert np.isnan(g.numeric("score")(-1.0, 2.0, 1.0)).all()
+    p = families["poisson"]
+    assert p.numeric("log_density")(2.5, 1.0) == -np.inf
+    assert np.isfinite(p.numeric("log_density")(2.0, 1.0))
+    b = families["binomial"]
+    assert b.numeric("log_density")(float(b.fixed[b.symbol("n")]) + 1, 0.3) == -np.inf
+    d = families["dirichlet"]
+    assert d.numeric("log_density")([0.5, 0.5, 0.5], 1.0, 1.0, 1.0) == -np.inf
+    c = families["categorical"]
+    args = [0.2] * (c.dimension)
+    assert np.isnan(c.numeric("fisher")(*[0.6] * c.dimension)).all()   # constraint p1 + p2 < 1
+    assert np.isfinite(c.numeric("fisher")(*args)).all()
+
+
+def test_module_imports_without_sympy(tmp_path, families):
+    src = N.module_source(families["gamma"])
+    (tmp_path / "gen_gamma.py").write_text(src)
+    code = textwrap.dedent("""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("sympy", "mpmath", "symgeo"):
+                    raise ImportError("blocked: " + name)
+        sys.meta_path.insert(0, Block())
+        import gen_gamma
+        F = gen_gamma.fisher([1.5, 2.0], 3.0)
+        assert F.shape == (2, 2, 2)
+        assert "sympy" not in sys.modules and "mpmath" not in sys.modules
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_skipped_quantity_is_listed(families):
+    err = symgeo.errors.DerivationError("no closed form for testing")
+    src, emitted, skipped = N.module_parts(families["normal"], ["fisher", "entropy"]
+                                           if N.available(families["normal"], "entropy")
+                                           else ["fisher"], skip_failures=True,
+                                           derived={"entropy": err})
+    if "entropy" in N.QUANTITIES and N.available(families["normal"], "entropy"):
+        assert skipped == [("entropy", "no closed form for testing")]
+        assert "Not derived (left out):" in src and "def entropy" not in src
+    assert emitted[0] == "fisher"
