@@ -43,3 +43,27 @@ def score_oracle(families, points):
             cache[(name, k)] = oracle.expect(fam, exprs, points[name][k], dps=35)
         return cache[(name, k)]
     return get
+
+
+def _family_of(item):
+    """The catalog family a parametrised test case is about, if any."""
+    spec = getattr(item, "callspec", None)
+    if spec is None:
+        return None
+    for value in spec.params.values():
+        if isinstance(value, str) and value in NAMES:
+            return value
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Send every case about one family to the same xdist worker (``--dist loadgroup``).
+
+    Derivations are cached on the session's Family objects, so a family's
+    Fisher matrix, connections and oracle values are derived on one worker
+    only, instead of once per worker.
+    """
+    for item in items:
+        name = _family_of(item)
+        if name is not None and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(name))

@@ -83,7 +83,8 @@ def expect(family, exprs, point, dps=35, cuts=()):
         lp = sp.lambdify(xs, sp.N(logp, dps + 15), "mpmath")
         fl = [sp.lambdify(xs, sp.N(f, dps + 15), "mpmath") for f in fs]
         if isinstance(sup, IntegerRange):
-            return [mp.nsum(lambda k, g=g: g(k) * mp.exp(lp(k)), [int(sup.lower), mp.inf])
+            mass = _memo(lambda k: mp.exp(lp(k)))
+            return [mp.nsum(lambda k, g=g: g(k) * mass(k), [int(sup.lower), mp.inf])
                     for g in fl]
         if isinstance(sup, Box) and len(xs) == 1:
             lo = mp.mpf(sp.N(sup.lower[0], dps + 15)) if sup.lower[0].is_finite else -mp.inf
@@ -92,12 +93,13 @@ def expect(family, exprs, point, dps=35, cuts=()):
                            if lo < mp.mpf(sp.N(v, dps + 15)) < hi})
             cutoff = -40 * (dps + 15)
             if lo > -mp.inf and not sup.periodic:
-                return [_mapped(g, lp, lo, hi, cuts, dps) for g in fl]
+                return _mapped(fl, lp, lo, hi, cuts, dps)
+            density = _memo(lambda x: None if mp.re(lp(x)) < cutoff else mp.exp(lp(x)))
 
             def integrand(g):
                 def h(x):
-                    l = lp(x)
-                    return 0 if mp.re(l) < cutoff else g(x) * mp.exp(l)
+                    w = density(x)
+                    return 0 if w is None else g(x) * w
                 return h
             return [mp.quad(integrand(g), [lo] + cuts + [hi]) for g in fl]
         if isinstance(sup, Box):
@@ -107,8 +109,20 @@ def expect(family, exprs, point, dps=35, cuts=()):
     raise NotImplementedError(type(sup).__name__)
 
 
-def _mapped(g, lp, lo, hi, cuts, dps):
-    """E[g] over (lo, hi) after a substitution x(u) on a finite u-range.
+def _memo(fn):
+    """``fn`` remembered per node: the quadratures of several integrands under one
+    density visit the same nodes, so the density is evaluated once per node."""
+    cache = {}
+
+    def get(x):
+        if x not in cache:
+            cache[x] = fn(x)
+        return cache[x]
+    return get
+
+
+def _mapped(fl, lp, lo, hi, cuts, dps):
+    """[E[g] for g in fl] over (lo, hi) after a substitution x(u) on a finite u-range.
 
     (lo, oo): x = lo + e^u; (lo, hi): x = lo + (hi - lo) / (1 + e^-u).
     Algebraic tails (inverse gamma, weibull with a small shape) and
@@ -160,13 +174,23 @@ def _mapped(g, lp, lo, hi, cuts, dps):
         pieces += [left + (right - left) * i / n for i in range(n)]
     pieces.append(b)
 
-    def h(u):
+    def node(u):
         lw = logw(u)
         if lw < 2 * floor:
-            return 0
+            return None
         with mp.workdps(base + int(abs(u) / 2.3) + 5):
-            return g(x_of(u)[0]) * mp.exp(lw)
-    return mp.quad(h, pieces)
+            return x_of(u)[0], mp.exp(lw)
+    node = _memo(node)
+
+    def integrand(g):
+        def h(u):
+            xw = node(u)
+            if xw is None:
+                return 0
+            with mp.workdps(base + int(abs(u) / 2.3) + 5):
+                return g(xw[0]) * xw[1]
+        return h
+    return [mp.quad(integrand(g), pieces) for g in fl]
 
 
 def _gauss_hermite_nd(xs, logp, fl, lp, dps, n=12):

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from symgeo.cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -34,6 +36,7 @@ def test_errors_are_one_line(capsys):
     assert "Traceback" not in err and "support depends" in err
 
 
+@pytest.mark.slow
 def test_console_script_entry_point():
     r = subprocess.run([sys.executable, "-m", "symgeo", "fisher", "normal"],
                        capture_output=True, text=True, timeout=120)

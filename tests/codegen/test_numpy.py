@@ -58,6 +58,7 @@ def test_printer_uses_helper_and_psi():
     assert p.helpers == {"polygamma"}
 
 
+@pytest.mark.slow
 def test_helper_included_only_when_used(families):
     gamma = N.module_source(families["gamma"], ["fisher"])
     normal = N.module_source(families["normal"], ["fisher"])
@@ -108,6 +109,7 @@ def _close(got, ref):
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13 * (1 + np.abs(ref).max()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_core_quantities_match_symbolic(name, families, points):
     import random
@@ -137,6 +139,7 @@ OPTIONAL_CHECK = {"normal": ("kl", "entropy", "amari_chentsov", "christoffel",
                   "poisson": ("kl", "amari_chentsov")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(OPTIONAL_CHECK))
 def test_optional_quantities_match_symbolic(name, families, points):
     fam = families[name]
@@ -214,6 +217,7 @@ def test_nan_outside_domain_and_support(families):
     assert np.isfinite(c.numeric("fisher")(*args)).all()
 
 
+@pytest.mark.slow
 def test_module_imports_without_sympy(tmp_path, families):
     src = N.module_source(families["gamma"])
     (tmp_path / "gen_gamma.py").write_text(src)

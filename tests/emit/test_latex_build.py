@@ -113,6 +113,7 @@ def test_injection_is_escaped_and_compiles(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_catalog_documents_compile_and_render(tmp_path, families):
     """All family bodies in one catalog document (core sections), one PDF page to PNG."""
     _tex_available()
@@ -130,6 +131,7 @@ def test_catalog_documents_compile_and_render(tmp_path, families):
         pytest.fail("pdftoppm missing (install poppler-utils)")
 
 
+@pytest.mark.slow
 def test_generated_documents_compile(tmp_path):
     """Every committed generated/latex/*.tex compiles (with its optional sections)."""
     docs = sorted((REPO / "generated" / "latex").glob("*.tex"))
@@ -155,6 +157,7 @@ def _cli_build(out, names=()):
     return sorted(str(p.relative_to(out)) for p in Path(out).rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_build_is_deterministic(tmp_path):
     a = _cli_build(tmp_path / "a", ["normal", "poisson"])
     b = _cli_build(tmp_path / "b", ["normal", "poisson"])
@@ -167,6 +170,7 @@ def test_build_is_deterministic(tmp_path):
     assert "| family |" in index and "normal" in index
 
 
+@pytest.mark.slow
 def test_generated_tree_is_up_to_date(tmp_path):
     """generated/ against a fresh build: normal and poisson here; the whole tree when
     SYMGEO_CHECK_GENERATED=1 (.ci/run).  Run ``symgeo build`` after changing quantities."""

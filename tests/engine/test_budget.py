@@ -10,6 +10,7 @@ import symgeo
 from symgeo import DerivationError
 
 
+@pytest.mark.slow
 def test_unreachable_expectation_fails_within_budget():
     # hyperbolic secant location-scale family: no rule covers log cosh, and
     # sympy's integrate does not close within the budget

@@ -25,6 +25,7 @@ def _pairs(fam, n=2):
     return [(fam.random_point(rng), fam.random_point(rng)) for _ in range(n)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CLOSED))
 def test_closed_form_matches_shooting(families, name):
     fam = families[name]
@@ -67,6 +68,7 @@ def _normal_literature(m1, s1, m2, s2):
         return 2 * mp.sqrt(2) * mp.atanh(mp.sqrt(num / den))
 
 
+@pytest.mark.slow
 def test_normal_distance_literature(families):
     fam = families["normal"]
     mu, sigma = fam.coordinates
@@ -157,6 +159,7 @@ def test_bad_points_are_refused(families):
         fam.fisher_rao_distance([0], [0, 1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,alpha", [("gamma", 0), ("gamma", 1), ("cauchy", -1),
                                         ("categorical", sp.Rational(1, 2)), ("dirichlet", 0)])
 def test_numeric_christoffel_matches_symbolic(families, points, name, alpha):
@@ -175,6 +178,7 @@ def test_numeric_christoffel_matches_symbolic(families, points, name, alpha):
                 assert abs(dC[0, k, i, j] - dref) < 1e-9 * max(1, abs(dref))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,p,v", [
     ("normal", [0, 1], [sp.Rational(7, 10), sp.Rational(3, 10)]),
     ("gumbel", [sp.Rational(1, 2), 2], [sp.Rational(-1, 3), sp.Rational(1, 5)]),
@@ -209,6 +213,7 @@ def test_time_limit_and_angles(families):
     assert abs(across.velocity[0] - shifted.velocity[0]) < 1e-9
 
 
+@pytest.mark.slow
 def test_hard_pair_converges_with_continuation(families):
     fam = families["categorical"]
     p, q = [0.01, 0.01], [0.01, 0.98]  # close to the boundary of the simplex

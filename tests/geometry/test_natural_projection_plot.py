@@ -149,6 +149,7 @@ def _kl_oracle(pfam, ppoint, log_r, dps=32):
     return oracle.expect(pfam, [pfam.log_density - log_r], ppoint, dps=dps)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family, target, tpoint, other", [
     ("gamma", "lognormal", {"mu": sp.Rational(1, 5), "sigma": sp.Rational(1, 2)},
      {"alpha": sp.Rational(7, 3), "beta": sp.Rational(5, 4)}),
@@ -237,6 +238,7 @@ def test_projection_errors(fams):
 
 # ----------------------------------------------------------------------
 # e-projection
+@pytest.mark.slow
 def test_e_projection_gaussian_variational_conditions(fams):
     """For Gaussian q = N(mu, sigma^2), d/dxi KL(q || p) = 0 is E_q[(log p)'] = 0 and
     E_q[(log p)''] = -1/sigma^2 (Opper & Archambeau 2009), checked by the oracle."""
@@ -265,6 +267,7 @@ def test_e_projection_gaussian_variational_conditions(fams):
 
 # ----------------------------------------------------------------------
 # geodesic paths
+@pytest.mark.slow
 @pytest.mark.parametrize("name, p, q", [("normal", (-1, 1), (1, 3 / 2)),
                                         ("gamma", (1.5, 1), (3, 2))])
 @pytest.mark.parametrize("alpha", [1, -1])
@@ -305,6 +308,7 @@ def test_cli_plot_geodesics_and_taylor(tmp_path, capsys):
     assert "--from needs 2" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_plot_data(fams, tmp_path):
     pytest.importorskip("matplotlib")
     normal = fams["normal"]

@@ -54,6 +54,7 @@ def test_cubic_coefficient_normal_sigma(families):
     assert sp.simplify(sp.series(kl, e, 0, 4).coeff(e, 3) - c[1][1][1]) == 0
 
 
+@pytest.mark.slow
 def test_kinked_family_skips_the_cubic_identity(families):
     report = verify(families["laplace"], digits=40, directions=1)
     assert report.ok, report.table()
@@ -115,6 +116,7 @@ def test_verify_cli(capsys):
         main(["verify", "poisson", "--digits", "10"])
 
 
+@pytest.mark.slow
 def test_kl_and_entropy_cli(capsys):
     assert main(["kl", "normal", "--at", "2,1.5", "--to", "2.1,1.5"]) == 0
     assert "1/450" in capsys.readouterr().out
