@@ -12,10 +12,42 @@ import multiprocessing as mp
 import os
 import pickle
 import resource
+from contextlib import contextmanager
 
 from ..errors import BudgetExceeded
 
 DEFAULT_BUDGET = float(os.environ.get("SYMGEO_BUDGET", "20"))
+
+_deadline = None
+"""CPU time (this process and its finished children) at which all budgeted work stops."""
+
+
+def _cpu_now():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@contextmanager
+def total_budget(seconds):
+    """Every :func:`run_with_budget` inside shares ``seconds`` of CPU time in all.
+
+    Nested totals keep the earlier deadline.  Without a total, each call has its
+    own budget only, so a derivation made of many calls could take many budgets.
+    """
+    global _deadline
+    saved = _deadline
+    new = _cpu_now() + seconds
+    _deadline = new if saved is None else min(saved, new)
+    try:
+        yield
+    finally:
+        _deadline = saved
+
+
+def remaining():
+    """CPU seconds left of the enclosing :func:`total_budget` (None: no total)."""
+    return None if _deadline is None else _deadline - _cpu_now()
 
 
 def _child(conn, fn, args, seconds):
@@ -46,6 +78,11 @@ def run_with_budget(fn, *args, seconds=None, what="computation", safety_net=Fals
     cause-free message when ``fn`` itself failed.
     """
     seconds = DEFAULT_BUDGET if seconds is None else seconds
+    left = remaining()
+    if left is not None:
+        if left <= 0:
+            raise BudgetExceeded(f"{what}: the total budget of this derivation is spent")
+        seconds = min(seconds, left)
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, fn, args, seconds), daemon=True)

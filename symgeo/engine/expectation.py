@@ -272,7 +272,8 @@ class ExpectationEngine:
                 val = None
             # sympy's definite integrals are occasionally wrong; a term it
             # returns is accepted only if quadrature agrees at a generic point
-            if not _closed(val) or not _agrees_numerically(integrand, w, lo, hi, val):
+            if not _closed(val) or not self._checked(_agrees_numerically, integrand, w, lo,
+                                                     hi, val):
                 val = None
         self._term_cache[key] = (val, rule)
         return val, rule
@@ -309,10 +310,19 @@ class ExpectationEngine:
                 return None
         except BudgetExceeded:
             return None
-        if not _closed(val) or not self._agrees_at_generic_point(f, val):
+        if not _closed(val) or not self._checked(self._agrees_at_generic_point, f, val):
             return None
         return Expectation(val, route, f"sympy {route} within the {self._budget():g} s budget, "
                            "checked by mpmath quadrature at a generic point")
+
+    def _checked(self, check, *args):
+        """A quadrature check of sympy's answer, under the budget: tanh-sinh on a
+        double-exponential integrand (exp(-c e^w)) can run for minutes."""
+        try:
+            return _budget.run_with_budget(check, *args, seconds=self._budget(),
+                                           what="checking sympy's answer by quadrature")
+        except BudgetExceeded:
+            return False
 
     def _agrees_at_generic_point(self, f, val):
         """sympy's answer against mpmath quadrature of the density at a generic point.
@@ -342,10 +352,13 @@ class ExpectationEngine:
         f = sp.sympify(f)
         if not f.has(*self.family.variables):
             return Expectation(f, "constant", "f does not depend on x")
-        for name in self.ROUTES:
-            res = getattr(self, name)(f)
-            if res is not None:
-                return res
+        # the timed sympy calls of all routes share one budget: an expectation that no
+        # rule closes is refused within the budget, however many terms it has
+        with _budget.total_budget(self._budget()):
+            for name in self.ROUTES:
+                res = getattr(self, name)(f)
+                if res is not None:
+                    return res
         label = what or f"E[{f}]"
         raise DerivationError(
             f"family {self.family.name!r}: {label} did not close symbolically "

@@ -11,12 +11,15 @@ a-derivative of w^(a-1),
 
 with the Mellin transforms of the two kernels that standard densities have:
 
-    K = exp(-c w^q)        M(a) = Gamma(a/q) c^(-a/q) / q
+    K = exp(-c w^q)        M(a) = Gamma(a/q) c^(-a/q) / |q|
                            (Gamma/Exp(1): E[u^p log^k u] = Gamma^(k)(p+1);
-                            Gaussian moments; Weibull)
-    K = (1 + r w^q)^(-s)   M(a) = r^(-a/q) B(a/q, s - a/q) / q
+                            Gaussian moments; Weibull; Frechet with q < 0)
+    K = (1 + r w^q)^(-s)   M(a) = r^(-a/q) B(a/q, s - a/q) / |q|
                            (Beta-integral rule: Student t and Cauchy with q = 2,
-                            logistic after w = exp(-z) with q = 1)
+                            logistic after w = exp(-z) with q = 1, Burr, Lomax)
+
+valid for either sign of q while a/q > 0 (and s > a/q): w -> 1/w exchanges
+the two signs.
 
 Unit interval (0, 1), Beta rule:
 
@@ -124,14 +127,17 @@ def half_line(term, w):
         return None
     a = a_minus_1 + 1
     kind, c, q, s = kernel
-    if not (_positive(c) and _positive(q) and _positive(a)):
+    # w -> 1/w maps a kernel in w^q onto one in w^-q: both signs of q share one formula
+    # with |q|, valid while a/q > 0 (Frechet-type kernels exp(-c w^-k) have q < 0)
+    q_abs = -q if q.is_negative else q
+    if not (_positive(c) and _positive(q_abs) and _positive(a / q)):
         return None
     if kind == "exp":
-        mellin = sp.gamma(_A / q) * c ** (-_A / q) / q
+        mellin = sp.gamma(_A / q) * c ** (-_A / q) / q_abs
     else:
         if not _positive(s - a / q):
             return None
-        mellin = c ** (-_A / q) * _gamma_ratio_beta(_A / q, s - _A / q) / q
+        mellin = c ** (-_A / q) * _gamma_ratio_beta(_A / q, s - _A / q) / q_abs
     return coef * sp.diff(mellin, _A, logs).subs(_A, a)
 
 
@@ -162,6 +168,9 @@ def unit_interval(term, u):
                 continue
             return None
         bb = _binomial_base(base, u) if not e.has(u) else None
+        if bb and bb[0] == -1 and bb[1] == 1 and e.is_integer:
+            coef *= (-1) ** e  # (u^q - 1)^e = (-1)^e (1 - u^q)^e for an integer power
+            bb = (1, -1, bb[2])
         if bb and bb[0] == 1 and bb[1] == -1 and (q is None or q == bb[2]):
             q = bb[2]
             b_minus_1 += e

@@ -95,12 +95,15 @@ def find_standardisation(log_density, x, lower, upper, periodic, coords):
 
 
 def density_factor(log_p0, w):
-    """exp(log p0) as a product, so that exp(c log w) becomes a power of w."""
+    """exp(log p0) as a product, so that exp(c log g(w)) becomes the power g(w)^c.
+
+    The rules read kernels as powers: w^(a-1), (1 + r w^q)^(-s), (1 - w^q)^(b-1).
+    """
     out = sp.S.One
     for t in sp.Add.make_args(sp.expand(log_p0)):
         c, r = t.as_independent(w, as_Add=False)
-        if isinstance(r, sp.log) and r.args[0] == w:
-            out *= w ** c
+        if isinstance(r, sp.log) and r.args[0].has(w):
+            out *= r.args[0] ** c
         else:
             out *= sp.exp(t)
     return out
