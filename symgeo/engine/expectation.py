@@ -32,7 +32,8 @@ from . import budget as _budget
 from . import rules
 from .expfamily import MomentEngine, canonical_form
 from .numeric import expect_numeric
-from .standardize import density_factor, find_standardisation
+from .standardize import (alternative_standardisations, cancel_logs, density_factor,
+                          find_standardisation)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,19 @@ class ExpectationEngine:
                                         sup.upper[0], sup.periodic, fam.coordinates)
         return self._once("standard", make)
 
+    def standardisations(self):
+        """The location-scale standardisation, then those after a monotone map of x."""
+        def make():
+            first = self.standardisation()
+            if first is None:
+                return []
+            fam = self.family
+            sup = fam.support
+            return [first] + alternative_standardisations(
+                fam.log_density, fam.variables[0], sup.lower[0], sup.upper[0], sup.periodic,
+                fam.coordinates)
+        return self._once("standards", make)
+
     # -- routes -----------------------------------------------------------
     def _route_expfamily(self, f):
         eng = self.moments()
@@ -212,21 +226,33 @@ class ExpectationEngine:
         return Expectation(total, "finite sum", f"exact sum over the {len(pts)} points of the support")
 
     def _route_standardised(self, f):
-        st = self.standardisation()
-        if st is None:
+        first = self.standardisation()
+        if first is None:
             return None
+        # rules first, on the location-scale form and then after a monotone map of x
+        # (logit, log, exp(-x); computed only when needed); sympy's integrate last
+        res = self._standardised(f, first, plain=False)
+        if res is None:
+            for st in self.standardisations()[1:]:
+                if (res := self._standardised(f, st, plain=False)) is not None:
+                    return res
+        if res is None and PLAIN_INTEGRATION:
+            res = self._standardised(f, first, plain=True)
+        return res
+
+    def _standardised(self, f, st, plain):
         w = st.new
         p0 = density_factor(st.log_p0, w)
         total = sp.S.Zero
         used = set()
-        g = f.subs(st.variable, st.x_of_w)
+        g = cancel_logs(f.subs(st.variable, st.x_of_w))
         if w.is_positive:
             g = separate_powers(g, w)
         if st.domain == "circle":
             g = sp.expand_trig(g)  # cos(a - t) = cos a cos t + sin a sin t
         for term in rational_terms(g, w):
             c, m = term.as_independent(w, as_Add=False)
-            val, rule = self._standard_integral(m * p0, w, st.domain)
+            val, rule = self._standard_integral(m * p0, w, st.domain, plain)
             if val is None:
                 return None
             used.add(rule)
@@ -236,8 +262,8 @@ class ExpectationEngine:
                            f"substitution {st.variable} = {st.x_of_w} with density of {w} "
                            f"exp({st.log_p0}); {rules_used}")
 
-    def _standard_integral(self, integrand, w, domain):
-        key = (integrand, domain)
+    def _standard_integral(self, integrand, w, domain, plain=True):
+        key = (integrand, domain, plain)
         if key in self._term_cache:
             return self._term_cache[key]
         val, rule = None, domain
@@ -261,7 +287,7 @@ class ExpectationEngine:
                     val = None
                     break
                 val += c * r
-        if val is None and PLAIN_INTEGRATION:
+        if val is None and plain and PLAIN_INTEGRATION:
             lo, hi = {"half": (0, sp.oo), "unit": (0, 1), "circle": (-sp.pi, sp.pi),
                       "real": (-sp.oo, sp.oo)}[domain]
             try:

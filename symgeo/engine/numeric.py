@@ -50,6 +50,21 @@ def mp_bound(b):
     return mp.mpf(sp.N(b, mp.mp.dps + 10))
 
 
+def _slow_tail(lp_num, lo):
+    """Whether log p(x) falls more slowly than -3 log x between x = 1e10 and 1e20.
+
+    Such tails (algebraic, or logarithmic like log-Cauchy's 1/(x log^2 x)) need the
+    map x = lo + e^u; an exponential tail (whose e^-x at x = e^u would cost mpmath
+    astronomically many bits) is integrated in x.
+    """
+    try:
+        a, b = mp.mpf(10) ** 10, mp.mpf(10) ** 20
+        slope = (mp.re(lp_num(lo + b)) - mp.re(lp_num(lo + a))) / (mp.log(b) - mp.log(a))
+        return bool(slope > -3)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+
+
 def lambdify_mp(expr, variables):
     return sp.lambdify(variables, expr, modules="mpmath")
 
@@ -94,6 +109,18 @@ def expect_numeric(family, f, point, dps=30, density=None):
         if isinstance(sup, Box) and sup.univariate:
             values += [sp.N(k, dps + 10) for k in kinks([fx, log_p], xs[0])]
             lo, hi = mp_bound(sup.lower[0]), mp_bound(sup.upper[0])
+            if lo != -mp.inf and hi == mp.inf and _slow_tail(lp_num, lo):
+                # x = lo + e^u: an algebraic or logarithmic tail in x (log-Cauchy decays
+                # like 1/(x log^2 x)) becomes one in u that tanh-sinh resolves
+                cuts = [mp.log(v - lo) for v in _breakpoints(lo, hi, values)[1:-1]]
+
+                def gu(u):
+                    x = lo + mp.exp(u)
+                    lw = lp_num(x) + u  # log of the density in u, Jacobian included
+                    if lw == -mp.inf or mp.re(lw) < cutoff:
+                        return mp.mpf(0)
+                    return f_num(x) * mp.exp(lw)
+                return mp.quad(gu, [-mp.inf] + (cuts or [mp.mpf(0)]) + [mp.inf])
             return mp.quad(g, _breakpoints(lo, hi, values))
         if isinstance(sup, Box):
             bounds = [_breakpoints(mp_bound(a), mp_bound(b), values)

@@ -15,6 +15,14 @@ coordinates, the scale b over 1, the positive coordinates and their
 reciprocals (the candidates are restricted to maps that carry the support
 onto itself).  The exponential map w = exp(-+z) is tried when the
 standardised log-density still contains exp(z) (logistic, Gumbel).
+
+When the rules cannot integrate the terms of that standardisation, the
+engine asks for :func:`alternative_standardisations`: a monotone map of x
+onto another standard domain first (:data:`MONOTONE_MAPS`: the logit of
+(0, 1) onto the real line, log of (0, oo) onto the real line, exp(-x) of
+(0, oo) onto (0, 1)), then the same location-scale search in the new
+variable.  The log-density picks up log |dx/dt|; nothing is specific to a
+family (logit-normal, log-Cauchy, exponentiated exponential, ...).
 """
 
 from __future__ import annotations
@@ -37,8 +45,17 @@ class Standardisation:
         return f"{self.variable} = {self.x_of_w}, log p0({self.new}) = {self.log_p0}"
 
 
+def cancel_logs(e):
+    """log(r) with its argument cancelled and factored: after x = 1/(1 + e^-t),
+    log(x / (1 - x)) is log(e^t) = t and log(e^2t + 2e^t + 1) is 2 log(e^t + 1),
+    which sympy sees only once the quotient is cancelled and factored."""
+    return e.replace(lambda a: isinstance(a, sp.log) and not a.args[0].is_Atom,
+                     lambda a: sp.expand_log(sp.log(sp.factor(a.args[0]))))
+
+
 def _clean(e):
-    return sp.expand(sp.expand_log(sp.expand_power_base(sp.powdenest(e)), force=False))
+    return sp.expand(sp.expand_log(sp.expand_power_base(sp.powdenest(cancel_logs(e))),
+                                   force=False))
 
 
 def _domain_of(lo, hi, periodic):
@@ -92,6 +109,37 @@ def find_standardisation(log_density, x, lower, upper, periodic, coords):
                 if len(left1) <= len(left):
                     return Standardisation(x, w, x_of_z.subs(z, z_of_w), ell1, "half", left1)
     return result
+
+
+def _map_table():
+    t_real = sp.Symbol("t", real=True)
+    t_pos = sp.Symbol("t", positive=True)
+    return {
+        # domain of x: [(name, t, x(t), new lower, new upper), ...]
+        "unit": [("logit", t_real, 1 / (1 + sp.exp(-t_real)), -sp.oo, sp.oo)],
+        "half": [("log", t_real, sp.exp(t_real), -sp.oo, sp.oo),
+                 ("exp(-x)", t_pos, -sp.log(t_pos), 0, 1)],
+        "real": [("log", t_pos, sp.log(t_pos), 0, sp.oo)],
+    }
+
+
+MONOTONE_MAPS = _map_table()
+"""Monotone maps x = x(t) of a standard domain onto another, tried in order."""
+
+
+def alternative_standardisations(log_density, x, lower, upper, periodic, coords):
+    """Standardisations after a monotone map x = x(t) (see :data:`MONOTONE_MAPS`)."""
+    domain = _domain_of(lower, upper, periodic)
+    out = []
+    for name, t, x_of_t, lo, hi in MONOTONE_MAPS.get(domain, ()):
+        jac = sp.log(sp.Abs(sp.diff(x_of_t, t)))
+        ell_t = _clean(log_density.subs(x, x_of_t) + jac)
+        st = find_standardisation(ell_t, t, lo, hi, False, coords)
+        if st is None:
+            continue
+        out.append(Standardisation(x, st.new, x_of_t.subs(t, st.x_of_w), st.log_p0,
+                                   st.domain, st.remaining))
+    return out
 
 
 def density_factor(log_p0, w):

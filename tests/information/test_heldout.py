@@ -59,3 +59,19 @@ def test_no_rule_is_refused_within_the_budget():
     fam._engine.budget = 2
     with pytest.raises(symgeo.DerivationError, match="expectation_numeric"):
         fam.fisher()
+
+
+def test_log_cauchy_through_the_log_map():
+    """Fisher information does not depend on a change of the random variable: the
+    log-Cauchy family has the Cauchy family's metric diag(1/(2 s^2), 1/(2 s^2))
+    (the oracle: its tail 1/(x log^2 x) is beyond tests/oracle.py's quadrature)."""
+    fam = symgeo.load_family(DATA / "hard" / "log_cauchy.toml")
+    s = fam.symbol("s")
+    assert sp.simplify(fam.fisher() - sp.diag(1 / (2 * s ** 2), 1 / (2 * s ** 2))) == sp.zeros(2)
+    assert "exp(mu + s*z)" in fam.fisher_result().routes[(0, 0)].detail
+
+
+def test_substitution_is_recorded(heldout):
+    """The logit map found for the logit-normal family is stated in the route."""
+    res = heldout("logit_normal").fisher_result()
+    assert any("exp(-mu - sigma*z)" in r.detail for r in res.routes.values()), res.routes
