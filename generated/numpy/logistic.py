@@ -10,7 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 Not derived (left out):
   kl: family 'logistic': no closed form for KL(p || q) (family 'logistic':
     KL(p || q) = E_p[log p - log q] did not close symbolically (routes
@@ -28,14 +28,6 @@ Not derived (left out):
     evaluates it by mpmath quadrature.). The numeric route works at any
     point: family.kl_numeric(p, q), family.entropy_numeric(p) or
     family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).
-  entropy: family 'logistic': no closed form for the entropy (family 'logistic':
-    the entropy -E[log p] did not close symbolically (routes tried:
-    exponential family, finite sum, standardised rules, sympy
-    integrate/summation within 1 s). The numeric route still works:
-    family.expectation_numeric(f, point) evaluates it by mpmath
-    quadrature.). The numeric route works at any point: family.kl_numeric(p,
-    q), family.entropy_numeric(p) or family.alpha_divergence_numeric(alpha,
-    p, q) (mpmath quadrature).
 """
 
 import numpy
@@ -192,6 +184,22 @@ def natural_gradient(mu, s, grad):
         out[..., 1, 1] = (1/9)*_c0*(3 + numpy.pi**2)
     out[~_in_domain(mu, s)] = numpy.nan
     return _solve(out, grad)
+
+
+
+def entropy(mu, s):
+    """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
+
+    Formula (entries in row-major order):
+      [.] log(s) + 2
+    """
+    mu, s, = _prepare(mu, s)
+    shape = mu.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = numpy.log(s) + 2
+    out[~_in_domain(mu, s)] = numpy.nan
+    return out
 
 
 

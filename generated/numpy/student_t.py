@@ -11,7 +11,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 Not derived (left out):
   kl: family 'student_t': no closed form for KL(p || q) (family 'student_t':
     KL(p || q) = E_p[log p - log q] did not close symbolically (routes
@@ -29,14 +29,6 @@ Not derived (left out):
     evaluates it by mpmath quadrature.). The numeric route works at any
     point: family.kl_numeric(p, q), family.entropy_numeric(p) or
     family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).
-  entropy: family 'student_t': no closed form for the entropy (family 'student_t':
-    the entropy -E[log p] did not close symbolically (routes tried:
-    exponential family, finite sum, standardised rules, sympy
-    integrate/summation within 1 s). The numeric route still works:
-    family.expectation_numeric(f, point) evaluates it by mpmath
-    quadrature.). The numeric route works at any point: family.kl_numeric(p,
-    q), family.entropy_numeric(p) or family.alpha_divergence_numeric(alpha,
-    p, q) (mpmath quadrature).
 """
 
 import numpy
@@ -190,6 +182,22 @@ def natural_gradient(mu, sigma, grad):
         out[..., 1, 1] = (8/7)*_c0
     out[~_in_domain(mu, sigma)] = numpy.nan
     return _solve(out, grad)
+
+
+
+def entropy(mu, sigma):
+    """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
+
+    Formula (entries in row-major order):
+      [.] log(sigma/12) + 25/6
+    """
+    mu, sigma, = _prepare(mu, sigma)
+    shape = mu.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = numpy.log((1/12)*sigma) + 25/6
+    out[~_in_domain(mu, sigma)] = numpy.nan
+    return out
 
 
 

@@ -18,6 +18,9 @@ with the Mellin transforms of the two kernels that standard densities have:
                            (Beta-integral rule: Student t and Cauchy with q = 2,
                             logistic after w = exp(-z) with q = 1, Burr, Lomax)
 
+and a factor log^j(1 + r w^q) beside the algebraic kernel is (-d/ds)^j of it:
+the Student t entropy (nu + 1)/2 [psi((nu + 1)/2) - psi(nu/2)] + ... follows.
+
 valid for either sign of q while a/q > 0 (and s > a/q): w -> 1/w exchanges
 the two signs.
 
@@ -44,6 +47,7 @@ from sympy.simplify.fu import TR8
 
 _A = sp.Dummy("a")
 _B = sp.Dummy("b")
+_S = sp.Dummy("s")
 
 
 def _gamma_ratio_beta(x, y):
@@ -92,6 +96,7 @@ def half_line(term, w):
     a_minus_1 = sp.S.Zero
     logs = 0
     kernel = None
+    kernel_logs = []  # (alpha, r, q, k): log^k(alpha + alpha r w^q), read as -d/ds of the kernel
     for factor in sp.Mul.make_args(term):
         if not factor.has(w):
             coef *= factor
@@ -101,6 +106,9 @@ def half_line(term, w):
             a_minus_1 += e
         elif base == sp.log(w) and e.is_Integer and e > 0:
             logs += int(e)
+        elif isinstance(base, sp.log) and e.is_Integer and e > 0 and \
+                (bb := _binomial_base(base.args[0], w)) is not None:
+            kernel_logs.append((bb[0], bb[1] / bb[0], bb[2], int(e)))
         elif base == sp.E:
             mono = _monomial_in(sp.expand(e), w)
             if mono is None or kernel is not None:
@@ -133,12 +141,28 @@ def half_line(term, w):
     if not (_positive(c) and _positive(q_abs) and _positive(a / q)):
         return None
     if kind == "exp":
-        mellin = sp.gamma(_A / q) * c ** (-_A / q) / q_abs
-    else:
-        if not _positive(s - a / q):
+        if kernel_logs:
             return None
-        mellin = c ** (-_A / q) * _gamma_ratio_beta(_A / q, s - _A / q) / q_abs
-    return coef * sp.diff(mellin, _A, logs).subs(_A, a)
+        mellin = sp.gamma(_A / q) * c ** (-_A / q) / q_abs
+        return coef * sp.diff(mellin, _A, logs).subs(_A, a)
+    if not _positive(s - a / q):
+        return None
+    # log(alpha + alpha r w^q) = log(alpha) + log(1 + r w^q), and log^j(1 + r w^q)
+    # times the kernel (1 + r w^q)^(-s) is (-d/ds)^j of it: the Beta-integral rule
+    # with log factors (Student t, log-logistic, Burr entropies)
+    total_logs = sp.S.One
+    L = sp.Dummy("L")
+    for alpha, r, q_log, k in kernel_logs:
+        if q_log != q or sp.simplify(r - c) != 0:
+            return None
+        total_logs *= (sp.log(alpha) + L) ** k
+    mellin = c ** (-_A / q) * _gamma_ratio_beta(_A / q, _S - _A / q) / q_abs
+    mellin = sp.diff(mellin, _A, logs) if logs else mellin
+    value = sp.S.Zero
+    for j, cj in sp.Poly(sp.expand(total_logs), L).as_dict().items():
+        j = j[0]
+        value += cj * (-1) ** j * (sp.diff(mellin, _S, j) if j else mellin)
+    return coef * value.subs({_A: a, _S: s})
 
 
 def unit_interval(term, u):

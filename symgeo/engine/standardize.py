@@ -152,6 +152,9 @@ def density_factor(log_p0, w):
         c, r = t.as_independent(w, as_Add=False)
         if isinstance(r, sp.log) and r.args[0].has(w):
             out *= r.args[0] ** c
+        elif not t.has(w) and isinstance(t.as_coeff_Mul()[1], sp.loggamma):
+            k, lg = t.as_coeff_Mul()
+            out *= sp.gamma(lg.args[0]) ** k  # a normalising 1/Gamma(.), not exp(-log Gamma)
         else:
             out *= sp.exp(t)
     return out
