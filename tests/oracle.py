@@ -105,7 +105,11 @@ def expect(family, exprs, point, dps=35, cuts=()):
         if isinstance(sup, Box):
             return _gauss_hermite_nd(xs, logp, fl, lp, dps)
         if isinstance(sup, Simplex) and len(xs) == 3:
-            return _simplex(fl, lp, dps)
+            # one call per node for the density and every integrand, with their common
+            # subexpressions (log x_i, ...) evaluated once
+            both = sp.lambdify(xs, [sp.N(logp, dps + 15)] + [sp.N(f, dps + 15) for f in fs],
+                               "mpmath", cse=True)
+            return _simplex(both, len(fs), dps)
     raise NotImplementedError(type(sup).__name__)
 
 
@@ -220,17 +224,17 @@ def _gauss_hermite_nd(xs, logp, fl, lp, dps, n=12):
     return tot
 
 
-def _simplex(fl, lp, dps):
+def _simplex(both, nf, dps):
     # t up to 4.6 reaches u ~ 1e-70: needed when a concentration is below 1
     # (the density is then singular at the boundary and the tail is not small)
     h = mp.mpf(1) / 24
     rule = _tanh_sinh_unit(h, 110)
-    tot = [mp.mpf(0)] * len(fl)
+    tot = [mp.mpf(0)] * nf
     for u, omu, wu in rule:
         for v, omv, wv in rule:
             x1, x2, x3 = u, omu * v, omu * omv
-            dens = mp.exp(lp(x1, x2, x3)) * omu
-            w = wu * wv * dens
-            for i, f in enumerate(fl):
-                tot[i] += w * f(x1, x2, x3)
+            lp, *vals = both(x1, x2, x3)
+            w = wu * wv * mp.exp(lp) * omu
+            for i, f in enumerate(vals):
+                tot[i] += w * f
     return tot
