@@ -36,6 +36,7 @@ from .codegen import numpy as _codegen
 from .declare.catalog import catalog_text
 from .declare.declaration import Declaration
 from .declare.loader import declaration_from_text, read_declaration_file
+from .declare.parse import user_value
 from .divergence import closed_forms as _div
 from .divergence import numeric as _div_numeric
 from .divergence.expfamily import structure as _expfamily_structure
@@ -87,14 +88,22 @@ class Family(Declaration):
 
     # ------------------------------------------------------------------
     # expectations
+    def _user(self, value, what, extra=()):
+        """A value from the user through the safe parser (never sympify on text)."""
+        names = {s.name: s for s in self.coordinates + self.variables +
+                 tuple(self.fixed_symbols.values())}
+        names.update({s.name: s for s in extra})
+        return user_value(value, names, where=f"family {self.name!r}: {what}")
+
     def expectation(self, f):
         """E_xi[f(x)] as an Expectation (value, route, detail)."""
-        return self._engine.expect(sp.sympify(f))
+        return self._engine.expect(self._user(f, "expectation"))
 
     def expectation_numeric(self, f, point, dps=30):
         """E_xi[f(x)] at a numeric point by mpmath quadrature/summation (the numeric route)."""
-        pt = {self.symbol(k) if isinstance(k, str) else k: v for k, v in point.items()}
-        return expect_numeric(self, f, pt, dps=dps)
+        pt = {self.symbol(k) if isinstance(k, str) else k: self._user(v, "point")
+              for k, v in point.items()}
+        return expect_numeric(self, self._user(f, "expectation"), pt, dps=dps)
 
     # ------------------------------------------------------------------
     # score and Fisher
@@ -241,7 +250,7 @@ class Family(Declaration):
 
     def log_affinity(self, lam):
         """log ∫ p^λ q^{1-λ} in general form, as a Divergence (λ a number or symbol)."""
-        lam = sp.sympify(lam)
+        lam = self._user(lam, "lambda", (sp.Symbol("lam", real=True),))
         return self._cached(("log_affinity", lam), lambda: self._closed(
             f"the affinity int p^{lam} q^(1-{lam})", _div.log_affinity_closed_form, lam))
 
@@ -251,7 +260,7 @@ class Family(Declaration):
         α = -1 is KL(p || q), α = +1 is KL(q || p) (the limits), α = 0 is
         4 (1 - ∫ sqrt(p q)) = 4 H².  ``alpha`` may be a number or a symbol.
         """
-        alpha = sp.sympify(alpha)
+        alpha = self._user(alpha, "alpha", (sp.Symbol("alpha", real=True),))
         if alpha == -1:
             return self.kl(p, q)
         if alpha == 1:

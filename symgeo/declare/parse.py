@@ -277,3 +277,25 @@ def check_symbol_name(name, where):
     if name in RESERVED:
         raise FormulaError(f"{where}: {name!r} is reserved (a constant or function name)")
     return name
+
+
+def user_value(value, symbols=None, where="value"):
+    """The one door for values a user hands to the Python API (α, λ, f, points, mappings).
+
+    A string goes through :func:`parse_formula` with ``symbols`` (never
+    ``sympify``: that would run the text); a Python float is the decimal it
+    prints as (0.3 -> 3/10); sympy objects and ints pass through.  Anything
+    else is a :class:`FormulaError`.
+    """
+    if isinstance(value, str):
+        return parse_formula(value, dict(symbols or {}), where=where)
+    if isinstance(value, bool):
+        raise FormulaError(f"{where}: expected a number or a formula, got a bool")
+    if isinstance(value, float):
+        return sp.Rational(repr(float(value))) if math.isfinite(value) else sp.Float(float(value))
+    try:
+        # strict: numbers, sympy objects, mpmath and numpy scalars only; text is refused
+        return sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise FormulaError(f"{where}: expected a number, a sympy expression or a formula "
+                           f"string, got {type(value).__name__}") from None

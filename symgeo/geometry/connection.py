@@ -34,6 +34,7 @@ import itertools
 
 import sympy as sp
 
+from ..declare.parse import user_value
 from ..engine.simplify import tidy
 from ..errors import DerivationError
 
@@ -41,7 +42,7 @@ Array = sp.ImmutableDenseNDimArray
 
 
 def _alpha(alpha):
-    a = sp.sympify(alpha)
+    a = user_value(alpha, {"alpha": sp.Symbol("alpha", real=True)}, where="alpha")
     if not (a.is_number or a.is_Symbol):
         raise DerivationError(f"alpha must be a number or a sympy symbol, got {alpha!r}")
     return sp.nsimplify(a) if a.is_Float else a

@@ -66,6 +66,7 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 from scipy.special import digamma, zeta
 
+from ..declare.parse import user_value
 from ..engine import budget
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from .connection import _alpha, amari_chentsov, christoffel, refuse_nonsmooth
@@ -231,7 +232,8 @@ def require_numeric(fam, what):
 
 def _numeric(fam, alpha):
     require_numeric(fam, "a numeric geodesic")
-    if not sp.sympify(alpha).is_number:
+    alpha = _alpha(alpha)
+    if not alpha.is_number:
         raise SymgeoError(f"family {fam.name!r}: numeric geodesics need a numeric alpha, "
                           f"got {alpha}")
     if alpha != 0:
@@ -253,6 +255,7 @@ def _as_vector(fam, point, what="point"):
     if len(vals) != d:
         raise SymgeoError(f"family {fam.name!r}: {what} needs {d} coordinates "
                           f"({', '.join(c.name for c in fam.coordinates)}), got {len(vals)}")
+    vals = [user_value(v, where=f"family {fam.name!r}: {what}") for v in vals]
     return np.array([float(sp.N(v)) for v in vals], dtype=float)
 
 

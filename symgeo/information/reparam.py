@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..declare.parse import user_value
 from ..engine.simplify import tidy_matrix
 from ..errors import DeclarationError
 from .fisher import FisherResult
@@ -26,11 +27,14 @@ def reparameterize(family, new_coordinates, mapping, name, make_family):
     """
     specs = []
     for c in new_coordinates:
-        specs.append(c if isinstance(c, tuple) else (c, None))
+        sym, dom = c if isinstance(c, tuple) else (c, None)
+        specs.append((sp.Symbol(sym) if isinstance(sym, str) else sym, dom))
+    names = {sym.name: sym for sym, _ in specs}
     by_name = {}
     for key, expr in mapping.items():
         old = family.symbol(key) if isinstance(key, str) else family.symbol(key.name)
-        by_name[old] = sp.sympify(expr)
+        by_name[old] = user_value(expr, names, where=f"family {family.name!r}: reparameterize "
+                                                     f"mapping for {old.name}")
     missing = set(family.coordinates) - set(by_name)
     if missing:
         raise DeclarationError(f"family {family.name!r}: reparameterize needs every old coordinate "
