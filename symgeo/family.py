@@ -56,17 +56,9 @@ from .printing import family_latex
 class Family(Declaration):
     """A parametric family of distributions, with its derived information geometry.
 
-    Parameters
-    ----------
-    name : str
-    log_density : sympy expression in ``variables``, ``coordinates`` and ``fixed``
-    variables : Symbol or sequence of Symbols (the random variable x)
-    support : Support, sympy set (Reals, Interval, Range, FiniteSet, Naturals0) or "real"
-    coordinates : sequence of Symbols or (Symbol, domain) pairs, or a dict Symbol -> domain;
-        a domain is "real", "positive", "unit", "circle", a pair (lower, upper) or an Interval
-    fixed : dict Symbol/name -> value (a number, or a Symbol for a symbolic hyper-parameter)
-    constraints : extra inequalities on the coordinates (e.g. p1 + p2 < 1)
-    validate : check normalisation numerically at a generic point (default True)
+    Declared with the arguments of :class:`symgeo.declare.declaration.Declaration`
+    (name, log-density, variables, support, coordinates, fixed, constraints, ...)
+    and ``validate``: check normalisation numerically at a generic point (default True).
     """
 
     def __init__(self, name, log_density, variables, support, coordinates, fixed=None, *,

@@ -27,11 +27,11 @@ error names the numeric (mpmath) route.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import sympy as sp
 
+from ..declare.parse import user_value
 from ..engine import budget
 from ..engine.simplify import tidy
 from ..errors import BudgetExceeded, SymgeoError
@@ -124,9 +124,7 @@ def _point(family, values, what):
         raise SymgeoError(f"family {family.name!r}: {what} needs {family.dimension} coordinates "
                           f"({names}) in that order, got {len(values)}")
     # a Python float is taken as the decimal it prints as (2.1 -> 21/10), so results stay exact
-    vals = [v if isinstance(v, sp.Basic)
-            else sp.Rational(repr(v)) if isinstance(v, float) and math.isfinite(v)
-            else sp.sympify(v, strict=True) for v in values]
+    vals = [user_value(v, where=f"family {family.name!r}: {what}") for v in values]
     pt = dict(zip(family.coordinates, vals))
     if all(v.is_number for v in vals) and not family.in_domain(pt):
         raise SymgeoError(f"family {family.name!r}: {what} = {tuple(vals)} lies outside the "

@@ -114,7 +114,7 @@ def _inline_budget(state):
     left of the quantity's own budget (which then may run out right after).
     """
 
-    def run(fn, *args, seconds=None, what="computation", safety_net=False):
+    def run(fn, *args, seconds=None, what="computation", safety_net=False, shared=True):
         if safety_net:
             try:
                 return fn(*args)

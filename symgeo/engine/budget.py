@@ -67,7 +67,7 @@ def _child(conn, fn, args, seconds):
         conn.close()
 
 
-def run_with_budget(fn, *args, seconds=None, what="computation", safety_net=False):
+def run_with_budget(fn, *args, seconds=None, what="computation", safety_net=False, shared=True):
     """Return ``fn(*args)`` computed within ``seconds`` of CPU time.
 
     ``safety_net``: the budget only guards against a runaway (the result does
@@ -75,12 +75,15 @@ def run_with_budget(fn, *args, seconds=None, what="computation", safety_net=Fals
     must not let timing decide its output, then runs ``fn`` under the
     quantity's own budget instead.
 
+    ``shared=False``: a step of a rule, with its own budget even inside a
+    :func:`total_budget` (which bounds the fallback to plain sympy, not the rules).
+
     Raises :class:`BudgetExceeded` when the budget is spent (or the child
     dies), and re-raises the child's exception text as ``BudgetExceeded``'s
     cause-free message when ``fn`` itself failed.
     """
     seconds = DEFAULT_BUDGET if seconds is None else seconds
-    left = remaining()
+    left = remaining() if shared else None
     if left is not None:
         if left <= 0:
             raise BudgetExceeded(f"{what}: the total budget of this derivation is spent")

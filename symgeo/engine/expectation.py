@@ -263,9 +263,23 @@ class ExpectationEngine:
                            f"exp({st.log_p0}); {rules_used}")
 
     def _standard_integral(self, integrand, w, domain, plain=True):
-        key = (integrand, domain, plain)
-        if key in self._term_cache:
-            return self._term_cache[key]
+        """(value, rule) of one standard integral: the rules, then (``plain``) sympy.
+
+        Both are cached per term, so the pass with sympy reuses what the rules-only
+        pass found and never repeats a rule's own timed integrals (shifted |z + c|).
+        """
+        key = (integrand, domain)
+        if key not in self._term_cache:
+            self._term_cache[key] = self._by_rules(integrand, w, domain)
+        val, rule = self._term_cache[key]
+        if val is not None or not (plain and PLAIN_INTEGRATION):
+            return val, rule
+        key = (integrand, domain, "sympy")
+        if key not in self._term_cache:
+            self._term_cache[key] = self._by_sympy(integrand, w, domain)
+        return self._term_cache[key]
+
+    def _by_rules(self, integrand, w, domain):
         val, rule = None, domain
         if domain == "half":
             val = rules.half_line(integrand, w)
@@ -287,28 +301,27 @@ class ExpectationEngine:
                     val = None
                     break
                 val += c * r
-        if val is None and plain and PLAIN_INTEGRATION:
-            lo, hi = {"half": (0, sp.oo), "unit": (0, 1), "circle": (-sp.pi, sp.pi),
-                      "real": (-sp.oo, sp.oo)}[domain]
-            try:
-                val = _budget.run_with_budget(_integrate_job, integrand, w, lo, hi,
-                                      seconds=self._budget(), what="integrate")
-                rule = "sympy integrate (term), checked by mpmath quadrature"
-            except BudgetExceeded:
-                val = None
-            # sympy's definite integrals are occasionally wrong; a term it
-            # returns is accepted only if quadrature agrees at a generic point
-            if not _closed(val) or not self._checked(_agrees_numerically, integrand, w, lo,
-                                                     hi, val):
-                val = None
-        self._term_cache[key] = (val, rule)
         return val, rule
+
+    def _by_sympy(self, integrand, w, domain):
+        lo, hi = {"half": (0, sp.oo), "unit": (0, 1), "circle": (-sp.pi, sp.pi),
+                  "real": (-sp.oo, sp.oo)}[domain]
+        try:
+            val = _budget.run_with_budget(_integrate_job, integrand, w, lo, hi,
+                                          seconds=self._budget(), what="integrate")
+        except BudgetExceeded:
+            return None, domain
+        # sympy's definite integrals are occasionally wrong; a term it returns is
+        # accepted only if quadrature agrees at a generic point
+        if not _closed(val) or not self._checked(_agrees_numerically, integrand, w, lo, hi, val):
+            return None, domain
+        return val, "sympy integrate (term), checked by mpmath quadrature"
 
     def _tail(self, integrand, var, lo, hi):
         """A definite integral by sympy within the budget, or None (used by rules)."""
         try:
             val = _budget.run_with_budget(_integrate_job, integrand, var, lo, hi,
-                                  seconds=self._budget(), what="integrate")
+                                  seconds=self._budget(), what="integrate", shared=False)
         except BudgetExceeded:
             return None
         return val if _closed(val) else None

@@ -49,7 +49,6 @@ def test_heldout_fisher_matches_quadrature(heldout, name):
         for (i, j), r in zip(pairs, ref):
             got = mp.mpf(sp.N(F[i, j].xreplace(pt), 30))
             assert abs(got - r) <= mp.mpf(10) ** -25 * max(1, abs(r)), (name, i, j, got, r)
-    assert fam.fisher_result().route_summary != "constant" or d == 1 or name == "beta_prime"
 
 
 def test_no_rule_is_refused_within_the_budget():
