@@ -17,6 +17,7 @@ from .declare.support import (
                      Compositions,
                      Domain,
                      FiniteValues,
+                     IntegerBox,
                      IntegerRange,
                      Simplex,
 )
@@ -31,5 +32,5 @@ from .family import Family, get_family, load_family
 
 __all__ = ["Family", "family_names", "get_family", "load_family", "SymgeoError",
            "DeclarationError", "DerivationError", "FormulaError", "BudgetExceeded",
-           "Box", "IntegerRange", "FiniteValues", "Simplex", "Compositions", "Domain",
+           "Box", "IntegerBox", "IntegerRange", "FiniteValues", "Simplex", "Compositions", "Domain",
            "__version__"]

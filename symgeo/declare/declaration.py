@@ -23,6 +23,7 @@ from ..errors import DeclarationError
 from .support import (
     Box,
     FiniteValues,
+    IntegerBox,
     IntegerRange,
     Simplex,
     Support,
@@ -105,14 +106,15 @@ class Declaration:
                 nonneg = True
                 if isinstance(support, IntegerRange):
                     nonneg = sp.sympify(support.lower).is_nonnegative
+                elif isinstance(support, IntegerBox):
+                    nonneg = all(sp.sympify(b).is_nonnegative for b in support.lower)
                 elif isinstance(support, FiniteValues):
                     nonneg = all(sp.sympify(a).is_nonnegative for a in support.values)
                 new = sp.Symbol(v.name, integer=True, nonnegative=True) if nonneg else \
                     sp.Symbol(v.name, integer=True)
             elif isinstance(support, Simplex):
                 new = sp.Symbol(v.name, positive=True)
-            elif isinstance(support, Box) and len(user_vars) == 1 and \
-                    sp.sympify(lower[0]).is_nonnegative:
+            elif isinstance(support, Box) and all(sp.sympify(b).is_nonnegative for b in lower):
                 new = sp.Symbol(v.name, positive=True)
             else:
                 new = sp.Symbol(v.name, real=True)
@@ -210,17 +212,21 @@ class Declaration:
     def random_point(self, rng=None, *, fraction_digits=3):
         """A random generic point (dict coordinate -> Rational) inside the domain."""
         rng = rng if rng is not None else random.Random(0)
-        for _ in range(1000):
+        for attempt in range(1000):
+            # constraints that cut a thin corner (p1 + ... + p9 < 1, a positive definite
+            # 4 x 4 covariance) are met by shrinking real coordinates towards 0 and
+            # bounded ones towards their lower end, a little more every 50 attempts
+            scale = 0.7 ** (attempt // 50)
             pt = {}
             for c in self.coordinates:
                 dom = self.domains[c]
                 lo, hi = sp.sympify(dom.lower), sp.sympify(dom.upper)
                 if lo == -sp.oo and hi == sp.oo:
-                    v = rng.uniform(-2, 2)
+                    v = rng.uniform(-2, 2) * scale
                 elif hi == sp.oo:
                     v = float(lo) + rng.uniform(0.4, 3.0)
                 else:
-                    v = float(lo) + (float(hi) - float(lo)) * rng.uniform(0.05, 0.95)
+                    v = float(lo) + (float(hi) - float(lo)) * rng.uniform(0.05, 0.95) * scale
                 pt[c] = sp.Rational(round(v * 10 ** fraction_digits), 10 ** fraction_digits)
             if self.in_domain(pt):
                 return pt

@@ -24,6 +24,23 @@ A declaration file is data: every formula in it goes through the safe parser
 
     [define]                              # optional named sub-expressions, in order
     z = "(x - mu)/beta"
+
+Families of any size declare indexed names, expanded with the sizes' values
+(fixed hyper-parameters; ``get_family("dirichlet", K=6)``)::
+
+    variables = ["x[1:K]"]                # x1, ..., xK
+    [[coordinates]]
+    name = "a[1:K]"                       # a1, ..., aK; meaning may say {i}
+    [[coordinates]]
+    name = "s[i, j]"                      # s11, s12, ..., s22, ... (upper triangle)
+    for = ["i = 1:d", "j = i:d"]
+    domain = { diagonal = "positive", otherwise = "real" }
+
+and fixed data (a regression design), 1-based in formulas (``t[i]``,
+``X[i, j]``, ``len(t)``)::
+
+    [data]
+    t = [0.5, 1.0, 2.0]
 """
 
 from __future__ import annotations
@@ -35,11 +52,14 @@ from pathlib import Path
 import sympy as sp
 
 from ..errors import DeclarationError
-from .parse import check_symbol_name, parse_formula
-from .support import Box, Compositions, FiniteValues, IntegerRange, Simplex
+from .parse import Indexed, check_symbol_name, data_array, indexed_name, parse_formula
+from .support import Box, Compositions, FiniteValues, IntegerBox, IntegerRange, Simplex
 
 KNOWN_KEYS = {"name", "title", "description", "variables", "support", "log_density",
-              "coordinates", "fixed", "define", "constraints", "references", "notes"}
+              "coordinates", "fixed", "define", "constraints", "references", "notes", "data"}
+
+MAX_DECLARED_SYMBOLS = 2000
+"""Variables plus coordinates of one family: beyond this nothing symbolic finishes."""
 
 
 def _line_of(text, key):
@@ -90,27 +110,13 @@ def declaration_from_data(data, text=None, origin="<data>", **fixed_overrides):
             r.fail(key, f"{nm!r} declared twice")
         symbols[nm] = sym
 
-    variables = data["variables"]
-    if isinstance(variables, str):
-        variables = [variables]
-    var_syms = []
-    for v in variables:
-        s = sp.Symbol(v)
-        declare(v, s, "variables")
-        var_syms.append(s)
-    coords = []
-    meanings = {}
-    for i, c in enumerate(data["coordinates"]):
-        if not isinstance(c, dict) or "name" not in c:
-            r.fail("coordinates", f"coordinate #{i + 1} needs a name")
-        s = sp.Symbol(c["name"])
-        declare(c["name"], s, "coordinates")
-        dom = c.get("domain", "real")
-        if isinstance(dom, list):
-            dom = tuple(parse_formula(b, {}, r.where("domain")) for b in dom)
-        coords.append((s, dom))
-        meanings[c["name"]] = str(c.get("meaning", ""))
+    for dname, value in data.get("data", {}).items():
+        where = r.where(dname)
+        declare(dname, None, "data")
+        symbols[dname] = data_array(dname, value, where) if isinstance(value, list) \
+            else parse_formula(value, {}, where)
     fixed_values, fixed_domains, fixed_defaults = {}, {}, {}
+    sizes = {}
     for f in data.get("fixed", []):
         nm = f.get("name")
         s = sp.Symbol(str(nm))
@@ -129,18 +135,62 @@ def declaration_from_data(data, text=None, origin="<data>", **fixed_overrides):
         if isinstance(value, str) and not value.isidentifier():
             value = parse_formula(value, {}, r.where("fixed"))
         fixed_values[s] = value
+        if dom == "positive_integer" and isinstance(value, (int, sp.Integer)) \
+                and not isinstance(value, bool):
+            sizes[s] = int(value)
     if fixed_overrides:
         bad = ", ".join(sorted(fixed_overrides))
         known = ", ".join(fixed_domains) or "none"
         raise DeclarationError(f"family {name!r}: unknown fixed parameter(s) {bad} (has: {known})")
+
+    variables = data["variables"]
+    if isinstance(variables, str):
+        variables = [variables]
+    var_syms = []
+    for v in variables:
+        base, names = _expand(r, "variables", v, None, symbols, sizes)
+        entries = {}
+        for vname, idx in names:
+            s = entries[idx] = sp.Symbol(vname)
+            declare(vname, s, "variables")
+            var_syms.append(s)
+        if base:
+            declare(base, Indexed(base, entries), "variables")
+    coords = []
+    meanings = {}
+    for i, c in enumerate(data["coordinates"]):
+        if not isinstance(c, dict) or "name" not in c:
+            r.fail("coordinates", f"coordinate #{i + 1} needs a name")
+        base, names = _expand(r, "coordinates", c["name"], c.get("for"), symbols, sizes)
+        entries = {}
+        for cname, idx in names:
+            s = entries[idx] = sp.Symbol(cname)
+            declare(cname, s, "coordinates")
+            dom = _domain_of(r, c.get("domain", "real"), idx)
+            if isinstance(dom, list):
+                dom = tuple(parse_formula(b, symbols, r.where("domain"), sizes=sizes) for b in dom)
+            coords.append((s, dom))
+            meanings[cname] = _fill(str(c.get("meaning", "")), idx)
+        if base:
+            declare(base, Indexed(base, entries), "coordinates")
+        if len(var_syms) + len(coords) > MAX_DECLARED_SYMBOLS:
+            r.fail("coordinates", f"more than {MAX_DECLARED_SYMBOLS} variables and coordinates")
     for dname, formula in data.get("define", {}).items():
         declare(dname, None, dname)
-        symbols[dname] = parse_formula(formula, symbols, r.where(dname))
-    log_density = parse_formula(data["log_density"], symbols, r.where("log_density"))
-    bound_symbols = {k: v for k, v in symbols.items() if k not in {str(s) for s in var_syms}}
-    support = _support(r, data["support"], bound_symbols, len(var_syms))
-    constraints = [parse_formula(c, symbols, r.where("constraints"), allow_compare=True)
-                   for c in data.get("constraints", [])]
+        symbols[dname] = parse_formula(formula, symbols, r.where(dname), sizes=sizes,
+                                       allow_containers=True)
+    log_density = parse_formula(data["log_density"], symbols, r.where("log_density"),
+                                sizes=sizes)
+    var_names = {str(s) for s in var_syms}
+    bound_symbols = {k: v for k, v in symbols.items() if k not in var_names}
+    support = _support(r, data["support"], bound_symbols, len(var_syms), sizes)
+    constraints = []
+    for c in data.get("constraints", []):
+        for con in _constraints(r, c, symbols, sizes):
+            if con == sp.false:
+                r.fail("constraints", f"{c} can never hold")
+            if con != sp.true:  # implied by the domains (s11 > 0 for a positive s11)
+                constraints.append(con)
     return dict(name=name, log_density=log_density, variables=var_syms, support=support,
                 coordinates=coords, fixed=fixed_values, constraints=constraints,
                 title=data.get("title", ""), description=data.get("description", ""),
@@ -148,7 +198,102 @@ def declaration_from_data(data, text=None, origin="<data>", **fixed_overrides):
                 fixed_domains=fixed_domains, fixed_defaults=fixed_defaults, meanings=meanings)
 
 
-def _support(r, spec, symbols, nvars):
+_INDEXED = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*\[(.*)\]\s*")
+
+
+def _expand(r, key, spec, for_clause, symbols, sizes):
+    """(base, [(name, index tuple)]) declared by ``spec``: a plain name, ``x[1:K]`` or ``s[i, j]``
+    with a ``for`` clause (["i = 1:d", "j = i:d"]); indices are 1-based integers."""
+    if not isinstance(spec, str):
+        r.fail(key, f"a name must be a string, got {spec!r}")
+    m = _INDEXED.fullmatch(spec)
+    if m is None:
+        if for_clause is not None:
+            r.fail(key, f"'for' needs an indexed name such as {spec}[i]")
+        return None, [(spec, ())]
+    base, inner = m.group(1), [p.strip() for p in m.group(2).split(",")]
+    check_symbol_name(base, r.where(key))
+    where = r.where(key)
+    if for_clause is None:
+        # x[1:K]: one slice per index
+        ranges = []
+        for k, part in enumerate(inner):
+            if part.count(":") != 1:
+                r.fail(key, f"{spec}: write each index as lower:upper, or name the indices "
+                            "and give a 'for' clause")
+            ranges.append((f"_{k}", *part.split(":")))
+    else:
+        clauses = [for_clause] if isinstance(for_clause, str) else list(for_clause)
+        if len(clauses) != len(inner):
+            r.fail(key, f"{spec}: one 'for' clause per index ({len(inner)})")
+        ranges = []
+        for index, clause in zip(inner, clauses):
+            lhs, eq, rng = str(clause).partition("=")
+            if not eq or lhs.strip() != index or rng.count(":") != 1:
+                r.fail(key, f"{spec}: a 'for' clause reads '{index} = lower:upper', got {clause!r}")
+            check_symbol_name(index, where)
+            ranges.append((index, *rng.split(":")))
+    out = []
+
+    def walk(k, bound, idx):
+        if k == len(ranges):
+            out.append((indexed_name(base, idx), idx))
+            return
+        index, lo, hi = ranges[k]
+        scope = {**symbols, **bound}
+        lo = parse_formula(lo, scope, where, sizes=sizes).xreplace(
+            {s: sp.Integer(v) for s, v in sizes.items()})
+        hi = parse_formula(hi, scope, where, sizes=sizes).xreplace(
+            {s: sp.Integer(v) for s, v in sizes.items()})
+        if not (lo.is_Integer and hi.is_Integer):
+            r.fail(key, f"{spec}: index bounds must be concrete integers (got {lo}:{hi}); "
+                        "a size is a fixed positive_integer parameter")
+        if int(hi) - int(lo) + 1 > MAX_DECLARED_SYMBOLS or int(lo) < 0:
+            r.fail(key, f"{spec}: index range {lo}:{hi} out of bounds (0..{MAX_DECLARED_SYMBOLS})")
+        for v in range(int(lo), int(hi) + 1):
+            walk(k + 1, {**bound, index: sp.Integer(v)}, idx + (v,))
+    walk(0, {}, ())
+    if not out:
+        r.fail(key, f"{spec} declares no names (empty index range)")
+    return base, out
+
+
+def _constraints(r, spec, symbols, sizes):
+    """One inequality, or a table { for = "k = 1:d", rule = "..." } giving one per index."""
+    where = r.where("constraints")
+    if isinstance(spec, str):
+        return [parse_formula(spec, symbols, where, allow_compare=True, sizes=sizes)]
+    if not isinstance(spec, dict) or set(spec) != {"for", "rule"}:
+        r.fail("constraints", "a constraint is an inequality, or a table "
+                              "{ for = \"k = 1:d\", rule = \"...\" }")
+    index = str(spec["for"]).partition("=")[0].strip()
+    _, names = _expand(r, "constraints", f"c[{index}]", spec["for"], symbols, sizes)
+    out = []
+    for _, idx in names:
+        scope = {**symbols, index: sp.Integer(idx[0])}
+        out.append(parse_formula(spec["rule"], scope, where, allow_compare=True, sizes=sizes))
+    return out
+
+
+def _domain_of(r, dom, idx):
+    if isinstance(dom, dict):
+        unknown = set(dom) - {"diagonal", "otherwise"}
+        if unknown or "otherwise" not in dom:
+            r.fail("domain", "a domain table reads { diagonal = ..., otherwise = ... }")
+        return dom.get("diagonal", dom["otherwise"]) if idx and len(set(idx)) == 1 \
+            else dom["otherwise"]
+    return dom
+
+
+def _fill(text, idx):
+    """A meaning with {i}, {j} (the first, second index) replaced by the index values."""
+    names = "ijklmn"
+    for k, v in enumerate(idx):
+        text = text.replace("{" + names[k] + "}", str(v))
+    return text
+
+
+def _support(r, spec, symbols, nvars, sizes=None):
     if not isinstance(spec, dict) or "kind" not in spec:
         r.fail("support", "support must be a table with a 'kind'")
     kind = spec["kind"]
@@ -158,20 +303,26 @@ def _support(r, spec, symbols, nvars):
         v = spec.get(key, default)
         if v is None:
             r.fail("support", f"support of kind {kind!r} needs {key!r}")
-        return parse_formula(v, symbols, w)
+        return parse_formula(v, symbols, w, sizes=sizes)
 
     if kind == "real":
         return Box((-sp.oo,) * nvars, (sp.oo,) * nvars)
+    if kind == "circle" and nvars != 1:
+        r.fail("support", "support 'circle' is for one variable")
     if kind in ("interval", "circle"):
-        if nvars != 1:
-            r.fail("support", f"support {kind!r} is for one variable")
+        # several variables: each in the same interval (a product)
         lo = val("lower", "-pi" if kind == "circle" else None)
         hi = val("upper", "pi" if kind == "circle" else None)
-        return Box((lo,), (hi,), periodic=(kind == "circle"))
+        return Box((lo,) * nvars, (hi,) * nvars, periodic=(kind == "circle"))
     if kind == "integers":
-        return IntegerRange(val("lower", 0), val("upper", "oo"))
+        lo, hi = val("lower", 0), val("upper", "oo")
+        return IntegerRange(lo, hi) if nvars == 1 else IntegerBox((lo,) * nvars, (hi,) * nvars)
     if kind == "finite":
-        return FiniteValues(tuple(parse_formula(v, symbols, w) for v in spec.get("values", [])))
+        if nvars != 1:
+            r.fail("support", "support 'finite' is for one variable; several variables with "
+                              "values in a range are kind = 'integers' with lower and upper")
+        return FiniteValues(tuple(parse_formula(v, symbols, w, sizes=sizes)
+                                  for v in spec.get("values", [])))
     if kind == "simplex":
         return Simplex()
     if kind == "compositions":

@@ -5,8 +5,20 @@ node from a whitelist: numbers, declared symbols, the constants ``pi``, ``E``,
 ``oo``, the operators ``+ - * / **`` and calls of whitelisted functions with
 positional arguments.  Nothing is ever handed to ``eval``, ``sympify`` or
 ``parse_expr`` (all three execute arbitrary code).  Attribute access,
-subscripts, keyword arguments, lambdas, comprehensions, unknown names and
-oversized numbers are refused with the reason.
+keyword arguments, lambdas, comprehensions, unknown names and oversized
+numbers are refused with the reason.
+
+Families of any size are written with indices, expanded when parsed (the
+sizes are fixed hyper-parameters with concrete values):
+
+* ``x[i]``, ``s[i, j]``: an entry of a declared indexed name (``x[1:K]``),
+  of a data array (``t[i]``, ``X[i, j]``, 1-based) or of a matrix;
+* ``sum(expr, i, lo, hi)`` and ``prod(expr, i, lo, hi)``: expr with the
+  index ``i`` running over the integers lo..hi (both inclusive);
+* ``len(t)``: the length of a data array or indexed name;
+* ``symmetric(s, d)``: the d x d symmetric matrix with upper triangle
+  ``s[i, j]`` (i <= j); ``det(M)`` and ``inv(M)`` of a matrix (exact);
+  ``leading(M, k)``, its leading k x k block.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import re
 from fractions import Fraction
 
 import sympy as sp
+from sympy.polys.matrices import DomainMatrix
 
 from ..errors import FormulaError
 
@@ -28,6 +41,50 @@ MAX_DEPTH = 200
 MAX_LITERAL_DIGITS = 60
 MAX_RESULT_BITS = 4096
 MAX_NUMERIC_FUNCTION_ARG = 1000
+MAX_INDEX_RANGE = 10_000
+MAX_EXPANDED_NODES = 2_000_000
+MAX_MATRIX_SIZE = 12
+
+
+class Indexed:
+    """A declared indexed name: ``entries`` maps index tuples (1-based ints) to sympy objects."""
+
+    def __init__(self, base, entries, kind="indexed name"):
+        self.base = base
+        self.entries = dict(entries)
+        self.kind = kind
+
+    def __len__(self):
+        return len({k[0] for k in self.entries})
+
+    def get(self, idx):
+        return self.entries.get(tuple(idx))
+
+
+def indexed_name(base, idx):
+    """The symbol name of ``base[idx]``: base + indices, joined by ``_`` once one has two digits."""
+    if len(idx) == 1 or all(i < 10 for i in idx):
+        return base + "".join(str(i) for i in idx)
+    return base + "_" + "_".join(str(i) for i in idx)
+
+
+def data_array(base, value, where):
+    """An :class:`Indexed` (1-based) of exact numbers from a (nested) list of numbers."""
+    entries = {}
+
+    def walk(v, idx):
+        if isinstance(v, list):
+            if not v:
+                raise FormulaError(f"{where}: data {base!r} holds an empty list")
+            for k, item in enumerate(v, start=1):
+                walk(item, idx + (k,))
+            return
+        entries[idx] = parse_formula(v, {}, where)
+    walk(value, ())
+    shapes = {len(k) for k in entries}
+    if len(shapes) != 1:
+        raise FormulaError(f"{where}: data {base!r} is not rectangular")
+    return Indexed(base, entries, "data array")
 
 
 def _log(*args):
@@ -80,10 +137,14 @@ CONSTANTS = {
     "EulerGamma": sp.EulerGamma,
 }
 
+MATRIX_FUNCTIONS = {"len", "symmetric", "det", "inv", "leading"}
+INDEX_FUNCTIONS = MATRIX_FUNCTIONS | {"sum", "prod"}
+
 RESERVED = set(FUNCTIONS) - {"gamma", "beta"} | set(CONSTANTS)
-"""Names a declared symbol may not take.  ``gamma`` and ``beta`` are allowed
-as symbol names (cauchy's scale, gumbel's scale): a bare name is a symbol,
-a call is the function, so the two never clash."""
+"""Names a declared symbol may not take.  ``gamma``, ``beta`` and the index
+functions (``sum``, ``det``, ...) are allowed as symbol names (cauchy's scale,
+gumbel's scale, a determinant defined by hand): a bare name is a symbol, a
+call is the function, so the two never clash."""
 
 _BINOPS = {
     ast.Add: lambda a, b: a + b,
@@ -102,11 +163,13 @@ _COMPARE = {
 
 
 class _Builder:
-    def __init__(self, symbols, text, where, allow_compare):
-        self.symbols = symbols
+    def __init__(self, symbols, text, where, allow_compare, sizes=None):
+        self.symbols = dict(symbols)
         self.text = text
         self.where = where
         self.allow_compare = allow_compare
+        self.sizes = {k: sp.Integer(v) for k, v in (sizes or {}).items()}
+        self.nodes = 0
 
     def fail(self, node, reason):
         col = getattr(node, "col_offset", None)
@@ -121,6 +184,10 @@ class _Builder:
     def build(self, node, depth=0):
         if depth > MAX_DEPTH:
             self.fail(node, "formula nested too deeply")
+        self.nodes += 1
+        if self.nodes > MAX_EXPANDED_NODES:
+            self.fail(node, f"formula expands to more than {MAX_EXPANDED_NODES} nodes "
+                            "(are the sizes too large?)")
         meth = getattr(self, "_" + type(node).__name__, None)
         if meth is None:
             self.fail(node, f"{_describe(node)} is not allowed in a formula")
@@ -157,8 +224,102 @@ class _Builder:
         self.fail(node, f"unknown name {name!r} (declare it as a variable, coordinate, "
                         "fixed parameter or definition)")
 
+    def scalar(self, node, value):
+        if isinstance(value, Indexed):
+            self.fail(node, f"{value.kind} {value.base!r} used as a number: take an entry "
+                            f"({value.base}[i])")
+        if isinstance(value, sp.MatrixBase):
+            self.fail(node, "a matrix used as a number: take an entry (M[i, j]) or det(M)")
+        return value
+
+    def integer(self, node, value, what="an index"):
+        v = self.scalar(node, value)
+        v = v.xreplace(self.sizes) if isinstance(v, sp.Basic) else v
+        if not (isinstance(v, sp.Basic) and v.is_Integer):
+            self.fail(node, f"{what} must be a concrete integer (sizes are fixed "
+                            f"hyper-parameters with integer values), got {v}")
+        return int(v)
+
+    def _Subscript(self, node, depth):
+        container = self.build(node.value, depth)
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if any(isinstance(i, ast.Slice) for i in items):
+            self.fail(node, "slices are only allowed where names are declared")
+        idx = tuple(self.integer(i, self.build(i, depth)) for i in items)
+        if isinstance(container, Indexed):
+            value = container.get(idx)
+            if value is None:
+                self.fail(node, f"{container.base}[{', '.join(map(str, idx))}] is not declared")
+            return value
+        if isinstance(container, sp.MatrixBase):
+            if len(idx) != 2 or not all(1 <= i <= n for i, n in zip(idx, container.shape)):
+                self.fail(node, f"matrix index out of range (shape {container.shape}, 1-based)")
+            return container[idx[0] - 1, idx[1] - 1]
+        self.fail(node, "only indexed names, data arrays and matrices can be subscripted")
+
+    def _fold(self, node, depth, name):
+        """sum(expr, i, lo, hi) / prod(...): expanded term by term with i bound to each integer."""
+        if len(node.args) != 4 or not isinstance(node.args[1], ast.Name):
+            self.fail(node, f"{name} takes (expression, index, lower, upper)")
+        index = node.args[1].id
+        if index in self.symbols and not isinstance(self.symbols[index], sp.Integer) \
+                or index in CONSTANTS or index in FUNCTIONS:
+            self.fail(node.args[1], f"index {index!r} is already a declared name")
+        lo = self.integer(node.args[2], self.build(node.args[2], depth), "a bound")
+        hi = self.integer(node.args[3], self.build(node.args[3], depth), "a bound")
+        if hi - lo + 1 > MAX_INDEX_RANGE:
+            self.fail(node, f"{name} over more than {MAX_INDEX_RANGE} indices")
+        saved = self.symbols.get(index)
+        terms = []
+        for k in range(lo, hi + 1):
+            self.symbols[index] = sp.Integer(k)
+            terms.append(self.scalar(node.args[0], self.build(node.args[0], depth)))
+        if saved is None:
+            del self.symbols[index]
+        else:
+            self.symbols[index] = saved
+        return sp.Add(*terms) if name == "sum" else sp.Mul(*terms)
+
+    def _matrix_call(self, node, depth, name):
+        args = [self.build(a, depth) for a in node.args]
+        if name == "len":
+            if len(args) != 1 or not isinstance(args[0], (Indexed, sp.MatrixBase)):
+                self.fail(node, "len takes one data array, indexed name or matrix")
+            a = args[0]
+            return sp.Integer(a.shape[0] if isinstance(a, sp.MatrixBase) else len(a))
+        if name == "symmetric":
+            if len(args) != 2 or not isinstance(args[0], Indexed):
+                self.fail(node, "symmetric takes (indexed name, size)")
+            n = self.integer(node.args[1], args[1], "a matrix size")
+            if not 1 <= n <= MAX_MATRIX_SIZE:
+                self.fail(node, f"matrix size must be 1..{MAX_MATRIX_SIZE}")
+            def entry(i, j):
+                v = args[0].get((min(i, j) + 1, max(i, j) + 1))
+                if v is None:
+                    self.fail(node, f"{args[0].base}[{min(i, j) + 1}, {max(i, j) + 1}] "
+                                    "is not declared")
+                return v
+            return sp.ImmutableMatrix(n, n, entry)
+        if name == "leading":
+            if len(args) != 2 or not isinstance(args[0], sp.MatrixBase):
+                self.fail(node, "leading takes (matrix, k): its leading k x k block")
+            k = self.integer(node.args[1], args[1], "a block size")
+            if not 1 <= k <= min(args[0].shape):
+                self.fail(node, f"leading block size {k} out of range")
+            return sp.ImmutableMatrix(args[0][:k, :k])
+        if len(args) != 1 or not isinstance(args[0], sp.MatrixBase) or \
+                args[0].shape[0] != args[0].shape[1]:
+            self.fail(node, f"{name} takes one square matrix")
+        m = args[0]
+        if name == "det":
+            return _MatrixOps(m).det_sympy()
+        inv = _MatrixOps(m).inverse()
+        if inv is None:
+            self.fail(node, "the matrix is singular")
+        return inv
+
     def _UnaryOp(self, node, depth):
-        operand = self.build(node.operand, depth)
+        operand = self.scalar(node, self.build(node.operand, depth))
         if isinstance(node.op, ast.USub):
             return -operand
         if isinstance(node.op, ast.UAdd):
@@ -170,8 +331,8 @@ class _Builder:
             self.fail(node, "'^' is not a power here: write '**'")
         if type(node.op) not in _BINOPS:
             self.fail(node, f"operator {type(node.op).__name__} is not allowed")
-        left = self.build(node.left, depth)
-        right = self.build(node.right, depth)
+        left = self.scalar(node.left, self.build(node.left, depth))
+        right = self.scalar(node.right, self.build(node.right, depth))
         if isinstance(node.op, ast.Pow):
             return self._power(node, left, right)
         if isinstance(node.op, ast.Div) and right == 0:
@@ -201,14 +362,18 @@ class _Builder:
             self.fail(node, f"keyword arguments are not allowed (in call of {name!r})")
         if any(isinstance(a, ast.Starred) for a in node.args):
             self.fail(node, "starred arguments are not allowed")
+        if name in ("sum", "prod"):
+            return self._fold(node, depth, name)
+        if name in MATRIX_FUNCTIONS:
+            return self._matrix_call(node, depth, name)
         if name not in FUNCTIONS:
             self.fail(node, f"function {name!r} is not in the whitelist "
-                            f"({', '.join(sorted(FUNCTIONS))})")
+                            f"({', '.join(sorted(set(FUNCTIONS) | INDEX_FUNCTIONS))})")
         fn, arities = FUNCTIONS[name]
         if len(node.args) not in arities:
             self.fail(node, f"{name} takes {' or '.join(map(str, arities))} argument(s), "
                             f"got {len(node.args)}")
-        args = [self.build(a, depth) for a in node.args]
+        args = [self.scalar(a, self.build(a, depth)) for a in node.args]
         if all(a.is_Number for a in args) and any(abs(a) > MAX_NUMERIC_FUNCTION_ARG for a in args):
             self.fail(node, f"numeric argument of {name} too large to evaluate")
         return fn(*args)
@@ -221,7 +386,8 @@ class _Builder:
         op = type(node.ops[0])
         if op not in _COMPARE:
             self.fail(node, f"comparison {op.__name__} is not allowed (use <, <=, >, >=)")
-        return _COMPARE[op](self.build(node.left, depth), self.build(node.comparators[0], depth))
+        return _COMPARE[op](self.scalar(node, self.build(node.left, depth)),
+                            self.scalar(node, self.build(node.comparators[0], depth)))
 
 
 def _describe(node):
@@ -242,12 +408,33 @@ def _describe(node):
     return kinds.get(type(node).__name__, f"syntax {type(node).__name__}")
 
 
-def parse_formula(text, symbols, where="formula", allow_compare=False):
+class _MatrixOps:
+    """Exact det and inverse of a small symbolic matrix (sympy's DomainMatrix)."""
+
+    def __init__(self, m):
+        self.dm = DomainMatrix.from_Matrix(sp.Matrix(m)).to_field()
+
+    def det_sympy(self):
+        return sp.factor(self.dm.domain.to_sympy(self.dm.det()))
+
+    def inverse(self):
+        try:
+            inv = self.dm.inv()
+        except (ZeroDivisionError, ValueError):
+            return None
+        return sp.ImmutableMatrix(inv.to_Matrix().applyfunc(sp.factor))
+
+
+def parse_formula(text, symbols, where="formula", allow_compare=False, sizes=None,
+                  allow_containers=False):
     """Parse ``text`` into a sympy expression using only whitelisted constructs.
 
     ``symbols`` maps the names a formula may use to sympy objects (declared
-    variables, coordinates, fixed parameters and earlier definitions).
-    ``where`` prefixes every error message (file, line and key).
+    variables, coordinates, fixed parameters and earlier definitions) or to
+    :class:`Indexed` names and matrices.  ``sizes`` maps size symbols to
+    their integer values, for indices and bounds.  ``where`` prefixes every
+    error message (file, line and key).  A result that is a matrix or an
+    indexed name is refused unless ``allow_containers`` (a definition).
     """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         text = repr(text)
@@ -264,7 +451,9 @@ def parse_formula(text, symbols, where="formula", allow_compare=False):
     except (ValueError, MemoryError, RecursionError) as exc:
         raise FormulaError(f"{where}: formula refused ({exc})") from None
     try:
-        return _Builder(symbols, text.strip(), where, allow_compare).build(tree)
+        builder = _Builder(symbols, text.strip(), where, allow_compare, sizes)
+        value = builder.build(tree)
+        return value if allow_containers else builder.scalar(tree.body, value)
     except RecursionError:
         raise FormulaError(f"{where}: formula nested too deeply") from None
 

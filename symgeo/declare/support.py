@@ -102,6 +102,53 @@ class IntegerRange(Support):
 
 
 @dataclass(frozen=True)
+class IntegerBox(Support):
+    """Several integer variables, each ``lower_i <= x_i <= upper_i`` (a product; counting measure).
+
+    Independent observations of counts (a Poisson or Bernoulli regression) live here.
+    """
+
+    lower: tuple
+    upper: tuple
+    discrete = True
+    kind = "integer box"
+
+    def free_symbols(self):
+        out = set()
+        for b in self.lower + self.upper:
+            out |= sp.sympify(b).free_symbols
+        return out
+
+    def subs(self, mapping):
+        return IntegerBox(tuple(sp.sympify(b).subs(mapping) for b in self.lower),
+                          tuple(sp.sympify(b).subs(mapping) for b in self.upper))
+
+    def ranges(self):
+        return [IntegerRange(lo, hi) for lo, hi in zip(self.lower, self.upper)]
+
+    def points(self):
+        total = 1
+        axes = []
+        for r in self.ranges():
+            pts = r.points()
+            if pts is None:
+                return None
+            total *= len(pts)
+            if total > MAX_FINITE_POINTS:
+                return None
+            axes.append([p[0] for p in pts])
+        return list(product(*axes))
+
+    def describe(self, variables):
+        lo, hi = self.lower[0], self.upper[0]
+        same = all(b == lo for b in self.lower) and all(b == hi for b in self.upper)
+        if same:
+            return f"{', '.join(map(str, variables))} integers in {{{lo}, ..., {hi}}}"
+        return ", ".join(f"{v} in {{{a}, ..., {b}}}" for v, a, b in
+                         zip(variables, self.lower, self.upper))
+
+
+@dataclass(frozen=True)
 class FiniteValues(Support):
     """A finite set of values of one variable (counting measure)."""
 
@@ -172,9 +219,15 @@ class Compositions(Support):
             return None
         n = int(n)
         pts = []
-        for head in product(range(n + 1), repeat=k - 1):
-            if sum(head) <= n:
-                pts.append(tuple(sp.Integer(h) for h in head) + (sp.Integer(n - sum(head)),))
+
+        def walk(head, left):
+            # only the compositions themselves: never the (n+1)^(k-1) grid around them
+            if len(head) == k - 1:
+                pts.append(head + (sp.Integer(left),))
+                return
+            for h in range(left + 1):
+                walk(head + (sp.Integer(h),), left - h)
+        walk((), n)
         return pts
 
     def describe(self, variables):
@@ -185,7 +238,7 @@ def finite_points(support, variables):
     """All points of a finite discrete support, or None if not finite/too large."""
     if isinstance(support, Compositions):
         return support.points_for(len(variables))
-    if isinstance(support, (IntegerRange, FiniteValues)):
+    if isinstance(support, (IntegerRange, FiniteValues, IntegerBox)):
         return support.points()
     return None
 

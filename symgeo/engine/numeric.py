@@ -13,13 +13,26 @@ import numpy as np
 import sympy as sp
 from scipy import integrate
 
+from dataclasses import dataclass
+
 from ..declare.support import (
     Box,
+    IntegerBox,
     IntegerRange,
     Simplex,
     finite_points,
 )
 from ..errors import SymgeoError
+from .multivariate import (
+    dirichlet_log_mass,
+    gaussian_form,
+    independent_blocks,
+    is_positive_definite,
+    shapes_valid,
+)
+
+MAX_QUADRATURE_DIMENSION = 3
+"""Beyond this many free variables no quadrature is attempted (it would not finish)."""
 
 
 def _breakpoints(lo, hi, point_values):
@@ -78,6 +91,12 @@ def expect_numeric(family, f, point, dps=30, density=None):
         return sp.Matrix(f.shape[0], f.shape[1],
                          lambda i, j: expect_numeric(family, f[i, j], point, dps))
     xs = family.variables
+    if isinstance(family.support, (Box, IntegerBox)) and len(xs) > 1:
+        by_blocks = _expect_by_blocks(family, f, point, dps)
+        if by_blocks is not None:
+            return by_blocks
+    if not family.support.discrete:
+        _check_dimension(len(family.support.free_variables(xs)))
     if dps <= 15 and len(family.support.free_variables(xs)) > 1 and \
             not family.support.discrete:
         return _expect_scipy(family, f, point)
@@ -127,14 +146,59 @@ def expect_numeric(family, f, point, dps=30, density=None):
                       for a, b in zip(sup.lower, sup.upper)]
             return mp.quad(g, *bounds)
         if isinstance(sup, Simplex):
-            k = len(xs)
-            if k != 3:
-                raise NotImplementedError("numeric simplex expectations are implemented for k = 3")
-            def h(u, v):
-                x1, x2 = u, (1 - u) * v
-                return g(x1, x2, 1 - x1 - x2) * (1 - u)
-            return mp.quad(h, [0, 1], [0, 1])
+            _check_dimension(len(xs) - 1)
+            return mp.quad(lambda *u: _stick_breaking(g, u), *([[0, 1]] * (len(xs) - 1)))
     raise NotImplementedError(f"no numeric route for support {type(sup).__name__}")
+
+
+def _expect_by_blocks(family, f, point, dps):
+    """E[f] as a sum over terms of products of one-block expectations, when the
+    density has independent blocks (None when it is one block)."""
+    subs = {c: sp.nsimplify(v) if not isinstance(v, sp.Basic) else v for c, v in point.items()}
+    xs = family.variables
+    log_p = family.log_density.xreplace(subs)
+    sup = family.support.subs(subs)
+    _, blocks = independent_blocks(log_p, xs)
+    if len(blocks) < 2 or sum(len(v) for v, _ in blocks) < len(xs):
+        return None
+    marginals = [Density(vs, g, _sub_support(sup, xs, vs)) for vs, g in blocks]
+    masses = {}
+    memo = {}
+
+    def block_expect(k, t):
+        if (k, t) not in memo:
+            if k not in masses:
+                masses[k] = total_mass(marginals[k], dps)
+            memo[k, t] = expect_numeric(marginals[k], t, {}, dps) / masses[k]
+        return memo[k, t]
+    total = mp.mpf(0)
+    with mp.workdps(dps + 10):
+        for term in sp.Add.make_args(sp.expand(sp.sympify(f).xreplace(subs))):
+            value = mp.mpf(1)
+            rest = term
+            for k, (vs, _) in enumerate(blocks):
+                rest, part = rest.as_independent(*vs, as_Add=False)
+                if part != 1:
+                    value *= block_expect(k, part)
+            value *= mp.mpf(sp.N(rest, dps + 10)) if rest.is_number else mp.nan
+            total += value
+    return total
+
+
+def _check_dimension(k):
+    if k > MAX_QUADRATURE_DIMENSION:
+        raise NotImplementedError(f"numeric quadrature in {k} dimensions would not finish "
+                                  f"(at most {MAX_QUADRATURE_DIMENSION})")
+
+
+def _stick_breaking(g, u, one=mp.mpf):
+    """g on the simplex at x_i = u_i prod_{j<i} (1 - u_j), times the Jacobian."""
+    xs, left, jac = [], one(1), one(1)
+    for ui in u:
+        xs.append(left * ui)
+        jac *= left
+        left *= 1 - ui
+    return g(*xs, left) * jac
 
 
 def _expect_scipy(family, f, point):
@@ -154,16 +218,65 @@ def _expect_scipy(family, f, point):
             bounds = [(float(a), float(b)) for a, b in zip(sup.lower, sup.upper)]
             val, _ = integrate.nquad(lambda *a: g(*a), bounds, opts=opts)
             return mp.mpf(val)
-        if isinstance(sup, Simplex) and len(xs) == 3:
-            def h(v, u):
-                x1, x2 = u, (1 - u) * v
-                return g(x1, x2, 1 - x1 - x2) * (1 - u)
-            val, _ = integrate.nquad(h, [(0, 1), (0, 1)], opts=opts)
+        if isinstance(sup, Simplex):
+            _check_dimension(len(xs) - 1)
+            val, _ = integrate.nquad(lambda *u: _stick_breaking(g, u[::-1], float),
+                                     [(0, 1)] * (len(xs) - 1), opts=opts)
             return mp.mpf(val)
     raise NotImplementedError(f"no numeric route for support {type(sup).__name__}")
 
 
 NORMALISATION_TOL = 1e-8
+
+
+@dataclass(frozen=True)
+class Density:
+    """A log-density in ``variables`` on ``support`` (a block of a family, or a whole one)."""
+
+    variables: tuple
+    log_density: sp.Expr
+    support: object
+
+
+def total_mass(density, dps=15):
+    """int e^ell over the support of a numeric ``density`` (no coordinates left).
+
+    Exact structure first: a Gaussian kernel on R^d, a Dirichlet kernel on the
+    simplex, a product of independent blocks (each block's mass on its own);
+    quadrature or summation only for what is left, in at most
+    ``MAX_QUADRATURE_DIMENSION`` dimensions.
+    """
+    xs, log_p, sup = density.variables, density.log_density, density.support
+    if isinstance(sup, Simplex):
+        lm = dirichlet_log_mass(log_p, xs)
+        if lm is not None and shapes_valid(log_p, xs):
+            return mp.exp(mp.mpf(sp.N(lm, dps + 5)))
+    if isinstance(sup, (Box, IntegerBox)) and len(xs) > 1:
+        if isinstance(sup, Box) and not sup.periodic and \
+                all(b == -sp.oo for b in sup.lower) and all(b == sp.oo for b in sup.upper):
+            gf = gaussian_form(log_p, xs)
+            if gf is not None:
+                if not is_positive_definite(gf.P):
+                    return mp.inf
+                return mp.exp(mp.mpf(sp.N(gf.log_mass(), dps + 5)))
+        const, blocks = independent_blocks(log_p, xs)
+        if len(blocks) > 1 or sum(len(v) for v, _ in blocks) < len(xs):
+            if sum(len(v) for v, _ in blocks) < len(xs):
+                return mp.inf  # a variable the density does not involve, on an infinite range
+            mass = mp.exp(mp.mpf(sp.N(const, dps + 5)))
+            for vs, g in blocks:
+                mass *= total_mass(Density(vs, g, _sub_support(sup, xs, vs)), dps)
+            return mass
+    return expect_numeric(density, sp.S.One, {}, dps=dps)
+
+
+def _sub_support(sup, xs, vs):
+    pos = [xs.index(v) for v in vs]
+    lo = tuple(sup.lower[i] for i in pos)
+    hi = tuple(sup.upper[i] for i in pos)
+    if isinstance(sup, Box):
+        return Box(lo, hi, sup.periodic)
+    return IntegerRange(lo[0], hi[0]) if len(vs) == 1 else IntegerBox(lo, hi)
 
 
 def check_normalised(family):
@@ -178,7 +291,9 @@ def check_normalised(family):
                          for kname, sym in family.fixed_symbols.items()
                          if isinstance(val := family.fixed[sym], sp.Symbol)}
         fam = family if not numeric_fixed else family._numeric_copy(numeric_fixed)
-        mass = expect_numeric(fam, sp.S.One, point, dps=dps)
+        subs = {c: sp.nsimplify(v) for c, v in point.items()}
+        mass = total_mass(Density(fam.variables, fam.log_density.xreplace(subs),
+                                  fam.support.subs(subs)), dps)
     except SymgeoError:
         raise
     except Exception as exc:  # mpmath/lambdify failures are a declaration problem

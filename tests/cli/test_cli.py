@@ -13,7 +13,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out.split()
-    assert "normal" in out and len(out) == 28
+    assert "normal" in out and len(out) == 29
 
 
 def test_fisher_formats(capsys):

@@ -22,15 +22,17 @@ CATALOG = {
     "geometric": ["p"], "negative_binomial": ["p"], "categorical": ["p1", "p2"],
     "multinomial": ["p1", "p2"], "dirichlet": ["a1", "a2", "a3"],
     "mvnormal2": ["mu1", "mu2", "s11", "s12", "s22"],
+    "mvnormal": ["mu1", "mu2", "s11", "s12", "s22"],
 }
 FIXED_DEFAULTS = {"pareto": {"xm": 1}, "student_t": {"nu": 4}, "binomial": {"n": 10},
-                  "negative_binomial": {"r": 3}, "multinomial": {"n": 5}}
+                  "negative_binomial": {"r": 3}, "multinomial": {"n": 5, "K": 3},
+                  "dirichlet": {"K": 3}, "categorical": {"K": 3}, "mvnormal": {"d": 2}}
 DIGITS = 25
 
 
 def test_catalog_is_complete():
     assert NAMES == sorted(CATALOG)
-    assert len(NAMES) == 28
+    assert len(NAMES) == 29
 
 
 @pytest.mark.parametrize("name", NAMES)
