@@ -128,6 +128,13 @@ class Family(Declaration):
         """The Fisher matrix with its provenance (form used, route per entry, notes)."""
         def compute():
             kinks = self.nonsmooth()
+            gaussian = self._engine.gaussian() if self._parent is None else None
+            if gaussian is not None and not kinks:
+                M, routes = _fisher.fisher_gaussian_form(*gaussian, self.coordinates)
+                res = _fisher.FisherResult(M, "hessian", routes)
+                res.notes.append("the log-density is quadratic in x, x ~ N(m, C): the Gaussian "
+                                 "Fisher identity gives I without an expectation")
+                return res
             if not kinks:
                 res = self._fisher_form("hessian")
                 if self._parent is None:

@@ -2,9 +2,16 @@
 
 Strategies are tried in order and the route is recorded on the result:
 
+0. ``Gaussian`` (several variables on R^d): the log-density is quadratic in x,
+   so x ~ N(P^-1 b, P^-1) and a polynomial f has its moments by Isserlis'
+   theorem (:mod:`symgeo.engine.multivariate`); mvnormal of any d, curved
+   Gaussians and Gaussian regression models.
 1. ``exponential family``: f is a polynomial in the sufficient statistics;
    moments follow from the log-partition (no integral; see
    :mod:`symgeo.expfamily`).
+1b. ``curved exponential family`` (several variables): moments of the ambient
+   full family at phi = eta(theta), its normaliser computed block by block
+   (:mod:`symgeo.engine.ambient`); Poisson, Bernoulli and other regressions.
 2. ``finite sum``: a finite discrete support is summed exactly.
 3. ``standardised``: x = a + b phi(w) makes the density of w free of the
    coordinates (location-scale, exponential map); by linearity f becomes a
@@ -30,7 +37,9 @@ from ..errors import BudgetExceeded, DerivationError
 from ..printing import latex
 from . import budget as _budget
 from . import rules
+from .ambient import AmbientFamily, block_supports_ok
 from .expfamily import MomentEngine, canonical_form
+from .multivariate import gaussian_expectation, gaussian_form
 from .numeric import expect_numeric
 from .standardize import (alternative_standardisations, cancel_logs, density_factor,
                           find_standardisation)
@@ -199,7 +208,61 @@ class ExpectationEngine:
                 fam.coordinates)
         return self._once("standards", make)
 
+    def gaussian(self):
+        """(m, C, P) when the family is Gaussian in several real variables, else None:
+        x ~ N(m, C) with precision P = C^-1 (all functions of the coordinates)."""
+        def make():
+            fam = self.family
+            sup = fam.support
+            xs = self.free_variables
+            if len(xs) < 2 or not isinstance(sup, Box) or sup.periodic or \
+                    any(b != -sp.oo for b in sup.lower) or any(b != sp.oo for b in sup.upper):
+                return None
+            gf = gaussian_form(self.reduced_log_density, xs)
+            if gf is None:
+                return None
+            C = gf.covariance()
+            return gf.mean(C), C, gf.P
+        return self._once("gaussian", make)
+
+    def ambient(self):
+        def make():
+            fam = self.family
+            form = self.canonical()
+            if form.kind != "curved" or len(self.free_variables) < 2 or \
+                    not block_supports_ok(fam.support):
+                return None
+            amb = AmbientFamily(form, self.free_variables, fam.support, fam.coordinates,
+                                self._budget(), fam.generic_point())
+            return amb if amb.engine is not None else None
+        return self._once("ambient", make)
+
     # -- routes -----------------------------------------------------------
+    def _route_gaussian(self, f):
+        g = self.gaussian()
+        if g is None:
+            return None
+        m, C, _ = g
+        total = gaussian_expectation(sp.sympify(f), self.free_variables, m, C)
+        if total is None:
+            return None
+        return Expectation(total, "Gaussian",
+                           "the log-density is quadratic in x: x ~ N(P^-1 b, P^-1) with "
+                           "P = -Hessian_x log p, b = grad_x log p at x = 0; E[f] = "
+                           "sum_k L^k f(m)/k!, L = (1/2) sum C_ij d^2/dx_i dx_j")
+
+    def _route_curved(self, f):
+        amb = self.ambient()
+        if amb is None:
+            return None
+        val = amb.expect(self.family.support.reduce(f, self.family.variables))
+        if val is None:
+            return None
+        return Expectation(val, "curved exponential family",
+                           f"f is a polynomial in the {len(amb.phi)} statistics T; moments of "
+                           "the ambient full family (normaliser psi(phi) block by block) at "
+                           "phi = eta(theta)")
+
     def _route_expfamily(self, f):
         eng = self.moments()
         if eng is None:
@@ -384,7 +447,8 @@ class ExpectationEngine:
         except (TypeError, ValueError, ZeroDivisionError, OverflowError, NotImplementedError):
             return False
 
-    ROUTES = ("_route_expfamily", "_route_finite", "_route_standardised", "_route_plain")
+    ROUTES = ("_route_gaussian", "_route_expfamily", "_route_curved", "_route_finite",
+              "_route_standardised", "_route_plain")
 
     def expect(self, f, what=None):
         """E_xi[f(x)] as an :class:`Expectation`; raises DerivationError if no route closes."""
@@ -401,6 +465,7 @@ class ExpectationEngine:
         label = what or f"E[{f}]"
         raise DerivationError(
             f"family {self.family.name!r}: {label} did not close symbolically "
-            f"(routes tried: exponential family, finite sum, standardised rules, sympy "
+            f"(routes tried: Gaussian, exponential family, curved exponential family, finite "
+            f"sum, standardised rules, sympy "
             f"integrate/summation within {self._budget():g} s). The numeric route still works: "
             f"family.expectation_numeric(f, point) evaluates it by mpmath quadrature.")

@@ -31,6 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
+from sympy.polys.polyerrors import ExactQuotientFailed
+
+from ..declare.support import Box, IntegerBox, IntegerRange
 
 
 def independent_blocks(expr, xs):
@@ -86,7 +89,7 @@ class GaussianForm:
 
     def mean(self, C=None):
         C = self.covariance() if C is None else C
-        return (C * self.b).applyfunc(sp.cancel)
+        return (C * self.b).applyfunc(exact_cancel)
 
     def log_mass(self):
         """log int e^ell dx = c + d/2 log 2 pi - 1/2 log det P + 1/2 b^T P^-1 b."""
@@ -137,6 +140,44 @@ def is_positive_definite(P):
         return all(sp.nsimplify(P[:k, :k]).det() > 0 for k in range(1, P.shape[0] + 1))
     except TypeError:
         return False
+
+
+MAX_GAUSSIAN_DEGREE = 12
+
+
+def gaussian_expectation(f, xs, m, C):
+    """E[f(x)] for x ~ N(m, C) and f a polynomial in ``xs``, or None.
+
+    The heat-operator identity, exact for polynomials (the series stops at
+    half the degree):
+
+        E[f(x)] = sum_k (1/k!) L^k f |_{x = m},   L = 1/2 sum_ij C_ij d^2/dx_i dx_j.
+
+    No expansion of f is needed, so coefficients that are large rational
+    functions of the coordinates (a d x d inverse covariance) stay as they are.
+    """
+    if not f.is_polynomial(*xs):
+        return None
+    at_m = dict(zip(xs, m))
+    total = f.xreplace(at_m)
+    term = f
+    for k in range(1, MAX_GAUSSIAN_DEGREE // 2 + 2):
+        nxt = sp.S.Zero
+        for i, xi in enumerate(xs):
+            di = sp.diff(term, xi)
+            if di == 0:
+                continue
+            for j, xj in enumerate(xs[i:], start=i):
+                if C[i, j] == 0:
+                    continue
+                dij = sp.diff(di, xj)
+                if dij != 0:
+                    nxt += (C[i, j] if i == j else 2 * C[i, j]) * dij / 2
+        if nxt == 0:
+            return total
+        term = nxt / k
+        total += term.xreplace(at_m)
+    return None
 
 
 def gaussian_moment(monomial_exponents, m, C):
@@ -212,10 +253,74 @@ def shapes_valid(expr, xs):
 
 
 def _inverse(M):
-    dm = DomainMatrix.from_Matrix(M).to_field()
-    return dm.inv().to_Matrix().applyfunc(sp.cancel)
+    """Exact inverse of a symbolic matrix.
+
+    Over a field of rational functions Gauss-Jordan computes a gcd at every
+    step, and a 4 x 4 precision matrix (entries adj(S)/det S) does not finish.
+    Instead: clear one common denominator D (M = N / D), invert the polynomial
+    matrix without division (N^-1 = A / den, fraction-free), then remove the
+    common factor g of den and all of A once: M^-1 = (D A / g) / (den / g).
+    """
+    M = sp.Matrix(M)
+    D = sp.lcm([sp.fraction(sp.together(e))[1] for e in M])
+    N = (M * D).applyfunc(sp.cancel)
+    dm = DomainMatrix.from_Matrix(N)
+    K = dm.domain
+    if not (K.is_PolynomialRing or K.is_ZZ or K.is_QQ):
+        return DomainMatrix.from_Matrix(M).to_field().inv().to_Matrix().applyfunc(sp.cancel)
+    if K.is_ZZ or K.is_QQ:
+        return (dm.to_field().inv().to_Matrix() * D).applyfunc(sp.cancel)
+    inv, den = dm.inv_den()
+    rows = inv.to_Matrix()
+    A = [[K.from_sympy(rows[i, j]) for j in range(M.cols)] for i in range(M.rows)]
+    g = den
+    for row in A:
+        for e in row:
+            if e and not K.is_one(g) and not _divides(K, g, e):
+                g = K.gcd(g, e)
+    den_g = K.to_sympy(K.exquo(den, g))
+    return sp.Matrix(M.rows, M.cols, lambda i, j: sp.cancel(
+        D * K.to_sympy(K.exquo(A[i][j], g)) / den_g))
+
+
+def exact_cancel(expr):
+    """cancel(expr), trying first whether the denominator divides the numerator exactly
+    (m = C b for a Gaussian: the det(S) of b's denominators always cancels)."""
+    num, den = sp.fraction(sp.together(expr))
+    if den.is_number:
+        return sp.expand(num) / den
+    try:
+        pn, pd = sp.parallel_poly_from_expr([num, den])[0]
+        q, r = pn.div(pd)
+        if r.is_zero:
+            return q.as_expr()
+    except (sp.PolynomialError, sp.GeneratorsNeeded):
+        pass
+    return sp.cancel(expr)
+
+
+def _divides(K, g, e):
+    # an exact division is far cheaper than a gcd, and once g is the common
+    # factor it divides every remaining entry
+    try:
+        K.exquo(e, g)
+        return True
+    except ExactQuotientFailed:
+        return False
 
 
 def _det(M):
     dm = DomainMatrix.from_Matrix(M).to_field()
     return sp.factor(dm.domain.to_sympy(dm.det()))
+
+
+def sub_support(support, xs, vs):
+    """The support of the variables ``vs`` (a block) inside a product ``support`` of ``xs``."""
+    if not isinstance(support, (Box, IntegerBox)):
+        return support
+    pos = [list(xs).index(v) for v in vs]
+    lo = tuple(support.lower[i] for i in pos)
+    hi = tuple(support.upper[i] for i in pos)
+    if isinstance(support, Box):
+        return Box(lo, hi, support.periodic)
+    return IntegerRange(lo[0], hi[0]) if len(vs) == 1 else IntegerBox(lo, hi)

@@ -29,6 +29,7 @@ from .multivariate import (
     independent_blocks,
     is_positive_definite,
     shapes_valid,
+    sub_support,
 )
 
 MAX_QUADRATURE_DIMENSION = 3
@@ -161,7 +162,7 @@ def _expect_by_blocks(family, f, point, dps):
     _, blocks = independent_blocks(log_p, xs)
     if len(blocks) < 2 or sum(len(v) for v, _ in blocks) < len(xs):
         return None
-    marginals = [Density(vs, g, _sub_support(sup, xs, vs)) for vs, g in blocks]
+    marginals = [Density(vs, g, sub_support(sup, xs, vs)) for vs, g in blocks]
     masses = {}
     memo = {}
 
@@ -265,18 +266,9 @@ def total_mass(density, dps=15):
                 return mp.inf  # a variable the density does not involve, on an infinite range
             mass = mp.exp(mp.mpf(sp.N(const, dps + 5)))
             for vs, g in blocks:
-                mass *= total_mass(Density(vs, g, _sub_support(sup, xs, vs)), dps)
+                mass *= total_mass(Density(vs, g, sub_support(sup, xs, vs)), dps)
             return mass
     return expect_numeric(density, sp.S.One, {}, dps=dps)
-
-
-def _sub_support(sup, xs, vs):
-    pos = [xs.index(v) for v in vs]
-    lo = tuple(sup.lower[i] for i in pos)
-    hi = tuple(sup.upper[i] for i in pos)
-    if isinstance(sup, Box):
-        return Box(lo, hi, sup.periodic)
-    return IntegerRange(lo[0], hi[0]) if len(vs) == 1 else IntegerBox(lo, hi)
 
 
 def check_normalised(family):

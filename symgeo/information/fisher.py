@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..engine.expfamily import inverse
+from ..engine.expectation import Expectation
 from ..engine.simplify import tidy, tidy_matrix
 from ..printing import fisher_result_latex
 
@@ -95,6 +96,29 @@ def fisher_score_form(engine, score):
     """E[s s^T], simplified once at the end."""
     M, routes = expected_matrix(engine, score * score.T, label="E[s s^T] entry")
     return tidy_matrix(M, symmetric=True), routes
+
+
+def fisher_gaussian_form(m, C, P, coords):
+    """The Gaussian Fisher identity for x ~ N(m(xi), C(xi)) with precision P = C^-1:
+
+        I_ab = d_a m^T P d_b m + 1/2 tr(P d_a C P d_b C).
+
+    It holds for every family whose log-density is quadratic in x on R^d
+    (multivariate normal of any dimension, Gaussian regression and curved
+    Gaussian models): no expectation is taken.  Returns (matrix, routes).
+    """
+    d = len(coords)
+    Jm = [sp.Matrix([sp.diff(mi, c) for mi in m]) for c in coords]
+    PdC = [P * C.diff(c) for c in coords]
+    out = sp.zeros(d, d)
+    routes = {}
+    detail = "x ~ N(m, C): I_ab = d_a m^T C^-1 d_b m + tr(C^-1 d_a C C^-1 d_b C)/2"
+    for a in range(d):
+        for b in range(a, d):
+            val = (Jm[a].T * P * Jm[b])[0, 0] + (PdC[a] * PdC[b]).trace() / 2
+            out[a, b] = out[b, a] = val
+            routes[(a, b)] = Expectation(val, "Gaussian Fisher identity", detail)
+    return tidy_matrix(out, symmetric=True), routes
 
 
 def fisher_hessian_form(engine, hessian):
