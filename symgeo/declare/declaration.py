@@ -150,7 +150,9 @@ class Declaration:
             if kname in sym_by_name:
                 rename.setdefault(sym_by_name[kname], sym)
         self.declared_log_density = sp.sympify(log_density).xreplace(rename)
-        self.constraints = tuple(sp.sympify(c).xreplace(rename) for c in constraints)
+        # a constraint the domains imply (s11 > 0 for a positive s11) is dropped
+        self.constraints = tuple(c for c in (sp.sympify(c).xreplace(rename) for c in constraints)
+                                 if c != sp.true)
         fixed_sub = self.fixed
         self.support = support.subs(rename).subs(fixed_sub)
         self._declared_support = support.subs(rename)

@@ -18,7 +18,8 @@ sizes are fixed hyper-parameters with concrete values):
 * ``len(t)``: the length of a data array or indexed name;
 * ``symmetric(s, d)``: the d x d symmetric matrix with upper triangle
   ``s[i, j]`` (i <= j); ``det(M)`` and ``inv(M)`` of a matrix (exact);
-  ``leading(M, k)``, its leading k x k block.
+  ``leading(M, k)``, its leading k x k block; ``vector(a, b, ...)``, an
+  indexed name of the given entries (a mean m[i] defined in [define]).
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ CONSTANTS = {
     "EulerGamma": sp.EulerGamma,
 }
 
-MATRIX_FUNCTIONS = {"len", "symmetric", "det", "inv", "leading"}
+MATRIX_FUNCTIONS = {"len", "symmetric", "det", "inv", "leading", "vector"}
 INDEX_FUNCTIONS = MATRIX_FUNCTIONS | {"sum", "prod"}
 
 RESERVED = set(FUNCTIONS) - {"gamma", "beta"} | set(CONSTANTS)
@@ -287,6 +288,11 @@ class _Builder:
                 self.fail(node, "len takes one data array, indexed name or matrix")
             a = args[0]
             return sp.Integer(a.shape[0] if isinstance(a, sp.MatrixBase) else len(a))
+        if name == "vector":
+            if not args:
+                self.fail(node, "vector takes one or more entries")
+            return Indexed("vector", {(k,): self.scalar(a, v)
+                                      for k, (a, v) in enumerate(zip(node.args, args), 1)})
         if name == "symmetric":
             if len(args) != 2 or not isinstance(args[0], Indexed):
                 self.fail(node, "symmetric takes (indexed name, size)")

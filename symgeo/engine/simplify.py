@@ -34,6 +34,21 @@ def reduce_bessel(expr):
     return expr.replace(lambda e: isinstance(e, sp.besseli), rewrite)
 
 
+MAX_COMBINED_DENOMINATORS = 4
+
+
+def _sum_denominators(expr):
+    """The distinct sums (1 + e^eta, s11 s22 - s12^2) that divide additive terms of ``expr``."""
+    out = set()
+    for t in sp.Add.make_args(expr):
+        den = sp.fraction(t)[1]
+        for f in sp.Mul.make_args(den):
+            base = f.as_base_exp()[0]
+            if base.is_Add:
+                out.add(base)
+    return out
+
+
 def _ops(e):
     return sp.count_ops(e, visual=False)
 
@@ -44,6 +59,18 @@ def tidy(expr, deep=True):
     if expr.is_Number or expr.is_Symbol:
         return expr
     expr = reduce_bessel(expr)
+    if len(_sum_denominators(expr)) > MAX_COMBINED_DENOMINATORS:
+        # a sum over observations (sum_i x_i^2 e^{eta_i}/(1 + e^{eta_i})^2): one common
+        # denominator would be the product of all of them, and cancelling it takes
+        # minutes for nothing; terms sharing their denominator's factors are tidied together
+        groups = {}
+        for t in sp.Add.make_args(expr):
+            groups.setdefault(frozenset(_sum_denominators(t)), []).append(t)
+        return sp.Add(*[_combined(sp.Add(*g), deep=False) for g in groups.values()])
+    return _combined(expr, deep)
+
+
+def _combined(expr, deep):
     candidates = [expr]
     try:
         c = sp.cancel(sp.together(expr))
