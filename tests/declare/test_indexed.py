@@ -111,13 +111,14 @@ def test_index_range_beyond_the_data_is_named():
 def test_for_clause_domains_and_constraint_tables():
     text = """
 name = "toy2"
-variables = ["x"]
+variables = ["x[1:2]"]
 support = { kind = "real" }
-log_density = "-(x - s[1, 1])**2/2 - log(2*pi)/2 + 0*s[1, 2]*s[2, 2]"
+log_density = "-log(2*pi) - log(det(S))/2 - sum(sum(x[i]*P[i, j]*x[j], j, 1, 2), i, 1, 2)/2"
 constraints = [{ for = "k = 1:2", rule = "det(leading(S, k)) > 0" }]
 
 [define]
 S = "symmetric(s, 2)"
+P = "inv(S)"
 
 [[coordinates]]
 name = "s[i, j]"
