@@ -98,6 +98,31 @@ def _T_cumulants(fam, eng):
     return vals, "third cumulant of the sufficient statistic from the log-partition"
 
 
+def _T_gaussian(fam, m, C, P):
+    """T for x ~ N(m(xi), C(xi)), precision P = C^-1 (no integrals).
+
+    With y = x - m ~ N(0, C) the score is s_a = u_a.y + (y^T A_a y - tr(A_a C))/2,
+    u_a = P d_a m and A_a = P d_a C P.  Odd moments of y vanish, E[y y^T A y] terms
+    give u_a^T C A_c C u_b = d_a m^T P d_c C P d_b m, and the third cumulant of
+    quadratic forms gives tr(A_a C A_b C A_c C) = tr(P d_a C P d_b C P d_c C):
+
+        T_abc = sum over the 3 choices of c: d_a m^T P d_c C P d_b m
+                + tr(P d_a C P d_b C P d_c C).
+    """
+    d = fam.dimension
+    xi = fam.coordinates
+    dm = [sp.Matrix([sp.diff(mi, c) for mi in m]) for c in xi]
+    B = [P * C.diff(c) for c in xi]          # P d_a C
+    Pdm = [P * v for v in dm]                # P d_a m
+    vals = {}
+    for a, b, c in itertools.combinations_with_replacement(range(d), 3):
+        lin = sum(((dm[x].T * B[z] * Pdm[y])[0, 0]
+                   for x, y, z in ((a, b, c), (a, c, b), (b, c, a))), sp.S.Zero)
+        vals[(a, b, c)] = lin + (B[a] * B[b] * B[c]).trace()
+    return vals, ("Gaussian identity: T_abc = sum d_a m^T P d_c C P d_b m "
+                  "+ tr(P d_a C P d_b C P d_c C)")
+
+
 def _T_expectation(fam):
     d = fam.dimension
     s = fam.score()
@@ -126,13 +151,17 @@ def _T_pullback(fam):
 def amari_chentsov(fam):
     """T_ijk = E[d_i ell d_j ell d_k ell] as a fully symmetric (d, d, d) Array.
 
-    Full exponential families use the third cumulant of T (no integral);
+    Full exponential families use the third cumulant of T (no integral), families
+    Gaussian in x the Gaussian identity (:func:`_T_gaussian`);
     reparameterised families pull back their parent's tensor; other families
     use the expectation engine on s_i s_j s_k (i <= j <= k only).
     """
     def compute():
+        gaussian = fam._engine.gaussian() if fam._parent is None else None
         if fam._parent is not None:
             vals, how = _T_pullback(fam)
+        elif gaussian is not None:
+            vals, how = _T_gaussian(fam, *gaussian)
         else:
             eng = fam._engine.moments()
             vals, how = _T_cumulants(fam, eng) if eng is not None else _T_expectation(fam)
