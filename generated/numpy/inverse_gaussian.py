@@ -15,12 +15,12 @@ Not derived (left out):
   alpha_divergence: not derived within the 2 s CPU budget of a build
   entropy: family 'inverse_gaussian': no closed form for the entropy (family
     'inverse_gaussian': E[log h(x)] did not close symbolically (routes
-    tried: exponential family, finite sum, standardised rules, sympy
-    integrate/summation within 1 s). The numeric route still works:
-    family.expectation_numeric(f, point) evaluates it by mpmath
-    quadrature.). The numeric route works at any point: family.kl_numeric(p,
-    q), family.entropy_numeric(p) or family.alpha_divergence_numeric(alpha,
-    p, q) (mpmath quadrature).
+    tried: Gaussian, exponential family, curved exponential family, finite
+    sum, standardised rules, sympy integrate/summation within 1 s). The
+    numeric route still works: family.expectation_numeric(f, point)
+    evaluates it by mpmath quadrature.). The numeric route works at any
+    point: family.kl_numeric(p, q), family.entropy_numeric(p) or
+    family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).
 """
 
 import numpy

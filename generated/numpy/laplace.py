@@ -14,12 +14,13 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 Not derived (left out):
   alpha_divergence: family 'laplace': no closed form for the affinity int p^1/2 - alpha/2
     q^(1-1/2 - alpha/2) (family 'laplace': the affinity E_p[(q/p)^(1-l)] did
-    not close symbolically (routes tried: exponential family, finite sum,
-    standardised rules, sympy integrate/summation within 1 s). The numeric
-    route still works: family.expectation_numeric(f, point) evaluates it by
-    mpmath quadrature.). The numeric route works at any point:
-    family.kl_numeric(p, q), family.entropy_numeric(p) or
-    family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).
+    not close symbolically (routes tried: Gaussian, exponential family,
+    curved exponential family, finite sum, standardised rules, sympy
+    integrate/summation within 1 s). The numeric route still works:
+    family.expectation_numeric(f, point) evaluates it by mpmath
+    quadrature.). The numeric route works at any point: family.kl_numeric(p,
+    q), family.entropy_numeric(p) or family.alpha_divergence_numeric(alpha,
+    p, q) (mpmath quadrature).
   christoffel: family 'laplace': the alpha-connection (alpha = alpha) is not defined by
     the regular theory: log p is not differentiable in the coordinates at
     Abs(mu - x), so d_i d_j log p carries a point mass at the kink and E[d_i

@@ -13,12 +13,13 @@ Requires numpy and scipy.special only.
 Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
   entropy: family 'poisson': no closed form for the entropy (family 'poisson':
-    E[log h(x)] did not close symbolically (routes tried: exponential
-    family, finite sum, standardised rules, sympy integrate/summation within
-    1 s). The numeric route still works: family.expectation_numeric(f,
-    point) evaluates it by mpmath quadrature.). The numeric route works at
-    any point: family.kl_numeric(p, q), family.entropy_numeric(p) or
-    family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).
+    E[log h(x)] did not close symbolically (routes tried: Gaussian,
+    exponential family, curved exponential family, finite sum, standardised
+    rules, sympy integrate/summation within 1 s). The numeric route still
+    works: family.expectation_numeric(f, point) evaluates it by mpmath
+    quadrature.). The numeric route works at any point: family.kl_numeric(p,
+    q), family.entropy_numeric(p) or family.alpha_divergence_numeric(alpha,
+    p, q) (mpmath quadrature).
   gaussian_curvature: family 'poisson': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 1 (use scalar_curvature() or riemann())
 """
