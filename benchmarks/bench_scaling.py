@@ -58,25 +58,22 @@ def _family(name, size):
 
 
 def _job(name, size, tensors, conn):
-    out = {}
-    t0 = time.perf_counter()
+    """Sends ("stage", seconds) after each stage, so a timeout shows how far it got."""
+    stages = [("fisher", lambda f: f.fisher())]
+    if tensors:
+        stages += [("T_ijk", lambda f: f.amari_chentsov()), ("Gamma", lambda f: f.christoffel())]
     try:
-        fam = _family(name, size)
-        out["params"] = fam.dimension
-        out["declare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        fam.fisher()
-        out["fisher"] = time.perf_counter() - t0
-        if tensors:
+        fam = _family(name, size)
+        conn.send(("params", fam.dimension))
+        conn.send(("declare", time.perf_counter() - t0))
+        for stage, run in stages:
             t0 = time.perf_counter()
-            fam.amari_chentsov()
-            out["T_ijk"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            fam.christoffel()
-            out["Gamma"] = time.perf_counter() - t0
-        conn.send(("ok", out))
+            run(fam)
+            conn.send((stage, time.perf_counter() - t0))
+        conn.send(("done", "ok"))
     except Exception as exc:  # noqa: BLE001
-        conn.send(("error: " + " ".join(str(exc).split())[:100], out))
+        conn.send(("done", "error: " + " ".join(str(exc).split())[:100]))
 
 
 def main():
@@ -90,7 +87,14 @@ def main():
         parent, child = mp.Pipe(duplex=False)
         proc = mp.get_context("fork").Process(target=_job, args=(name, size, args.tensors, child))
         proc.start()
-        status, out = parent.recv() if parent.poll(args.timeout) else ("timeout", {})
+        out, status = {}, "timeout"
+        deadline = time.perf_counter() + args.timeout
+        while (left := deadline - time.perf_counter()) > 0 and parent.poll(left):
+            key, value = parent.recv()
+            if key == "done":
+                status = value
+                break
+            out[key] = value
         proc.kill()
         proc.join()
         tag = ",".join(f"{k}={v}" for k, v in size.items())

@@ -32,14 +32,14 @@ from dataclasses import dataclass
 import mpmath as mp
 import sympy as sp
 
-from ..declare.support import Box, finite_points
+from ..declare.support import Box, IntegerBox, finite_points
 from ..errors import BudgetExceeded, DerivationError
 from ..printing import latex
 from . import budget as _budget
 from . import rules
 from .ambient import AmbientFamily, block_supports_ok
 from .expfamily import MomentEngine, canonical_form
-from .multivariate import gaussian_expectation, gaussian_form
+from .multivariate import gaussian_expectation, gaussian_form, independent_blocks
 from .numeric import expect_numeric
 from .standardize import (alternative_standardisations, cancel_logs, density_factor,
                           find_standardisation)
@@ -224,6 +224,19 @@ class ExpectationEngine:
             C = gf.covariance()
             return gf.mean(C), C, gf.P
         return self._once("gaussian", make)
+
+    def blocks(self):
+        """[(variables, g_B)] of independent observations (log p = c + sum g_B on a
+        product support), or None when the density is one block."""
+        def make():
+            fam = self.family
+            if not isinstance(fam.support, (Box, IntegerBox)) or len(fam.variables) < 2:
+                return None
+            _, blocks = independent_blocks(fam.log_density, fam.variables)
+            if len(blocks) < 2 or sum(len(v) for v, _ in blocks) < len(fam.variables):
+                return None
+            return blocks
+        return self._once("blocks", make)
 
     def ambient(self):
         def make():

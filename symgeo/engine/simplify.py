@@ -37,6 +37,25 @@ def reduce_bessel(expr):
 MAX_COMBINED_DENOMINATORS = 4
 
 
+MAX_EXPONENT_DENOMINATOR = 12
+
+
+def fine_exponents(expr):
+    """True if an exponential has a coefficient like 389/250 in its exponent: cancel and
+    factor would treat e^{b/1000} as the generator and build polynomials of degree 1000."""
+    for e in expr.atoms(sp.exp):
+        for c in sp.Add.make_args(sp.expand(e.args[0])):
+            coeff = c.as_coeff_Mul()[0]
+            if coeff.is_Rational and coeff.q > MAX_EXPONENT_DENOMINATOR:
+                return True
+    return False
+
+
+def _many_parts(expr):
+    return len(_sum_denominators(expr)) > MAX_COMBINED_DENOMINATORS or \
+        len(expr.atoms(sp.exp)) > MAX_COMBINED_DENOMINATORS
+
+
 def _sum_denominators(expr):
     """The distinct sums (1 + e^eta, s11 s22 - s12^2) that divide additive terms of ``expr``."""
     out = set()
@@ -59,18 +78,27 @@ def tidy(expr, deep=True):
     if expr.is_Number or expr.is_Symbol:
         return expr
     expr = reduce_bessel(expr)
-    if len(_sum_denominators(expr)) > MAX_COMBINED_DENOMINATORS:
+    if _many_parts(expr):
         # a sum over observations (sum_i x_i^2 e^{eta_i}/(1 + e^{eta_i})^2): one common
-        # denominator would be the product of all of them, and cancelling it takes
-        # minutes for nothing; terms sharing their denominator's factors are tidied together
+        # denominator would be the product of all of them, and exponentials with
+        # rational exponents (e^{b x_i}, x_i = 0.123) become polynomials of degree
+        # 1000 in e^{b/1000}; cancelling takes minutes for nothing.  Terms sharing
+        # their denominator's factors are tidied together, the rest one by one
         groups = {}
         for t in sp.Add.make_args(expr):
             groups.setdefault(frozenset(_sum_denominators(t)), []).append(t)
-        return sp.Add(*[_combined(sp.Add(*g), deep=False) for g in groups.values()])
+        out = []
+        for g in groups.values():
+            part = sp.Add(*g)
+            out += [_combined(t, deep=False) for t in g] if _many_parts(part) else \
+                [_combined(part, deep=False)]
+        return sp.Add(*out)
     return _combined(expr, deep)
 
 
 def _combined(expr, deep):
+    if fine_exponents(expr):
+        return expr
     candidates = [expr]
     try:
         c = sp.cancel(sp.together(expr))

@@ -123,7 +123,43 @@ def _T_gaussian(fam, m, C, P):
                   "+ tr(P d_a C P d_b C P d_c C)")
 
 
+def _T_blocks(fam):
+    """T for independent observations: the third cumulant of a sum of independent
+    terms is the sum of theirs.  With ell = c(xi) + sum_B g_B(x_B) and u_B = grad g_B,
+    s = sum_B (u_B - E u_B), so T_abc = sum_B E[(u_Ba - m_Ba)(u_Bb - m_Bb)(u_Bc - m_Bc)]:
+    n expectations of one observation instead of one of a product of n-term sums.
+    None unless the density has at least two blocks."""
+    eng = fam._engine
+    blocks = eng.blocks()
+    if blocks is None:
+        return None
+    d = fam.dimension
+    xi = fam.coordinates
+    vals = {key: sp.S.Zero for key in itertools.combinations_with_replacement(range(d), 3)}
+    routes = set()
+    for _, g in blocks:
+        u = [sp.diff(g, c) for c in xi]
+        m = []
+        for a in range(d):
+            res = eng.expect(u[a], what=f"E[d_{a} log p of one observation]")
+            m.append(res.value)
+            routes.add(res.route)
+        cu = [u[a] - m[a] for a in range(d)]
+        for i, j, k in vals:
+            if cu[i] == 0 or cu[j] == 0 or cu[k] == 0:
+                continue
+            res = eng.expect(sp.expand(cu[i] * cu[j] * cu[k]),
+                             what=f"T[{i},{j},{k}] of one observation")
+            vals[(i, j, k)] += res.value
+            routes.add(res.route)
+    return vals, ("sum over independent observations of their third cumulants ("
+                  + ", ".join(sorted(routes)) + ")")
+
+
 def _T_expectation(fam):
+    by_blocks = _T_blocks(fam)
+    if by_blocks is not None:
+        return by_blocks
     d = fam.dimension
     s = fam.score()
     vals = {}

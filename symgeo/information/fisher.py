@@ -15,7 +15,7 @@ import sympy as sp
 
 from ..engine.expfamily import inverse
 from ..engine.expectation import Expectation
-from ..engine.simplify import tidy, tidy_matrix
+from ..engine.simplify import fine_exponents, tidy, tidy_matrix
 from ..printing import fisher_result_latex
 
 _NONSMOOTH = (sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise, sp.Max, sp.Min, sp.floor,
@@ -129,7 +129,14 @@ def fisher_hessian_form(engine, hessian):
 
 def cramer_rao_bound(fisher):
     """I^{-1}: the covariance lower bound of unbiased estimators of xi."""
-    inv = inverse(fisher) if fisher.shape[0] > 1 else sp.Matrix([[1 / fisher[0, 0]]])
+    if fisher.shape[0] == 1:
+        inv = sp.Matrix([[1 / fisher[0, 0]]])
+    elif any(fine_exponents(e) for e in fisher):
+        # sums over observations with e^{b x_i}: polynomial arithmetic would take
+        # e^{b/1000} as its generator; the adjugate needs none
+        inv = fisher.adjugate(method="berkowitz") / fisher.det(method="berkowitz")
+    else:
+        inv = inverse(fisher)
     return tidy_matrix(inv, symmetric=True)
 
 
