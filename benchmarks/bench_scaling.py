@@ -11,7 +11,6 @@ Levi-Civita connection.  Regression rows time a model with n observations.
 
 import argparse
 import multiprocessing as mp
-import sys
 import time
 from pathlib import Path
 

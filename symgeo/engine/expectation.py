@@ -41,8 +41,12 @@ from .ambient import AmbientFamily, block_supports_ok
 from .expfamily import MomentEngine, canonical_form
 from .multivariate import gaussian_expectation, gaussian_form, independent_blocks
 from .numeric import expect_numeric
-from .standardize import (alternative_standardisations, cancel_logs, density_factor,
-                          find_standardisation)
+from .standardize import (
+    alternative_standardisations,
+    cancel_logs,
+    density_factor,
+    find_standardisation,
+)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ Identities, not answers: no family appears here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 from sympy.polys.polyerrors import ExactQuotientFailed
@@ -56,7 +57,7 @@ def independent_blocks(expr, xs):
     const = sp.S.Zero
     terms = []
     for t in sp.Add.make_args(expr):
-        vs = sorted((position[v] for v in t.free_symbols if v in position))
+        vs = sorted(position[v] for v in t.free_symbols if v in position)
         if not vs:
             const += t
             continue

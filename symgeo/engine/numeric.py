@@ -8,12 +8,12 @@ of the engine's identities.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mpmath as mp
 import numpy as np
 import sympy as sp
 from scipy import integrate
-
-from dataclasses import dataclass
 
 from ..declare.support import (
     Box,

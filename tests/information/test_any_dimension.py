@@ -52,7 +52,7 @@ def _score_oracle(fam, pt, support_points):
                 continue
             s = []
             for i in range(d):
-                def g(t, i=i):
+                def g(t, i=i, x=x):
                     th = list(theta)
                     th[i] = t
                     return f(*th, *x)
@@ -104,7 +104,7 @@ def test_dirichlet_any_size(K):
         x[-1] = 1 - mp.fsum(x[:-1])
         for i in range(K):
             for j in range(i, K):
-                def h(*t, i=i, j=j):
+                def h(*t, i=i, j=j, x=x):
                     th = list(theta)
                     th[i] = t[0]
                     if i == j:
