@@ -39,6 +39,50 @@ MAX_COMBINED_DENOMINATORS = 4
 
 MAX_EXPONENT_DENOMINATOR = 12
 
+LARGE_OPS = 400
+"""Beyond this size a multivariate gcd (cancel) or factorisation can take minutes
+(entries of a 9 x 9 metric over det(S)^2); :func:`_divide_out` is used instead."""
+
+
+WIDE_RATIONAL_SYMBOLS = 6
+
+
+def _wide_rational(expr):
+    """A rational function of many symbols (a 9-parameter metric): its cancelled and
+    factored forms are already canonical, and simplify only spends seconds on it."""
+    return len(expr.free_symbols) >= WIDE_RATIONAL_SYMBOLS and \
+        all(a.is_Symbol or a.is_Number for a in sp.preorder_traversal(expr)
+            if not (a.is_Add or a.is_Mul or a.is_Pow))
+
+
+def _divide_out(expr):
+    """num/den over one denominator, with each factor of den divided out of num while
+    it divides exactly: no gcd, so a common factor that is not one of den's own
+    factors may remain (the form is less reduced, the value the same)."""
+    num, den = sp.fraction(sp.together(expr))
+    num = sp.expand(num)
+    kept = []
+    for f in sp.Mul.make_args(den):
+        base, e = f.as_base_exp()
+        if not (e.is_Integer and e > 0) or base.is_number:
+            kept.append(f)
+            continue
+        try:
+            pb = sp.Poly(base, *sorted(base.free_symbols | num.free_symbols, key=str))
+            pn = sp.Poly(num, *pb.gens)
+        except (sp.PolynomialError, sp.GeneratorsNeeded):
+            kept.append(f)
+            continue
+        k = int(e)
+        while k > 0:
+            q, r = pn.div(pb)
+            if not r.is_zero:
+                break
+            pn, k = q, k - 1
+        num = pn.as_expr()
+        kept.append(base ** k)
+    return num / sp.Mul(*kept)
+
 
 def fine_exponents(expr):
     """True if an exponential has a coefficient like 389/250 in its exponent: cancel and
@@ -99,6 +143,8 @@ def tidy(expr, deep=True):
 def _combined(expr, deep):
     if fine_exponents(expr):
         return expr
+    if _ops(expr) > LARGE_OPS and _wide_rational(expr):
+        return min([expr, _divide_out(expr)], key=_ops)
     candidates = [expr]
     try:
         c = sp.cancel(sp.together(expr))
@@ -107,7 +153,7 @@ def _combined(expr, deep):
     except (sp.PolynomialError, NotImplementedError, TypeError):  # pragma: no cover
         pass
     best = min(candidates, key=_ops)
-    if deep and _ops(best) <= SIMPLIFY_MAX_OPS:
+    if deep and _ops(best) <= SIMPLIFY_MAX_OPS and not _wide_rational(best):
         try:
             s = sp.simplify(best)
             if _ops(s) < _ops(best):

@@ -69,10 +69,13 @@ def _precision():
         yield
 
 
-CASES = [("catalog", "mvnormal"), ("file", "curved_gaussian"), ("file", "ig_nonlinear")]
+CASES = [("catalog", "mvnormal"), ("file", "curved_gaussian"), ("file", "ig_nonlinear"),
+         pytest.param("d=3", "mvnormal", marks=pytest.mark.slow)]
 
 
 def _family(kind, name):
+    if kind == "d=3":
+        return symgeo.get_family(name, d=3)
     return symgeo.get_family(name) if kind == "catalog" else symgeo.load_family(REG / f"{name}.toml")
 
 
