@@ -15,7 +15,7 @@ import mpmath as mp
 import sympy as sp
 
 from ..engine import budget as _budget
-from ..engine.expfamily import inverse
+from ..engine.linalg import inverse
 from ..engine.simplify import tidy, tidy_matrix
 from ..errors import BudgetExceeded, DerivationError
 from ..printing import latex

@@ -42,14 +42,6 @@ MAX_FINITE_BLOCK = 64
 """A finite block with more points is summed as a series, not term by term."""
 
 
-def _series_job(summand, var, lo, hi):
-    return sp.summation(summand, (var, lo, hi))
-
-
-def _integral_job(integrand, var, lo, hi):
-    return sp.integrate(integrand, (var, lo, hi), conds="none")
-
-
 def _first_closed_branch(value):
     if isinstance(value, sp.Piecewise):
         for expr, _ in value.args:
@@ -82,12 +74,12 @@ def block_log_normaliser(log_kernel, xs, support, budget):
             phi = sp.Add(*[t.as_independent(x, as_Add=False)[0] for t in lin])
             rest = kernel - sp.Add(*lin)
             summand = sp.exp(rest) * z ** x
-            val = _budget.run_with_budget(_series_job, summand, x, support.lower, support.upper,
+            val = _budget.run_with_budget(_budget.sum_job, summand, x, support.lower, support.upper,
                                           seconds=budget, what="summing the normaliser")
             val = _first_closed_branch(val)
             return None if val is None else sp.log(val.xreplace({z: sp.exp(phi)}))
         if isinstance(support, Box):
-            val = _budget.run_with_budget(_integral_job, sp.exp(log_kernel), x,
+            val = _budget.run_with_budget(_budget.integrate_job, sp.exp(log_kernel), x,
                                           support.lower[0], support.upper[0],
                                           seconds=budget, what="integrating the normaliser")
             val = _first_closed_branch(val)
@@ -115,26 +107,20 @@ class AmbientFamily:
         k = len(form.statistics)
         self.phi = tuple(sp.Symbol(f"phi{i}", real=True) for i in range(k))
         self.at_theta = dict(zip(self.phi, form.natural))
-        self.engine = None
-        self.reason = ""
+        self.engine = None  # stays None when psi does not close or disagrees with A
         psi = self._log_normaliser(support, budget)
-        if psi is None:
-            return
-        if not self._consistent(psi, coords, generic_point):
-            self.reason = "the ambient normaliser disagrees with the declared density"
+        if psi is None or not self._consistent(psi, coords, generic_point):
             return
         ambient = CanonicalForm("full", form.statistics, self.phi, psi, form.log_base,
                                 jacobian=sp.eye(k))
         self.engine = MomentEngine(ambient, self.phi, self.xvars)
-        self.log_normaliser = psi
 
     def _log_normaliser(self, support, budget):
         kernel = self.form.log_base + sp.Add(*[p * t for p, t in zip(self.phi,
                                                                        self.form.statistics)])
         _, blocks = independent_blocks(kernel, self.xvars)
         if sum(len(v) for v, _ in blocks) < len(self.xvars):
-            self.reason = "a variable does not enter the density"
-            return None
+            return None  # a variable the density does not involve
         shapes = {}
         psi = sp.S.Zero
         for vs, g in blocks:
@@ -146,7 +132,6 @@ class AmbientFamily:
             if key not in shapes:
                 shapes[key] = block_log_normaliser(canon, tuple(ren[v] for v in vs), sub, budget)
             if shapes[key] is None:
-                self.reason = f"no closed normaliser for the block in {', '.join(map(str, vs))}"
                 return None
             psi += shapes[key].xreplace({ren[p]: p for p in phis})
         return psi

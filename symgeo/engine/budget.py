@@ -14,6 +14,8 @@ import pickle
 import resource
 from contextlib import contextmanager
 
+import sympy as sp
+
 from ..errors import BudgetExceeded
 
 DEFAULT_BUDGET = float(os.environ.get("SYMGEO_BUDGET", "20"))
@@ -108,3 +110,13 @@ def run_with_budget(fn, *args, seconds=None, what="computation", safety_net=Fals
     if status == "error":
         raise BudgetExceeded(f"{what}: failed ({payload})")
     return payload
+
+
+# The plain sympy steps the engine runs under a budget (module level, so a forked
+# child can run them; conds="none": the engine checks its answers numerically).
+def integrate_job(integrand, var, lo, hi):
+    return sp.integrate(integrand, (var, lo, hi), conds="none")
+
+
+def sum_job(summand, var, lo, hi):
+    return sp.summation(summand, (var, lo, hi))

@@ -143,14 +143,6 @@ def _agrees_numerically(integrand, var, lo, hi, value, dps=20):
         return False
 
 
-def _integrate_job(integrand, var, lo, hi):
-    return sp.integrate(integrand, (var, lo, hi), conds="none")
-
-
-def _sum_job(summand, var, lo, hi):
-    return sp.summation(summand, (var, lo, hi))
-
-
 class ExpectationEngine:
     """Expectations under one family; caches the preparation of every route."""
 
@@ -387,7 +379,7 @@ class ExpectationEngine:
         lo, hi = {"half": (0, sp.oo), "unit": (0, 1), "circle": (-sp.pi, sp.pi),
                   "real": (-sp.oo, sp.oo)}[domain]
         try:
-            val = _budget.run_with_budget(_integrate_job, integrand, w, lo, hi,
+            val = _budget.run_with_budget(_budget.integrate_job, integrand, w, lo, hi,
                                           seconds=self._budget(), what="integrate")
         except BudgetExceeded:
             return None, domain
@@ -400,7 +392,7 @@ class ExpectationEngine:
     def _tail(self, integrand, var, lo, hi):
         """A definite integral by sympy within the budget, or None (used by rules)."""
         try:
-            val = _budget.run_with_budget(_integrate_job, integrand, var, lo, hi,
+            val = _budget.run_with_budget(_budget.integrate_job, integrand, var, lo, hi,
                                   seconds=self._budget(), what="integrate", shared=False)
         except BudgetExceeded:
             return None
@@ -418,11 +410,11 @@ class ExpectationEngine:
         dens = sp.exp(fam.log_density)
         try:
             if sup.discrete and len(fam.variables) == 1 and hasattr(sup, "lower"):
-                val = _budget.run_with_budget(_sum_job, f * dens, fam.variables[0], sup.lower, sup.upper,
+                val = _budget.run_with_budget(_budget.sum_job, f * dens, fam.variables[0], sup.lower, sup.upper,
                                       seconds=self._budget(), what="summation")
                 route = "summation"
             elif isinstance(sup, Box) and sup.univariate:
-                val = _budget.run_with_budget(_integrate_job, f * dens, fam.variables[0], sup.lower[0],
+                val = _budget.run_with_budget(_budget.integrate_job, f * dens, fam.variables[0], sup.lower[0],
                                       sup.upper[0], seconds=self._budget(), what="integrate")
                 route = "integration"
             else:

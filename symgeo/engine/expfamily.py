@@ -28,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy.polys.matrices import DomainMatrix
+
+from .linalg import exact_det, inverse
 
 
 @dataclass
@@ -121,23 +122,7 @@ def _rank_deficient(J, coords):
             return False
     except (ZeroDivisionError, TypeError, ValueError):
         pass
-    return sp.simplify(_domain_det(J)) == 0
-
-
-def _domain_det(J):
-    dm = DomainMatrix.from_Matrix(J).to_field()
-    return dm.domain.to_sympy(dm.det())
-
-
-def inverse(J):
-    """Exact inverse of a small symbolic matrix via sympy's DomainMatrix.
-
-    Over a rational-function field this is orders of magnitude faster than
-    Matrix.inv followed by cancel (5 x 5 bivariate-normal Jacobian: 0.03 s
-    instead of minutes).
-    """
-    dm = DomainMatrix.from_Matrix(J).to_field()
-    return dm.inv().to_Matrix().applyfunc(sp.cancel)
+    return sp.simplify(exact_det(J)) == 0
 
 
 class MomentEngine:

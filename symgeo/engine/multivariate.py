@@ -18,7 +18,7 @@ Identities, not answers: no family appears here.
       int e^ell dx = e^c (2 pi)^(d/2) det(P)^(-1/2) exp(b^T P^-1 b / 2),
 
   and x ~ N(m, C) with C = P^-1, m = C b.  Every polynomial moment follows
-  (:func:`gaussian_moment`, Isserlis' theorem on the centred variables).
+  (:func:`gaussian_expectation`, the heat-operator identity).
 
 * **Dirichlet kernel.**  On the simplex x_1 + ... + x_K = 1 (Lebesgue measure in
   x_1..x_{K-1}), ell = c + sum_i c_i log x_i integrates to
@@ -31,10 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.polys.matrices import DomainMatrix
-from sympy.polys.polyerrors import ExactQuotientFailed
 
 from ..declare.support import Box, IntegerBox, IntegerRange
+from .linalg import exact_cancel, exact_det, fraction_free_inverse
 
 
 def independent_blocks(expr, xs):
@@ -85,8 +84,8 @@ class GaussianForm:
     c: sp.Expr
 
     def covariance(self):
-        """C = P^-1, exact (DomainMatrix over the field of the coefficients)."""
-        return _inverse(self.P)
+        """C = P^-1, exact (fraction-free: P often has a big common denominator)."""
+        return fraction_free_inverse(self.P)
 
     def mean(self, C=None):
         C = self.covariance() if C is None else C
@@ -97,7 +96,7 @@ class GaussianForm:
         d = len(self.variables)
         C = self.covariance()
         quad = sp.cancel((self.b.T * C * self.b)[0, 0])
-        return self.c + sp.Rational(d, 2) * sp.log(2 * sp.pi) - sp.log(_det(self.P)) / 2 + quad / 2
+        return self.c + sp.Rational(d, 2) * sp.log(2 * sp.pi) - sp.log(sp.factor(exact_det(self.P))) / 2 + quad / 2
 
 
 def gaussian_form(expr, xs):
@@ -181,50 +180,6 @@ def gaussian_expectation(f, xs, m, C):
     return None
 
 
-def gaussian_moment(monomial_exponents, m, C):
-    """E[prod_i x_i^{k_i}] for x ~ N(m, C): expand around m, Isserlis on the centred part.
-
-    ``monomial_exponents`` is a tuple of non-negative integers, one per variable.
-    """
-    d = len(m)
-    y = sp.symbols(f"_y0:{d}")
-    poly = sp.Poly(sp.expand(sp.Mul(*[(m[i] + y[i]) ** k
-                                       for i, k in enumerate(monomial_exponents)])), *y)
-    total = sp.S.Zero
-    for monom, coeff in poly.terms():
-        total += coeff * _central_moment(monom, C)
-    return total
-
-
-def _central_moment(monom, C):
-    """E[prod y_i^{k_i}] for y ~ N(0, C): the sum over pairings of products of C entries."""
-    idx = [i for i, k in enumerate(monom) for _ in range(k)]
-    if len(idx) % 2:
-        return sp.S.Zero
-    return _pairings(tuple(idx), C, {})
-
-
-def _pairings(idx, C, memo):
-    if not idx:
-        return sp.S.One
-    key = tuple(sorted(idx))
-    if key in memo:
-        return memo[key]
-    first, rest = key[0], key[1:]
-    total = sp.S.Zero
-    seen = set()
-    for k in range(len(rest)):
-        if rest[k] in seen:
-            # pairing first with equal indices gives equal terms: count them once, times many
-            continue
-        seen.add(rest[k])
-        many = rest.count(rest[k])
-        others = rest[:k] + rest[k + 1:]
-        total += many * C[first, rest[k]] * _pairings(others, C, memo)
-    memo[key] = total
-    return total
-
-
 def dirichlet_log_mass(expr, xs):
     """log of int_simplex e^expr for expr = c + sum_i c_i log x_i (all K variables), or None."""
     expr = sp.expand(sp.expand_log(sp.sympify(expr), force=False))
@@ -251,68 +206,6 @@ def shapes_valid(expr, xs):
         if not (c + 1).is_positive:
             return False
     return True
-
-
-def _inverse(M):
-    """Exact inverse of a symbolic matrix.
-
-    Over a field of rational functions Gauss-Jordan computes a gcd at every
-    step, and a 4 x 4 precision matrix (entries adj(S)/det S) does not finish.
-    Instead: clear one common denominator D (M = N / D), invert the polynomial
-    matrix without division (N^-1 = A / den, fraction-free), then remove the
-    common factor g of den and all of A once: M^-1 = (D A / g) / (den / g).
-    """
-    M = sp.Matrix(M)
-    D = sp.lcm([sp.fraction(sp.together(e))[1] for e in M])
-    N = (M * D).applyfunc(sp.cancel)
-    dm = DomainMatrix.from_Matrix(N)
-    K = dm.domain
-    if not (K.is_PolynomialRing or K.is_ZZ or K.is_QQ):
-        return DomainMatrix.from_Matrix(M).to_field().inv().to_Matrix().applyfunc(sp.cancel)
-    if K.is_ZZ or K.is_QQ:
-        return (dm.to_field().inv().to_Matrix() * D).applyfunc(sp.cancel)
-    inv, den = dm.inv_den()
-    rows = inv.to_Matrix()
-    A = [[K.from_sympy(rows[i, j]) for j in range(M.cols)] for i in range(M.rows)]
-    g = den
-    for row in A:
-        for e in row:
-            if e and not K.is_one(g) and not _divides(K, g, e):
-                g = K.gcd(g, e)
-    den_g = K.to_sympy(K.exquo(den, g))
-    return sp.Matrix(M.rows, M.cols, lambda i, j: sp.cancel(
-        D * K.to_sympy(K.exquo(A[i][j], g)) / den_g))
-
-
-def exact_cancel(expr):
-    """cancel(expr), trying first whether the denominator divides the numerator exactly
-    (m = C b for a Gaussian: the det(S) of b's denominators always cancels)."""
-    num, den = sp.fraction(sp.together(expr))
-    if den.is_number:
-        return sp.expand(num) / den
-    try:
-        pn, pd = sp.parallel_poly_from_expr([num, den])[0]
-        q, r = pn.div(pd)
-        if r.is_zero:
-            return q.as_expr()
-    except (sp.PolynomialError, sp.GeneratorsNeeded):
-        pass
-    return sp.cancel(expr)
-
-
-def _divides(K, g, e):
-    # an exact division is far cheaper than a gcd, and once g is the common
-    # factor it divides every remaining entry
-    try:
-        K.exquo(e, g)
-        return True
-    except ExactQuotientFailed:
-        return False
-
-
-def _det(M):
-    dm = DomainMatrix.from_Matrix(M).to_field()
-    return sp.factor(dm.domain.to_sympy(dm.det()))
 
 
 def sub_support(support, xs, vs):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..engine.expectation import Expectation
-from ..engine.expfamily import inverse
+from ..engine.linalg import inverse
 from ..engine.simplify import fine_exponents, tidy, tidy_matrix
 from ..printing import fisher_result_latex
 
