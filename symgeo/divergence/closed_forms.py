@@ -60,6 +60,10 @@ TIDY_BUDGET = 10.0
 """CPU seconds for making a divergence readable; past it the expression is returned as is."""
 
 
+EXPAND_MAX_OPS = 150
+"""Longer divergences are not tried with every logarithm expanded and regrouped."""
+
+
 def tidy_divergence(expr):
     """:func:`_tidy_divergence` under TIDY_BUDGET (factoring a binomial-10 affinity can
     take minutes and gigabytes; an untidy exact result is better than none)."""
@@ -70,7 +74,7 @@ def tidy_divergence(expr):
         return sp.sympify(expr)
 
 
-def _tidy_divergence(expr):
+def _tidy_divergence(expr, deep=True):
     """Readable form of a divergence: logarithms split and regrouped, the rest over one denominator.
 
     Candidates: :func:`tidy`, and a form where every log is expanded (the
@@ -79,7 +83,9 @@ def _tidy_divergence(expr):
     denominator and factored.  The shorter (by operation count) wins.
     """
     expr = sp.sympify(expr)
-    cands = [tidy(expr)]
+    cands = [tidy(expr, deep=deep)]
+    if sp.count_ops(expr) > EXPAND_MAX_OPS:
+        return cands[0]  # expanding a long rational (mvnormal's affinity) costs seconds
     try:
         e = sp.expand(sp.expand_log(expr, deep=True))
         logs, rest = [], []
@@ -96,6 +102,25 @@ def _tidy_divergence(expr):
     except (sp.PolynomialError, NotImplementedError, TypeError):  # pragma: no cover
         pass
     return min(cands, key=lambda c: (_cost(c), sp.default_sort_key(c)))
+
+
+def _tidy_quick(expr):
+    """The shorter of ``expr`` and its divergence tidy form, under a 1 s safety net."""
+    try:
+        # simplify on powers with symbolic exponents (p1^lam p1q^(1-lam) in a multinomial
+        # affinity) runs for minutes and rarely shortens them: those get the shallow tidy
+        t = budget.run_with_budget(_tidy_divergence, expr, not symbolic_powers(expr),
+                                   seconds=1.0,
+                                   what="simplifying a divergence", safety_net=True)
+    except BudgetExceeded:
+        return expr
+    return min([expr, t], key=_cost)
+
+
+def symbolic_powers(expr):
+    """Whether ``expr`` has a power with a symbolic exponent and a symbolic base."""
+    return any(node.is_Pow and not node.exp.is_number and not node.base.is_number
+               for node in sp.preorder_traversal(expr))
 
 
 def _cost(e):
@@ -155,6 +180,8 @@ def substitute(family, expr, p=None, q=None, q_symbols=None):
     if not sub:
         return expr
     out = sp.sympify(expr).xreplace(sub)
+    if all(isinstance(v, sp.Symbol) for v in sub.values()):
+        return out  # a renaming (e.g. to p's and q's own names) keeps a tidy form tidy
     if all(v.is_number for v in sub.values()):
         if out.free_symbols:  # e.g. a symbolic alpha: tidying numbers into it is costly
             return out
@@ -228,7 +255,13 @@ def log_affinity_closed_form(family, lam):
             mix = {t: lam * n + (1 - lam) * n.xreplace(qsub) for t, n in zip(theta, form.natural)}
             A = form.log_partition
             expr = a_theta.xreplace(mix) - lam * A - (1 - lam) * A.xreplace(qsub)
-            return Divergence(tidy_divergence(expr), "log-partition",
+            if lam.is_number:
+                expr = tidy_divergence(expr)
+            else:
+                # A(theta_p), A(theta_q) are tidy already; the whole over one denominator
+                # costs seconds for a longer form (mvnormal, multinomial)
+                expr = _tidy_quick(a_theta.xreplace(mix)) - lam * A - (1 - lam) * A.xreplace(qsub)
+            return Divergence(expr, "log-partition",
                               "log int p^l q^(1-l) = A(l theta_p + (1-l) theta_q) - l A(theta_p)"
                               " - (1-l) A(theta_q), valid while the mixed theta is a natural "
                               "parameter (always for 0 <= l <= 1)")
