@@ -31,6 +31,7 @@ from sympy.printing.numpy import SciPyPrinter
 from .._version import __version__
 from ..declare.support import Box, Compositions, FiniteValues, IntegerRange, Simplex
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
+from . import quadrature as _quad
 
 
 class NumpyPrinter(SciPyPrinter):
@@ -51,6 +52,23 @@ class NumpyPrinter(SciPyPrinter):
             self.helpers.add("polygamma")
             return f"_polygamma({int(n)}, {self._print(z)})"
         return super()._print_polygamma(expr)
+
+    def _print_log(self, expr):
+        # log(1 + e^a e^b) as logaddexp(0, a + b): no overflow where e^a is huge
+        arg = expr.args[0]
+        if isinstance(arg, sp.gamma):  # log Gamma(x + 1) stays finite past x = 171
+            return f"{self._module_format('scipy.special.gammaln')}({self._print(arg.args[0])})"
+        if arg.is_Add and len(arg.args) == 2 and sp.S.One in arg.args:
+            other = arg.args[1] if arg.args[0] == 1 else arg.args[0]
+            factors = sp.Mul.make_args(other)
+            if all(isinstance(f, sp.exp) for f in factors):
+                exponent = sp.Add(*(f.args[0] for f in factors))
+                return f"{self._module_format('numpy.logaddexp')}(0, {self._print(exponent)})"
+        return super()._print_log(expr)
+
+    def _print_polar_lift(self, expr):
+        # sympy's marker of a number on the Riemann surface of log; as a value it is the number
+        return self._print(expr.args[0])
 
     def _print_zeta(self, expr):
         if expr.is_number:  # zeta(3) in the Gumbel/Weibull skewness: a constant
@@ -142,6 +160,10 @@ QUANTITIES = {
     "entropy": Quantity(lambda f, pts, lead: f.entropy(), False, "scalar",
                         "Entropy H = -E[log p] in nats (differential entropy for densities), "
                         "shape (...).", requires="entropy"),
+    "cross_entropy": Quantity(_two("cross_entropy"), False, "scalar",
+                              "Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: "
+                              "arguments are p's coordinates, then q's; shape (...).",
+                              points=2, requires="cross_entropy"),
     "amari_chentsov": Quantity(lambda f, pts, lead: f.amari_chentsov(), False, 3,
                                "Amari-Chentsov tensor T_ijk = E[d_i l d_j l d_k l], "
                                "shape (..., d, d, d).", requires="amari_chentsov"),
@@ -279,6 +301,9 @@ def _function(family, name, printer, expr=None):
     if expr is None:
         expr = q.get(family, points, lead_syms)
     rename = {s: sp.Symbol(n, real=True) for s, n in names.items()}
+    if isinstance(expr, _quad.Integral):
+        return _quadrature_function(family, name, printer, expr, names, rename, lead_syms,
+                                    points, fixed_syms)
     entries, shape = _entries(q.rank, expr)
     exprs = [sp.sympify(e).xreplace(rename) for _, e in entries]
     support_code = ""
@@ -327,7 +352,64 @@ def _function(family, name, printer, expr=None):
         "extra": list(q.extra),
         "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in cse],
         "entries": [(idx, printer.doprint(e)) for (idx, _), e in zip(entries, reduced)],
+        "quadrature": None,
     }
+
+
+def _quadrature_function(family, name, printer, integral, names, rename, lead_syms, points,
+                         fixed_syms):
+    """Template context of a quantity computed by a numeric route (see :mod:`.quadrature`)."""
+    q = QUANTITIES[name]
+    node, total = sp.Symbol("_node", real=True), sp.Symbol("_S", real=True)
+    rename = {**rename, integral.var: node, _quad.SUM: total}
+    lead_names = [names[a] for a in lead_syms]
+    flat_points = [names[c] for pt in points for c in pt]
+    fixed_args = [names[v] for v in fixed_syms]
+    args = lead_names + flat_points + fixed_args
+    body = [sp.sympify(e).xreplace(rename) for e in (integral.log_weight, integral.factor)]
+    cse, reduced = sp.cse(body, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    printer.helpers.add("quadrature")
+    extra = {
+        "real": lambda: "[" + ", ".join(printer.doprint(sp.sympify(k).xreplace(rename))
+                                        for k in integral.kinks) + "]",
+        "half": lambda: "[" + ", ".join(printer.doprint(sp.sympify(k).xreplace(rename))
+                                        for k in integral.kinks) + "]",
+        "circle": lambda: ", ".join(printer.doprint(sp.sympify(b).xreplace(rename))
+                                    for b in (integral.lower, integral.upper)),
+        "series": lambda: ", ".join(printer.doprint(sp.sympify(b).xreplace(rename))
+                                    for b in (integral.lower, integral.upper)),
+        "points": lambda: "[" + ", ".join(repr(float(v)) for v in integral.values) + "]",
+    }[integral.rule]()
+    doc = q.doc + "\n\nNo closed form was derived; numeric route: " + integral.description + \
+        ".\nIntegrand (log weight E1, factor E2 at the node _node):\n" + "\n".join(
+            f"  {lbl} {sp.sstr(e)}" for lbl, e in zip(("E1", "E2"), body))
+    if fixed_args:
+        doc += f"\nSymbolic hyper-parameter(s) {', '.join(fixed_args)} come last."
+    return {
+        "name": name,
+        "args": args,
+        "x_split": "",
+        "prepared": args,
+        "shape": "()",
+        "doc": doc,
+        "domain_calls": [", ".join(names[c] for c in pt) for pt in points],
+        "support_code": "",
+        "outside_support": "numpy.nan",
+        "post": q.post,
+        "extra": list(q.extra),
+        "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in cse],
+        "entries": [("...", printer.doprint(e)) for e in reduced],
+        "quadrature": {"rule": integral.rule, "extra": extra,
+                       "post": printer.doprint(integral.post.xreplace(rename))},
+    }
+
+
+def numeric_route(family, name):
+    """The :class:`.quadrature.Integral` of a quantity with a numeric route."""
+    q = QUANTITIES[name]
+    lead = tuple(sp.Symbol(a, real=True) for a in q.leading)
+    pts = [point_symbols(family, k, q.points) for k in range(q.points)]
+    return _quad.integral(family, name, pts, lead)
 
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("symgeo.codegen", "templates"),
@@ -414,9 +496,17 @@ def module_parts(family, quantities=None, *, skip_failures=False, derived=None):
             continue  # not part of this symgeo: not listed
         try:
             value = (derived or {}).get(q)
-            if isinstance(value, BaseException):
-                raise value
-            functions.append(_function(family, q, printer, value))
+            try:
+                if isinstance(value, BaseException):
+                    raise value
+                functions.append(_function(family, q, printer, value))
+            except SymgeoError as exc:
+                if q not in _quad.QUADRATURE_QUANTITIES:
+                    raise
+                try:
+                    functions.append(_function(family, q, printer, numeric_route(family, q)))
+                except SymgeoError as exc2:
+                    raise SymgeoError(f"{exc}; {exc2}") from None
         except (SymgeoError, TypeError, ValueError, NotImplementedError) as exc:
             # TypeError/ValueError: a Family method with another signature or
             # result layout than the registry expects; recorded, not fatal.

@@ -241,11 +241,13 @@ def test_module_imports_without_sympy(tmp_path, families):
 
 def test_skipped_quantity_is_listed(families):
     err = symgeo.errors.DerivationError("no closed form for testing")
-    src, emitted, skipped = N.module_parts(families["normal"], ["fisher", "entropy"]
-                                           if N.available(families["normal"], "entropy")
-                                           else ["fisher"], skip_failures=True,
-                                           derived={"entropy": err})
-    if "entropy" in N.QUANTITIES and N.available(families["normal"], "entropy"):
-        assert skipped == [("entropy", "no closed form for testing")]
-        assert "Not derived (left out):" in src and "def entropy" not in src
+    src, emitted, skipped = N.module_parts(families["normal"], ["fisher", "amari_chentsov"],
+                                           skip_failures=True, derived={"amari_chentsov": err})
+    assert skipped == [("amari_chentsov", "no closed form for testing")]
+    assert "Not derived (left out):" in src and "def amari_chentsov" not in src
+    # a divergence without a closed form falls back to its numeric route instead
+    src, emitted, skipped = N.module_parts(families["normal"], ["fisher", "entropy"],
+                                           skip_failures=True, derived={"entropy": err})
+    assert emitted == ["fisher", "entropy"] and not skipped
+    assert "numeric route" in src
     assert emitted[0] == "fisher"

@@ -1,0 +1,234 @@
+"""Vectorised numeric routes for expectations that have no closed form.
+
+KL divergence, entropy, cross-entropy and the α-divergence are expectations
+under p.  When the engine does not close one, the generated module computes
+it by a quadrature rule chosen from the family's structure, never per family:
+
+* **continuous, univariate**: x is written as x = a + b φ(w) by the
+  standardising substitution the engine finds (location a and scale b built
+  from p's coordinates), then w is carried onto the real line u (w = u,
+  e^u or 1/(1 + e^-u) for a real, half-line or unit standard domain; a
+  support with no standard form is mapped from its own bounds).  The
+  log-density of u, log p(x(u)) + log |dx/du|, is derived and simplified
+  symbolically, so tails are evaluated without cancellation.  The integral
+  over u uses double-exponential quadrature: sinh-sinh on the real line, or,
+  when log p has kinks (|x - mu|), exp-sinh on the outer half-lines and
+  tanh-sinh between the sorted kinks.  A periodic support (circle) uses the
+  trapezoid rule, which is spectrally accurate for smooth periodic integrands.
+* **discrete, integers lo..hi** (hi finite or infinite): the sum itself,
+  extended in doubling blocks until the remaining tail is below 1e-17 of the
+  sum by a ratio bound (terms decreasing with ratio r < 1 bound the tail by
+  t_last r / (1 - r); log-concave masses satisfy it past their mode).
+* **a finite set of values**: the exact finite sum.
+
+Every route evaluates ``sum_k omega_k exp(E1(u_k)) E2(u_k)``: ``E1`` is the log
+of the weight density (log p, or λ log p + (1-λ) log q for the affinity) and
+``E2`` the function averaged.  Accuracy is measured against mpmath at 30
+digits in the tests (goal: 1e-12 relative).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..declare.support import Box, FiniteValues, IntegerRange
+from ..engine.numeric import kinks as _kinks
+from ..engine.standardize import cancel_logs
+from ..errors import SymgeoError
+
+QUADRATURE_QUANTITIES = ("kl", "entropy", "cross_entropy", "alpha_divergence")
+"""The quantities with a numeric route when no closed form is derived."""
+
+
+@dataclass(frozen=True)
+class Integral:
+    """``post(S)`` with ``S = sum_k omega_k exp(log_weight(u_k)) factor(u_k)``.
+
+    ``rule``: "real" / "half" (double-exponential quadrature in ``var`` on the
+    real line / the half-line var > 0, split at ``kinks``), "circle" (trapezoid on ``[lower, upper)``),
+    "series" (integers ``lower..upper``) or "points" (the finite ``values``).
+    ``post`` is an expression in :data:`SUM`.
+    """
+
+    rule: str
+    var: sp.Symbol
+    log_weight: sp.Expr
+    factor: sp.Expr
+    post: sp.Expr
+    kinks: tuple = ()
+    lower: sp.Expr = sp.S.Zero
+    upper: sp.Expr = sp.S.Zero
+    values: tuple = ()
+    description: str = ""
+
+
+SUM = sp.Symbol("_S", real=True)
+
+
+def _simplify_logs(e):
+    """log p(x(u)) in a form that evaluates without cancellation in the tails."""
+    out = sp.expand(sp.expand_log(sp.powdenest(cancel_logs(e)), force=False))
+    return _log_gamma(out.replace(sp.polar_lift, lambda a: a))  # powdenest's marker
+
+
+def _log_gamma(e):
+    """log of Gamma-function ratios (binomial(x + r - 1, x), x!) as sums of log Gamma,
+    which stay finite where Gamma(x) itself overflows (x > 171)."""
+    e = e.replace(lambda n: isinstance(n, (sp.binomial, sp.factorial, sp.RisingFactorial,
+                                           sp.FallingFactorial)),
+                  lambda n: n.rewrite(sp.gamma))
+    e = sp.expand_log(e, force=False)
+    return e.replace(lambda n: isinstance(n, sp.log) and isinstance(n.args[0], sp.gamma),
+                     lambda n: sp.loggamma(n.args[0].args[0]))
+
+
+def _standard_domain(family):
+    """(rule, v, x(v), log |dx/dv|, description): the variable v the quadrature runs in.
+
+    ``rule`` is "real" (v on the real line) or "half" (v > 0).  The half-line is
+    kept as it is (exp-sinh nodes follow an exponential or algebraic decay in v);
+    the unit interval goes onto the real line through the logit.
+    """
+    sup = family.support
+    u = sp.Symbol("u", real=True)
+    v = sp.Symbol("v", positive=True)
+    st = family._engine.standardisation()
+    if st is not None and st.domain in ("real", "half", "unit"):
+        if st.domain == "half":
+            rule, var, x_of = "half", v, st.x_of_w.xreplace({st.new: v})
+            text = f"{st.variable} = {st.x_of_w}"
+        else:
+            w_of_u = u if st.domain == "real" else 1 / (1 + sp.exp(-u))
+            rule, var, x_of = "real", u, st.x_of_w.xreplace({st.new: w_of_u})
+            text = f"{st.variable} = {st.x_of_w}" + \
+                ("" if st.domain == "real" else f", {st.new} = 1/(1 + e^-u)")
+    else:
+        lo, hi = (sp.sympify(b) for b in (sup.lower[0], sup.upper[0]))
+        if lo == -sp.oo and hi == sp.oo:
+            rule, var, x_of = "real", u, u
+        elif hi == sp.oo:
+            rule, var, x_of = "half", v, lo + v
+        elif lo == -sp.oo:
+            rule, var, x_of = "half", v, hi - v
+        else:
+            rule, var, x_of = "real", u, lo + (hi - lo) / (1 + sp.exp(-u))
+        text = f"{family.variables[0]} = {x_of}"
+    log_jac = _simplify_logs(sp.log(sp.Abs(sp.diff(x_of, var))))
+    return rule, var, x_of, log_jac, text
+
+
+def _non_smooth(expr, var):
+    return any(isinstance(n, (sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise, sp.Max, sp.Min))
+               and n.has(var) for n in sp.preorder_traversal(expr))
+
+
+def _integrands(name, ell_p, ell_q, lead):
+    """(E1 without the Jacobian, E2, post, what) of quantity ``name`` from log p, log q."""
+    if name == "kl":
+        return ell_p, ell_p - ell_q, SUM, "KL(p || q) = E_p[log p - log q]"
+    if name == "entropy":
+        return ell_p, -ell_p, SUM, "H(p) = -E_p[log p]"
+    if name == "cross_entropy":
+        return ell_p, -ell_q, SUM, "H(p, q) = -E_p[log q]"
+    if name == "alpha_divergence":
+        alpha = lead[0]
+        lam = (1 - alpha) / 2
+        return (lam * ell_p + (1 - lam) * ell_q, sp.S.One,
+                4 / (1 - alpha ** 2) * (1 - SUM),
+                "D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2))")
+    raise ValueError(f"no numeric route for {name!r}")
+
+
+def integral(family, name, points, lead):
+    """The :class:`Integral` of quantity ``name`` (one of :data:`QUADRATURE_QUANTITIES`).
+
+    ``points`` are the coordinate tuples of p (and q) as in
+    :func:`symgeo.codegen.numpy.derive`; ``lead`` the leading symbols (α).
+    Raises :class:`SymgeoError` when the support has no vectorised route.
+    """
+    ell = family.log_density
+    ps = points[0]
+    qs = points[1] if len(points) > 1 else ps
+    to_p = dict(zip(family.coordinates, ps))
+    to_q = dict(zip(family.coordinates, qs))
+    ell_p, ell_q = ell.xreplace(to_p), ell.xreplace(to_q)
+    e1, e2, post, what = _integrands(name, ell_p, ell_q, lead)
+    e1, e2 = _log_gamma(e1), _log_gamma(e2)
+    sup = family.support
+    fam = f"family {family.name!r}"
+    if len(family.variables) != 1:
+        raise SymgeoError(f"{fam}: no vectorised numeric route for {name} over a "
+                          f"{len(family.variables)}-variate support; family.kl_numeric, "
+                          "entropy_numeric and alpha_divergence_numeric (mpmath) work at any point")
+    x = family.variables[0]
+    if isinstance(sup, IntegerRange):
+        return Integral("series", x, e1, e2, post, lower=sp.sympify(sup.lower).xreplace(to_p),
+                        upper=sp.sympify(sup.upper).xreplace(to_p),
+                        description=f"{what}, summed over the integers from "
+                        f"{sup.lower} to {sup.upper} in doubling blocks until a ratio "
+                        "bound puts the tail below 1e-17 of the sum")
+    if isinstance(sup, FiniteValues):
+        return Integral("points", x, e1, e2, post, values=tuple(sup.values),
+                        description=f"{what}, summed over the {len(sup.values)} support points")
+    if not isinstance(sup, Box):  # pragma: no cover - the univariate supports are above
+        raise SymgeoError(f"{fam}: no vectorised numeric route for {name} on this support")
+    if sup.periodic:
+        u = sp.Symbol("u", real=True)
+        lo = sp.sympify(sup.lower[0])
+        return Integral("circle", u, e1.xreplace({x: u}), e2.xreplace({x: u}), post,
+                        lower=lo, upper=sp.sympify(sup.upper[0]),
+                        description=f"{what}, trapezoid rule over one period "
+                        f"({TRAPEZOID_NODES} nodes; spectrally accurate for smooth periodic "
+                        "integrands)")
+    # the map is built from p's coordinates: its nodes follow p's location and scale
+    rule, u, x_of_u, log_jac, text = _standard_domain(family)
+    x_of_u = x_of_u.xreplace(to_p)
+    log_jac = log_jac.xreplace(to_p)
+    e1 = _simplify_logs(e1.xreplace({x: x_of_u})) + log_jac
+    e2 = _simplify_logs(e2.xreplace({x: x_of_u}))
+    kinks = []
+    if _non_smooth(e1, u) or _non_smooth(e2, u):
+        kinks = _kinks([e1, e2], u)
+        rest = [e.replace(lambda n: isinstance(n, (sp.Abs, sp.sign, sp.Heaviside))
+                          and n.args[0].has(u) and sp.expand(n.args[0]).is_polynomial(u)
+                          and sp.degree(sp.expand(n.args[0]), u) == 1, lambda n: sp.S.One)
+                for e in (e1, e2)]
+        if any(_non_smooth(e, u) for e in rest):
+            raise SymgeoError(f"{fam}: no vectorised numeric route for {name}: log p has a "
+                              "kink that is not linear in the integration variable; "
+                              "family.kl_numeric / entropy_numeric / alpha_divergence_numeric "
+                              "(mpmath) work at any point")
+        kinks = list(dict.fromkeys(sp.simplify(k) for k in kinks))
+    if name == "alpha_divergence" and len(points) > 1:
+        # p^l q^(1-l) lives between p and q, on q's scale where q is narrower: a break
+        # point at q's centre puts the clustered nodes of the pieces there
+        centre = _centre_of_q(family, rule, u, x_of_u, to_q)
+        if centre is not None:
+            kinks.append(centre)
+    split = f", split at {u} = {', '.join(map(sp.sstr, kinks))}" if kinks else ""
+    how = {"real": "sinh-sinh on the real line", "half": "exp-sinh on the half-line"}[rule]
+    return Integral(rule, u, e1, e2, post, kinks=tuple(kinks),
+                    description=f"{what}, by double-exponential quadrature ({how}{split}; "
+                    f"tanh-sinh between kinks) after {text}")
+
+
+def _centre_of_q(family, rule, var, x_of_var, to_q):
+    """The node variable at q's own standard centre (w = 0 on the real line, 1 on the
+    half-line), when the map inverts in closed form; else None."""
+    st = family._engine.standardisation()
+    if st is None or st.domain not in ("real", "half"):
+        return None
+    x_q = st.x_of_w.xreplace({st.new: sp.S.Zero if st.domain == "real" else sp.S.One})
+    x_q = x_q.xreplace(to_q)
+    try:
+        sols = sp.solve(sp.Eq(x_of_var, x_q), var)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+    sols = [s for s in sols if s.is_real is not False]
+    return sp.simplify(sols[0]) if len(sols) == 1 else None
+
+
+TRAPEZOID_NODES = 256
+"""Nodes of the periodic trapezoid rule (the helper module's _CIRCLE_NODES)."""
