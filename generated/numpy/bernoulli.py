@@ -10,7 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
   gaussian_curvature: family 'bernoulli': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 1 (use scalar_curvature() or riemann())
@@ -168,7 +168,7 @@ def alpha_divergence(alpha, p_p, p_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-(exp(-(alpha - 1)*(log(p_p) - log(1 - p_p))/2 + (alpha + 1)*(log(p_q) - log(1 - p_q))/2) + 1)*exp(-(alpha - 1)*log(1 - p_p)/2 + (alpha + 1)*log(1 - p_q)/2) + 1)/(1 - alpha**2)
+      [.] 4*(-(exp(-(alpha - 1)*(log(p_p) - log(1 - p_p))/2 + (alpha + 1)*(log(p_q) - log(1 - p_q))/2) + 1)*exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
     """
     alpha, p_p, p_q, = _prepare(alpha, p_p, p_q)
     shape = alpha.shape
@@ -198,6 +198,23 @@ def entropy(p):
         _c0 = p - 1
         out[...] = _c0*numpy.log(-_c0) - p*numpy.log(p)
     out[~_in_domain(p)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(p_p, p_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] -p_p*log(p_q) + (p_p - 1)*log(1 - p_q)
+    """
+    p_p, p_q, = _prepare(p_p, p_q)
+    shape = p_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = -p_p*numpy.log(p_q) + (p_p - 1)*numpy.log(1 - p_q)
+    out[~_in_domain(p_p)] = numpy.nan
+    out[~_in_domain(p_q)] = numpy.nan
     return out
 
 

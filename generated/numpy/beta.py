@@ -10,9 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy and scipy.special only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, gaussian_curvature
-Not derived (left out):
-  scalar_curvature: not derived within the 2 s CPU budget of a build
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 """
 
 import numpy
@@ -241,15 +239,15 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-exp((alpha - 1)*log(beta(a_p, b_p))/2 - (alpha + 1)*log(beta(a_q, b_q))/2)*beta(-a_p*(alpha - 1)/2 + a_q*(alpha + 1)/2, -b_p*(alpha - 1)/2 + b_q*(alpha + 1)/2) + 1)/(1 - alpha**2)
+      [.] 4*(-exp(-(1/2 - alpha/2)*log(beta(a_p, b_p)) - (alpha/2 + 1/2)*log(beta(a_q, b_q)))*beta(-a_p*(alpha - 1)/2 + a_q*(alpha + 1)/2, -b_p*(alpha - 1)/2 + b_q*(alpha + 1)/2) + 1)/(1 - alpha**2)
     """
     alpha, a_p, b_p, a_q, b_q, = _prepare(alpha, a_p, b_p, a_q, b_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = alpha - 1
-        _c1 = alpha + 1
-        out[...] = 4*(numpy.exp((1/2)*_c0*numpy.log(scipy.special.beta(a_p, b_p)) - 1/2*_c1*numpy.log(scipy.special.beta(a_q, b_q)))*scipy.special.beta(-1/2*_c0*a_p + (1/2)*_c1*a_q, -1/2*_c0*b_p + (1/2)*_c1*b_q) - 1)/(alpha**2 - 1)
+        _c0 = alpha + 1
+        _c1 = alpha - 1
+        out[...] = 4*(numpy.exp(-1/2*_c0*numpy.log(scipy.special.beta(a_q, b_q)) + (1/2)*_c1*numpy.log(scipy.special.beta(a_p, b_p)))*scipy.special.beta((1/2)*_c0*a_q - 1/2*_c1*a_p, (1/2)*_c0*b_q - 1/2*_c1*b_p) - 1)/(alpha**2 - 1)
     out[~_in_domain(a_p, b_p)] = numpy.nan
     out[~_in_domain(a_q, b_q)] = numpy.nan
     return out
@@ -272,6 +270,26 @@ def entropy(a, b):
         _c3 = -_c2
         out[...] = _c0 + _c1 - 2*_c2 - a*(_c0 + _c3) - b*(_c1 + _c3) + numpy.log(scipy.special.beta(a, b))
     out[~_in_domain(a, b)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(a_p, b_p, a_q, b_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] -a_q*polygamma(0, a_p) + a_q*polygamma(0, a_p + b_p) - b_q*polygamma(0, b_p) + b_q*polygamma(0, a_p + b_p) + log(beta(a_q, b_q)) + polygamma(0, a_p) + polygamma(0, b_p) - 2*polygamma(0, a_p + b_p)
+    """
+    a_p, b_p, a_q, b_q, = _prepare(a_p, b_p, a_q, b_q)
+    shape = a_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = scipy.special.psi(a_p)
+        _c1 = scipy.special.psi(b_p)
+        _c2 = scipy.special.psi(a_p + b_p)
+        out[...] = -_c0*a_q + _c0 - _c1*b_q + _c1 + _c2*a_q + _c2*b_q - 2*_c2 + numpy.log(scipy.special.beta(a_q, b_q))
+    out[~_in_domain(a_p, b_p)] = numpy.nan
+    out[~_in_domain(a_q, b_q)] = numpy.nan
     return out
 
 
@@ -353,6 +371,29 @@ def christoffel(alpha, a, b):
         out[..., 1, 0, 1] = _c19
         out[..., 1, 1, 0] = _c19
         out[..., 1, 1, 1] = _c11*(-_c16 - _c17 - _c20 - alpha*(_c15 + _c18 - _c20))
+    out[~_in_domain(a, b)] = numpy.nan
+    return out
+
+
+
+def scalar_curvature(a, b):
+    """Scalar curvature of the Fisher metric, shape (...).
+
+    Formula (entries in row-major order):
+      [.] (polygamma(1, a)*polygamma(2, b)*polygamma(2, a + b) + polygamma(1, b)*polygamma(2, a)*polygamma(2, a + b) - polygamma(1, a + b)*polygamma(2, a)*polygamma(2, b))/(2*(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))**2)
+    """
+    a, b, = _prepare(a, b)
+    shape = a.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = _polygamma(1, a)
+        _c1 = _polygamma(1, b)
+        _c2 = a + b
+        _c3 = _polygamma(1, _c2)
+        _c4 = _polygamma(2, b)
+        _c5 = _polygamma(2, _c2)
+        _c6 = _polygamma(2, a)
+        out[...] = (1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
     out[~_in_domain(a, b)] = numpy.nan
     return out
 

@@ -11,9 +11,8 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy and scipy.special only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, entropy, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
-  alpha_divergence: not derived within the 2 s CPU budget of a build
   gaussian_curvature: family 'binomial': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 1 (use scalar_curvature() or riemann())
 """
@@ -167,6 +166,27 @@ def kl(p_p, p_q):
 
 
 
+def alpha_divergence(alpha, p_p, p_q):
+    """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] 4*(-(exp(-(alpha - 1)*(log(p_p) - log(1 - p_p))/2 + (alpha + 1)*(log(p_q) - log(1 - p_q))/2) + 1)**10*exp(10*(1/2 - alpha/2)*log(1 - p_p) + 10*(alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
+    """
+    alpha, p_p, p_q, = _prepare(alpha, p_p, p_q)
+    shape = alpha.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = alpha - 1
+        _c1 = numpy.log(1 - p_p)
+        _c2 = alpha + 1
+        _c3 = numpy.log(1 - p_q)
+        out[...] = 4*((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)**10*numpy.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1)
+    out[~_in_domain(p_p)] = numpy.nan
+    out[~_in_domain(p_q)] = numpy.nan
+    return out
+
+
+
 def entropy(p):
     """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
 
@@ -187,6 +207,31 @@ def entropy(p):
         _c7 = 1 - 4*p
         out[...] = _c0*_c1*(-56*_c2 + 70*_c3 + 28*_c4 - 56*_c6 + 2*p**8 - 8*p**7 + 28*p**6 - 8*p + 1)*numpy.log(10) - _c0*numpy.log(p) + 252*_c1**5*_c2*numpy.log(252) - 210*_c1**4*_c3*_c5*numpy.log(210) + 120*_c1**3*_c6*(2*_c3 + 6*_c4 - 4*_c6 + _c7)*numpy.log(120) - 45*_c1**2*_c4*_c5*(_c3 + 5*_c4 - 2*_c6 + _c7)*numpy.log(45) + 10*_c1*numpy.log(-_c1)
     out[~_in_domain(p)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(p_p, p_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] 252*p_p**5*(p_p - 1)**5*log(252) - 210*p_p**4*(p_p - 1)**4*(2*p_p**2 - 2*p_p + 1)*log(210) + 120*p_p**3*(p_p - 1)**3*(2*p_p**4 - 4*p_p**3 + 6*p_p**2 - 4*p_p + 1)*log(120) - 45*p_p**2*(p_p - 1)**2*(2*p_p**2 - 2*p_p + 1)*(p_p**4 - 2*p_p**3 + 5*p_p**2 - 4*p_p + 1)*log(45) + 10*p_p*(p_p - 1)*(2*p_p**8 - 8*p_p**7 + 28*p_p**6 - 56*p_p**5 + 70*p_p**4 - 56*p_p**3 + 28*p_p**2 - 8*p_p + 1)*log(10) - 10*p_p*log(p_q) + 10*(p_p - 1)*log(1 - p_q)
+    """
+    p_p, p_q, = _prepare(p_p, p_q)
+    shape = p_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = 10*p_p
+        _c1 = p_p - 1
+        _c2 = p_p**5
+        _c3 = p_p**4
+        _c4 = p_p**2
+        _c5 = 2*_c4 - 2*p_p + 1
+        _c6 = p_p**3
+        _c7 = 1 - 4*p_p
+        out[...] = _c0*_c1*(-56*_c2 + 70*_c3 + 28*_c4 - 56*_c6 + 2*p_p**8 - 8*p_p**7 + 28*p_p**6 - 8*p_p + 1)*numpy.log(10) - _c0*numpy.log(p_q) + 252*_c1**5*_c2*numpy.log(252) - 210*_c1**4*_c3*_c5*numpy.log(210) + 120*_c1**3*_c6*(2*_c3 + 6*_c4 - 4*_c6 + _c7)*numpy.log(120) - 45*_c1**2*_c4*_c5*(_c3 + 5*_c4 - 2*_c6 + _c7)*numpy.log(45) + 10*_c1*numpy.log(1 - p_q)
+    out[~_in_domain(p_p)] = numpy.nan
+    out[~_in_domain(p_q)] = numpy.nan
     return out
 
 

@@ -11,7 +11,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 """
 
 import numpy
@@ -221,6 +221,23 @@ def entropy(p1, p2):
         _c0 = p1 + p2 - 1
         out[...] = _c0*numpy.log(-_c0) - p1*numpy.log(p1) - p2*numpy.log(p2)
     out[~_in_domain(p1, p2)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(p1_p, p2_p, p1_q, p2_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] -p1_p*log(p1_q) - p2_p*log(p2_q) + (p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
+    """
+    p1_p, p2_p, p1_q, p2_q, = _prepare(p1_p, p2_p, p1_q, p2_q)
+    shape = p1_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = -p1_p*numpy.log(p1_q) - p2_p*numpy.log(p2_q) + (p1_p + p2_p - 1)*numpy.log(-p1_q - p2_q + 1)
+    out[~_in_domain(p1_p, p2_p)] = numpy.nan
+    out[~_in_domain(p1_q, p2_q)] = numpy.nan
     return out
 
 

@@ -11,9 +11,8 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy and scipy.special only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, entropy, amari_chentsov, christoffel
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel
 Not derived (left out):
-  alpha_divergence: not derived within the 2 s CPU budget of a build
   scalar_curvature: not derived within the 2 s CPU budget of a build
   gaussian_curvature: family 'dirichlet': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 3 (use scalar_curvature() or riemann())
@@ -286,6 +285,28 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
 
 
 
+def alpha_divergence(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
+    """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] 4*(1 - exp(-(1/2 - alpha/2)*(loggamma(a1_p) + loggamma(a2_p) + loggamma(a3_p) - loggamma(a1_p + a2_p + a3_p)) - (alpha/2 + 1/2)*(loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q)) + loggamma(a1_p*(1/2 - alpha/2) + a1_q*(alpha/2 + 1/2)) + loggamma(a2_p*(1/2 - alpha/2) + a2_q*(alpha/2 + 1/2)) + loggamma(a3_p*(1/2 - alpha/2) + a3_q*(alpha/2 + 1/2)) - loggamma(a1_p*(1/2 - alpha/2) + a1_q*(alpha/2 + 1/2) + a2_p*(1/2 - alpha/2) + a2_q*(alpha/2 + 1/2) + a3_p*(1/2 - alpha/2) + a3_q*(alpha/2 + 1/2))))/(1 - alpha**2)
+    """
+    alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = _prepare(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
+    shape = alpha.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = alpha + 1
+        _c1 = 1 - alpha
+        _c2 = _c0*a1_q + _c1*a1_p
+        _c3 = _c0*a2_q + _c1*a2_p
+        _c4 = _c0*a3_q + _c1*a3_p
+        out[...] = 4*(numpy.exp(-1/2*_c0*(scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)) - 1/2*_c1*(scipy.special.gammaln(a1_p) + scipy.special.gammaln(a2_p) + scipy.special.gammaln(a3_p) - scipy.special.gammaln(a1_p + a2_p + a3_p)) + scipy.special.gammaln((1/2)*_c2) + scipy.special.gammaln((1/2)*_c3) + scipy.special.gammaln((1/2)*_c4) - scipy.special.gammaln((1/2)*_c2 + (1/2)*_c3 + (1/2)*_c4)) - 1)/(alpha**2 - 1)
+    out[~_in_domain(a1_p, a2_p, a3_p)] = numpy.nan
+    out[~_in_domain(a1_q, a2_q, a3_q)] = numpy.nan
+    return out
+
+
+
 def entropy(a1, a2, a3):
     """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
 
@@ -304,6 +325,27 @@ def entropy(a1, a2, a3):
         _c5 = -_c4
         out[...] = _c0 + _c1 + _c2 - 3*_c4 - a1*(_c0 + _c5) - a2*(_c1 + _c5) - a3*(_c2 + _c5) - scipy.special.gammaln(_c3) + scipy.special.gammaln(a1) + scipy.special.gammaln(a2) + scipy.special.gammaln(a3)
     out[~_in_domain(a1, a2, a3)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] -a1_q*polygamma(0, a1_p) + a1_q*polygamma(0, a1_p + a2_p + a3_p) - a2_q*polygamma(0, a2_p) + a2_q*polygamma(0, a1_p + a2_p + a3_p) - a3_q*polygamma(0, a3_p) + a3_q*polygamma(0, a1_p + a2_p + a3_p) + loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q) + polygamma(0, a1_p) + polygamma(0, a2_p) + polygamma(0, a3_p) - 3*polygamma(0, a1_p + a2_p + a3_p)
+    """
+    a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = _prepare(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
+    shape = a1_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = scipy.special.psi(a1_p)
+        _c1 = scipy.special.psi(a2_p)
+        _c2 = scipy.special.psi(a3_p)
+        _c3 = scipy.special.psi(a1_p + a2_p + a3_p)
+        out[...] = -_c0*a1_q + _c0 - _c1*a2_q + _c1 - _c2*a3_q + _c2 + _c3*a1_q + _c3*a2_q + _c3*a3_q - 3*_c3 + scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
+    out[~_in_domain(a1_p, a2_p, a3_p)] = numpy.nan
+    out[~_in_domain(a1_q, a2_q, a3_q)] = numpy.nan
     return out
 
 

@@ -10,7 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
   gaussian_curvature: family 'exponential': the Gaussian curvature is defined for
     2-dimensional families; this one has dimension 1 (use scalar_curvature()
@@ -167,15 +167,13 @@ def alpha_divergence(alpha, lam_p, lam_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - 2*exp(-(alpha - 1)*log(lam_p)/2 + (alpha + 1)*log(lam_q)/2)/(-lam_p*(alpha - 1) + lam_q*(alpha + 1)))/(1 - alpha**2)
+      [.] 4*(1 - 2*exp((1/2 - alpha/2)*log(lam_p) + (alpha/2 + 1/2)*log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(1 - alpha**2)
     """
     alpha, lam_p, lam_q, = _prepare(alpha, lam_p, lam_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = alpha - 1
-        _c1 = alpha + 1
-        out[...] = -4*(1 + 2*numpy.exp(-1/2*_c0*numpy.log(lam_p) + (1/2)*_c1*numpy.log(lam_q))/(_c0*lam_p - _c1*lam_q))/(alpha**2 - 1)
+        out[...] = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(lam_p) + (1/2)*(alpha + 1)*numpy.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1)
     out[~_in_domain(lam_p)] = numpy.nan
     out[~_in_domain(lam_q)] = numpy.nan
     return out
@@ -194,6 +192,23 @@ def entropy(lam):
     with numpy.errstate(all="ignore"):
         out[...] = 1 - numpy.log(lam)
     out[~_in_domain(lam)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(lam_p, lam_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] -log(lam_q) + lam_q/lam_p
+    """
+    lam_p, lam_q, = _prepare(lam_p, lam_q)
+    shape = lam_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = -numpy.log(lam_q) + lam_q/lam_p
+    out[~_in_domain(lam_p)] = numpy.nan
+    out[~_in_domain(lam_q)] = numpy.nan
     return out
 
 

@@ -10,7 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
   gaussian_curvature: family 'geometric': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 1 (use scalar_curvature() or riemann())
@@ -195,6 +195,23 @@ def entropy(p):
         _c0 = p - 1
         out[...] = _c0*numpy.log(-_c0)/p - numpy.log(p)
     out[~_in_domain(p)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(p_p, p_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] -log(p_q) + (p_p - 1)*log(1 - p_q)/p_p
+    """
+    p_p, p_q, = _prepare(p_p, p_q)
+    shape = p_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = -numpy.log(p_q) + (p_p - 1)*numpy.log(1 - p_q)/p_p
+    out[~_in_domain(p_p)] = numpy.nan
+    out[~_in_domain(p_q)] = numpy.nan
     return out
 
 

@@ -10,7 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
   gaussian_curvature: family 'half_normal': the Gaussian curvature is defined for
     2-dimensional families; this one has dimension 1 (use scalar_curvature()
@@ -167,16 +167,16 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] (4*sqrt(2)*sqrt(sigma_p)*sigma_p**(alpha/2)*sqrt(sigma_q)*sqrt(1/(alpha*sigma_p**2 - alpha*sigma_q**2 + sigma_p**2 + sigma_q**2))/sigma_q**(alpha/2) - 4)/(alpha**2 - 1)
+      [.] 4*(-sqrt(pi)*sigma_p*sigma_q*sqrt(1/(sigma_p**2*(alpha + 1) + sigma_q**2*(1 - alpha)))*exp(-(1/2 - alpha/2)*(log(sigma_p) - log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(log(sigma_q) - log(2)/2 + log(pi)/2)) + 1)/(1 - alpha**2)
     """
     alpha, sigma_p, sigma_q, = _prepare(alpha, sigma_p, sigma_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = (1/2)*alpha
-        _c1 = sigma_p**2
-        _c2 = sigma_q**2
-        out[...] = 4*(numpy.sqrt(2)*numpy.sqrt(sigma_p)*sigma_p**_c0*numpy.sqrt(sigma_q)*sigma_q**(-_c0)*numpy.sqrt((_c1*alpha + _c1 - _c2*alpha + _c2)**(-1.0)) - 1)/(alpha**2 - 1)
+        _c0 = alpha + 1
+        _c1 = alpha - 1
+        _c2 = -numpy.log(2) + numpy.log(numpy.pi)
+        out[...] = 4*(numpy.sqrt(numpy.pi)*sigma_p*sigma_q*numpy.sqrt((_c0*sigma_p**2 - _c1*sigma_q**2)**(-1.0))*numpy.exp(-1/4*_c0*(_c2 + 2*numpy.log(sigma_q)) + (1/4)*_c1*(_c2 + 2*numpy.log(sigma_p))) - 1)/(alpha**2 - 1)
     out[~_in_domain(sigma_p)] = numpy.nan
     out[~_in_domain(sigma_q)] = numpy.nan
     return out
@@ -195,6 +195,23 @@ def entropy(sigma):
     with numpy.errstate(all="ignore"):
         out[...] = numpy.log(sigma) - 1/2*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
     out[~_in_domain(sigma)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(sigma_p, sigma_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] sigma_p**2/(2*sigma_q**2) + log(sigma_q) - log(2)/2 + log(pi)/2
+    """
+    sigma_p, sigma_q, = _prepare(sigma_p, sigma_q)
+    shape = sigma_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = (1/2)*sigma_p**2/sigma_q**2 + numpy.log(sigma_q) - 1/2*numpy.log(2) + (1/2)*numpy.log(numpy.pi)
+    out[~_in_domain(sigma_p)] = numpy.nan
+    out[~_in_domain(sigma_q)] = numpy.nan
     return out
 
 

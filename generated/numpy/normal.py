@@ -10,9 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
-Not derived (left out):
-  alpha_divergence: not derived within the 2 s CPU budget of a build
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 """
 
 import numpy
@@ -185,6 +183,31 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
 
 
 
+def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
+    """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] 4*(-sqrt(pi)*sqrt(-1/(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*sigma_p**2) + log(sigma_p) + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*sigma_q**2) + log(sigma_q) + log(2)/2 + log(pi)/2) - (mu_p*(1/2 - alpha/2)/sigma_p**2 + mu_q*(alpha/2 + 1/2)/sigma_q**2)**2/(4*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))) + 1)/(1 - alpha**2)
+    """
+    alpha, mu_p, sigma_p, mu_q, sigma_q, = _prepare(alpha, mu_p, sigma_p, mu_q, sigma_q)
+    shape = alpha.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = sigma_q**(-2.0)
+        _c1 = alpha + 1
+        _c2 = _c0*_c1
+        _c3 = sigma_p**(-2.0)
+        _c4 = 1 - alpha
+        _c5 = _c3*_c4
+        _c6 = (_c2 + _c5)**(-1.0)
+        _c7 = numpy.log(2) + numpy.log(numpy.pi)
+        out[...] = 4*(2*numpy.sqrt(numpy.pi)*numpy.sqrt(_c6)*numpy.exp(-1/4*_c1*(_c0*mu_q**2 + _c7 + 2*numpy.log(sigma_q)) - 1/4*_c4*(_c3*mu_p**2 + _c7 + 2*numpy.log(sigma_p)) + (1/4)*_c6*(_c2*mu_q + _c5*mu_p)**2) - 1)/(alpha**2 - 1)
+    out[~_in_domain(mu_p, sigma_p)] = numpy.nan
+    out[~_in_domain(mu_q, sigma_q)] = numpy.nan
+    return out
+
+
+
 def entropy(mu, sigma):
     """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
 
@@ -197,6 +220,23 @@ def entropy(mu, sigma):
     with numpy.errstate(all="ignore"):
         out[...] = numpy.log(sigma) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
     out[~_in_domain(mu, sigma)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] log(sqrt(2)*sqrt(pi)*sigma_q) + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + sigma_p**2)/(2*sigma_q**2)
+    """
+    mu_p, sigma_p, mu_q, sigma_q, = _prepare(mu_p, sigma_p, mu_q, sigma_q)
+    shape = mu_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = numpy.log(numpy.sqrt(2)*numpy.sqrt(numpy.pi)*sigma_q) + (1/2)*(mu_p**2 - 2*mu_p*mu_q + mu_q**2 + sigma_p**2)/sigma_q**2
+    out[~_in_domain(mu_p, sigma_p)] = numpy.nan
+    out[~_in_domain(mu_q, sigma_q)] = numpy.nan
     return out
 
 

@@ -10,7 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 """
 
 import numpy
@@ -183,17 +183,23 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-sqrt(2)*sqrt(-1/(-alpha/(4*v_q) + alpha/(4*v_p) - 1/(4*v_q) - 1/(4*v_p)))*exp((alpha - 1)*(alpha + 1)*(mu_p - mu_q)**2/(4*(alpha*v_p - alpha*v_q + v_p + v_q)) + (alpha - 1)*log(v_p)/4 - (alpha + 1)*log(v_q)/4)/2 + 1)/(1 - alpha**2)
+      [.] 4*(1 - exp(-(1/2 - alpha/2)*(mu_p**2/(2*v_p) + log(v_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*v_q) + log(v_q)/2 + log(2)/2 + log(pi)/2) + (2*v_p*v_q*(v_p*(alpha + 1) + v_q*(1 - alpha))*log(4*pi*v_p*v_q/(v_p*(alpha + 1) + v_q*(1 - alpha))) + (mu_p*v_q*(alpha - 1) - mu_q*v_p*(alpha + 1))**2)/(4*v_p*v_q*(v_p*(alpha + 1) + v_q*(1 - alpha)))))/(1 - alpha**2)
     """
     alpha, mu_p, v_p, mu_q, v_q, = _prepare(alpha, mu_p, v_p, mu_q, v_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = v_p**(-1.0)
+        _c0 = alpha + 1
         _c1 = v_q**(-1.0)
-        _c2 = alpha - 1
-        _c3 = (1/4)*alpha + 1/4
-        out[...] = 4*(numpy.sqrt(2)*numpy.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1.0))*numpy.exp(_c2*_c3*(mu_p - mu_q)**2/(alpha*v_p - alpha*v_q + v_p + v_q) + (1/4)*_c2*numpy.log(v_p) - _c3*numpy.log(v_q)) - 1)/(alpha**2 - 1)
+        _c2 = numpy.log(2) + numpy.log(numpy.pi)
+        _c3 = alpha - 1
+        _c4 = -_c3
+        _c5 = v_p**(-1.0)
+        _c6 = _c0*v_p
+        _c7 = _c4*v_q + _c6
+        _c8 = _c7**(-1.0)
+        _c9 = v_p*v_q
+        out[...] = 4*(numpy.exp(-1/4*_c0*(_c1*mu_q**2 + _c2 + numpy.log(v_q)) + (1/4)*_c1*_c5*_c8*(2*_c7*_c9*numpy.log(4*numpy.pi*_c8*_c9) + (_c3*mu_p*v_q - _c6*mu_q)**2) - 1/4*_c4*(_c2 + _c5*mu_p**2 + numpy.log(v_p))) - 1)/(alpha**2 - 1)
     out[~_in_domain(mu_p, v_p)] = numpy.nan
     out[~_in_domain(mu_q, v_q)] = numpy.nan
     return out
@@ -212,6 +218,23 @@ def entropy(mu, v):
     with numpy.errstate(all="ignore"):
         out[...] = (1/2)*(numpy.log(v) + numpy.log(2) + 1 + numpy.log(numpy.pi))
     out[~_in_domain(mu, v)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(mu_p, v_p, mu_q, v_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] log(v_q)/2 + log(2)/2 + log(pi)/2 + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p)/(2*v_q)
+    """
+    mu_p, v_p, mu_q, v_q, = _prepare(mu_p, v_p, mu_q, v_q)
+    shape = mu_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = (1/2)*(numpy.log(v_q) + numpy.log(2) + numpy.log(numpy.pi) + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p)/v_q)
+    out[~_in_domain(mu_p, v_p)] = numpy.nan
+    out[~_in_domain(mu_q, v_q)] = numpy.nan
     return out
 
 

@@ -11,7 +11,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
   gaussian_curvature: family 'pareto': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 1 (use scalar_curvature() or riemann())
@@ -167,15 +167,13 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - 2*exp(-(alpha - 1)*log(alpha_p)/2 + (alpha + 1)*log(alpha_q)/2)/(-alpha_p*(alpha - 1) + alpha_q*(alpha + 1)))/(1 - alpha**2)
+      [.] 4*(1 - 2*exp((1/2 - alpha/2)*log(alpha_p) + (alpha/2 + 1/2)*log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(1 - alpha**2)
     """
     alpha, alpha_p, alpha_q, = _prepare(alpha, alpha_p, alpha_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = alpha - 1
-        _c1 = alpha + 1
-        out[...] = -4*(1 + 2*numpy.exp(-1/2*_c0*numpy.log(alpha_p) + (1/2)*_c1*numpy.log(alpha_q))/(_c0*alpha_p - _c1*alpha_q))/(alpha**2 - 1)
+        out[...] = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(alpha_p) + (1/2)*(alpha + 1)*numpy.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1)
     out[~_in_domain(alpha_p)] = numpy.nan
     out[~_in_domain(alpha_q)] = numpy.nan
     return out
@@ -194,6 +192,23 @@ def entropy(alpha):
     with numpy.errstate(all="ignore"):
         out[...] = -numpy.log(alpha) + 1 + alpha**(-1.0)
     out[~_in_domain(alpha)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(alpha_p, alpha_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] -log(alpha_q) + (alpha_q + 1)/alpha_p
+    """
+    alpha_p, alpha_q, = _prepare(alpha_p, alpha_q)
+    shape = alpha_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        out[...] = -numpy.log(alpha_q) + (alpha_q + 1)/alpha_p
+    out[~_in_domain(alpha_p)] = numpy.nan
+    out[~_in_domain(alpha_q)] = numpy.nan
     return out
 
 

@@ -10,7 +10,7 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
   gaussian_curvature: family 'rayleigh': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 1 (use scalar_curvature() or riemann())
@@ -168,17 +168,15 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-sigma_p**2*(alpha + 1) + 2*sigma_p**(alpha + 1)*sigma_q**(1 - alpha) + sigma_q**2*(alpha - 1))/((alpha**2 - 1)*(sigma_p**2*(alpha + 1) + sigma_q**2*(1 - alpha)))
+      [.] 4*(1 + exp(-2*(1/2 - alpha/2)*log(sigma_p) - 2*(alpha/2 + 1/2)*log(sigma_q))/(2*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2))))/(1 - alpha**2)
     """
     alpha, sigma_p, sigma_q, = _prepare(alpha, sigma_p, sigma_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
         _c0 = alpha + 1
-        _c1 = _c0*sigma_p**2
-        _c2 = alpha - 1
-        _c3 = _c2*sigma_q**2
-        out[...] = 4*(-_c1 + _c3 + 2*sigma_p**_c0*sigma_q**(-_c2))/((_c1 - _c3)*(alpha**2 - 1))
+        _c1 = alpha - 1
+        out[...] = -4*(1 - 2*numpy.exp(-_c0*numpy.log(sigma_q) + _c1*numpy.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
     out[~_in_domain(sigma_p)] = numpy.nan
     out[~_in_domain(sigma_q)] = numpy.nan
     return out
@@ -197,6 +195,24 @@ def entropy(sigma):
     with numpy.errstate(all="ignore"):
         out[...] = numpy.log(sigma) - 1/2*numpy.log(2) + (1/2)*numpy.euler_gamma + 1
     out[~_in_domain(sigma)] = numpy.nan
+    return out
+
+
+
+def cross_entropy(sigma_p, sigma_q):
+    """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] sigma_p**2/sigma_q**2 + log(sigma_q**4/(2*sigma_p**2))/2 + EulerGamma/2
+    """
+    sigma_p, sigma_q, = _prepare(sigma_p, sigma_q)
+    shape = sigma_p.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = sigma_p**2
+        out[...] = _c0/sigma_q**2 + (1/2)*numpy.log((1/2)*sigma_q**4/_c0) + (1/2)*numpy.euler_gamma
+    out[~_in_domain(sigma_p)] = numpy.nan
+    out[~_in_domain(sigma_q)] = numpy.nan
     return out
 
 

@@ -34,6 +34,10 @@ from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import quadrature as _quad
 
 
+class InfiniteSeries(SymgeoError):
+    """A closed form that is a series: its function is the numeric series route."""
+
+
 class NumpyPrinter(SciPyPrinter):
     """SciPy printer with vectorised indicators and numpy's pi."""
 
@@ -301,6 +305,10 @@ def _function(family, name, printer, expr=None):
     if expr is None:
         expr = q.get(family, points, lead_syms)
     rename = {s: sp.Symbol(n, real=True) for s, n in names.items()}
+    if not isinstance(expr, (_quad.Integral, sp.MatrixBase, sp.NDimArray, list, tuple)) and any(
+            isinstance(n, sp.Sum) for n in sp.preorder_traversal(sp.sympify(expr))):
+        raise InfiniteSeries(f"family {family.name!r}: {name} is an exact series; "
+                             "the generated function sums it numerically")
     if isinstance(expr, _quad.Integral):
         return _quadrature_function(family, name, printer, expr, names, rename, lead_syms,
                                     points, fixed_syms)
@@ -472,8 +480,23 @@ def _py_doc(text):
 _ENV.filters["pydoc"] = _py_doc
 
 
+ROUTE_NAMES = {"real": "quadrature", "half": "quadrature", "circle": "periodic quadrature",
+               "series": "truncated series", "points": "finite sum"}
+"""How a numeric route is named in the build's index."""
+
+ROUTED_QUANTITIES = _quad.QUADRATURE_QUANTITIES
+"""The quantities with a numeric route when no closed form is derived."""
+
+
 def module_parts(family, quantities=None, *, skip_failures=False, derived=None):
-    """``(source, emitted, skipped)`` of the family's standalone numpy module.
+    """``(source, emitted, skipped)``: :func:`module_report` without the routes."""
+    src, emitted, skipped, _ = module_report(family, quantities, skip_failures=skip_failures,
+                                             derived=derived)
+    return src, emitted, skipped
+
+
+def module_report(family, quantities=None, *, skip_failures=False, derived=None):
+    """``(source, emitted, skipped, routes)`` of the family's standalone numpy module.
 
     ``quantities`` defaults to every registry entry whose Family method exists.
     With ``skip_failures`` a quantity whose derivation raises a SymgeoError is
@@ -487,7 +510,7 @@ def module_parts(family, quantities=None, *, skip_failures=False, derived=None):
         raise ValueError(f"unknown numeric quantity {unknown[0]!r}; "
                          f"known: {', '.join(sorted(QUANTITIES))}")
     printer = NumpyPrinter()
-    functions, skipped = [], []
+    functions, skipped, routes = [], [], {}
     for q in names:
         if not available(family, q):
             if quantities:
@@ -500,11 +523,15 @@ def module_parts(family, quantities=None, *, skip_failures=False, derived=None):
                 if isinstance(value, BaseException):
                     raise value
                 functions.append(_function(family, q, printer, value))
+                routes[q] = "closed form"
             except SymgeoError as exc:
                 if q not in _quad.QUADRATURE_QUANTITIES:
                     raise
                 try:
-                    functions.append(_function(family, q, printer, numeric_route(family, q)))
+                    integral = numeric_route(family, q)
+                    functions.append(_function(family, q, printer, integral))
+                    routes[q] = ("exact series; " if isinstance(exc, InfiniteSeries) else "") + \
+                        ROUTE_NAMES[integral.rule]
                 except SymgeoError as exc2:
                     raise SymgeoError(f"{exc}; {exc2}") from None
         except (SymgeoError, TypeError, ValueError, NotImplementedError) as exc:
@@ -542,7 +569,7 @@ def module_parts(family, quantities=None, *, skip_failures=False, derived=None):
         domain_text=domain_text, domain_code=domain_code, imports=imports,
         functions=functions, helpers=helpers, skipped=skipped,
         emitted=[fn["name"] for fn in functions])
-    return src, [fn["name"] for fn in functions], skipped
+    return src, [fn["name"] for fn in functions], skipped, routes
 
 
 def module_source(family, quantities=None):

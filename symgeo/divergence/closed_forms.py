@@ -222,7 +222,7 @@ def kl_closed_form(family):
                   f" - (theta_q - theta_p).eta_p, with eta = E[T] from the {how}")
         return Divergence(tidy_divergence(expr), "Bregman", detail)
     f = family.log_density - family.log_density.xreplace(qsub)
-    res = family._engine.expect(f, what="KL(p || q) = E_p[log p - log q]")
+    res = family._engine.expect(f, what="KL(p || q) = E_p[log p - log q]", series=True)
     return Divergence(tidy_divergence(res.value), res.route, res.detail)
 
 
@@ -231,7 +231,8 @@ def entropy_closed_form(family):
     form = _canonical(family)
     if form is not None:
         eta, how = mean_parameters(family)
-        base = family._engine.expect(form.log_base, what="E[log h(x)]") if form.log_base != 0 \
+        base = family._engine.expect(form.log_base, what="E[log h(x)]", series=True) \
+            if form.log_base != 0 \
             else None
         expr = form.log_partition - sum(th * e for th, e in zip(form.natural, eta))
         detail = f"H = A(theta) - theta.eta - E[log h], eta from the {how}"
@@ -239,7 +240,7 @@ def entropy_closed_form(family):
             expr -= base.value
             detail += f"; E[log h] by the {base.route} route ({base.detail})"
         return Divergence(tidy_divergence(expr), "exponential family", detail)
-    res = family._engine.expect(-family.log_density, what="the entropy -E[log p]")
+    res = family._engine.expect(-family.log_density, what="the entropy -E[log p]", series=True)
     return Divergence(tidy_divergence(res.value), res.route, res.detail)
 
 

@@ -244,13 +244,14 @@ def derive_optional(fam, budget=DEFAULT_BUILD_BUDGET):
 
 
 def derive_family(fam, budget=DEFAULT_BUILD_BUDGET, optional=None):
-    """Everything a build writes for one family: (module source, emitted, skipped, tex context)."""
+    """Everything a build writes for one family: (module source, emitted, skipped,
+    routes of the divergences, tex context)."""
     t0 = time.perf_counter()
     if optional is None:
         fam.fisher_result(), fam.cramer_rao(), fam.jeffreys_prior()  # core: in this process
         optional = derive_optional(fam, budget)
     derived = {q: v for q, v in optional.items() if q in N.QUANTITIES}
-    src, emitted, skipped = N.module_parts(fam, skip_failures=True, derived=derived)
+    src, emitted, skipped, routes = N.module_report(fam, skip_failures=True, derived=derived)
     sections = {}
     for name, sec in L.SECTIONS.items():
         key = sec.quantity or name
@@ -265,7 +266,7 @@ def derive_family(fam, budget=DEFAULT_BUILD_BUDGET, optional=None):
             sections[name] = " ".join(str(exc).split())
     if os.environ.get("SYMGEO_BUILD_TIMINGS"):
         print(f"{fam.name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    return src, emitted, skipped, L.family_context(fam, sections)
+    return src, emitted, skipped, routes, L.family_context(fam, sections)
 
 
 def _md(text):
@@ -293,7 +294,7 @@ def build(out=None, budget=DEFAULT_BUILD_BUDGET, names=None, log=None, replan=Fa
 def _render(names, budget, log, replan=False):
     names = sorted(names or family_names())
     files = {}
-    contexts, rows, details = [], [], []
+    contexts, rows, details, route_rows = [], [], [], []
     fams, jobs, optional = {}, {}, {}
     plan = {} if replan else load_plan()
     measured = {}
@@ -315,14 +316,17 @@ def _render(names, budget, log, replan=False):
         _write_plan({**load_plan(), **measured})
     for name in names:
         fam = fams[name]
-        src, emitted, skipped, ctx = derive_family(fam, budget, optional[name])
+        src, emitted, skipped, routes, ctx = derive_family(fam, budget, optional[name])
         files[f"numpy/{name}.py"] = src
         files[f"latex/{name}.tex"] = L.render_document([ctx])
         contexts.append(ctx)
         not_sections = [(o["name"], o["reason"]) for o in ctx["optional"] if o["reason"]]
         missing = dict(skipped)
         for sec, reason in not_sections:
-            missing.setdefault(sec, reason)
+            if sec not in emitted:  # a numeric route stands in for a missing closed form
+                missing.setdefault(sec, reason)
+        route_rows.append(f"| {name} | " + " | ".join(
+            routes.get(q, "-") for q in N.ROUTED_QUANTITIES) + " |")
         coords = ", ".join(c.name for c in fam.coordinates)
         rows.append(f"| [{name}](numpy/{name}.py) | {_md(coords)} | "
                     f"{_md(fam.fisher_result().route_summary)} | {', '.join(emitted)} | "
@@ -338,6 +342,12 @@ def _render(names, budget, log, replan=False):
              "- `latex/NAME.tex`: step-by-step derivation; `latex/catalog.tex`: all families", "",
              "| family | coordinates | route of the Fisher matrix | numeric quantities | "
              "not derived |", "|---|---|---|---|---|", *rows, ""]
+    index += ["## How each divergence is computed", "",
+              "closed form: derived symbolically; exact series: a closed form with an "
+              "infinite sum; quadrature, truncated series, finite sum: the numeric route "
+              "(see the function's docstring for the rule and its error bound).", "",
+              "| family | " + " | ".join(N.ROUTED_QUANTITIES) + " |",
+              "|---|" + "---|" * len(N.ROUTED_QUANTITIES), *route_rows, ""]
     if details:
         index += ["## Not derived", "", *details, ""]
     files["README.md"] = "\n".join(index)

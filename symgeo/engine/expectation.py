@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import mpmath as mp
 import sympy as sp
 
-from ..declare.support import Box, IntegerBox, finite_points
+from ..declare.support import Box, IntegerBox, IntegerRange, finite_points
 from ..errors import BudgetExceeded, DerivationError
 from ..printing import latex
 from . import budget as _budget
@@ -456,11 +456,56 @@ class ExpectationEngine:
         except (TypeError, ValueError, ZeroDivisionError, OverflowError, NotImplementedError):
             return False
 
+    SERIES_RATIO_POINTS = (1000, 2000, 4000)
+    """Where the ratio test of :meth:`_route_series` looks at the terms."""
+
+    def _route_series(self, f):
+        """sum_{x=lo}^{hi} f(x) p(x) as an exact ``Sum`` over an integer range that has
+        no finite point list (hi infinite or symbolic).
+
+        An infinite series is returned only if it converges by the ratio test at a
+        generic point: |t(x + 1) / t(x)| < 1 at x = 1000, 2000, 4000 (in log space,
+        with mpmath), and not increasing, so the tail is geometric.
+        """
+        fam = self.family
+        sup = fam.support
+        if not (isinstance(sup, IntegerRange) and len(fam.variables) == 1):
+            return None
+        x = fam.variables[0]
+        hi = sp.sympify(sup.upper)
+        term = f * sp.exp(fam.log_density)
+        value = sp.Sum(term, (x, sup.lower, hi))
+        if hi != sp.oo:
+            return Expectation(value, "exact series", f"finite sum over {sup.lower} <= {x} <= {hi}")
+        pt = fam.generic_point()
+        log_t = sp.log(sp.Abs(f.xreplace(pt))) + fam.log_density.xreplace(pt)
+        try:
+            fn = sp.lambdify(x, log_t, "mpmath")
+            with mp.workdps(30):
+                ratios = [mp.exp(fn(mp.mpf(k + 1)) - fn(mp.mpf(k)))
+                          for k in self.SERIES_RATIO_POINTS]
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError):
+            return None
+        if not all(mp.isfinite(r) and r < 1 - mp.mpf(10) ** -9 for r in ratios) or \
+                ratios[2] > ratios[0] * (1 + mp.mpf(10) ** -9):
+            return None
+        return Expectation(value, "exact series",
+                           f"no closed form: the exact series over {sup.lower} <= {x} < oo, "
+                           f"convergent by the ratio test at a generic point (term ratios "
+                           f"{', '.join(mp.nstr(r, 3) for r in ratios)} at x = "
+                           f"{', '.join(map(str, self.SERIES_RATIO_POINTS))})")
+
     ROUTES = ("_route_gaussian", "_route_expfamily", "_route_curved", "_route_finite",
               "_route_standardised", "_route_plain")
 
-    def expect(self, f, what=None):
-        """E_xi[f(x)] as an :class:`Expectation`; raises DerivationError if no route closes."""
+    def expect(self, f, what=None, series=False):
+        """E_xi[f(x)] as an :class:`Expectation`; raises DerivationError if no route closes.
+
+        ``series``: over an infinite (or symbolic) integer range, an expectation no
+        route closes is returned as the exact ``Sum`` when it converges
+        (:meth:`_route_series`); callers that differentiate or simplify the result
+        leave it False.
+        """
         f = sp.sympify(f)
         if not f.has(*self.family.variables):
             return Expectation(f, "constant", "f does not depend on x")
@@ -471,6 +516,8 @@ class ExpectationEngine:
                 res = getattr(self, name)(f)
                 if res is not None:
                     return res
+        if series and (res := self._route_series(f)) is not None:
+            return res
         label = what or f"E[{f}]"
         raise DerivationError(
             f"family {self.family.name!r}: {label} did not close symbolically "

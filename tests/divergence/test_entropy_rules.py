@@ -37,3 +37,36 @@ def test_heldout_entropy_matches_quadrature(name):
     with mp.workdps(30):
         got = mp.mpf(sp.N(H.xreplace(pt), 30))
         assert abs(got - ref) < mp.mpf(10) ** -25 * max(1, abs(ref)), (name, got, ref)
+
+
+@pytest.mark.parametrize("name, point", [("poisson", ["37/10"]), ("negative_binomial", ["3/10"])])
+def test_entropy_of_infinite_discrete_families_is_an_exact_series(name, point):
+    """E[log x!] has no closed form: the entropy is returned as an exact Sum, evaluated
+    here by mpmath's nsum, against summation of the declared mass function."""
+    fam = symgeo.get_family(name)
+    res = fam.entropy_result()
+    assert res.value.has(sp.Sum) and "exact series" in res.detail
+    value = fam.entropy(point)
+    got = sp.N(value, 30)
+    ref = fam.entropy_numeric(point, dps=30)
+    assert abs(got - sp.Float(mp.nstr(ref, 30), 30)) < 1e-25
+
+
+def test_poisson_entropy_series_matches_the_literature():
+    """H = lam (1 - log lam) + e^{-lam} sum_k lam^k log k! / k! (e.g. Evans, Boersma,
+    Blachman and Jagers 1988)."""
+    fam = symgeo.get_family("poisson")
+    lam = fam.coordinates[0]
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    lit = lam * (1 - sp.log(lam)) + sp.exp(-lam) * sp.Sum(
+        lam ** k * sp.log(sp.factorial(k)) / sp.factorial(k), (k, 0, sp.oo))
+    for v in (sp.Rational(1, 7), sp.Rational(53, 10)):
+        assert abs(sp.N((fam.entropy_result().value - lit).subs(lam, v), 30)) < 1e-25
+
+
+def test_divergent_series_is_refused():
+    """E[x!] under a geometric law diverges: no Sum is returned for it."""
+    fam = symgeo.get_family("geometric")
+    x = fam.variables[0]
+    with pytest.raises(symgeo.errors.DerivationError):
+        fam._engine.expect(sp.factorial(x) * 2 ** x, series=True)
