@@ -74,6 +74,14 @@ class NumpyPrinter(SciPyPrinter):
         # sympy's marker of a number on the Riemann surface of log; as a value it is the number
         return self._print(expr.args[0])
 
+    def _print_expint(self, expr):
+        n, z = expr.args
+        if n == 1:
+            return f"{self._module_format('scipy.special.exp1')}({self._print(z)})"
+        if n.is_Integer and n >= 0:
+            return f"{self._module_format('scipy.special.expn')}({int(n)}, {self._print(z)})"
+        return self._print_not_supported(expr)
+
     def _print_zeta(self, expr):
         if expr.is_number:  # zeta(3) in the Gumbel/Weibull skewness: a constant
             return repr(float(expr))

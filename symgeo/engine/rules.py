@@ -97,6 +97,7 @@ def half_line(term, w):
     logs = 0
     kernel = None
     kernel_logs = []  # (alpha, r, q, k): log^k(alpha + alpha r w^q), read as -d/ds of the kernel
+    exps = []  # (c, q): the monomials c w^q of exponentials
     for factor in sp.Mul.make_args(term):
         if not factor.has(w):
             coef *= factor
@@ -110,11 +111,11 @@ def half_line(term, w):
                 (bb := _binomial_base(base.args[0], w)) is not None:
             kernel_logs.append((bb[0], bb[1] / bb[0], bb[2], int(e)))
         elif base == sp.E:
-            mono = _monomial_in(sp.expand(e), w)
-            if mono is None or kernel is not None:
+            const, e_w = sp.expand(e).as_independent(w, as_Add=True)
+            coef *= sp.exp(const)
+            exps += [_monomial_in(t, w) for t in sp.Add.make_args(e_w)]
+            if any(m is None for m in exps):
                 return None
-            c, q = mono
-            kernel = ("exp", -c, q, None)
         elif not e.has(w):
             bb = _binomial_base(base, w)
             if bb is None:
@@ -131,6 +132,17 @@ def half_line(term, w):
             coef *= alpha ** e
         else:
             return None
+    if exps:
+        if kernel is not None:
+            return None
+        if len(exps) == 1:
+            c, q = exps[0]
+            kernel = ("exp", -c, q, None)
+        elif len(exps) == 2 and sp.simplify(exps[0][1] + exps[1][1]) == 0:
+            (c1, q1), (c2, _) = sorted(exps, key=lambda m: not m[1].is_positive)
+            kernel = ("gig", -c1, q1, -c2)  # exp(-c w^q - d w^-q), q > 0
+        else:
+            return None
     if kernel is None:
         return None
     a = a_minus_1 + 1
@@ -140,6 +152,8 @@ def half_line(term, w):
     q_abs = -q if q.is_negative else q
     if not (_positive(c) and _positive(q_abs) and _positive(a / q)):
         return None
+    if kind == "gig":
+        return _gig(coef, a, c, q, s, logs) if not kernel_logs else None
     if kind == "exp":
         if kernel_logs:
             return None
@@ -163,6 +177,53 @@ def half_line(term, w):
         j = j[0]
         value += cj * (-1) ** j * (sp.diff(mellin, _S, j) if j else mellin)
     return coef * value.subs({_A: a, _S: s})
+
+
+def _gig(coef, a, c, q, d, logs):
+    """int_0^oo w^(a-1) log^k(w) exp(-c w^q - d w^-q) dw for k = 0, 1 (generalised
+    inverse Gaussian kernel): with t = w^q, nu = a/q and z = 2 sqrt(c d),
+
+        M(a) = (2/q) (d/c)^(nu/2) K_nu(z),
+        dM/da = (2/q^2) (d/c)^(nu/2) [log(d/c)/2 K_nu(z) + dK_nu(z)/dnu],
+
+    the order derivative in closed form for half-integer nu (:func:`besselk_order_derivative`).
+    """
+    if not (q.is_positive and _positive(c) and _positive(d)) or logs > 1:
+        return None
+    nu = a / q
+    z = 2 * sp.sqrt(c * d)
+    ratio = (d / c) ** (nu / 2)
+    if logs == 0:
+        return coef * 2 / q * ratio * sp.besselk(nu, z)
+    dk = besselk_order_derivative(nu, z)
+    if dk is None:
+        return None
+    return coef * 2 / q ** 2 * ratio * (sp.log(d / c) / 2 * sp.besselk(nu, z) + dk)
+
+
+MAX_HALF_ORDER = 40
+"""Largest |nu| of the half-integer order derivative of K_nu built by recurrence."""
+
+
+def besselk_order_derivative(nu, z):
+    """dK_nu(z)/dnu for a half-integer nu, else None.
+
+    At nu = 1/2 it is sqrt(pi/(2z)) E_1(2z) e^z (DLMF 10.38.7); K is even in nu, so the
+    derivative is odd; and differentiating K_{nu+1} = K_{nu-1} + (2 nu/z) K_nu in nu gives
+    D_{nu+1} = D_{nu-1} + (2/z) K_nu + (2 nu/z) D_nu.
+    """
+    nu = sp.sympify(nu)
+    if not (nu.is_Rational and nu.q == 2) or abs(nu) > MAX_HALF_ORDER:
+        return None
+    half = sp.S.Half
+    d = {half: sp.sqrt(sp.pi / (2 * z)) * sp.expint(1, 2 * z) * sp.exp(z)}
+    d[-half] = -d[half]
+    k = half
+    while k + 1 <= abs(nu):
+        d[k + 1] = d[k - 1] + 2 / z * sp.besselk(k, z) + 2 * k / z * d[k]
+        d[-(k + 1)] = -d[k + 1]
+        k += 1
+    return d[nu]
 
 
 def unit_interval(term, u):
@@ -353,7 +414,9 @@ def shifted_abs(term, z, budget_integrate):
 
 
 RULE_NAMES = {
-    "half": "Mellin-type rule on (0, oo): d^k/da^k of Gamma(a/q) c^(-a/q)/q "
+    "half": "Mellin-type rule on (0, oo) (with the generalised inverse Gaussian kernel "
+            "exp(-c w^q - d w^-q): 2/q (d/c)^(nu/2) K_nu(2 sqrt(cd)) and its order "
+            "derivative): d^k/da^k of Gamma(a/q) c^(-a/q)/q "
             "or r^(-a/q) B(a/q, s-a/q)/q",
     "real": "real line folded onto (0, oo), then the Mellin-type rule",
     "poisson": "Poisson-kernel rule: E[log|z - w|^2] = log|i - w|^2 under the standard Cauchy "

@@ -70,3 +70,29 @@ def test_divergent_series_is_refused():
     x = fam.variables[0]
     with pytest.raises(symgeo.errors.DerivationError):
         fam._engine.expect(sp.factorial(x) * 2 ** x, series=True)
+
+
+def test_inverse_gaussian_log_moment_and_entropy_close_through_bessel_order_derivative():
+    """E[log x] under the generalised-inverse-Gaussian kernel needs dK_nu/dnu at nu = -1/2,
+    sqrt(pi/(2z)) E_1(2z) e^z (DLMF 10.38.7); checked against quadrature of the density."""
+    fam = symgeo.get_family("inverse_gaussian")
+    x = fam.variables[0]
+    e_log = fam.expectation(sp.log(x)).value
+    H = fam.entropy_result().value
+    assert H.has(sp.expint) and not H.has(sp.Integral)
+    for pt in (["7/5", "23/10"], ["1/3", "9/2"]):
+        sub = dict(zip(fam.coordinates, map(sp.Rational, pt)))
+        ref = fam.expectation_numeric(sp.log(x), sub, dps=30)
+        assert abs(sp.N(e_log.xreplace(sub), 30) - sp.Float(mp.nstr(ref, 30), 30)) < 1e-25
+        ref = fam.entropy_numeric(pt, dps=30)
+        assert abs(sp.N(H.xreplace(sub), 30) - sp.Float(mp.nstr(ref, 30), 30)) < 1e-25
+
+
+@pytest.mark.parametrize("nu", [sp.Rational(1, 2), sp.Rational(-3, 2), sp.Rational(7, 2)])
+def test_besselk_order_derivative_against_mpmath(nu):
+    from symgeo.engine.rules import besselk_order_derivative
+    z = sp.Rational(13, 7)
+    got = sp.N(besselk_order_derivative(nu, z), 30)
+    with mp.workdps(40):
+        ref = mp.diff(lambda n: mp.besselk(n, mp.mpf(13) / 7), mp.mpf(nu.p) / nu.q)
+    assert abs(got - sp.Float(mp.nstr(ref, 35), 35)) < 1e-25
