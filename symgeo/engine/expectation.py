@@ -363,6 +363,8 @@ class ExpectationEngine:
             rule = "poisson"
         elif domain == "real" and (val := rules.shifted_abs(integrand, w, self._tail)) is not None:
             rule = "abs"
+        elif domain == "real" and (val := rules.piecewise_exponential(integrand, w)) is not None:
+            rule = "piecewise"
         elif domain == "real":
             v = sp.Symbol("v", positive=True)
             val = sp.S.Zero

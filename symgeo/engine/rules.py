@@ -413,6 +413,91 @@ def shifted_abs(term, z, budget_integrate):
     return coef * (2 * half_mass * sp.Abs(shift) + 2 * tail.subs(t, sp.Abs(shift)))
 
 
+def _exp_linear_integral(a, b, lo, hi):
+    """int_lo^hi exp(a z + b) dz (a may be 0; lo may be -oo, hi may be oo)."""
+    z = sp.Dummy("z")
+    if a == 0:
+        return sp.exp(b) * (hi - lo)
+    prim = sp.exp(a * z + b) / a
+    top = 0 if hi == sp.oo else prim.subs(z, hi)
+    bottom = 0 if lo == -sp.oo else prim.subs(z, lo)
+    return top - bottom
+
+
+def piecewise_exponential(term, z):
+    """int_R c exp(sum_j a_j |z - k_j| + a z + b) dz, a piecewise-exponential integrand
+    (the affinity of Laplace-type densities), or None.
+
+    With two kinks k_1 < k_2 whose order the coordinates decide, the line splits
+    into three pieces, on each of which the exponent is linear; the result is a
+    Piecewise over the order of the kinks (one kink: no case).  Convergence needs
+    the slope to be negative at +oo and positive at -oo, which holds for a density
+    and is checked for the total slope symbolically where it can be.
+    """
+    coef, expo = sp.S.One, sp.S.Zero
+    for f in sp.Mul.make_args(term):
+        if not f.has(z):
+            coef *= f
+        elif isinstance(f, sp.exp):
+            expo += f.args[0]
+        else:
+            return None
+    absolutes = []
+    linear = sp.S.Zero
+    for t in sp.Add.make_args(sp.expand(expo)):
+        c, r = t.as_independent(z, as_Add=False)
+        if isinstance(r, sp.Abs):
+            arg = sp.expand(r.args[0])
+            if not (arg.is_polynomial(z) and sp.degree(arg, z) == 1):
+                return None
+            slope, off = sp.Poly(arg, z).all_coeffs()
+            # c |s z + o| = c |s| |z + o/s|: the scale of an Abs argument must have a sign
+            if slope.is_positive is None and slope.is_negative is None:
+                return None
+            absolutes.append((c * sp.Abs(slope), -off / slope))
+        elif t.has(z):
+            if not (sp.expand(t).is_polynomial(z) and sp.degree(t, z) <= 1):
+                return None
+            linear += t
+        else:
+            linear += t
+    if not absolutes or len(absolutes) > 2:
+        return None
+    a = sp.expand(linear).coeff(z, 1)
+    b = sp.expand(linear).coeff(z, 0)
+    kinks = [k for _, k in absolutes]
+
+    def pieces(order):
+        pts = [-sp.oo] + order + [sp.oo]
+        total = sp.S.Zero
+        for i in range(len(pts) - 1):
+            # on (pts[i], pts[i+1]): |z - k| = z - k for a kink at or left of pts[i], else k - z
+            slope, off = a, b
+            for (c, _), pos in zip(absolutes, positions(order)):
+                sgn = 1 if pos <= i else -1
+                slope += c * sgn
+                off += -c * sgn * kinks_of[pos]
+            total += _exp_linear_integral(slope, off, pts[i], pts[i + 1])
+        return total
+
+    def positions(order):
+        # position in pts (1-based among the kinks) of each absolute value's kink
+        return [1 + order.index(k) for _, k in absolutes]
+
+    if len(kinks) == 2 and sp.simplify(kinks[0] - kinks[1]) == 0:
+        absolutes = [(absolutes[0][0] + absolutes[1][0], kinks[0])]
+        kinks = [kinks[0]]
+    if len(kinks) == 1:
+        kinks_of = {1: kinks[0]}
+        return coef * pieces(kinks)
+    k1, k2 = kinks
+    kinks_of = {1: k1, 2: k2}
+    first = pieces([k1, k2])
+    kinks_of = {1: k2, 2: k1}
+    second = pieces([k2, k1])
+    return coef * sp.Piecewise((first, k1 <= k2), (second, True))
+
+
 RULE_NAMES = {
     "half": "Mellin-type rule on (0, oo) (with the generalised inverse Gaussian kernel "
             "exp(-c w^q - d w^-q): 2/q (d/c)^(nu/2) K_nu(2 sqrt(cd)) and its order "
@@ -421,6 +506,8 @@ RULE_NAMES = {
     "real": "real line folded onto (0, oo), then the Mellin-type rule",
     "poisson": "Poisson-kernel rule: E[log|z - w|^2] = log|i - w|^2 under the standard Cauchy "
                "density (log|z - w|^2 is harmonic in the upper half-plane)",
+    "piecewise": "piecewise-exponential rule: exp(sum a_j |z - k_j| + a z + b) integrated "
+                 "piece by piece between the kinks, a case for each order of the kinks",
     "abs": "even kernel: E|z + c| = |c| + 2 int_|c|^oo (u - |c|) p(u) du",
     "unit": "Beta rule on (0, 1): derivatives of B(a/q, b)/q",
     "circle": "Bessel rule on the circle: int cos(n t) exp(c cos t) dt = 2 pi I_n(c)",

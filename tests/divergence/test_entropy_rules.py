@@ -96,3 +96,17 @@ def test_besselk_order_derivative_against_mpmath(nu):
     with mp.workdps(40):
         ref = mp.diff(lambda n: mp.besselk(n, mp.mpf(13) / 7), mp.mpf(nu.p) / nu.q)
     assert abs(got - sp.Float(mp.nstr(ref, 35), 35)) < 1e-25
+
+
+@pytest.mark.parametrize("p, q", [(["3/10", "7/5"], ["-1/2", "4/5"]),
+                                  (["-1/2", "4/5"], ["3/10", "7/5"]),
+                                  (["1/4", "2"], ["1/4", "1/3"])])
+def test_laplace_alpha_divergence_piecewise_exponential(p, q):
+    """The affinity of two Laplace laws splits at both locations into exponentials of
+    linear functions; either order of the kinks, against quadrature split at the kinks."""
+    fam = symgeo.get_family("laplace")
+    res = fam.log_affinity(sp.Rational(7, 20))
+    assert res.value.has(sp.Piecewise) and not res.value.has(sp.Integral)
+    got = sp.N(fam.alpha_divergence(sp.Rational(3, 10), p, q), 30)
+    ref = fam.alpha_divergence_numeric(sp.Rational(3, 10), p, q, dps=30)
+    assert abs(got - sp.Float(mp.nstr(ref, 30), 30)) < 1e-25
