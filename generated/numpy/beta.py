@@ -219,6 +219,7 @@ def natural_gradient(a, b, grad):
 
 def kl(a_p, b_p, a_q, b_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] -(-a_p + a_q)*(polygamma(0, a_p) - polygamma(0, a_p + b_p)) - (-b_p + b_q)*(polygamma(0, b_p) - polygamma(0, a_p + b_p)) - log(beta(a_p, b_p)) + log(beta(a_q, b_q))
@@ -227,8 +228,39 @@ def kl(a_p, b_p, a_q, b_q):
     shape = a_p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = -scipy.special.psi(a_p + b_p)
-        out[...] = (_c0 + scipy.special.psi(a_p))*(a_p - a_q) + (_c0 + scipy.special.psi(b_p))*(b_p - b_q) - numpy.log(scipy.special.beta(a_p, b_p)) + numpy.log(scipy.special.beta(a_q, b_q))
+        _c0 = a_p - a_q
+        _c1 = a_p + b_p
+        _c2 = -scipy.special.psi(_c1)
+        _c3 = b_p - b_q
+        _c4 = _polygamma(1, a_p)
+        _c5 = _c0**2
+        _c6 = _polygamma(1, b_p)
+        _c7 = _c3**2
+        _c8 = _polygamma(1, _c1)
+        _c9 = (1/2)*_c5
+        _c10 = _c8*_c9
+        _c11 = (1/2)*_c7
+        _c12 = _c11*_c8
+        _c13 = _c0*_c3*_c8
+        _c14 = _c0**3
+        _c15 = (1/6)*_c14
+        _c16 = _c0**4
+        _c17 = (1/24)*_c16
+        _c18 = (1/120)*_c0**5
+        _c19 = _c3**3
+        _c20 = (1/6)*_c19
+        _c21 = _c3**4
+        _c22 = (1/24)*_c21
+        _c23 = (1/120)*_c3**5
+        _c24 = _polygamma(2, _c1)
+        _c25 = _polygamma(3, _c1)
+        _c26 = (1/24)*_c25
+        _c27 = _polygamma(4, _c1)
+        _c28 = (1/12)*_c27
+        out[...] = _c0*(_c2 + scipy.special.psi(a_p)) + _c3*(_c2 + scipy.special.psi(b_p)) - numpy.log(scipy.special.beta(a_p, b_p)) + numpy.log(scipy.special.beta(a_q, b_q))
+        _near = numpy.asarray(-_c10 - _c12 - _c13 + (1/2)*_c4*_c5 + (1/2)*_c6*_c7 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c0*_c11*_c24 - _c0*_c20*_c25 + _c0*_c22*_c27 - _c10 + _c11*_c6 - _c12 - _c13 + _c14*_c28*_c7 + _c15*_c24 - _c15*_c25*_c3 - _c15*_polygamma(2, a_p) - _c16*_c26 + _c17*_c27*_c3 + _c17*_polygamma(3, a_p) + _c18*_c27 - _c18*_polygamma(4, a_p) + _c19*_c28*_c5 + _c20*_c24 - _c20*_polygamma(2, b_p) - _c21*_c26 + _c22*_polygamma(3, b_p) + _c23*_c27 - _c23*_polygamma(4, b_p) + _c24*_c3*_c9 - 1/4*_c25*_c5*_c7 + _c4*_c9, shape)[_near]
     out[~_in_domain(a_p, b_p)] = numpy.nan
     out[~_in_domain(a_q, b_q)] = numpy.nan
     return out

@@ -149,6 +149,7 @@ def natural_gradient(p, grad):
 
 def kl(p_p, p_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] -10*p_p*(-log(p_p) + log(p_q) + log(1 - p_p) - log(1 - p_q)) + 10*log(1 - p_p) - 10*log(1 - p_q)
@@ -159,7 +160,26 @@ def kl(p_p, p_q):
     with numpy.errstate(all="ignore"):
         _c0 = numpy.log(1 - p_p)
         _c1 = numpy.log(1 - p_q)
+        _c2 = p_p - p_q
+        _c3 = _c2**2
+        _c4 = p_p**(-1.0)
+        _c5 = 2*p_p
+        _c6 = p_p**2
+        _c7 = (-_c5 + _c6 + 1)**(-1.0)
+        _c8 = _c7*p_p
+        _c9 = (10/3)*_c2
+        _c10 = p_p**4
+        _c11 = _c2**3
+        _c12 = 2*_c11
+        _c13 = p_p**3
+        _c14 = (5/2)*_c3
+        _c15 = _c9/(_c13 - 3*_c6 + 3*p_p - 1)
+        _c16 = _c14/(_c10 - 4*_c13 + 6*_c6 - 4*p_p + 1)
+        _c17 = (-5*_c10 + 10*_c13 - 10*_c6 + p_p**5 + 5*p_p - 1)**(-1.0)
         out[...] = 10*_c0 - 10*_c1 + 10*p_p*(-_c0 + _c1 + numpy.log(p_p) - numpy.log(p_q))
+        _near = numpy.asarray(5*_c3*(_c4 + _c7 - _c8) < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c3*(-_c11*_c17*_c5 + _c12*_c17 - _c15*p_p + _c15 - _c16*p_p + _c16 + 5*_c4 + 5*_c7 - 5*_c8 + _c9/_c6 + _c14/_c13 + _c12/_c10), shape)[_near]
     out[~_in_domain(p_p)] = numpy.nan
     out[~_in_domain(p_q)] = numpy.nan
     return out

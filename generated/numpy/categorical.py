@@ -173,6 +173,7 @@ def natural_gradient(p1, p2, grad):
 
 def kl(p1_p, p2_p, p1_q, p2_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] p1_p*log(p1_p) - p1_p*log(p1_q) + p2_p*log(p2_p) - p2_p*log(p2_q) + (-p1_p - p2_p + 1)*log(-p1_p - p2_p + 1) + (p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
@@ -182,7 +183,65 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
         _c0 = p1_p + p2_p - 1
+        _c1 = p1_p - p1_q
+        _c2 = _c1**2
+        _c3 = p2_p - p2_q
+        _c4 = _c3**2
+        _c5 = 2*p1_p
+        _c6 = p1_p**2
+        _c7 = 2*p2_p
+        _c8 = p2_p**2
+        _c9 = (_c5*p2_p - _c5 + _c6 - _c7 + _c8 + 1)**(-1.0)
+        _c10 = (1/2)*_c2*_c9
+        _c11 = (1/2)*_c4*_c9
+        _c12 = _c1*_c3*_c9
+        _c13 = -_c1*_c3*_c9 + _c10*p1_p + _c10*p2_p + _c11*p1_p + _c11*p2_p + _c12*p1_p + _c12*p2_p - 1/2*_c2*_c9 - 1/2*_c2/p1_p - 1/2*_c4*_c9 - 1/2*_c4/p2_p
+        _c14 = _c1**3
+        _c15 = _c3**3
+        _c16 = p1_p**3
+        _c17 = p2_p**3
+        _c18 = p1_p*p2_p
+        _c19 = 3*_c6
+        _c20 = 3*_c8
+        _c21 = (_c16 + _c17 - 6*_c18 + _c19*p2_p - _c19 + _c20*p1_p - _c20 + 3*p1_p + 3*p2_p - 1)**(-1.0)
+        _c22 = _c1**4
+        _c23 = _c3**4
+        _c24 = 4*p1_p
+        _c25 = p1_p**4
+        _c26 = 4*p2_p
+        _c27 = p2_p**4
+        _c28 = 6*_c6
+        _c29 = _c8*p1_p
+        _c30 = _c6*p2_p
+        _c31 = (_c16*_c26 - 4*_c16 + _c17*_c24 - 4*_c17 + 12*_c18 - _c24 + _c25 - _c26 + _c27 + _c28*_c8 + _c28 - 12*_c29 - 12*_c30 + 6*_c8 + 1)**(-1.0)
+        _c32 = _c1**5
+        _c33 = _c3**5
+        _c34 = 10*_c6
+        _c35 = 5*_c25
+        _c36 = 10*_c8
+        _c37 = 5*_c27
+        _c38 = (_c16*_c36 - 20*_c16*p2_p + 10*_c16 + _c17*_c34 - 20*_c17*p1_p + 10*_c17 - 20*_c18 + 30*_c29 + 30*_c30 - _c34 + _c35*p2_p - _c35 - _c36 + _c37*p1_p - _c37 - 30*_c6*_c8 + p1_p**5 + 5*p1_p + p2_p**5 + 5*p2_p - 1)**(-1.0)
+        _c39 = (1/3)*_c14*_c21
+        _c40 = (1/3)*_c15*_c21
+        _c41 = (1/4)*_c22*_c31
+        _c42 = (1/4)*_c23*_c31
+        _c43 = (1/5)*_c32*_c38
+        _c44 = (1/5)*_c33*_c38
+        _c45 = _c2*_c21*_c3
+        _c46 = _c14*_c3*_c31
+        _c47 = _c22*_c3*_c38
+        _c48 = _c1*_c21*_c4
+        _c49 = _c1*_c15*_c31
+        _c50 = _c1*_c23*_c38
+        _c51 = _c15*_c2
+        _c52 = _c38*_c5
+        _c53 = _c14*_c4
+        _c54 = _c38*_c7
+        _c55 = (3/2)*_c2*_c31*_c4
         out[...] = -_c0*numpy.log(-_c0) + _c0*numpy.log(-p1_q - p2_q + 1) + p1_p*numpy.log(p1_p) - p1_p*numpy.log(p1_q) + p2_p*numpy.log(p2_p) - p2_p*numpy.log(p2_q)
+        _near = numpy.asarray(-_c13 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c1*_c15*_c31 + _c1*_c21*_c4 + _c1*_c23*_c38 - _c13 + (1/3)*_c14*_c21 + _c14*_c3*_c31 + 2*_c14*_c38*_c4 + (1/3)*_c14/_c6 + 2*_c15*_c2*_c38 + (1/3)*_c15*_c21 + (1/3)*_c15/_c8 + _c2*_c21*_c3 + (3/2)*_c2*_c31*_c4 + _c22*_c3*_c38 + (1/4)*_c22*_c31 + (1/4)*_c23*_c31 + (1/5)*_c32*_c38 + (1/5)*_c33*_c38 - _c39*p1_p - _c39*p2_p - _c40*p1_p - _c40*p2_p - _c41*p1_p - _c41*p2_p - _c42*p1_p - _c42*p2_p - _c43*p1_p - _c43*p2_p - _c44*p1_p - _c44*p2_p - _c45*p1_p - _c45*p2_p - _c46*p1_p - _c46*p2_p - _c47*p1_p - _c47*p2_p - _c48*p1_p - _c48*p2_p - _c49*p1_p - _c49*p2_p - _c50*p1_p - _c50*p2_p - _c51*_c52 - _c51*_c54 - _c52*_c53 - _c53*_c54 - _c55*p1_p - _c55*p2_p + (1/5)*_c33/_c27 + (1/5)*_c32/_c25 + (1/4)*_c23/_c17 + (1/4)*_c22/_c16, shape)[_near]
     out[~_in_domain(p1_p, p2_p)] = numpy.nan
     out[~_in_domain(p1_q, p2_q)] = numpy.nan
     return out

@@ -316,6 +316,7 @@ def natural_gradient(x0, gamma, grad):
 
 def kl(x0_p, gamma_p, x0_q, gamma_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] log(((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(4*gamma_p*gamma_q))
@@ -324,7 +325,20 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
     shape = x0_p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log((1/4)*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(gamma_p*gamma_q))
+        _c0 = gamma_p**(-1.0)
+        _c1 = x0_p - x0_q
+        _c2 = _c1**2
+        _c3 = gamma_p**(-2.0)
+        _c4 = gamma_p - gamma_q
+        _c5 = _c4**2
+        _c6 = 8*_c2
+        _c7 = gamma_p**(-3.0)
+        _c8 = _c1**4
+        _c9 = _c4**3
+        out[...] = numpy.log((1/4)*_c0*(_c2 + (gamma_p + gamma_q)**2)/gamma_q)
+        _near = numpy.asarray((1/4)*_c3*(_c2 + _c5) < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to((1/32)*_c3*(_c0*_c4*_c6 + 8*_c0*_c9 + 6*_c2*_c3*_c5 + 4*_c2*_c7*_c9 + 7*_c3*_c4**4 - _c3*_c8 + 6*_c4**5*_c7 - 2*_c4*_c7*_c8 + 8*_c5 + _c6), shape)[_near]
     out[~_in_domain(x0_p, gamma_p)] = numpy.nan
     out[~_in_domain(x0_q, gamma_q)] = numpy.nan
     return out

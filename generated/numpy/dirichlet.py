@@ -268,6 +268,7 @@ def natural_gradient(a1, a2, a3, grad):
 
 def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] -(-a1_p + a1_q)*(polygamma(0, a1_p) - polygamma(0, a1_p + a2_p + a3_p)) - (-a2_p + a2_q)*(polygamma(0, a2_p) - polygamma(0, a1_p + a2_p + a3_p)) - (-a3_p + a3_q)*(polygamma(0, a3_p) - polygamma(0, a1_p + a2_p + a3_p)) - loggamma(a1_p) + loggamma(a1_q) - loggamma(a2_p) + loggamma(a2_q) - loggamma(a3_p) + loggamma(a3_q) + loggamma(a1_p + a2_p + a3_p) - loggamma(a1_q + a2_q + a3_q)
@@ -277,8 +278,69 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
         _c0 = a1_p + a2_p + a3_p
-        _c1 = -scipy.special.psi(_c0)
-        out[...] = (_c1 + scipy.special.psi(a1_p))*(a1_p - a1_q) + (_c1 + scipy.special.psi(a2_p))*(a2_p - a2_q) + (_c1 + scipy.special.psi(a3_p))*(a3_p - a3_q) + scipy.special.gammaln(_c0) - scipy.special.gammaln(a1_p) + scipy.special.gammaln(a1_q) - scipy.special.gammaln(a2_p) + scipy.special.gammaln(a2_q) - scipy.special.gammaln(a3_p) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
+        _c1 = a1_p - a1_q
+        _c2 = -scipy.special.psi(_c0)
+        _c3 = a2_p - a2_q
+        _c4 = a3_p - a3_q
+        _c5 = _polygamma(1, a1_p)
+        _c6 = _c1**2
+        _c7 = _polygamma(1, a2_p)
+        _c8 = _c3**2
+        _c9 = _polygamma(1, a3_p)
+        _c10 = _c4**2
+        _c11 = _polygamma(1, _c0)
+        _c12 = (1/2)*_c6
+        _c13 = _c11*_c12
+        _c14 = (1/2)*_c8
+        _c15 = _c11*_c14
+        _c16 = (1/2)*_c10
+        _c17 = _c11*_c16
+        _c18 = _c1*_c11
+        _c19 = _c18*_c3
+        _c20 = _c18*_c4
+        _c21 = _c3*_c4
+        _c22 = _c11*_c21
+        _c23 = _c1**3
+        _c24 = (1/6)*_c23
+        _c25 = _c1**4
+        _c26 = (1/24)*_c25
+        _c27 = (1/120)*_c1**5
+        _c28 = _c3**3
+        _c29 = (1/6)*_c28
+        _c30 = _c3**4
+        _c31 = (1/24)*_c30
+        _c32 = (1/120)*_c3**5
+        _c33 = _c4**3
+        _c34 = (1/6)*_c33
+        _c35 = _c4**4
+        _c36 = (1/24)*_c35
+        _c37 = (1/120)*_c4**5
+        _c38 = _polygamma(2, _c0)
+        _c39 = _polygamma(3, _c0)
+        _c40 = (1/24)*_c39
+        _c41 = _polygamma(4, _c0)
+        _c42 = _c14*_c38
+        _c43 = _c29*_c39
+        _c44 = _c31*_c41
+        _c45 = _c16*_c38
+        _c46 = _c34*_c39
+        _c47 = _c36*_c41
+        _c48 = _c12*_c38
+        _c49 = _c24*_c39
+        _c50 = _c26*_c41
+        _c51 = (1/4)*_c6
+        _c52 = _c39*_c51
+        _c53 = (1/12)*_c41
+        _c54 = _c53*_c6
+        _c55 = _c23*_c53
+        _c56 = (1/4)*_c10*_c8
+        _c57 = _c1*_c39
+        _c58 = _c1*_c41
+        _c59 = _c41*_c51
+        out[...] = _c1*(_c2 + scipy.special.psi(a1_p)) + _c3*(_c2 + scipy.special.psi(a2_p)) + _c4*(_c2 + scipy.special.psi(a3_p)) + scipy.special.gammaln(_c0) - scipy.special.gammaln(a1_p) + scipy.special.gammaln(a1_q) - scipy.special.gammaln(a2_p) + scipy.special.gammaln(a2_q) - scipy.special.gammaln(a3_p) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
+        _near = numpy.asarray((1/2)*_c10*_c9 - _c13 - _c15 - _c17 - _c19 - _c20 - _c22 + (1/2)*_c5*_c6 + (1/2)*_c7*_c8 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c1*_c21*_c38 + _c1*_c42 - _c1*_c43 + _c1*_c44 + _c1*_c45 - _c1*_c46 + _c1*_c47 + _c10*_c28*_c53 + _c10*_c3*_c59 - _c10*_c52 + _c10*_c55 - _c12*_c21*_c39 + _c12*_c5 - _c13 - _c14*_c4*_c57 + _c14*_c7 - _c15 - _c16*_c3*_c57 + _c16*_c9 - _c17 - _c19 - _c20 + _c21*_c24*_c41 - _c22 + _c24*_c38 - _c24*_polygamma(2, a1_p) - _c25*_c40 + _c26*_polygamma(3, a1_p) + _c27*_c41 - _c27*_polygamma(4, a1_p) + _c28*_c54 + _c29*_c38 + _c29*_c4*_c58 - _c29*_polygamma(2, a2_p) + _c3*_c34*_c58 + _c3*_c45 - _c3*_c46 + _c3*_c47 + _c3*_c48 - _c3*_c49 + _c3*_c50 - _c30*_c40 + _c31*_polygamma(3, a2_p) + _c32*_c41 - _c32*_polygamma(4, a2_p) + _c33*_c53*_c8 + _c33*_c54 + _c34*_c38 - _c34*_polygamma(2, a3_p) - _c35*_c40 + _c36*_polygamma(3, a3_p) + _c37*_c41 - _c37*_polygamma(4, a3_p) - _c39*_c56 + _c4*_c42 - _c4*_c43 + _c4*_c44 + _c4*_c48 - _c4*_c49 + _c4*_c50 + _c4*_c59*_c8 - _c52*_c8 + _c55*_c8 + _c56*_c58, shape)[_near]
     out[~_in_domain(a1_p, a2_p, a3_p)] = numpy.nan
     out[~_in_domain(a1_q, a2_q, a3_q)] = numpy.nan
     return out

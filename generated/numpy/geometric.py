@@ -147,6 +147,7 @@ def natural_gradient(p, grad):
 
 def kl(p_p, p_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] log(p_p) - log(p_q) - (1 - p_p)*(-log(1 - p_p) + log(1 - p_q))/p_p
@@ -155,8 +156,20 @@ def kl(p_p, p_q):
     shape = p_p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = p_p - 1
-        out[...] = -_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p + numpy.log(p_p) - numpy.log(p_q)
+        _c0 = p_p**(-1.0)
+        _c1 = p_p - 1
+        _c2 = _c1**(-1.0)
+        _c3 = p_p - p_q
+        _c4 = _c3**2
+        _c5 = _c0*_c4
+        _c6 = p_p**2
+        _c7 = p_p**4
+        _c8 = _c3**3
+        _c9 = p_p**3
+        out[...] = -_c0*_c1*(numpy.log(-_c1) - numpy.log(1 - p_q)) + numpy.log(p_p) - numpy.log(p_q)
+        _near = numpy.asarray((1/2)*_c5*(_c0 - _c2) < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to((1/60)*_c5*(30*_c0 - 30*_c2 - 20*_c3/(_c6 - 2*p_p + 1) + 20*_c3/_c6 - 15*_c4/(-3*_c6 + _c9 + 3*p_p - 1) + 15*_c4/_c9 - 12*_c8/(6*_c6 + _c7 - 4*_c9 - 4*p_p + 1) + 12*_c8/_c7), shape)[_near]
     out[~_in_domain(p_p)] = numpy.nan
     out[~_in_domain(p_q)] = numpy.nan
     return out

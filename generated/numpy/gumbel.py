@@ -324,6 +324,7 @@ def natural_gradient(mu, beta, grad):
 
 def kl(mu_p, beta_p, mu_q, beta_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] EulerGamma*beta_p/beta_q + exp(-mu_p/beta_q + mu_q/beta_q)*gamma(beta_p/beta_q + 1) + log(beta_q/beta_p) - 1 - EulerGamma + mu_p/beta_q - mu_q/beta_q
@@ -334,7 +335,56 @@ def kl(mu_p, beta_p, mu_q, beta_q):
     with numpy.errstate(all="ignore"):
         _c0 = beta_q**(-1.0)
         _c1 = _c0*beta_p
-        out[...] = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(-mu_p + mu_q))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q/beta_p) - 1 - numpy.euler_gamma
+        _c2 = beta_p**(-1.0)
+        _c3 = mu_p - mu_q
+        _c4 = beta_p**(-2.0)
+        _c5 = beta_p - beta_q
+        _c6 = _c5**2
+        _c7 = (1/2)*_c6
+        _c8 = _c3**2
+        _c9 = (1/2)*_c8
+        _c10 = numpy.euler_gamma*_c6
+        _c11 = numpy.euler_gamma**2
+        _c12 = _c11*_c7
+        _c13 = numpy.pi**2
+        _c14 = (1/12)*_c13
+        _c15 = _c14*_c6
+        _c16 = _c3*_c5
+        _c17 = beta_p**(-3.0)
+        _c18 = _c5**5
+        _c19 = (1/120)*_c17
+        _c20 = _c5**4
+        _c21 = _c3**4
+        _c22 = _c5**3
+        _c23 = _c3**3
+        _c24 = (1/6)*_c2
+        _c25 = _c17*_c18
+        _c26 = numpy.euler_gamma*_c25
+        _c27 = _c20*_c4
+        _c28 = _c2*_c22
+        _c29 = numpy.euler_gamma*_c28
+        _c30 = 1.2020569031595942
+        _c31 = _c25*_c30
+        _c32 = (1/3)*_c30
+        _c33 = numpy.euler_gamma**3
+        _c34 = _c25*_c33
+        _c35 = numpy.euler_gamma**4
+        _c36 = numpy.pi**4
+        _c37 = (5/6)*_c13
+        _c38 = (1/160)*_c36
+        _c39 = _c17*_c20*_c3
+        _c40 = _c22*_c3
+        _c41 = _c2*_c3
+        _c42 = (1/24)*numpy.euler_gamma
+        _c43 = (1/72)*_c13
+        _c44 = _c17*_c23*_c6
+        _c45 = _c17*_c22*_c8
+        _c46 = 2*_c4
+        _c47 = (1/24)*_c39
+        out[...] = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.log(_c2*beta_q) - 1 - numpy.euler_gamma + numpy.exp(-_c0*_c3)*scipy.special.gamma(_c1 + 1)
+        _near = numpy.asarray(_c4*(-_c10 + _c12 + _c15 - _c16 + numpy.euler_gamma*_c16 + _c7 + _c9) < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c4*(-_c10*_c46*_c8 - _c10 + (5/24)*_c11*_c13*_c17*_c18 + (1/24)*_c11*_c13*_c20*_c4 - _c11*_c13*_c47 + 5*_c11*_c17*_c18 + (5/4)*_c11*_c17*_c22*_c8 + (3/2)*_c11*_c2*_c22 + 3*_c11*_c20*_c4 - 1/6*_c11*_c31 - 5*_c11*_c39 + (1/4)*_c11*_c4*_c6*_c8 - _c11*_c40*_c46 - 1/12*_c11*_c44 + (1/2)*_c11*_c6 - _c12*_c41 + (5/6)*_c13*_c17*_c18 + (5/12)*numpy.euler_gamma*_c13*_c17*_c20*_c3 + (5/24)*_c13*_c17*_c22*_c8 + (1/4)*_c13*_c2*_c22 + (1/2)*_c13*_c20*_c4 + (1/12)*numpy.euler_gamma*_c13*_c22*_c3*_c4 - 1/3*numpy.euler_gamma*_c13*_c27 - 1/36*_c13*_c31 - 1/3*_c13*_c4*_c40 + (1/24)*_c13*_c4*_c6*_c8 - _c13*_c42*_c45 + (1/12)*_c13*_c6 - _c14*_c29 - _c15*_c41 - _c16 + (5/3)*numpy.euler_gamma*_c17*_c18*_c30 + (5/24)*_c17*_c18*_c35 + (1/32)*_c17*_c18*_c36 + (4/5)*_c17*_c18 + (5/3)*_c17*_c20*_c3*_c30 + (5/6)*_c17*_c20*_c3*_c33 + 10*numpy.euler_gamma*_c17*_c20*_c3 - _c17*_c21*_c42*_c5 + (5/24)*_c17*_c21*_c5 + 5*_c17*_c22*_c8 + (5/6)*numpy.euler_gamma*_c17*_c23*_c6 - numpy.euler_gamma**5*_c18*_c19 - _c19*_c3**5 + (2/3)*_c2*_c22 + 3*numpy.euler_gamma*_c2*_c3*_c6 + (3/2)*_c2*_c5*_c8 - numpy.euler_gamma*_c2*_c5*_c9 + (1/3)*numpy.euler_gamma*_c20*_c30*_c4 + (1/24)*_c20*_c35*_c4 + (1/160)*_c20*_c36*_c4 + (3/4)*_c20*_c4 + (1/24)*_c21*_c4 - _c22*_c24*_c33 + (1/3)*_c22*_c3*_c30*_c4 + (1/6)*_c22*_c3*_c33*_c4 + 6*numpy.euler_gamma*_c22*_c3*_c4 - _c23*_c24 - 2/3*_c23*_c4*_c5 + (1/6)*numpy.euler_gamma*_c23*_c4*_c5 - 1/5*_c25*1.03692775514337 - _c26*_c37 - _c26*_c38 - 4*_c26 - 4/3*_c27*_c30 - 2/3*_c27*_c33 - 3*numpy.euler_gamma*_c27 - _c28*_c32 - 2*_c29 + numpy.euler_gamma*_c3*_c5 - 1/6*_c30*_c45 - 10/3*_c31 - numpy.euler_gamma*_c32*_c39 - 1/12*_c33*_c45 - _c34*_c43 - 5/3*_c34 - _c35*_c47 - _c37*_c39 - _c38*_c39 - 4*_c39 - 3*_c4*_c40 + 3*_c4*_c6*_c8 - 2*_c41*_c6 - _c43*_c44 - 5/3*_c44 - 5*numpy.euler_gamma*_c45 + (1/2)*_c6 + (1/2)*_c8), shape)[_near]
     out[~_in_domain(mu_p, beta_p)] = numpy.nan
     out[~_in_domain(mu_q, beta_q)] = numpy.nan
     return out

@@ -148,6 +148,7 @@ def natural_gradient(sigma, grad):
 
 def kl(sigma_p, sigma_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] sigma_p**2/(2*sigma_q**2) + log(sigma_q/sigma_p) - 1/2
@@ -156,7 +157,14 @@ def kl(sigma_p, sigma_q):
     shape = sigma_p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*sigma_p**2/sigma_q**2 + numpy.log(sigma_q/sigma_p) - 1/2
+        _c0 = sigma_p**(-1.0)
+        _c1 = sigma_p**2
+        _c2 = sigma_p - sigma_q
+        _c3 = _c2**2/_c1
+        out[...] = (1/2)*_c1/sigma_q**2 + numpy.log(_c0*sigma_q) - 1/2
+        _near = numpy.asarray(_c3 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c3*((5/3)*_c0*_c2 + (14/5)*_c2**3/sigma_p**3 + (9/4)*_c3 + 1), shape)[_near]
     out[~_in_domain(sigma_p)] = numpy.nan
     out[~_in_domain(sigma_q)] = numpy.nan
     return out

@@ -212,6 +212,7 @@ def natural_gradient(alpha, beta, grad):
 
 def kl(alpha_p, beta_p, alpha_q, beta_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] alpha_p*log(beta_p) - alpha_p*(beta_p - beta_q)/beta_p - alpha_q*log(beta_q) - (alpha_p - alpha_q)*(log(beta_p) - polygamma(0, alpha_p)) - loggamma(alpha_p) + loggamma(alpha_q)
@@ -221,7 +222,17 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
         _c0 = numpy.log(beta_p)
-        out[...] = _c0*alpha_p - alpha_p*(beta_p - beta_q)/beta_p - alpha_q*numpy.log(beta_q) - (_c0 - scipy.special.psi(alpha_p))*(alpha_p - alpha_q) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
+        _c1 = beta_p - beta_q
+        _c2 = _c1/beta_p
+        _c3 = alpha_p - alpha_q
+        _c4 = (1/2)*_c1**2/beta_p**2
+        _c5 = -_c2*_c3 + (1/2)*_c3**2*_polygamma(1, alpha_p) + _c4*alpha_p
+        _c6 = (1/3)*_c1**3/beta_p**3
+        _c7 = (1/4)*_c1**4/beta_p**4
+        out[...] = _c0*alpha_p - _c2*alpha_p - _c3*(_c0 - scipy.special.psi(alpha_p)) - alpha_q*numpy.log(beta_q) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
+        _near = numpy.asarray(_c5 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to((1/5)*_c1**5*alpha_p/beta_p**5 - 1/120*_c3**5*_polygamma(4, alpha_p) + (1/24)*_c3**4*_polygamma(3, alpha_p) - 1/6*_c3**3*_polygamma(2, alpha_p) - _c3*_c4 - _c3*_c6 - _c3*_c7 + _c5 + _c6*alpha_p + _c7*alpha_p, shape)[_near]
     out[~_in_domain(alpha_p, beta_p)] = numpy.nan
     out[~_in_domain(alpha_q, beta_q)] = numpy.nan
     return out

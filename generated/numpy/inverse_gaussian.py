@@ -8,162 +8,16 @@ Conventions: arguments broadcast together (scalars and arrays may be mixed);
 the quantity's own axes come last, e.g. fisher -> (..., d, d), score -> (..., d).
 Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
-Requires numpy only.
+Requires numpy and scipy.special only.
 
 Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 """
 
 import numpy
+import scipy.special
 
 COORDINATES = ["mu", "lam"]
 VARIABLES = ["x"]
-
-
-_DE_STEP = 1.0 / 16.0
-_DE_T = numpy.arange(-64, 65) * _DE_STEP          # t in [-4, 4]
-_SINH = numpy.pi / 2 * numpy.sinh(_DE_T)
-# sinh-sinh: u = sinh(pi/2 sinh t) on the real line
-_REAL_U = numpy.sinh(_SINH)
-_REAL_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * numpy.cosh(_SINH)
-# exp-sinh: offsets v = exp(pi/2 sinh t) on a half-line
-_HALF_V = numpy.exp(_SINH)
-_HALF_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * _HALF_V
-# tanh-sinh on (-1, 1), t in [-3.5, 3.5] (beyond, the nodes round onto the ends)
-_FIN_T = _DE_T[numpy.abs(_DE_T) <= 3.5]
-_FIN_S = numpy.tanh(numpy.pi / 2 * numpy.sinh(_FIN_T))
-_FIN_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_FIN_T) / \
-    numpy.cosh(numpy.pi / 2 * numpy.sinh(_FIN_T)) ** 2
-_CIRCLE_NODES = 256
-_CHUNK = 1 << 17          # nodes x rows evaluated at once (memory stays ~ 1 MB per array)
-_SERIES_START = 32
-_SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a truncated sum)
-_TAIL = 1e-17
-
-
-def _weighted(e1, e2, weights):
-    """sum_k w_k exp(e1_k) e2_k over the last axis; a zero density contributes 0."""
-    dens = numpy.exp(e1)
-    terms = numpy.where(dens > 0, dens * e2, 0.0)
-    return numpy.sum(terms * weights, axis=-1)
-
-
-def _rows(args, extra=()):
-    """The arguments as columns (n, 1), flattened over their common broadcast shape,
-    and ``extra`` (arrays or constants) as rows (n,)."""
-    cols = [numpy.reshape(a, (-1, 1)) for a in args]
-    n = cols[0].shape[0]
-    return cols, [numpy.array(numpy.broadcast_to(numpy.reshape(e, -1) if numpy.ndim(e) else e,
-                                                 (n,)), dtype=float) for e in extra]
-
-
-def _expect_real(integrand, args, kinks=()):
-    """E = int exp(E1(u)) E2(u) du over the real line, split at the (per row) kinks."""
-    cols, kinks = _rows(args, kinks)
-    n = cols[0].shape[0]
-    out = numpy.empty(n)
-    step = max(1, _CHUNK // (_REAL_U.size * (len(kinks) + 1)))
-    for lo in range(0, n, step):
-        sl = slice(lo, lo + step)
-        a = [c[sl] for c in cols]
-        if not kinks:
-            out[sl] = _weighted(*integrand(_REAL_U, *a), _REAL_W)
-            continue
-        cs = numpy.sort(numpy.stack([k[sl] for k in kinks], axis=-1), axis=-1)
-        total = _weighted(*integrand(cs[:, :1] - _HALF_V, *a), _HALF_W)
-        total += _weighted(*integrand(cs[:, -1:] + _HALF_V, *a), _HALF_W)
-        for j in range(cs.shape[1] - 1):
-            left, right = cs[:, j:j + 1], cs[:, j + 1:j + 2]
-            half = (right - left) / 2
-            total += _weighted(*integrand(left + half * (1 + _FIN_S), *a), half * _FIN_W)
-        out[sl] = total
-    return out
-
-
-def _expect_half(integrand, args, kinks=()):
-    """E = int_0^inf exp(E1(v)) E2(v) dv, split at the (per row) kinks inside (0, inf)."""
-    cols, kinks = _rows(args, kinks)
-    n = cols[0].shape[0]
-    out = numpy.empty(n)
-    step = max(1, _CHUNK // (_HALF_V.size * (len(kinks) + 1)))
-    for lo in range(0, n, step):
-        sl = slice(lo, lo + step)
-        a = [c[sl] for c in cols]
-        if not kinks:
-            out[sl] = _weighted(*integrand(_HALF_V, *a), _HALF_W)
-            continue
-        cs = numpy.sort(numpy.maximum(numpy.stack([k[sl] for k in kinks], axis=-1), 0.0),
-                        axis=-1)
-        total = _weighted(*integrand(cs[:, -1:] + _HALF_V, *a), _HALF_W)
-        ends = numpy.concatenate([numpy.zeros((cs.shape[0], 1)), cs], axis=-1)
-        for j in range(ends.shape[1] - 1):
-            left, right = ends[:, j:j + 1], ends[:, j + 1:j + 2]
-            half = (right - left) / 2
-            total += _weighted(*integrand(left + half * (1 + _FIN_S), *a), half * _FIN_W)
-        out[sl] = total
-    return out
-
-
-def _expect_circle(integrand, args, lower, upper):
-    """E = int_lower^upper exp(E1(u)) E2(u) du over one period (trapezoid rule)."""
-    cols, _ = _rows(args)
-    n = cols[0].shape[0]
-    out = numpy.empty(n)
-    frac = numpy.arange(_CIRCLE_NODES) / _CIRCLE_NODES
-    step = max(1, _CHUNK // _CIRCLE_NODES)
-    for lo in range(0, n, step):
-        sl = slice(lo, lo + step)
-        u = lower + (upper - lower) * frac
-        out[sl] = _weighted(*integrand(u, *[c[sl] for c in cols]), (upper - lower) / _CIRCLE_NODES)
-    return out
-
-
-def _expect_points(integrand, args, values):
-    """E = sum over the finite support values of exp(E1(x)) E2(x)."""
-    cols, _ = _rows(args)
-    x = numpy.asarray(values, dtype=float)
-    return _weighted(*integrand(x, *cols), 1.0)
-
-
-def _expect_series(integrand, args, lower, upper):
-    """E = sum_{x = lower}^{upper} exp(E1(x)) E2(x), upper possibly inf.
-
-    Terms are added in doubling blocks; a row is done when it reached ``upper``,
-    when its last terms decrease with ratio r < 1 and t_last r / (1 - r) is
-    below 1e-17 of the sum, or when they vanish after the weights began.  Rows not done after _SERIES_MAX terms are NaN.
-    """
-    cols, (lower, upper) = _rows(args, (lower, upper))
-    n = cols[0].shape[0]
-    out = numpy.full(n, numpy.nan)
-    todo = numpy.arange(n)
-    start = lower.copy()
-    total = numpy.zeros(n)
-    mass = numpy.zeros(n)     # of the weights: zero terms before the mass starts are no tail
-    size = _SERIES_START
-    while todo.size and size <= _SERIES_MAX:
-        step = max(1, _CHUNK // size)
-        left = []
-        for lo in range(0, todo.size, step):
-            rows = todo[lo:lo + step]
-            x = start[rows, None] + numpy.arange(size)
-            e1, e2 = integrand(x, *[c[rows] for c in cols])
-            dens = numpy.exp(e1)
-            inside = (dens > 0) & (x <= upper[rows, None])
-            terms = numpy.where(inside, dens * e2, 0.0)
-            total[rows] += numpy.sum(terms, axis=-1)
-            mass[rows] += numpy.sum(numpy.where(inside, dens, 0.0), axis=-1)
-            last, prev = numpy.abs(terms[:, -1]), numpy.abs(terms[:, -2])
-            with numpy.errstate(divide="ignore", invalid="ignore"):
-                ratio = last / prev
-                tail = last * ratio / (1 - ratio)
-            done = (x[:, -1] >= upper[rows]) | ((last == 0) & (prev == 0) & (mass[rows] > 0)) | \
-                ((ratio < 1) & (tail <= _TAIL * numpy.abs(total[rows])))
-            out[rows[done]] = total[rows[done]]
-            left.append(rows[~done])
-            start[rows] += size
-        todo = numpy.concatenate(left) if left else todo[:0]
-        size *= 2
-    return out
-
 
 
 def _solve(matrix, rhs):
@@ -313,6 +167,7 @@ def natural_gradient(mu, lam, grad):
 
 def kl(mu_p, lam_p, mu_q, lam_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] lam_q*mu_p/(2*mu_q**2) - lam_q/mu_q + lam_q/(2*mu_p) + log(lam_p)/2 - log(lam_q)/2 - 1/2 + lam_q/(2*lam_p)
@@ -322,7 +177,18 @@ def kl(mu_p, lam_p, mu_q, lam_q):
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
         _c0 = (1/2)*lam_q
+        _c1 = lam_p - lam_q
+        _c2 = _c1**2/lam_p**2
+        _c3 = 2*lam_p
+        _c4 = mu_p - mu_q
+        _c5 = _c4**2/mu_p**3
+        _c6 = _c4**3/mu_p**4
+        _c7 = (3/2)*_c4**4/mu_p**5
+        _c8 = (1/2)*_c5
         out[...] = _c0*mu_p/mu_q**2 + _c0/mu_p + _c0/lam_p - lam_q/mu_q + (1/2)*numpy.log(lam_p) - 1/2*numpy.log(lam_q) - 1/2
+        _near = numpy.asarray((1/4)*_c2 + (1/4)*_c3*_c5 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to((1/10)*_c1**5/lam_p**5 + (1/8)*_c1**4/lam_p**4 + (1/6)*_c1**3/lam_p**3 - _c1*_c6 - _c1*_c7 - _c1*_c8 + (1/4)*_c2 + _c3*_c4**5/mu_p**6 + _c6*lam_p + _c7*lam_p + _c8*lam_p, shape)[_near]
     out[~_in_domain(mu_p, lam_p)] = numpy.nan
     out[~_in_domain(mu_q, lam_q)] = numpy.nan
     return out
@@ -358,22 +224,15 @@ def alpha_divergence(alpha, mu_p, lam_p, mu_q, lam_q):
 def entropy(mu, lam):
     """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
 
-    No closed form was derived; numeric route: H(p) = -E_p[log p], by double-exponential quadrature (exp-sinh on the half-line; tanh-sinh between kinks) after x = lam*z.
-    Integrand (log weight E1, factor E2 at the node _node):
-      E1 -_node*lam**2/(2*mu**2) + lam/mu - 3*log(_node)/2 - log(pi)/2 - log(2)/2 - 1/(2*_node)
-      E2 _node*lam**2/(2*mu**2) - lam/mu + 3*log(_node)/2 + log(lam) + log(2)/2 + log(pi)/2 + 1/(2*_node)
+    Formula (entries in row-major order):
+      [.] -3*exp(2*lam/mu)*expint(1, 2*lam/mu)/2 - log(lam)/2 + 3*log(mu)/2 + log(2)/2 + 1/2 + log(pi)/2
     """
     mu, lam, = _prepare(mu, lam)
     shape = mu.shape
-
-    def _integrand(_node, mu, lam):
-        _c0 = (1/2)*_node*lam**2/mu**2 - lam/mu + (3/2)*numpy.log(_node) + (1/2)*numpy.log(2) + (1/2)*numpy.log(numpy.pi) + (1/2)/_node
-        return -_c0, _c0 + numpy.log(lam)
-
+    out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _S = _expect_half(_integrand, [mu, lam], []).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
+        _c0 = 2*lam/mu
+        out[...] = -3/2*numpy.exp(_c0)*scipy.special.exp1(_c0) - 1/2*numpy.log(lam) + (3/2)*numpy.log(mu) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
     out[~_in_domain(mu, lam)] = numpy.nan
     return out
 
@@ -382,24 +241,17 @@ def entropy(mu, lam):
 def cross_entropy(mu_p, lam_p, mu_q, lam_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: H(p, q) = -E_p[log q], by double-exponential quadrature (exp-sinh on the half-line; tanh-sinh between kinks) after x = lam*z.
-    Integrand (log weight E1, factor E2 at the node _node):
-      E1 -_node*lam_p**2/(2*mu_p**2) + lam_p/mu_p - 3*log(_node)/2 - log(pi)/2 - log(2)/2 - 1/(2*_node)
-      E2 _node*lam_p*lam_q/(2*mu_q**2) - lam_q/mu_q + 3*log(_node)/2 + 3*log(lam_p)/2 - log(lam_q)/2 + log(2)/2 + log(pi)/2 + lam_q/(2*_node*lam_p)
+    Formula (entries in row-major order):
+      [.] lam_q*mu_p/(2*mu_q**2) - lam_q/mu_q + lam_q/(2*mu_p) - 3*exp(2*lam_p/mu_p)*expint(1, 2*lam_p/mu_p)/2 + log(2*pi*mu_p**3/lam_q)/2 + lam_q/(2*lam_p)
     """
     mu_p, lam_p, mu_q, lam_q, = _prepare(mu_p, lam_p, mu_q, lam_q)
     shape = mu_p.shape
-
-    def _integrand(_node, mu_p, lam_p, mu_q, lam_q):
-        _c0 = (1/2)/_node
-        _c1 = (1/2)*_node
-        _c2 = (3/2)*numpy.log(_node) + (1/2)*numpy.log(2) + (1/2)*numpy.log(numpy.pi)
-        return -_c0 - _c1*lam_p**2/mu_p**2 - _c2 + lam_p/mu_p, _c0*lam_q/lam_p + _c1*lam_p*lam_q/mu_q**2 + _c2 - lam_q/mu_q + (3/2)*numpy.log(lam_p) - 1/2*numpy.log(lam_q)
-
+    out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _S = _expect_half(_integrand, [mu_p, lam_p, mu_q, lam_q], []).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
+        _c0 = (1/2)*lam_q
+        _c1 = mu_p**(-1.0)
+        _c2 = 2*_c1*lam_p
+        out[...] = _c0*_c1 + _c0*mu_p/mu_q**2 + _c0/lam_p - lam_q/mu_q - 3/2*numpy.exp(_c2)*scipy.special.exp1(_c2) + (1/2)*numpy.log(2*numpy.pi*mu_p**3/lam_q)
     out[~_in_domain(mu_p, lam_p)] = numpy.nan
     out[~_in_domain(mu_q, lam_q)] = numpy.nan
     return out

@@ -169,6 +169,7 @@ def natural_gradient(mu, sigma, grad):
 
 def kl(mu_p, sigma_p, mu_q, sigma_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] log(sigma_q/sigma_p) + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + sigma_p**2 - sigma_q**2)/(2*sigma_q**2)
@@ -177,8 +178,20 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
     shape = mu_p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = sigma_q**2
-        out[...] = numpy.log(sigma_q/sigma_p) + (1/2)*(-_c0 + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + sigma_p**2)/_c0
+        _c0 = sigma_p**(-1.0)
+        _c1 = sigma_q**2
+        _c2 = sigma_p**2
+        _c3 = _c2**(-1.0)
+        _c4 = sigma_p - sigma_q
+        _c5 = _c4**2
+        _c6 = (mu_p - mu_q)**2
+        _c7 = _c5 + (1/2)*_c6
+        _c8 = _c4**3
+        _c9 = sigma_p**(-3.0)
+        out[...] = numpy.log(_c0*sigma_q) + (1/2)*(-_c1 + _c2 + mu_p**2 - 2*mu_p*mu_q + mu_q**2)/_c1
+        _near = numpy.asarray(_c3*_c7 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c3*(_c0*_c4*_c6 + (5/3)*_c0*_c8 + (9/4)*_c3*_c4**4 + (3/2)*_c3*_c5*_c6 + (14/5)*_c4**5*_c9 + 2*_c6*_c8*_c9 + _c7), shape)[_near]
     out[~_in_domain(mu_p, sigma_p)] = numpy.nan
     out[~_in_domain(mu_q, sigma_q)] = numpy.nan
     return out

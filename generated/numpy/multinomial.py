@@ -184,6 +184,7 @@ def natural_gradient(p1, p2, grad):
 
 def kl(p1_p, p2_p, p1_q, p2_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 5*p1_p*log(p1_p) - 5*p1_p*log(p1_q) + 5*p2_p*log(p2_p) - 5*p2_p*log(p2_q) - 5*(p1_p + p2_p - 1)*log(-p1_p - p2_p + 1) + 5*(p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
@@ -193,7 +194,73 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
         _c0 = p1_p + p2_p - 1
+        _c1 = p1_p**(-1.0)
+        _c2 = p1_p - p1_q
+        _c3 = _c2**2
+        _c4 = p2_p**(-1.0)
+        _c5 = p2_p - p2_q
+        _c6 = _c5**2
+        _c7 = 2*p1_p
+        _c8 = p1_p**2
+        _c9 = p2_p**2
+        _c10 = (_c7*p2_p - _c7 + _c8 + _c9 - 2*p2_p + 1)**(-1.0)
+        _c11 = (1/2)*_c10*_c3
+        _c12 = (1/2)*_c10*_c6
+        _c13 = _c10*_c2*_c5
+        _c14 = p1_p**4
+        _c15 = _c2**5
+        _c16 = p1_p**3
+        _c17 = _c2**4
+        _c18 = _c2**3
+        _c19 = p2_p**4
+        _c20 = _c5**5
+        _c21 = p2_p**3
+        _c22 = _c5**4
+        _c23 = _c5**3
+        _c24 = (5/2)*_c10*_c3
+        _c25 = (5/2)*_c10*_c6
+        _c26 = 5*p1_p
+        _c27 = 5*p2_p
+        _c28 = p1_p*p2_p
+        _c29 = 3*_c8
+        _c30 = 3*_c9
+        _c31 = (_c16 + _c21 - 6*_c28 + _c29*p2_p - _c29 + _c30*p1_p - _c30 + 3*p1_p + 3*p2_p - 1)**(-1.0)
+        _c32 = (5/3)*_c18*_c31
+        _c33 = (5/3)*_c23*_c31
+        _c34 = _c31*_c6
+        _c35 = _c2*_c26
+        _c36 = _c3*_c31
+        _c37 = _c26*_c5
+        _c38 = _c2*_c27
+        _c39 = _c27*_c5
+        _c40 = 4*p1_p
+        _c41 = 4*p2_p
+        _c42 = 6*_c8
+        _c43 = _c8*p2_p
+        _c44 = (_c14 + _c16*_c41 - 4*_c16 + _c19 + _c21*_c40 - 4*_c21 + 12*_c28 - _c40 - _c41 + _c42*_c9 + _c42 - 12*_c43 - 12*_c9*p1_p + 6*_c9 + 1)**(-1.0)
+        _c45 = (5/4)*_c17*_c44
+        _c46 = (5/4)*_c22*_c44
+        _c47 = _c23*_c44
+        _c48 = _c18*_c44
+        _c49 = (15/2)*_c3*_c44*_c6
+        _c50 = 20*p1_p
+        _c51 = 10*_c8
+        _c52 = 5*_c14
+        _c53 = 10*_c9
+        _c54 = 5*_c19
+        _c55 = 30*_c9
+        _c56 = (_c16*_c53 - 20*_c16*p2_p + 10*_c16 - _c21*_c50 + _c21*_c51 + 10*_c21 + _c26 + _c27 + 30*_c43 - _c50*p2_p - _c51 + _c52*p2_p - _c52 - _c53 + _c54*p1_p - _c54 - _c55*_c8 + _c55*p1_p + p1_p**5 + p2_p**5 - 1)**(-1.0)
+        _c57 = _c15*_c56
+        _c58 = _c20*_c56
+        _c59 = _c22*_c56
+        _c60 = _c17*_c56
+        _c61 = 10*_c56
+        _c62 = _c23*_c3*_c61
+        _c63 = _c18*_c6*_c61
         out[...] = -5*_c0*numpy.log(-_c0) + 5*_c0*numpy.log(-p1_q - p2_q + 1) + 5*p1_p*numpy.log(p1_p) - 5*p1_p*numpy.log(p1_q) + 5*p2_p*numpy.log(p2_p) - 5*p2_p*numpy.log(p2_q)
+        _near = numpy.asarray((5/2)*_c1*_c3 + 5*_c10*_c2*_c5 + (5/2)*_c10*_c3 + (5/2)*_c10*_c6 - 5*_c11*p1_p - 5*_c11*p2_p - 5*_c12*p1_p - 5*_c12*p2_p - 5*_c13*p1_p - 5*_c13*p2_p + (5/2)*_c4*_c6 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to((5/2)*_c1*_c3 + 5*_c10*_c2*_c5 + (5/2)*_c10*_c3 + (5/2)*_c10*_c6 - _c13*_c26 - _c13*_c27 + _c15*_c56 + (5/4)*_c17*_c44 + 5*_c17*_c5*_c56 + (5/3)*_c18*_c31 + 5*_c18*_c44*_c5 + 10*_c18*_c56*_c6 + (5/3)*_c18/_c8 + 5*_c2*_c22*_c56 + 5*_c2*_c23*_c44 + 5*_c2*_c31*_c6 + _c20*_c56 + (5/4)*_c22*_c44 + 10*_c23*_c3*_c56 + (5/3)*_c23*_c31 + (5/3)*_c23/_c9 - _c24*p1_p - _c24*p2_p - _c25*p1_p - _c25*p2_p + 5*_c3*_c31*_c5 + (15/2)*_c3*_c44*_c6 - _c32*p1_p - _c32*p2_p - _c33*p1_p - _c33*p2_p - _c34*_c35 - _c34*_c38 - _c35*_c47 - _c35*_c59 - _c36*_c37 - _c36*_c39 - _c37*_c48 - _c37*_c60 - _c38*_c47 - _c38*_c59 - _c39*_c48 - _c39*_c60 + (5/2)*_c4*_c6 - _c45*p1_p - _c45*p2_p - _c46*p1_p - _c46*p2_p - _c49*p1_p - _c49*p2_p - _c57*p1_p - _c57*p2_p - _c58*p1_p - _c58*p2_p - _c62*p1_p - _c62*p2_p - _c63*p1_p - _c63*p2_p + (5/4)*_c22/_c21 + _c20/_c19 + (5/4)*_c17/_c16 + _c15/_c14, shape)[_near]
     out[~_in_domain(p1_p, p2_p)] = numpy.nan
     out[~_in_domain(p1_q, p2_q)] = numpy.nan
     return out

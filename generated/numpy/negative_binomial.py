@@ -297,6 +297,7 @@ def natural_gradient(p, grad):
 
 def kl(p_p, p_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 3*log(p_p) - 3*log(p_q) - 3*(p_p - 1)*log(1 - p_p)/p_p + 3*(p_p - 1)*log(1 - p_q)/p_p
@@ -305,9 +306,27 @@ def kl(p_p, p_q):
     shape = p_p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = p_p - 1
-        _c1 = _c0/p_p
-        out[...] = -3*_c1*numpy.log(-_c0) + 3*_c1*numpy.log(1 - p_q) + 3*numpy.log(p_p) - 3*numpy.log(p_q)
+        _c0 = p_p**(-1.0)
+        _c1 = p_p - 1
+        _c2 = _c0*_c1
+        _c3 = p_p - p_q
+        _c4 = _c3**2
+        _c5 = p_p**2
+        _c6 = _c5**(-1.0)
+        _c7 = (_c5 - 2*p_p + 1)**(-1.0)
+        _c8 = _c0*_c7
+        _c9 = p_p**3
+        _c10 = p_p**5
+        _c11 = (3/5)*_c3**3
+        _c12 = p_p**4
+        _c13 = (3/4)*_c4
+        _c14 = _c3/(-3*_c5 + _c9 + 3*p_p - 1)
+        _c15 = _c13/(_c12 + 6*_c5 - 4*_c9 - 4*p_p + 1)
+        _c16 = _c11/(_c10 - 5*_c12 - 10*_c5 + 10*_c9 + 5*p_p - 1)
+        out[...] = -3*_c2*numpy.log(-_c1) + 3*_c2*numpy.log(1 - p_q) + 3*numpy.log(p_p) - 3*numpy.log(p_q)
+        _near = numpy.asarray((3/2)*_c4*(_c6 - _c7 + _c8) < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c4*(_c0*_c14 + _c0*_c15 + _c0*_c16 - _c14 - _c15 - _c16 + _c3/_c9 + (3/2)*_c6 - 3/2*_c7 + (3/2)*_c8 + _c13/_c12 + _c11/_c10), shape)[_near]
     out[~_in_domain(p_p)] = numpy.nan
     out[~_in_domain(p_q)] = numpy.nan
     return out

@@ -164,6 +164,7 @@ def natural_gradient(mu, v, grad):
 
 def kl(mu_p, v_p, mu_q, v_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] -log(v_p)/2 + log(v_q)/2 + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p - v_q)/(2*v_q)
@@ -172,7 +173,19 @@ def kl(mu_p, v_p, mu_q, v_q):
     shape = mu_p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*(-numpy.log(v_p) + numpy.log(v_q) + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p - v_q)/v_q)
+        _c0 = v_p - v_q
+        _c1 = v_p**(-1.0)
+        _c2 = (mu_p - mu_q)**2
+        _c3 = _c0**2
+        _c4 = _c1*_c3
+        _c5 = 60*_c2
+        _c6 = v_p**(-3.0)
+        _c7 = v_p**(-2.0)
+        _c8 = _c0**3
+        out[...] = -1/2*numpy.log(v_p) + (1/2)*numpy.log(v_q) + (1/2)*(_c0 + mu_p**2 - 2*mu_p*mu_q + mu_q**2)/v_q
+        _near = numpy.asarray((1/4)*_c1*(2*_c2 + _c4) < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to((1/120)*_c1*(48*_c0**5/v_p**4 + 45*_c0**4*_c6 + _c0*_c1*_c5 + _c3*_c5*_c7 + 30*_c4 + _c5*_c6*_c8 + _c5 + 40*_c7*_c8), shape)[_near]
     out[~_in_domain(mu_p, v_p)] = numpy.nan
     out[~_in_domain(mu_q, v_q)] = numpy.nan
     return out

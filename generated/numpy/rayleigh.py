@@ -147,6 +147,7 @@ def natural_gradient(sigma, grad):
 
 def kl(sigma_p, sigma_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] sigma_p**2/sigma_q**2 + log(sigma_q**2/sigma_p**2) - 1
@@ -157,7 +158,13 @@ def kl(sigma_p, sigma_q):
     with numpy.errstate(all="ignore"):
         _c0 = sigma_p**2
         _c1 = sigma_q**2
-        out[...] = _c0/_c1 + numpy.log(_c1/_c0) - 1
+        _c2 = _c0**(-1.0)
+        _c3 = sigma_p - sigma_q
+        _c4 = _c2*_c3**2
+        out[...] = _c0/_c1 + numpy.log(_c1*_c2) - 1
+        _near = numpy.asarray(2*_c4 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to(_c4*((28/5)*_c3**3/sigma_p**3 + (10/3)*_c3/sigma_p + (9/2)*_c4 + 2), shape)[_near]
     out[~_in_domain(sigma_p)] = numpy.nan
     out[~_in_domain(sigma_q)] = numpy.nan
     return out

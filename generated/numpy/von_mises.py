@@ -324,6 +324,7 @@ def natural_gradient(mu, kappa, grad):
 
 def kl(mu_p, kappa_p, mu_q, kappa_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
+    Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] kappa_p*besseli(1, kappa_p)/besseli(0, kappa_p) - kappa_q*cos(mu_p - mu_q)*besseli(1, kappa_p)/besseli(0, kappa_p) - log(besseli(0, kappa_p)) + log(besseli(0, kappa_q))
@@ -333,8 +334,36 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
         _c0 = scipy.special.iv(0, kappa_p)
-        _c1 = scipy.special.iv(1, kappa_p)/_c0
-        out[...] = _c1*kappa_p - _c1*kappa_q*numpy.cos(mu_p - mu_q) - numpy.log(_c0) + numpy.log(scipy.special.iv(0, kappa_q))
+        _c1 = _c0**(-1.0)
+        _c2 = scipy.special.iv(1, kappa_p)
+        _c3 = _c1*_c2
+        _c4 = _c3*kappa_p
+        _c5 = mu_p - mu_q
+        _c6 = kappa_p - kappa_q
+        _c7 = _c6**2
+        _c8 = scipy.special.iv(2, kappa_p)
+        _c9 = _c1*_c8
+        _c10 = _c5**2
+        _c11 = _c0**(-2.0)
+        _c12 = _c2**2
+        _c13 = _c11*_c12*_c7
+        _c14 = _c6**4
+        _c15 = _c6**5
+        _c16 = _c6**3
+        _c17 = scipy.special.iv(3, kappa_p)
+        _c18 = 80*_c17
+        _c19 = scipy.special.iv(4, kappa_p)
+        _c20 = _c5**4
+        _c21 = _c0**(-3.0)
+        _c22 = _c2**3
+        _c23 = _c0**(-4.0)
+        _c24 = _c8**2
+        _c25 = _c11*_c14
+        _c26 = _c15*_c2
+        out[...] = -_c3*kappa_q*numpy.cos(_c5) + _c4 - numpy.log(_c0) + numpy.log(scipy.special.iv(0, kappa_q))
+        _near = numpy.asarray((1/2)*_c10*_c4 - 1/2*_c13 + (1/4)*_c7*_c9 + (1/4)*_c7 < 1e-06)
+        if _near.any():
+            out[_near] = numpy.broadcast_to((1/2)*_c1*_c10*_c2*kappa_p + (1/192)*_c1*_c14*_c19 + (1/128)*_c1*_c15*_c17 - 1/1920*_c1*_c15*scipy.special.iv(5, kappa_p) - 1/1920*_c1*_c16*_c18 + (1/8)*_c1*_c16*_c2 + (1/24)*_c1*_c2*_c20*_c6 + (1/4)*_c1*_c7*_c8 - 1/2*_c10*_c3*_c6 + (1/8)*_c11*_c12*_c14 + (1/96)*_c11*_c15*_c17*_c8 + (1/192)*_c11*_c15*_c19*_c2 + (1/4)*_c11*_c16*_c2*_c8 - 7/96*_c11*_c26*_c8 + (1/4)*_c12*_c14*_c21*_c8 - 1/1920*_c12*_c15*_c18*_c21 - 1/2*_c13 - 1/4*_c14*_c2**4*_c23 - 1/24*_c14*_c9 - 1/64*_c14 + (1/8)*_c15*_c21*_c22 + (1/4)*_c15*_c22*_c23*_c8 - 1/48*_c15*_c3 - 1/3*_c16*_c21*_c22 - 1/1920*_c18*_c2*_c25 - 1/24*_c20*_c4 - 1/16*_c21*_c24*_c26 - 1/32*_c24*_c25 + (1/4)*_c7 - 1/5*_c15*_c2**5/_c0**5, shape)[_near]
     out[~_in_domain(mu_p, kappa_p)] = numpy.nan
     out[~_in_domain(mu_q, kappa_q)] = numpy.nan
     return out

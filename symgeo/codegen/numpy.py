@@ -30,6 +30,7 @@ from sympy.printing.numpy import SciPyPrinter
 
 from .._version import __version__
 from ..declare.support import Box, Compositions, FiniteValues, IntegerRange, Simplex
+from ..divergence.closed_forms import NEAR_ORDER, kl_near_diagonal
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import quadrature as _quad
 
@@ -193,6 +194,16 @@ QUANTITIES = {
 }
 
 
+NEAR_THRESHOLD = 1e-6
+"""Below this leading term 1/2 delta^T I delta, a generated kl uses its Taylor polynomial:
+its truncation error is then ~1e-12 relative and the closed form's cancellation ~1e-10."""
+
+NEAR_MAX_DIMENSION = 3
+NEAR_MAX_OPS = 400
+"""Families with more coordinates or longer KL forms get no near-diagonal polynomial
+(its number of terms grows like d^5)."""
+
+
 def available(family, name):
     """Whether the family has the method quantity ``name`` needs (not whether it derives)."""
     q = QUANTITIES[name]
@@ -327,7 +338,18 @@ def _function(family, name, printer, expr=None):
         cond = support_condition(family, [rename[v] for v in family.variables], rename)
         if cond is not sp.true:
             support_code = printer.doprint(cond)
-    cse, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    near = None
+    if name == "kl" and family.dimension <= NEAR_MAX_DIMENSION and \
+            sp.count_ops(exprs[0]) <= NEAR_MAX_OPS:
+        p_syms, q_syms = ([rename[c] for c in pt] for pt in points)
+        try:
+            near = kl_near_diagonal(exprs[0], p_syms, q_syms)
+        except (TypeError, ValueError, NotImplementedError):  # pragma: no cover
+            near = None
+    cse, reduced = sp.cse(exprs + list(near or ()), symbols=sp.numbered_symbols("_c"),
+                          optimizations="basic")
+    if near is not None:
+        reduced, near = reduced[:-2], reduced[-2:]
     lead_names = [names[a] for a in lead_syms]
     point_names = [[names[c] for c in pt] for pt in points]
     flat_points = [n for pt in point_names for n in pt]
@@ -343,6 +365,10 @@ def _function(family, name, printer, expr=None):
                 f"{v} = x[..., {i}]" for i, v in enumerate(var_names))
             prepared = var_names + prepared
     doc = q.doc
+    if name == "kl" and family.dimension <= NEAR_MAX_DIMENSION:
+        doc += (f"\nWhere 1/2 delta^T I delta < {NEAR_THRESHOLD:g} (q near p) the value is the "
+                f"Taylor polynomial of order {NEAR_ORDER} in delta = q - p, which keeps "
+                "relative accuracy where the closed form cancels.")
     if q.takes_x and len(var_names) > 1:
         doc += f"\nx has last axis ({', '.join(var_names)})."
     if fixed_args:
@@ -369,6 +395,9 @@ def _function(family, name, printer, expr=None):
         "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in cse],
         "entries": [(idx, printer.doprint(e)) for (idx, _), e in zip(entries, reduced)],
         "quadrature": None,
+        "near": None if near is None else {"c2": printer.doprint(near[0]),
+                                           "taylor": printer.doprint(near[1]),
+                                           "threshold": repr(NEAR_THRESHOLD)},
     }
 
 

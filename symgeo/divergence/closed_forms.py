@@ -271,6 +271,33 @@ def log_affinity_closed_form(family, lam):
     return Divergence(tidy_divergence(sp.log(res.value)), res.route, res.detail)
 
 
+NEAR_ORDER = 5
+"""Order of the Taylor polynomial of KL(p || p + delta) used near the diagonal."""
+
+
+def kl_near_diagonal(kl, p, q, order=NEAR_ORDER):
+    """(c_2, T): the Taylor polynomial T = sum_{n=2}^{order} c_n of KL(p || q) in
+    delta = q - p, and its leading term c_2 = 1/2 delta^T I(p) delta.
+
+    c_n = (1/n!) d^n/dt^n KL(p || p + t delta) at t = 0, written back in p and q.
+    In floating point a closed form of KL is a difference of O(1) terms that loses
+    all digits as q -> p; T has no cancellation, and its truncation error relative
+    to KL is O(c_2^((order - 1)/2)).
+    """
+    t = sp.Dummy("t")
+    deltas = [sp.Dummy(f"d{i}") for i in range(len(p))]
+    along = sp.sympify(kl).xreplace({qi: pi + t * di for pi, qi, di in zip(p, q, deltas)})
+    back = {di: qi - pi for pi, qi, di in zip(p, q, deltas)}
+    terms = []
+    g = along
+    for n in range(1, order + 1):
+        g = sp.diff(g, t)
+        if n >= 2:
+            c = sp.expand(g.xreplace({t: 0}) / sp.factorial(n))
+            terms.append(c.xreplace(back))
+    return terms[0], sp.Add(*terms)
+
+
 def alpha_from_affinity(alpha, log_rho):
     """Amari's D_α = 4/(1-α²)(1 - ρ) from log ρ."""
     return 4 / (1 - alpha ** 2) * (1 - sp.exp(log_rho))

@@ -461,6 +461,15 @@ def piecewise_exponential(term, z):
             linear += t
         else:
             linear += t
+    merged = []
+    for c, k in absolutes:  # c1 |z - k| + c2 |z - k| = (c1 + c2) |z - k|
+        for i, (c0, k0) in enumerate(merged):
+            if sp.simplify(k - k0) == 0:
+                merged[i] = (c0 + c, k0)
+                break
+        else:
+            merged.append((c, k))
+    absolutes = merged
     if not absolutes or len(absolutes) > 2:
         return None
     a = sp.expand(linear).coeff(z, 1)

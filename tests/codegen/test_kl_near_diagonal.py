@@ -1,0 +1,54 @@
+"""float64 accuracy of the generated KL as q -> p: the closed form cancels there, the
+generated function switches to its Taylor polynomial in delta = q - p.  The reference
+is the exact closed form evaluated at 40 digits (itself checked against quadrature in
+the divergence tests)."""
+
+import random
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgeo
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            fam = symgeo.get_family(name)
+            cache[name] = (fam, fam.numeric("kl"))
+        return cache[name]
+    return get
+
+
+def _relative_error(fam, fn, pv, qv):
+    # sp.Float of a Python float is its exact binary value (repr would round delta)
+    sub = {**{c: sp.Float(float(v), 50) for c, v in zip(fam.coordinates, pv)},
+           **{c: sp.Float(float(v), 50) for c, v in zip(fam._q_symbols(), qv)}}
+    ref = float(sp.N(fam.kl_result().value.xreplace(sub), 40))
+    return abs(float(fn(*pv, *qv)) - ref) / abs(ref)
+
+
+@pytest.mark.parametrize("name", ["poisson", "bernoulli", "normal", "gamma", "beta",
+                                  "inverse_gaussian", "dirichlet", "binomial"])
+def test_kl_keeps_relative_accuracy_near_the_diagonal(name, compiled):
+    fam, fn = compiled(name)
+    p = fam.random_point(random.Random(5))
+    pv = [float(p[c]) for c in fam.coordinates]
+    for eps, tol in ((1e-4, 1e-9), (1e-6, 1e-10), (1e-8, 1e-8)):
+        qv = [v * (1 + eps) for v in pv]
+        assert _relative_error(fam, fn, pv, qv) < tol, (name, eps)
+
+
+def test_taylor_and_closed_form_meet_at_the_switch(compiled):
+    """On both sides of the switch (1/2 delta^T I delta = 1e-6) the error stays small."""
+    fam, fn = compiled("gamma")
+    pv = [2.5, 1.5]
+    g = np.array(fam.fisher().subs(dict(zip(fam.coordinates, pv))).tolist(), dtype=float)
+    v = np.array([1.0, 0.7])
+    for target in (0.9e-6, 1.1e-6):
+        t = np.sqrt(2 * target / (v @ g @ v))
+        assert _relative_error(fam, fn, pv, list(np.array(pv) + t * v)) < 1e-9
