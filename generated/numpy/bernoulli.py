@@ -186,7 +186,7 @@ def alpha_divergence(alpha, p_p, p_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-(exp(-(alpha - 1)*(log(p_p) - log(1 - p_p))/2 + (alpha + 1)*(log(p_q) - log(1 - p_q))/2) + 1)*exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
+      [.] 4*(-(exp((1/2 - alpha/2)*(log(p_p) - log(1 - p_p)) + (alpha/2 + 1/2)*(log(p_q) - log(1 - p_q))) + 1)*exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
     """
     alpha, p_p, p_q, = _prepare(alpha, p_p, p_q)
     shape = alpha.shape

@@ -271,7 +271,7 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-exp(-(1/2 - alpha/2)*log(beta(a_p, b_p)) - (alpha/2 + 1/2)*log(beta(a_q, b_q)))*beta(-a_p*(alpha - 1)/2 + a_q*(alpha + 1)/2, -b_p*(alpha - 1)/2 + b_q*(alpha + 1)/2) + 1)/(1 - alpha**2)
+      [.] 4*(-exp(-(1/2 - alpha/2)*log(beta(a_p, b_p)) - (alpha/2 + 1/2)*log(beta(a_q, b_q)))*beta(a_p*(1/2 - alpha/2) + a_q*(alpha/2 + 1/2), b_p*(1/2 - alpha/2) + b_q*(alpha/2 + 1/2)) + 1)/(1 - alpha**2)
     """
     alpha, a_p, b_p, a_q, b_q, = _prepare(alpha, a_p, b_p, a_q, b_q)
     shape = alpha.shape

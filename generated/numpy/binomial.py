@@ -190,7 +190,7 @@ def alpha_divergence(alpha, p_p, p_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-(exp(-(alpha - 1)*(log(p_p) - log(1 - p_p))/2 + (alpha + 1)*(log(p_q) - log(1 - p_q))/2) + 1)**10*exp(10*(1/2 - alpha/2)*log(1 - p_p) + 10*(alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
+      [.] 4*(-(exp((1/2 - alpha/2)*(log(p_p) - log(1 - p_p)) + (alpha/2 + 1/2)*(log(p_q) - log(1 - p_q))) + 1)**10*exp(10*(1/2 - alpha/2)*log(1 - p_p) + 10*(alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
     """
     alpha, p_p, p_q, = _prepare(alpha, p_p, p_q)
     shape = alpha.shape
@@ -211,21 +211,19 @@ def entropy(p):
     """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
 
     Formula (entries in row-major order):
-      [.] 252*p**5*(p - 1)**5*log(252) - 210*p**4*(p - 1)**4*(2*p**2 - 2*p + 1)*log(210) + 120*p**3*(p - 1)**3*(2*p**4 - 4*p**3 + 6*p**2 - 4*p + 1)*log(120) - 45*p**2*(p - 1)**2*(2*p**2 - 2*p + 1)*(p**4 - 2*p**3 + 5*p**2 - 4*p + 1)*log(45) + 10*p*(p - 1)*(2*p**8 - 8*p**7 + 28*p**6 - 56*p**5 + 70*p**4 - 56*p**3 + 28*p**2 - 8*p + 1)*log(10) - 10*p*log(p) + 10*(p - 1)*log(1 - p)
+      [.] -10*p**9*(1 - p)*log(10) - 45*p**8*(1 - p)**2*log(45) - 120*p**7*(1 - p)**3*log(120) - 210*p**6*(1 - p)**4*log(210) - 252*p**5*(1 - p)**5*log(252) - 210*p**4*(1 - p)**6*log(210) - 120*p**3*(1 - p)**7*log(120) - 45*p**2*(1 - p)**8*log(45) - 10*p*(1 - p)**9*log(10) - 10*p*(log(p) - log(1 - p)) - 10*log(1 - p)
     """
     p, = _prepare(p)
     shape = p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = 10*p
-        _c1 = p - 1
-        _c2 = p**5
-        _c3 = p**4
-        _c4 = p**2
-        _c5 = 2*_c4 - 2*p + 1
-        _c6 = p**3
-        _c7 = 1 - 4*p
-        out[...] = _c0*_c1*(-56*_c2 + 70*_c3 + 28*_c4 - 56*_c6 + 2*p**8 - 8*p**7 + 28*p**6 - 8*p + 1)*numpy.log(10) - _c0*numpy.log(p) + 252*_c1**5*_c2*numpy.log(252) - 210*_c1**4*_c3*_c5*numpy.log(210) + 120*_c1**3*_c6*(2*_c3 + 6*_c4 - 4*_c6 + _c7)*numpy.log(120) - 45*_c1**2*_c4*_c5*(_c3 + 5*_c4 - 2*_c6 + _c7)*numpy.log(45) + 10*_c1*numpy.log(-_c1)
+        _c0 = p - 1
+        _c1 = numpy.log(-_c0)
+        _c2 = numpy.log(10)
+        _c3 = 45*numpy.log(45)
+        _c4 = numpy.log(120)
+        _c5 = 210*numpy.log(210)
+        out[...] = 10*_c0**9*_c2*p - _c0**8*_c3*p**2 + 120*_c0**7*_c4*p**3 - _c0**6*_c5*p**4 + 252*_c0**5*p**5*numpy.log(252) - _c0**4*_c5*p**6 + 120*_c0**3*_c4*p**7 - _c0**2*_c3*p**8 + 10*_c0*_c2*p**9 - 10*_c1 - 10*p*(-_c1 + numpy.log(p))
     out[~_in_domain(p)] = numpy.nan
     return out
 
@@ -235,21 +233,21 @@ def cross_entropy(p_p, p_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 252*p_p**5*(p_p - 1)**5*log(252) - 210*p_p**4*(p_p - 1)**4*(2*p_p**2 - 2*p_p + 1)*log(210) + 120*p_p**3*(p_p - 1)**3*(2*p_p**4 - 4*p_p**3 + 6*p_p**2 - 4*p_p + 1)*log(120) - 45*p_p**2*(p_p - 1)**2*(2*p_p**2 - 2*p_p + 1)*(p_p**4 - 2*p_p**3 + 5*p_p**2 - 4*p_p + 1)*log(45) + 10*p_p*(p_p - 1)*(2*p_p**8 - 8*p_p**7 + 28*p_p**6 - 56*p_p**5 + 70*p_p**4 - 56*p_p**3 + 28*p_p**2 - 8*p_p + 1)*log(10) - 10*p_p*log(p_q) + 10*(p_p - 1)*log(1 - p_q)
+      [.] -10*p_p**9*(1 - p_p)*log(10) - 45*p_p**8*(1 - p_p)**2*log(45) - 120*p_p**7*(1 - p_p)**3*log(120) - 210*p_p**6*(1 - p_p)**4*log(210) - 252*p_p**5*(1 - p_p)**5*log(252) - 210*p_p**4*(1 - p_p)**6*log(210) - 120*p_p**3*(1 - p_p)**7*log(120) - 45*p_p**2*(1 - p_p)**8*log(45) - 10*p_p*(1 - p_p)**9*log(10) - 10*p_p*(log(p_p) - log(1 - p_p)) - 10*p_p*(-log(p_p) + log(p_q) + log(1 - p_p) - log(1 - p_q)) - 10*log(1 - p_q)
     """
     p_p, p_q, = _prepare(p_p, p_q)
     shape = p_p.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = 10*p_p
+        _c0 = numpy.log(1 - p_q)
         _c1 = p_p - 1
-        _c2 = p_p**5
-        _c3 = p_p**4
-        _c4 = p_p**2
-        _c5 = 2*_c4 - 2*p_p + 1
-        _c6 = p_p**3
-        _c7 = 1 - 4*p_p
-        out[...] = _c0*_c1*(-56*_c2 + 70*_c3 + 28*_c4 - 56*_c6 + 2*p_p**8 - 8*p_p**7 + 28*p_p**6 - 8*p_p + 1)*numpy.log(10) - _c0*numpy.log(p_q) + 252*_c1**5*_c2*numpy.log(252) - 210*_c1**4*_c3*_c5*numpy.log(210) + 120*_c1**3*_c6*(2*_c3 + 6*_c4 - 4*_c6 + _c7)*numpy.log(120) - 45*_c1**2*_c4*_c5*(_c3 + 5*_c4 - 2*_c6 + _c7)*numpy.log(45) + 10*_c1*numpy.log(1 - p_q)
+        _c2 = numpy.log(10)
+        _c3 = 10*p_p
+        _c4 = 45*numpy.log(45)
+        _c5 = 120*numpy.log(120)
+        _c6 = 210*numpy.log(210)
+        _c7 = -numpy.log(-_c1) + numpy.log(p_p)
+        out[...] = -10*_c0 + _c1**9*_c2*_c3 - _c1**8*_c4*p_p**2 + _c1**7*_c5*p_p**3 - _c1**6*_c6*p_p**4 + 252*_c1**5*p_p**5*numpy.log(252) - _c1**4*_c6*p_p**6 + _c1**3*_c5*p_p**7 - _c1**2*_c4*p_p**8 + 10*_c1*_c2*p_p**9 - _c3*_c7 + _c3*(_c0 + _c7 - numpy.log(p_q))
     out[~_in_domain(p_p)] = numpy.nan
     out[~_in_domain(p_q)] = numpy.nan
     return out

@@ -11,9 +11,8 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy and scipy.special only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
-  scalar_curvature: not derived within the 2 s CPU budget of a build
   gaussian_curvature: family 'dirichlet': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 3 (use scalar_curvature() or riemann())
 """
@@ -575,6 +574,45 @@ def christoffel(alpha, a1, a2, a3):
         out[..., 2, 2, 0] = _c29
         out[..., 2, 2, 1] = _c29
         out[..., 2, 2, 2] = _c13*(-_c30*alpha + _c30)
+    out[~_in_domain(a1, a2, a3)] = numpy.nan
+    return out
+
+
+
+def scalar_curvature(a1, a2, a3):
+    """Scalar curvature of the Fisher metric, shape (...).
+
+    Formula (entries in row-major order):
+      [.] (polygamma(1, a1)**2*polygamma(1, a2)*polygamma(2, a3)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)**2*polygamma(1, a3)*polygamma(2, a2)*polygamma(2, a1 + a2 + a3) - polygamma(1, a1)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a2)*polygamma(2, a3) + polygamma(1, a1)*polygamma(1, a2)**2*polygamma(2, a3)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)**2*polygamma(2, a2)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a2)*polygamma(2, a3) + polygamma(1, a2)**2*polygamma(1, a3)*polygamma(2, a1)*polygamma(2, a1 + a2 + a3) - polygamma(1, a2)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a1)*polygamma(2, a3) + polygamma(1, a2)*polygamma(1, a3)**2*polygamma(2, a1)*polygamma(2, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a1)*polygamma(2, a3) - polygamma(1, a3)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a1)*polygamma(2, a2) + polygamma(1, a3)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a1)*polygamma(2, a2))/(2*(-polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))**2)
+    """
+    a1, a2, a3, = _prepare(a1, a2, a3)
+    shape = a1.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = _polygamma(1, a1)
+        _c1 = _polygamma(1, a2)
+        _c2 = _polygamma(1, a3)
+        _c3 = _c1*_c2
+        _c4 = a1 + a2 + a3
+        _c5 = _polygamma(1, _c4)
+        _c6 = _c0*_c5
+        _c7 = _polygamma(2, _c4)
+        _c8 = _c1**2
+        _c9 = _c7*_c8
+        _c10 = _polygamma(2, a3)
+        _c11 = _c0*_c10
+        _c12 = _polygamma(2, a2)
+        _c13 = _c2**2
+        _c14 = _c13*_c7
+        _c15 = _c5**2
+        _c16 = _c0**2
+        _c17 = _c16*_c7
+        _c18 = _c1*_c10
+        _c19 = _c12*_c2
+        _c20 = _polygamma(2, a1)
+        _c21 = _c15*_c20
+        _c22 = _c10*_c5
+        out[...] = (1/2)*(_c0*_c12*_c14 + _c1*_c14*_c20 + _c11*_c12*_c15 + _c11*_c9 - _c12*_c13*_c20*_c5 - _c12*_c16*_c22 + _c17*_c18 + _c17*_c19 + _c18*_c21 + _c19*_c21 + _c2*_c20*_c9 - _c20*_c22*_c8)/(-_c0*_c3 + _c1*_c6 + _c2*_c6 + _c3*_c5)**2
     out[~_in_domain(a1, a2, a3)] = numpy.nan
     return out
 

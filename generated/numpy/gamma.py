@@ -243,16 +243,14 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - exp(-(1/2 - alpha/2)*(-alpha_p*log(beta_p) + loggamma(alpha_p)) - (alpha/2 + 1/2)*(-alpha_q*log(beta_q) + loggamma(alpha_q)) + (alpha_p*(alpha - 1) - alpha_q*(alpha + 1))*log(-beta_p*(alpha - 1)/2 + beta_q*(alpha + 1)/2)/2 + loggamma(-alpha_p*(alpha - 1)/2 + alpha_q*(alpha + 1)/2)))/(1 - alpha**2)
+      [.] 4*(1 - exp(-(1/2 - alpha/2)*(-alpha_p*log(beta_p) + loggamma(alpha_p)) - (alpha/2 + 1/2)*(-alpha_q*log(beta_q) + loggamma(alpha_q)) + (alpha*alpha_p - alpha*alpha_q - alpha_p - alpha_q)*log(-alpha*beta_p/2 + alpha*beta_q/2 + beta_p/2 + beta_q/2)/2 + loggamma(-alpha*alpha_p/2 + alpha*alpha_q/2 + alpha_p/2 + alpha_q/2)))/(1 - alpha**2)
     """
     alpha, alpha_p, beta_p, alpha_q, beta_q, = _prepare(alpha, alpha_p, beta_p, alpha_q, beta_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = alpha + 1
-        _c1 = alpha - 1
-        _c2 = -_c0*alpha_q + _c1*alpha_p
-        out[...] = 4*(numpy.exp(-1/2*_c0*(-alpha_q*numpy.log(beta_q) + scipy.special.gammaln(alpha_q)) + (1/2)*_c1*(-alpha_p*numpy.log(beta_p) + scipy.special.gammaln(alpha_p)) + (1/2)*_c2*numpy.log((1/2)*_c0*beta_q - 1/2*_c1*beta_p) + scipy.special.gammaln(-1/2*_c2)) - 1)/(alpha**2 - 1)
+        _c0 = -alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q
+        out[...] = 4*(numpy.exp(-1/2*_c0*numpy.log((1/2)*(-alpha*beta_p + alpha*beta_q + beta_p + beta_q)) - 1/2*(1 - alpha)*(-alpha_p*numpy.log(beta_p) + scipy.special.gammaln(alpha_p)) - 1/2*(alpha + 1)*(-alpha_q*numpy.log(beta_q) + scipy.special.gammaln(alpha_q)) + scipy.special.gammaln((1/2)*_c0)) - 1)/(alpha**2 - 1)
     out[~_in_domain(alpha_p, beta_p)] = numpy.nan
     out[~_in_domain(alpha_q, beta_q)] = numpy.nan
     return out

@@ -175,16 +175,16 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-sqrt(pi)*sigma_p*sigma_q*sqrt(1/(sigma_p**2*(alpha + 1) + sigma_q**2*(1 - alpha)))*exp(-(1/2 - alpha/2)*(log(sigma_p) - log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(log(sigma_q) - log(2)/2 + log(pi)/2)) + 1)/(1 - alpha**2)
+      [.] 4*(-sqrt(pi)*sqrt(1/(alpha/sigma_q**2 - alpha/sigma_p**2 + sigma_q**(-2) + sigma_p**(-2)))*exp(-(1/2 - alpha/2)*(log(sigma_p) - log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(log(sigma_q) - log(2)/2 + log(pi)/2)) + 1)/(1 - alpha**2)
     """
     alpha, sigma_p, sigma_q, = _prepare(alpha, sigma_p, sigma_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = alpha + 1
-        _c1 = alpha - 1
+        _c0 = sigma_p**(-2.0)
+        _c1 = sigma_q**(-2.0)
         _c2 = -numpy.log(2) + numpy.log(numpy.pi)
-        out[...] = 4*(numpy.sqrt(numpy.pi)*sigma_p*sigma_q*numpy.sqrt((_c0*sigma_p**2 - _c1*sigma_q**2)**(-1.0))*numpy.exp(-1/4*_c0*(_c2 + 2*numpy.log(sigma_q)) + (1/4)*_c1*(_c2 + 2*numpy.log(sigma_p))) - 1)/(alpha**2 - 1)
+        out[...] = 4*(numpy.sqrt(numpy.pi)*numpy.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1.0))*numpy.exp(-1/4*(1 - alpha)*(_c2 + 2*numpy.log(sigma_p)) - 1/4*(_c2 + 2*numpy.log(sigma_q))*(alpha + 1)) - 1)/(alpha**2 - 1)
     out[~_in_domain(sigma_p)] = numpy.nan
     out[~_in_domain(sigma_q)] = numpy.nan
     return out

@@ -11,12 +11,8 @@ Outside the coordinate domain every function returns NaN; for x outside the
 support log_density is -inf (the density is 0 there) and score is NaN.
 Requires numpy only.
 
-Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
+Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature
 Not derived (left out):
-  alpha_divergence: not derived within the 2 s CPU budget of a build; family 'mvnormal': no
-    vectorised numeric route for alpha_divergence over a 2-variate support;
-    family.kl_numeric, entropy_numeric and alpha_divergence_numeric (mpmath)
-    work at any point
   gaussian_curvature: family 'mvnormal': the Gaussian curvature is defined for 2-dimensional
     families; this one has dimension 5 (use scalar_curvature() or riemann())
 """
@@ -364,6 +360,44 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
         _c4 = _c3*mu1_p
         _c5 = _c3*mu1_q
         out[...] = (1/2)*numpy.log(_c2) - 1/2*numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(-2*_c0 + 2*_c1 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2
+    out[~_in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p)] = numpy.nan
+    out[~_in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)] = numpy.nan
+    return out
+
+
+
+def alpha_divergence(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
+    """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+
+    Formula (entries in row-major order):
+      [.] 4*(1 - exp(-(1/2 - alpha/2)*(mu1_p**2*s22_p/(2*s11_p*s22_p - 2*s12_p**2) - mu1_p*mu2_p*s12_p/(s11_p*s22_p - s12_p**2) + mu2_p**2*s11_p/(2*s11_p*s22_p - 2*s12_p**2) + log(s11_p*s22_p - s12_p**2)/2 + log(2) + log(pi)) - (alpha/2 + 1/2)*(mu1_q**2*s22_q/(2*s11_q*s22_q - 2*s12_q**2) - mu1_q*mu2_q*s12_q/(s11_q*s22_q - s12_q**2) + mu2_q**2*s11_q/(2*s11_q*s22_q - 2*s12_q**2) + log(s11_q*s22_q - s12_q**2)/2 + log(2) + log(pi)) + (4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*log(1/(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)) - 2*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-(1/2 - alpha/2)*(-mu1_p*s22_p + mu2_p*s12_p)/(s11_p*s22_p - s12_p**2) - (alpha/2 + 1/2)*(-mu1_q*s22_q + mu2_q*s12_q)/(s11_q*s22_q - s12_q**2))**2 - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2*log(1/(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)) + 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))*((1/2 - alpha/2)*(-mu1_p*s12_p + mu2_p*s11_p)/(s11_p*s22_p - s12_p**2) + (alpha/2 + 1/2)*(-mu1_q*s12_q + mu2_q*s11_q)/(s11_q*s22_q - s12_q**2))*(-(1/2 - alpha/2)*(-mu1_p*s22_p + mu2_p*s12_p)/(s11_p*s22_p - s12_p**2) - (alpha/2 + 1/2)*(-mu1_q*s22_q + mu2_q*s12_q)/(s11_q*s22_q - s12_q**2)) - 2*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*((1/2 - alpha/2)*(-mu1_p*s12_p + mu2_p*s11_p)/(s11_p*s22_p - s12_p**2) + (alpha/2 + 1/2)*(-mu1_q*s12_q + mu2_q*s11_q)/(s11_q*s22_q - s12_q**2))**2 + log(2**(8*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)*pi**(8*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)))/(2*(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2))))/(1 - alpha**2)
+    """
+    alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, = _prepare(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
+    shape = alpha.shape
+    out = numpy.empty(shape + ())
+    with numpy.errstate(all="ignore"):
+        _c0 = alpha + 1
+        _c1 = s11_q*s22_q - s12_q**2
+        _c2 = _c1**(-1.0)
+        _c3 = mu1_q*s12_q
+        _c4 = 2*numpy.log(2) + 2*numpy.log(numpy.pi)
+        _c5 = 1 - alpha
+        _c6 = s11_p*s22_p - s12_p**2
+        _c7 = _c6**(-1.0)
+        _c8 = mu1_p*s12_p
+        _c9 = _c0*_c2
+        _c10 = _c5*_c7
+        _c11 = _c10*s12_p + _c9*s12_q
+        _c12 = _c11**2
+        _c13 = _c10*s11_p + _c9*s11_q
+        _c14 = _c10*s22_p + _c9*s22_q
+        _c15 = _c13*_c14
+        _c16 = (-_c12 + _c15)**(-1.0)
+        _c17 = _c10*(-mu1_p*s22_p + mu2_p*s12_p) + _c9*(-mu1_q*s22_q + mu2_q*s12_q)
+        _c18 = _c10*(-_c8 + mu2_p*s11_p) + _c9*(-_c3 + mu2_q*s11_q)
+        _c19 = 2*numpy.log(4*_c16)
+        _c20 = -1/2*_c12 + (1/2)*_c15
+        out[...] = 4*(numpy.exp(-1/4*_c0*(-2*_c2*_c3*mu2_q + _c2*mu1_q**2*s22_q + _c2*mu2_q**2*s11_q + _c4 + numpy.log(_c1)) + (1/4)*_c16*(-2*_c11*_c17*_c18 - _c12*_c19 + _c13*_c17**2 + _c14*_c18**2 + _c15*_c19 + 8*numpy.log(2**_c20*numpy.pi**_c20)) - 1/4*_c5*(_c4 - 2*_c7*_c8*mu2_p + _c7*mu1_p**2*s22_p + _c7*mu2_p**2*s11_p + numpy.log(_c6))) - 1)/(alpha**2 - 1)
     out[~_in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p)] = numpy.nan
     out[~_in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)] = numpy.nan
     return out

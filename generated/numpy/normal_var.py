@@ -196,23 +196,18 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - exp(-(1/2 - alpha/2)*(mu_p**2/(2*v_p) + log(v_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*v_q) + log(v_q)/2 + log(2)/2 + log(pi)/2) + (2*v_p*v_q*(v_p*(alpha + 1) + v_q*(1 - alpha))*log(4*pi*v_p*v_q/(v_p*(alpha + 1) + v_q*(1 - alpha))) + (mu_p*v_q*(alpha - 1) - mu_q*v_p*(alpha + 1))**2)/(4*v_p*v_q*(v_p*(alpha + 1) + v_q*(1 - alpha)))))/(1 - alpha**2)
+      [.] 4*(-sqrt(pi)*sqrt(-1/(-alpha/(4*v_q) + alpha/(4*v_p) - 1/(4*v_q) - 1/(4*v_p)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*v_p) + log(v_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*v_q) + log(v_q)/2 + log(2)/2 + log(pi)/2) + (-alpha*mu_p*v_q + alpha*mu_q*v_p + mu_p*v_q + mu_q*v_p)**2/(4*v_p*v_q*(alpha*v_p - alpha*v_q + v_p + v_q))) + 1)/(1 - alpha**2)
     """
     alpha, mu_p, v_p, mu_q, v_q, = _prepare(alpha, mu_p, v_p, mu_q, v_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = alpha + 1
+        _c0 = v_p**(-1.0)
         _c1 = v_q**(-1.0)
         _c2 = numpy.log(2) + numpy.log(numpy.pi)
-        _c3 = alpha - 1
-        _c4 = -_c3
-        _c5 = v_p**(-1.0)
-        _c6 = _c0*v_p
-        _c7 = _c4*v_q + _c6
-        _c8 = _c7**(-1.0)
-        _c9 = v_p*v_q
-        out[...] = 4*(numpy.exp(-1/4*_c0*(_c1*mu_q**2 + _c2 + numpy.log(v_q)) + (1/4)*_c1*_c5*_c8*(2*_c7*_c9*numpy.log(4*numpy.pi*_c8*_c9) + (_c3*mu_p*v_q - _c6*mu_q)**2) - 1/4*_c4*(_c2 + _c5*mu_p**2 + numpy.log(v_p))) - 1)/(alpha**2 - 1)
+        _c3 = alpha*v_p
+        _c4 = alpha*v_q
+        out[...] = 4*(2*numpy.sqrt(numpy.pi)*numpy.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1.0))*numpy.exp((1/4)*_c0*_c1*(_c3*mu_q - _c4*mu_p + mu_p*v_q + mu_q*v_p)**2/(_c3 - _c4 + v_p + v_q) - 1/4*(1 - alpha)*(_c0*mu_p**2 + _c2 + numpy.log(v_p)) - 1/4*(alpha + 1)*(_c1*mu_q**2 + _c2 + numpy.log(v_q))) - 1)/(alpha**2 - 1)
     out[~_in_domain(mu_p, v_p)] = numpy.nan
     out[~_in_domain(mu_q, v_q)] = numpy.nan
     return out

@@ -322,14 +322,15 @@ def alpha_divergence(alpha, lam_p, lam_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - exp(-lam_p*(1/2 - alpha/2) + lam_p**(1/2 - alpha/2)*lam_q**(alpha/2 + 1/2) - lam_q*(alpha/2 + 1/2)))/(1 - alpha**2)
+      [.] 4*(1 - exp(-lam_p*(1/2 - alpha/2) - lam_q*(alpha/2 + 1/2) + exp((1/2 - alpha/2)*log(lam_p) + (alpha/2 + 1/2)*log(lam_q))))/(1 - alpha**2)
     """
     alpha, lam_p, lam_q, = _prepare(alpha, lam_p, lam_q)
     shape = alpha.shape
     out = numpy.empty(shape + ())
     with numpy.errstate(all="ignore"):
-        _c0 = (1/2)*alpha
-        out[...] = 4*(numpy.exp(-1/2*lam_p*(1 - alpha) + lam_p**(1/2 - _c0)*lam_q**(_c0 + 1/2) - 1/2*lam_q*(alpha + 1)) - 1)/(alpha**2 - 1)
+        _c0 = alpha + 1
+        _c1 = 1 - alpha
+        out[...] = 4*(numpy.exp(-1/2*_c0*lam_q - 1/2*_c1*lam_p + numpy.exp((1/2)*_c0*numpy.log(lam_q) + (1/2)*_c1*numpy.log(lam_p))) - 1)/(alpha**2 - 1)
     out[~_in_domain(lam_p)] = numpy.nan
     out[~_in_domain(lam_q)] = numpy.nan
     return out

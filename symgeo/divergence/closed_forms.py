@@ -60,6 +60,9 @@ TIDY_BUDGET = 10.0
 """CPU seconds for making a divergence readable; past it the expression is returned as is."""
 
 
+SIMPLIFY_MAX_TERMS = 30
+"""Divergences with more additive terms (expanded) are not given to ``simplify``."""
+
 EXPAND_MAX_OPS = 150
 """Longer divergences are not tried with every logarithm expanded and regrouped."""
 
@@ -83,8 +86,12 @@ def _tidy_divergence(expr, deep=True):
     denominator and factored.  The shorter (by operation count) wins.
     """
     expr = sp.sympify(expr)
-    cands = [tidy(expr, deep=deep)]
-    if sp.count_ops(expr) > EXPAND_MAX_OPS:
+    long = sp.count_ops(expr) > EXPAND_MAX_OPS
+    # simplify on a divergence with many terms (a multinomial entropy's finite sum of
+    # 72) can take a minute
+    many = len(sp.Add.make_args(sp.expand(expr))) > SIMPLIFY_MAX_TERMS
+    cands = [tidy(expr, deep=deep and not many)]
+    if long:
         return cands[0]  # expanding a long rational (mvnormal's affinity) costs seconds
     try:
         e = sp.expand(sp.expand_log(expr, deep=True))
@@ -104,23 +111,29 @@ def _tidy_divergence(expr, deep=True):
     return min(cands, key=lambda c: (_cost(c), sp.default_sort_key(c)))
 
 
+QUICK_TIDY_MAX_OPS = 60
+"""A(mixed theta) longer than this is left as derived (cancelling a multinomial's or a
+bivariate normal's costs seconds of a build's budget)."""
+
+
+def _mixed_powers(expr):
+    """Whether ``expr`` has p^lam q^(1-lam) powers: a symbolic power of a symbolic base,
+    or an exponential of logarithms (cancel and factor expand them at length)."""
+    return any((node.is_Pow and not node.exp.is_number and not node.base.is_number) or
+               (isinstance(node, sp.exp) and node.args[0].has(sp.log))
+               for node in sp.preorder_traversal(expr))
+
+
 def _tidy_quick(expr):
-    """The shorter of ``expr`` and its divergence tidy form, under a 1 s safety net."""
+    """The shorter of ``expr`` and its shallow divergence tidy form (no ``simplify``:
+    on exponentials of mixed log-parameters, p1^lam p1q^(1-lam) in a multinomial
+    affinity, it runs for minutes and rarely shortens them)."""
     try:
-        # simplify on powers with symbolic exponents (p1^lam p1q^(1-lam) in a multinomial
-        # affinity) runs for minutes and rarely shortens them: those get the shallow tidy
-        t = budget.run_with_budget(_tidy_divergence, expr, not symbolic_powers(expr),
-                                   seconds=1.0,
+        t = budget.run_with_budget(_tidy_divergence, expr, False, seconds=1.0,
                                    what="simplifying a divergence", safety_net=True)
     except BudgetExceeded:
         return expr
     return min([expr, t], key=_cost)
-
-
-def symbolic_powers(expr):
-    """Whether ``expr`` has a power with a symbolic exponent and a symbolic base."""
-    return any(node.is_Pow and not node.exp.is_number and not node.base.is_number
-               for node in sp.preorder_traversal(expr))
 
 
 def _cost(e):
@@ -261,7 +274,10 @@ def log_affinity_closed_form(family, lam):
             else:
                 # A(theta_p), A(theta_q) are tidy already; the whole over one denominator
                 # costs seconds for a longer form (mvnormal, multinomial)
-                expr = _tidy_quick(a_theta.xreplace(mix)) - lam * A - (1 - lam) * A.xreplace(qsub)
+                mixed = a_theta.xreplace(mix)
+                if sp.count_ops(mixed) <= QUICK_TIDY_MAX_OPS and not _mixed_powers(mixed):
+                    mixed = _tidy_quick(mixed)
+                expr = mixed - lam * A - (1 - lam) * A.xreplace(qsub)
             return Divergence(expr, "log-partition",
                               "log int p^l q^(1-l) = A(l theta_p + (1-l) theta_q) - l A(theta_p)"
                               " - (1-l) A(theta_q), valid while the mixed theta is a natural "

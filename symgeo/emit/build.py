@@ -35,7 +35,7 @@ from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from ..family import get_family
 from . import latex as L
 
-DEFAULT_BUILD_BUDGET = 2.0
+DEFAULT_BUILD_BUDGET = 4.0
 """CPU seconds allowed per optional quantity when the build plan is measured."""
 
 PLANNED_FACTOR = 20
