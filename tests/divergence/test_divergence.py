@@ -18,8 +18,18 @@ NOT_EXPONENTIAL = {"cauchy", "student_t", "logistic", "gumbel", "laplace", "weib
 
 
 def _num(expr, dps=45):
+    expr = sp.sympify(expr)
     with mp.workdps(dps):
-        return mp.mpf(sp.N(sp.sympify(expr), dps))
+        # an exact series (E[log x!]) summed by mpmath's nsum (sympy's evalf of a Sum
+        # with a numeric point substituted can take minutes)
+        expr = expr.replace(lambda e: isinstance(e, sp.Sum), _nsum)
+        return mp.mpf(sp.N(expr, dps))
+
+
+def _nsum(s):
+    (k, lo, hi), = s.limits
+    f = sp.lambdify(k, s.function, "mpmath")
+    return sp.Float(mp.nsum(f, [lo, mp.inf if hi == sp.oo else hi]), mp.mp.dps)
 
 
 def _close(a, b, digits=DIGITS):
