@@ -414,17 +414,14 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
     body = [sp.sympify(e).xreplace(rename) for e in (integral.log_weight, integral.factor)]
     cse, reduced = sp.cse(body, symbols=sp.numbered_symbols("_c"), optimizations="basic")
     printer.helpers.add("quadrature")
-    extra = {
-        "real": lambda: "[" + ", ".join(printer.doprint(sp.sympify(k).xreplace(rename))
-                                        for k in integral.kinks) + "]",
-        "half": lambda: "[" + ", ".join(printer.doprint(sp.sympify(k).xreplace(rename))
-                                        for k in integral.kinks) + "]",
-        "circle": lambda: ", ".join(printer.doprint(sp.sympify(b).xreplace(rename))
-                                    for b in (integral.lower, integral.upper)),
-        "series": lambda: ", ".join(printer.doprint(sp.sympify(b).xreplace(rename))
-                                    for b in (integral.lower, integral.upper)),
-        "points": lambda: "[" + ", ".join(repr(float(v)) for v in integral.values) + "]",
-    }[integral.rule]()
+    def listed(values):
+        return ", ".join(printer.doprint(sp.sympify(v).xreplace(rename)) for v in values)
+    if integral.rule in ("real", "half"):
+        extra = f"[{listed(integral.kinks)}]"
+    elif integral.rule in ("circle", "series"):
+        extra = listed((integral.lower, integral.upper))
+    else:  # points
+        extra = "[" + ", ".join(repr(float(v)) for v in integral.values) + "]"
     doc = q.doc + "\n\nNo closed form was derived; numeric route: " + integral.description + \
         ".\nIntegrand (log weight E1, factor E2 at the node _node):\n" + "\n".join(
             f"  {lbl} {sp.sstr(e)}" for lbl, e in zip(("E1", "E2"), body))

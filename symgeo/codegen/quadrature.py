@@ -35,7 +35,7 @@ import sympy as sp
 
 from ..declare.support import Box, FiniteValues, IntegerRange
 from ..engine.numeric import kinks as _kinks
-from ..engine.standardize import cancel_logs
+from ..engine.standardize import clean_logs
 from ..errors import SymgeoError
 
 QUADRATURE_QUANTITIES = ("kl", "entropy", "cross_entropy", "alpha_divergence")
@@ -69,8 +69,7 @@ SUM = sp.Symbol("_S", real=True)
 
 def _simplify_logs(e):
     """log p(x(u)) in a form that evaluates without cancellation in the tails."""
-    out = sp.expand(sp.expand_log(sp.powdenest(cancel_logs(e)), force=False))
-    return _log_gamma(out.replace(sp.polar_lift, lambda a: a))  # powdenest's marker
+    return _log_gamma(clean_logs(e).replace(sp.polar_lift, lambda a: a))  # powdenest's marker
 
 
 def _log_gamma(e):

@@ -53,7 +53,8 @@ def cancel_logs(e):
                      lambda a: sp.expand_log(sp.log(sp.factor(a.args[0]))))
 
 
-def _clean(e):
+def clean_logs(e):
+    """log p after a substitution, logs split and quotients cancelled (see cancel_logs)."""
     return sp.expand(sp.expand_log(sp.expand_power_base(sp.powdenest(cancel_logs(e))),
                                    force=False))
 
@@ -92,7 +93,7 @@ def find_standardisation(log_density, x, lower, upper, periodic, coords):
         for b in scales:
             if a == 0 and b == 1 and best is not None:
                 continue
-            ell0 = _clean(log_density.subs(x, a + b * z) + sp.log(b))
+            ell0 = clean_logs(log_density.subs(x, a + b * z) + sp.log(b))
             left = tuple(c for c in coords if ell0.has(c))
             key = (len(left), sp.count_ops(ell0))
             if best is None or key < best[0]:
@@ -103,7 +104,7 @@ def find_standardisation(log_density, x, lower, upper, periodic, coords):
         w = sp.Symbol("w", positive=True)
         for sgn in (-1, 1):
             z_of_w = sgn * sp.log(w)
-            ell1 = _clean(ell0.subs(z, z_of_w) - sp.log(w))
+            ell1 = clean_logs(ell0.subs(z, z_of_w) - sp.log(w))
             if not any(isinstance(f, sp.exp) and f.has(w) for f in ell1.atoms(sp.exp)):
                 left1 = tuple(c for c in coords if ell1.has(c))
                 if len(left1) <= len(left):
@@ -133,7 +134,7 @@ def alternative_standardisations(log_density, x, lower, upper, periodic, coords)
     out = []
     for name, t, x_of_t, lo, hi in MONOTONE_MAPS.get(domain, ()):
         jac = sp.log(sp.Abs(sp.diff(x_of_t, t)))
-        ell_t = _clean(log_density.subs(x, x_of_t) + jac)
+        ell_t = clean_logs(log_density.subs(x, x_of_t) + jac)
         st = find_standardisation(ell_t, t, lo, hi, False, coords)
         if st is None:
             continue
