@@ -23,3 +23,16 @@ class DerivationError(SymgeoError):
 
 class BudgetExceeded(SymgeoError):
     """A symbolic computation ran out of its CPU-time budget."""
+
+
+class CommandBudgetSpent(BaseException):
+    """The whole command's time budget (``SYMGEO_BUDGET``) is spent.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except
+    Exception`` inside sympy or mpmath can swallow it; the CLI turns it into
+    one line and a non-zero exit.
+    """
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind (killing any timed child) and exit."""

@@ -40,9 +40,10 @@ from .declare.parse import user_value
 from .divergence import closed_forms as _div
 from .divergence import numeric as _div_numeric
 from .divergence.expfamily import structure as _expfamily_structure
+from .engine.budget import command_budget, doing, wall_remaining
 from .engine.expectation import ExpectationEngine
-from .engine.numeric import check_normalised, expect_numeric
-from .errors import DerivationError
+from .engine.numeric import check_identifiable, check_normalised, expect_numeric
+from .errors import CommandBudgetSpent, DeclarationError, DerivationError
 from .geometry import connection as _connection
 from .geometry import curvature as _curvature
 from .geometry import geodesic as _geodesic
@@ -51,6 +52,10 @@ from .geometry import projection as _projection
 from .information import fisher as _fisher
 from .information import reparam as _reparam
 from .printing import family_latex
+
+
+DECLARATION_BUDGET = 60.0
+"""Seconds (wall clock) the checks of a declaration may take (quadratures at generic points)."""
 
 
 class Family(Declaration):
@@ -68,14 +73,32 @@ class Family(Declaration):
         self._cache = {}
         self._parent = _parent
         if validate:
-            check_normalised(self)
+            self._validate()
         self._engine = ExpectationEngine(self)
+
+    def _validate(self):
+        """Normalisation and identifiability at generic points, within DECLARATION_BUDGET."""
+        try:
+            with doing(f"the declaration checks of family {self.name!r}"), \
+                    command_budget(DECLARATION_BUDGET):
+                check_normalised(self)
+                check_identifiable(self)
+        except CommandBudgetSpent:
+            left = wall_remaining()
+            if left is not None and left <= 0:
+                raise  # the command's own budget is spent: it reports
+            raise DeclarationError(
+                f"family {self.name!r}: the declaration checks (normalisation at generic "
+                f"points, identifiability) did not finish within {DECLARATION_BUDGET:g} s; "
+                "simplify the density, or pass validate=False to skip them") from None
 
     # ------------------------------------------------------------------
     # caching
     def _cached(self, key, compute):
         if key not in self._cache:
-            self._cache[key] = compute()
+            what = key if isinstance(key, str) else " ".join(map(str, key))
+            with doing(f"{what.replace('_', ' ')} of family {self.name!r}"):
+                self._cache[key] = compute()
         return self._cache[key]
 
     # ------------------------------------------------------------------

@@ -65,8 +65,14 @@ class Report:
     checks: list = field(default_factory=list)
 
     @property
+    def passed(self):
+        """How many checks ran and passed (a check that could not run is neither)."""
+        return sum(c.ok is True for c in self.checks)
+
+    @property
     def ok(self):
-        return all(c.ok is not False for c in self.checks)
+        """No check failed and at least one passed: a verify that checked nothing fails."""
+        return self.passed > 0 and all(c.ok is not False for c in self.checks)
 
     def table(self):
         rows = [("check", "measured", "expected", "status")] + \
@@ -76,6 +82,9 @@ class Report:
         out = [f"verify {self.family}", line(rows[0]), line(["-" * w for w in widths])]
         out += [line(r) for r in rows[1:]]
         notes = [f"  {c.name}: {c.detail}" for c in self.checks if c.detail]
+        if not self.passed:
+            notes.append("  no check ran, so nothing was verified (give --directions 1 or "
+                         "more, or allow the quadrature checks)")
         return "\n".join(out + (["notes:"] + notes if notes else []))
 
 

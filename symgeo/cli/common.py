@@ -6,9 +6,11 @@ Every value from the command line goes through the safe formula parser
 
 from __future__ import annotations
 
+import argparse
+
 import sympy as sp
 
-from ..declare.parse import DECIMAL, parse_formula
+from ..declare.parse import normal_name, parse_formula
 from ..errors import SymgeoError
 from ..family import get_family, load_family
 
@@ -20,14 +22,39 @@ def parse_fixed(items):
             raise SymgeoError(f"--fixed expects NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         k, v = k.strip(), v.strip()
-        try:
-            out[k] = int(v)
-        except ValueError:
-            try:
-                out[k] = float(v)
-            except ValueError:
-                out[k] = v  # a symbolic hyper-parameter, e.g. n=n
+        # a name is a symbolic hyper-parameter (n=n); anything else is a number,
+        # read exactly by the formula parser within its size limits
+        out[k] = v if normal_name(v).isidentifier() else \
+            parse_formula(v, {}, where=f"--fixed {k}")
     return out
+
+
+def digits_arg(limit):
+    """An argparse type: a number of digits between 1 and ``limit``."""
+    def parse(text):
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:20]!r}") \
+                from None
+        if not 1 <= n <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit}, got {n}")
+        return n
+    return parse
+
+
+def count_arg(limit, minimum=0):
+    """An argparse type: a whole number between ``minimum`` and ``limit``."""
+    def parse(text):
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:20]!r}") \
+                from None
+        if not minimum <= n <= limit:
+            raise argparse.ArgumentTypeError(f"must be between {minimum} and {limit}, got {n}")
+        return n
+    return parse
 
 
 def family_from_args(args):
@@ -58,8 +85,7 @@ def point_arg(fam, text, flag):
         raise SymgeoError(f"{flag} needs {fam.dimension} comma-separated coordinates ({names}) "
                           f"for family {fam.name!r}, got {len(parts)}")
     # plain decimals become exact rationals (0.3 -> 3/10), anything else goes to the parser
-    vals = [sp.Rational(p) if DECIMAL.fullmatch(p) else parse_formula(p, {}, where=flag)
-            for p in parts]
+    vals = [parse_formula(p, {}, where=flag) for p in parts]
     if not all(v.is_real for v in vals):
         raise SymgeoError(f"{flag}: coordinates must be real numbers, got {text!r}")
     pt = dict(zip(fam.coordinates, vals))
@@ -76,8 +102,7 @@ def vector_arg(fam, text, flag):
         raise SymgeoError(f"{flag} needs {fam.dimension} comma-separated components "
                           f"({', '.join(c.name for c in fam.coordinates)}) for family "
                           f"{fam.name!r}, got {len(parts)}")
-    vals = [sp.Rational(p) if DECIMAL.fullmatch(p) else parse_formula(p, {}, where=flag)
-            for p in parts]
+    vals = [parse_formula(p, {}, where=flag) for p in parts]
     if not all(v.is_real for v in vals):
         raise SymgeoError(f"{flag}: components must be real numbers, got {text!r}")
     return vals

@@ -19,11 +19,20 @@ import mpmath as mp
 import sympy as sp
 
 from ..declare.catalog import family_names
-from ..errors import DerivationError, SymgeoError
+from ..engine.budget import command_budget
+from ..errors import CommandBudgetSpent, DerivationError, SymgeoError
 from ..family import get_family
 from ..printing import latex
 from ..verify import verify
-from .common import family_from_args, header, point_arg
+from .common import count_arg, digits_arg, family_from_args, header, point_arg
+
+MAX_DIGITS = 1000
+"""Digits a numeric value may be asked for (mpmath at 10^8 digits runs for hours)."""
+
+MAX_VERIFY_DIGITS = 200
+"""Working digits of ``verify`` (its quadratures cost about digits^2 each)."""
+
+MAX_DIRECTIONS = 100
 
 
 def _points(fam, args, need_q):
@@ -127,11 +136,13 @@ def cmd_verify(args):
     failed = []
     for fam in fams:
         try:
-            report = verify(fam, digits=args.digits, quad_digits=args.quad_digits,
-                            seed=args.seed, directions=args.directions,
-                            quadrature=not args.no_quadrature)
-        except (SymgeoError, DerivationError) as exc:
-            print(f"verify {fam.name}: not run: {exc}")
+            # each family has the command's budget (SYMGEO_BUDGET), so --all is bounded too
+            with command_budget(what=f"the checks of family {fam.name!r}"):
+                report = verify(fam, digits=args.digits, quad_digits=args.quad_digits,
+                                seed=args.seed, directions=args.directions,
+                                quadrature=not args.no_quadrature)
+        except (SymgeoError, DerivationError, CommandBudgetSpent) as exc:
+            print(f"verify {fam.name}: not run: {' '.join(str(exc).split())}")
             failed.append(fam.name)
             continue
         print(report.table())
@@ -156,7 +167,8 @@ def register(sub, add_family_arguments):
             s.add_argument("--to", metavar="Q", help="the point q")
         s.add_argument("--numeric", action="store_true",
                        help="mpmath quadrature/summation of the declared density instead")
-        s.add_argument("--digits", type=int, default=20, help="digits of numeric values")
+        s.add_argument("--digits", type=digits_arg(MAX_DIGITS), default=20,
+                       help=f"digits of numeric values (1 to {MAX_DIGITS})")
         s.add_argument("--format", choices=("text", "latex", "json"), default="text")
         s.set_defaults(func=fn)
     s = sub.add_parser("expfam", help="exponential-family structure (theta, T, A, eta, A*)")
@@ -167,9 +179,14 @@ def register(sub, add_family_arguments):
                        "closed forms against quadrature; exit status 1 on failure")
     add_family_arguments(s)
     s.add_argument("--all", action="store_true", help="every catalog family")
-    s.add_argument("--digits", type=int, default=50, help="working digits of the Taylor check")
-    s.add_argument("--quad-digits", type=int, default=30, help="digits of the quadrature checks")
-    s.add_argument("--seed", type=int, default=0, help="random points and directions")
-    s.add_argument("--directions", type=int, default=2, help="random unit directions")
+    s.set_defaults(own_budget=True)
+    s.add_argument("--digits", type=digits_arg(MAX_VERIFY_DIGITS), default=50,
+                   help=f"working digits of the Taylor check (1 to {MAX_VERIFY_DIGITS})")
+    s.add_argument("--quad-digits", type=digits_arg(MAX_VERIFY_DIGITS), default=30,
+                   help=f"digits of the quadrature checks (1 to {MAX_VERIFY_DIGITS})")
+    s.add_argument("--seed", type=count_arg(2 ** 32 - 1), default=0,
+                   help="random points and directions")
+    s.add_argument("--directions", type=count_arg(MAX_DIRECTIONS), default=2,
+                   help=f"random unit directions (0 to {MAX_DIRECTIONS})")
     s.add_argument("--no-quadrature", action="store_true", help="only the Taylor check")
     s.set_defaults(func=cmd_verify)

@@ -16,16 +16,19 @@ docstring).  Arrays of any rank are laid out with their axes last.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import keyword
 import multiprocessing as mp
 import pickle
 import resource
+import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
 import jinja2
 import sympy as sp
+from sympy.logic.boolalg import BooleanFunction
 from sympy.printing.numpy import SciPyPrinter
 
 from .._version import __version__
@@ -37,6 +40,22 @@ from . import quadrature as _quad
 
 class InfiniteSeries(SymgeoError):
     """A closed form that is a series: its function is the numeric series route."""
+
+
+class IsFinite(BooleanFunction):
+    """True where the argument is a finite number (printed as ``numpy.isfinite``).
+
+    Part of every domain test, so a NaN or an infinity in any argument gives NaN
+    in every entry, even an entry that does not depend on that argument.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_number:
+            return sp.true if arg.is_finite else sp.false
+        return None
 
 
 class NumpyPrinter(SciPyPrinter):
@@ -91,6 +110,9 @@ class NumpyPrinter(SciPyPrinter):
 
     def _print_digamma(self, expr):
         return f"{self._module_format('scipy.special.psi')}({self._print(expr.args[0])})"
+
+    def _print_IsFinite(self, expr):
+        return f"numpy.isfinite({self._print(expr.args[0])})"
 
     def _print_KroneckerDelta(self, expr):
         a, b = (self._print(x) for x in expr.args)
@@ -218,9 +240,27 @@ def point_symbols(family, k, points):
     return tuple(sp.Symbol(f"{c.name}_{suffix}", **c.assumptions0) for c in family.coordinates)
 
 
+_RESERVED = frozenset(dir(builtins)) | {"numpy", "scipy", "math", "out", "shape",
+                                          "COORDINATES", "VARIABLES"}
+"""Names a generated argument never takes: the module's imports and globals, the
+template's locals and Python's builtins (a parameter called ``float`` would shadow
+``dtype=float`` in the body)."""
+
+
 def _safe_name(name, taken):
-    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or name in taken:
-        name = f"arg_{len(taken)}"
+    """An identifier for the symbol ``name`` that differs from every name in ``taken``.
+
+    Python reads identifiers NFKC-normalised ("ｏｕｔ" is ``out``), so the test is on
+    the normalised name; a name that is not a plain identifier or is taken becomes
+    ``arg_k`` with the first k that is free.  ``taken`` is updated.
+    """
+    name = unicodedata.normalize("NFKC", name)
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or \
+            name in taken or name in _RESERVED:
+        k = len(taken)
+        while f"arg_{k}" in taken:
+            k += 1
+        name = f"arg_{k}"
     taken.add(name)
     return name
 
@@ -389,6 +429,9 @@ def _function(family, name, printer, expr=None):
         "doc": doc,
         "domain_calls": [", ".join(pt) for pt in point_names],
         "support_code": support_code,
+        "finite_code": _finite_code(printer, (var_names if len(var_names) > 1 else
+                                              ["x"] if q.takes_x else []) +
+                                    lead_names + fixed_args),
         "outside_support": {"nan": "numpy.nan", "-inf": "-numpy.inf"}[q.outside_support],
         "post": q.post,
         "extra": list(q.extra),
@@ -399,6 +442,12 @@ def _function(family, name, printer, expr=None):
                                            "taylor": printer.doprint(near[1]),
                                            "threshold": repr(NEAR_THRESHOLD)},
     }
+
+
+def _finite_code(printer, names):
+    """Code true where every one of ``names`` (arguments that are not coordinates) is finite."""
+    cond = sp.And(*[IsFinite(sp.Symbol(n, real=True)) for n in names])
+    return "" if cond is sp.true else printer.doprint(cond)
 
 
 def _quadrature_function(family, name, printer, integral, names, rename, lead_syms, points,
@@ -436,6 +485,7 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         "doc": doc,
         "domain_calls": [", ".join(names[c] for c in pt) for pt in points],
         "support_code": "",
+        "finite_code": _finite_code(printer, lead_names + fixed_args),
         "outside_support": "numpy.nan",
         "post": q.post,
         "extra": list(q.extra),
@@ -582,7 +632,8 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None)
     # sigma > 0 would already have evaluated to True.
     taken = {"numpy", "scipy", "math"}
     plain = {c: sp.Symbol(_safe_name(c.name, taken), real=True) for c in family.coordinates}
-    conds = [family.domains[c].condition(plain[c]) for c in family.coordinates]
+    conds = [IsFinite(plain[c]) for c in family.coordinates]
+    conds += [family.domains[c].condition(plain[c]) for c in family.coordinates]
     conds += [sp.sympify(c).xreplace(plain) for c in family.constraints]
     cond = sp.And(*conds)
     first = str(plain[family.coordinates[0]])

@@ -15,11 +15,13 @@ normalisation check (a quadrature) is the engine's
 
 from __future__ import annotations
 
+import keyword
 import random
 
 import sympy as sp
 
 from ..errors import DeclarationError
+from .parse import normal_name
 from .support import (
     Box,
     FiniteValues,
@@ -30,6 +32,10 @@ from .support import (
     as_domain,
     domain_from_assumptions,
 )
+
+
+MAX_FIXED_INTEGER = 100_000
+"""Largest concrete value of an integer hyper-parameter (a count or a size)."""
 
 
 def _as_support(spec, nvars):
@@ -93,8 +99,9 @@ class Declaration:
         self.domains = {}
         coords = []
         for sym, dom in coord_specs:
-            new = sp.Symbol(sym.name, real=True, positive=True) if dom.positive else \
-                sp.Symbol(sym.name, real=True)
+            nm = self._name(sym, "coordinate")
+            new = sp.Symbol(nm, real=True, positive=True) if dom.positive else \
+                sp.Symbol(nm, real=True)
             rename[sym] = new
             coords.append(new)
             self.domains[new] = dom
@@ -102,6 +109,7 @@ class Declaration:
         lower = getattr(support, "lower", None)
         variables_ = []
         for v in user_vars:
+            vname = self._name(v, "variable")
             if support.discrete:
                 nonneg = True
                 if isinstance(support, IntegerRange):
@@ -110,14 +118,14 @@ class Declaration:
                     nonneg = all(sp.sympify(b).is_nonnegative for b in support.lower)
                 elif isinstance(support, FiniteValues):
                     nonneg = all(sp.sympify(a).is_nonnegative for a in support.values)
-                new = sp.Symbol(v.name, integer=True, nonnegative=True) if nonneg else \
-                    sp.Symbol(v.name, integer=True)
+                new = sp.Symbol(vname, integer=True, nonnegative=True) if nonneg else \
+                    sp.Symbol(vname, integer=True)
             elif isinstance(support, Simplex):
-                new = sp.Symbol(v.name, positive=True)
+                new = sp.Symbol(vname, positive=True)
             elif isinstance(support, Box) and all(sp.sympify(b).is_nonnegative for b in lower):
-                new = sp.Symbol(v.name, positive=True)
+                new = sp.Symbol(vname, positive=True)
             else:
-                new = sp.Symbol(v.name, real=True)
+                new = sp.Symbol(vname, real=True)
             rename[v] = new
             variables_.append(new)
         self.variables = tuple(variables_)
@@ -125,27 +133,32 @@ class Declaration:
         self.fixed = {}
         self.fixed_domains = dict(fixed_domains or {})
         self.fixed_defaults = dict(fixed_defaults or {})
+        taken = {s.name for s in self.coordinates + self.variables} | \
+            {self._name(k, "fixed parameter") for k in fixed}
         for key, value in fixed.items():
-            kname = key.name if isinstance(key, sp.Symbol) else str(key)
-            dom = self.fixed_domains.get(kname, "positive")
+            kname = self._name(key, "fixed parameter")
+            dom = self.fixed_domains.get(kname, self.fixed_domains.get(str(key), "positive"))
             sym = sp.Symbol(kname, integer=True, positive=True) if dom == "positive_integer" \
                 else sp.Symbol(kname, positive=True)
             self.fixed_symbols[kname] = sym
             if isinstance(key, sp.Symbol):
                 rename[key] = sym
             val = value
-            if isinstance(val, str):
-                val = sp.Symbol(val, integer=True, positive=True) if dom == "positive_integer" \
-                    else sp.Symbol(val, positive=True)
-            elif isinstance(val, sp.Symbol):
-                val = sp.Symbol(val.name, integer=True, positive=True) if dom == "positive_integer" \
-                    else sp.Symbol(val.name, positive=True)
+            if isinstance(val, (str, sp.Symbol)):
+                # a symbolic hyper-parameter: its own name or a fresh one, never another's
+                vname = self._name(val, f"value of fixed parameter {kname}")
+                if vname != kname and vname in taken:
+                    self._fail(f"fixed parameter {kname} cannot take the value {vname}: that is "
+                               "the name of another symbol of the family (two different symbols "
+                               "would print alike); choose another name")
+                val = sp.Symbol(vname, integer=True, positive=True) \
+                    if dom == "positive_integer" else sp.Symbol(vname, positive=True)
             else:
                 val = sp.nsimplify(val)
                 self._check_fixed_value(kname, val, dom)
             self.fixed[sym] = val
         # also rename fixed symbols that appear by name in the expression
-        sym_by_name = {s.name: s for s in sp.sympify(log_density).free_symbols}
+        sym_by_name = {normal_name(s.name): s for s in sp.sympify(log_density).free_symbols}
         for kname, sym in self.fixed_symbols.items():
             if kname in sym_by_name:
                 rename.setdefault(sym_by_name[kname], sym)
@@ -164,9 +177,30 @@ class Declaration:
     def _fail(self, msg):
         raise DeclarationError(f"family {self.name!r}: {msg}")
 
+    def _name(self, sym, what):
+        """The NFKC-normalised name of a declared symbol (as Python reads identifiers).
+
+        Two spellings that normalise alike ("ｏｕｔ" and "out") are one name, so
+        generated code can never confuse them; a name that is not an identifier
+        is refused here.
+        """
+        raw = sym.name if isinstance(sym, sp.Symbol) else sym
+        if not isinstance(raw, str):
+            self._fail(f"{what} name must be a string, got {type(raw).__name__} {raw!r}")
+        nm = normal_name(raw)
+        if not nm.isidentifier() or nm.startswith("_") or keyword.iskeyword(nm):
+            self._fail(f"{what} name {raw!r} is not a valid name (letters, digits and "
+                       "underscores, not starting with a digit or '_', not a Python keyword)")
+        return nm
+
     def _check_fixed_value(self, kname, val, dom):
         if dom == "positive_integer" and not (val.is_Integer and val > 0):
             self._fail(f"fixed parameter {kname} must be a positive integer, got {val}")
+        if dom == "positive_integer" and val > MAX_FIXED_INTEGER:
+            # sympy evaluates n! exactly for a concrete n, and supports are enumerated
+            self._fail(f"fixed parameter {kname} = {val} is larger than {MAX_FIXED_INTEGER}: "
+                       f"keep it symbolic (fixed {kname}={kname}) and substitute the number "
+                       "into the results")
         if dom == "positive" and not (val.is_number and val > 0):
             self._fail(f"fixed parameter {kname} must be positive, got {val}")
 
@@ -227,6 +261,8 @@ class Declaration:
                     v = rng.uniform(-2, 2) * scale
                 elif hi == sp.oo:
                     v = float(lo) + rng.uniform(0.4, 3.0)
+                elif lo == -sp.oo:
+                    v = float(hi) - rng.uniform(0.4, 3.0)
                 else:
                     v = float(lo) + (float(hi) - float(lo)) * rng.uniform(0.05, 0.95) * scale
                 pt[c] = sp.Rational(round(v * 10 ** fraction_digits), 10 ** fraction_digits)

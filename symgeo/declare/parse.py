@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import unicodedata
 from fractions import Fraction
 
 import sympy as sp
@@ -40,6 +41,7 @@ DECIMAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 MAX_FORMULA_LENGTH = 20_000
 MAX_DEPTH = 200
 MAX_LITERAL_DIGITS = 60
+MAX_DECIMAL_EXPONENT = 400
 MAX_RESULT_BITS = 4096
 MAX_NUMERIC_FUNCTION_ARG = 1000
 MAX_INDEX_RANGE = 10_000
@@ -130,6 +132,10 @@ FUNCTIONS = {
     "delta": (sp.KroneckerDelta, (2,)),
 }
 
+ORDER_LIMITS = {"polygamma": 100, "besseli": MAX_NUMERIC_FUNCTION_ARG,
+                "besselj": MAX_NUMERIC_FUNCTION_ARG}
+"""Largest order (first argument) of the functions that have one."""
+
 CONSTANTS = {
     "pi": sp.pi,
     "E": sp.E,
@@ -205,10 +211,16 @@ class _Builder:
             if v.bit_length() > MAX_LITERAL_DIGITS * 4:
                 self.fail(node, "integer literal too large")
             return sp.Integer(v)
+        # The literal as written, read exactly: 0.1 is 1/10 (not a binary fraction)
+        # and a 30-digit decimal keeps its 30 digits.
+        seg = ast.get_source_segment(self.text, node)
+        if seg is not None and DECIMAL.fullmatch(seg.strip()):
+            try:
+                return decimal_value(seg.strip(), "")
+            except FormulaError as exc:
+                self.fail(node, str(exc).lstrip(": "))
         if not math.isfinite(v):
             self.fail(node, "non-finite float literal")
-        # Exact rational from the literal's shortest decimal representation,
-        # so 0.5 becomes 1/2 and 0.1 becomes 1/10, not a binary fraction.
         frac = Fraction(repr(v))
         if max(abs(frac.numerator), frac.denominator).bit_length() > MAX_LITERAL_DIGITS * 4:
             self.fail(node, "float literal out of range")
@@ -382,6 +394,10 @@ class _Builder:
         args = [self.scalar(a, self.build(a, depth)) for a in node.args]
         if all(a.is_Number for a in args) and any(abs(a) > MAX_NUMERIC_FUNCTION_ARG for a in args):
             self.fail(node, f"numeric argument of {name} too large to evaluate")
+        if name in ORDER_LIMITS and args[0].is_Number and abs(args[0]) > ORDER_LIMITS[name]:
+            # psi^(n) at a point costs about n! digits: a huge order never finishes
+            self.fail(node, f"the order of {name} is at most {ORDER_LIMITS[name]}, "
+                            f"got {args[0]}")
         return fn(*args)
 
     def _Compare(self, node, depth):
@@ -450,6 +466,10 @@ def parse_formula(text, symbols, where="formula", allow_compare=False, sizes=Non
         raise FormulaError(f"{where}: formula longer than {MAX_FORMULA_LENGTH} characters")
     if "__" in text:
         raise FormulaError(f"{where}: double underscores are not allowed in a formula")
+    run = max((len(m) for m in re.findall(r"\d+", text)), default=0)
+    if run > 4 * MAX_LITERAL_DIGITS:
+        raise FormulaError(f"{where}: number with {run} digits is too large (at most "
+                           f"{MAX_LITERAL_DIGITS} significant digits)")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
@@ -464,11 +484,43 @@ def parse_formula(text, symbols, where="formula", allow_compare=False, sizes=Non
         raise FormulaError(f"{where}: formula nested too deeply") from None
 
 
+def decimal_value(text, where):
+    """A plain decimal ("0.3", "-1.5e-3") as an exact Rational, within the size limits.
+
+    At most :data:`MAX_LITERAL_DIGITS` significant digits and an exponent of at
+    most :data:`MAX_DECIMAL_EXPONENT` in size (``1e999999999`` would otherwise
+    build a billion-digit integer).
+    """
+    m = DECIMAL.fullmatch(text.strip())
+    if not m:
+        raise FormulaError(f"{where}: {text[:40]!r} is not a decimal number")
+    digits = len(m.group(1).replace(".", "").lstrip("0"))
+    if digits > MAX_LITERAL_DIGITS:
+        raise FormulaError(f"{where}: number with {digits} digits (at most "
+                           f"{MAX_LITERAL_DIGITS}): {text[:40]}...")
+    exp = m.group(2)
+    if exp and (len(exp) > 8 or abs(int(exp[1:])) > MAX_DECIMAL_EXPONENT):
+        raise FormulaError(f"{where}: exponent {exp[1:][:12]} too large (at most "
+                           f"{MAX_DECIMAL_EXPONENT} in size)")
+    return sp.Rational(text.strip())
+
+
+def normal_name(name):
+    """A name as Python reads an identifier: NFKC-normalised ("ｏｕｔ" is "out")."""
+    return unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
+
+
 def check_symbol_name(name, where):
-    """Refuse names that are not identifiers or that shadow constants/functions."""
-    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+    """Refuse names that are not identifiers or that shadow constants/functions.
+
+    The check is on the NFKC-normalised name, the form in which Python (and
+    the formula parser) reads an identifier; the normalised name is returned.
+    """
+    if not isinstance(name, str) or not normal_name(name).isidentifier() or \
+            normal_name(name).startswith("_"):
         raise FormulaError(f"{where}: {name!r} is not a valid symbol name "
                            "(letters, digits and underscores, not starting with '_')")
+    name = normal_name(name)
     if name in RESERVED:
         raise FormulaError(f"{where}: {name!r} is reserved (a constant or function name)")
     return name

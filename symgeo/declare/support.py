@@ -234,6 +234,57 @@ class Compositions(Support):
         return f"x_i in {{0, 1, ...}}, {' + '.join(map(str, variables))} = {self.total}"
 
 
+def _interval_value(lo, hi, rng, integer=False):
+    """A random number in [lo, hi] (either end may be infinite), spread over a few scales."""
+    lo, hi = sp.sympify(lo), sp.sympify(hi)
+    if integer:
+        lo = lo if lo.is_finite else (hi - 40 if hi.is_finite else sp.Integer(-20))
+        hi = hi if hi.is_finite else lo + 40
+        return sp.Integer(rng.randint(int(lo), int(min(hi, lo + 10_000))))
+    if lo.is_finite and hi.is_finite:
+        v = float(lo) + (float(hi) - float(lo)) * rng.uniform(0.02, 0.98)
+    elif lo.is_finite:
+        v = float(lo) + 2.0 ** rng.uniform(-4, 4)
+    elif hi.is_finite:
+        v = float(hi) - 2.0 ** rng.uniform(-4, 4)
+    else:
+        v = rng.uniform(-6, 6)
+    return sp.Rational(round(v * 1000), 1000)
+
+
+def sample_points(support, nvars, rng, count):
+    """``count`` random points (tuples of exact numbers) of a numeric ``support``.
+
+    Points of the support's interior where the density is positive; used by
+    declaration checks that need the variable at generic values.  Bounds must
+    be numbers (substitute symbolic hyper-parameters first).
+    """
+    pts = []
+    for _ in range(count):
+        if isinstance(support, Box):
+            pts.append(tuple(_interval_value(lo, hi, rng)
+                             for lo, hi in zip(support.lower, support.upper)))
+        elif isinstance(support, IntegerRange):
+            pts.append((_interval_value(support.lower, support.upper, rng, integer=True),))
+        elif isinstance(support, IntegerBox):
+            pts.append(tuple(_interval_value(lo, hi, rng, integer=True)
+                             for lo, hi in zip(support.lower, support.upper)))
+        elif isinstance(support, FiniteValues):
+            pts.append((sp.sympify(rng.choice(support.values)),))
+        elif isinstance(support, Simplex):
+            w = [rng.uniform(0.05, 1.0) for _ in range(nvars)]
+            head = [sp.Rational(round(10**6 * v / sum(w)), 10**6) for v in w[:-1]]
+            pts.append(tuple(head) + (1 - sum(head),))
+        elif isinstance(support, Compositions):
+            n = int(sp.sympify(support.total))
+            cuts = sorted(rng.randint(0, n) for _ in range(nvars - 1))
+            parts = [b - a for a, b in zip([0] + cuts, cuts + [n])]
+            pts.append(tuple(sp.Integer(v) for v in parts))
+        else:  # pragma: no cover - a new support kind must say how it is sampled
+            raise ValueError(f"no sampling rule for {type(support).__name__}")
+    return pts
+
+
 def finite_points(support, variables):
     """All points of a finite discrete support, or None if not finite/too large."""
     if isinstance(support, Compositions):

@@ -8,20 +8,106 @@ past the budget and no thread is left running.
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import pickle
 import resource
+import signal
+import threading
+import time
 from contextlib import contextmanager
 
 import sympy as sp
 
-from ..errors import BudgetExceeded
+from ..errors import BudgetExceeded, CommandBudgetSpent
 
-DEFAULT_BUDGET = float(os.environ.get("SYMGEO_BUDGET", "20"))
+DEFAULT_BUDGET = 20.0
+"""CPU seconds of one timed sympy call (an integral, a sum), within the command's budget."""
+
+
+def _env_budget(default=120.0):
+    text = os.environ.get("SYMGEO_BUDGET", "")
+    try:
+        value = float(text) if text.strip() else default
+    except ValueError:
+        value = default
+    return value if math.isfinite(value) and value > 0 else default
+
+
+COMMAND_BUDGET = _env_budget()
+"""Seconds (wall clock) a whole ``symgeo`` command may take: ``SYMGEO_BUDGET``, default 120."""
 
 _deadline = None
 """CPU time of the finished budgeted children at which all budgeted work stops."""
+
+_wall_deadline = None
+"""``time.monotonic()`` at which the whole command stops (None: no command budget)."""
+
+_doing = []
+"""What is being derived, innermost last (for the message when a budget is spent)."""
+
+
+@contextmanager
+def doing(what):
+    """Label the work inside (``"the Fisher matrix of family 'normal'"``) for budget messages."""
+    _doing.append(what)
+    try:
+        yield
+    finally:
+        _doing.pop()
+
+
+def current_work():
+    """The innermost label of :func:`doing`, or None."""
+    return _doing[-1] if _doing else None
+
+
+@contextmanager
+def command_budget(seconds=None, what="the command"):
+    """Stop everything inside after ``seconds`` of wall-clock time (default SYMGEO_BUDGET).
+
+    A SIGALRM timer raises :class:`CommandBudgetSpent` in the main thread,
+    wherever the work is (sympy, mpmath, a wait on a timed child, whose
+    ``finally`` then kills it); every timed call inside is also given at most
+    the time that is left.  Only usable from the main thread.
+    """
+    global _wall_deadline
+    seconds = COMMAND_BUDGET if seconds is None else float(seconds)
+    saved_deadline = _wall_deadline
+    new = time.monotonic() + seconds
+    _wall_deadline = new if saved_deadline is None else min(saved_deadline, new)
+
+    def alarm(signum, frame):
+        label = current_work() or what
+        raise CommandBudgetSpent(
+            f"the time budget of {seconds:g} s (SYMGEO_BUDGET) was spent while computing "
+            f"{label}; allow more time with SYMGEO_BUDGET=SECONDS, or ask for numeric values "
+            "at given points (--numeric, or Family.numeric in Python)")
+
+    if threading.current_thread() is not threading.main_thread():
+        # signals reach the main thread only: here the timed calls are capped, no more
+        try:
+            yield
+        finally:
+            _wall_deadline = saved_deadline
+        return
+    saved_handler = signal.signal(signal.SIGALRM, alarm)
+    saved_timer = signal.setitimer(signal.ITIMER_REAL, max(_wall_deadline - time.monotonic(),
+                                                           1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, saved_handler)
+        _wall_deadline = saved_deadline
+        if saved_timer[0] > 0 and saved_deadline is not None:
+            signal.setitimer(signal.ITIMER_REAL, max(saved_deadline - time.monotonic(), 1e-3))
+
+
+def wall_remaining():
+    """Seconds left of the enclosing :func:`command_budget` (None: no command budget)."""
+    return None if _wall_deadline is None else _wall_deadline - time.monotonic()
 
 
 def _cpu_now():
@@ -90,6 +176,9 @@ def run_with_budget(fn, *args, seconds=None, what="computation", safety_net=Fals
         if left <= 0:
             raise BudgetExceeded(f"{what}: the total budget of this derivation is spent")
         seconds = min(seconds, left)
+    wall = wall_remaining()
+    if wall is not None:  # never outlive the command (its alarm also interrupts the wait)
+        seconds = max(min(seconds, wall), 0.1)
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, fn, args, seconds), daemon=True)

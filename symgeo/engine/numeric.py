@@ -8,12 +8,14 @@ of the engine's identities.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import mpmath as mp
 import numpy as np
 import sympy as sp
 from scipy import integrate
+from sympy.printing.pycode import MpmathPrinter
 
 from ..declare.support import (
     Box,
@@ -21,6 +23,7 @@ from ..declare.support import (
     IntegerRange,
     Simplex,
     finite_points,
+    sample_points,
 )
 from ..errors import SymgeoError
 from .multivariate import (
@@ -79,8 +82,19 @@ def _slow_tail(lp_num, lo):
         return False
 
 
+class _MpmathPrinter(MpmathPrinter):
+    """mpmath code that calls ``binomial`` directly: the default rewrites it through
+    gamma, and sympy then evaluates gamma(n + 1) of a large concrete n exactly."""
+
+    def _print_binomial(self, expr):
+        return (f"{self._module_format('mpmath.binomial')}({self._print(expr.args[0])}, "
+                f"{self._print(expr.args[1])})")
+
+
 def lambdify_mp(expr, variables):
-    return sp.lambdify(variables, expr, modules="mpmath")
+    printer = _MpmathPrinter({"fully_qualified_modules": False, "inline": True,
+                              "allow_unknown_functions": True, "user_functions": {}})
+    return sp.lambdify(variables, expr, modules="mpmath", printer=printer)
 
 
 def expect_numeric(family, f, point, dps=30, density=None):
@@ -271,27 +285,121 @@ def total_mass(density, dps=15):
     return expect_numeric(density, sp.S.One, {}, dps=dps)
 
 
-def check_normalised(family):
-    """Refuse a declaration whose density does not integrate (sum) to 1 at a generic point.
+NORMALISATION_POINTS = 3
+"""Generic points at which a declaration's normalisation is checked."""
 
-    Symbolic hyper-parameters take their declared defaults (else 7) for the check.
+
+def _numeric_hyper(family):
+    """The family with symbolic hyper-parameters set to their defaults (else 7), for checks."""
+    numeric_fixed = {val: family.fixed_defaults.get(kname, 7)
+                     for kname, sym in family.fixed_symbols.items()
+                     if isinstance(val := family.fixed[sym], sp.Symbol)}
+    return family if not numeric_fixed else family._numeric_copy(numeric_fixed)
+
+
+def check_points(family, count):
+    """``count`` deterministic generic points: the family's generic point, then seeded ones."""
+    return [family.generic_point()] + [family.random_point(random.Random(1000 + k))
+                                       for k in range(1, count)]
+
+
+def check_normalised(family):
+    """Refuse a declaration whose density does not integrate (sum) to 1 at generic points.
+
+    The mass is checked at :data:`NORMALISATION_POINTS` points, so a density that
+    is normalised only at one point (a term that vanishes there) is refused, and
+    the message names the point.  Symbolic hyper-parameters take their declared
+    defaults (else 7) for the check.
     """
-    point = family.generic_point()
     dps = 15
+    fam = _numeric_hyper(family)
+    for point in check_points(family, NORMALISATION_POINTS):
+        try:
+            subs = {c: sp.nsimplify(v) for c, v in point.items()}
+            mass = total_mass(Density(fam.variables, fam.log_density.xreplace(subs),
+                                      fam.support.subs(subs)), dps)
+        except SymgeoError:
+            raise
+        except Exception as exc:  # mpmath/lambdify failures are a declaration problem
+            family._fail("could not integrate the density numerically to check "
+                         f"normalisation ({exc})")
+        if not mp.isfinite(mass) or abs(mass - 1) > NORMALISATION_TOL:
+            at = ", ".join(f"{k.name}={v}" for k, v in point.items())
+            family._fail(f"the density is not normalised: its total mass at ({at}) is "
+                         f"{mp.nstr(mass, 12)} instead of 1 (log-density with respect to "
+                         f"{'counting' if family.support.discrete else 'Lebesgue'} measure)")
+
+
+IDENTIFIABILITY_SAMPLES = 6
+"""Points of the variable per coordinate at which the score is evaluated."""
+
+SINGULAR_TOLERANCE = mp.mpf(10) ** -18
+"""Relative singular value (at 30 digits) below which the score's columns are dependent."""
+
+
+def null_direction(family, point=None, rng=None):
+    """A direction v (tuple of numbers, largest entry 1) with v . s(x) = 0 for all x, or None.
+
+    The Fisher matrix E[s s^T] at a point is singular exactly when such a v
+    exists (v^T I v = E[(v . s)^2]).  The score s_i = d log p / d xi_i is
+    evaluated at the point ``point`` (default: the generic point) and at
+    random values x of the support, and the rank of the resulting matrix is
+    read from its singular values at 30 digits; an analytic score that
+    vanishes along v at that many random x vanishes identically.
+    """
+    fam = _numeric_hyper(family)
+    point = point or family.generic_point()
+    rng = rng or random.Random(4242)
+    d = family.dimension
+    if d < 2:
+        return None
+    score = [sp.diff(fam.log_density, c).xreplace(point) for c in family.coordinates]
+    fn = lambdify_mp(score, list(fam.variables))
+    sup = fam.support.subs(point)
+    rows = []
+    with mp.workdps(30):
+        for xs in sample_points(sup, len(fam.variables), rng, IDENTIFIABILITY_SAMPLES * d + 4):
+            try:
+                row = [mp.mpf(v) for v in fn(*[mp.mpf(sp.Rational(x)) for x in xs])]
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+                continue  # a point where the score is not a real number (a null set)
+            if all(mp.isfinite(v) for v in row):
+                rows.append(row)
+        if len(rows) < 2 * d:
+            return None  # too few usable points to decide: no claim
+        A = mp.matrix(rows)
+        norms = [mp.sqrt(sum(A[i, j] ** 2 for i in range(A.rows))) for j in range(d)]
+        if any(n == 0 for n in norms):
+            j = next(j for j in range(d) if norms[j] == 0)
+            return tuple(1 if k == j else 0 for k in range(d))
+        for j in range(d):
+            for i in range(A.rows):
+                A[i, j] /= norms[j]
+        _, S, V = mp.svd_r(A)
+        if min(S) > SINGULAR_TOLERANCE * max(S):
+            return None
+        k = min(range(d), key=lambda i: S[i])
+        v = [V[k, j] / norms[j] for j in range(d)]
+        big = max(v, key=abs)
+        return tuple(sp.nsimplify(float(x / big), rational=True, tolerance=1e-9) for x in v)
+
+
+def check_identifiable(family):
+    """Refuse a declaration whose Fisher matrix is singular at a generic point.
+
+    Names the direction along which the coordinates are not identified.
+    """
     try:
-        numeric_fixed = {val: family.fixed_defaults.get(kname, 7)
-                         for kname, sym in family.fixed_symbols.items()
-                         if isinstance(val := family.fixed[sym], sp.Symbol)}
-        fam = family if not numeric_fixed else family._numeric_copy(numeric_fixed)
-        subs = {c: sp.nsimplify(v) for c, v in point.items()}
-        mass = total_mass(Density(fam.variables, fam.log_density.xreplace(subs),
-                                  fam.support.subs(subs)), dps)
+        v = null_direction(family)
     except SymgeoError:
         raise
-    except Exception as exc:  # mpmath/lambdify failures are a declaration problem
-        family._fail(f"could not integrate the density numerically to check normalisation ({exc})")
-    if not mp.isfinite(mass) or abs(mass - 1) > NORMALISATION_TOL:
-        at = ", ".join(f"{k.name}={v}" for k, v in point.items())
-        family._fail(f"the density is not normalised: its total mass at ({at}) is "
-                     f"{mp.nstr(mass, 12)} instead of 1 (log-density with respect to "
-                     f"{'counting' if family.support.discrete else 'Lebesgue'} measure)")
+    except Exception:  # noqa: BLE001 - a score mpmath cannot evaluate: no claim either way
+        return
+    if v is None:
+        return
+    combo = sp.sstr(sp.Add(*[c * sp.Symbol(f"d{s.name}") for c, s in zip(v, family.coordinates)]))
+    at = ", ".join(f"{k.name}={val}" for k, val in family.generic_point().items())
+    family._fail(f"the Fisher matrix is singular at ({at}): moving the coordinates along "
+                 f"({combo}) does not change the density to first order, so they are not "
+                 "identified in that direction; fix or remove one of the coordinates "
+                 "involved, or reparameterise")

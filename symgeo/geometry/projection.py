@@ -61,7 +61,7 @@ import mpmath as mp
 import sympy as sp
 
 from ..declare.declaration import Declaration
-from ..declare.parse import DECIMAL, parse_formula
+from ..declare.parse import parse_formula
 from ..declare.support import Box
 from ..engine.numeric import expect_numeric, mp_bound
 from ..engine.numeric import kinks as _kinks
@@ -187,8 +187,7 @@ def _exact(v, where):
     elif isinstance(v, mp.mpf):
         val = sp.Float(v, mp.mp.dps)
     elif isinstance(v, str):  # "0.3" -> 3/10 exactly; "1/3", "sqrt(2)" through the safe parser
-        val = sp.Rational(v.strip()) if DECIMAL.fullmatch(v.strip()) else \
-            parse_formula(v, {}, where=f"{where}: parameter value")
+        val = parse_formula(v, {}, where=f"{where}: parameter value")
     else:
         raise SymgeoError(f"{where}: parameter values must be numbers, got {v!r}")
     if not val.is_real:

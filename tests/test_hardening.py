@@ -1,0 +1,127 @@
+"""Issue 11: hostile but legal names, huge numbers and non-finite arguments.
+
+Each test is one reproduction from the issue; it must give a correct answer or
+one clear refusal (a SymgeoError), never a silently wrong number.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgeo
+from symgeo import DeclarationError, FormulaError
+from symgeo.declare.parse import parse_formula, user_value
+
+BIVARIATE = '''
+name = "hostile"
+variables = [{v1!r}, {v2!r}]
+support = {{ kind = "real" }}
+log_density = "-({v1} - {c1})**2/2 - ({v2} - {c2})**2/2 - log(2*pi)"
+
+[[coordinates]]
+name = {c1!r}
+domain = "real"
+
+[[coordinates]]
+name = {c2!r}
+domain = "real"
+'''
+
+
+def _family(tmp_path, v1="x1", v2="x2", c1="a", c2="b"):
+    p = tmp_path / "hostile.toml"
+    p.write_text(BIVARIATE.format(v1=v1, v2=v2, c1=c1, c2=c2), encoding="utf-8")
+    return symgeo.load_family(p)
+
+
+def _symbolic(fam, expr, values):
+    return float(sp.sympify(expr).xreplace({fam.symbol(k): v for k, v in values.items()}))
+
+
+@pytest.mark.parametrize("v1, v2", [("arg_9", "numpy"), ("out", "shape"), ("float", "x")])
+def test_variable_names_never_collide_in_generated_code(tmp_path, v1, v2):
+    fam = _family(tmp_path, v1=v1, v2=v2)
+    xs = np.array([0.5, 2.0])
+    values = {v1: sp.Rational(1, 2), v2: 2, "a": sp.Rational(3, 10), "b": sp.Rational(7, 4)}
+    got = fam.numeric("log_density")(xs, 0.3, 1.75)
+    assert got == pytest.approx(_symbolic(fam, fam.log_density, values), rel=1e-14)
+    score = fam.numeric("score")(xs, 0.3, 1.75)
+    want = [_symbolic(fam, s, values) for s in fam.score()]
+    assert score == pytest.approx(want, rel=1e-14, abs=1e-14)
+
+
+@pytest.mark.parametrize("c1, c2", [("arg_8", "numpy"), ("scipy", "math"), ("len", "out")])
+def test_coordinate_names_never_collide_in_generated_code(tmp_path, c1, c2):
+    fam = _family(tmp_path, c1=c1, c2=c2)
+    got = fam.numeric("score")(np.array([0.5, 2.0]), 0.3, 1.75)
+    assert got == pytest.approx([0.2, 0.25], rel=1e-14)
+    assert fam.numeric("kl")(0.0, 0.0, 1.0, 2.0) == pytest.approx(2.5, rel=1e-14)
+
+
+def test_fullwidth_fixed_name_is_the_same_name():
+    # "ｏｕｔ" is read by Python as "out", the output buffer of the generated functions
+    fam = symgeo.get_family("binomial", n="ｏｕｔ")
+    assert [s.name for s in fam.fixed.values()] == ["out"]
+    assert fam.numeric("fisher")(0.3, 7.0)[0, 0] == pytest.approx(7 / 0.21, rel=1e-14)
+
+
+def test_names_that_normalise_alike_are_refused():
+    x = sp.Symbol("x")
+    a, b = sp.Symbol("ｏｕｔ"), sp.Symbol("out")
+    with pytest.raises(DeclarationError, match="declared twice"):
+        symgeo.Family("twins", -(x - a) ** 2 / 2 - (x - b) ** 2 / 2, x, sp.S.Reals,
+                      [(a, "real"), (b, "real")], validate=False)
+
+
+def test_fixed_value_may_not_take_another_symbols_name():
+    with pytest.raises(DeclarationError, match="fixed parameter n cannot take the value p"):
+        symgeo.get_family("binomial", n="p")
+    fam = symgeo.get_family("binomial", n="n")  # its own name: a symbolic hyper-parameter
+    assert fam.fixed[fam.symbol("n")].name == "n"
+
+
+def test_non_identifier_fixed_value_is_refused():
+    with pytest.raises(symgeo.SymgeoError):
+        symgeo.get_family("binomial", n="1+")
+
+
+@pytest.mark.parametrize("text, match", [
+    ("1e999999999", "exponent"),
+    ("1." + "1" * 70, "digits"),
+    ("1" * 5000, "too large"),
+    ("10**10**10", "too large"),
+    ("polygamma(10**9, 2)", "too large"),
+])
+def test_huge_numbers_are_refused_quickly(text, match):
+    with pytest.raises(FormulaError, match=match):
+        parse_formula(text, {})
+
+
+def test_decimals_are_exact_to_their_last_digit():
+    text = "0.123456789012345678901234567890123"
+    assert parse_formula(text, {}) == sp.Rational(text)
+    assert user_value(text) == sp.Rational(text)
+    assert parse_formula("2.5e-3", {}) == sp.Rational(1, 400)
+
+
+@pytest.mark.parametrize("quantity, args", [
+    ("fisher", (math.nan, 1.0)),
+    ("fisher", (0.0, math.inf)),
+    ("fisher", (-math.inf, 1.0)),
+    ("score", (math.nan, 0.0, 1.0)),
+    ("score", (math.inf, 0.0, 1.0)),
+    ("log_density", (math.nan, 0.0, 1.0)),
+    ("kl", (0.0, 1.0, math.nan, 1.0)),
+    ("alpha_divergence", (math.inf, 0.0, 1.0, 0.0, 2.0)),
+])
+def test_non_finite_arguments_give_nan_everywhere(quantity, args):
+    out = np.asarray(symgeo.get_family("normal").numeric(quantity)(*args))
+    assert np.isnan(out).all()
+
+
+def test_non_finite_arguments_in_a_numeric_route():
+    f = symgeo.get_family("cauchy").numeric("alpha_divergence")
+    out = f(np.array([math.inf, 0.5, math.nan]), 0.0, 1.0, 0.0, 2.0)
+    assert np.isnan(out[[0, 2]]).all() and np.isfinite(out[1])
