@@ -102,7 +102,7 @@ def _require_numeric_fixed(family):
 
 def _mp(expr, dps):
     with mp.workdps(dps):
-        return mp.mpf(sp.N(expr, dps)) if sp.sympify(expr).is_real is not False \
+        return mp.mpf(sp.N(expr, dps)) if sp.sympify(expr, strict=True).is_real is not False \
             else mp.mpc(sp.N(expr, dps))
 
 

@@ -46,3 +46,34 @@ def test_strings_are_exact_formulas():
     child = fam.reparameterize(["m", "v"], {"mu": "m", "sigma": "sqrt(v)"})
     v = child.symbol("v")
     assert sp.simplify(child.fisher()[1, 1] - 1 / (2 * v ** 2)) == 0
+
+
+def test_no_code_runs_from_text_anywhere_in_the_package():
+    """sympify on text runs it; the package converts with strict=True (numbers and sympy
+    objects only) and reads text with the whitelist parser.  exec runs only the module
+    symgeo generated itself (codegen), reviewed here."""
+    import re
+    from pathlib import Path
+
+    allowed_exec = {("codegen/numpy.py", "exec(compile(src")}
+    root = Path(symgeo.__file__).parent
+    offences = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"sympify\(", text):
+            depth, i = 1, m.end()
+            while depth:
+                depth += {"(": 1, ")": -1}.get(text[i], 0)
+                i += 1
+            if "strict=True" not in text[m.end():i]:
+                offences.append(f"{rel}: sympify without strict=True")
+        for bad in ("parse_expr(", "sp.S(", "sympy.S(", "eval(", "exec(", "__import__("):
+            for m in re.finditer(re.escape(bad), text):
+                line = text[m.start():text.find("\n", m.start())]
+                if bad == "eval(" and (text[m.start() - 1] in "_." or
+                                       text[m.start() - 4:m.start()] == "def "):
+                    continue  # sympy's Function.eval, not the builtin
+                if not any(rel == f and line.startswith(tag) for f, tag in allowed_exec):
+                    offences.append(f"{rel}: {line.strip()[:60]}")
+    assert offences == []

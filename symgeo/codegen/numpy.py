@@ -270,7 +270,7 @@ def _entries(rank, expr):
     if rank == 0:
         if isinstance(expr, (sp.MatrixBase, sp.NDimArray, list, tuple)):
             raise ValueError("expected a scalar, got an array")
-        return [("...", sp.sympify(expr))], ()
+        return [("...", sp.sympify(expr, strict=True))], ()
     arr = sp.Array(sp.Matrix(expr) if isinstance(expr, sp.MatrixBase) else expr)
     if rank == 1 and arr.rank() == 2 and 1 in arr.shape:
         arr = arr.reshape(len(arr))
@@ -365,14 +365,14 @@ def _function(family, name, printer, expr=None):
         expr = q.get(family, points, lead_syms)
     rename = {s: sp.Symbol(n, real=True) for s, n in names.items()}
     if not isinstance(expr, (_quad.Integral, sp.MatrixBase, sp.NDimArray, list, tuple)) and any(
-            isinstance(n, sp.Sum) for n in sp.preorder_traversal(sp.sympify(expr))):
+            isinstance(n, sp.Sum) for n in sp.preorder_traversal(sp.sympify(expr, strict=True))):
         raise InfiniteSeries(f"family {family.name!r}: {name} is an exact series; "
                              "the generated function sums it numerically")
     if isinstance(expr, _quad.Integral):
         return _quadrature_function(family, name, printer, expr, names, rename, lead_syms,
                                     points, fixed_syms)
     entries, shape = _entries(q.rank, expr)
-    exprs = [sp.sympify(e).xreplace(rename) for _, e in entries]
+    exprs = [sp.sympify(e, strict=True).xreplace(rename) for _, e in entries]
     support_code = ""
     if q.takes_x:
         cond = support_condition(family, [rename[v] for v in family.variables], rename)
@@ -460,11 +460,11 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
     flat_points = [names[c] for pt in points for c in pt]
     fixed_args = [names[v] for v in fixed_syms]
     args = lead_names + flat_points + fixed_args
-    body = [sp.sympify(e).xreplace(rename) for e in (integral.log_weight, integral.factor)]
+    body = [sp.sympify(e, strict=True).xreplace(rename) for e in (integral.log_weight, integral.factor)]
     cse, reduced = sp.cse(body, symbols=sp.numbered_symbols("_c"), optimizations="basic")
     printer.helpers.add("quadrature")
     def listed(values):
-        return ", ".join(printer.doprint(sp.sympify(v).xreplace(rename)) for v in values)
+        return ", ".join(printer.doprint(sp.sympify(v, strict=True).xreplace(rename)) for v in values)
     if integral.rule in ("real", "half"):
         extra = f"[{listed(integral.kinks)}]"
     elif integral.rule in ("circle", "series"):
@@ -523,7 +523,7 @@ def support_condition(family, xs, rename):
     sup = family.support
 
     def b(v):
-        return sp.sympify(v).xreplace(rename)
+        return sp.sympify(v, strict=True).xreplace(rename)
 
     def integer(x):
         return sp.Eq(x, sp.floor(x))
@@ -634,13 +634,13 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None)
     plain = {c: sp.Symbol(_safe_name(c.name, taken), real=True) for c in family.coordinates}
     conds = [IsFinite(plain[c]) for c in family.coordinates]
     conds += [family.domains[c].condition(plain[c]) for c in family.coordinates]
-    conds += [sp.sympify(c).xreplace(plain) for c in family.constraints]
+    conds += [sp.sympify(c, strict=True).xreplace(plain) for c in family.constraints]
     cond = sp.And(*conds)
     first = str(plain[family.coordinates[0]])
     domain_code = printer.doprint(cond) if cond is not sp.true else \
         f"numpy.full(numpy.shape({first}), True)"
     domain_text = "; ".join([family.domains[c].describe(plain[c].name) for c in family.coordinates] +
-                            [sp.sstr(sp.sympify(c).xreplace(plain)) for c in family.constraints])
+                            [sp.sstr(sp.sympify(c, strict=True).xreplace(plain)) for c in family.constraints])
     if any(fn["post"] == "solve" for fn in functions):
         printer.helpers.add("solve")
     helpers = sorted(printer.helpers)

@@ -104,7 +104,7 @@ def _standard_domain(family):
             text = f"{st.variable} = {st.x_of_w}" + \
                 ("" if st.domain == "real" else f", {st.new} = 1/(1 + e^-u)")
     else:
-        lo, hi = (sp.sympify(b) for b in (sup.lower[0], sup.upper[0]))
+        lo, hi = (sp.sympify(b, strict=True) for b in (sup.lower[0], sup.upper[0]))
         if lo == -sp.oo and hi == sp.oo:
             rule, var, x_of = "real", u, u
         elif hi == sp.oo:
@@ -163,8 +163,8 @@ def integral(family, name, points, lead):
                           "entropy_numeric and alpha_divergence_numeric (mpmath) work at any point")
     x = family.variables[0]
     if isinstance(sup, IntegerRange):
-        return Integral("series", x, e1, e2, post, lower=sp.sympify(sup.lower).xreplace(to_p),
-                        upper=sp.sympify(sup.upper).xreplace(to_p),
+        return Integral("series", x, e1, e2, post, lower=sp.sympify(sup.lower, strict=True).xreplace(to_p),
+                        upper=sp.sympify(sup.upper, strict=True).xreplace(to_p),
                         description=f"{what}, summed over the integers from "
                         f"{sup.lower} to {sup.upper} in doubling blocks until a ratio "
                         "bound puts the tail below 1e-17 of the sum")
@@ -175,9 +175,9 @@ def integral(family, name, points, lead):
         raise SymgeoError(f"{fam}: no vectorised numeric route for {name} on this support")
     if sup.periodic:
         u = sp.Symbol("u", real=True)
-        lo = sp.sympify(sup.lower[0])
+        lo = sp.sympify(sup.lower[0], strict=True)
         return Integral("circle", u, e1.xreplace({x: u}), e2.xreplace({x: u}), post,
-                        lower=lo, upper=sp.sympify(sup.upper[0]),
+                        lower=lo, upper=sp.sympify(sup.upper[0], strict=True),
                         description=f"{what}, trapezoid rule over one period "
                         f"({TRAPEZOID_NODES} nodes; spectrally accurate for smooth periodic "
                         "integrands)")

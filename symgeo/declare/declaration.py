@@ -113,16 +113,16 @@ class Declaration:
             if support.discrete:
                 nonneg = True
                 if isinstance(support, IntegerRange):
-                    nonneg = sp.sympify(support.lower).is_nonnegative
+                    nonneg = sp.sympify(support.lower, strict=True).is_nonnegative
                 elif isinstance(support, IntegerBox):
-                    nonneg = all(sp.sympify(b).is_nonnegative for b in support.lower)
+                    nonneg = all(sp.sympify(b, strict=True).is_nonnegative for b in support.lower)
                 elif isinstance(support, FiniteValues):
-                    nonneg = all(sp.sympify(a).is_nonnegative for a in support.values)
+                    nonneg = all(sp.sympify(a, strict=True).is_nonnegative for a in support.values)
                 new = sp.Symbol(vname, integer=True, nonnegative=True) if nonneg else \
                     sp.Symbol(vname, integer=True)
             elif isinstance(support, Simplex):
                 new = sp.Symbol(vname, positive=True)
-            elif isinstance(support, Box) and all(sp.sympify(b).is_nonnegative for b in lower):
+            elif isinstance(support, Box) and all(sp.sympify(b, strict=True).is_nonnegative for b in lower):
                 new = sp.Symbol(vname, positive=True)
             else:
                 new = sp.Symbol(vname, real=True)
@@ -158,13 +158,13 @@ class Declaration:
                 self._check_fixed_value(kname, val, dom)
             self.fixed[sym] = val
         # also rename fixed symbols that appear by name in the expression
-        sym_by_name = {normal_name(s.name): s for s in sp.sympify(log_density).free_symbols}
+        sym_by_name = {normal_name(s.name): s for s in sp.sympify(log_density, strict=True).free_symbols}
         for kname, sym in self.fixed_symbols.items():
             if kname in sym_by_name:
                 rename.setdefault(sym_by_name[kname], sym)
-        self.declared_log_density = sp.sympify(log_density).xreplace(rename)
+        self.declared_log_density = sp.sympify(log_density, strict=True).xreplace(rename)
         # a constraint the domains imply (s11 > 0 for a positive s11) is dropped
-        self.constraints = tuple(c for c in (sp.sympify(c).xreplace(rename) for c in constraints)
+        self.constraints = tuple(c for c in (sp.sympify(c, strict=True).xreplace(rename) for c in constraints)
                                  if c != sp.true)
         fixed_sub = self.fixed
         self.support = support.subs(rename).subs(fixed_sub)
@@ -256,7 +256,7 @@ class Declaration:
             pt = {}
             for c in self.coordinates:
                 dom = self.domains[c]
-                lo, hi = sp.sympify(dom.lower), sp.sympify(dom.upper)
+                lo, hi = sp.sympify(dom.lower, strict=True), sp.sympify(dom.upper, strict=True)
                 if lo == -sp.oo and hi == sp.oo:
                     v = rng.uniform(-2, 2) * scale
                 elif hi == sp.oo:

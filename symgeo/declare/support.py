@@ -58,12 +58,12 @@ class Box(Support):
     def free_symbols(self):
         out = set()
         for b in self.lower + self.upper:
-            out |= sp.sympify(b).free_symbols
+            out |= sp.sympify(b, strict=True).free_symbols
         return out
 
     def subs(self, mapping):
-        return Box(tuple(sp.sympify(b).subs(mapping) for b in self.lower),
-                   tuple(sp.sympify(b).subs(mapping) for b in self.upper), self.periodic)
+        return Box(tuple(sp.sympify(b, strict=True).subs(mapping) for b in self.lower),
+                   tuple(sp.sympify(b, strict=True).subs(mapping) for b in self.upper), self.periodic)
 
     @property
     def univariate(self):
@@ -86,13 +86,13 @@ class IntegerRange(Support):
     kind = "integers"
 
     def free_symbols(self):
-        return sp.sympify(self.lower).free_symbols | sp.sympify(self.upper).free_symbols
+        return sp.sympify(self.lower, strict=True).free_symbols | sp.sympify(self.upper, strict=True).free_symbols
 
     def subs(self, mapping):
-        return IntegerRange(sp.sympify(self.lower).subs(mapping), sp.sympify(self.upper).subs(mapping))
+        return IntegerRange(sp.sympify(self.lower, strict=True).subs(mapping), sp.sympify(self.upper, strict=True).subs(mapping))
 
     def points(self):
-        lo, hi = sp.sympify(self.lower), sp.sympify(self.upper)
+        lo, hi = sp.sympify(self.lower, strict=True), sp.sympify(self.upper, strict=True)
         if not (lo.is_Integer and hi.is_Integer) or hi - lo + 1 > MAX_FINITE_POINTS:
             return None
         return [(sp.Integer(k),) for k in range(int(lo), int(hi) + 1)]
@@ -116,12 +116,12 @@ class IntegerBox(Support):
     def free_symbols(self):
         out = set()
         for b in self.lower + self.upper:
-            out |= sp.sympify(b).free_symbols
+            out |= sp.sympify(b, strict=True).free_symbols
         return out
 
     def subs(self, mapping):
-        return IntegerBox(tuple(sp.sympify(b).subs(mapping) for b in self.lower),
-                          tuple(sp.sympify(b).subs(mapping) for b in self.upper))
+        return IntegerBox(tuple(sp.sympify(b, strict=True).subs(mapping) for b in self.lower),
+                          tuple(sp.sympify(b, strict=True).subs(mapping) for b in self.upper))
 
     def ranges(self):
         return [IntegerRange(lo, hi) for lo, hi in zip(self.lower, self.upper)]
@@ -159,14 +159,14 @@ class FiniteValues(Support):
     def free_symbols(self):
         out = set()
         for v in self.values:
-            out |= sp.sympify(v).free_symbols
+            out |= sp.sympify(v, strict=True).free_symbols
         return out
 
     def subs(self, mapping):
-        return FiniteValues(tuple(sp.sympify(v).subs(mapping) for v in self.values))
+        return FiniteValues(tuple(sp.sympify(v, strict=True).subs(mapping) for v in self.values))
 
     def points(self):
-        return [(sp.sympify(v),) for v in self.values]
+        return [(sp.sympify(v, strict=True),) for v in self.values]
 
     def describe(self, variables):
         return f"{variables[0]} in {{{', '.join(map(str, self.values))}}}"
@@ -202,10 +202,10 @@ class Compositions(Support):
     kind = "compositions"
 
     def free_symbols(self):
-        return sp.sympify(self.total).free_symbols
+        return sp.sympify(self.total, strict=True).free_symbols
 
     def subs(self, mapping):
-        return Compositions(sp.sympify(self.total).subs(mapping))
+        return Compositions(sp.sympify(self.total, strict=True).subs(mapping))
 
     def reduce(self, expr, variables):
         return expr.subs(variables[-1], self.total - sum(variables[:-1]))
@@ -214,7 +214,7 @@ class Compositions(Support):
         return tuple(variables[:-1])
 
     def points_for(self, k):
-        n = sp.sympify(self.total)
+        n = sp.sympify(self.total, strict=True)
         if not n.is_Integer or sp.binomial(n + k - 1, k - 1) > MAX_FINITE_POINTS:
             return None
         n = int(n)
@@ -236,7 +236,7 @@ class Compositions(Support):
 
 def _interval_value(lo, hi, rng, integer=False):
     """A random number in [lo, hi] (either end may be infinite), spread over a few scales."""
-    lo, hi = sp.sympify(lo), sp.sympify(hi)
+    lo, hi = sp.sympify(lo, strict=True), sp.sympify(hi, strict=True)
     if integer:
         lo = lo if lo.is_finite else (hi - 40 if hi.is_finite else sp.Integer(-20))
         hi = hi if hi.is_finite else lo + 40
@@ -270,13 +270,13 @@ def sample_points(support, nvars, rng, count):
             pts.append(tuple(_interval_value(lo, hi, rng, integer=True)
                              for lo, hi in zip(support.lower, support.upper)))
         elif isinstance(support, FiniteValues):
-            pts.append((sp.sympify(rng.choice(support.values)),))
+            pts.append((sp.sympify(rng.choice(support.values), strict=True),))
         elif isinstance(support, Simplex):
             w = [rng.uniform(0.05, 1.0) for _ in range(nvars)]
             head = [sp.Rational(round(10**6 * v / sum(w)), 10**6) for v in w[:-1]]
             pts.append(tuple(head) + (1 - sum(head),))
         elif isinstance(support, Compositions):
-            n = int(sp.sympify(support.total))
+            n = int(sp.sympify(support.total, strict=True))
             cuts = sorted(rng.randint(0, n) for _ in range(nvars - 1))
             parts = [b - a for a, b in zip([0] + cuts, cuts + [n])]
             pts.append(tuple(sp.Integer(v) for v in parts))
@@ -308,18 +308,18 @@ class Domain:
 
     @property
     def positive(self):
-        lo = sp.sympify(self.lower)
+        lo = sp.sympify(self.lower, strict=True)
         return lo.is_finite and lo >= 0
 
     def contains(self, value):
-        v = sp.sympify(value)
-        lo, hi = sp.sympify(self.lower), sp.sympify(self.upper)
+        v = sp.sympify(value, strict=True)
+        lo, hi = sp.sympify(self.lower, strict=True), sp.sympify(self.upper, strict=True)
         return bool((lo == -sp.oo or v > lo) and (hi == sp.oo or v < hi or
                                                    (self.name == "circle" and v == hi)))
 
     def condition(self, sym):
         """The domain as a sympy boolean in ``sym``."""
-        lo, hi = sp.sympify(self.lower), sp.sympify(self.upper)
+        lo, hi = sp.sympify(self.lower, strict=True), sp.sympify(self.upper, strict=True)
         conds = []
         if lo != -sp.oo:
             conds.append(sym > lo)
@@ -328,7 +328,7 @@ class Domain:
         return sp.And(*conds) if conds else sp.true
 
     def describe(self, sym):
-        lo, hi = sp.sympify(self.lower), sp.sympify(self.upper)
+        lo, hi = sp.sympify(self.lower, strict=True), sp.sympify(self.upper, strict=True)
         if lo == -sp.oo and hi == sp.oo:
             return f"{sym} real"
         if hi == sp.oo:
@@ -359,7 +359,7 @@ def as_domain(spec):
     if spec is sp.S.Reals:
         return NAMED_DOMAINS["real"]
     if isinstance(spec, (tuple, list)) and len(spec) == 2:
-        return Domain(sp.sympify(spec[0]), sp.sympify(spec[1]))
+        return Domain(sp.sympify(spec[0], strict=True), sp.sympify(spec[1], strict=True))
     raise ValueError(f"cannot read a coordinate domain from {spec!r}")
 
 

@@ -74,7 +74,7 @@ def tidy_divergence(expr):
         return budget.run_with_budget(_tidy_divergence, expr, seconds=TIDY_BUDGET,
                                what="simplifying a divergence", safety_net=True)
     except BudgetExceeded:
-        return sp.sympify(expr)
+        return sp.sympify(expr, strict=True)
 
 
 def _tidy_divergence(expr, deep=True):
@@ -85,7 +85,7 @@ def _tidy_divergence(expr, deep=True):
     regrouped by ``logcombine`` and the algebraic part put over a common
     denominator and factored.  The shorter (by operation count) wins.
     """
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     long = sp.count_ops(expr) > EXPAND_MAX_OPS
     # simplify on a divergence with many terms (a multinomial entropy's finite sum of
     # 72) can take a minute
@@ -192,7 +192,7 @@ def substitute(family, expr, p=None, q=None, q_symbols=None):
         sub.update({s: qq[c] for s, c in zip(q_symbols, family.coordinates)})
     if not sub:
         return expr
-    out = sp.sympify(expr).xreplace(sub)
+    out = sp.sympify(expr, strict=True).xreplace(sub)
     if all(isinstance(v, sp.Symbol) for v in sub.values()):
         return out  # a renaming (e.g. to p's and q's own names) keeps a tidy form tidy
     if all(v.is_number for v in sub.values()):
@@ -302,7 +302,7 @@ def kl_near_diagonal(kl, p, q, order=NEAR_ORDER):
     """
     t = sp.Dummy("t")
     deltas = [sp.Dummy(f"d{i}") for i in range(len(p))]
-    along = sp.sympify(kl).xreplace({qi: pi + t * di for pi, qi, di in zip(p, q, deltas)})
+    along = sp.sympify(kl, strict=True).xreplace({qi: pi + t * di for pi, qi, di in zip(p, q, deltas)})
     back = {di: qi - pi for pi, qi, di in zip(p, q, deltas)}
     terms = []
     g = along

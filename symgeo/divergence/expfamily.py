@@ -117,11 +117,11 @@ class ExponentialFamilyStructure:
 
     def natural_at(self, point):
         """θ at a coordinate point (dict coordinate -> value)."""
-        return tuple(sp.sympify(t).xreplace(point) for t in self.natural)
+        return tuple(sp.sympify(t, strict=True).xreplace(point) for t in self.natural)
 
     def mean_at(self, point):
         """η at a coordinate point (dict coordinate -> value)."""
-        return tuple(sp.sympify(e).xreplace(point) for e in self.mean)
+        return tuple(sp.sympify(e, strict=True).xreplace(point) for e in self.mean)
 
     def _repr_latex_(self):
         rows = [r"\theta = " + latex(sp.Matrix(self.natural)),
@@ -136,7 +136,7 @@ def _bregman(F, args, a, b):
     sub_b = dict(zip(args, b))
     grad = [sp.diff(F, s).xreplace(sub_b) for s in args]
     return F.xreplace(sub_a) - F.xreplace(sub_b) - sum(
-        g * (sp.sympify(x) - sp.sympify(y)) for g, x, y in zip(grad, a, b))
+        g * (sp.sympify(x, strict=True) - sp.sympify(y, strict=True)) for g, x, y in zip(grad, a, b))
 
 
 def _solve_for(coords, unknown_syms, exprs, budget, what, points=()):

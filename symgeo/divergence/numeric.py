@@ -20,7 +20,7 @@ def numeric_points(family, p, q=None):
     pp = _point(family, p, "p")
     qq = _point(family, q, "q") if q is not None else None
     for pt, nm in ((pp, "p"), (qq, "q")):
-        if pt is not None and not all(sp.sympify(v).is_number for v in pt.values()):
+        if pt is not None and not all(sp.sympify(v, strict=True).is_number for v in pt.values()):
             raise SymgeoError(f"family {family.name!r}: the numeric route needs numeric {nm}")
     return pp, qq
 

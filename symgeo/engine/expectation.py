@@ -66,7 +66,7 @@ def expand_terms(expr):
     def pos_pow(e):
         return e.is_Pow and e.base.is_Add and e.exp.is_Integer and e.exp > 1
     prev = None
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     while prev != expr:
         prev = expr
         expr = expr.replace(pos_pow, lambda e: sp.expand_multinomial(e))
@@ -97,7 +97,7 @@ def separate_powers(expr, w):
     and exp(c log w + b) becomes w^c exp(b), so that the standard-integral
     rules see monomials w^a log^k w times a single kernel.
     """
-    expr = sp.expand_log(sp.expand_power_base(sp.sympify(expr), deep=True), deep=True)
+    expr = sp.expand_log(sp.expand_power_base(sp.sympify(expr, strict=True), deep=True), deep=True)
     logw = sp.log(w)
 
     def split_exp(e):
@@ -135,7 +135,7 @@ def _agrees_numerically(integrand, var, lo, hi, value, dps=20):
         with mp.workdps(dps + 5):
             g = sp.lambdify(var, integrand.xreplace(vals), "mpmath")
             bounds = [mp.mpf(sp.N(b, dps)) if b.is_finite else (mp.inf if b > 0 else -mp.inf)
-                      for b in (sp.sympify(lo), sp.sympify(hi))]
+                      for b in (sp.sympify(lo, strict=True), sp.sympify(hi, strict=True))]
             num = mp.quad(g, [bounds[0], 0, bounds[1]] if bounds[0] < 0 < bounds[1] else bounds)
             sym = mp.mpf(sp.N(value.xreplace(vals), dps + 5))
             return abs(num - sym) <= mp.mpf(10) ** (-dps // 2) * max(1, abs(sym))
@@ -252,7 +252,7 @@ class ExpectationEngine:
         if g is None:
             return None
         m, C, _ = g
-        total = gaussian_expectation(sp.sympify(f), self.free_variables, m, C)
+        total = gaussian_expectation(sp.sympify(f, strict=True), self.free_variables, m, C)
         if total is None:
             return None
         return Expectation(total, "Gaussian",
@@ -445,7 +445,7 @@ class ExpectationEngine:
         """
         fam = self.family
         pt = fam.generic_point()
-        v = sp.sympify(val).xreplace(pt)
+        v = sp.sympify(val, strict=True).xreplace(pt)
         if v.free_symbols:
             return True
         try:
@@ -474,7 +474,7 @@ class ExpectationEngine:
         if not (isinstance(sup, IntegerRange) and len(fam.variables) == 1):
             return None
         x = fam.variables[0]
-        hi = sp.sympify(sup.upper)
+        hi = sp.sympify(sup.upper, strict=True)
         term = f * sp.exp(fam.log_density)
         value = sp.Sum(term, (x, sup.lower, hi))
         if hi != sp.oo:
@@ -508,7 +508,7 @@ class ExpectationEngine:
         (:meth:`_route_series`); callers that differentiate or simplify the result
         leave it False.
         """
-        f = sp.sympify(f)
+        f = sp.sympify(f, strict=True)
         if not f.has(*self.family.variables):
             return Expectation(f, "constant", "f does not depend on x")
         # the timed sympy calls of all routes share one budget: an expectation that no

@@ -43,7 +43,7 @@ def independent_blocks(expr, xs):
     Variables that appear in no term form no block.  Blocks are ordered by
     the first variable of each in ``xs``.
     """
-    expr = sp.expand(sp.sympify(expr), deep=False, mul=True, multinomial=True,
+    expr = sp.expand(sp.sympify(expr, strict=True), deep=False, mul=True, multinomial=True,
                      power_exp=False, power_base=False, log=False)
     position = {x: i for i, x in enumerate(xs)}
     parent = list(range(len(xs)))
@@ -182,7 +182,7 @@ def gaussian_expectation(f, xs, m, C):
 
 def dirichlet_log_mass(expr, xs):
     """log of int_simplex e^expr for expr = c + sum_i c_i log x_i (all K variables), or None."""
-    expr = sp.expand(sp.expand_log(sp.sympify(expr), force=False))
+    expr = sp.expand(sp.expand_log(sp.sympify(expr, strict=True), force=False))
     logs = {sp.log(x): x for x in xs}
     coeffs = {x: sp.S.Zero for x in xs}
     const = sp.S.Zero
@@ -200,7 +200,7 @@ def dirichlet_log_mass(expr, xs):
 
 def shapes_valid(expr, xs):
     """True if the Dirichlet exponents c_i + 1 of ``expr`` are all positive (numeric)."""
-    expr = sp.expand(sp.expand_log(sp.sympify(expr), force=False))
+    expr = sp.expand(sp.expand_log(sp.sympify(expr, strict=True), force=False))
     for x in xs:
         c = expr.coeff(sp.log(x))
         if not (c + 1).is_positive:

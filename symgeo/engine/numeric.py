@@ -59,7 +59,7 @@ def kinks(exprs, x):
 
 
 def mp_bound(b):
-    b = sp.sympify(b)
+    b = sp.sympify(b, strict=True)
     if b == sp.oo:
         return mp.inf
     if b == -sp.oo:
@@ -117,7 +117,7 @@ def expect_numeric(family, f, point, dps=30, density=None):
         return _expect_scipy(family, f, point)
     subs = {c: sp.nsimplify(v) if not isinstance(v, sp.Basic) else v for c, v in point.items()}
     log_p = family.log_density.subs(subs)
-    fx = sp.sympify(f).subs(subs)
+    fx = sp.sympify(f, strict=True).subs(subs)
     sup = family.support.subs(subs)
     with mp.workdps(dps + 10):
         f_num = lambdify_mp(fx, xs)
@@ -137,7 +137,7 @@ def expect_numeric(family, f, point, dps=30, density=None):
                                for c in p]) for p in pts)
         if isinstance(sup, IntegerRange):
             lo = int(sup.lower)
-            hi = mp.inf if sp.sympify(sup.upper) == sp.oo else int(sup.upper)
+            hi = mp.inf if sp.sympify(sup.upper, strict=True) == sp.oo else int(sup.upper)
             return mp.nsum(lambda k: g(k), [lo, hi])
         values = [sp.N(v, dps + 10) for v in subs.values()]
         if isinstance(sup, Box) and sup.univariate:
@@ -188,7 +188,7 @@ def _expect_by_blocks(family, f, point, dps):
         return memo[k, t]
     total = mp.mpf(0)
     with mp.workdps(dps + 10):
-        for term in sp.Add.make_args(sp.expand(sp.sympify(f).xreplace(subs))):
+        for term in sp.Add.make_args(sp.expand(sp.sympify(f, strict=True).xreplace(subs))):
             value = mp.mpf(1)
             rest = term
             for k, (vs, _) in enumerate(blocks):
@@ -224,7 +224,7 @@ def _expect_scipy(family, f, point):
     """
     xs = family.variables
     subs = {c: sp.nsimplify(v) for c, v in point.items()}
-    expr = (sp.sympify(f) * sp.exp(family.log_density)).xreplace(subs)
+    expr = (sp.sympify(f, strict=True) * sp.exp(family.log_density)).xreplace(subs)
     g = sp.lambdify(xs, expr, modules=["numpy", "scipy"])
     sup = family.support.subs(subs)
     opts = {"epsabs": 1e-13, "epsrel": 1e-12, "limit": 200}

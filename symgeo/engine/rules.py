@@ -212,7 +212,7 @@ def besselk_order_derivative(nu, z):
     derivative is odd; and differentiating K_{nu+1} = K_{nu-1} + (2 nu/z) K_nu in nu gives
     D_{nu+1} = D_{nu-1} + (2/z) K_nu + (2 nu/z) D_nu.
     """
-    nu = sp.sympify(nu)
+    nu = sp.sympify(nu, strict=True)
     if not (nu.is_Rational and nu.q == 2) or abs(nu) > MAX_HALF_ORDER:
         return None
     half = sp.S.Half

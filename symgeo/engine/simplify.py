@@ -118,7 +118,7 @@ def _ops(e):
 
 def tidy(expr, deep=True):
     """A compact readable form of ``expr`` (scalar)."""
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     if expr.is_Number or expr.is_Symbol:
         return expr
     expr = reduce_bessel(expr)

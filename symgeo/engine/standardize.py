@@ -60,7 +60,7 @@ def clean_logs(e):
 
 
 def _domain_of(lo, hi, periodic):
-    lo, hi = sp.sympify(lo), sp.sympify(hi)
+    lo, hi = sp.sympify(lo, strict=True), sp.sympify(hi, strict=True)
     if periodic:
         return "circle" if (lo, hi) == (-sp.pi, sp.pi) else None
     if lo == -sp.oo and hi == sp.oo:

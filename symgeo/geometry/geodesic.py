@@ -163,7 +163,7 @@ class _Numeric:
             dom = fam.domains[c]
             if dom.name == "circle":
                 continue  # an angle wraps around: crossing +-pi is not leaving the domain
-            lo, hi = sp.sympify(dom.lower), sp.sympify(dom.upper)
+            lo, hi = sp.sympify(dom.lower, strict=True), sp.sympify(dom.upper, strict=True)
             if lo.is_finite:
                 hs.append(c - lo)
             if hi.is_finite:
@@ -454,7 +454,7 @@ def log_map(fam, p, q, alpha=0, tol=1e-12, time_limit=60.0):
     for i, c in enumerate(fam.coordinates):
         dom = fam.domains[c]
         if dom.name == "circle":
-            period = float(sp.sympify(dom.upper) - sp.sympify(dom.lower))
+            period = float(sp.sympify(dom.upper, strict=True) - sp.sympify(dom.lower, strict=True))
             xq[i] = x0[i] + (xq[i] - x0[i] + period / 2) % period - period / 2
     total_it = 0
     notes = []
@@ -513,7 +513,7 @@ def _is_const(e, coords):
 def _simplex_form(fam, g, P, Q):
     xi = fam.coordinates
     d = fam.dimension
-    if not all(sp.sympify(fam.domains[c].lower) == 0 and sp.sympify(fam.domains[c].upper) == 1
+    if not all(sp.sympify(fam.domains[c].lower, strict=True) == 0 and sp.sympify(fam.domains[c].upper, strict=True) == 1
                for c in xi):
         return None
     last = 1 - sp.Add(*xi)

@@ -29,7 +29,7 @@ def _loss(fam, loss):
         # (sympify would read "beta" or "gamma" as special functions)
         loss = parse_formula(loss, {c.name: c for c in fam.coordinates},
                              where=f"family {fam.name!r}: loss")
-    L = sp.sympify(loss)
+    L = sp.sympify(loss, strict=True)
     by_name = {c.name: c for c in fam.coordinates}
     # a loss written with plain Symbol("mu") is rebound to the family's own symbols
     L = L.xreplace({s: by_name[s.name] for s in L.free_symbols

@@ -155,7 +155,7 @@ def target_log_density(fam, target, params=None, what="target"):
                                f"{', '.join(v.name for v in fam.variables)} and parameters "
                                "whose values are given in params") from None
     elif isinstance(target, (sp.Basic, int, float)):
-        expr = sp.sympify(target)  # already a sympy object or a number, never text
+        expr = sp.sympify(target, strict=True)  # already a sympy object or a number, never text
     else:
         raise SymgeoError(f"{where}: expected a sympy expression, a formula string or a "
                           f"Family, got {type(target).__name__}")
@@ -232,7 +232,7 @@ def expect(fam, log_density, fs, dps, anchors=()):
         cutoff = -40 * (dps + 10)
         out = []
         for f in fs:
-            fl = sp.lambdify([x], sp.N(sp.sympify(f), dps + 10), "mpmath")
+            fl = sp.lambdify([x], sp.N(sp.sympify(f, strict=True), dps + 10), "mpmath")
 
             def g(t, fl=fl):
                 l_ = lp(t)
@@ -315,7 +315,7 @@ class _ExpNumeric:
 
     def __init__(self, fam, st):
         xi = fam.coordinates
-        mean = [sp.sympify(e) for e in st.mean]
+        mean = [sp.sympify(e, strict=True) for e in st.mean]
         self.theta = sp.lambdify(xi, list(st.natural), "mpmath")
         self.A = sp.lambdify(xi, st.log_partition, "mpmath")
         self.eta = sp.lambdify(xi, mean, "mpmath")
@@ -337,7 +337,7 @@ def _xi_from_eta(fam, st, eta, dps, what):
         sub = {s: sp.Float(v, dps + 10) for s, v in zip(st.eta, eta)}
         x = []
         for c in coords:
-            v = sp.N(sp.sympify(st.coordinates_of_eta[c]).xreplace(sub), dps + 10)
+            v = sp.N(sp.sympify(st.coordinates_of_eta[c], strict=True).xreplace(sub), dps + 10)
             x.append(mp.mpf(v) if v.is_real else mp.mpc(complex(v)))
         route = "explicit inverse xi(eta) of the exponential-family structure"
         its = 0
@@ -469,7 +469,7 @@ def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max
     with mp.workdps(dps + 10):
         _check_normalised(fam, t, dps, tanchors, what)
         if start is not None:
-            x = [mp.mpf(sp.N(sp.sympify(v), dps + 10)) for v in as_point(fam, start)]
+            x = [mp.mpf(sp.N(sp.sympify(v, strict=True), dps + 10)) for v in as_point(fam, start)]
         else:
             x = None
             if st is not None:
@@ -547,7 +547,7 @@ def e_projection(target, family, params=None, start=None, dps=20, tol=1e-16, max
         moments = ()
         if st is not None:
             sub = {c: sp.Float(v, dps + 10) for c, v in point.items()}
-            moments = tuple(mp.mpf(sp.N(sp.sympify(e).xreplace(sub), dps + 10)) for e in st.mean)
+            moments = tuple(mp.mpf(sp.N(sp.sympify(e, strict=True).xreplace(sub), dps + 10)) for e in st.mean)
     route = ("Newton (Hessian E_q[(s s^T + d^2 log q)(log q - log target)] + g where positive "
              "definite, else the natural gradient)" if newton else "natural-gradient descent")
     return Projection("e", fam.name, point, tuple(st.statistics) if st is not None else (),
