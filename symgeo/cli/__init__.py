@@ -25,9 +25,16 @@ from .common import add_family_arguments
 COMMAND_GROUPS = (information, divergence, geometry, emit)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (the usage itself is in --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="symgeo", description="Information geometry of "
-                                "probability families, derived symbolically.")
+    p = _Parser(prog="symgeo", description="Information geometry of "
+                "probability families, derived symbolically.")
     sub = p.add_subparsers(dest="command", required=True)
     for module in COMMAND_GROUPS:
         module.register(sub, add_family_arguments)
