@@ -442,7 +442,11 @@ class Family(Declaration):
 
 def load_family(path, **fixed):
     """Read a family declaration file (TOML) and return the validated Family."""
-    return Family(**read_declaration_file(path, **fixed))
+    declaration = read_declaration_file(path, **fixed)
+    try:
+        return Family(**declaration)
+    except DeclarationError as exc:
+        raise DeclarationError(f"{path}: {exc}") from None
 
 
 _CATALOG_CACHE = {}

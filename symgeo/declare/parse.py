@@ -185,7 +185,7 @@ class _Builder:
         if col is not None:
             seg = ast.get_source_segment(self.text, node)
             if seg:
-                snippet = f": `{seg[:60]}`"
+                snippet = f": `{' '.join(seg.split())[:60]}`"
         raise FormulaError(f"{self.where}{at}: {reason}{snippet}")
 
     def build(self, node, depth=0):
@@ -408,8 +408,12 @@ class _Builder:
         op = type(node.ops[0])
         if op not in _COMPARE:
             self.fail(node, f"comparison {op.__name__} is not allowed (use <, <=, >, >=)")
-        return _COMPARE[op](self.scalar(node, self.build(node.left, depth)),
-                            self.scalar(node, self.build(node.comparators[0], depth)))
+        left = self.scalar(node, self.build(node.left, depth))
+        right = self.scalar(node, self.build(node.comparators[0], depth))
+        try:
+            return _COMPARE[op](left, right)
+        except TypeError:  # sympy refuses to order a complex value
+            self.fail(node, f"cannot compare {left} and {right}: both sides must be real")
 
 
 def _describe(node):

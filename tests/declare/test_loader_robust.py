@@ -123,7 +123,7 @@ CASES = [
     ("constraint-false", _edit("references", 'constraints = ["1 < 0"]\nreferences'),
      ["constraints", "can never hold"]),
     ("constraint-complex", _edit("references", 'constraints = ["mu < sqrt(-1)"]\nreferences'),
-     ["constraints", "refused"]),
+     ["constraints", "must be real"]),
     ("constraints-int", _edit("references", "constraints = 5\nreferences"),
      ["constraints", "array of inequalities", "got an integer"]),
     ("constraint-table", _edit("references", 'constraints = [{ for = 5, rule = "mu < 1" }]\n'
