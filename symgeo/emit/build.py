@@ -6,25 +6,37 @@ Layout of the output directory (by default the checkout's ``generated/``)::
     latex/NAME.tex      step-by-step derivation of one family
     latex/catalog.tex   all families, one section each
     README.md           index: coordinates, Fisher route, emitted / not derived
+    .symgeo-build.json  manifest: each file above that the build wrote, with its sha256
 
 Optional quantities (KL, entropy, connections, curvature, ...) are derived
 once per family under a short CPU budget in a child process and shared by the
 module and the document; one that fails or runs out of budget is listed as
 "not derived" with the reason.  Output is deterministic: sorted, no
 timestamps, no absolute paths.
+
+A build never loses a file it did not write (see :func:`write_tree`): it
+replaces or removes only files its manifest lists (unchanged since) or that
+carry the generated-file marker, refuses symlinks inside the output, and
+renders everything before it replaces anything, each file by an atomic rename.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
+import hashlib
 import json
 import multiprocessing as mp
 import os
 import pickle
+import re
 import resource
+import shutil
 import signal
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..codegen import numpy as N
@@ -57,21 +69,142 @@ JOBS = 2
 """Children deriving optional quantities at the same time (the build machine has 2 cores)."""
 
 
+MANIFEST = ".symgeo-build.json"
+"""The output's manifest: relative path -> sha256 of every file the build wrote there."""
+
+PENDING = ".symgeo-build.pending.json"
+"""The manifest-to-be, present only while files are being replaced (see _commit)."""
+
+STAGING_PREFIX = ".symgeo-staging-"
+"""Temporary directory inside the output where new files are written before the renames."""
+
+INDEX_FILES = ("README.md", "latex/catalog.tex")
+"""Files about the whole catalog: a build with ``--only`` creates them but never replaces them."""
+
+_OWNED_PATH = re.compile(r"(numpy/[a-z0-9_]+\.py|latex/[a-z0-9_]+\.tex|README\.md)")
+"""The only shapes of path a build writes; a manifest naming anything else is refused."""
+
+STOP_GRACE = 10.0
+"""Seconds a stopped build may take to clean up before it is killed (see symgeo.cli.emit)."""
+
+
 def _looks_like_checkout(path):
     return (path / "pyproject.toml").is_file() and (path / "families").is_dir() and \
         (path / "symgeo").is_dir()
 
 
 def default_out():
-    """``./generated`` in a checkout (current directory first, then the package's own)."""
-    cwd = Path.cwd()
-    if _looks_like_checkout(cwd):
+    """``generated`` (relative to the current directory) when that directory is a
+    symgeo checkout (pyproject.toml, families/, symgeo/); elsewhere an error.
+
+    There is no fallback to the installed package's own checkout: a build run
+    from another directory must say where it writes (``--out DIR``).
+    """
+    if _looks_like_checkout(Path.cwd()):
         return Path("generated")
-    repo = Path(__file__).resolve().parent.parent.parent
-    if _looks_like_checkout(repo):
-        return repo / "generated"
-    raise SymgeoError("symgeo build: not inside a symgeo checkout (no pyproject.toml and "
-                      "families/ here); give the output directory with --out DIR")
+    raise SymgeoError("not inside a symgeo checkout (no pyproject.toml, "
+                      "families/ and symgeo/ here); give the output directory with --out DIR")
+
+
+def resolve_out(out=None):
+    """The output directory as an absolute path with symlinks resolved (``None``: default_out).
+
+    Resolved once, before the CLI re-executes itself, so the child writes
+    exactly where the user asked, whatever its current directory.
+    """
+    if out is None:
+        out = default_out()
+    elif not str(out).strip():
+        raise SymgeoError("--out is empty; give the output directory, "
+                          "e.g. --out generated")
+    return Path(os.path.realpath(out))
+
+
+def die_with_parent(sig=signal.SIGKILL):
+    """Ask Linux to send ``sig`` to this process when its parent exits (PR_SET_PDEATHSIG).
+
+    Best effort: does nothing where prctl is missing.  Used by the build's
+    worker children and by the CLI's re-executed build, so no orphan keeps
+    working after the process that started it is gone.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+class BuildStopped(BaseException):
+    """SIGTERM or SIGINT reached a build inside :func:`stop_on_signals`.
+
+    A BaseException (like KeyboardInterrupt), so no ``except Exception`` on the
+    way swallows it and every ``finally`` runs: worker children are killed and
+    temporary files removed.  ``written``: True when it arrived after the new
+    files were in place (they are replaced with the signals held back).
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+        self.written = False
+
+    @property
+    def name(self):
+        return signal.Signals(self.signum).name
+
+
+_STOP = {"signal": None, "hold": False, "signals": ()}
+"""The stop signal received inside stop_on_signals (None: none); whether files are
+being replaced right now (then the signal is only recorded; see _signals_held);
+the signals stop_on_signals handles (empty outside it)."""
+
+
+def _default_stop_signals_in_child():
+    """At fork, inside stop_on_signals: the child dies of a stop signal at once (the
+    handler's exception would surface in the child's own code, or be printed)."""
+    for sig in _STOP["signals"]:
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except ValueError:  # pragma: no cover - forked from another thread
+            pass
+    _STOP["signals"] = ()
+
+
+os.register_at_fork(after_in_child=_default_stop_signals_in_child)
+
+
+@contextmanager
+def stop_on_signals(signals=(signal.SIGTERM, signal.SIGINT)):
+    """Within: ``signals`` raise :class:`BuildStopped` (in the main thread); restored after.
+
+    The signal is also recorded, and the build checks the record between
+    families and before it writes (:func:`raise_if_stopped`): an exception
+    raised by a signal handler can be swallowed (a bare ``except:`` in a
+    library, a ``__del__`` running at that moment).
+    """
+    def stop(signum, frame):
+        _STOP["signal"] = signum
+        if not _STOP["hold"]:
+            raise BuildStopped(signum)
+
+    def unraisable(info):  # raised where it can only be printed: the record stays
+        if not isinstance(info.exc_value, BuildStopped):
+            saved_hook(info)
+    saved = {sig: signal.signal(sig, stop) for sig in signals}
+    saved_hook, sys.unraisablehook = sys.unraisablehook, unraisable
+    _STOP.update(signal=None, signals=tuple(signals))
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        sys.unraisablehook = saved_hook
+        _STOP.update(signal=None, signals=())
+
+
+def raise_if_stopped():
+    """Raise BuildStopped if a stop signal arrived (inside stop_on_signals)."""
+    if _STOP["signal"] is not None:
+        raise BuildStopped(_STOP["signal"])
 
 
 def load_plan(path=PLAN_PATH):
@@ -150,7 +283,11 @@ def _inline_budget(state):
 
 
 def _child(path, tasks, budget, cap):
-
+    # a stop signal ends this worker at once (the parent's handler would raise
+    # BuildStopped, which the per-task except below would record and go on)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    die_with_parent(signal.SIGKILL)
     state = {"inner": False, "cap": cap}
 
     def alarm(signum, frame):
@@ -230,6 +367,12 @@ class _OptionalJob:
             out[name] = BudgetExceeded(reason)
         return out
 
+    def kill(self):
+        """Stop the child now (the build was stopped or failed); harmless when it is done."""
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+
 
 def derive_optional(fam, budget=DEFAULT_BUILD_BUDGET):
     """Every optional quantity/section of ``fam``: name -> value or SymgeoError.
@@ -240,7 +383,11 @@ def derive_optional(fam, budget=DEFAULT_BUILD_BUDGET):
     same result), the child as a whole under a CPU and a wall-clock limit.
     """
     with tempfile.TemporaryDirectory(prefix="symgeo-build-") as tmp:
-        return _OptionalJob(fam, budget, tmp).result()
+        job = _OptionalJob(fam, budget, tmp)
+        try:
+            return job.result()
+        finally:
+            job.kill()
 
 
 def derive_family(fam, budget=DEFAULT_BUILD_BUDGET, optional=None):
@@ -274,12 +421,27 @@ def _md(text):
 
 
 def build(out=None, budget=DEFAULT_BUILD_BUDGET, names=None, log=None, replan=False):
-    """Write the generated tree into ``out``; returns the list of files written (relative).
+    """Write the generated tree into ``out``; returns the files it holds for this build
+    (relative paths, sorted; written now or already identical).
+
+    ``out``: see :func:`resolve_out` (``None``: ``./generated`` in a checkout).
+    ``names``: only these families (``--only``): their ``numpy/NAME.py`` and
+    ``latex/NAME.tex``; the index files are created when missing, never replaced,
+    and no other file is removed.  The output is checked (symlinks, names)
+    before the derivations and written only after all of them (:func:`write_tree`).
 
     ``replan``: measure every optional quantity under ``budget`` and rewrite the
     build plan (PLAN_PATH) with those that ran out of time (see PLAN_PATH).
     """
-    out = Path(out) if out is not None else default_out()
+    out = resolve_out(out)
+    partial = bool(names)
+    names = sorted(set(names or family_names()))
+    unknown = sorted(set(names) - set(family_names()))
+    if unknown:
+        raise SymgeoError(f"unknown family {unknown[0]!r} in --only; "
+                          f"see 'symgeo list'")
+    rels = [f"numpy/{n}.py" for n in names] + [f"latex/{n}.tex" for n in names]
+    check_output(out, rels + list(INDEX_FILES))  # before the work, again before writing
     saved = _budget.DEFAULT_BUDGET, _expectation.PLAIN_INTEGRATION
     _budget.DEFAULT_BUDGET = min(saved[0], budget / 2)  # inner sympy routes give up early
     _expectation.PLAIN_INTEGRATION = False  # timing must not decide what a build derives
@@ -287,8 +449,7 @@ def build(out=None, budget=DEFAULT_BUILD_BUDGET, names=None, log=None, replan=Fa
         files = _render(names, budget, log, replan)
     finally:
         _budget.DEFAULT_BUDGET, _expectation.PLAIN_INTEGRATION = saved
-    _write(out, files)
-    return sorted(files)
+    return write_tree(out, files, partial=partial)
 
 
 def _render(names, budget, log, replan=False):
@@ -302,19 +463,25 @@ def _render(names, budget, log, replan=False):
         # The core (Fisher, inverse, Jeffreys) is derived here, then each family's
         # optional quantities go to a child, at most JOBS at a time, while the next
         # family's core is derived: the results do not depend on the schedule.
-        for name in names:
-            fam = fams[name] = get_family(name)
-            fam.fisher_result(), fam.cramer_rao(), fam.jeffreys_prior(), fam.hessian()
-            while len(jobs) >= JOBS:
-                first = next(iter(jobs))
-                job = jobs.pop(first)
-                optional[first], measured[first] = job.result(), job.timed_out
-            jobs[name] = _OptionalJob(fam, budget, tmp, None if replan else plan.get(name))
-        for name, job in jobs.items():
-            optional[name], measured[name] = job.result(), job.timed_out
+        try:
+            for name in names:
+                raise_if_stopped()
+                fam = fams[name] = get_family(name)
+                fam.fisher_result(), fam.cramer_rao(), fam.jeffreys_prior(), fam.hessian()
+                while len(jobs) >= JOBS:
+                    first = next(iter(jobs))
+                    optional[first], measured[first] = jobs[first].result(), jobs[first].timed_out
+                    del jobs[first]
+                jobs[name] = _OptionalJob(fam, budget, tmp, None if replan else plan.get(name))
+            for name, job in jobs.items():
+                optional[name], measured[name] = job.result(), job.timed_out
+        finally:  # stopped or failed: no worker outlives the build
+            for job in jobs.values():
+                job.kill()
     if replan:
         _write_plan({**load_plan(), **measured})
     for name in names:
+        raise_if_stopped()
         fam = fams[name]
         src, emitted, skipped, routes, ctx = derive_family(fam, budget, optional[name])
         files[f"numpy/{name}.py"] = src
@@ -357,18 +524,277 @@ def _render(names, budget, log, replan=False):
 def _write_plan(plan, path=PLAN_PATH):
     text = json.dumps({k: dict(sorted(v.items())) for k, v in sorted(plan.items())},
                       indent=1, sort_keys=True, ensure_ascii=True)
-    Path(path).write_text(text + "\n", encoding="utf-8")
+    path = Path(path)
+    staged = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        _write_new(staged, (text + "\n").encode("utf-8"))
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
-def _write(out, files):
-    for sub in ("numpy", "latex"):
-        d = out / sub
-        d.mkdir(parents=True, exist_ok=True)
-        for old in sorted(d.iterdir()):
-            rel = f"{sub}/{old.name}"
-            if old.suffix in (".py", ".tex") and rel not in files:
-                old.unlink()
-    for rel, text in sorted(files.items()):
+# ----------------------------------------------------------------------
+# writing the tree: ownership (manifest, markers), symlinks, atomic replacement
+
+def sha256(data):
+    """Hex sha256 of ``data`` (bytes): the manifest's record of a file's content."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_bytes(entries):
+    """The manifest file's content: deterministic (sorted keys, no time, no absolute path)."""
+    doc = {"about": "written by symgeo build: each file it wrote here and its sha256; "
+                    "it never replaces or removes a file edited since",
+           "files": dict(sorted(entries.items()))}
+    return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode()
+
+
+def _read_manifest(path):
+    """{relative path: sha256} from a manifest (or pending journal) file; {} when absent.
+
+    Refused unless every path is one a build writes (so a doctored manifest
+    cannot make the build remove a file outside numpy/, latex/ and README.md).
+    """
+    if not path.exists():
+        return {}
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+        ok = all(isinstance(h, str) and _OWNED_PATH.fullmatch(r) for r, h in files.items())
+    except (ValueError, KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise SymgeoError(f"{path} is not a manifest written by symgeo build; "
+                          f"move it away (files carrying the generated marker are adopted)")
+    return dict(files)
+
+
+def has_generated_marker(rel, data):
+    r"""Whether ``data`` at ``rel`` is a file a symgeo build wrote (before manifests existed).
+
+    The convention, one marker per kind of file (what the templates print):
+    ``numpy/NAME.py``: the first line says "generated by symgeo" and "Do not edit";
+    ``README.md``: first line "# Generated by `symgeo build`";
+    ``latex/catalog.tex``: ``\author{generated by symgeo}``;
+    ``latex/NAME.tex``: begins with ``\documentclass`` and has the line
+    ``Family \texttt{NAME}.`` (the family section's first line).
+    """
+    text = data.decode("utf-8", errors="replace")
+    first = text.split("\n", 1)[0]
+    if rel == "README.md":
+        return first.startswith("# Generated by `symgeo build`")
+    if rel == "latex/catalog.tex":
+        return text.startswith("\\documentclass") and "\\author{generated by symgeo}" in text
+    if rel.startswith("latex/") and rel.endswith(".tex"):
+        name = L.escape_tex(Path(rel).stem)
+        return text.startswith("\\documentclass") and f"\nFamily \\texttt{{{name}}}.\n" in text
+    if rel.startswith("numpy/") and rel.endswith(".py"):
+        return "generated by symgeo" in first and "Do not edit" in first
+    return False
+
+
+def check_output(out, rels):
+    """Refuse (SymgeoError, one line) an output where the build could follow a link.
+
+    ``out`` itself may be reached through symlinks (it is resolved); below it,
+    no directory or file the build reads, writes or removes (``rels``, the
+    manifest, the journal) may be a symlink, a directory on the way (numpy/,
+    latex/) must be a directory and a file a regular file.  Nothing is written
+    when this fails.
+    """
+    if out.exists() and not out.is_dir():
+        raise SymgeoError(f"{out} is not a directory; give another --out")
+    kinds = {}
+    for rel in list(rels) + [MANIFEST, PENDING]:
+        parts = Path(rel).parts
+        for i in range(len(parts)):
+            kinds[Path(*parts[:i + 1])] = "file" if i == len(parts) - 1 else "directory"
+    for rel, kind in sorted(kinds.items()):
         path = out / rel
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+        if path.is_symlink():
+            raise SymgeoError(f"{path} is a symlink; the build does not write "
+                              f"through links: replace it with a plain {kind}")
+        if path.exists() and not (path.is_dir() if kind == "directory" else path.is_file()):
+            raise SymgeoError(f"{path} is not a {kind}; move it away")
+
+
+def _current(out, rel):
+    """The bytes at out/rel, or None when there is no file."""
+    path = out / rel
+    return path.read_bytes() if path.is_file() else None
+
+
+def _known_hashes(out, manifest, pending):
+    """The manifest, completed from the journal of a build killed while replacing files:
+    a journal entry counts once the file on disk has that content (it was replaced)."""
+    known = dict(manifest)
+    for rel, digest in pending.items():
+        data = _current(out, rel)
+        if data is not None and sha256(data) == digest:
+            known[rel] = digest
+    return known
+
+
+def plan_changes(out, wanted, known, stale):
+    """What to write and remove, or a SymgeoError naming the first file that is not ours.
+
+    ``wanted``: rel -> bytes the build produces; ``known``: rel -> sha256 the
+    manifest records; ``stale``: rels the build owned and no longer produces.
+    A file on disk is replaced when it is byte-identical to the new content
+    (then nothing is written), when the manifest records its current content,
+    or when the manifest does not list it but it carries the generated marker
+    (:func:`has_generated_marker`; how a tree from before manifests is adopted).
+    A listed file whose content differs from the record was edited: refused;
+    an unlisted file without the marker is someone else's: refused.  A stale
+    file is removed only when its content is the recorded one.
+    Returns (writes: rel -> bytes, removals: [rel]).
+    """
+    writes, refused = {}, []
+    for rel, data in sorted(wanted.items()):
+        cur = _current(out, rel)
+        if cur == data:
+            continue
+        if cur is None or (sha256(cur) == known[rel] if rel in known
+                           else has_generated_marker(rel, cur)):
+            writes[rel] = data
+        else:
+            refused.append((rel, "edited since the last build" if rel in known
+                            else "not written by symgeo build"))
+    removals = []
+    for rel in sorted(stale):
+        cur = _current(out, rel)
+        if cur is None:
+            continue
+        if sha256(cur) == known[rel]:
+            removals.append(rel)
+        else:
+            refused.append((rel, "edited since the last build (and no longer built)"))
+    if refused:
+        rel, why = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise SymgeoError(f"{out / rel} was {why}{more}; nothing was written: "
+                          f"move it away or delete it, then build again")
+    return writes, removals
+
+
+def write_tree(out, files, partial=False):
+    """Put ``files`` (rel -> text) into ``out`` without losing anyone's file; returns the rels.
+
+    Convention: ``out/.symgeo-build.json`` (MANIFEST) lists every file the build
+    wrote with its sha256.  The build replaces only files it owns (see
+    :func:`plan_changes`), and never touches a file outside its manifest and
+    its own paths.  A full build removes the files the manifest lists and the
+    build no longer produces; ``partial`` (``--only``) removes nothing, does
+    not replace the index files (INDEX_FILES; created when missing) and keeps
+    the other families' manifest entries.  Refusals happen before anything is
+    written.  Writing: see :func:`_commit`.  Builds into one directory take
+    turns (a lock on the directory).
+    """
+    raise_if_stopped()
+    check_output(out, list(files))
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out):
+        _remove_leftover_staging(out)
+        known = _known_hashes(out, _read_manifest(out / MANIFEST), _read_manifest(out / PENDING))
+        wanted = {rel: text.encode("utf-8") for rel, text in files.items()
+                  if not (partial and rel in INDEX_FILES and (out / rel).exists())}
+        stale = set() if partial else set(known) - set(wanted)
+        check_output(out, list(wanted) + sorted(stale))
+        writes, removals = plan_changes(out, wanted, known, stale)
+        entries = {rel: digest for rel, digest in known.items()
+                   if partial and rel not in wanted and (out / rel).is_file()}
+        entries.update((rel, sha256(data)) for rel, data in wanted.items())
+        manifest = manifest_bytes(entries)
+        if writes or removals or _current(out, MANIFEST) != manifest or \
+                (out / PENDING).exists():
+            _commit(out, writes, removals, manifest)
+    return sorted(wanted)
+
+
+@contextmanager
+def _locked(out):
+    """An exclusive flock on the directory ``out`` (released when the process dies)."""
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_leftover_staging(out):
+    """Remove the staging directories of builds killed while writing (under the lock: no
+    build is using them; only a build creates names starting with STAGING_PREFIX)."""
+    for path in sorted(out.glob(STAGING_PREFIX + "*")):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+
+
+def _write_new(path, data):
+    """Create ``path`` (it must not exist) with ``data``, flushed to disk."""
+    with open(path, "xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _signals_held():
+    """Within: a stop signal (see :func:`stop_on_signals`) waits; it is raised on leaving,
+    as a BuildStopped marked ``written`` (the block's work was done).  One that
+    came before is raised on entering (nothing written).
+
+    A flag, not a blocked signal mask: the process has other threads (numpy's
+    BLAS), which would take a signal the main thread blocks.
+    """
+    raise_if_stopped()
+    _STOP["hold"] = True
+    try:
+        yield
+    finally:
+        _STOP["hold"] = False
+    if _STOP["signal"] is not None:
+        exc = BuildStopped(_STOP["signal"])
+        exc.written = True
+        raise exc
+
+
+def _commit(out, writes, removals, manifest):
+    """Replace files in ``out``: every new file is first written whole into a staging
+    directory inside ``out`` (same filesystem), then moved into place by os.replace.
+
+    Each file is therefore always either its old or its new version, never partial.
+    The journal (PENDING: the new manifest) is in place before the first rename
+    and gone after the manifest's own rename, so a build killed in between
+    leaves the renamed files recognised as its own (:func:`_known_hashes`).
+    SIGTERM and SIGINT wait until the renames are done (a few milliseconds).
+    """
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+    try:
+        staged = {}
+        for i, (rel, data) in enumerate(sorted(writes.items())):
+            staged[rel] = staging / f"{i:04d}"
+            _write_new(staged[rel], data)
+        _write_new(staging / "manifest", manifest)
+        _write_new(staging / "pending", manifest)
+        dirs = {out} | {(out / rel).parent for rel in [*writes, *removals]}
+        with _signals_held():
+            os.replace(staging / "pending", out / PENDING)
+            for rel, path in staged.items():
+                (out / rel).parent.mkdir(exist_ok=True)
+                os.replace(path, out / rel)
+            for rel in removals:
+                (out / rel).unlink()
+            os.replace(staging / "manifest", out / MANIFEST)
+            (out / PENDING).unlink()
+            for d in sorted(dirs):
+                _fsync_dir(d)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
