@@ -42,8 +42,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(p):
-    return numpy.logical_and.reduce((numpy.greater(p, 0),numpy.less(p, 1)))
+    return (numpy.isfinite(p)) & (numpy.greater(p, 0)) & (numpy.less(p, 1))
 
 
 
@@ -53,12 +86,12 @@ def fisher(p):
     Formula (entries in row-major order):
       [0, 0] -1/(p**2 - p)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -1/(p*(p - 1))
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -69,12 +102,12 @@ def cramer_rao(p):
     Formula (entries in row-major order):
       [0, 0] -p**2 + p
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = p*(1 - p)
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -85,13 +118,12 @@ def jeffreys_prior(p):
     Formula (entries in row-major order):
       [.] sqrt(-1/(p**2 - p))
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + ())
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.sqrt(-1/(p*(p - 1)))
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p)
+        out = numpy.sqrt(-1/(p*(p - 1)))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -101,13 +133,13 @@ def score(x, p):
     Formula (entries in row-major order):
       [0] -(1 - x)/(1 - p) + x/p
     """
-    x, p, = _prepare(x, p)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p) & numpy.isfinite(x)
+        out = numpy.empty(shape + (1,))
         out[..., 0] = -(x - 1)/(p - 1) + x/p
-        out[~numpy.asarray(numpy.logical_or.reduce((numpy.equal(x, 0),numpy.equal(x, 1))), dtype=bool)] = numpy.nan
-    out[~_in_domain(p)] = numpy.nan
+        out = _mask(out, (numpy.equal(x, 0)) | (numpy.equal(x, 1)), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -118,14 +150,13 @@ def log_density(x, p):
     Formula (entries in row-major order):
       [.] x*log(p) + (1 - x)*log(1 - p)
     """
-    x, p, = _prepare(x, p)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
-        out[...] = x*numpy.log(p) - (x - 1)*numpy.log(1 - p)
-        out[~numpy.asarray(numpy.logical_or.reduce((numpy.equal(x, 0),numpy.equal(x, 1))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p) & numpy.isfinite(x)
+        out = x*numpy.log(p) - (x - 1)*numpy.log(1 - p)
+        out = _mask(out, (numpy.equal(x, 0)) | (numpy.equal(x, 1)), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -135,12 +166,12 @@ def natural_gradient(p, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] -1/(p**2 - p)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -1/(p*(p - 1))
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -152,33 +183,36 @@ def kl(p_p, p_q):
     Formula (entries in row-major order):
       [.] p_p*(log(p_p/p_q) - log(1 - p_p) + log(1 - p_q)) + log(1 - p_p) - log(1 - p_q)
     """
-    p_p, p_q, = _prepare(p_p, p_q)
-    shape = p_p.shape
-    out = numpy.empty(shape + ())
+    p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p_p) & _in_domain(p_q)
         _c0 = numpy.log(1 - p_p)
         _c1 = numpy.log(1 - p_q)
-        _c2 = p_p - p_q
-        _c3 = _c2**2
-        _c4 = p_p**(-1.0)
-        _c5 = p_p**2
-        _c6 = (_c5 - 2*p_p + 1)**(-1.0)
-        _c7 = _c6*p_p
-        _c8 = 20*_c2
-        _c9 = p_p**4
-        _c10 = 12*_c2**3
-        _c11 = p_p**3
-        _c12 = 15*_c3
-        _c13 = _c8/(_c11 - 3*_c5 + 3*p_p - 1)
-        _c14 = _c12/(-4*_c11 + 6*_c5 + _c9 - 4*p_p + 1)
-        _c15 = _c10/(10*_c11 - 10*_c5 - 5*_c9 + p_p**5 + 5*p_p - 1)
-        out[...] = _c0 - _c1 + p_p*(-_c0 + _c1 + numpy.log(p_p/p_q))
-        _near = numpy.asarray((1/2)*_c3*(_c4 + _c6 - _c7) < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/60)*_c3*(_c10/_c9 - _c13*p_p + _c13 - _c14*p_p + _c14 - _c15*p_p + _c15 + 30*_c4 + 30*_c6 - 30*_c7 + _c8/_c5 + _c12/_c11), shape)[_near]
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        out = _c0 - _c1 + p_p*(-_c0 + _c1 + numpy.log(p_p/p_q))
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p_p, p_q,)]
+            _t0 = p_p - p_q
+            _t1 = _t0**2
+            _t2 = 1/(p_p)
+            _t3 = p_p**2
+            _t4 = 1/((_t3 - 2*p_p + 1))
+            _t5 = _t4*p_p
+            _t6 = 20*_t0
+            _t7 = ((p_p**2)**2)
+            _t8 = 12*(_t0**2*_t0)
+            _t9 = (p_p**2*p_p)
+            _t10 = 15*_t1
+            _t11 = _t6/(-3*_t3 + _t9 + 3*p_p - 1)
+            _t12 = _t10/(6*_t3 + _t7 - 4*_t9 - 4*p_p + 1)
+            _t13 = _t8/(-10*_t3 - 5*_t7 + 10*_t9 + p_p**5 + 5*p_p - 1)
+            _close = (1/2)*_t1*(_t2 + _t4 - _t5) < 1e-06
+            out[_near] = numpy.where(_close, (1/60)*_t1*(_t10/_t9 - _t11*p_p + _t11 - _t12*p_p + _t12 - _t13*p_p + _t13 + 30*_t2 + 30*_t4 - 30*_t5 + _t8/_t7 + _t6/_t3), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -188,18 +222,16 @@ def alpha_divergence(alpha, p_p, p_q):
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p_p) - log(1 - p_p)) + (alpha/2 + 1/2)*(log(p_q) - log(1 - p_q))) + 1)*exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
     """
-    alpha, p_p, p_q, = _prepare(alpha, p_p, p_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
         _c0 = alpha - 1
         _c1 = numpy.log(1 - p_p)
         _c2 = alpha + 1
         _c3 = numpy.log(1 - p_q)
-        out[...] = 4*((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)*numpy.exp(-1/2*_c0*_c1 + (1/2)*_c2*_c3) - 1)/(alpha**2 - 1)
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        out = 4*((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)*numpy.exp(-1/2*_c0*_c1 + (1/2)*_c2*_c3) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -209,14 +241,13 @@ def entropy(p):
     Formula (entries in row-major order):
       [.] -p*log(p) + (p - 1)*log(1 - p)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + ())
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
         _c0 = p - 1
-        out[...] = _c0*numpy.log(-_c0) - p*numpy.log(p)
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        out = _c0*numpy.log(-_c0) - p*numpy.log(p)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -226,14 +257,12 @@ def cross_entropy(p_p, p_q):
     Formula (entries in row-major order):
       [.] -p_p*log(p_q) + (p_p - 1)*log(1 - p_q)
     """
-    p_p, p_q, = _prepare(p_p, p_q)
-    shape = p_p.shape
-    out = numpy.empty(shape + ())
+    p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
-        out[...] = -p_p*numpy.log(p_q) + (p_p - 1)*numpy.log(1 - p_q)
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        _ok = _in_domain(p_p) & _in_domain(p_q)
+        out = -p_p*numpy.log(p_q) + (p_p - 1)*numpy.log(1 - p_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -243,12 +272,12 @@ def amari_chentsov(p):
     Formula (entries in row-major order):
       [0, 0, 0] (1 - 2*p)/(p**2*(p - 1)**2)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -(2*p - 1)/(p**2*(p - 1)**2)
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -259,14 +288,14 @@ def christoffel(alpha, p):
     Formula (entries in row-major order):
       [0, 0, 0] alpha*(-2*p**3/(2*p**4 - 4*p**3 + 2*p**2) + 3*p**2/(2*p**4 - 4*p**3 + 2*p**2) - p/(2*p**4 - 4*p**3 + 2*p**2)) - p**3/(p**4 - 2*p**3 + p**2) + 3*p**2/(2*p**4 - 4*p**3 + 2*p**2) - p/(2*p**4 - 4*p**3 + 2*p**2)
     """
-    alpha, p, = _prepare(alpha, p)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, p, shape = _args(alpha, p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p) & numpy.isfinite(alpha)
         _c0 = 2*p
-        _c1 = p**(-1.0)
+        _c1 = 1/(p)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (-1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p + 3/2)/(-_c0 + p**2 + 1)
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -277,11 +306,10 @@ def scalar_curvature(p):
     Formula (entries in row-major order):
       [.] 0
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + ())
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -82,8 +82,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(a, b):
-    return numpy.logical_and.reduce((numpy.greater(a, 0),numpy.greater(b, 0)))
+    return (numpy.isfinite(a)) & (numpy.isfinite(b)) & (numpy.greater(a, 0)) & (numpy.greater(b, 0))
 
 
 
@@ -96,16 +129,16 @@ def fisher(a, b):
       [1, 0] -polygamma(1, a + b)
       [1, 1] polygamma(1, b) - polygamma(1, a + b)
     """
-    a, b, = _prepare(a, b)
-    shape = a.shape
-    out = numpy.empty(shape + (2, 2))
+    a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b)
         _c0 = -_polygamma(1, a + b)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0 + _polygamma(1, a)
         out[..., 0, 1] = _c0
         out[..., 1, 0] = _c0
         out[..., 1, 1] = _c0 + _polygamma(1, b)
-    out[~_in_domain(a, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -119,21 +152,21 @@ def cramer_rao(a, b):
       [1, 0] -polygamma(1, a + b)/(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))
       [1, 1] (-polygamma(1, a) + polygamma(1, a + b))/(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))
     """
-    a, b, = _prepare(a, b)
-    shape = a.shape
-    out = numpy.empty(shape + (2, 2))
+    a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b)
         _c0 = _polygamma(1, b)
         _c1 = _polygamma(1, a + b)
         _c2 = -_c1
         _c3 = _polygamma(1, a)
-        _c4 = (_c0*_c1 - _c0*_c3 + _c1*_c3)**(-1.0)
+        _c4 = 1/((_c0*_c1 - _c0*_c3 + _c1*_c3))
         _c5 = -_c1*_c4
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = -_c4*(_c0 + _c2)
         out[..., 0, 1] = _c5
         out[..., 1, 0] = _c5
         out[..., 1, 1] = -_c4*(_c2 + _c3)
-    out[~_in_domain(a, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -144,16 +177,15 @@ def jeffreys_prior(a, b):
     Formula (entries in row-major order):
       [.] sqrt(polygamma(1, a)*polygamma(1, b) - polygamma(1, a)*polygamma(1, a + b) - polygamma(1, b)*polygamma(1, a + b))
     """
-    a, b, = _prepare(a, b)
-    shape = a.shape
-    out = numpy.empty(shape + ())
+    a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b)
         _c0 = _polygamma(1, a)
         _c1 = _polygamma(1, b)
         _c2 = _polygamma(1, a + b)
-        out[...] = numpy.sqrt(_c0*_c1 - _c0*_c2 - _c1*_c2)
-    out[~_in_domain(a, b)] = numpy.nan
-    return out
+        out = numpy.sqrt(_c0*_c1 - _c0*_c2 - _c1*_c2)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -164,15 +196,15 @@ def score(x, a, b):
       [0] log(x) - polygamma(0, a) + polygamma(0, a + b)
       [1] log(1 - x) - polygamma(0, b) + polygamma(0, a + b)
     """
-    x, a, b, = _prepare(x, a, b)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, a, b, shape = _args(x, a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b) & numpy.isfinite(x)
         _c0 = scipy.special.psi(a + b)
+        out = numpy.empty(shape + (2,))
         out[..., 0] = _c0 + numpy.log(x) - scipy.special.psi(a)
         out[..., 1] = _c0 + numpy.log(1 - x) - scipy.special.psi(b)
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 0),numpy.less_equal(x, 1))), dtype=bool)] = numpy.nan
-    out[~_in_domain(a, b)] = numpy.nan
+        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 1)), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -183,14 +215,13 @@ def log_density(x, a, b):
     Formula (entries in row-major order):
       [.] (a - 1)*log(x) + (b - 1)*log(1 - x) - log(beta(a, b))
     """
-    x, a, b, = _prepare(x, a, b)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, a, b, shape = _args(x, a, b)
     with numpy.errstate(all="ignore"):
-        out[...] = (a - 1)*numpy.log(x) + (b - 1)*numpy.log(1 - x) - numpy.log(scipy.special.beta(a, b))
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 0),numpy.less_equal(x, 1))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(a, b)] = numpy.nan
-    return out
+        _ok = _in_domain(a, b) & numpy.isfinite(x)
+        out = (a - 1)*numpy.log(x) + (b - 1)*numpy.log(1 - x) - numpy.log(scipy.special.beta(a, b))
+        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 1)), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -203,16 +234,16 @@ def natural_gradient(a, b, grad):
       [1, 0] -polygamma(1, a + b)
       [1, 1] polygamma(1, b) - polygamma(1, a + b)
     """
-    a, b, = _prepare(a, b)
-    shape = a.shape
-    out = numpy.empty(shape + (2, 2))
+    a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b)
         _c0 = -_polygamma(1, a + b)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0 + _polygamma(1, a)
         out[..., 0, 1] = _c0
         out[..., 1, 0] = _c0
         out[..., 1, 1] = _c0 + _polygamma(1, b)
-    out[~_in_domain(a, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -224,46 +255,49 @@ def kl(a_p, b_p, a_q, b_q):
     Formula (entries in row-major order):
       [.] -(-a_p + a_q)*(polygamma(0, a_p) - polygamma(0, a_p + b_p)) - (-b_p + b_q)*(polygamma(0, b_p) - polygamma(0, a_p + b_p)) - log(beta(a_p, b_p)) + log(beta(a_q, b_q))
     """
-    a_p, b_p, a_q, b_q, = _prepare(a_p, b_p, a_q, b_q)
-    shape = a_p.shape
-    out = numpy.empty(shape + ())
+    a_p, b_p, a_q, b_q, shape = _args(a_p, b_p, a_q, b_q)
     with numpy.errstate(all="ignore"):
-        _c0 = a_p - a_q
-        _c1 = a_p + b_p
-        _c2 = -scipy.special.psi(_c1)
-        _c3 = b_p - b_q
-        _c4 = _polygamma(1, a_p)
-        _c5 = _c0**2
-        _c6 = _polygamma(1, b_p)
-        _c7 = _c3**2
-        _c8 = _polygamma(1, _c1)
-        _c9 = (1/2)*_c5
-        _c10 = _c8*_c9
-        _c11 = (1/2)*_c7
-        _c12 = _c11*_c8
-        _c13 = _c0*_c3*_c8
-        _c14 = _c0**3
-        _c15 = (1/6)*_c14
-        _c16 = _c0**4
-        _c17 = (1/24)*_c16
-        _c18 = (1/120)*_c0**5
-        _c19 = _c3**3
-        _c20 = (1/6)*_c19
-        _c21 = _c3**4
-        _c22 = (1/24)*_c21
-        _c23 = (1/120)*_c3**5
-        _c24 = _polygamma(2, _c1)
-        _c25 = _polygamma(3, _c1)
-        _c26 = (1/24)*_c25
-        _c27 = _polygamma(4, _c1)
-        _c28 = (1/12)*_c27
-        out[...] = _c0*(_c2 + scipy.special.psi(a_p)) + _c3*(_c2 + scipy.special.psi(b_p)) - numpy.log(scipy.special.beta(a_p, b_p)) + numpy.log(scipy.special.beta(a_q, b_q))
-        _near = numpy.asarray(-_c10 - _c12 - _c13 + (1/2)*_c4*_c5 + (1/2)*_c6*_c7 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c0*_c11*_c24 - _c0*_c20*_c25 + _c0*_c22*_c27 - _c10 + _c11*_c6 - _c12 - _c13 + _c14*_c28*_c7 + _c15*_c24 - _c15*_c25*_c3 - _c15*_polygamma(2, a_p) - _c16*_c26 + _c17*_c27*_c3 + _c17*_polygamma(3, a_p) + _c18*_c27 - _c18*_polygamma(4, a_p) + _c19*_c28*_c5 + _c20*_c24 - _c20*_polygamma(2, b_p) - _c21*_c26 + _c22*_polygamma(3, b_p) + _c23*_c27 - _c23*_polygamma(4, b_p) + _c24*_c3*_c9 - 1/4*_c25*_c5*_c7 + _c4*_c9, shape)[_near]
-    out[~_in_domain(a_p, b_p)] = numpy.nan
-    out[~_in_domain(a_q, b_q)] = numpy.nan
-    return out
+        _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
+        _c0 = -scipy.special.psi(a_p + b_p)
+        out = (_c0 + scipy.special.psi(a_p))*(a_p - a_q) + (_c0 + scipy.special.psi(b_p))*(b_p - b_q) - numpy.log(scipy.special.beta(a_p, b_p)) + numpy.log(scipy.special.beta(a_q, b_q))
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            a_p, b_p, a_q, b_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (a_p, b_p, a_q, b_q,)]
+            _t0 = _polygamma(1, a_p)
+            _t1 = a_p - a_q
+            _t2 = _t1**2
+            _t3 = _polygamma(1, b_p)
+            _t4 = b_p - b_q
+            _t5 = _t4**2
+            _t6 = a_p + b_p
+            _t7 = _polygamma(1, _t6)
+            _t8 = (1/2)*_t2
+            _t9 = _t7*_t8
+            _t10 = (1/2)*_t5
+            _t11 = _t10*_t7
+            _t12 = _t1*_t4*_t7
+            _t13 = (_t1**2*_t1)
+            _t14 = (1/6)*_t13
+            _t15 = ((_t1**2)**2)
+            _t16 = (1/24)*_t15
+            _t17 = (1/120)*_t1**5
+            _t18 = (_t4**2*_t4)
+            _t19 = (1/6)*_t18
+            _t20 = ((_t4**2)**2)
+            _t21 = (1/24)*_t20
+            _t22 = (1/120)*_t4**5
+            _t23 = _polygamma(2, _t6)
+            _t24 = _polygamma(3, _t6)
+            _t25 = (1/24)*_t24
+            _t26 = _polygamma(4, _t6)
+            _t27 = (1/12)*_t26
+            _close = (1/2)*_t0*_t2 - _t11 - _t12 + (1/2)*_t3*_t5 - _t9 < 1e-06
+            out[_near] = numpy.where(_close, _t0*_t8 + _t1*_t10*_t23 - _t1*_t19*_t24 + _t1*_t21*_t26 + _t10*_t3 - _t11 - _t12 + _t13*_t27*_t5 + _t14*_t23 - _t14*_t24*_t4 - _t14*_polygamma(2, a_p) - _t15*_t25 + _t16*_t26*_t4 + _t16*_polygamma(3, a_p) + _t17*_t26 - _t17*_polygamma(4, a_p) + _t18*_t2*_t27 + _t19*_t23 - _t19*_polygamma(2, b_p) - 1/4*_t2*_t24*_t5 - _t20*_t25 + _t21*_polygamma(3, b_p) + _t22*_t26 - _t22*_polygamma(4, b_p) + _t23*_t4*_t8 - _t9, out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -273,16 +307,14 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     Formula (entries in row-major order):
       [.] 4*(-exp(-(1/2 - alpha/2)*log(beta(a_p, b_p)) - (alpha/2 + 1/2)*log(beta(a_q, b_q)))*beta(a_p*(1/2 - alpha/2) + a_q*(alpha/2 + 1/2), b_p*(1/2 - alpha/2) + b_q*(alpha/2 + 1/2)) + 1)/(1 - alpha**2)
     """
-    alpha, a_p, b_p, a_q, b_q, = _prepare(alpha, a_p, b_p, a_q, b_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, a_p, b_p, a_q, b_q, shape = _args(alpha, a_p, b_p, a_q, b_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = alpha - 1
-        out[...] = 4*(numpy.exp(-1/2*_c0*numpy.log(scipy.special.beta(a_q, b_q)) + (1/2)*_c1*numpy.log(scipy.special.beta(a_p, b_p)))*scipy.special.beta((1/2)*_c0*a_q - 1/2*_c1*a_p, (1/2)*_c0*b_q - 1/2*_c1*b_p) - 1)/(alpha**2 - 1)
-    out[~_in_domain(a_p, b_p)] = numpy.nan
-    out[~_in_domain(a_q, b_q)] = numpy.nan
-    return out
+        out = 4*(numpy.exp(-1/2*_c0*numpy.log(scipy.special.beta(a_q, b_q)) + (1/2)*_c1*numpy.log(scipy.special.beta(a_p, b_p)))*scipy.special.beta((1/2)*_c0*a_q - 1/2*_c1*a_p, (1/2)*_c0*b_q - 1/2*_c1*b_p) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -292,17 +324,16 @@ def entropy(a, b):
     Formula (entries in row-major order):
       [.] -a*(polygamma(0, a) - polygamma(0, a + b)) - b*(polygamma(0, b) - polygamma(0, a + b)) + log(beta(a, b)) + polygamma(0, a) + polygamma(0, b) - 2*polygamma(0, a + b)
     """
-    a, b, = _prepare(a, b)
-    shape = a.shape
-    out = numpy.empty(shape + ())
+    a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b)
         _c0 = scipy.special.psi(a)
         _c1 = scipy.special.psi(b)
         _c2 = scipy.special.psi(a + b)
         _c3 = -_c2
-        out[...] = _c0 + _c1 - 2*_c2 - a*(_c0 + _c3) - b*(_c1 + _c3) + numpy.log(scipy.special.beta(a, b))
-    out[~_in_domain(a, b)] = numpy.nan
-    return out
+        out = _c0 + _c1 - 2*_c2 - a*(_c0 + _c3) - b*(_c1 + _c3) + numpy.log(scipy.special.beta(a, b))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -312,17 +343,15 @@ def cross_entropy(a_p, b_p, a_q, b_q):
     Formula (entries in row-major order):
       [.] -a_q*polygamma(0, a_p) + a_q*polygamma(0, a_p + b_p) - b_q*polygamma(0, b_p) + b_q*polygamma(0, a_p + b_p) + log(beta(a_q, b_q)) + polygamma(0, a_p) + polygamma(0, b_p) - 2*polygamma(0, a_p + b_p)
     """
-    a_p, b_p, a_q, b_q, = _prepare(a_p, b_p, a_q, b_q)
-    shape = a_p.shape
-    out = numpy.empty(shape + ())
+    a_p, b_p, a_q, b_q, shape = _args(a_p, b_p, a_q, b_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
         _c0 = scipy.special.psi(a_p)
         _c1 = scipy.special.psi(b_p)
         _c2 = scipy.special.psi(a_p + b_p)
-        out[...] = -_c0*a_q + _c0 - _c1*b_q + _c1 + _c2*a_q + _c2*b_q - 2*_c2 + numpy.log(scipy.special.beta(a_q, b_q))
-    out[~_in_domain(a_p, b_p)] = numpy.nan
-    out[~_in_domain(a_q, b_q)] = numpy.nan
-    return out
+        out = -_c0*a_q + _c0 - _c1*b_q + _c1 + _c2*a_q + _c2*b_q - 2*_c2 + numpy.log(scipy.special.beta(a_q, b_q))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -339,11 +368,11 @@ def amari_chentsov(a, b):
       [1, 1, 0] -polygamma(2, a + b)
       [1, 1, 1] polygamma(2, b) - polygamma(2, a + b)
     """
-    a, b, = _prepare(a, b)
-    shape = a.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b)
         _c0 = -_polygamma(2, a + b)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _c0 + _polygamma(2, a)
         out[..., 0, 0, 1] = _c0
         out[..., 0, 1, 0] = _c0
@@ -352,7 +381,7 @@ def amari_chentsov(a, b):
         out[..., 1, 0, 1] = _c0
         out[..., 1, 1, 0] = _c0
         out[..., 1, 1, 1] = _c0 + _polygamma(2, b)
-    out[~_in_domain(a, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -370,10 +399,9 @@ def christoffel(alpha, a, b):
       [1, 1, 0] -alpha*polygamma(1, a)*polygamma(2, a + b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) + polygamma(1, a)*polygamma(2, a + b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b))
       [1, 1, 1] alpha*(polygamma(1, a)*polygamma(2, b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) - polygamma(1, a)*polygamma(2, a + b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) - polygamma(1, a + b)*polygamma(2, b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b))) - polygamma(1, a)*polygamma(2, b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) + polygamma(1, a)*polygamma(2, a + b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) + polygamma(1, a + b)*polygamma(2, b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b))
     """
-    alpha, a, b, = _prepare(alpha, a, b)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, a, b, shape = _args(alpha, a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b) & numpy.isfinite(alpha)
         _c0 = _polygamma(1, b)
         _c1 = _polygamma(2, a)
         _c2 = _c0*_c1
@@ -395,6 +423,7 @@ def christoffel(alpha, a, b):
         _c18 = _c10*_c4
         _c19 = _c12*_c18
         _c20 = _c10*_c14
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _c11*(-_c2 - _c5 - _c8 - alpha*(-_c2 + _c7 + _c9))
         out[..., 0, 0, 1] = _c13
         out[..., 0, 1, 0] = _c13
@@ -403,7 +432,7 @@ def christoffel(alpha, a, b):
         out[..., 1, 0, 1] = _c19
         out[..., 1, 1, 0] = _c19
         out[..., 1, 1, 1] = _c11*(-_c16 - _c17 - _c20 - alpha*(_c15 + _c18 - _c20))
-    out[~_in_domain(a, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -414,10 +443,9 @@ def scalar_curvature(a, b):
     Formula (entries in row-major order):
       [.] (polygamma(1, a)*polygamma(2, b)*polygamma(2, a + b) + polygamma(1, b)*polygamma(2, a)*polygamma(2, a + b) - polygamma(1, a + b)*polygamma(2, a)*polygamma(2, b))/(2*(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))**2)
     """
-    a, b, = _prepare(a, b)
-    shape = a.shape
-    out = numpy.empty(shape + ())
+    a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b)
         _c0 = _polygamma(1, a)
         _c1 = _polygamma(1, b)
         _c2 = a + b
@@ -425,9 +453,9 @@ def scalar_curvature(a, b):
         _c4 = _polygamma(2, b)
         _c5 = _polygamma(2, _c2)
         _c6 = _polygamma(2, a)
-        out[...] = (1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
-    out[~_in_domain(a, b)] = numpy.nan
-    return out
+        out = (1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -437,10 +465,9 @@ def gaussian_curvature(a, b):
     Formula (entries in row-major order):
       [.] (polygamma(1, a)*polygamma(2, b)*polygamma(2, a + b) + polygamma(1, b)*polygamma(2, a)*polygamma(2, a + b) - polygamma(1, a + b)*polygamma(2, a)*polygamma(2, b))/(4*(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))**2)
     """
-    a, b, = _prepare(a, b)
-    shape = a.shape
-    out = numpy.empty(shape + ())
+    a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a, b)
         _c0 = _polygamma(1, a)
         _c1 = _polygamma(1, b)
         _c2 = a + b
@@ -448,7 +475,7 @@ def gaussian_curvature(a, b):
         _c4 = _polygamma(2, b)
         _c5 = _polygamma(2, _c2)
         _c6 = _polygamma(2, a)
-        out[...] = (1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
-    out[~_in_domain(a, b)] = numpy.nan
-    return out
+        out = (1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -44,8 +44,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(p):
-    return numpy.logical_and.reduce((numpy.greater(p, 0),numpy.less(p, 1)))
+    return (numpy.isfinite(p)) & (numpy.greater(p, 0)) & (numpy.less(p, 1))
 
 
 
@@ -55,12 +88,12 @@ def fisher(p):
     Formula (entries in row-major order):
       [0, 0] -10/(p**2 - p)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -10/(p*(p - 1))
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -71,12 +104,12 @@ def cramer_rao(p):
     Formula (entries in row-major order):
       [0, 0] p*(1 - p)/10
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -1/10*p*(p - 1)
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -87,13 +120,12 @@ def jeffreys_prior(p):
     Formula (entries in row-major order):
       [.] sqrt(10)*sqrt(-1/(p**2 - p))
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + ())
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.sqrt(10)*numpy.sqrt(-1/(p*(p - 1)))
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p)
+        out = numpy.sqrt(10)*numpy.sqrt(-1/(p*(p - 1)))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -103,13 +135,13 @@ def score(x, p):
     Formula (entries in row-major order):
       [0] -(10 - x)/(1 - p) + x/p
     """
-    x, p, = _prepare(x, p)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p) & numpy.isfinite(x)
+        out = numpy.empty(shape + (1,))
         out[..., 0] = -(x - 10)/(p - 1) + x/p
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 0),numpy.less_equal(x, 10),numpy.equal(x, numpy.floor(x)))), dtype=bool)] = numpy.nan
-    out[~_in_domain(p)] = numpy.nan
+        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 10)) & (numpy.equal(x, numpy.floor(x))), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -120,14 +152,13 @@ def log_density(x, p):
     Formula (entries in row-major order):
       [.] x*log(p) + (10 - x)*log(1 - p) + log(binomial(10, x))
     """
-    x, p, = _prepare(x, p)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
-        out[...] = x*numpy.log(p) - (x - 10)*numpy.log(1 - p) + numpy.log((3628800/(scipy.special.gamma(11 - x)*scipy.special.gamma(x + 1))))
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 0),numpy.less_equal(x, 10),numpy.equal(x, numpy.floor(x)))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p) & numpy.isfinite(x)
+        out = x*numpy.log(p) - (x - 10)*numpy.log(1 - p) + numpy.log((3628800/(scipy.special.gamma(11 - x)*scipy.special.gamma(x + 1))))
+        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 10)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -137,12 +168,12 @@ def natural_gradient(p, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] -10/(p**2 - p)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -10/(p*(p - 1))
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -154,35 +185,38 @@ def kl(p_p, p_q):
     Formula (entries in row-major order):
       [.] -10*p_p*(-log(p_p) + log(p_q) + log(1 - p_p) - log(1 - p_q)) + 10*log(1 - p_p) - 10*log(1 - p_q)
     """
-    p_p, p_q, = _prepare(p_p, p_q)
-    shape = p_p.shape
-    out = numpy.empty(shape + ())
+    p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p_p) & _in_domain(p_q)
         _c0 = numpy.log(1 - p_p)
         _c1 = numpy.log(1 - p_q)
-        _c2 = p_p - p_q
-        _c3 = _c2**2
-        _c4 = p_p**(-1.0)
-        _c5 = 2*p_p
-        _c6 = p_p**2
-        _c7 = (-_c5 + _c6 + 1)**(-1.0)
-        _c8 = _c7*p_p
-        _c9 = (10/3)*_c2
-        _c10 = p_p**4
-        _c11 = _c2**3
-        _c12 = 2*_c11
-        _c13 = p_p**3
-        _c14 = (5/2)*_c3
-        _c15 = _c9/(_c13 - 3*_c6 + 3*p_p - 1)
-        _c16 = _c14/(_c10 - 4*_c13 + 6*_c6 - 4*p_p + 1)
-        _c17 = (-5*_c10 + 10*_c13 - 10*_c6 + p_p**5 + 5*p_p - 1)**(-1.0)
-        out[...] = 10*_c0 - 10*_c1 + 10*p_p*(-_c0 + _c1 + numpy.log(p_p) - numpy.log(p_q))
-        _near = numpy.asarray(5*_c3*(_c4 + _c7 - _c8) < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c3*(-_c11*_c17*_c5 + _c12*_c17 - _c15*p_p + _c15 - _c16*p_p + _c16 + 5*_c4 + 5*_c7 - 5*_c8 + _c9/_c6 + _c14/_c13 + _c12/_c10), shape)[_near]
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        out = 10*_c0 - 10*_c1 + 10*p_p*(-_c0 + _c1 + numpy.log(p_p) - numpy.log(p_q))
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p_p, p_q,)]
+            _t0 = p_p - p_q
+            _t1 = _t0**2
+            _t2 = 1/(p_p)
+            _t3 = 2*p_p
+            _t4 = p_p**2
+            _t5 = 1/((-_t3 + _t4 + 1))
+            _t6 = _t5*p_p
+            _t7 = (10/3)*_t0
+            _t8 = ((p_p**2)**2)
+            _t9 = (_t0**2*_t0)
+            _t10 = 2*_t9
+            _t11 = (p_p**2*p_p)
+            _t12 = (5/2)*_t1
+            _t13 = _t7/(_t11 - 3*_t4 + 3*p_p - 1)
+            _t14 = _t12/(-4*_t11 + 6*_t4 + _t8 - 4*p_p + 1)
+            _t15 = 1/((10*_t11 - 10*_t4 - 5*_t8 + p_p**5 + 5*p_p - 1))
+            _close = 5*_t1*(_t2 + _t5 - _t6) < 1e-06
+            out[_near] = numpy.where(_close, _t1*(_t10*_t15 + _t10/_t8 - _t13*p_p + _t13 - _t14*p_p + _t14 - _t15*_t3*_t9 + 5*_t2 + 5*_t5 - 5*_t6 + _t7/_t4 + _t12/_t11), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -192,18 +226,16 @@ def alpha_divergence(alpha, p_p, p_q):
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p_p) - log(1 - p_p)) + (alpha/2 + 1/2)*(log(p_q) - log(1 - p_q))) + 1)**10*exp(10*(1/2 - alpha/2)*log(1 - p_p) + 10*(alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
     """
-    alpha, p_p, p_q, = _prepare(alpha, p_p, p_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
         _c0 = alpha - 1
         _c1 = numpy.log(1 - p_p)
         _c2 = alpha + 1
         _c3 = numpy.log(1 - p_q)
-        out[...] = 4*((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)**10*numpy.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1)
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        out = 4*((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)**10*numpy.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -213,19 +245,18 @@ def entropy(p):
     Formula (entries in row-major order):
       [.] -10*p**9*(1 - p)*log(10) - 45*p**8*(1 - p)**2*log(45) - 120*p**7*(1 - p)**3*log(120) - 210*p**6*(1 - p)**4*log(210) - 252*p**5*(1 - p)**5*log(252) - 210*p**4*(1 - p)**6*log(210) - 120*p**3*(1 - p)**7*log(120) - 45*p**2*(1 - p)**8*log(45) - 10*p*(1 - p)**9*log(10) - 10*p*(log(p) - log(1 - p)) - 10*log(1 - p)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + ())
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
         _c0 = p - 1
         _c1 = numpy.log(-_c0)
         _c2 = numpy.log(10)
         _c3 = 45*numpy.log(45)
         _c4 = numpy.log(120)
         _c5 = 210*numpy.log(210)
-        out[...] = 10*_c0**9*_c2*p - _c0**8*_c3*p**2 + 120*_c0**7*_c4*p**3 - _c0**6*_c5*p**4 + 252*_c0**5*p**5*numpy.log(252) - _c0**4*_c5*p**6 + 120*_c0**3*_c4*p**7 - _c0**2*_c3*p**8 + 10*_c0*_c2*p**9 - 10*_c1 - 10*p*(-_c1 + numpy.log(p))
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        out = 10*_c0**9*_c2*p - _c0**8*_c3*p**2 + 120*_c0**7*_c4*(p**2*p) - _c0**6*_c5*((p**2)**2) + 252*_c0**5*p**5*numpy.log(252) - ((_c0**2)**2)*_c5*p**6 + 120*(_c0**2*_c0)*_c4*p**7 - _c0**2*_c3*p**8 + 10*_c0*_c2*p**9 - 10*_c1 - 10*p*(-_c1 + numpy.log(p))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -235,10 +266,9 @@ def cross_entropy(p_p, p_q):
     Formula (entries in row-major order):
       [.] -10*p_p**9*(1 - p_p)*log(10) - 45*p_p**8*(1 - p_p)**2*log(45) - 120*p_p**7*(1 - p_p)**3*log(120) - 210*p_p**6*(1 - p_p)**4*log(210) - 252*p_p**5*(1 - p_p)**5*log(252) - 210*p_p**4*(1 - p_p)**6*log(210) - 120*p_p**3*(1 - p_p)**7*log(120) - 45*p_p**2*(1 - p_p)**8*log(45) - 10*p_p*(1 - p_p)**9*log(10) - 10*p_p*(log(p_p) - log(1 - p_p)) - 10*p_p*(-log(p_p) + log(p_q) + log(1 - p_p) - log(1 - p_q)) - 10*log(1 - p_q)
     """
-    p_p, p_q, = _prepare(p_p, p_q)
-    shape = p_p.shape
-    out = numpy.empty(shape + ())
+    p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p_p) & _in_domain(p_q)
         _c0 = numpy.log(1 - p_q)
         _c1 = p_p - 1
         _c2 = numpy.log(10)
@@ -247,10 +277,9 @@ def cross_entropy(p_p, p_q):
         _c5 = 120*numpy.log(120)
         _c6 = 210*numpy.log(210)
         _c7 = -numpy.log(-_c1) + numpy.log(p_p)
-        out[...] = -10*_c0 + _c1**9*_c2*_c3 - _c1**8*_c4*p_p**2 + _c1**7*_c5*p_p**3 - _c1**6*_c6*p_p**4 + 252*_c1**5*p_p**5*numpy.log(252) - _c1**4*_c6*p_p**6 + _c1**3*_c5*p_p**7 - _c1**2*_c4*p_p**8 + 10*_c1*_c2*p_p**9 - _c3*_c7 + _c3*(_c0 + _c7 - numpy.log(p_q))
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        out = -10*_c0 + _c1**9*_c2*_c3 - _c1**8*_c4*p_p**2 + _c1**7*_c5*(p_p**2*p_p) - _c1**6*_c6*((p_p**2)**2) + 252*_c1**5*p_p**5*numpy.log(252) - ((_c1**2)**2)*_c6*p_p**6 + (_c1**2*_c1)*_c5*p_p**7 - _c1**2*_c4*p_p**8 + 10*_c1*_c2*p_p**9 - _c3*_c7 + _c3*(_c0 + _c7 - numpy.log(p_q))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -260,12 +289,12 @@ def amari_chentsov(p):
     Formula (entries in row-major order):
       [0, 0, 0] 10*(1 - 2*p)/(p**2*(p - 1)**2)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -10*(2*p - 1)/(p**2*(p - 1)**2)
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -276,14 +305,14 @@ def christoffel(alpha, p):
     Formula (entries in row-major order):
       [0, 0, 0] alpha*(-p**3/(p**4 - 2*p**3 + p**2) + 3*p**2/(2*p**4 - 4*p**3 + 2*p**2) - p/(2*p**4 - 4*p**3 + 2*p**2)) - p**3/(p**4 - 2*p**3 + p**2) + 3*p**2/(2*p**4 - 4*p**3 + 2*p**2) - p/(2*p**4 - 4*p**3 + 2*p**2)
     """
-    alpha, p, = _prepare(alpha, p)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, p, shape = _args(alpha, p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p) & numpy.isfinite(alpha)
         _c0 = 2*p
-        _c1 = p**(-1.0)
+        _c1 = 1/(p)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (-1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p + 3/2)/(-_c0 + p**2 + 1)
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -294,11 +323,10 @@ def scalar_curvature(p):
     Formula (entries in row-major order):
       [.] 0
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + ())
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -40,8 +40,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(p1, p2):
-    return numpy.logical_and.reduce((numpy.greater(p1, 0),numpy.greater(p2, 0),numpy.less(p1, 1),numpy.less(p2, 1),numpy.less(p1 + p2, 1)))
+    return (numpy.isfinite(p1)) & (numpy.isfinite(p2)) & (numpy.greater(p1, 0)) & (numpy.greater(p2, 0)) & (numpy.less(p1, 1)) & (numpy.less(p2, 1)) & (numpy.less(p1 + p2, 1))
 
 
 
@@ -54,18 +87,18 @@ def fisher(p1, p2):
       [1, 0] -1/(p1 + p2 - 1)
       [1, 1] (p1 - 1)/(p2*(p1 + p2 - 1))
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + (2, 2))
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = p2 - 1
-        _c1 = (_c0 + p1)**(-1.0)
+        _c1 = 1/((_c0 + p1))
         _c2 = -_c1
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0*_c1/p1
         out[..., 0, 1] = _c2
         out[..., 1, 0] = _c2
         out[..., 1, 1] = _c1*(p1 - 1)/p2
-    out[~_in_domain(p1, p2)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -79,16 +112,16 @@ def cramer_rao(p1, p2):
       [1, 0] -p1*p2
       [1, 1] -p2**2 + p2
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + (2, 2))
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = -p1*p2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = p1*(1 - p1)
         out[..., 0, 1] = _c0
         out[..., 1, 0] = _c0
         out[..., 1, 1] = p2*(1 - p2)
-    out[~_in_domain(p1, p2)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -99,13 +132,12 @@ def jeffreys_prior(p1, p2):
     Formula (entries in row-major order):
       [.] sqrt(-1/(p1 + p2 - 1))/(sqrt(p1)*sqrt(p2))
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + ())
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.sqrt(-1/(p1 + p2 - 1))/(numpy.sqrt(p1)*numpy.sqrt(p2))
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        _ok = _in_domain(p1, p2)
+        out = numpy.sqrt(-1/(p1 + p2 - 1))/(numpy.sqrt(p1)*numpy.sqrt(p2))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -116,15 +148,15 @@ def score(x, p1, p2):
       [0] -KroneckerDelta(3, x)/(-p1 - p2 + 1) + KroneckerDelta(1, x)/p1
       [1] -KroneckerDelta(3, x)/(-p1 - p2 + 1) + KroneckerDelta(2, x)/p2
     """
-    x, p1, p2, = _prepare(x, p1, p2)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, p1, p2, shape = _args(x, p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2) & numpy.isfinite(x)
         _c0 = numpy.where(numpy.equal(3, x), 1.0, 0.0)/(p1 + p2 - 1)
+        out = numpy.empty(shape + (2,))
         out[..., 0] = _c0 + numpy.where(numpy.equal(1, x), 1.0, 0.0)/p1
         out[..., 1] = _c0 + numpy.where(numpy.equal(2, x), 1.0, 0.0)/p2
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 1),numpy.less_equal(x, 3),numpy.equal(x, numpy.floor(x)))), dtype=bool)] = numpy.nan
-    out[~_in_domain(p1, p2)] = numpy.nan
+        out = _mask(out, (numpy.greater_equal(x, 1)) & (numpy.less_equal(x, 3)) & (numpy.equal(x, numpy.floor(x))), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -135,14 +167,13 @@ def log_density(x, p1, p2):
     Formula (entries in row-major order):
       [.] log(p1)*KroneckerDelta(1, x) + log(p2)*KroneckerDelta(2, x) + log(-p1 - p2 + 1)*KroneckerDelta(3, x)
     """
-    x, p1, p2, = _prepare(x, p1, p2)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, p1, p2, shape = _args(x, p1, p2)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(p1)*numpy.where(numpy.equal(1, x), 1.0, 0.0) + numpy.log(p2)*numpy.where(numpy.equal(2, x), 1.0, 0.0) + numpy.log(-p1 - p2 + 1)*numpy.where(numpy.equal(3, x), 1.0, 0.0)
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 1),numpy.less_equal(x, 3),numpy.equal(x, numpy.floor(x)))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        _ok = _in_domain(p1, p2) & numpy.isfinite(x)
+        out = numpy.log(p1)*numpy.where(numpy.equal(1, x), 1.0, 0.0) + numpy.log(p2)*numpy.where(numpy.equal(2, x), 1.0, 0.0) + numpy.log(-p1 - p2 + 1)*numpy.where(numpy.equal(3, x), 1.0, 0.0)
+        out = _mask(out, (numpy.greater_equal(x, 1)) & (numpy.less_equal(x, 3)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -155,18 +186,18 @@ def natural_gradient(p1, p2, grad):
       [1, 0] -1/(p1 + p2 - 1)
       [1, 1] (p1 - 1)/(p2*(p1 + p2 - 1))
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + (2, 2))
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = p2 - 1
-        _c1 = (_c0 + p1)**(-1.0)
+        _c1 = 1/((_c0 + p1))
         _c2 = -_c1
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0*_c1/p1
         out[..., 0, 1] = _c2
         out[..., 1, 0] = _c2
         out[..., 1, 1] = _c1*(p1 - 1)/p2
-    out[~_in_domain(p1, p2)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -178,73 +209,76 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] p1_p*log(p1_p) - p1_p*log(p1_q) + p2_p*log(p2_p) - p2_p*log(p2_q) + (-p1_p - p2_p + 1)*log(-p1_p - p2_p + 1) + (p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
     """
-    p1_p, p2_p, p1_q, p2_q, = _prepare(p1_p, p2_p, p1_q, p2_q)
-    shape = p1_p.shape
-    out = numpy.empty(shape + ())
+    p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
-        _c1 = p1_p - p1_q
-        _c2 = _c1**2
-        _c3 = p2_p - p2_q
-        _c4 = _c3**2
-        _c5 = 2*p1_p
-        _c6 = p1_p**2
-        _c7 = 2*p2_p
-        _c8 = p2_p**2
-        _c9 = (_c5*p2_p - _c5 + _c6 - _c7 + _c8 + 1)**(-1.0)
-        _c10 = (1/2)*_c2*_c9
-        _c11 = (1/2)*_c4*_c9
-        _c12 = _c1*_c3*_c9
-        _c13 = -_c1*_c3*_c9 + _c10*p1_p + _c10*p2_p + _c11*p1_p + _c11*p2_p + _c12*p1_p + _c12*p2_p - 1/2*_c2*_c9 - 1/2*_c2/p1_p - 1/2*_c4*_c9 - 1/2*_c4/p2_p
-        _c14 = _c1**3
-        _c15 = _c3**3
-        _c16 = p1_p**3
-        _c17 = p2_p**3
-        _c18 = p1_p*p2_p
-        _c19 = 3*_c6
-        _c20 = 3*_c8
-        _c21 = (_c16 + _c17 - 6*_c18 + _c19*p2_p - _c19 + _c20*p1_p - _c20 + 3*p1_p + 3*p2_p - 1)**(-1.0)
-        _c22 = _c1**4
-        _c23 = _c3**4
-        _c24 = 4*p1_p
-        _c25 = p1_p**4
-        _c26 = 4*p2_p
-        _c27 = p2_p**4
-        _c28 = 6*_c6
-        _c29 = _c8*p1_p
-        _c30 = _c6*p2_p
-        _c31 = (_c16*_c26 - 4*_c16 + _c17*_c24 - 4*_c17 + 12*_c18 - _c24 + _c25 - _c26 + _c27 + _c28*_c8 + _c28 - 12*_c29 - 12*_c30 + 6*_c8 + 1)**(-1.0)
-        _c32 = _c1**5
-        _c33 = _c3**5
-        _c34 = 10*_c6
-        _c35 = 5*_c25
-        _c36 = 10*_c8
-        _c37 = 5*_c27
-        _c38 = (_c16*_c36 - 20*_c16*p2_p + 10*_c16 + _c17*_c34 - 20*_c17*p1_p + 10*_c17 - 20*_c18 + 30*_c29 + 30*_c30 - _c34 + _c35*p2_p - _c35 - _c36 + _c37*p1_p - _c37 - 30*_c6*_c8 + p1_p**5 + 5*p1_p + p2_p**5 + 5*p2_p - 1)**(-1.0)
-        _c39 = (1/3)*_c14*_c21
-        _c40 = (1/3)*_c15*_c21
-        _c41 = (1/4)*_c22*_c31
-        _c42 = (1/4)*_c23*_c31
-        _c43 = (1/5)*_c32*_c38
-        _c44 = (1/5)*_c33*_c38
-        _c45 = _c2*_c21*_c3
-        _c46 = _c14*_c3*_c31
-        _c47 = _c22*_c3*_c38
-        _c48 = _c1*_c21*_c4
-        _c49 = _c1*_c15*_c31
-        _c50 = _c1*_c23*_c38
-        _c51 = _c15*_c2
-        _c52 = _c38*_c5
-        _c53 = _c14*_c4
-        _c54 = _c38*_c7
-        _c55 = (3/2)*_c2*_c31*_c4
-        out[...] = -_c0*numpy.log(-_c0) + _c0*numpy.log(-p1_q - p2_q + 1) + p1_p*numpy.log(p1_p) - p1_p*numpy.log(p1_q) + p2_p*numpy.log(p2_p) - p2_p*numpy.log(p2_q)
-        _near = numpy.asarray(-_c13 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c1*_c15*_c31 + _c1*_c21*_c4 + _c1*_c23*_c38 - _c13 + (1/3)*_c14*_c21 + _c14*_c3*_c31 + 2*_c14*_c38*_c4 + (1/3)*_c14/_c6 + 2*_c15*_c2*_c38 + (1/3)*_c15*_c21 + (1/3)*_c15/_c8 + _c2*_c21*_c3 + (3/2)*_c2*_c31*_c4 + _c22*_c3*_c38 + (1/4)*_c22*_c31 + (1/4)*_c23*_c31 + (1/5)*_c32*_c38 + (1/5)*_c33*_c38 - _c39*p1_p - _c39*p2_p - _c40*p1_p - _c40*p2_p - _c41*p1_p - _c41*p2_p - _c42*p1_p - _c42*p2_p - _c43*p1_p - _c43*p2_p - _c44*p1_p - _c44*p2_p - _c45*p1_p - _c45*p2_p - _c46*p1_p - _c46*p2_p - _c47*p1_p - _c47*p2_p - _c48*p1_p - _c48*p2_p - _c49*p1_p - _c49*p2_p - _c50*p1_p - _c50*p2_p - _c51*_c52 - _c51*_c54 - _c52*_c53 - _c53*_c54 - _c55*p1_p - _c55*p2_p + (1/5)*_c33/_c27 + (1/5)*_c32/_c25 + (1/4)*_c23/_c17 + (1/4)*_c22/_c16, shape)[_near]
-    out[~_in_domain(p1_p, p2_p)] = numpy.nan
-    out[~_in_domain(p1_q, p2_q)] = numpy.nan
-    return out
+        out = -_c0*numpy.log(-_c0) + _c0*numpy.log(-p1_q - p2_q + 1) + p1_p*numpy.log(p1_p) - p1_p*numpy.log(p1_q) + p2_p*numpy.log(p2_p) - p2_p*numpy.log(p2_q)
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            p1_p, p2_p, p1_q, p2_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p1_p, p2_p, p1_q, p2_q,)]
+            _t0 = p1_p - p1_q
+            _t1 = _t0**2
+            _t2 = p2_p - p2_q
+            _t3 = _t2**2
+            _t4 = 2*p1_p
+            _t5 = p1_p**2
+            _t6 = 2*p2_p
+            _t7 = p2_p**2
+            _t8 = 1/((_t4*p2_p - _t4 + _t5 - _t6 + _t7 + 1))
+            _t9 = (1/2)*_t1*_t8
+            _t10 = (1/2)*_t3*_t8
+            _t11 = _t0*_t2*_t8
+            _t12 = -_t0*_t2*_t8 - 1/2*_t1*_t8 - 1/2*_t1/p1_p + _t10*p1_p + _t10*p2_p + _t11*p1_p + _t11*p2_p - 1/2*_t3*_t8 - 1/2*_t3/p2_p + _t9*p1_p + _t9*p2_p
+            _t13 = (_t0**2*_t0)
+            _t14 = (_t2**2*_t2)
+            _t15 = (p1_p**2*p1_p)
+            _t16 = (p2_p**2*p2_p)
+            _t17 = p1_p*p2_p
+            _t18 = 3*_t5
+            _t19 = 3*_t7
+            _t20 = 1/((_t15 + _t16 - 6*_t17 + _t18*p2_p - _t18 + _t19*p1_p - _t19 + 3*p1_p + 3*p2_p - 1))
+            _t21 = ((_t0**2)**2)
+            _t22 = ((_t2**2)**2)
+            _t23 = 4*p1_p
+            _t24 = ((p1_p**2)**2)
+            _t25 = 4*p2_p
+            _t26 = ((p2_p**2)**2)
+            _t27 = 6*_t5
+            _t28 = _t7*p1_p
+            _t29 = _t5*p2_p
+            _t30 = 1/((_t15*_t25 - 4*_t15 + _t16*_t23 - 4*_t16 + 12*_t17 - _t23 + _t24 - _t25 + _t26 + _t27*_t7 + _t27 - 12*_t28 - 12*_t29 + 6*_t7 + 1))
+            _t31 = _t0**5
+            _t32 = _t2**5
+            _t33 = 10*_t5
+            _t34 = 5*_t24
+            _t35 = 10*_t7
+            _t36 = 5*_t26
+            _t37 = 1/((_t15*_t35 - 20*_t15*p2_p + 10*_t15 + _t16*_t33 - 20*_t16*p1_p + 10*_t16 - 20*_t17 + 30*_t28 + 30*_t29 - _t33 + _t34*p2_p - _t34 - _t35 + _t36*p1_p - _t36 - 30*_t5*_t7 + p1_p**5 + 5*p1_p + p2_p**5 + 5*p2_p - 1))
+            _t38 = (1/3)*_t13*_t20
+            _t39 = (1/3)*_t14*_t20
+            _t40 = (1/4)*_t21*_t30
+            _t41 = (1/4)*_t22*_t30
+            _t42 = (1/5)*_t31*_t37
+            _t43 = (1/5)*_t32*_t37
+            _t44 = _t1*_t2*_t20
+            _t45 = _t13*_t2*_t30
+            _t46 = _t2*_t21*_t37
+            _t47 = _t0*_t20*_t3
+            _t48 = _t0*_t14*_t30
+            _t49 = _t0*_t22*_t37
+            _t50 = _t1*_t14
+            _t51 = _t37*_t4
+            _t52 = _t13*_t3
+            _t53 = _t37*_t6
+            _t54 = (3/2)*_t1*_t3*_t30
+            _close = -_t12 < 1e-06
+            out[_near] = numpy.where(_close, _t0*_t14*_t30 + _t0*_t20*_t3 + _t0*_t22*_t37 + 2*_t1*_t14*_t37 + _t1*_t2*_t20 + (3/2)*_t1*_t3*_t30 - _t12 + _t13*_t2*_t30 + (1/3)*_t13*_t20 + 2*_t13*_t3*_t37 + (1/3)*_t13/_t5 + (1/3)*_t14*_t20 + (1/3)*_t14/_t7 + _t2*_t21*_t37 + (1/4)*_t21*_t30 + (1/4)*_t22*_t30 + (1/5)*_t31*_t37 + (1/5)*_t32*_t37 - _t38*p1_p - _t38*p2_p - _t39*p1_p - _t39*p2_p - _t40*p1_p - _t40*p2_p - _t41*p1_p - _t41*p2_p - _t42*p1_p - _t42*p2_p - _t43*p1_p - _t43*p2_p - _t44*p1_p - _t44*p2_p - _t45*p1_p - _t45*p2_p - _t46*p1_p - _t46*p2_p - _t47*p1_p - _t47*p2_p - _t48*p1_p - _t48*p2_p - _t49*p1_p - _t49*p2_p - _t50*_t51 - _t50*_t53 - _t51*_t52 - _t52*_t53 - _t54*p1_p - _t54*p2_p + (1/5)*_t32/_t26 + (1/5)*_t31/_t24 + (1/4)*_t22/_t16 + (1/4)*_t21/_t15, out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -254,16 +288,14 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] 4*(-p1_p*exp((alpha/2 + 1/2)*(-log(p1_p) + log(p1_q))) - p2_p*exp((alpha/2 + 1/2)*(-log(p2_p) + log(p2_q))) - (-p1_p - p2_p + 1)*exp((alpha/2 + 1/2)*(-log(-p1_p - p2_p + 1) + log(-p1_q - p2_q + 1))) + 1)/(1 - alpha**2)
     """
-    alpha, p1_p, p2_p, p1_q, p2_q, = _prepare(alpha, p1_p, p2_p, p1_q, p2_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, p1_p, p2_p, p1_q, p2_q, shape = _args(alpha, p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
         _c0 = (1/2)*alpha + 1/2
         _c1 = p1_p + p2_p - 1
-        out[...] = 4*(-_c1*numpy.exp(-_c0*(numpy.log(-_c1) - numpy.log(-p1_q - p2_q + 1))) + p1_p*numpy.exp(-_c0*(numpy.log(p1_p) - numpy.log(p1_q))) + p2_p*numpy.exp(-_c0*(numpy.log(p2_p) - numpy.log(p2_q))) - 1)/(alpha**2 - 1)
-    out[~_in_domain(p1_p, p2_p)] = numpy.nan
-    out[~_in_domain(p1_q, p2_q)] = numpy.nan
-    return out
+        out = 4*(-_c1*numpy.exp(-_c0*(numpy.log(-_c1) - numpy.log(-p1_q - p2_q + 1))) + p1_p*numpy.exp(-_c0*(numpy.log(p1_p) - numpy.log(p1_q))) + p2_p*numpy.exp(-_c0*(numpy.log(p2_p) - numpy.log(p2_q))) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -273,14 +305,13 @@ def entropy(p1, p2):
     Formula (entries in row-major order):
       [.] -p1*log(p1) - p2*log(p2) + (p1 + p2 - 1)*log(-p1 - p2 + 1)
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + ())
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = p1 + p2 - 1
-        out[...] = _c0*numpy.log(-_c0) - p1*numpy.log(p1) - p2*numpy.log(p2)
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        out = _c0*numpy.log(-_c0) - p1*numpy.log(p1) - p2*numpy.log(p2)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -290,14 +321,12 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] -p1_p*log(p1_q) - p2_p*log(p2_q) + (p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
     """
-    p1_p, p2_p, p1_q, p2_q, = _prepare(p1_p, p2_p, p1_q, p2_q)
-    shape = p1_p.shape
-    out = numpy.empty(shape + ())
+    p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
-        out[...] = -p1_p*numpy.log(p1_q) - p2_p*numpy.log(p2_q) + (p1_p + p2_p - 1)*numpy.log(-p1_q - p2_q + 1)
-    out[~_in_domain(p1_p, p2_p)] = numpy.nan
-    out[~_in_domain(p1_q, p2_q)] = numpy.nan
-    return out
+        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
+        out = -p1_p*numpy.log(p1_q) - p2_p*numpy.log(p2_q) + (p1_p + p2_p - 1)*numpy.log(-p1_q - p2_q + 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -314,21 +343,21 @@ def amari_chentsov(p1, p2):
       [1, 1, 0] -1/(-p1 - p2 + 1)**2
       [1, 1, 1] -1/(-p1 - p2 + 1)**2 + p2**(-2)
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        _c0 = (p1 + p2 - 1)**(-2.0)
+        _ok = _in_domain(p1, p2)
+        _c0 = 1/((p1 + p2 - 1)**2)
         _c1 = -_c0
-        out[..., 0, 0, 0] = -_c0 + p1**(-2.0)
+        out = numpy.empty(shape + (2, 2, 2))
+        out[..., 0, 0, 0] = -_c0 + 1/(p1**2)
         out[..., 0, 0, 1] = _c1
         out[..., 0, 1, 0] = _c1
         out[..., 0, 1, 1] = _c1
         out[..., 1, 0, 0] = _c1
         out[..., 1, 0, 1] = _c1
         out[..., 1, 1, 0] = _c1
-        out[..., 1, 1, 1] = -_c0 + p2**(-2.0)
-    out[~_in_domain(p1, p2)] = numpy.nan
+        out[..., 1, 1, 1] = -_c0 + 1/(p2**2)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -346,44 +375,49 @@ def christoffel(alpha, p1, p2):
       [1, 1, 0] alpha*(-p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2)) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2)
       [1, 1, 1] alpha*(-p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + 1/2 - 1/(2*p2)) + p1**2*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1**2*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - 4*p1*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - 2*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 3*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2)
     """
-    alpha, p1, p2, = _prepare(alpha, p1, p2)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, p1, p2, shape = _args(alpha, p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2) & numpy.isfinite(alpha)
         _c0 = 2*p1
         _c1 = p1**2
         _c2 = 2*p2
         _c3 = p2**2
-        _c4 = (_c0*p2 - _c0 + _c1 - _c2 + _c3 + 1)**(-1.0)
+        _c4 = 1/((_c0*p2 - _c0 + _c1 - _c2 + _c3 + 1))
         _c5 = _c4*p1
-        _c6 = p1**(-1.0)
-        _c7 = _c1*_c4
-        _c8 = _c5*p2 - 1
-        _c9 = (1/2)*alpha
-        _c10 = (1/2)*_c4
-        _c11 = _c10*_c6
-        _c12 = _c10*_c3*_c6
-        _c13 = _c4*p2
+        _c6 = 1/(p1)
+        _c7 = p1 + p2
+        _c8 = _c0 + _c2 - _c7**2 - 1
+        _c9 = -1/_c8
+        _c10 = _c9*p1
+        _c11 = _c10*p2 - 1
+        _c12 = (1/2)*alpha
+        _c13 = (1/2)*_c4
         _c14 = _c13*_c6
-        _c15 = -1/2*_c4*p1*p2 - 3/2*_c4
-        _c16 = p1 + p2 - 1
-        _c17 = -_c16*alpha - _c16
-        _c18 = (1/2)*_c17*_c5
-        _c19 = p2**(-1.0)
-        _c20 = _c10*_c19
-        _c21 = _c19*_c5
-        _c22 = (1/2)*_c19*_c7
-        _c23 = _c13 - _c4 + _c5
-        _c24 = _c10*_c17*p2
-        out[..., 0, 0, 0] = -_c11 - _c12 + _c14 - _c15 - _c2*_c4 + (1/2)*_c3*_c4 - _c5 - _c9*(-_c5 + _c6 + _c7 + _c8)
-        out[..., 0, 0, 1] = _c18
-        out[..., 0, 1, 0] = _c18
-        out[..., 0, 1, 1] = p1*(-_c10 + _c20 - _c21 + _c22 + (1/2)*_c4*p1 - _c9*(-_c19 + _c23))
-        out[..., 1, 0, 0] = p2*(-_c10 + _c11 + _c12 - _c14 + (1/2)*_c4*p2 - _c9*(_c23 - _c6))
-        out[..., 1, 0, 1] = _c24
-        out[..., 1, 1, 0] = _c24
-        out[..., 1, 1, 1] = -_c0*_c4 + (1/2)*_c1*_c4 - _c13 - _c15 - _c20 + _c21 - _c22 - _c9*(-_c13 + _c19 + _c3*_c4 + _c8)
-    out[~_in_domain(p1, p2)] = numpy.nan
+        _c15 = _c13*_c3*_c6
+        _c16 = _c4*p2
+        _c17 = _c16*_c6
+        _c18 = 1/(_c8)
+        _c19 = -1/2*_c18*p1*p2 - _c4*p1*p2 - 3/2*_c4
+        _c20 = (1/2)*_c18*p1 + (1/2)*_c18*p2 - 1/2*_c18 - 1/2*_c9*alpha*(_c7 - 1)
+        _c21 = _c20*p1
+        _c22 = 1/(p2)
+        _c23 = _c9*p2
+        _c24 = _c10 + _c23 - _c9
+        _c25 = _c13*_c22
+        _c26 = _c22*_c5
+        _c27 = _c1*_c25
+        _c28 = (1/2)*_c18 + _c4
+        _c29 = _c20*p2
+        out = numpy.empty(shape + (2, 2, 2))
+        out[..., 0, 0, 0] = -_c12*(_c1*_c9 - _c10 + _c11 + _c6) - _c14 - _c15 + _c17 - _c19 - _c2*_c4 + (1/2)*_c3*_c4 - _c5
+        out[..., 0, 0, 1] = _c21
+        out[..., 0, 1, 0] = _c21
+        out[..., 0, 1, 1] = p1*(-_c12*(-_c22 + _c24) + (1/2)*_c18*p1 + _c25 - _c26 + _c27 - _c28 + _c5)
+        out[..., 1, 0, 0] = p2*(-_c12*(_c24 - _c6) + _c14 + _c15 + _c16 - _c17 + (1/2)*_c18*p2 - _c28)
+        out[..., 1, 0, 1] = _c29
+        out[..., 1, 1, 0] = _c29
+        out[..., 1, 1, 1] = -_c0*_c4 + (1/2)*_c1*_c4 - _c12*(_c11 + _c22 - _c23 + _c3*_c9) - _c16 - _c19 - _c25 + _c26 - _c27
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -394,13 +428,12 @@ def scalar_curvature(p1, p2):
     Formula (entries in row-major order):
       [.] 1/2
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + ())
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        out[...] = 1/2
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        _ok = _in_domain(p1, p2)
+        out = 1/2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -410,11 +443,10 @@ def gaussian_curvature(p1, p2):
     Formula (entries in row-major order):
       [.] 1/4
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + ())
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        out[...] = 1/4
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        _ok = _in_domain(p1, p2)
+        out = 1/4
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -186,8 +186,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(x0, gamma):
-    return numpy.greater(gamma, 0)
+    return (numpy.isfinite(gamma)) & (numpy.isfinite(x0)) & (numpy.greater(gamma, 0))
 
 
 
@@ -200,16 +233,16 @@ def fisher(x0, gamma):
       [1, 0] 0
       [1, 1] 1/(2*gamma**2)
     """
-    x0, gamma, = _prepare(x0, gamma)
-    shape = x0.shape
-    out = numpy.empty(shape + (2, 2))
+    x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(x0, gamma)
         _c0 = (1/2)/gamma**2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = _c0
-    out[~_in_domain(x0, gamma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -223,16 +256,16 @@ def cramer_rao(x0, gamma):
       [1, 0] 0
       [1, 1] 2*gamma**2
     """
-    x0, gamma, = _prepare(x0, gamma)
-    shape = x0.shape
-    out = numpy.empty(shape + (2, 2))
+    x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(x0, gamma)
         _c0 = 2*gamma**2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = _c0
-    out[~_in_domain(x0, gamma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -243,13 +276,12 @@ def jeffreys_prior(x0, gamma):
     Formula (entries in row-major order):
       [.] 1/(2*gamma**2)
     """
-    x0, gamma, = _prepare(x0, gamma)
-    shape = x0.shape
-    out = numpy.empty(shape + ())
+    x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)/gamma**2
-    out[~_in_domain(x0, gamma)] = numpy.nan
-    return out
+        _ok = _in_domain(x0, gamma)
+        out = (1/2)/gamma**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -260,17 +292,17 @@ def score(x, x0, gamma):
       [0] -(-2*x + 2*x0)/(gamma**2*(1 + (x - x0)**2/gamma**2))
       [1] -1/gamma + 2*(x - x0)**2/(gamma**3*(1 + (x - x0)**2/gamma**2))
     """
-    x, x0, gamma, = _prepare(x, x0, gamma)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, x0, gamma, shape = _args(x, x0, gamma)
     with numpy.errstate(all="ignore"):
-        _c0 = gamma**(-2.0)
+        _ok = _in_domain(x0, gamma) & numpy.isfinite(x)
+        _c0 = 1/(gamma**2)
         _c1 = x - x0
         _c2 = _c1**2
-        _c3 = (_c0*_c2 + 1)**(-1.0)
+        _c3 = 1/((_c0*_c2 + 1))
+        out = numpy.empty(shape + (2,))
         out[..., 0] = 2*_c0*_c1*_c3
         out[..., 1] = (2*_c0*_c2*_c3 - 1)/gamma
-    out[~_in_domain(x0, gamma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -281,13 +313,12 @@ def log_density(x, x0, gamma):
     Formula (entries in row-major order):
       [.] -log(gamma) - log(1 + (x - x0)**2/gamma**2) - log(pi)
     """
-    x, x0, gamma, = _prepare(x, x0, gamma)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, x0, gamma, shape = _args(x, x0, gamma)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(gamma) - numpy.log(1 + (x - x0)**2/gamma**2) - numpy.log(numpy.pi)
-    out[~_in_domain(x0, gamma)] = numpy.nan
-    return out
+        _ok = _in_domain(x0, gamma) & numpy.isfinite(x)
+        out = -numpy.log(gamma) - numpy.log(1 + (x - x0)**2/gamma**2) - numpy.log(numpy.pi)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -300,16 +331,16 @@ def natural_gradient(x0, gamma, grad):
       [1, 0] 0
       [1, 1] 1/(2*gamma**2)
     """
-    x0, gamma, = _prepare(x0, gamma)
-    shape = x0.shape
-    out = numpy.empty(shape + (2, 2))
+    x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(x0, gamma)
         _c0 = (1/2)/gamma**2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = _c0
-    out[~_in_domain(x0, gamma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -321,27 +352,30 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
     Formula (entries in row-major order):
       [.] log(((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(4*gamma_p*gamma_q))
     """
-    x0_p, gamma_p, x0_q, gamma_q, = _prepare(x0_p, gamma_p, x0_q, gamma_q)
-    shape = x0_p.shape
-    out = numpy.empty(shape + ())
+    x0_p, gamma_p, x0_q, gamma_q, shape = _args(x0_p, gamma_p, x0_q, gamma_q)
     with numpy.errstate(all="ignore"):
-        _c0 = gamma_p**(-1.0)
-        _c1 = x0_p - x0_q
-        _c2 = _c1**2
-        _c3 = gamma_p**(-2.0)
-        _c4 = gamma_p - gamma_q
-        _c5 = _c4**2
-        _c6 = 8*_c2
-        _c7 = gamma_p**(-3.0)
-        _c8 = _c1**4
-        _c9 = _c4**3
-        out[...] = numpy.log((1/4)*_c0*(_c2 + (gamma_p + gamma_q)**2)/gamma_q)
-        _near = numpy.asarray((1/4)*_c3*(_c2 + _c5) < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/32)*_c3*(_c0*_c4*_c6 + 8*_c0*_c9 + 6*_c2*_c3*_c5 + 4*_c2*_c7*_c9 + 7*_c3*_c4**4 - _c3*_c8 + 6*_c4**5*_c7 - 2*_c4*_c7*_c8 + 8*_c5 + _c6), shape)[_near]
-    out[~_in_domain(x0_p, gamma_p)] = numpy.nan
-    out[~_in_domain(x0_q, gamma_q)] = numpy.nan
-    return out
+        _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
+        out = numpy.log((1/4)*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(gamma_p*gamma_q))
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            x0_p, gamma_p, x0_q, gamma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (x0_p, gamma_p, x0_q, gamma_q,)]
+            _t0 = 1/(gamma_p**2)
+            _t1 = gamma_p - gamma_q
+            _t2 = _t1**2
+            _t3 = x0_p - x0_q
+            _t4 = _t3**2
+            _t5 = 8*_t4
+            _t6 = 1/(gamma_p**2*gamma_p)
+            _t7 = ((_t3**2)**2)
+            _t8 = 1/(gamma_p)
+            _t9 = (_t1**2*_t1)
+            _close = (1/4)*_t0*(_t2 + _t4) < 1e-06
+            out[_near] = numpy.where(_close, (1/32)*_t0*(7*_t0*((_t1**2)**2) + 6*_t0*_t2*_t4 - _t0*_t7 + 6*_t1**5*_t6 + _t1*_t5*_t8 - 2*_t1*_t6*_t7 + 8*_t2 + 4*_t4*_t6*_t9 + _t5 + 8*_t8*_t9), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -367,12 +401,11 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         return _c0*alpha + _c0 + _c1*alpha + _c1 + _c3*alpha - _c3 - _c6*alpha - _c6 - numpy.log(numpy.pi), 1
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q) & numpy.isfinite(alpha)
         _S = _expect_real(_integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(-x0_p + x0_q)/gamma_p]).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = 4*(1 - _S)/(1 - alpha**2)
-    out[~_in_domain(x0_p, gamma_p)] = numpy.nan
-    out[~_in_domain(x0_q, gamma_q)] = numpy.nan
-    return out
+        out = _full(4*(1 - _S)/(1 - alpha**2), shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -382,13 +415,12 @@ def entropy(x0, gamma):
     Formula (entries in row-major order):
       [.] log(4*pi*gamma)
     """
-    x0, gamma, = _prepare(x0, gamma)
-    shape = x0.shape
-    out = numpy.empty(shape + ())
+    x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(4*numpy.pi*gamma)
-    out[~_in_domain(x0, gamma)] = numpy.nan
-    return out
+        _ok = _in_domain(x0, gamma)
+        out = numpy.log(4*numpy.pi*gamma)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -398,14 +430,12 @@ def cross_entropy(x0_p, gamma_p, x0_q, gamma_q):
     Formula (entries in row-major order):
       [.] log(pi*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/gamma_q)
     """
-    x0_p, gamma_p, x0_q, gamma_q, = _prepare(x0_p, gamma_p, x0_q, gamma_q)
-    shape = x0_p.shape
-    out = numpy.empty(shape + ())
+    x0_p, gamma_p, x0_q, gamma_q, shape = _args(x0_p, gamma_p, x0_q, gamma_q)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(numpy.pi*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/gamma_q)
-    out[~_in_domain(x0_p, gamma_p)] = numpy.nan
-    out[~_in_domain(x0_q, gamma_q)] = numpy.nan
-    return out
+        _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
+        out = numpy.log(numpy.pi*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/gamma_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -422,10 +452,10 @@ def amari_chentsov(x0, gamma):
       [1, 1, 0] 0
       [1, 1, 1] 0
     """
-    x0, gamma, = _prepare(x0, gamma)
-    shape = x0.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(x0, gamma)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = 0
         out[..., 0, 1, 0] = 0
@@ -434,7 +464,7 @@ def amari_chentsov(x0, gamma):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = 0
-    out[~_in_domain(x0, gamma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -452,12 +482,12 @@ def christoffel(alpha, x0, gamma):
       [1, 1, 0] 0
       [1, 1, 1] -1/gamma
     """
-    alpha, x0, gamma, = _prepare(alpha, x0, gamma)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, x0, gamma, shape = _args(alpha, x0, gamma)
     with numpy.errstate(all="ignore"):
-        _c0 = gamma**(-1.0)
+        _ok = _in_domain(x0, gamma) & numpy.isfinite(alpha)
+        _c0 = 1/(gamma)
         _c1 = -_c0
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c1
         out[..., 0, 1, 0] = _c1
@@ -466,7 +496,7 @@ def christoffel(alpha, x0, gamma):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = _c1
-    out[~_in_domain(x0, gamma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -477,13 +507,12 @@ def scalar_curvature(x0, gamma):
     Formula (entries in row-major order):
       [.] -4
     """
-    x0, gamma, = _prepare(x0, gamma)
-    shape = x0.shape
-    out = numpy.empty(shape + ())
+    x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
-        out[...] = -4
-    out[~_in_domain(x0, gamma)] = numpy.nan
-    return out
+        _ok = _in_domain(x0, gamma)
+        out = -4
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -493,11 +522,10 @@ def gaussian_curvature(x0, gamma):
     Formula (entries in row-major order):
       [.] -2
     """
-    x0, gamma, = _prepare(x0, gamma)
-    shape = x0.shape
-    out = numpy.empty(shape + ())
+    x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
-        out[...] = -2
-    out[~_in_domain(x0, gamma)] = numpy.nan
-    return out
+        _ok = _in_domain(x0, gamma)
+        out = -2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

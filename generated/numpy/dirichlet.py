@@ -86,8 +86,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(a1, a2, a3):
-    return numpy.logical_and.reduce((numpy.greater(a1, 0),numpy.greater(a2, 0),numpy.greater(a3, 0)))
+    return (numpy.isfinite(a1)) & (numpy.isfinite(a2)) & (numpy.isfinite(a3)) & (numpy.greater(a1, 0)) & (numpy.greater(a2, 0)) & (numpy.greater(a3, 0))
 
 
 
@@ -105,11 +138,11 @@ def fisher(a1, a2, a3):
       [2, 1] -polygamma(1, a1 + a2 + a3)
       [2, 2] polygamma(1, a3) - polygamma(1, a1 + a2 + a3)
     """
-    a1, a2, a3, = _prepare(a1, a2, a3)
-    shape = a1.shape
-    out = numpy.empty(shape + (3, 3))
+    a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3)
         _c0 = -_polygamma(1, a1 + a2 + a3)
+        out = numpy.empty(shape + (3, 3))
         out[..., 0, 0] = _c0 + _polygamma(1, a1)
         out[..., 0, 1] = _c0
         out[..., 0, 2] = _c0
@@ -119,7 +152,7 @@ def fisher(a1, a2, a3):
         out[..., 2, 0] = _c0
         out[..., 2, 1] = _c0
         out[..., 2, 2] = _c0 + _polygamma(1, a3)
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -138,10 +171,9 @@ def cramer_rao(a1, a2, a3):
       [2, 1] -polygamma(1, a1)*polygamma(1, a1 + a2 + a3)/(-polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
       [2, 2] (-polygamma(1, a1)*polygamma(1, a2) + polygamma(1, a1)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a1 + a2 + a3))/(-polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
     """
-    a1, a2, a3, = _prepare(a1, a2, a3)
-    shape = a1.shape
-    out = numpy.empty(shape + (3, 3))
+    a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3)
         _c0 = _polygamma(1, a2)
         _c1 = _polygamma(1, a3)
         _c2 = _c0*_c1
@@ -149,11 +181,12 @@ def cramer_rao(a1, a2, a3):
         _c4 = _c0*_c3
         _c5 = _c1*_c3
         _c6 = _polygamma(1, a1)
-        _c7 = (_c1*_c4 - _c2*_c6 + _c4*_c6 + _c5*_c6)**(-1.0)
+        _c7 = 1/((_c1*_c4 - _c2*_c6 + _c4*_c6 + _c5*_c6))
         _c8 = -_c5*_c7
         _c9 = -_c4*_c7
         _c10 = _c3*_c6
         _c11 = -_c10*_c7
+        out = numpy.empty(shape + (3, 3))
         out[..., 0, 0] = _c7*(-_c2 + _c4 + _c5)
         out[..., 0, 1] = _c8
         out[..., 0, 2] = _c9
@@ -163,7 +196,7 @@ def cramer_rao(a1, a2, a3):
         out[..., 2, 0] = _c9
         out[..., 2, 1] = _c11
         out[..., 2, 2] = _c7*(-_c0*_c6 + _c10 + _c4)
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -174,18 +207,17 @@ def jeffreys_prior(a1, a2, a3):
     Formula (entries in row-major order):
       [.] sqrt(polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) - polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) - polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) - polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
     """
-    a1, a2, a3, = _prepare(a1, a2, a3)
-    shape = a1.shape
-    out = numpy.empty(shape + ())
+    a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3)
         _c0 = _polygamma(1, a1)
         _c1 = _polygamma(1, a2)
         _c2 = _polygamma(1, a3)
         _c3 = _polygamma(1, a1 + a2 + a3)
         _c4 = _c2*_c3
-        out[...] = numpy.sqrt(_c0*_c1*_c2 - _c0*_c1*_c3 - _c0*_c4 - _c1*_c4)
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
-    return out
+        out = numpy.sqrt(_c0*_c1*_c2 - _c0*_c1*_c3 - _c0*_c4 - _c1*_c4)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -199,16 +231,16 @@ def score(x, a1, a2, a3):
       [2] log(x3) - polygamma(0, a3) + polygamma(0, a1 + a2 + a3)
     """
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
-    x1, x2, x3, a1, a2, a3, = _prepare(x1, x2, x3, a1, a2, a3)
-    shape = x1.shape
-    out = numpy.empty(shape + (3,))
+    x1, x2, x3, a1, a2, a3, shape = _args(x1, x2, x3, a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
         _c0 = scipy.special.psi(a1 + a2 + a3)
+        out = numpy.empty(shape + (3,))
         out[..., 0] = _c0 + numpy.log(x1) - scipy.special.psi(a1)
         out[..., 1] = _c0 + numpy.log(x2) - scipy.special.psi(a2)
         out[..., 2] = _c0 + numpy.log(x3) - scipy.special.psi(a3)
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater(x1, 0),numpy.greater(x2, 0),numpy.greater(x3, 0),numpy.less_equal(abs(x1 + x2 + x3 - 1), 1.0e-9))), dtype=bool)] = numpy.nan
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
+        out = _mask(out, (numpy.greater(x1, 0)) & (numpy.greater(x2, 0)) & (numpy.greater(x3, 0)) & (numpy.less_equal(abs(x1 + x2 + x3 - 1), 1.0e-9)), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -221,14 +253,13 @@ def log_density(x, a1, a2, a3):
       [.] (a1 - 1)*log(x1) + (a2 - 1)*log(x2) + (a3 - 1)*log(x3) - loggamma(a1) - loggamma(a2) - loggamma(a3) + loggamma(a1 + a2 + a3)
     """
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
-    x1, x2, x3, a1, a2, a3, = _prepare(x1, x2, x3, a1, a2, a3)
-    shape = x1.shape
-    out = numpy.empty(shape + ())
+    x1, x2, x3, a1, a2, a3, shape = _args(x1, x2, x3, a1, a2, a3)
     with numpy.errstate(all="ignore"):
-        out[...] = (a1 - 1)*numpy.log(x1) + (a2 - 1)*numpy.log(x2) + (a3 - 1)*numpy.log(x3) - scipy.special.gammaln(a1) - scipy.special.gammaln(a2) - scipy.special.gammaln(a3) + scipy.special.gammaln(a1 + a2 + a3)
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater(x1, 0),numpy.greater(x2, 0),numpy.greater(x3, 0),numpy.less_equal(abs(x1 + x2 + x3 - 1), 1.0e-9))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
-    return out
+        _ok = _in_domain(a1, a2, a3) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
+        out = (a1 - 1)*numpy.log(x1) + (a2 - 1)*numpy.log(x2) + (a3 - 1)*numpy.log(x3) - scipy.special.gammaln(a1) - scipy.special.gammaln(a2) - scipy.special.gammaln(a3) + scipy.special.gammaln(a1 + a2 + a3)
+        out = _mask(out, (numpy.greater(x1, 0)) & (numpy.greater(x2, 0)) & (numpy.greater(x3, 0)) & (numpy.less_equal(abs(x1 + x2 + x3 - 1), 1.0e-9)), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -246,11 +277,11 @@ def natural_gradient(a1, a2, a3, grad):
       [2, 1] -polygamma(1, a1 + a2 + a3)
       [2, 2] polygamma(1, a3) - polygamma(1, a1 + a2 + a3)
     """
-    a1, a2, a3, = _prepare(a1, a2, a3)
-    shape = a1.shape
-    out = numpy.empty(shape + (3, 3))
+    a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3)
         _c0 = -_polygamma(1, a1 + a2 + a3)
+        out = numpy.empty(shape + (3, 3))
         out[..., 0, 0] = _c0 + _polygamma(1, a1)
         out[..., 0, 1] = _c0
         out[..., 0, 2] = _c0
@@ -260,7 +291,7 @@ def natural_gradient(a1, a2, a3, grad):
         out[..., 2, 0] = _c0
         out[..., 2, 1] = _c0
         out[..., 2, 2] = _c0 + _polygamma(1, a3)
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -272,77 +303,81 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     Formula (entries in row-major order):
       [.] -(-a1_p + a1_q)*(polygamma(0, a1_p) - polygamma(0, a1_p + a2_p + a3_p)) - (-a2_p + a2_q)*(polygamma(0, a2_p) - polygamma(0, a1_p + a2_p + a3_p)) - (-a3_p + a3_q)*(polygamma(0, a3_p) - polygamma(0, a1_p + a2_p + a3_p)) - loggamma(a1_p) + loggamma(a1_q) - loggamma(a2_p) + loggamma(a2_q) - loggamma(a3_p) + loggamma(a3_q) + loggamma(a1_p + a2_p + a3_p) - loggamma(a1_q + a2_q + a3_q)
     """
-    a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = _prepare(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
-    shape = a1_p.shape
-    out = numpy.empty(shape + ())
+    a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, shape = _args(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
         _c0 = a1_p + a2_p + a3_p
-        _c1 = a1_p - a1_q
-        _c2 = -scipy.special.psi(_c0)
-        _c3 = a2_p - a2_q
-        _c4 = a3_p - a3_q
-        _c5 = _polygamma(1, a1_p)
-        _c6 = _c1**2
-        _c7 = _polygamma(1, a2_p)
-        _c8 = _c3**2
-        _c9 = _polygamma(1, a3_p)
-        _c10 = _c4**2
-        _c11 = _polygamma(1, _c0)
-        _c12 = (1/2)*_c6
-        _c13 = _c11*_c12
-        _c14 = (1/2)*_c8
-        _c15 = _c11*_c14
-        _c16 = (1/2)*_c10
-        _c17 = _c11*_c16
-        _c18 = _c1*_c11
-        _c19 = _c18*_c3
-        _c20 = _c18*_c4
-        _c21 = _c3*_c4
-        _c22 = _c11*_c21
-        _c23 = _c1**3
-        _c24 = (1/6)*_c23
-        _c25 = _c1**4
-        _c26 = (1/24)*_c25
-        _c27 = (1/120)*_c1**5
-        _c28 = _c3**3
-        _c29 = (1/6)*_c28
-        _c30 = _c3**4
-        _c31 = (1/24)*_c30
-        _c32 = (1/120)*_c3**5
-        _c33 = _c4**3
-        _c34 = (1/6)*_c33
-        _c35 = _c4**4
-        _c36 = (1/24)*_c35
-        _c37 = (1/120)*_c4**5
-        _c38 = _polygamma(2, _c0)
-        _c39 = _polygamma(3, _c0)
-        _c40 = (1/24)*_c39
-        _c41 = _polygamma(4, _c0)
-        _c42 = _c14*_c38
-        _c43 = _c29*_c39
-        _c44 = _c31*_c41
-        _c45 = _c16*_c38
-        _c46 = _c34*_c39
-        _c47 = _c36*_c41
-        _c48 = _c12*_c38
-        _c49 = _c24*_c39
-        _c50 = _c26*_c41
-        _c51 = (1/4)*_c6
-        _c52 = _c39*_c51
-        _c53 = (1/12)*_c41
-        _c54 = _c53*_c6
-        _c55 = _c23*_c53
-        _c56 = (1/4)*_c10*_c8
-        _c57 = _c1*_c39
-        _c58 = _c1*_c41
-        _c59 = _c41*_c51
-        out[...] = _c1*(_c2 + scipy.special.psi(a1_p)) + _c3*(_c2 + scipy.special.psi(a2_p)) + _c4*(_c2 + scipy.special.psi(a3_p)) + scipy.special.gammaln(_c0) - scipy.special.gammaln(a1_p) + scipy.special.gammaln(a1_q) - scipy.special.gammaln(a2_p) + scipy.special.gammaln(a2_q) - scipy.special.gammaln(a3_p) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
-        _near = numpy.asarray((1/2)*_c10*_c9 - _c13 - _c15 - _c17 - _c19 - _c20 - _c22 + (1/2)*_c5*_c6 + (1/2)*_c7*_c8 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c1*_c21*_c38 + _c1*_c42 - _c1*_c43 + _c1*_c44 + _c1*_c45 - _c1*_c46 + _c1*_c47 + _c10*_c28*_c53 + _c10*_c3*_c59 - _c10*_c52 + _c10*_c55 - _c12*_c21*_c39 + _c12*_c5 - _c13 - _c14*_c4*_c57 + _c14*_c7 - _c15 - _c16*_c3*_c57 + _c16*_c9 - _c17 - _c19 - _c20 + _c21*_c24*_c41 - _c22 + _c24*_c38 - _c24*_polygamma(2, a1_p) - _c25*_c40 + _c26*_polygamma(3, a1_p) + _c27*_c41 - _c27*_polygamma(4, a1_p) + _c28*_c54 + _c29*_c38 + _c29*_c4*_c58 - _c29*_polygamma(2, a2_p) + _c3*_c34*_c58 + _c3*_c45 - _c3*_c46 + _c3*_c47 + _c3*_c48 - _c3*_c49 + _c3*_c50 - _c30*_c40 + _c31*_polygamma(3, a2_p) + _c32*_c41 - _c32*_polygamma(4, a2_p) + _c33*_c53*_c8 + _c33*_c54 + _c34*_c38 - _c34*_polygamma(2, a3_p) - _c35*_c40 + _c36*_polygamma(3, a3_p) + _c37*_c41 - _c37*_polygamma(4, a3_p) - _c39*_c56 + _c4*_c42 - _c4*_c43 + _c4*_c44 + _c4*_c48 - _c4*_c49 + _c4*_c50 + _c4*_c59*_c8 - _c52*_c8 + _c55*_c8 + _c56*_c58, shape)[_near]
-    out[~_in_domain(a1_p, a2_p, a3_p)] = numpy.nan
-    out[~_in_domain(a1_q, a2_q, a3_q)] = numpy.nan
-    return out
+        _c1 = -scipy.special.psi(_c0)
+        out = (_c1 + scipy.special.psi(a1_p))*(a1_p - a1_q) + (_c1 + scipy.special.psi(a2_p))*(a2_p - a2_q) + (_c1 + scipy.special.psi(a3_p))*(a3_p - a3_q) + scipy.special.gammaln(_c0) - scipy.special.gammaln(a1_p) + scipy.special.gammaln(a1_q) - scipy.special.gammaln(a2_p) + scipy.special.gammaln(a2_q) - scipy.special.gammaln(a3_p) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (a1_p, a2_p, a3_p, a1_q, a2_q, a3_q,)]
+            _t0 = _polygamma(1, a1_p)
+            _t1 = a1_p - a1_q
+            _t2 = _t1**2
+            _t3 = _polygamma(1, a2_p)
+            _t4 = a2_p - a2_q
+            _t5 = _t4**2
+            _t6 = _polygamma(1, a3_p)
+            _t7 = a3_p - a3_q
+            _t8 = _t7**2
+            _t9 = a1_p + a2_p + a3_p
+            _t10 = _polygamma(1, _t9)
+            _t11 = (1/2)*_t2
+            _t12 = _t10*_t11
+            _t13 = (1/2)*_t5
+            _t14 = _t10*_t13
+            _t15 = (1/2)*_t8
+            _t16 = _t10*_t15
+            _t17 = _t1*_t10
+            _t18 = _t17*_t4
+            _t19 = _t17*_t7
+            _t20 = _t4*_t7
+            _t21 = _t10*_t20
+            _t22 = (_t1**2*_t1)
+            _t23 = (1/6)*_t22
+            _t24 = ((_t1**2)**2)
+            _t25 = (1/24)*_t24
+            _t26 = (1/120)*_t1**5
+            _t27 = (_t4**2*_t4)
+            _t28 = (1/6)*_t27
+            _t29 = ((_t4**2)**2)
+            _t30 = (1/24)*_t29
+            _t31 = (1/120)*_t4**5
+            _t32 = (_t7**2*_t7)
+            _t33 = (1/6)*_t32
+            _t34 = ((_t7**2)**2)
+            _t35 = (1/24)*_t34
+            _t36 = (1/120)*_t7**5
+            _t37 = _polygamma(2, _t9)
+            _t38 = _polygamma(3, _t9)
+            _t39 = (1/24)*_t38
+            _t40 = _polygamma(4, _t9)
+            _t41 = _t13*_t37
+            _t42 = _t28*_t38
+            _t43 = _t30*_t40
+            _t44 = _t15*_t37
+            _t45 = _t33*_t38
+            _t46 = _t35*_t40
+            _t47 = _t11*_t37
+            _t48 = _t23*_t38
+            _t49 = _t25*_t40
+            _t50 = (1/4)*_t2
+            _t51 = _t38*_t50
+            _t52 = (1/12)*_t40
+            _t53 = _t2*_t52
+            _t54 = _t22*_t52
+            _t55 = (1/4)*_t5*_t8
+            _t56 = _t1*_t38
+            _t57 = _t1*_t40
+            _t58 = _t40*_t50
+            _close = (1/2)*_t0*_t2 - _t12 - _t14 - _t16 - _t18 - _t19 - _t21 + (1/2)*_t3*_t5 + (1/2)*_t6*_t8 < 1e-06
+            out[_near] = numpy.where(_close, _t0*_t11 + _t1*_t20*_t37 + _t1*_t41 - _t1*_t42 + _t1*_t43 + _t1*_t44 - _t1*_t45 + _t1*_t46 - _t11*_t20*_t38 - _t12 + _t13*_t3 - _t13*_t56*_t7 - _t14 - _t15*_t4*_t56 + _t15*_t6 - _t16 - _t18 - _t19 + _t20*_t23*_t40 - _t21 + _t23*_t37 - _t23*_polygamma(2, a1_p) - _t24*_t39 + _t25*_polygamma(3, a1_p) + _t26*_t40 - _t26*_polygamma(4, a1_p) + _t27*_t52*_t8 + _t27*_t53 + _t28*_t37 + _t28*_t57*_t7 - _t28*_polygamma(2, a2_p) - _t29*_t39 + _t30*_polygamma(3, a2_p) + _t31*_t40 - _t31*_polygamma(4, a2_p) + _t32*_t5*_t52 + _t32*_t53 + _t33*_t37 + _t33*_t4*_t57 - _t33*_polygamma(2, a3_p) - _t34*_t39 + _t35*_polygamma(3, a3_p) + _t36*_t40 - _t36*_polygamma(4, a3_p) - _t38*_t55 + _t4*_t44 - _t4*_t45 + _t4*_t46 + _t4*_t47 - _t4*_t48 + _t4*_t49 + _t4*_t58*_t8 + _t41*_t7 - _t42*_t7 + _t43*_t7 + _t47*_t7 - _t48*_t7 + _t49*_t7 - _t5*_t51 + _t5*_t54 + _t5*_t58*_t7 - _t51*_t8 + _t54*_t8 + _t55*_t57, out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -352,19 +387,17 @@ def alpha_divergence(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-(1/2 - alpha/2)*(loggamma(a1_p) + loggamma(a2_p) + loggamma(a3_p) - loggamma(a1_p + a2_p + a3_p)) - (alpha/2 + 1/2)*(loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q)) + loggamma(a1_p*(1/2 - alpha/2) + a1_q*(alpha/2 + 1/2)) + loggamma(a2_p*(1/2 - alpha/2) + a2_q*(alpha/2 + 1/2)) + loggamma(a3_p*(1/2 - alpha/2) + a3_q*(alpha/2 + 1/2)) - loggamma(a1_p*(1/2 - alpha/2) + a1_q*(alpha/2 + 1/2) + a2_p*(1/2 - alpha/2) + a2_q*(alpha/2 + 1/2) + a3_p*(1/2 - alpha/2) + a3_q*(alpha/2 + 1/2))))/(1 - alpha**2)
     """
-    alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = _prepare(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, shape = _args(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = 1 - alpha
         _c2 = _c0*a1_q + _c1*a1_p
         _c3 = _c0*a2_q + _c1*a2_p
         _c4 = _c0*a3_q + _c1*a3_p
-        out[...] = 4*(numpy.exp(-1/2*_c0*(scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)) - 1/2*_c1*(scipy.special.gammaln(a1_p) + scipy.special.gammaln(a2_p) + scipy.special.gammaln(a3_p) - scipy.special.gammaln(a1_p + a2_p + a3_p)) + scipy.special.gammaln((1/2)*_c2) + scipy.special.gammaln((1/2)*_c3) + scipy.special.gammaln((1/2)*_c4) - scipy.special.gammaln((1/2)*_c2 + (1/2)*_c3 + (1/2)*_c4)) - 1)/(alpha**2 - 1)
-    out[~_in_domain(a1_p, a2_p, a3_p)] = numpy.nan
-    out[~_in_domain(a1_q, a2_q, a3_q)] = numpy.nan
-    return out
+        out = 4*(numpy.exp(-1/2*_c0*(scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)) - 1/2*_c1*(scipy.special.gammaln(a1_p) + scipy.special.gammaln(a2_p) + scipy.special.gammaln(a3_p) - scipy.special.gammaln(a1_p + a2_p + a3_p)) + scipy.special.gammaln((1/2)*_c2) + scipy.special.gammaln((1/2)*_c3) + scipy.special.gammaln((1/2)*_c4) - scipy.special.gammaln((1/2)*_c2 + (1/2)*_c3 + (1/2)*_c4)) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -374,19 +407,18 @@ def entropy(a1, a2, a3):
     Formula (entries in row-major order):
       [.] -a1*(polygamma(0, a1) - polygamma(0, a1 + a2 + a3)) - a2*(polygamma(0, a2) - polygamma(0, a1 + a2 + a3)) - a3*(polygamma(0, a3) - polygamma(0, a1 + a2 + a3)) + loggamma(a1) + loggamma(a2) + loggamma(a3) - loggamma(a1 + a2 + a3) + polygamma(0, a1) + polygamma(0, a2) + polygamma(0, a3) - 3*polygamma(0, a1 + a2 + a3)
     """
-    a1, a2, a3, = _prepare(a1, a2, a3)
-    shape = a1.shape
-    out = numpy.empty(shape + ())
+    a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3)
         _c0 = scipy.special.psi(a1)
         _c1 = scipy.special.psi(a2)
         _c2 = scipy.special.psi(a3)
         _c3 = a1 + a2 + a3
         _c4 = scipy.special.psi(_c3)
         _c5 = -_c4
-        out[...] = _c0 + _c1 + _c2 - 3*_c4 - a1*(_c0 + _c5) - a2*(_c1 + _c5) - a3*(_c2 + _c5) - scipy.special.gammaln(_c3) + scipy.special.gammaln(a1) + scipy.special.gammaln(a2) + scipy.special.gammaln(a3)
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
-    return out
+        out = _c0 + _c1 + _c2 - 3*_c4 - a1*(_c0 + _c5) - a2*(_c1 + _c5) - a3*(_c2 + _c5) - scipy.special.gammaln(_c3) + scipy.special.gammaln(a1) + scipy.special.gammaln(a2) + scipy.special.gammaln(a3)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -396,18 +428,16 @@ def cross_entropy(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     Formula (entries in row-major order):
       [.] -a1_q*polygamma(0, a1_p) + a1_q*polygamma(0, a1_p + a2_p + a3_p) - a2_q*polygamma(0, a2_p) + a2_q*polygamma(0, a1_p + a2_p + a3_p) - a3_q*polygamma(0, a3_p) + a3_q*polygamma(0, a1_p + a2_p + a3_p) + loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q) + polygamma(0, a1_p) + polygamma(0, a2_p) + polygamma(0, a3_p) - 3*polygamma(0, a1_p + a2_p + a3_p)
     """
-    a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = _prepare(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
-    shape = a1_p.shape
-    out = numpy.empty(shape + ())
+    a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, shape = _args(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
         _c0 = scipy.special.psi(a1_p)
         _c1 = scipy.special.psi(a2_p)
         _c2 = scipy.special.psi(a3_p)
         _c3 = scipy.special.psi(a1_p + a2_p + a3_p)
-        out[...] = -_c0*a1_q + _c0 - _c1*a2_q + _c1 - _c2*a3_q + _c2 + _c3*a1_q + _c3*a2_q + _c3*a3_q - 3*_c3 + scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
-    out[~_in_domain(a1_p, a2_p, a3_p)] = numpy.nan
-    out[~_in_domain(a1_q, a2_q, a3_q)] = numpy.nan
-    return out
+        out = -_c0*a1_q + _c0 - _c1*a2_q + _c1 - _c2*a3_q + _c2 + _c3*a1_q + _c3*a2_q + _c3*a3_q - 3*_c3 + scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -443,11 +473,11 @@ def amari_chentsov(a1, a2, a3):
       [2, 2, 1] -polygamma(2, a1 + a2 + a3)
       [2, 2, 2] polygamma(2, a3) - polygamma(2, a1 + a2 + a3)
     """
-    a1, a2, a3, = _prepare(a1, a2, a3)
-    shape = a1.shape
-    out = numpy.empty(shape + (3, 3, 3))
+    a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3)
         _c0 = -_polygamma(2, a1 + a2 + a3)
+        out = numpy.empty(shape + (3, 3, 3))
         out[..., 0, 0, 0] = _c0 + _polygamma(2, a1)
         out[..., 0, 0, 1] = _c0
         out[..., 0, 0, 2] = _c0
@@ -475,7 +505,7 @@ def amari_chentsov(a1, a2, a3):
         out[..., 2, 2, 0] = _c0
         out[..., 2, 2, 1] = _c0
         out[..., 2, 2, 2] = _c0 + _polygamma(2, a3)
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -512,10 +542,9 @@ def christoffel(alpha, a1, a2, a3):
       [2, 2, 1] -alpha*polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a1 + a2 + a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) + polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a1 + a2 + a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
       [2, 2, 2] alpha*(polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) - polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a1 + a2 + a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) - polygamma(1, a1)*polygamma(1, a1 + a2 + a3)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) - polygamma(1, a2)*polygamma(1, a1 + a2 + a3)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))) - polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) + polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a1 + a2 + a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) + polygamma(1, a1)*polygamma(1, a1 + a2 + a3)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) + polygamma(1, a2)*polygamma(1, a1 + a2 + a3)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
     """
-    alpha, a1, a2, a3, = _prepare(alpha, a1, a2, a3)
-    shape = alpha.shape
-    out = numpy.empty(shape + (3, 3, 3))
+    alpha, a1, a2, a3, shape = _args(alpha, a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3) & numpy.isfinite(alpha)
         _c0 = _polygamma(2, a1)
         _c1 = _polygamma(1, a2)
         _c2 = _polygamma(1, a3)
@@ -547,6 +576,7 @@ def christoffel(alpha, a1, a2, a3):
         _c28 = _c11*_c6
         _c29 = _c14*_c28
         _c30 = -_c1*_c11*_c20 + _c1*_c21 + _c11*_c21 + _c28
+        out = numpy.empty(shape + (3, 3, 3))
         out[..., 0, 0, 0] = _c13*(-_c10*alpha + _c10)
         out[..., 0, 0, 1] = _c15
         out[..., 0, 0, 2] = _c15
@@ -574,7 +604,7 @@ def christoffel(alpha, a1, a2, a3):
         out[..., 2, 2, 0] = _c29
         out[..., 2, 2, 1] = _c29
         out[..., 2, 2, 2] = _c13*(-_c30*alpha + _c30)
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -585,10 +615,9 @@ def scalar_curvature(a1, a2, a3):
     Formula (entries in row-major order):
       [.] (polygamma(1, a1)**2*polygamma(1, a2)*polygamma(2, a3)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)**2*polygamma(1, a3)*polygamma(2, a2)*polygamma(2, a1 + a2 + a3) - polygamma(1, a1)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a2)*polygamma(2, a3) + polygamma(1, a1)*polygamma(1, a2)**2*polygamma(2, a3)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)**2*polygamma(2, a2)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a2)*polygamma(2, a3) + polygamma(1, a2)**2*polygamma(1, a3)*polygamma(2, a1)*polygamma(2, a1 + a2 + a3) - polygamma(1, a2)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a1)*polygamma(2, a3) + polygamma(1, a2)*polygamma(1, a3)**2*polygamma(2, a1)*polygamma(2, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a1)*polygamma(2, a3) - polygamma(1, a3)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a1)*polygamma(2, a2) + polygamma(1, a3)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a1)*polygamma(2, a2))/(2*(-polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))**2)
     """
-    a1, a2, a3, = _prepare(a1, a2, a3)
-    shape = a1.shape
-    out = numpy.empty(shape + ())
+    a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(a1, a2, a3)
         _c0 = _polygamma(1, a1)
         _c1 = _polygamma(1, a2)
         _c2 = _polygamma(1, a3)
@@ -612,7 +641,7 @@ def scalar_curvature(a1, a2, a3):
         _c20 = _polygamma(2, a1)
         _c21 = _c15*_c20
         _c22 = _c10*_c5
-        out[...] = (1/2)*(_c0*_c12*_c14 + _c1*_c14*_c20 + _c11*_c12*_c15 + _c11*_c9 - _c12*_c13*_c20*_c5 - _c12*_c16*_c22 + _c17*_c18 + _c17*_c19 + _c18*_c21 + _c19*_c21 + _c2*_c20*_c9 - _c20*_c22*_c8)/(-_c0*_c3 + _c1*_c6 + _c2*_c6 + _c3*_c5)**2
-    out[~_in_domain(a1, a2, a3)] = numpy.nan
-    return out
+        out = (1/2)*(_c0*_c12*_c14 + _c1*_c14*_c20 + _c11*_c12*_c15 + _c11*_c9 - _c12*_c13*_c20*_c5 - _c12*_c16*_c22 + _c17*_c18 + _c17*_c19 + _c18*_c21 + _c19*_c21 + _c2*_c20*_c9 - _c20*_c22*_c8)/(-_c0*_c3 + _c1*_c6 + _c2*_c6 + _c3*_c5)**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -43,8 +43,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(lam):
-    return numpy.greater(lam, 0)
+    return (numpy.isfinite(lam)) & (numpy.greater(lam, 0))
 
 
 
@@ -54,12 +87,12 @@ def fisher(lam):
     Formula (entries in row-major order):
       [0, 0] lam**(-2)
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + (1, 1))
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = lam**(-2.0)
-    out[~_in_domain(lam)] = numpy.nan
+        _ok = _in_domain(lam)
+        out = numpy.empty(shape + (1, 1))
+        out[..., 0, 0] = 1/(lam**2)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -70,12 +103,12 @@ def cramer_rao(lam):
     Formula (entries in row-major order):
       [0, 0] lam**2
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + (1, 1))
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(lam)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = lam**2
-    out[~_in_domain(lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -86,13 +119,12 @@ def jeffreys_prior(lam):
     Formula (entries in row-major order):
       [.] 1/lam
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + ())
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[...] = lam**(-1.0)
-    out[~_in_domain(lam)] = numpy.nan
-    return out
+        _ok = _in_domain(lam)
+        out = 1/(lam)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -102,13 +134,13 @@ def score(x, lam):
     Formula (entries in row-major order):
       [0] -x + 1/lam
     """
-    x, lam, = _prepare(x, lam)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, lam, shape = _args(x, lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0] = -x + lam**(-1.0)
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = numpy.nan
-    out[~_in_domain(lam)] = numpy.nan
+        _ok = _in_domain(lam) & numpy.isfinite(x)
+        out = numpy.empty(shape + (1,))
+        out[..., 0] = -x + 1/(lam)
+        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -119,14 +151,13 @@ def log_density(x, lam):
     Formula (entries in row-major order):
       [.] -lam*x + log(lam)
     """
-    x, lam, = _prepare(x, lam)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, lam, shape = _args(x, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = -lam*x + numpy.log(lam)
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = -numpy.inf
-    out[~_in_domain(lam)] = numpy.nan
-    return out
+        _ok = _in_domain(lam) & numpy.isfinite(x)
+        out = -lam*x + numpy.log(lam)
+        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -136,12 +167,12 @@ def natural_gradient(lam, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] lam**(-2)
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + (1, 1))
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = lam**(-2.0)
-    out[~_in_domain(lam)] = numpy.nan
+        _ok = _in_domain(lam)
+        out = numpy.empty(shape + (1, 1))
+        out[..., 0, 0] = 1/(lam**2)
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -153,20 +184,22 @@ def kl(lam_p, lam_q):
     Formula (entries in row-major order):
       [.] log(lam_p/lam_q) - 1 + lam_q/lam_p
     """
-    lam_p, lam_q, = _prepare(lam_p, lam_q)
-    shape = lam_p.shape
-    out = numpy.empty(shape + ())
+    lam_p, lam_q, shape = _args(lam_p, lam_q)
     with numpy.errstate(all="ignore"):
-        _c0 = lam_p**(-1.0)
-        _c1 = lam_p - lam_q
-        _c2 = _c1**2/lam_p**2
-        out[...] = _c0*lam_q + numpy.log(lam_p/lam_q) - 1
-        _near = numpy.asarray((1/2)*_c2 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/60)*_c2*(20*_c0*_c1 + 12*_c1**3/lam_p**3 + 15*_c2 + 30), shape)[_near]
-    out[~_in_domain(lam_p)] = numpy.nan
-    out[~_in_domain(lam_q)] = numpy.nan
-    return out
+        _ok = _in_domain(lam_p) & _in_domain(lam_q)
+        out = numpy.log(lam_p/lam_q) - 1 + lam_q/lam_p
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            lam_p, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (lam_p, lam_q,)]
+            _t0 = lam_p - lam_q
+            _t1 = _t0**2/lam_p**2
+            _close = (1/2)*_t1 < 1e-06
+            out[_near] = numpy.where(_close, (1/60)*_t1*(12*(_t0**2*_t0)/(lam_p**2*lam_p) + 20*_t0/lam_p + 15*_t1 + 30), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -176,14 +209,12 @@ def alpha_divergence(alpha, lam_p, lam_q):
     Formula (entries in row-major order):
       [.] 4*(1 - 2*exp((1/2 - alpha/2)*log(lam_p) + (alpha/2 + 1/2)*log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(1 - alpha**2)
     """
-    alpha, lam_p, lam_q, = _prepare(alpha, lam_p, lam_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, lam_p, lam_q, shape = _args(alpha, lam_p, lam_q)
     with numpy.errstate(all="ignore"):
-        out[...] = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(lam_p) + (1/2)*(alpha + 1)*numpy.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1)
-    out[~_in_domain(lam_p)] = numpy.nan
-    out[~_in_domain(lam_q)] = numpy.nan
-    return out
+        _ok = _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
+        out = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(lam_p) + (1/2)*(alpha + 1)*numpy.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -193,13 +224,12 @@ def entropy(lam):
     Formula (entries in row-major order):
       [.] 1 - log(lam)
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + ())
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[...] = 1 - numpy.log(lam)
-    out[~_in_domain(lam)] = numpy.nan
-    return out
+        _ok = _in_domain(lam)
+        out = 1 - numpy.log(lam)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -209,14 +239,12 @@ def cross_entropy(lam_p, lam_q):
     Formula (entries in row-major order):
       [.] -log(lam_q) + lam_q/lam_p
     """
-    lam_p, lam_q, = _prepare(lam_p, lam_q)
-    shape = lam_p.shape
-    out = numpy.empty(shape + ())
+    lam_p, lam_q, shape = _args(lam_p, lam_q)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(lam_q) + lam_q/lam_p
-    out[~_in_domain(lam_p)] = numpy.nan
-    out[~_in_domain(lam_q)] = numpy.nan
-    return out
+        _ok = _in_domain(lam_p) & _in_domain(lam_q)
+        out = -numpy.log(lam_q) + lam_q/lam_p
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -226,12 +254,12 @@ def amari_chentsov(lam):
     Formula (entries in row-major order):
       [0, 0, 0] -2/lam**3
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0, 0] = -2/lam**3
-    out[~_in_domain(lam)] = numpy.nan
+        _ok = _in_domain(lam)
+        out = numpy.empty(shape + (1, 1, 1))
+        out[..., 0, 0, 0] = -2/(lam**2*lam)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -242,12 +270,12 @@ def christoffel(alpha, lam):
     Formula (entries in row-major order):
       [0, 0, 0] alpha/lam - 1/lam
     """
-    alpha, lam, = _prepare(alpha, lam)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, lam, shape = _args(alpha, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(lam) & numpy.isfinite(alpha)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (alpha - 1)/lam
-    out[~_in_domain(lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -258,11 +286,10 @@ def scalar_curvature(lam):
     Formula (entries in row-major order):
       [.] 0
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + ())
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(lam)] = numpy.nan
-    return out
+        _ok = _in_domain(lam)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -82,8 +82,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(alpha, beta):
-    return numpy.logical_and.reduce((numpy.greater(alpha, 0),numpy.greater(beta, 0)))
+    return (numpy.isfinite(alpha)) & (numpy.isfinite(beta)) & (numpy.greater(alpha, 0)) & (numpy.greater(beta, 0))
 
 
 
@@ -96,16 +129,16 @@ def fisher(alpha, beta):
       [1, 0] -1/beta
       [1, 1] alpha/beta**2
     """
-    alpha, beta, = _prepare(alpha, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2))
+    alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha, beta)
         _c0 = -1/beta
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _polygamma(1, alpha)
         out[..., 0, 1] = _c0
         out[..., 1, 0] = _c0
         out[..., 1, 1] = alpha/beta**2
-    out[~_in_domain(alpha, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -119,18 +152,18 @@ def cramer_rao(alpha, beta):
       [1, 0] beta/(alpha*polygamma(1, alpha) - 1)
       [1, 1] beta**2*polygamma(1, alpha)/(alpha*polygamma(1, alpha) - 1)
     """
-    alpha, beta, = _prepare(alpha, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2))
+    alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)
-        _c1 = (_c0*alpha - 1)**(-1.0)
+        _c1 = 1/((_c0*alpha - 1))
         _c2 = _c1*beta
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c1*alpha
         out[..., 0, 1] = _c2
         out[..., 1, 0] = _c2
         out[..., 1, 1] = _c0*_c1*beta**2
-    out[~_in_domain(alpha, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -141,13 +174,12 @@ def jeffreys_prior(alpha, beta):
     Formula (entries in row-major order):
       [.] sqrt(alpha*polygamma(1, alpha) - 1)/beta
     """
-    alpha, beta, = _prepare(alpha, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.sqrt(alpha*_polygamma(1, alpha) - 1)/beta
-    out[~_in_domain(alpha, beta)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha, beta)
+        out = numpy.sqrt(alpha*_polygamma(1, alpha) - 1)/beta
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -158,14 +190,14 @@ def score(x, alpha, beta):
       [0] log(beta) + log(x) - polygamma(0, alpha)
       [1] alpha/beta - x
     """
-    x, alpha, beta, = _prepare(x, alpha, beta)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, alpha, beta, shape = _args(x, alpha, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha, beta) & numpy.isfinite(x)
+        out = numpy.empty(shape + (2,))
         out[..., 0] = numpy.log(beta) + numpy.log(x) - scipy.special.psi(alpha)
         out[..., 1] = alpha/beta - x
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = numpy.nan
-    out[~_in_domain(alpha, beta)] = numpy.nan
+        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -176,14 +208,13 @@ def log_density(x, alpha, beta):
     Formula (entries in row-major order):
       [.] alpha*log(beta) - beta*x + (alpha - 1)*log(x) - loggamma(alpha)
     """
-    x, alpha, beta, = _prepare(x, alpha, beta)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, alpha, beta, shape = _args(x, alpha, beta)
     with numpy.errstate(all="ignore"):
-        out[...] = alpha*numpy.log(beta) - beta*x + (alpha - 1)*numpy.log(x) - scipy.special.gammaln(alpha)
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = -numpy.inf
-    out[~_in_domain(alpha, beta)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha, beta) & numpy.isfinite(x)
+        out = alpha*numpy.log(beta) - beta*x + (alpha - 1)*numpy.log(x) - scipy.special.gammaln(alpha)
+        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -196,16 +227,16 @@ def natural_gradient(alpha, beta, grad):
       [1, 0] -1/beta
       [1, 1] alpha/beta**2
     """
-    alpha, beta, = _prepare(alpha, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2))
+    alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha, beta)
         _c0 = -1/beta
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _polygamma(1, alpha)
         out[..., 0, 1] = _c0
         out[..., 1, 0] = _c0
         out[..., 1, 1] = alpha/beta**2
-    out[~_in_domain(alpha, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -217,25 +248,27 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     Formula (entries in row-major order):
       [.] alpha_p*log(beta_p) - alpha_p*(beta_p - beta_q)/beta_p - alpha_q*log(beta_q) - (-alpha_p + alpha_q)*(-log(beta_p) + polygamma(0, alpha_p)) - loggamma(alpha_p) + loggamma(alpha_q)
     """
-    alpha_p, beta_p, alpha_q, beta_q, = _prepare(alpha_p, beta_p, alpha_q, beta_q)
-    shape = alpha_p.shape
-    out = numpy.empty(shape + ())
+    alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
         _c0 = numpy.log(beta_p)
-        _c1 = beta_p - beta_q
-        _c2 = _c1/beta_p
-        _c3 = alpha_p - alpha_q
-        _c4 = (1/2)*_c1**2/beta_p**2
-        _c5 = -_c2*_c3 + (1/2)*_c3**2*_polygamma(1, alpha_p) + _c4*alpha_p
-        _c6 = (1/3)*_c1**3/beta_p**3
-        _c7 = (1/4)*_c1**4/beta_p**4
-        out[...] = _c0*alpha_p - _c2*alpha_p - _c3*(_c0 - scipy.special.psi(alpha_p)) - alpha_q*numpy.log(beta_q) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
-        _near = numpy.asarray(_c5 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/5)*_c1**5*alpha_p/beta_p**5 - 1/120*_c3**5*_polygamma(4, alpha_p) + (1/24)*_c3**4*_polygamma(3, alpha_p) - 1/6*_c3**3*_polygamma(2, alpha_p) - _c3*_c4 - _c3*_c6 - _c3*_c7 + _c5 + _c6*alpha_p + _c7*alpha_p, shape)[_near]
-    out[~_in_domain(alpha_p, beta_p)] = numpy.nan
-    out[~_in_domain(alpha_q, beta_q)] = numpy.nan
-    return out
+        out = _c0*alpha_p - alpha_p*(beta_p - beta_q)/beta_p - alpha_q*numpy.log(beta_q) - (_c0 - scipy.special.psi(alpha_p))*(alpha_p - alpha_q) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha_p, beta_p, alpha_q, beta_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha_p, beta_p, alpha_q, beta_q,)]
+            _t0 = alpha_p - alpha_q
+            _t1 = beta_p - beta_q
+            _t2 = (1/2)*_t1**2/beta_p**2
+            _t3 = (1/2)*_t0**2*_polygamma(1, alpha_p) - _t0*_t1/beta_p + _t2*alpha_p
+            _t4 = (1/3)*(_t1**2*_t1)/(beta_p**2*beta_p)
+            _t5 = (1/4)*((_t1**2)**2)/((beta_p**2)**2)
+            _close = _t3 < 1e-06
+            out[_near] = numpy.where(_close, -1/120*_t0**5*_polygamma(4, alpha_p) + (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*_t1**5*alpha_p/beta_p**5 + _t3 + _t4*alpha_p + _t5*alpha_p, out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -245,15 +278,13 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-(1/2 - alpha/2)*(-alpha_p*log(beta_p) + loggamma(alpha_p)) - (alpha/2 + 1/2)*(-alpha_q*log(beta_q) + loggamma(alpha_q)) + (alpha*alpha_p - alpha*alpha_q - alpha_p - alpha_q)*log(-alpha*beta_p/2 + alpha*beta_q/2 + beta_p/2 + beta_q/2)/2 + loggamma(-alpha*alpha_p/2 + alpha*alpha_q/2 + alpha_p/2 + alpha_q/2)))/(1 - alpha**2)
     """
-    alpha, alpha_p, beta_p, alpha_q, beta_q, = _prepare(alpha, alpha_p, beta_p, alpha_q, beta_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha, alpha_p, beta_p, alpha_q, beta_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q) & numpy.isfinite(alpha)
         _c0 = -alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q
-        out[...] = 4*(numpy.exp(-1/2*_c0*numpy.log((1/2)*(-alpha*beta_p + alpha*beta_q + beta_p + beta_q)) - 1/2*(1 - alpha)*(-alpha_p*numpy.log(beta_p) + scipy.special.gammaln(alpha_p)) - 1/2*(alpha + 1)*(-alpha_q*numpy.log(beta_q) + scipy.special.gammaln(alpha_q)) + scipy.special.gammaln((1/2)*_c0)) - 1)/(alpha**2 - 1)
-    out[~_in_domain(alpha_p, beta_p)] = numpy.nan
-    out[~_in_domain(alpha_q, beta_q)] = numpy.nan
-    return out
+        out = 4*(numpy.exp(-1/2*_c0*numpy.log((1/2)*(-alpha*beta_p + alpha*beta_q + beta_p + beta_q)) - 1/2*(1 - alpha)*(-alpha_p*numpy.log(beta_p) + scipy.special.gammaln(alpha_p)) - 1/2*(alpha + 1)*(-alpha_q*numpy.log(beta_q) + scipy.special.gammaln(alpha_q)) + scipy.special.gammaln((1/2)*_c0)) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -263,14 +294,13 @@ def entropy(alpha, beta):
     Formula (entries in row-major order):
       [.] -alpha*polygamma(0, alpha) + alpha - log(beta) + loggamma(alpha) + polygamma(0, alpha)
     """
-    alpha, beta, = _prepare(alpha, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha, beta)
         _c0 = scipy.special.psi(alpha)
-        out[...] = -_c0*alpha + _c0 + alpha - numpy.log(beta) + scipy.special.gammaln(alpha)
-    out[~_in_domain(alpha, beta)] = numpy.nan
-    return out
+        out = -_c0*alpha + _c0 + alpha - numpy.log(beta) + scipy.special.gammaln(alpha)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -280,15 +310,13 @@ def cross_entropy(alpha_p, beta_p, alpha_q, beta_q):
     Formula (entries in row-major order):
       [.] alpha_p*beta_q/beta_p - alpha_q*log(beta_q) - alpha_q*polygamma(0, alpha_p) + (alpha_q - 1)*log(beta_p) + loggamma(alpha_q) + polygamma(0, alpha_p)
     """
-    alpha_p, beta_p, alpha_q, beta_q, = _prepare(alpha_p, beta_p, alpha_q, beta_q)
-    shape = alpha_p.shape
-    out = numpy.empty(shape + ())
+    alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
         _c0 = scipy.special.psi(alpha_p)
-        out[...] = -_c0*alpha_q + _c0 + alpha_p*beta_q/beta_p - alpha_q*numpy.log(beta_q) + (alpha_q - 1)*numpy.log(beta_p) + scipy.special.gammaln(alpha_q)
-    out[~_in_domain(alpha_p, beta_p)] = numpy.nan
-    out[~_in_domain(alpha_q, beta_q)] = numpy.nan
-    return out
+        out = -_c0*alpha_q + _c0 + alpha_p*beta_q/beta_p - alpha_q*numpy.log(beta_q) + (alpha_q - 1)*numpy.log(beta_p) + scipy.special.gammaln(alpha_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -305,11 +333,11 @@ def amari_chentsov(alpha, beta):
       [1, 1, 0] beta**(-2)
       [1, 1, 1] -2*alpha/beta**3
     """
-    alpha, beta, = _prepare(alpha, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
-        _c0 = beta**(-2.0)
+        _ok = _in_domain(alpha, beta)
+        _c0 = 1/(beta**2)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _polygamma(2, alpha)
         out[..., 0, 0, 1] = 0
         out[..., 0, 1, 0] = 0
@@ -317,8 +345,8 @@ def amari_chentsov(alpha, beta):
         out[..., 1, 0, 0] = 0
         out[..., 1, 0, 1] = _c0
         out[..., 1, 1, 0] = _c0
-        out[..., 1, 1, 1] = -2*alpha/beta**3
-    out[~_in_domain(alpha, beta)] = numpy.nan
+        out[..., 1, 1, 1] = -2*alpha/(beta**2*beta)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -336,13 +364,12 @@ def christoffel(alpha_arg, alpha, beta):
       [1, 1, 0] -alpha_arg*polygamma(1, alpha)/(2*alpha*polygamma(1, alpha) - 2) + polygamma(1, alpha)/(2*alpha*polygamma(1, alpha) - 2)
       [1, 1, 1] -alpha*polygamma(1, alpha)/(alpha*beta*polygamma(1, alpha) - beta) + alpha_arg*(alpha*polygamma(1, alpha)/(alpha*beta*polygamma(1, alpha) - beta) - 1/(2*alpha*beta*polygamma(1, alpha) - 2*beta)) + 1/(2*alpha*beta*polygamma(1, alpha) - 2*beta)
     """
-    alpha_arg, alpha, beta, = _prepare(alpha_arg, alpha, beta)
-    shape = alpha_arg.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha_arg, alpha, beta, shape = _args(alpha_arg, alpha, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha, beta) & numpy.isfinite(alpha_arg)
         _c0 = _polygamma(1, alpha)
         _c1 = _c0*alpha
-        _c2 = (_c1 - 1)**(-1.0)
+        _c2 = 1/((_c1 - 1))
         _c3 = alpha_arg - 1
         _c4 = -1/2*_c3
         _c5 = _c2*_c4
@@ -350,6 +377,7 @@ def christoffel(alpha_arg, alpha, beta):
         _c7 = _c2/beta
         _c8 = _c4*_c7
         _c9 = _c0*_c5
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _c6*alpha
         out[..., 0, 0, 1] = _c8
         out[..., 0, 1, 0] = _c8
@@ -358,7 +386,7 @@ def christoffel(alpha_arg, alpha, beta):
         out[..., 1, 0, 1] = _c9
         out[..., 1, 1, 0] = _c9
         out[..., 1, 1, 1] = _c7*(-_c1 + (1/2)*alpha_arg*(2*_c1 - 1) + 1/2)
-    out[~_in_domain(alpha, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -369,14 +397,13 @@ def scalar_curvature(alpha, beta):
     Formula (entries in row-major order):
       [.] (alpha*polygamma(2, alpha) + polygamma(1, alpha))/(2*(alpha*polygamma(1, alpha) - 1)**2)
     """
-    alpha, beta, = _prepare(alpha, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)
-        out[...] = (1/2)*(_c0 + alpha*_polygamma(2, alpha))/(_c0*alpha - 1)**2
-    out[~_in_domain(alpha, beta)] = numpy.nan
-    return out
+        out = (1/2)*(_c0 + alpha*_polygamma(2, alpha))/(_c0*alpha - 1)**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -386,12 +413,11 @@ def gaussian_curvature(alpha, beta):
     Formula (entries in row-major order):
       [.] (alpha*polygamma(2, alpha) + polygamma(1, alpha))/(4*(alpha*polygamma(1, alpha) - 1)**2)
     """
-    alpha, beta, = _prepare(alpha, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)
-        out[...] = (1/4)*(_c0 + alpha*_polygamma(2, alpha))/(_c0*alpha - 1)**2
-    out[~_in_domain(alpha, beta)] = numpy.nan
-    return out
+        out = (1/4)*(_c0 + alpha*_polygamma(2, alpha))/(_c0*alpha - 1)**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -187,8 +187,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu, beta):
-    return numpy.greater(beta, 0)
+    return (numpy.isfinite(beta)) & (numpy.isfinite(mu)) & (numpy.greater(beta, 0))
 
 
 
@@ -201,17 +234,17 @@ def fisher(mu, beta):
       [1, 0] (-1 + EulerGamma)/beta**2
       [1, 1] (-2*EulerGamma + EulerGamma**2 + 1 + pi**2/6)/beta**2
     """
-    mu, beta, = _prepare(mu, beta)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
-        _c0 = beta**(-2.0)
+        _ok = _in_domain(mu, beta)
+        _c0 = 1/(beta**2)
         _c1 = -_c0*(1 - numpy.euler_gamma)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
         out[..., 1, 1] = _c0*(-2*numpy.euler_gamma + numpy.euler_gamma**2 + 1 + (1/6)*numpy.pi**2)
-    out[~_in_domain(mu, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -225,19 +258,19 @@ def cramer_rao(mu, beta):
       [1, 0] 6*beta**2*(1 - EulerGamma)/pi**2
       [1, 1] 6*beta**2/pi**2
     """
-    mu, beta, = _prepare(mu, beta)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, beta)
         _c0 = numpy.pi**2
         _c1 = beta**2/_c0
         _c2 = 6*_c1
         _c3 = _c2*(1 - numpy.euler_gamma)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c1*(_c0 - 12*numpy.euler_gamma + 6*numpy.euler_gamma**2 + 6)
         out[..., 0, 1] = _c3
         out[..., 1, 0] = _c3
         out[..., 1, 1] = _c2
-    out[~_in_domain(mu, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -248,13 +281,12 @@ def jeffreys_prior(mu, beta):
     Formula (entries in row-major order):
       [.] sqrt(6)*pi/(6*beta**2)
     """
-    mu, beta, = _prepare(mu, beta)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/6)*numpy.sqrt(6)*numpy.pi/beta**2
-    out[~_in_domain(mu, beta)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, beta)
+        out = (1/6)*numpy.sqrt(6)*numpy.pi/beta**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -265,17 +297,17 @@ def score(x, mu, beta):
       [0] 1/beta - exp(-(-mu + x)/beta)/beta
       [1] -1/beta + (-mu + x)/beta**2 - (-mu + x)*exp(-(-mu + x)/beta)/beta**2
     """
-    x, mu, beta, = _prepare(x, mu, beta)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, mu, beta, shape = _args(x, mu, beta)
     with numpy.errstate(all="ignore"):
-        _c0 = beta**(-1.0)
+        _ok = _in_domain(mu, beta) & numpy.isfinite(x)
+        _c0 = 1/(beta)
         _c1 = mu - x
         _c2 = _c0*_c1
         _c3 = numpy.exp(_c2)
+        out = numpy.empty(shape + (2,))
         out[..., 0] = _c0*(1 - _c3)
         out[..., 1] = _c0*(_c0*_c1*_c3 - _c2 - 1)
-    out[~_in_domain(mu, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -286,15 +318,14 @@ def log_density(x, mu, beta):
     Formula (entries in row-major order):
       [.] -log(beta) - exp(-(-mu + x)/beta) - (-mu + x)/beta
     """
-    x, mu, beta, = _prepare(x, mu, beta)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, mu, beta, shape = _args(x, mu, beta)
     with numpy.errstate(all="ignore"):
-        _c0 = beta**(-1.0)
+        _ok = _in_domain(mu, beta) & numpy.isfinite(x)
+        _c0 = 1/(beta)
         _c1 = mu - x
-        out[...] = _c0*_c1 - numpy.exp(_c0*_c1) - numpy.log(beta)
-    out[~_in_domain(mu, beta)] = numpy.nan
-    return out
+        out = _c0*_c1 - numpy.exp(_c0*_c1) - numpy.log(beta)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -307,17 +338,17 @@ def natural_gradient(mu, beta, grad):
       [1, 0] (-1 + EulerGamma)/beta**2
       [1, 1] (-2*EulerGamma + EulerGamma**2 + 1 + pi**2/6)/beta**2
     """
-    mu, beta, = _prepare(mu, beta)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
-        _c0 = beta**(-2.0)
+        _ok = _in_domain(mu, beta)
+        _c0 = 1/(beta**2)
         _c1 = -_c0*(1 - numpy.euler_gamma)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
         out[..., 1, 1] = _c0*(-2*numpy.euler_gamma + numpy.euler_gamma**2 + 1 + (1/6)*numpy.pi**2)
-    out[~_in_domain(mu, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -329,65 +360,68 @@ def kl(mu_p, beta_p, mu_q, beta_q):
     Formula (entries in row-major order):
       [.] EulerGamma*beta_p/beta_q + exp(-mu_p/beta_q + mu_q/beta_q)*gamma(beta_p/beta_q + 1) + log(beta_q/beta_p) - 1 - EulerGamma + mu_p/beta_q - mu_q/beta_q
     """
-    mu_p, beta_p, mu_q, beta_q, = _prepare(mu_p, beta_p, mu_q, beta_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, beta_p, mu_q, beta_q, shape = _args(mu_p, beta_p, mu_q, beta_q)
     with numpy.errstate(all="ignore"):
-        _c0 = beta_q**(-1.0)
+        _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
+        _c0 = 1/(beta_q)
         _c1 = _c0*beta_p
-        _c2 = beta_p**(-1.0)
-        _c3 = mu_p - mu_q
-        _c4 = beta_p**(-2.0)
-        _c5 = beta_p - beta_q
-        _c6 = _c5**2
-        _c7 = (1/2)*_c6
-        _c8 = _c3**2
-        _c9 = (1/2)*_c8
-        _c10 = numpy.euler_gamma*_c6
-        _c11 = numpy.euler_gamma**2
-        _c12 = _c11*_c7
-        _c13 = numpy.pi**2
-        _c14 = (1/12)*_c13
-        _c15 = _c14*_c6
-        _c16 = _c3*_c5
-        _c17 = beta_p**(-3.0)
-        _c18 = _c5**5
-        _c19 = (1/120)*_c17
-        _c20 = _c5**4
-        _c21 = _c3**4
-        _c22 = _c5**3
-        _c23 = _c3**3
-        _c24 = (1/6)*_c2
-        _c25 = _c17*_c18
-        _c26 = numpy.euler_gamma*_c25
-        _c27 = _c20*_c4
-        _c28 = _c2*_c22
-        _c29 = numpy.euler_gamma*_c28
-        _c30 = 1.2020569031595942
-        _c31 = _c25*_c30
-        _c32 = (1/3)*_c30
-        _c33 = numpy.euler_gamma**3
-        _c34 = _c25*_c33
-        _c35 = numpy.euler_gamma**4
-        _c36 = numpy.pi**4
-        _c37 = (5/6)*_c13
-        _c38 = (1/160)*_c36
-        _c39 = _c17*_c20*_c3
-        _c40 = _c22*_c3
-        _c41 = _c2*_c3
-        _c42 = (1/24)*numpy.euler_gamma
-        _c43 = (1/72)*_c13
-        _c44 = _c17*_c23*_c6
-        _c45 = _c17*_c22*_c8
-        _c46 = 2*_c4
-        _c47 = (1/24)*_c39
-        out[...] = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.log(_c2*beta_q) - 1 - numpy.euler_gamma + numpy.exp(-_c0*_c3)*scipy.special.gamma(_c1 + 1)
-        _near = numpy.asarray(_c4*(-_c10 + _c12 + _c15 - _c16 + numpy.euler_gamma*_c16 + _c7 + _c9) < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c4*(-_c10*_c46*_c8 - _c10 + (5/24)*_c11*_c13*_c17*_c18 + (1/24)*_c11*_c13*_c20*_c4 - _c11*_c13*_c47 + 5*_c11*_c17*_c18 + (5/4)*_c11*_c17*_c22*_c8 + (3/2)*_c11*_c2*_c22 + 3*_c11*_c20*_c4 - 1/6*_c11*_c31 - 5*_c11*_c39 + (1/4)*_c11*_c4*_c6*_c8 - _c11*_c40*_c46 - 1/12*_c11*_c44 + (1/2)*_c11*_c6 - _c12*_c41 + (5/6)*_c13*_c17*_c18 + (5/12)*numpy.euler_gamma*_c13*_c17*_c20*_c3 + (5/24)*_c13*_c17*_c22*_c8 + (1/4)*_c13*_c2*_c22 + (1/2)*_c13*_c20*_c4 + (1/12)*numpy.euler_gamma*_c13*_c22*_c3*_c4 - 1/3*numpy.euler_gamma*_c13*_c27 - 1/36*_c13*_c31 - 1/3*_c13*_c4*_c40 + (1/24)*_c13*_c4*_c6*_c8 - _c13*_c42*_c45 + (1/12)*_c13*_c6 - _c14*_c29 - _c15*_c41 - _c16 + (5/3)*numpy.euler_gamma*_c17*_c18*_c30 + (5/24)*_c17*_c18*_c35 + (1/32)*_c17*_c18*_c36 + (4/5)*_c17*_c18 + (5/3)*_c17*_c20*_c3*_c30 + (5/6)*_c17*_c20*_c3*_c33 + 10*numpy.euler_gamma*_c17*_c20*_c3 - _c17*_c21*_c42*_c5 + (5/24)*_c17*_c21*_c5 + 5*_c17*_c22*_c8 + (5/6)*numpy.euler_gamma*_c17*_c23*_c6 - numpy.euler_gamma**5*_c18*_c19 - _c19*_c3**5 + (2/3)*_c2*_c22 + 3*numpy.euler_gamma*_c2*_c3*_c6 + (3/2)*_c2*_c5*_c8 - numpy.euler_gamma*_c2*_c5*_c9 + (1/3)*numpy.euler_gamma*_c20*_c30*_c4 + (1/24)*_c20*_c35*_c4 + (1/160)*_c20*_c36*_c4 + (3/4)*_c20*_c4 + (1/24)*_c21*_c4 - _c22*_c24*_c33 + (1/3)*_c22*_c3*_c30*_c4 + (1/6)*_c22*_c3*_c33*_c4 + 6*numpy.euler_gamma*_c22*_c3*_c4 - _c23*_c24 - 2/3*_c23*_c4*_c5 + (1/6)*numpy.euler_gamma*_c23*_c4*_c5 - 1/5*_c25*1.03692775514337 - _c26*_c37 - _c26*_c38 - 4*_c26 - 4/3*_c27*_c30 - 2/3*_c27*_c33 - 3*numpy.euler_gamma*_c27 - _c28*_c32 - 2*_c29 + numpy.euler_gamma*_c3*_c5 - 1/6*_c30*_c45 - 10/3*_c31 - numpy.euler_gamma*_c32*_c39 - 1/12*_c33*_c45 - _c34*_c43 - 5/3*_c34 - _c35*_c47 - _c37*_c39 - _c38*_c39 - 4*_c39 - 3*_c4*_c40 + 3*_c4*_c6*_c8 - 2*_c41*_c6 - _c43*_c44 - 5/3*_c44 - 5*numpy.euler_gamma*_c45 + (1/2)*_c6 + (1/2)*_c8), shape)[_near]
-    out[~_in_domain(mu_p, beta_p)] = numpy.nan
-    out[~_in_domain(mu_q, beta_q)] = numpy.nan
-    return out
+        out = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(-mu_p + mu_q))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q/beta_p) - 1 - numpy.euler_gamma
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            mu_p, beta_p, mu_q, beta_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, beta_p, mu_q, beta_q,)]
+            _t0 = 1/(beta_p**2)
+            _t1 = beta_p - beta_q
+            _t2 = _t1**2
+            _t3 = (1/2)*_t2
+            _t4 = mu_p - mu_q
+            _t5 = _t4**2
+            _t6 = (1/2)*_t5
+            _t7 = numpy.euler_gamma*_t2
+            _t8 = numpy.euler_gamma**2
+            _t9 = _t3*_t8
+            _t10 = numpy.pi**2
+            _t11 = (1/12)*_t10
+            _t12 = _t11*_t2
+            _t13 = _t1*_t4
+            _t14 = 1/(beta_p**2*beta_p)
+            _t15 = _t1**5
+            _t16 = (1/120)*_t14
+            _t17 = ((_t1**2)**2)
+            _t18 = ((_t4**2)**2)
+            _t19 = 1/(beta_p)
+            _t20 = (_t1**2*_t1)
+            _t21 = (_t4**2*_t4)
+            _t22 = (1/6)*_t19
+            _t23 = _t14*_t15
+            _t24 = numpy.euler_gamma*_t23
+            _t25 = _t0*_t17
+            _t26 = _t19*_t20
+            _t27 = numpy.euler_gamma*_t26
+            _t28 = 1.2020569031595942
+            _t29 = _t23*_t28
+            _t30 = (1/3)*_t28
+            _t31 = (numpy.euler_gamma**2*numpy.euler_gamma)
+            _t32 = _t23*_t31
+            _t33 = ((numpy.euler_gamma**2)**2)
+            _t34 = ((numpy.pi**2)**2)
+            _t35 = (5/6)*_t10
+            _t36 = (1/160)*_t34
+            _t37 = _t14*_t17*_t4
+            _t38 = _t20*_t4
+            _t39 = _t19*_t4
+            _t40 = (1/24)*numpy.euler_gamma
+            _t41 = (1/72)*_t10
+            _t42 = _t14*_t2*_t21
+            _t43 = _t14*_t20*_t5
+            _t44 = 2*_t0
+            _t45 = (1/24)*_t37
+            _close = _t0*(_t12 - _t13 + numpy.euler_gamma*_t13 + _t3 + _t6 - _t7 + _t9) < 1e-06
+            out[_near] = numpy.where(_close, _t0*(-2/3*_t0*_t1*_t21 + (1/6)*numpy.euler_gamma*_t0*_t1*_t21 + (1/24)*_t0*_t10*_t17*_t8 + (1/2)*_t0*_t10*_t17 + (1/24)*_t0*_t10*_t2*_t5 + (1/12)*numpy.euler_gamma*_t0*_t10*_t20*_t4 - 1/3*_t0*_t10*_t38 + (1/3)*numpy.euler_gamma*_t0*_t17*_t28 + (1/24)*_t0*_t17*_t33 + (1/160)*_t0*_t17*_t34 + 3*_t0*_t17*_t8 + (3/4)*_t0*_t17 + (1/24)*_t0*_t18 + (1/4)*_t0*_t2*_t5*_t8 + 3*_t0*_t2*_t5 + (1/3)*_t0*_t20*_t28*_t4 + (1/6)*_t0*_t20*_t31*_t4 + 6*numpy.euler_gamma*_t0*_t20*_t4 - 3*_t0*_t38 - _t1*_t14*_t18*_t40 + (5/24)*_t1*_t14*_t18 + (3/2)*_t1*_t19*_t5 - numpy.euler_gamma*_t1*_t19*_t6 + numpy.euler_gamma*_t1*_t4 + (5/24)*_t10*_t14*_t15*_t8 + (5/6)*_t10*_t14*_t15 + (5/12)*numpy.euler_gamma*_t10*_t14*_t17*_t4 + (5/24)*_t10*_t14*_t20*_t5 + (1/4)*_t10*_t19*_t20 + (1/12)*_t10*_t2 - 1/3*numpy.euler_gamma*_t10*_t25 - 1/36*_t10*_t29 - _t10*_t40*_t43 - _t10*_t45*_t8 - _t11*_t27 - _t12*_t39 - _t13 + (5/3)*numpy.euler_gamma*_t14*_t15*_t28 + (5/24)*_t14*_t15*_t33 + (1/32)*_t14*_t15*_t34 + 5*_t14*_t15*_t8 + (4/5)*_t14*_t15 + (5/3)*_t14*_t17*_t28*_t4 + (5/6)*_t14*_t17*_t31*_t4 + 10*numpy.euler_gamma*_t14*_t17*_t4 + (5/6)*numpy.euler_gamma*_t14*_t2*_t21 + (5/4)*_t14*_t20*_t5*_t8 + 5*_t14*_t20*_t5 - numpy.euler_gamma**5*_t15*_t16 - _t16*_t4**5 + 3*numpy.euler_gamma*_t19*_t2*_t4 + (3/2)*_t19*_t20*_t8 + (2/3)*_t19*_t20 - 2*_t2*_t39 + (1/2)*_t2*_t8 + (1/2)*_t2 - _t20*_t22*_t31 - _t21*_t22 - 1/5*_t23*1.03692775514337 - _t24*_t35 - _t24*_t36 - 4*_t24 - 4/3*_t25*_t28 - 2/3*_t25*_t31 - 3*numpy.euler_gamma*_t25 - _t26*_t30 - 2*_t27 - 1/6*_t28*_t43 - 1/6*_t29*_t8 - 10/3*_t29 - numpy.euler_gamma*_t30*_t37 - 1/12*_t31*_t43 - _t32*_t41 - 5/3*_t32 - _t33*_t45 - _t35*_t37 - _t36*_t37 - 5*_t37*_t8 - 4*_t37 - _t38*_t44*_t8 - _t39*_t9 - _t41*_t42 - 1/12*_t42*_t8 - 5/3*_t42 - 5*numpy.euler_gamma*_t43 - _t44*_t5*_t7 + (1/2)*_t5 - _t7), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -406,18 +440,17 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _c0 = numpy.log(_node)
         _c1 = numpy.log(beta_q)
         _c2 = numpy.log(beta_p)
-        _c3 = beta_q**(-1.0)
+        _c3 = 1/(beta_q)
         _c4 = _c3*mu_p
         _c5 = numpy.exp(-_c4)*numpy.exp(_c3*mu_q)*numpy.exp(_c0*_c3*beta_p)
         return (1/2)*_c0*_c3*alpha*beta_p + (1/2)*_c0*_c3*beta_p - 1/2*_c0*alpha - 1/2*_c0 - 1/2*_c1*alpha - 1/2*_c1 + (1/2)*_c2*alpha + (1/2)*_c2 + (1/2)*_c3*alpha*mu_q + (1/2)*_c3*mu_q - 1/2*_c4*alpha - 1/2*_c4 - 1/2*_c5*alpha - 1/2*_c5 + (1/2)*_node*alpha - 1/2*_node, 1
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q) & numpy.isfinite(alpha)
         _S = _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [numpy.exp((mu_p - mu_q)/beta_p)]).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = 4*(1 - _S)/(1 - alpha**2)
-    out[~_in_domain(mu_p, beta_p)] = numpy.nan
-    out[~_in_domain(mu_q, beta_q)] = numpy.nan
-    return out
+        out = _full(4*(1 - _S)/(1 - alpha**2), shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -427,13 +460,12 @@ def entropy(mu, beta):
     Formula (entries in row-major order):
       [.] log(beta) + EulerGamma + 1
     """
-    mu, beta, = _prepare(mu, beta)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(beta) + numpy.euler_gamma + 1
-    out[~_in_domain(mu, beta)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, beta)
+        out = numpy.log(beta) + numpy.euler_gamma + 1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -443,16 +475,14 @@ def cross_entropy(mu_p, beta_p, mu_q, beta_q):
     Formula (entries in row-major order):
       [.] EulerGamma*beta_p/beta_q + exp(-mu_p/beta_q + mu_q/beta_q)*gamma(beta_p/beta_q + 1) + log(beta_q) + mu_p/beta_q - mu_q/beta_q
     """
-    mu_p, beta_p, mu_q, beta_q, = _prepare(mu_p, beta_p, mu_q, beta_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, beta_p, mu_q, beta_q, shape = _args(mu_p, beta_p, mu_q, beta_q)
     with numpy.errstate(all="ignore"):
-        _c0 = beta_q**(-1.0)
+        _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
+        _c0 = 1/(beta_q)
         _c1 = _c0*beta_p
-        out[...] = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(-mu_p + mu_q))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q)
-    out[~_in_domain(mu_p, beta_p)] = numpy.nan
-    out[~_in_domain(mu_q, beta_q)] = numpy.nan
-    return out
+        out = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(-mu_p + mu_q))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -469,16 +499,16 @@ def amari_chentsov(mu, beta):
       [1, 1, 0] (-12 - pi**2 - 6*EulerGamma**2 + 24*EulerGamma)/(3*beta**3)
       [1, 1, 1] (-12*EulerGamma - EulerGamma*pi**2 - 4*zeta(3) - 2*EulerGamma**3 + 2 + 12*EulerGamma**2 + 2*pi**2)/beta**3
     """
-    mu, beta, = _prepare(mu, beta)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
-        _c0 = beta**(-3.0)
+        _ok = _in_domain(mu, beta)
+        _c0 = 1/(beta**2*beta)
         _c1 = 2*_c0
         _c2 = _c1*(2 - numpy.euler_gamma)
         _c3 = numpy.pi**2
         _c4 = numpy.euler_gamma**2
         _c5 = -1/3*_c0*(_c3 + 6*_c4 - 24*numpy.euler_gamma + 12)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = -_c1
         out[..., 0, 0, 1] = _c2
         out[..., 0, 1, 0] = _c2
@@ -486,8 +516,8 @@ def amari_chentsov(mu, beta):
         out[..., 1, 0, 0] = _c2
         out[..., 1, 0, 1] = _c5
         out[..., 1, 1, 0] = _c5
-        out[..., 1, 1, 1] = -_c0*(-2*_c3 + numpy.euler_gamma*_c3 - 12*_c4 - 2 + 2*numpy.euler_gamma**3 + 4*1.2020569031595942 + 12*numpy.euler_gamma)
-    out[~_in_domain(mu, beta)] = numpy.nan
+        out[..., 1, 1, 1] = -_c0*(-2*_c3 + numpy.euler_gamma*_c3 - 12*_c4 - 2 + 2*(numpy.euler_gamma**2*numpy.euler_gamma) + 4*1.2020569031595942 + 12*numpy.euler_gamma)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -505,13 +535,12 @@ def christoffel(alpha, mu, beta):
       [1, 1, 0] alpha*(-6*EulerGamma/(pi**2*beta) + 1/beta) - 6/(pi**2*beta) + 6*EulerGamma/(pi**2*beta)
       [1, 1, 1] alpha*(-5/beta - 6*EulerGamma**2/(pi**2*beta) + 6/(pi**2*beta) + 2*EulerGamma/beta + 12*zeta(3)/(pi**2*beta)) - 1/beta - 12*EulerGamma/(pi**2*beta) + 6*EulerGamma**2/(pi**2*beta) + 6/(pi**2*beta)
     """
-    alpha, mu, beta, = _prepare(alpha, mu, beta)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, mu, beta, shape = _args(alpha, mu, beta)
     with numpy.errstate(all="ignore"):
-        _c0 = beta**(-1.0)
+        _ok = _in_domain(mu, beta) & numpy.isfinite(alpha)
+        _c0 = 1/(beta)
         _c1 = numpy.pi**2
-        _c2 = _c1**(-1.0)
+        _c2 = 1/(_c1)
         _c3 = 6*_c2
         _c4 = numpy.euler_gamma*_c3
         _c5 = -_c4
@@ -524,11 +553,12 @@ def christoffel(alpha, mu, beta):
         _c12 = -numpy.euler_gamma*_c11 + _c3 + _c9
         _c13 = _c0*(-_c12 - alpha*(_c10 + _c7) - 1)
         _c14 = 18*numpy.euler_gamma
-        _c15 = numpy.euler_gamma**3
+        _c15 = (numpy.euler_gamma**2*numpy.euler_gamma)
         _c16 = 36*_c2
         _c17 = 1.2020569031595942
         _c18 = 72*_c17*_c2
         _c19 = _c0*(_c4 + _c6 + alpha*(_c5 + 1))
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _c0*(_c3 + _c5 + alpha*(_c6 + _c7))
         out[..., 0, 0, 1] = _c13
         out[..., 0, 1, 0] = _c13
@@ -537,7 +567,7 @@ def christoffel(alpha, mu, beta):
         out[..., 1, 0, 1] = _c19
         out[..., 1, 1, 0] = _c19
         out[..., 1, 1, 1] = _c0*(_c12 + alpha*(_c10 + _c11*_c17 + _c3 - 5 + 2*numpy.euler_gamma) - 1)
-    out[~_in_domain(mu, beta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -548,13 +578,12 @@ def scalar_curvature(mu, beta):
     Formula (entries in row-major order):
       [.] -12/pi**2
     """
-    mu, beta, = _prepare(mu, beta)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
-        out[...] = -12/numpy.pi**2
-    out[~_in_domain(mu, beta)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, beta)
+        out = -12/numpy.pi**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -564,11 +593,10 @@ def gaussian_curvature(mu, beta):
     Formula (entries in row-major order):
       [.] -6/pi**2
     """
-    mu, beta, = _prepare(mu, beta)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
-        out[...] = -6/numpy.pi**2
-    out[~_in_domain(mu, beta)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, beta)
+        out = -6/numpy.pi**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -43,8 +43,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(sigma):
-    return numpy.greater(sigma, 0)
+    return (numpy.isfinite(sigma)) & (numpy.greater(sigma, 0))
 
 
 
@@ -54,12 +87,12 @@ def fisher(sigma):
     Formula (entries in row-major order):
       [0, 0] 2/sigma**2
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + (1, 1))
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 2/sigma**2
-    out[~_in_domain(sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -70,12 +103,12 @@ def cramer_rao(sigma):
     Formula (entries in row-major order):
       [0, 0] sigma**2/2
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + (1, 1))
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = (1/2)*sigma**2
-    out[~_in_domain(sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -86,13 +119,12 @@ def jeffreys_prior(sigma):
     Formula (entries in row-major order):
       [.] sqrt(2)/sigma
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + ())
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.sqrt(2)/sigma
-    out[~_in_domain(sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma)
+        out = numpy.sqrt(2)/sigma
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -102,13 +134,13 @@ def score(x, sigma):
     Formula (entries in row-major order):
       [0] -1/sigma + x**2/sigma**3
     """
-    x, sigma, = _prepare(x, sigma)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, sigma, shape = _args(x, sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma) & numpy.isfinite(x)
+        out = numpy.empty(shape + (1,))
         out[..., 0] = (-1 + x**2/sigma**2)/sigma
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = numpy.nan
-    out[~_in_domain(sigma)] = numpy.nan
+        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -119,14 +151,13 @@ def log_density(x, sigma):
     Formula (entries in row-major order):
       [.] -log(sigma) + log(2/pi)/2 - x**2/(2*sigma**2)
     """
-    x, sigma, = _prepare(x, sigma)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, sigma, shape = _args(x, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(sigma) + (1/2)*numpy.log(2/numpy.pi) - 1/2*x**2/sigma**2
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = -numpy.inf
-    out[~_in_domain(sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma) & numpy.isfinite(x)
+        out = -numpy.log(sigma) + (1/2)*numpy.log(2/numpy.pi) - 1/2*x**2/sigma**2
+        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -136,12 +167,12 @@ def natural_gradient(sigma, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] 2/sigma**2
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + (1, 1))
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 2/sigma**2
-    out[~_in_domain(sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -153,21 +184,22 @@ def kl(sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] sigma_p**2/(2*sigma_q**2) + log(sigma_q/sigma_p) - 1/2
     """
-    sigma_p, sigma_q, = _prepare(sigma_p, sigma_q)
-    shape = sigma_p.shape
-    out = numpy.empty(shape + ())
+    sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma_p**(-1.0)
-        _c1 = sigma_p**2
-        _c2 = sigma_p - sigma_q
-        _c3 = _c2**2/_c1
-        out[...] = (1/2)*_c1/sigma_q**2 + numpy.log(_c0*sigma_q) - 1/2
-        _near = numpy.asarray(_c3 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c3*((5/3)*_c0*_c2 + (14/5)*_c2**3/sigma_p**3 + (9/4)*_c3 + 1), shape)[_near]
-    out[~_in_domain(sigma_p)] = numpy.nan
-    out[~_in_domain(sigma_q)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
+        out = (1/2)*sigma_p**2/sigma_q**2 + numpy.log(sigma_q/sigma_p) - 1/2
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            sigma_p, sigma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (sigma_p, sigma_q,)]
+            _t0 = sigma_p - sigma_q
+            _t1 = _t0**2/sigma_p**2
+            _close = _t1 < 1e-06
+            out[_near] = numpy.where(_close, _t1*((14/5)*(_t0**2*_t0)/(sigma_p**2*sigma_p) + (5/3)*_t0/sigma_p + (9/4)*_t1 + 1), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -177,17 +209,15 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] 4*(-sqrt(pi)*sqrt(1/(alpha/sigma_q**2 - alpha/sigma_p**2 + sigma_q**(-2) + sigma_p**(-2)))*exp(-(1/2 - alpha/2)*(log(sigma_p) - log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(log(sigma_q) - log(2)/2 + log(pi)/2)) + 1)/(1 - alpha**2)
     """
-    alpha, sigma_p, sigma_q, = _prepare(alpha, sigma_p, sigma_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, sigma_p, sigma_q, shape = _args(alpha, sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma_p**(-2.0)
-        _c1 = sigma_q**(-2.0)
+        _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
+        _c0 = 1/(sigma_p**2)
+        _c1 = 1/(sigma_q**2)
         _c2 = -numpy.log(2) + numpy.log(numpy.pi)
-        out[...] = 4*(numpy.sqrt(numpy.pi)*numpy.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1.0))*numpy.exp(-1/4*(1 - alpha)*(_c2 + 2*numpy.log(sigma_p)) - 1/4*(_c2 + 2*numpy.log(sigma_q))*(alpha + 1)) - 1)/(alpha**2 - 1)
-    out[~_in_domain(sigma_p)] = numpy.nan
-    out[~_in_domain(sigma_q)] = numpy.nan
-    return out
+        out = 4*(numpy.sqrt(numpy.pi)*numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*numpy.exp(-1/4*(1 - alpha)*(_c2 + 2*numpy.log(sigma_p)) - 1/4*(_c2 + 2*numpy.log(sigma_q))*(alpha + 1)) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -197,13 +227,12 @@ def entropy(sigma):
     Formula (entries in row-major order):
       [.] log(sigma) - log(2)/2 + 1/2 + log(pi)/2
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + ())
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(sigma) - 1/2*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
-    out[~_in_domain(sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma)
+        out = numpy.log(sigma) - 1/2*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -213,14 +242,12 @@ def cross_entropy(sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] sigma_p**2/(2*sigma_q**2) + log(sigma_q) - log(2)/2 + log(pi)/2
     """
-    sigma_p, sigma_q, = _prepare(sigma_p, sigma_q)
-    shape = sigma_p.shape
-    out = numpy.empty(shape + ())
+    sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*sigma_p**2/sigma_q**2 + numpy.log(sigma_q) - 1/2*numpy.log(2) + (1/2)*numpy.log(numpy.pi)
-    out[~_in_domain(sigma_p)] = numpy.nan
-    out[~_in_domain(sigma_q)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
+        out = (1/2)*sigma_p**2/sigma_q**2 + numpy.log(sigma_q) - 1/2*numpy.log(2) + (1/2)*numpy.log(numpy.pi)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -230,12 +257,12 @@ def amari_chentsov(sigma):
     Formula (entries in row-major order):
       [0, 0, 0] 8/sigma**3
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0, 0] = 8/sigma**3
-    out[~_in_domain(sigma)] = numpy.nan
+        _ok = _in_domain(sigma)
+        out = numpy.empty(shape + (1, 1, 1))
+        out[..., 0, 0, 0] = 8/(sigma**2*sigma)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -246,12 +273,12 @@ def christoffel(alpha, sigma):
     Formula (entries in row-major order):
       [0, 0, 0] -2*alpha/sigma - 1/sigma
     """
-    alpha, sigma, = _prepare(alpha, sigma)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, sigma, shape = _args(alpha, sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma) & numpy.isfinite(alpha)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -(2*alpha + 1)/sigma
-    out[~_in_domain(sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -262,11 +289,10 @@ def scalar_curvature(sigma):
     Formula (entries in row-major order):
       [.] 0
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + ())
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

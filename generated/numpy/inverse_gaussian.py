@@ -40,8 +40,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu, lam):
-    return numpy.logical_and.reduce((numpy.greater(lam, 0),numpy.greater(mu, 0)))
+    return (numpy.isfinite(lam)) & (numpy.isfinite(mu)) & (numpy.greater(lam, 0)) & (numpy.greater(mu, 0))
 
 
 
@@ -54,15 +87,15 @@ def fisher(mu, lam):
       [1, 0] 0
       [1, 1] 1/(2*lam**2)
     """
-    mu, lam, = _prepare(mu, lam)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = lam/mu**3
+        _ok = _in_domain(mu, lam)
+        out = numpy.empty(shape + (2, 2))
+        out[..., 0, 0] = lam/(mu**2*mu)
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (1/2)/lam**2
-    out[~_in_domain(mu, lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -76,15 +109,15 @@ def cramer_rao(mu, lam):
       [1, 0] 0
       [1, 1] 2*lam**2
     """
-    mu, lam, = _prepare(mu, lam)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = mu**3/lam
+        _ok = _in_domain(mu, lam)
+        out = numpy.empty(shape + (2, 2))
+        out[..., 0, 0] = (mu**2*mu)/lam
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = 2*lam**2
-    out[~_in_domain(mu, lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -95,13 +128,12 @@ def jeffreys_prior(mu, lam):
     Formula (entries in row-major order):
       [.] sqrt(2)/(2*sqrt(lam)*mu**(3/2))
     """
-    mu, lam, = _prepare(mu, lam)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*numpy.sqrt(2)/(numpy.sqrt(lam)*mu**(3/2))
-    out[~_in_domain(mu, lam)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, lam)
+        out = (1/2)*numpy.sqrt(2)/(numpy.sqrt(lam)*mu**(3/2))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -112,16 +144,16 @@ def score(x, mu, lam):
       [0] -lam*(2*mu - 2*x)/(2*mu**2*x) + lam*(-mu + x)**2/(mu**3*x)
       [1] -(-mu + x)**2/(2*mu**2*x) + 1/(2*lam)
     """
-    x, mu, lam, = _prepare(x, mu, lam)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, mu, lam, shape = _args(x, mu, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, lam) & numpy.isfinite(x)
         _c0 = mu - x
         _c1 = 1/(mu**2*x)
+        out = numpy.empty(shape + (2,))
         out[..., 0] = _c0*_c1*lam*(_c0/mu - 1)
         out[..., 1] = -1/2*_c0**2*_c1 + (1/2)/lam
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = numpy.nan
-    out[~_in_domain(mu, lam)] = numpy.nan
+        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -132,14 +164,13 @@ def log_density(x, mu, lam):
     Formula (entries in row-major order):
       [.] -lam*(-mu + x)**2/(2*mu**2*x) + log(lam/(2*pi*x**3))/2
     """
-    x, mu, lam, = _prepare(x, mu, lam)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, mu, lam, shape = _args(x, mu, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*(-lam*(mu - x)**2/(mu**2*x) + numpy.log((1/2)*lam/(numpy.pi*x**3)))
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = -numpy.inf
-    out[~_in_domain(mu, lam)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, lam) & numpy.isfinite(x)
+        out = (1/2)*(-lam*(mu - x)**2/(mu**2*x) + numpy.log((1/2)*lam/(numpy.pi*(x**2*x))))
+        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -152,15 +183,15 @@ def natural_gradient(mu, lam, grad):
       [1, 0] 0
       [1, 1] 1/(2*lam**2)
     """
-    mu, lam, = _prepare(mu, lam)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = lam/mu**3
+        _ok = _in_domain(mu, lam)
+        out = numpy.empty(shape + (2, 2))
+        out[..., 0, 0] = lam/(mu**2*mu)
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (1/2)/lam**2
-    out[~_in_domain(mu, lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -172,26 +203,29 @@ def kl(mu_p, lam_p, mu_q, lam_q):
     Formula (entries in row-major order):
       [.] lam_q*mu_p/(2*mu_q**2) - lam_q/mu_q + lam_q/(2*mu_p) + log(lam_p)/2 - log(lam_q)/2 - 1/2 + lam_q/(2*lam_p)
     """
-    mu_p, lam_p, mu_q, lam_q, = _prepare(mu_p, lam_p, mu_q, lam_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, lam_p, mu_q, lam_q, shape = _args(mu_p, lam_p, mu_q, lam_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
         _c0 = (1/2)*lam_q
-        _c1 = lam_p - lam_q
-        _c2 = _c1**2/lam_p**2
-        _c3 = 2*lam_p
-        _c4 = mu_p - mu_q
-        _c5 = _c4**2/mu_p**3
-        _c6 = _c4**3/mu_p**4
-        _c7 = (3/2)*_c4**4/mu_p**5
-        _c8 = (1/2)*_c5
-        out[...] = _c0*mu_p/mu_q**2 + _c0/mu_p + _c0/lam_p - lam_q/mu_q + (1/2)*numpy.log(lam_p) - 1/2*numpy.log(lam_q) - 1/2
-        _near = numpy.asarray((1/4)*_c2 + (1/4)*_c3*_c5 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/10)*_c1**5/lam_p**5 + (1/8)*_c1**4/lam_p**4 + (1/6)*_c1**3/lam_p**3 - _c1*_c6 - _c1*_c7 - _c1*_c8 + (1/4)*_c2 + _c3*_c4**5/mu_p**6 + _c6*lam_p + _c7*lam_p + _c8*lam_p, shape)[_near]
-    out[~_in_domain(mu_p, lam_p)] = numpy.nan
-    out[~_in_domain(mu_q, lam_q)] = numpy.nan
-    return out
+        out = _c0*mu_p/mu_q**2 + _c0/mu_p + _c0/lam_p - lam_q/mu_q + (1/2)*numpy.log(lam_p) - 1/2*numpy.log(lam_q) - 1/2
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            mu_p, lam_p, mu_q, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, lam_p, mu_q, lam_q,)]
+            _t0 = lam_p - lam_q
+            _t1 = _t0**2/lam_p**2
+            _t2 = 2*lam_p
+            _t3 = mu_p - mu_q
+            _t4 = _t3**2/(mu_p**2*mu_p)
+            _t5 = (_t3**2*_t3)/((mu_p**2)**2)
+            _t6 = (3/2)*((_t3**2)**2)/mu_p**5
+            _t7 = (1/2)*_t4
+            _close = (1/4)*_t1 + (1/4)*_t2*_t4 < 1e-06
+            out[_near] = numpy.where(_close, (1/10)*_t0**5/lam_p**5 + (1/8)*((_t0**2)**2)/((lam_p**2)**2) + (1/6)*(_t0**2*_t0)/(lam_p**2*lam_p) - _t0*_t5 - _t0*_t6 - _t0*_t7 + (1/4)*_t1 + _t2*_t3**5/mu_p**6 + _t5*lam_p + _t6*lam_p + _t7*lam_p, out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -201,23 +235,21 @@ def alpha_divergence(alpha, mu_p, lam_p, mu_q, lam_q):
     Formula (entries in row-major order):
       [.] 4*(1 - sqrt(pi)*exp(-(1/2 - alpha/2)*(-lam_p/mu_p - log(lam_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(-lam_q/mu_q - log(lam_q)/2 + log(2)/2 + log(pi)/2) + (alpha*lam_p - alpha*lam_q - lam_p - lam_q)/(2*mu_p*mu_q*sqrt(-(alpha*lam_p - alpha*lam_q - lam_p - lam_q)/(-alpha*lam_p*mu_q**2 + alpha*lam_q*mu_p**2 + lam_p*mu_q**2 + lam_q*mu_p**2))))/sqrt(-alpha*lam_p/4 + alpha*lam_q/4 + lam_p/4 + lam_q/4))/(1 - alpha**2)
     """
-    alpha, mu_p, lam_p, mu_q, lam_q, = _prepare(alpha, mu_p, lam_p, mu_q, lam_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, mu_p, lam_p, mu_q, lam_q, shape = _args(alpha, mu_p, lam_p, mu_q, lam_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q) & numpy.isfinite(alpha)
         _c0 = alpha*lam_q
         _c1 = alpha*lam_p
         _c2 = _c0 - _c1 + lam_p + lam_q
-        _c3 = mu_q**(-1.0)
+        _c3 = 1/(mu_q)
         _c4 = -numpy.log(numpy.pi) - numpy.log(2)
-        _c5 = mu_p**(-1.0)
+        _c5 = 1/(mu_p)
         _c6 = -_c2
         _c7 = mu_q**2
         _c8 = mu_p**2
-        out[...] = -4*(1 - 2*numpy.sqrt(numpy.pi)*numpy.exp((1/2)*_c3*_c5*_c6/numpy.sqrt(-_c6/(_c0*_c8 - _c1*_c7 + _c7*lam_p + _c8*lam_q)) - 1/4*(1 - alpha)*(-_c4 - 2*_c5*lam_p - numpy.log(lam_p)) - 1/4*(alpha + 1)*(-2*_c3*lam_q - _c4 - numpy.log(lam_q)))/numpy.sqrt(_c2))/(alpha**2 - 1)
-    out[~_in_domain(mu_p, lam_p)] = numpy.nan
-    out[~_in_domain(mu_q, lam_q)] = numpy.nan
-    return out
+        out = -4*(1 - 2*numpy.sqrt(numpy.pi)*numpy.exp((1/2)*_c3*_c5*_c6/numpy.sqrt(-_c6/(_c0*_c8 - _c1*_c7 + _c7*lam_p + _c8*lam_q)) - 1/4*(1 - alpha)*(-_c4 - 2*_c5*lam_p - numpy.log(lam_p)) - 1/4*(alpha + 1)*(-2*_c3*lam_q - _c4 - numpy.log(lam_q)))/numpy.sqrt(_c2))/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -227,14 +259,13 @@ def entropy(mu, lam):
     Formula (entries in row-major order):
       [.] -3*exp(2*lam/mu)*expint(1, 2*lam/mu)/2 - log(lam)/2 + 3*log(mu)/2 + log(2)/2 + 1/2 + log(pi)/2
     """
-    mu, lam, = _prepare(mu, lam)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, lam)
         _c0 = 2*lam/mu
-        out[...] = -3/2*numpy.exp(_c0)*scipy.special.exp1(_c0) - 1/2*numpy.log(lam) + (3/2)*numpy.log(mu) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
-    out[~_in_domain(mu, lam)] = numpy.nan
-    return out
+        out = -3/2*numpy.exp(_c0)*scipy.special.exp1(_c0) - 1/2*numpy.log(lam) + (3/2)*numpy.log(mu) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -244,17 +275,15 @@ def cross_entropy(mu_p, lam_p, mu_q, lam_q):
     Formula (entries in row-major order):
       [.] lam_q*mu_p/(2*mu_q**2) - lam_q/mu_q + lam_q/(2*mu_p) - 3*exp(2*lam_p/mu_p)*expint(1, 2*lam_p/mu_p)/2 + log(2*pi*mu_p**3/lam_q)/2 + lam_q/(2*lam_p)
     """
-    mu_p, lam_p, mu_q, lam_q, = _prepare(mu_p, lam_p, mu_q, lam_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, lam_p, mu_q, lam_q, shape = _args(mu_p, lam_p, mu_q, lam_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
         _c0 = (1/2)*lam_q
-        _c1 = mu_p**(-1.0)
+        _c1 = 1/(mu_p)
         _c2 = 2*_c1*lam_p
-        out[...] = _c0*_c1 + _c0*mu_p/mu_q**2 + _c0/lam_p - lam_q/mu_q - 3/2*numpy.exp(_c2)*scipy.special.exp1(_c2) + (1/2)*numpy.log(2*numpy.pi*mu_p**3/lam_q)
-    out[~_in_domain(mu_p, lam_p)] = numpy.nan
-    out[~_in_domain(mu_q, lam_q)] = numpy.nan
-    return out
+        out = _c0*_c1 + _c0*mu_p/mu_q**2 + _c0/lam_p - lam_q/mu_q - 3/2*numpy.exp(_c2)*scipy.special.exp1(_c2) + (1/2)*numpy.log(2*numpy.pi*(mu_p**2*mu_p)/lam_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -271,20 +300,20 @@ def amari_chentsov(mu, lam):
       [1, 1, 0] 0
       [1, 1, 1] -1/lam**3
     """
-    mu, lam, = _prepare(mu, lam)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
-        _c0 = -1/mu**3
-        out[..., 0, 0, 0] = 3*lam/mu**4
+        _ok = _in_domain(mu, lam)
+        _c0 = -1/(mu**2*mu)
+        out = numpy.empty(shape + (2, 2, 2))
+        out[..., 0, 0, 0] = 3*lam/((mu**2)**2)
         out[..., 0, 0, 1] = _c0
         out[..., 0, 1, 0] = _c0
         out[..., 0, 1, 1] = 0
         out[..., 1, 0, 0] = _c0
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
-        out[..., 1, 1, 1] = -1/lam**3
-    out[~_in_domain(mu, lam)] = numpy.nan
+        out[..., 1, 1, 1] = -1/(lam**2*lam)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -302,23 +331,23 @@ def christoffel(alpha, mu, lam):
       [1, 1, 0] 0
       [1, 1, 1] alpha/lam - 1/lam
     """
-    alpha, mu, lam, = _prepare(alpha, mu, lam)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, mu, lam, shape = _args(alpha, mu, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, lam) & numpy.isfinite(alpha)
         _c0 = alpha + 1
-        _c1 = lam**(-1.0)
+        _c1 = 1/(lam)
         _c2 = (1/2)*_c0*_c1
         _c3 = alpha - 1
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = -3/2*_c0/mu
         out[..., 0, 0, 1] = _c2
         out[..., 0, 1, 0] = _c2
         out[..., 0, 1, 1] = 0
-        out[..., 1, 0, 0] = _c3*lam**2/mu**3
+        out[..., 1, 0, 0] = _c3*lam**2/(mu**2*mu)
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = _c1*_c3
-    out[~_in_domain(mu, lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -329,13 +358,12 @@ def scalar_curvature(mu, lam):
     Formula (entries in row-major order):
       [.] -1
     """
-    mu, lam, = _prepare(mu, lam)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = -1
-    out[~_in_domain(mu, lam)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, lam)
+        out = -1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -345,11 +373,10 @@ def gaussian_curvature(mu, lam):
     Formula (entries in row-major order):
       [.] -1/2
     """
-    mu, lam, = _prepare(mu, lam)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = -1/2
-    out[~_in_domain(mu, lam)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, lam)
+        out = -1/2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -46,8 +46,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu, b):
-    return numpy.greater(b, 0)
+    return (numpy.isfinite(b)) & (numpy.isfinite(mu)) & (numpy.greater(b, 0))
 
 
 
@@ -60,16 +93,16 @@ def fisher(mu, b):
       [1, 0] 0
       [1, 1] b**(-2)
     """
-    mu, b, = _prepare(mu, b)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
-        _c0 = b**(-2.0)
+        _ok = _in_domain(mu, b)
+        _c0 = 1/(b**2)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = _c0
-    out[~_in_domain(mu, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -83,16 +116,16 @@ def cramer_rao(mu, b):
       [1, 0] 0
       [1, 1] b**2
     """
-    mu, b, = _prepare(mu, b)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, b)
         _c0 = b**2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = _c0
-    out[~_in_domain(mu, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -103,13 +136,12 @@ def jeffreys_prior(mu, b):
     Formula (entries in row-major order):
       [.] b**(-2)
     """
-    mu, b, = _prepare(mu, b)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
-        out[...] = b**(-2.0)
-    out[~_in_domain(mu, b)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, b)
+        out = 1/(b**2)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -120,15 +152,15 @@ def score(x, mu, b):
       [0] -sign(mu - x)/b
       [1] -1/b + Abs(mu - x)/b**2
     """
-    x, mu, b, = _prepare(x, mu, b)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, mu, b, shape = _args(x, mu, b)
     with numpy.errstate(all="ignore"):
-        _c0 = b**(-1.0)
+        _ok = _in_domain(mu, b) & numpy.isfinite(x)
+        _c0 = 1/(b)
         _c1 = mu - x
+        out = numpy.empty(shape + (2,))
         out[..., 0] = -_c0*numpy.sign(_c1)
         out[..., 1] = _c0*(_c0*abs(_c1) - 1)
-    out[~_in_domain(mu, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -139,13 +171,12 @@ def log_density(x, mu, b):
     Formula (entries in row-major order):
       [.] -log(2*b) - Abs(mu - x)/b
     """
-    x, mu, b, = _prepare(x, mu, b)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, mu, b, shape = _args(x, mu, b)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(2*b) - abs(mu - x)/b
-    out[~_in_domain(mu, b)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, b) & numpy.isfinite(x)
+        out = -numpy.log(2*b) - abs(mu - x)/b
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -158,16 +189,16 @@ def natural_gradient(mu, b, grad):
       [1, 0] 0
       [1, 1] b**(-2)
     """
-    mu, b, = _prepare(mu, b)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
-        _c0 = b**(-2.0)
+        _ok = _in_domain(mu, b)
+        _c0 = 1/(b**2)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = _c0
-    out[~_in_domain(mu, b)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -179,17 +210,15 @@ def kl(mu_p, b_p, mu_q, b_q):
     Formula (entries in row-major order):
       [.] b_p*exp(-Abs(mu_p - mu_q)/b_p)/b_q + log(b_q/b_p) - 1 + Abs(mu_p - mu_q)/b_q
     """
-    mu_p, b_p, mu_q, b_q, = _prepare(mu_p, b_p, mu_q, b_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, b_p, mu_q, b_q, shape = _args(mu_p, b_p, mu_q, b_q)
     with numpy.errstate(all="ignore"):
-        _c0 = b_p**(-1.0)
-        _c1 = b_q**(-1.0)
+        _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
+        _c0 = 1/(b_p)
+        _c1 = 1/(b_q)
         _c2 = abs(mu_p - mu_q)
-        out[...] = _c1*_c2 + _c1*b_p*numpy.exp(-_c0*_c2) + numpy.log(_c0*b_q) - 1
-    out[~_in_domain(mu_p, b_p)] = numpy.nan
-    out[~_in_domain(mu_q, b_q)] = numpy.nan
-    return out
+        out = _c1*_c2 + _c1*b_p*numpy.exp(-_c0*_c2) + numpy.log(_c0*b_q) - 1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -199,15 +228,14 @@ def alpha_divergence(alpha, mu_p, b_p, mu_q, b_q):
     Formula (entries in row-major order):
       [.] 4*(-sqrt(b_p)*Piecewise((-exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - b_p/(2*b_q))/b_p)/(alpha*b_p/(2*b_q) + alpha/2 + b_p/(2*b_q) - 1/2) + exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - b_p/(2*b_q))/b_p + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + alpha/2 + b_p/(2*b_q) - 1/2)/b_p)/(alpha*b_p/(2*b_q) + alpha/2 + b_p/(2*b_q) - 1/2) + exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - b_p/(2*b_q))/b_p)/(alpha*b_p/(2*b_q) - alpha/2 + b_p/(2*b_q) + 1/2) - exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + b_p/(2*b_q))/b_p + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) + alpha/2 - b_p/(2*b_q) - 1/2)/b_p)/(-alpha*b_p/(2*b_q) + alpha/2 - b_p/(2*b_q) - 1/2), (-mu_p + mu_q)/b_p >= 0), (exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - b_p/(2*b_q))/b_p + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) - alpha/2 + b_p/(2*b_q) + 1/2)/b_p)/(alpha*b_p/(2*b_q) - alpha/2 + b_p/(2*b_q) + 1/2) - exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + b_p/(2*b_q))/b_p)/(-alpha*b_p/(2*b_q) + alpha/2 - b_p/(2*b_q) - 1/2) + exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + b_p/(2*b_q))/b_p)/(-alpha*b_p/(2*b_q) - alpha/2 - b_p/(2*b_q) + 1/2) - exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + b_p/(2*b_q))/b_p + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - alpha/2 - b_p/(2*b_q) + 1/2)/b_p)/(-alpha*b_p/(2*b_q) - alpha/2 - b_p/(2*b_q) + 1/2), True))/(2*sqrt(b_q)) + 1)/(1 - alpha**2)
     """
-    alpha, mu_p, b_p, mu_q, b_q, = _prepare(alpha, mu_p, b_p, mu_q, b_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, mu_p, b_p, mu_q, b_q, shape = _args(alpha, mu_p, b_p, mu_q, b_q)
     with numpy.errstate(all="ignore"):
-        _c0 = b_q**(-1.0)
+        _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q) & numpy.isfinite(alpha)
+        _c0 = 1/(b_q)
         _c1 = _c0*b_p
         _c2 = _c1*alpha + _c1
         _c3 = _c2 + alpha - 1
-        _c4 = _c3**(-1.0)
+        _c4 = 1/(_c3)
         _c5 = mu_p - mu_q
         _c6 = -1/2*_c5
         _c7 = _c0*(alpha + 1)
@@ -218,8 +246,8 @@ def alpha_divergence(alpha, mu_p, b_p, mu_q, b_q):
         _c12 = _c10 - 1/2*_c11*alpha
         _c13 = numpy.exp(-_c12 - _c8)
         _c14 = _c2 - alpha + 1
-        _c15 = _c14**(-1.0)
-        _c16 = b_p**(-1.0)
+        _c15 = 1/(_c14)
+        _c16 = 1/(b_p)
         _c17 = _c16*_c6
         _c18 = -_c10 + _c11*_c9
         _c19 = -_c14
@@ -227,10 +255,9 @@ def alpha_divergence(alpha, mu_p, b_p, mu_q, b_q):
         _c21 = (1/2)*_c5*_c7
         _c22 = numpy.exp(-_c12 - _c21)
         _c23 = (1/2)*_c20
-        out[...] = 4*((1/2)*numpy.sqrt(b_p)*numpy.select([numpy.less_equal(_c20, 0),True], [2*_c13*_c15 - 2*_c13*_c4 + 2*_c4*numpy.exp(_c17*_c3 + _c18 - _c8) - 2*numpy.exp(_c17*_c19 + _c18 + _c8)/_c19,2*_c15*_c22 + 2*_c15*numpy.exp(-_c14*_c23 + _c18 + _c21) - 2*_c22*_c4 + 2*_c4*numpy.exp(_c18 - _c21 + _c23*_c3)], default=numpy.nan)/numpy.sqrt(b_q) - 1)/(alpha**2 - 1)
-    out[~_in_domain(mu_p, b_p)] = numpy.nan
-    out[~_in_domain(mu_q, b_q)] = numpy.nan
-    return out
+        out = 4*((1/2)*numpy.sqrt(b_p)*numpy.select([numpy.less_equal(_c20, 0),True], [2*_c13*_c15 - 2*_c13*_c4 + 2*_c4*numpy.exp(_c17*_c3 + _c18 - _c8) - 2*numpy.exp(_c17*_c19 + _c18 + _c8)/_c19,2*_c15*_c22 + 2*_c15*numpy.exp(-_c14*_c23 + _c18 + _c21) - 2*_c22*_c4 + 2*_c4*numpy.exp(_c18 - _c21 + _c23*_c3)], default=numpy.nan)/numpy.sqrt(b_q) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -240,13 +267,12 @@ def entropy(mu, b):
     Formula (entries in row-major order):
       [.] log(2*b) + 1
     """
-    mu, b, = _prepare(mu, b)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(2*b) + 1
-    out[~_in_domain(mu, b)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, b)
+        out = numpy.log(2*b) + 1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -256,16 +282,14 @@ def cross_entropy(mu_p, b_p, mu_q, b_q):
     Formula (entries in row-major order):
       [.] b_p*exp(-Abs(mu_p - mu_q)/b_p)/b_q + log(2*b_q) + Abs(mu_p - mu_q)/b_q
     """
-    mu_p, b_p, mu_q, b_q, = _prepare(mu_p, b_p, mu_q, b_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, b_p, mu_q, b_q, shape = _args(mu_p, b_p, mu_q, b_q)
     with numpy.errstate(all="ignore"):
-        _c0 = b_q**(-1.0)
+        _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
+        _c0 = 1/(b_q)
         _c1 = abs(mu_p - mu_q)
-        out[...] = _c0*_c1 + _c0*b_p*numpy.exp(-_c1/b_p) + numpy.log(2*b_q)
-    out[~_in_domain(mu_p, b_p)] = numpy.nan
-    out[~_in_domain(mu_q, b_q)] = numpy.nan
-    return out
+        out = _c0*_c1 + _c0*b_p*numpy.exp(-_c1/b_p) + numpy.log(2*b_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -282,10 +306,10 @@ def amari_chentsov(mu, b):
       [1, 1, 0] 0
       [1, 1, 1] 2/b**3
     """
-    mu, b, = _prepare(mu, b)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, b)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = 0
         out[..., 0, 1, 0] = 0
@@ -293,8 +317,8 @@ def amari_chentsov(mu, b):
         out[..., 1, 0, 0] = 0
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
-        out[..., 1, 1, 1] = 2/b**3
-    out[~_in_domain(mu, b)] = numpy.nan
+        out[..., 1, 1, 1] = 2/(b**2*b)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -305,13 +329,12 @@ def scalar_curvature(mu, b):
     Formula (entries in row-major order):
       [.] -2
     """
-    mu, b, = _prepare(mu, b)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
-        out[...] = -2
-    out[~_in_domain(mu, b)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, b)
+        out = -2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -321,11 +344,10 @@ def gaussian_curvature(mu, b):
     Formula (entries in row-major order):
       [.] -1
     """
-    mu, b, = _prepare(mu, b)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
-        out[...] = -1
-    out[~_in_domain(mu, b)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, b)
+        out = -1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

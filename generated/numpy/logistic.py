@@ -186,8 +186,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu, s):
-    return numpy.greater(s, 0)
+    return (numpy.isfinite(mu)) & (numpy.isfinite(s)) & (numpy.greater(s, 0))
 
 
 
@@ -200,16 +233,16 @@ def fisher(mu, s):
       [1, 0] 0
       [1, 1] (3 + pi**2)/(9*s**2)
     """
-    mu, s, = _prepare(mu, s)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
-        _c0 = s**(-2.0)
+        _ok = _in_domain(mu, s)
+        _c0 = 1/(s**2)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (1/3)*_c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (1/9)*_c0*(3 + numpy.pi**2)
-    out[~_in_domain(mu, s)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -223,16 +256,16 @@ def cramer_rao(mu, s):
       [1, 0] 0
       [1, 1] 9*s**2/(3 + pi**2)
     """
-    mu, s, = _prepare(mu, s)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, s)
         _c0 = s**2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = 3*_c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = 9*_c0/(3 + numpy.pi**2)
-    out[~_in_domain(mu, s)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -243,13 +276,12 @@ def jeffreys_prior(mu, s):
     Formula (entries in row-major order):
       [.] sqrt(9 + 3*pi**2)/(9*s**2)
     """
-    mu, s, = _prepare(mu, s)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/9)*numpy.sqrt(3)*numpy.sqrt(3 + numpy.pi**2)/s**2
-    out[~_in_domain(mu, s)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, s)
+        out = (1/9)*numpy.sqrt(3)*numpy.sqrt(3 + numpy.pi**2)/s**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -260,18 +292,18 @@ def score(x, mu, s):
       [0] 1/s - 2*exp((mu - x)/s)/(s*(exp((mu - x)/s) + 1))
       [1] -1/s - (mu - x)/s**2 + 2*(mu - x)*exp((mu - x)/s)/(s**2*(exp((mu - x)/s) + 1))
     """
-    x, mu, s, = _prepare(x, mu, s)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, mu, s, shape = _args(x, mu, s)
     with numpy.errstate(all="ignore"):
-        _c0 = s**(-1.0)
+        _ok = _in_domain(mu, s) & numpy.isfinite(x)
+        _c0 = 1/(s)
         _c1 = mu - x
         _c2 = _c0*_c1
         _c3 = numpy.exp(_c2)
-        _c4 = (_c3 + 1)**(-1.0)
+        _c4 = 1/((_c3 + 1))
+        out = numpy.empty(shape + (2,))
         out[..., 0] = _c0*(-2*_c3*_c4 + 1)
         out[..., 1] = _c0*(2*_c0*_c1*_c3*_c4 - _c2 - 1)
-    out[~_in_domain(mu, s)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -282,15 +314,14 @@ def log_density(x, mu, s):
     Formula (entries in row-major order):
       [.] -log(s) - 2*log(exp((mu - x)/s) + 1) + (mu - x)/s
     """
-    x, mu, s, = _prepare(x, mu, s)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, mu, s, shape = _args(x, mu, s)
     with numpy.errstate(all="ignore"):
-        _c0 = s**(-1.0)
+        _ok = _in_domain(mu, s) & numpy.isfinite(x)
+        _c0 = 1/(s)
         _c1 = mu - x
-        out[...] = _c0*_c1 - numpy.log(s) - 2*numpy.logaddexp(0, _c0*_c1)
-    out[~_in_domain(mu, s)] = numpy.nan
-    return out
+        out = _c0*_c1 - numpy.log(s) - 2*numpy.logaddexp(0, _c0*_c1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -303,16 +334,16 @@ def natural_gradient(mu, s, grad):
       [1, 0] 0
       [1, 1] (3 + pi**2)/(9*s**2)
     """
-    mu, s, = _prepare(mu, s)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
-        _c0 = s**(-2.0)
+        _ok = _in_domain(mu, s)
+        _c0 = 1/(s**2)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (1/3)*_c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (1/9)*_c0*(3 + numpy.pi**2)
-    out[~_in_domain(mu, s)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -331,19 +362,18 @@ def kl(mu_p, s_p, mu_q, s_q):
     def _integrand(_node, mu_p, s_p, mu_q, s_q):
         _c0 = -2*numpy.log(_node + 1)
         _c1 = numpy.log(_node)
-        _c2 = s_q**(-1.0)
+        _c2 = 1/(s_q)
         _c3 = _c2*mu_p
         _c4 = _c2*mu_q
         _c5 = _c2*s_p
         return _c0, _c0 - _c1*_c5 + _c1 + _c3 - _c4 - numpy.log(s_p) + numpy.log(s_q) + 2*numpy.log(_node**_c5*numpy.exp(-_c3)*numpy.exp(_c4) + 1)
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q)
         _S = _expect_half(_integrand, [mu_p, s_p, mu_q, s_q], []).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
-    out[~_in_domain(mu_p, s_p)] = numpy.nan
-    out[~_in_domain(mu_q, s_q)] = numpy.nan
-    return out
+        out = _full(_S, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -364,19 +394,18 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _c2 = numpy.log(s_p)
         _c3 = (1/2)*numpy.log(s_q)
         _c4 = numpy.log(_node + 1)
-        _c5 = s_q**(-1.0)
+        _c5 = 1/(s_q)
         _c6 = _c5*mu_p
         _c7 = (1/2)*_c6
         _c8 = numpy.log(_node**(_c5*s_p)*numpy.exp(-_c6)*numpy.exp(_c5*mu_q) + 1)
         return (1/2)*_c0*_c5*alpha*s_p + (1/2)*_c0*_c5*s_p - _c1*alpha - _c1 + (1/2)*_c2*alpha + (1/2)*_c2 - _c3*alpha - _c3 + _c4*alpha - _c4 + (1/2)*_c5*alpha*mu_q + (1/2)*_c5*mu_q - _c7*alpha - _c7 - _c8*alpha - _c8, 1
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q) & numpy.isfinite(alpha)
         _S = _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [numpy.exp((mu_p - mu_q)/s_p)]).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = 4*(1 - _S)/(1 - alpha**2)
-    out[~_in_domain(mu_p, s_p)] = numpy.nan
-    out[~_in_domain(mu_q, s_q)] = numpy.nan
-    return out
+        out = _full(4*(1 - _S)/(1 - alpha**2), shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -386,13 +415,12 @@ def entropy(mu, s):
     Formula (entries in row-major order):
       [.] log(s) + 2
     """
-    mu, s, = _prepare(mu, s)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(s) + 2
-    out[~_in_domain(mu, s)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, s)
+        out = numpy.log(s) + 2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -408,19 +436,18 @@ def cross_entropy(mu_p, s_p, mu_q, s_q):
     shape = mu_p.shape
 
     def _integrand(_node, mu_p, s_p, mu_q, s_q):
-        _c0 = s_q**(-1.0)
+        _c0 = 1/(s_q)
         _c1 = _c0*mu_p
         _c2 = _c0*mu_q
         _c3 = _c0*s_p
         return -2*numpy.log(_node + 1), _c1 - _c2 - _c3*numpy.log(_node) + numpy.log(s_q) + 2*numpy.log(_node**_c3*numpy.exp(-_c1)*numpy.exp(_c2) + 1)
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q)
         _S = _expect_half(_integrand, [mu_p, s_p, mu_q, s_q], []).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
-    out[~_in_domain(mu_p, s_p)] = numpy.nan
-    out[~_in_domain(mu_q, s_q)] = numpy.nan
-    return out
+        out = _full(_S, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -437,11 +464,11 @@ def amari_chentsov(mu, s):
       [1, 1, 0] 0
       [1, 1, 1] pi**2/(3*s**3)
     """
-    mu, s, = _prepare(mu, s)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
-        _c0 = (1/3)/s**3
+        _ok = _in_domain(mu, s)
+        _c0 = (1/3)/(s**2*s)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c0
         out[..., 0, 1, 0] = _c0
@@ -450,7 +477,7 @@ def amari_chentsov(mu, s):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = numpy.pi**2*_c0
-    out[~_in_domain(mu, s)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -468,16 +495,16 @@ def christoffel(alpha, mu, s):
       [1, 1, 0] 0
       [1, 1, 1] -3*pi**2*alpha/(6*s + 2*pi**2*s) - pi**2/(3*s + pi**2*s) - 3/(3*s + pi**2*s)
     """
-    alpha, mu, s, = _prepare(alpha, mu, s)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, mu, s, shape = _args(alpha, mu, s)
     with numpy.errstate(all="ignore"):
-        _c0 = s**(-1.0)
+        _ok = _in_domain(mu, s) & numpy.isfinite(alpha)
+        _c0 = 1/(s)
         _c1 = (1/2)*alpha
         _c2 = -_c0*(_c1 + 1)
         _c3 = numpy.pi**2
         _c4 = _c3 + 3
         _c5 = _c0/_c4
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c2
         out[..., 0, 1, 0] = _c2
@@ -486,7 +513,7 @@ def christoffel(alpha, mu, s):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = -_c5*((3/2)*_c3*alpha + _c4)
-    out[~_in_domain(mu, s)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -497,13 +524,12 @@ def scalar_curvature(mu, s):
     Formula (entries in row-major order):
       [.] -18/(3 + pi**2)
     """
-    mu, s, = _prepare(mu, s)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
-        out[...] = -18/(3 + numpy.pi**2)
-    out[~_in_domain(mu, s)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, s)
+        out = -18/(3 + numpy.pi**2)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -513,11 +539,10 @@ def gaussian_curvature(mu, s):
     Formula (entries in row-major order):
       [.] -9/(3 + pi**2)
     """
-    mu, s, = _prepare(mu, s)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
-        out[...] = -9/(3 + numpy.pi**2)
-    out[~_in_domain(mu, s)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, s)
+        out = -9/(3 + numpy.pi**2)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -41,8 +41,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(p1, p2):
-    return numpy.logical_and.reduce((numpy.greater(p1, 0),numpy.greater(p2, 0),numpy.less(p1, 1),numpy.less(p2, 1),numpy.less(p1 + p2, 1)))
+    return (numpy.isfinite(p1)) & (numpy.isfinite(p2)) & (numpy.greater(p1, 0)) & (numpy.greater(p2, 0)) & (numpy.less(p1, 1)) & (numpy.less(p2, 1)) & (numpy.less(p1 + p2, 1))
 
 
 
@@ -55,18 +88,18 @@ def fisher(p1, p2):
       [1, 0] -5/(p1 + p2 - 1)
       [1, 1] 5*(p1 - 1)/(p2*(p1 + p2 - 1))
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + (2, 2))
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = p2 - 1
         _c1 = 5/(_c0 + p1)
         _c2 = -_c1
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0*_c1/p1
         out[..., 0, 1] = _c2
         out[..., 1, 0] = _c2
         out[..., 1, 1] = _c1*(p1 - 1)/p2
-    out[~_in_domain(p1, p2)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -80,17 +113,17 @@ def cramer_rao(p1, p2):
       [1, 0] -p1*p2/5
       [1, 1] p2*(1 - p2)/5
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + (2, 2))
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = (1/5)*p1
         _c1 = -_c0*p2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = -_c0*(p1 - 1)
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
         out[..., 1, 1] = -1/5*p2*(p2 - 1)
-    out[~_in_domain(p1, p2)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -101,13 +134,12 @@ def jeffreys_prior(p1, p2):
     Formula (entries in row-major order):
       [.] 5*sqrt(-1/(p1 + p2 - 1))/(sqrt(p1)*sqrt(p2))
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + ())
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        out[...] = 5*numpy.sqrt(-1/(p1 + p2 - 1))/(numpy.sqrt(p1)*numpy.sqrt(p2))
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        _ok = _in_domain(p1, p2)
+        out = 5*numpy.sqrt(-1/(p1 + p2 - 1))/(numpy.sqrt(p1)*numpy.sqrt(p2))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -120,15 +152,15 @@ def score(x, p1, p2):
       [1] -x3/(-p1 - p2 + 1) + x2/p2
     """
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
-    x1, x2, x3, p1, p2, = _prepare(x1, x2, x3, p1, p2)
-    shape = x1.shape
-    out = numpy.empty(shape + (2,))
+    x1, x2, x3, p1, p2, shape = _args(x1, x2, x3, p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
         _c0 = x3/(p1 + p2 - 1)
+        out = numpy.empty(shape + (2,))
         out[..., 0] = _c0 + x1/p1
         out[..., 1] = _c0 + x2/p2
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x1, 0),numpy.greater_equal(x2, 0),numpy.greater_equal(x3, 0),numpy.equal(x1, numpy.floor(x1)),numpy.equal(x2, numpy.floor(x2)),numpy.equal(x3, numpy.floor(x3)),numpy.equal(x1 + x2 + x3, 5))), dtype=bool)] = numpy.nan
-    out[~_in_domain(p1, p2)] = numpy.nan
+        out = _mask(out, (numpy.greater_equal(x1, 0)) & (numpy.greater_equal(x2, 0)) & (numpy.greater_equal(x3, 0)) & (numpy.equal(x1, numpy.floor(x1))) & (numpy.equal(x2, numpy.floor(x2))) & (numpy.equal(x3, numpy.floor(x3))) & (numpy.equal(x1 + x2 + x3, 5)), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -141,14 +173,13 @@ def log_density(x, p1, p2):
       [.] x1*log(p1) + x2*log(p2) + x3*log(-p1 - p2 + 1) - log(factorial(x1)) - log(factorial(x2)) - log(factorial(x3)) + log(120)
     """
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
-    x1, x2, x3, p1, p2, = _prepare(x1, x2, x3, p1, p2)
-    shape = x1.shape
-    out = numpy.empty(shape + ())
+    x1, x2, x3, p1, p2, shape = _args(x1, x2, x3, p1, p2)
     with numpy.errstate(all="ignore"):
-        out[...] = x1*numpy.log(p1) + x2*numpy.log(p2) + x3*numpy.log(-p1 - p2 + 1) - numpy.log(scipy.special.factorial(x1)) - numpy.log(scipy.special.factorial(x2)) - numpy.log(scipy.special.factorial(x3)) + numpy.log(120)
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x1, 0),numpy.greater_equal(x2, 0),numpy.greater_equal(x3, 0),numpy.equal(x1, numpy.floor(x1)),numpy.equal(x2, numpy.floor(x2)),numpy.equal(x3, numpy.floor(x3)),numpy.equal(x1 + x2 + x3, 5))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        _ok = _in_domain(p1, p2) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
+        out = x1*numpy.log(p1) + x2*numpy.log(p2) + x3*numpy.log(-p1 - p2 + 1) - numpy.log(scipy.special.factorial(x1)) - numpy.log(scipy.special.factorial(x2)) - numpy.log(scipy.special.factorial(x3)) + numpy.log(120)
+        out = _mask(out, (numpy.greater_equal(x1, 0)) & (numpy.greater_equal(x2, 0)) & (numpy.greater_equal(x3, 0)) & (numpy.equal(x1, numpy.floor(x1))) & (numpy.equal(x2, numpy.floor(x2))) & (numpy.equal(x3, numpy.floor(x3))) & (numpy.equal(x1 + x2 + x3, 5)), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -161,18 +192,18 @@ def natural_gradient(p1, p2, grad):
       [1, 0] -5/(p1 + p2 - 1)
       [1, 1] 5*(p1 - 1)/(p2*(p1 + p2 - 1))
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + (2, 2))
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = p2 - 1
         _c1 = 5/(_c0 + p1)
         _c2 = -_c1
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0*_c1/p1
         out[..., 0, 1] = _c2
         out[..., 1, 0] = _c2
         out[..., 1, 1] = _c1*(p1 - 1)/p2
-    out[~_in_domain(p1, p2)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -184,81 +215,84 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] 5*p1_p*log(p1_p) - 5*p1_p*log(p1_q) + 5*p2_p*log(p2_p) - 5*p2_p*log(p2_q) - 5*(p1_p + p2_p - 1)*log(-p1_p - p2_p + 1) + 5*(p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
     """
-    p1_p, p2_p, p1_q, p2_q, = _prepare(p1_p, p2_p, p1_q, p2_q)
-    shape = p1_p.shape
-    out = numpy.empty(shape + ())
+    p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
-        _c1 = p1_p**(-1.0)
-        _c2 = p1_p - p1_q
-        _c3 = _c2**2
-        _c4 = p2_p**(-1.0)
-        _c5 = p2_p - p2_q
-        _c6 = _c5**2
-        _c7 = 2*p1_p
-        _c8 = p1_p**2
-        _c9 = p2_p**2
-        _c10 = (_c7*p2_p - _c7 + _c8 + _c9 - 2*p2_p + 1)**(-1.0)
-        _c11 = (1/2)*_c10*_c3
-        _c12 = (1/2)*_c10*_c6
-        _c13 = _c10*_c2*_c5
-        _c14 = p1_p**4
-        _c15 = _c2**5
-        _c16 = p1_p**3
-        _c17 = _c2**4
-        _c18 = _c2**3
-        _c19 = p2_p**4
-        _c20 = _c5**5
-        _c21 = p2_p**3
-        _c22 = _c5**4
-        _c23 = _c5**3
-        _c24 = (5/2)*_c10*_c3
-        _c25 = (5/2)*_c10*_c6
-        _c26 = 5*p1_p
-        _c27 = 5*p2_p
-        _c28 = p1_p*p2_p
-        _c29 = 3*_c8
-        _c30 = 3*_c9
-        _c31 = (_c16 + _c21 - 6*_c28 + _c29*p2_p - _c29 + _c30*p1_p - _c30 + 3*p1_p + 3*p2_p - 1)**(-1.0)
-        _c32 = (5/3)*_c18*_c31
-        _c33 = (5/3)*_c23*_c31
-        _c34 = _c31*_c6
-        _c35 = _c2*_c26
-        _c36 = _c3*_c31
-        _c37 = _c26*_c5
-        _c38 = _c2*_c27
-        _c39 = _c27*_c5
-        _c40 = 4*p1_p
-        _c41 = 4*p2_p
-        _c42 = 6*_c8
-        _c43 = _c8*p2_p
-        _c44 = (_c14 + _c16*_c41 - 4*_c16 + _c19 + _c21*_c40 - 4*_c21 + 12*_c28 - _c40 - _c41 + _c42*_c9 + _c42 - 12*_c43 - 12*_c9*p1_p + 6*_c9 + 1)**(-1.0)
-        _c45 = (5/4)*_c17*_c44
-        _c46 = (5/4)*_c22*_c44
-        _c47 = _c23*_c44
-        _c48 = _c18*_c44
-        _c49 = (15/2)*_c3*_c44*_c6
-        _c50 = 20*p1_p
-        _c51 = 10*_c8
-        _c52 = 5*_c14
-        _c53 = 10*_c9
-        _c54 = 5*_c19
-        _c55 = 30*_c9
-        _c56 = (_c16*_c53 - 20*_c16*p2_p + 10*_c16 - _c21*_c50 + _c21*_c51 + 10*_c21 + _c26 + _c27 + 30*_c43 - _c50*p2_p - _c51 + _c52*p2_p - _c52 - _c53 + _c54*p1_p - _c54 - _c55*_c8 + _c55*p1_p + p1_p**5 + p2_p**5 - 1)**(-1.0)
-        _c57 = _c15*_c56
-        _c58 = _c20*_c56
-        _c59 = _c22*_c56
-        _c60 = _c17*_c56
-        _c61 = 10*_c56
-        _c62 = _c23*_c3*_c61
-        _c63 = _c18*_c6*_c61
-        out[...] = -5*_c0*numpy.log(-_c0) + 5*_c0*numpy.log(-p1_q - p2_q + 1) + 5*p1_p*numpy.log(p1_p) - 5*p1_p*numpy.log(p1_q) + 5*p2_p*numpy.log(p2_p) - 5*p2_p*numpy.log(p2_q)
-        _near = numpy.asarray((5/2)*_c1*_c3 + 5*_c10*_c2*_c5 + (5/2)*_c10*_c3 + (5/2)*_c10*_c6 - 5*_c11*p1_p - 5*_c11*p2_p - 5*_c12*p1_p - 5*_c12*p2_p - 5*_c13*p1_p - 5*_c13*p2_p + (5/2)*_c4*_c6 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((5/2)*_c1*_c3 + 5*_c10*_c2*_c5 + (5/2)*_c10*_c3 + (5/2)*_c10*_c6 - _c13*_c26 - _c13*_c27 + _c15*_c56 + (5/4)*_c17*_c44 + 5*_c17*_c5*_c56 + (5/3)*_c18*_c31 + 5*_c18*_c44*_c5 + 10*_c18*_c56*_c6 + (5/3)*_c18/_c8 + 5*_c2*_c22*_c56 + 5*_c2*_c23*_c44 + 5*_c2*_c31*_c6 + _c20*_c56 + (5/4)*_c22*_c44 + 10*_c23*_c3*_c56 + (5/3)*_c23*_c31 + (5/3)*_c23/_c9 - _c24*p1_p - _c24*p2_p - _c25*p1_p - _c25*p2_p + 5*_c3*_c31*_c5 + (15/2)*_c3*_c44*_c6 - _c32*p1_p - _c32*p2_p - _c33*p1_p - _c33*p2_p - _c34*_c35 - _c34*_c38 - _c35*_c47 - _c35*_c59 - _c36*_c37 - _c36*_c39 - _c37*_c48 - _c37*_c60 - _c38*_c47 - _c38*_c59 - _c39*_c48 - _c39*_c60 + (5/2)*_c4*_c6 - _c45*p1_p - _c45*p2_p - _c46*p1_p - _c46*p2_p - _c49*p1_p - _c49*p2_p - _c57*p1_p - _c57*p2_p - _c58*p1_p - _c58*p2_p - _c62*p1_p - _c62*p2_p - _c63*p1_p - _c63*p2_p + (5/4)*_c22/_c21 + _c20/_c19 + (5/4)*_c17/_c16 + _c15/_c14, shape)[_near]
-    out[~_in_domain(p1_p, p2_p)] = numpy.nan
-    out[~_in_domain(p1_q, p2_q)] = numpy.nan
-    return out
+        out = -5*_c0*numpy.log(-_c0) + 5*_c0*numpy.log(-p1_q - p2_q + 1) + 5*p1_p*numpy.log(p1_p) - 5*p1_p*numpy.log(p1_q) + 5*p2_p*numpy.log(p2_p) - 5*p2_p*numpy.log(p2_q)
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            p1_p, p2_p, p1_q, p2_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p1_p, p2_p, p1_q, p2_q,)]
+            _t0 = 1/(p1_p)
+            _t1 = p1_p - p1_q
+            _t2 = _t1**2
+            _t3 = 1/(p2_p)
+            _t4 = p2_p - p2_q
+            _t5 = _t4**2
+            _t6 = 2*p1_p
+            _t7 = p1_p**2
+            _t8 = p2_p**2
+            _t9 = 1/((_t6*p2_p - _t6 + _t7 + _t8 - 2*p2_p + 1))
+            _t10 = (1/2)*_t2*_t9
+            _t11 = (1/2)*_t5*_t9
+            _t12 = _t1*_t4*_t9
+            _t13 = ((p1_p**2)**2)
+            _t14 = _t1**5
+            _t15 = (p1_p**2*p1_p)
+            _t16 = ((_t1**2)**2)
+            _t17 = (_t1**2*_t1)
+            _t18 = ((p2_p**2)**2)
+            _t19 = _t4**5
+            _t20 = (p2_p**2*p2_p)
+            _t21 = ((_t4**2)**2)
+            _t22 = (_t4**2*_t4)
+            _t23 = (5/2)*_t2*_t9
+            _t24 = (5/2)*_t5*_t9
+            _t25 = 5*p1_p
+            _t26 = 5*p2_p
+            _t27 = p1_p*p2_p
+            _t28 = 3*_t7
+            _t29 = 3*_t8
+            _t30 = 1/((_t15 + _t20 - 6*_t27 + _t28*p2_p - _t28 + _t29*p1_p - _t29 + 3*p1_p + 3*p2_p - 1))
+            _t31 = (5/3)*_t17*_t30
+            _t32 = (5/3)*_t22*_t30
+            _t33 = _t30*_t5
+            _t34 = _t1*_t25
+            _t35 = _t2*_t30
+            _t36 = _t25*_t4
+            _t37 = _t1*_t26
+            _t38 = _t26*_t4
+            _t39 = 4*p1_p
+            _t40 = 4*p2_p
+            _t41 = 6*_t7
+            _t42 = _t7*p2_p
+            _t43 = 1/((_t13 + _t15*_t40 - 4*_t15 + _t18 + _t20*_t39 - 4*_t20 + 12*_t27 - _t39 - _t40 + _t41*_t8 + _t41 - 12*_t42 - 12*_t8*p1_p + 6*_t8 + 1))
+            _t44 = (5/4)*_t16*_t43
+            _t45 = (5/4)*_t21*_t43
+            _t46 = _t22*_t43
+            _t47 = _t17*_t43
+            _t48 = (15/2)*_t2*_t43*_t5
+            _t49 = 20*p1_p
+            _t50 = 10*_t7
+            _t51 = 5*_t13
+            _t52 = 10*_t8
+            _t53 = 5*_t18
+            _t54 = 30*_t8
+            _t55 = 1/((_t15*_t52 - 20*_t15*p2_p + 10*_t15 - _t20*_t49 + _t20*_t50 + 10*_t20 + _t25 + _t26 + 30*_t42 - _t49*p2_p - _t50 + _t51*p2_p - _t51 - _t52 + _t53*p1_p - _t53 - _t54*_t7 + _t54*p1_p + p1_p**5 + p2_p**5 - 1))
+            _t56 = _t14*_t55
+            _t57 = _t19*_t55
+            _t58 = _t21*_t55
+            _t59 = _t16*_t55
+            _t60 = 10*_t55
+            _t61 = _t2*_t22*_t60
+            _t62 = _t17*_t5*_t60
+            _close = (5/2)*_t0*_t2 + 5*_t1*_t4*_t9 - 5*_t10*p1_p - 5*_t10*p2_p - 5*_t11*p1_p - 5*_t11*p2_p - 5*_t12*p1_p - 5*_t12*p2_p + (5/2)*_t2*_t9 + (5/2)*_t3*_t5 + (5/2)*_t5*_t9 < 1e-06
+            out[_near] = numpy.where(_close, (5/2)*_t0*_t2 + 5*_t1*_t21*_t55 + 5*_t1*_t22*_t43 + 5*_t1*_t30*_t5 + 5*_t1*_t4*_t9 - _t12*_t25 - _t12*_t26 + _t14*_t55 + 5*_t16*_t4*_t55 + (5/4)*_t16*_t43 + (5/3)*_t17*_t30 + 5*_t17*_t4*_t43 + 10*_t17*_t5*_t55 + (5/3)*_t17/_t7 + _t19*_t55 + 10*_t2*_t22*_t55 + 5*_t2*_t30*_t4 + (15/2)*_t2*_t43*_t5 + (5/2)*_t2*_t9 + (5/4)*_t21*_t43 + (5/3)*_t22*_t30 + (5/3)*_t22/_t8 - _t23*p1_p - _t23*p2_p - _t24*p1_p - _t24*p2_p + (5/2)*_t3*_t5 - _t31*p1_p - _t31*p2_p - _t32*p1_p - _t32*p2_p - _t33*_t34 - _t33*_t37 - _t34*_t46 - _t34*_t58 - _t35*_t36 - _t35*_t38 - _t36*_t47 - _t36*_t59 - _t37*_t46 - _t37*_t58 - _t38*_t47 - _t38*_t59 - _t44*p1_p - _t44*p2_p - _t45*p1_p - _t45*p2_p - _t48*p1_p - _t48*p2_p + (5/2)*_t5*_t9 - _t56*p1_p - _t56*p2_p - _t57*p1_p - _t57*p2_p - _t61*p1_p - _t61*p2_p - _t62*p1_p - _t62*p2_p + (5/4)*_t21/_t20 + _t19/_t18 + (5/4)*_t16/_t15 + _t14/_t13, out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -268,10 +302,9 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p1_p) - log(-p1_p - p2_p + 1)) + (alpha/2 + 1/2)*(log(p1_q) - log(-p1_q - p2_q + 1))) + exp((1/2 - alpha/2)*(log(p2_p) - log(-p1_p - p2_p + 1)) + (alpha/2 + 1/2)*(log(p2_q) - log(-p1_q - p2_q + 1))) + 1)**5*exp(-(1/2 - alpha/2)*(-5*log(-p1_p - p2_p + 1) - log(120)) - (alpha/2 + 1/2)*(-5*log(-p1_q - p2_q + 1) - log(120)))/120 + 1)/(1 - alpha**2)
     """
-    alpha, p1_p, p2_p, p1_q, p2_q, = _prepare(alpha, p1_p, p2_p, p1_q, p2_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, p1_p, p2_p, p1_q, p2_q, shape = _args(alpha, p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = numpy.log(120)
         _c2 = numpy.log(-p1_q - p2_q + 1)
@@ -279,10 +312,9 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
         _c4 = numpy.log(-p1_p - p2_p + 1)
         _c5 = -_c4
         _c6 = -_c2
-        out[...] = 4*((1/120)*(numpy.exp((1/2)*_c0*(_c6 + numpy.log(p1_q)) - 1/2*_c3*(_c5 + numpy.log(p1_p))) + numpy.exp((1/2)*_c0*(_c6 + numpy.log(p2_q)) - 1/2*_c3*(_c5 + numpy.log(p2_p))) + 1)**5*numpy.exp((1/2)*_c0*(_c1 + 5*_c2) - 1/2*_c3*(_c1 + 5*_c4)) - 1)/(alpha**2 - 1)
-    out[~_in_domain(p1_p, p2_p)] = numpy.nan
-    out[~_in_domain(p1_q, p2_q)] = numpy.nan
-    return out
+        out = 4*((1/120)*(numpy.exp((1/2)*_c0*(_c6 + numpy.log(p1_q)) - 1/2*_c3*(_c5 + numpy.log(p1_p))) + numpy.exp((1/2)*_c0*(_c6 + numpy.log(p2_q)) - 1/2*_c3*(_c5 + numpy.log(p2_p))) + 1)**5*numpy.exp((1/2)*_c0*(_c1 + 5*_c2) - 1/2*_c3*(_c1 + 5*_c4)) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -292,23 +324,22 @@ def entropy(p1, p2):
     Formula (entries in row-major order):
       [.] p1**5*log(120) + 5*p1**4*p2*log(24) + 5*p1**4*(-p1 - p2 + 1)*log(24) - 10*p1**3*p2**2*(-log(6) - log(2)) + 20*p1**3*p2*(-p1 - p2 + 1)*log(6) - 10*p1**3*(-log(6) - log(2))*(-p1 - p2 + 1)**2 - 10*p1**2*p2**3*(-log(6) - log(2)) + 60*p1**2*p2**2*(-p1 - p2 + 1)*log(2) + 60*p1**2*p2*(-p1 - p2 + 1)**2*log(2) - 10*p1**2*(-log(6) - log(2))*(-p1 - p2 + 1)**3 + 5*p1*p2**4*log(24) + 20*p1*p2**3*(-p1 - p2 + 1)*log(6) + 60*p1*p2**2*(-p1 - p2 + 1)**2*log(2) + 20*p1*p2*(-p1 - p2 + 1)**3*log(6) - 5*p1*(log(p1) - log(-p1 - p2 + 1)) + 5*p1*(-p1 - p2 + 1)**4*log(24) + p2**5*log(120) + 5*p2**4*(-p1 - p2 + 1)*log(24) - 10*p2**3*(-log(6) - log(2))*(-p1 - p2 + 1)**2 - 10*p2**2*(-log(6) - log(2))*(-p1 - p2 + 1)**3 - 5*p2*(log(p2) - log(-p1 - p2 + 1)) + 5*p2*(-p1 - p2 + 1)**4*log(24) + (-p1 - p2 + 1)**5*log(120) - 5*log(-p1 - p2 + 1) - log(120)
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + ())
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = numpy.log(120)
         _c1 = numpy.log(24)
-        _c2 = p2**4
-        _c3 = p1**4
+        _c2 = ((p2**2)**2)
+        _c3 = ((p1**2)**2)
         _c4 = p1 + p2 - 1
-        _c5 = _c4**4
+        _c5 = ((_c4**2)**2)
         _c6 = 5*_c4
         _c7 = numpy.log(-_c4)
-        _c8 = _c4**3
+        _c8 = (_c4**2*_c4)
         _c9 = numpy.log(6)
         _c10 = 20*_c9*p1
-        _c11 = p2**3
-        _c12 = p1**3
+        _c11 = (p2**2*p2)
+        _c12 = (p1**2*p1)
         _c13 = p1**2
         _c14 = numpy.log(2)
         _c15 = _c14 + _c9
@@ -316,9 +347,9 @@ def entropy(p1, p2):
         _c17 = _c4**2
         _c18 = 10*_c15*_c8
         _c19 = -_c7
-        out[...] = -_c0*_c4**5 + _c0*p1**5 + _c0*p2**5 - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + numpy.log(p1)) - 5*p2*(_c19 + numpy.log(p2))
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        out = -_c0*_c4**5 + _c0*p1**5 + _c0*p2**5 - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + numpy.log(p1)) - 5*p2*(_c19 + numpy.log(p2))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -328,28 +359,27 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] p1_p**5*log(120) + 5*p1_p**4*p2_p*log(24) + 5*p1_p**4*(-p1_p - p2_p + 1)*log(24) - 10*p1_p**3*p2_p**2*(-log(6) - log(2)) + 20*p1_p**3*p2_p*(-p1_p - p2_p + 1)*log(6) - 10*p1_p**3*(-log(6) - log(2))*(-p1_p - p2_p + 1)**2 - 10*p1_p**2*p2_p**3*(-log(6) - log(2)) + 60*p1_p**2*p2_p**2*(-p1_p - p2_p + 1)*log(2) + 60*p1_p**2*p2_p*(-p1_p - p2_p + 1)**2*log(2) - 10*p1_p**2*(-log(6) - log(2))*(-p1_p - p2_p + 1)**3 + 5*p1_p*p2_p**4*log(24) + 20*p1_p*p2_p**3*(-p1_p - p2_p + 1)*log(6) + 60*p1_p*p2_p**2*(-p1_p - p2_p + 1)**2*log(2) + 20*p1_p*p2_p*(-p1_p - p2_p + 1)**3*log(6) - 5*p1_p*(log(p1_p) - log(-p1_p - p2_p + 1)) + 5*p1_p*(-p1_p - p2_p + 1)**4*log(24) + 5*p1_p*log(p1_p) - 5*p1_p*log(p1_q) + p2_p**5*log(120) + 5*p2_p**4*(-p1_p - p2_p + 1)*log(24) - 10*p2_p**3*(-log(6) - log(2))*(-p1_p - p2_p + 1)**2 - 10*p2_p**2*(-log(6) - log(2))*(-p1_p - p2_p + 1)**3 - 5*p2_p*(log(p2_p) - log(-p1_p - p2_p + 1)) + 5*p2_p*(-p1_p - p2_p + 1)**4*log(24) + 5*p2_p*log(p2_p) - 5*p2_p*log(p2_q) + (-p1_p - p2_p + 1)**5*log(120) - 5*(p1_p + p2_p - 1)*log(-p1_p - p2_p + 1) + 5*(p1_p + p2_p - 1)*log(-p1_q - p2_q + 1) - 5*log(-p1_p - p2_p + 1) - log(120)
     """
-    p1_p, p2_p, p1_q, p2_q, = _prepare(p1_p, p2_p, p1_q, p2_q)
-    shape = p1_p.shape
-    out = numpy.empty(shape + ())
+    p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = numpy.log(120)
         _c1 = numpy.log(p1_p)
         _c2 = 5*p1_p
         _c3 = numpy.log(p2_p)
         _c4 = 5*p2_p
         _c5 = numpy.log(24)
-        _c6 = p2_p**4
-        _c7 = p1_p**4
+        _c6 = ((p2_p**2)**2)
+        _c7 = ((p1_p**2)**2)
         _c8 = p1_p + p2_p - 1
-        _c9 = _c8**4
+        _c9 = ((_c8**2)**2)
         _c10 = 5*_c5*_c8
         _c11 = numpy.log(-_c8)
         _c12 = 5*_c11
-        _c13 = _c8**3
+        _c13 = (_c8**2*_c8)
         _c14 = numpy.log(6)
         _c15 = 20*_c14*p1_p
-        _c16 = p2_p**3
-        _c17 = p1_p**3
+        _c16 = (p2_p**2*p2_p)
+        _c17 = (p1_p**2*p1_p)
         _c18 = p1_p**2
         _c19 = numpy.log(2)
         _c20 = _c14 + _c19
@@ -357,10 +387,9 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
         _c22 = _c8**2
         _c23 = 10*_c13*_c20
         _c24 = -_c11
-        out[...] = -_c0*_c8**5 + _c0*p1_p**5 + _c0*p2_p**5 - _c0 + 5*_c1*p1_p - _c10*_c6 - _c10*_c7 - _c12*_c8 - _c12 - _c13*_c15*p2_p - 20*_c14*_c17*_c8*p2_p - _c15*_c16*_c8 + 10*_c16*_c18*_c20 + 10*_c16*_c20*_c22 + 10*_c17*_c20*_c21 + 10*_c17*_c20*_c22 - 60*_c18*_c19*_c21*_c8 + 60*_c18*_c19*_c22*p2_p - _c18*_c23 + 60*_c19*_c21*_c22*p1_p - _c2*(_c1 + _c24) - _c2*numpy.log(p1_q) - _c21*_c23 + 5*_c3*p2_p - _c4*(_c24 + _c3) - _c4*numpy.log(p2_q) + 5*_c5*_c6*p1_p + 5*_c5*_c7*p2_p + 5*_c5*_c9*p1_p + 5*_c5*_c9*p2_p + 5*_c8*numpy.log(-p1_q - p2_q + 1)
-    out[~_in_domain(p1_p, p2_p)] = numpy.nan
-    out[~_in_domain(p1_q, p2_q)] = numpy.nan
-    return out
+        out = -_c0*_c8**5 + _c0*p1_p**5 + _c0*p2_p**5 - _c0 + 5*_c1*p1_p - _c10*_c6 - _c10*_c7 - _c12*_c8 - _c12 - _c13*_c15*p2_p - 20*_c14*_c17*_c8*p2_p - _c15*_c16*_c8 + 10*_c16*_c18*_c20 + 10*_c16*_c20*_c22 + 10*_c17*_c20*_c21 + 10*_c17*_c20*_c22 - 60*_c18*_c19*_c21*_c8 + 60*_c18*_c19*_c22*p2_p - _c18*_c23 + 60*_c19*_c21*_c22*p1_p - _c2*(_c1 + _c24) - _c2*numpy.log(p1_q) - _c21*_c23 + 5*_c3*p2_p - _c4*(_c24 + _c3) - _c4*numpy.log(p2_q) + 5*_c5*_c6*p1_p + 5*_c5*_c7*p2_p + 5*_c5*_c9*p1_p + 5*_c5*_c9*p2_p + 5*_c8*numpy.log(-p1_q - p2_q + 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -377,14 +406,14 @@ def amari_chentsov(p1, p2):
       [1, 1, 0] -5/(p1 + p2 - 1)**2
       [1, 1, 1] 5*(p1 - 1)*(p1 + 2*p2 - 1)/(p2**2*(p1 + p2 - 1)**2)
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2)
         _c0 = p2 - 1
         _c1 = 5/(_c0 + p1)**2
         _c2 = -_c1
         _c3 = p1 - 1
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _c0*_c1*(_c0 + 2*p1)/p1**2
         out[..., 0, 0, 1] = _c2
         out[..., 0, 1, 0] = _c2
@@ -393,7 +422,7 @@ def amari_chentsov(p1, p2):
         out[..., 1, 0, 1] = _c2
         out[..., 1, 1, 0] = _c2
         out[..., 1, 1, 1] = _c1*_c3*(_c3 + 2*p2)/p2**2
-    out[~_in_domain(p1, p2)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -411,43 +440,51 @@ def christoffel(alpha, p1, p2):
       [1, 1, 0] alpha*(-p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2)) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2)
       [1, 1, 1] alpha*(p1**2*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1**2*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - 4*p1*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - 2*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 3*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2)) + p1**2*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1**2*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - 4*p1*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - 2*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 3*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2)
     """
-    alpha, p1, p2, = _prepare(alpha, p1, p2)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, p1, p2, shape = _args(alpha, p1, p2)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p1, p2) & numpy.isfinite(alpha)
         _c0 = 2*p1
-        _c1 = p2**2
-        _c2 = -_c0 + _c1
-        _c3 = p1**2
-        _c4 = 2*p2
-        _c5 = _c3 - _c4
-        _c6 = (_c0*p2 + _c2 + _c5 + 1)**(-1.0)
-        _c7 = p1**(-1.0)
-        _c8 = _c4*_c7
-        _c9 = p1*p2 + 3
-        _c10 = (1/2)*alpha
-        _c11 = (1/2)*_c1*_c7 - _c7*p2 + (1/2)*_c7
-        _c12 = -1/2*p1*p2 - 3/2
-        _c13 = (1/2)*p1
-        _c14 = p1 - 1
-        _c15 = _c14 + p2
-        _c16 = _c6*(-_c15*alpha - _c15)
-        _c17 = _c13*_c16
-        _c18 = p2**(-1.0)
-        _c19 = _c0*_c18
-        _c20 = (1/2)*_c18
-        _c21 = -_c18*p1 + _c20*_c3 + _c20
-        _c22 = (1/2)*p2
-        _c23 = _c16*_c22
-        out[..., 0, 0, 0] = _c6*((1/2)*_c1 - _c10*(_c1*_c7 - _c2 + _c7 - _c8 - _c9 + 4*p2) - _c11 - _c12 - _c4 - p1)
-        out[..., 0, 0, 1] = _c17
-        out[..., 0, 1, 0] = _c17
-        out[..., 0, 1, 1] = _c6*p1*(_c10*(_c14 + _c18*_c3 + _c18 - _c19) + _c13 + _c21 - 1/2)
-        out[..., 1, 0, 0] = _c6*p2*(_c10*(_c1*_c7 + _c7 - _c8 + p2 - 1) + _c11 + _c22 - 1/2)
-        out[..., 1, 0, 1] = _c23
-        out[..., 1, 1, 0] = _c23
-        out[..., 1, 1, 1] = _c6*(-_c0 - _c10*(_c18*_c3 + _c18 - _c19 - _c5 - _c9 + 4*p1) - _c12 - _c21 + (1/2)*_c3 - p2)
-    out[~_in_domain(p1, p2)] = numpy.nan
+        _c1 = p1**2
+        _c2 = 2*p2
+        _c3 = p2**2
+        _c4 = 1/((_c0*p2 - _c0 + _c1 - _c2 + _c3 + 1))
+        _c5 = _c2*_c4
+        _c6 = _c4*p1
+        _c7 = _c0*_c4
+        _c8 = _c4*p2
+        _c9 = _c4/p1
+        _c10 = _c3*_c9
+        _c11 = _c10 - _c2*_c9 + _c9
+        _c12 = p1 + p2
+        _c13 = _c0 - _c12**2 + _c2 - 1
+        _c14 = -1/_c13
+        _c15 = -_c0*_c8 + _c14*p1*p2 - 3*_c4
+        _c16 = (1/2)*alpha
+        _c17 = (1/2)*_c10 - _c9*p2 + (1/2)*_c9
+        _c18 = 1/(_c13)
+        _c19 = -1/2*_c18*p1*p2 - _c4*p1*p2 - 3/2*_c4
+        _c20 = -1/2*_c14*alpha*(_c12 - 1) + (1/2)*_c18*p1 + (1/2)*_c18*p2 - 1/2*_c18
+        _c21 = _c20*p1
+        _c22 = _c18*p1
+        _c23 = -_c18 - 2*_c4
+        _c24 = 1/(p2)
+        _c25 = _c24*_c4
+        _c26 = _c1*_c25
+        _c27 = -_c0*_c25 + _c25 + _c26
+        _c28 = -1/2*_c18 - _c4
+        _c29 = -_c24*_c6 + (1/2)*_c25 + (1/2)*_c26
+        _c30 = _c18*p2
+        _c31 = _c20*p2
+        out = numpy.empty(shape + (2, 2, 2))
+        out[..., 0, 0, 0] = -_c16*(_c11 + _c15 - _c3*_c4 + _c7 + 4*_c8) - _c17 - _c19 + (1/2)*_c3*_c4 - _c5 - _c6
+        out[..., 0, 0, 1] = _c21
+        out[..., 0, 1, 0] = _c21
+        out[..., 0, 1, 1] = p1*(_c16*(_c22 + _c23 + _c27 + _c7) + (1/2)*_c22 + _c28 + _c29 + _c6)
+        out[..., 1, 0, 0] = p2*(_c16*(_c11 + _c23 + _c30 + _c5) + _c17 + _c28 + (1/2)*_c30 + _c8)
+        out[..., 1, 0, 1] = _c31
+        out[..., 1, 1, 0] = _c31
+        out[..., 1, 1, 1] = (1/2)*_c1*_c4 - _c16*(-_c1*_c4 + _c15 + _c27 + _c5 + 4*_c6) - _c19 - _c29 - _c7 - _c8
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -458,13 +495,12 @@ def scalar_curvature(p1, p2):
     Formula (entries in row-major order):
       [.] 1/10
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + ())
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        out[...] = 1/10
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        _ok = _in_domain(p1, p2)
+        out = 1/10
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -474,11 +510,10 @@ def gaussian_curvature(p1, p2):
     Formula (entries in row-major order):
       [.] 1/20
     """
-    p1, p2, = _prepare(p1, p2)
-    shape = p1.shape
-    out = numpy.empty(shape + ())
+    p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        out[...] = 1/20
-    out[~_in_domain(p1, p2)] = numpy.nan
-    return out
+        _ok = _in_domain(p1, p2)
+        out = 1/20
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -42,8 +42,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu1, mu2, s11, s12, s22):
-    return numpy.logical_and.reduce((numpy.greater(s11, 0),numpy.greater(s22, 0),numpy.greater(s11*s22 - s12**2, 0)))
+    return (numpy.isfinite(mu1)) & (numpy.isfinite(mu2)) & (numpy.isfinite(s11)) & (numpy.isfinite(s12)) & (numpy.isfinite(s22)) & (numpy.greater(s11, 0)) & (numpy.greater(s22, 0)) & (numpy.greater(s11*s22 - s12**2, 0))
 
 
 
@@ -77,21 +110,21 @@ def fisher(mu1, mu2, s11, s12, s22):
       [4, 3] -s11*s12/(s11*s22 - s12**2)**2
       [4, 4] s11**2/(2*(s11*s22 - s12**2)**2)
     """
-    mu1, mu2, s11, s12, s22, = _prepare(mu1, mu2, s11, s12, s22)
-    shape = mu1.shape
-    out = numpy.empty(shape + (5, 5))
+    mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = s11*s22
         _c1 = s12**2
         _c2 = _c0 - _c1
-        _c3 = _c2**(-1.0)
+        _c3 = 1/(_c2)
         _c4 = -_c3*s12
-        _c5 = _c2**(-2.0)
+        _c5 = 1/(_c2**2)
         _c6 = (1/2)*_c5
         _c7 = _c5*s12
         _c8 = -_c7*s22
         _c9 = _c1*_c6
         _c10 = -_c7*s11
+        out = numpy.empty(shape + (5, 5))
         out[..., 0, 0] = _c3*s22
         out[..., 0, 1] = _c4
         out[..., 0, 2] = 0
@@ -117,7 +150,7 @@ def fisher(mu1, mu2, s11, s12, s22):
         out[..., 4, 2] = _c9
         out[..., 4, 3] = _c10
         out[..., 4, 4] = _c6*s11**2
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -152,15 +185,15 @@ def cramer_rao(mu1, mu2, s11, s12, s22):
       [4, 3] 2*s12*s22
       [4, 4] 2*s22**2
     """
-    mu1, mu2, s11, s12, s22, = _prepare(mu1, mu2, s11, s12, s22)
-    shape = mu1.shape
-    out = numpy.empty(shape + (5, 5))
+    mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = 2*s12
         _c1 = _c0*s11
         _c2 = s12**2
         _c3 = 2*_c2
         _c4 = _c0*s22
+        out = numpy.empty(shape + (5, 5))
         out[..., 0, 0] = s11
         out[..., 0, 1] = s12
         out[..., 0, 2] = 0
@@ -186,7 +219,7 @@ def cramer_rao(mu1, mu2, s11, s12, s22):
         out[..., 4, 2] = _c3
         out[..., 4, 3] = _c4
         out[..., 4, 4] = 2*s22**2
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -197,13 +230,12 @@ def jeffreys_prior(mu1, mu2, s11, s12, s22):
     Formula (entries in row-major order):
       [.] 1/(2*(s11*s22 - s12**2)**2)
     """
-    mu1, mu2, s11, s12, s22, = _prepare(mu1, mu2, s11, s12, s22)
-    shape = mu1.shape
-    out = numpy.empty(shape + ())
+    mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)/(s11*s22 - s12**2)**2
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
-    return out
+        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        out = (1/2)/(s11*s22 - s12**2)**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -219,11 +251,10 @@ def score(x, mu1, mu2, s11, s12, s22):
       [4] 2*s11*(s11*(-mu2 + x2)**2 - 2*s12*(-mu1 + x1)*(-mu2 + x2) + s22*(-mu1 + x1)**2)/(2*s11*s22 - 2*s12**2)**2 - s11/(2*(s11*s22 - s12**2)) - (-mu1 + x1)**2/(2*s11*s22 - 2*s12**2)
     """
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]
-    x1, x2, mu1, mu2, s11, s12, s22, = _prepare(x1, x2, mu1, mu2, s11, s12, s22)
-    shape = x1.shape
-    out = numpy.empty(shape + (5,))
+    x1, x2, mu1, mu2, s11, s12, s22, shape = _args(x1, x2, mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
-        _c0 = (s11*s22 - s12**2)**(-1.0)
+        _ok = _in_domain(mu1, mu2, s11, s12, s22) & (numpy.isfinite(x1)) & (numpy.isfinite(x2))
+        _c0 = 1/((s11*s22 - s12**2))
         _c1 = mu2 - x2
         _c2 = _c1*s12
         _c3 = mu1 - x1
@@ -231,12 +262,13 @@ def score(x, mu1, mu2, s11, s12, s22):
         _c5 = _c3**2
         _c6 = -2*_c2*_c3 + _c4*s11 + _c5*s22
         _c7 = (1/2)*_c0
+        out = numpy.empty(shape + (5,))
         out[..., 0] = _c0*(_c2 - _c3*s22)
         out[..., 1] = -_c0*(_c1*s11 - _c3*s12)
         out[..., 2] = _c7*(_c0*_c6*s22 - _c4 - s22)
         out[..., 3] = _c0*(-_c0*_c6*s12 + _c1*_c3 + s12)
         out[..., 4] = _c7*(_c0*_c6*s11 - _c5 - s11)
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -249,16 +281,15 @@ def log_density(x, mu1, mu2, s11, s12, s22):
       [.] -log(s11*s22 - s12**2)/2 - log(2*pi) - (s11*(-mu2 + x2)**2 - 2*s12*(-mu1 + x1)*(-mu2 + x2) + s22*(-mu1 + x1)**2)/(2*s11*s22 - 2*s12**2)
     """
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]
-    x1, x2, mu1, mu2, s11, s12, s22, = _prepare(x1, x2, mu1, mu2, s11, s12, s22)
-    shape = x1.shape
-    out = numpy.empty(shape + ())
+    x1, x2, mu1, mu2, s11, s12, s22, shape = _args(x1, x2, mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1, mu2, s11, s12, s22) & (numpy.isfinite(x1)) & (numpy.isfinite(x2))
         _c0 = s11*s22 - s12**2
         _c1 = mu2 - x2
         _c2 = mu1 - x1
-        out[...] = -1/2*numpy.log(_c0) - numpy.log(2*numpy.pi) - 1/2*(_c1**2*s11 - 2*_c1*_c2*s12 + _c2**2*s22)/_c0
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
-    return out
+        out = -1/2*numpy.log(_c0) - numpy.log(2*numpy.pi) - 1/2*(_c1**2*s11 - 2*_c1*_c2*s12 + _c2**2*s22)/_c0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -292,21 +323,21 @@ def natural_gradient(mu1, mu2, s11, s12, s22, grad):
       [4, 3] -s11*s12/(s11*s22 - s12**2)**2
       [4, 4] s11**2/(2*(s11*s22 - s12**2)**2)
     """
-    mu1, mu2, s11, s12, s22, = _prepare(mu1, mu2, s11, s12, s22)
-    shape = mu1.shape
-    out = numpy.empty(shape + (5, 5))
+    mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = s11*s22
         _c1 = s12**2
         _c2 = _c0 - _c1
-        _c3 = _c2**(-1.0)
+        _c3 = 1/(_c2)
         _c4 = -_c3*s12
-        _c5 = _c2**(-2.0)
+        _c5 = 1/(_c2**2)
         _c6 = (1/2)*_c5
         _c7 = _c5*s12
         _c8 = -_c7*s22
         _c9 = _c1*_c6
         _c10 = -_c7*s11
+        out = numpy.empty(shape + (5, 5))
         out[..., 0, 0] = _c3*s22
         out[..., 0, 1] = _c4
         out[..., 0, 2] = 0
@@ -332,7 +363,7 @@ def natural_gradient(mu1, mu2, s11, s12, s22, grad):
         out[..., 4, 2] = _c9
         out[..., 4, 3] = _c10
         out[..., 4, 4] = _c6*s11**2
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -343,20 +374,18 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
     Formula (entries in row-major order):
       [.] -log(s11_p*s22_p - s12_p**2)/2 + log(s11_q*s22_q - s12_q**2)/2 + (mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q - 2*mu1_p*mu2_p*s12_q + 2*mu1_p*mu2_q*s12_q + mu1_q**2*s22_q + 2*mu1_q*mu2_p*s12_q - 2*mu1_q*mu2_q*s12_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p - 2*s11_q*s22_q - 2*s12_p*s12_q + 2*s12_q**2)/(2*(s11_q*s22_q - s12_q**2))
     """
-    mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, = _prepare(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
-    shape = mu1_p.shape
-    out = numpy.empty(shape + ())
+    mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
         _c0 = s11_q*s22_q
         _c1 = s12_q**2
         _c2 = _c0 - _c1
         _c3 = 2*s12_q
         _c4 = _c3*mu1_p
         _c5 = _c3*mu1_q
-        out[...] = (1/2)*numpy.log(_c2) - 1/2*numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(-2*_c0 + 2*_c1 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2
-    out[~_in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p)] = numpy.nan
-    out[~_in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)] = numpy.nan
-    return out
+        out = (1/2)*numpy.log(_c2) - 1/2*numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(-2*_c0 + 2*_c1 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -366,18 +395,17 @@ def alpha_divergence(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-(1/2 - alpha/2)*(mu1_p**2*s22_p/(2*s11_p*s22_p - 2*s12_p**2) - 2*mu1_p*mu2_p*s12_p/(2*s11_p*s22_p - 2*s12_p**2) + mu2_p**2*s11_p/(2*s11_p*s22_p - 2*s12_p**2) + log(s11_p*s22_p - s12_p**2)/2 + log(2) + log(pi)) - (alpha/2 + 1/2)*(mu1_q**2*s22_q/(2*s11_q*s22_q - 2*s12_q**2) - 2*mu1_q*mu2_q*s12_q/(2*s11_q*s22_q - 2*s12_q**2) + mu2_q**2*s11_q/(2*s11_q*s22_q - 2*s12_q**2) + log(s11_q*s22_q - s12_q**2)/2 + log(2) + log(pi)) + (4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*log(1/(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)) - 2*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-(1/2 - alpha/2)*(-mu1_p*s22_p + mu2_p*s12_p)/(s11_p*s22_p - s12_p**2) - (alpha/2 + 1/2)*(-mu1_q*s22_q + mu2_q*s12_q)/(s11_q*s22_q - s12_q**2))**2 - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2*log(1/(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)) + 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))*((1/2 - alpha/2)*(-mu1_p*s12_p + mu2_p*s11_p)/(s11_p*s22_p - s12_p**2) + (alpha/2 + 1/2)*(-mu1_q*s12_q + mu2_q*s11_q)/(s11_q*s22_q - s12_q**2))*(-(1/2 - alpha/2)*(-mu1_p*s22_p + mu2_p*s12_p)/(s11_p*s22_p - s12_p**2) - (alpha/2 + 1/2)*(-mu1_q*s22_q + mu2_q*s12_q)/(s11_q*s22_q - s12_q**2)) - 2*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*((1/2 - alpha/2)*(-mu1_p*s12_p + mu2_p*s11_p)/(s11_p*s22_p - s12_p**2) + (alpha/2 + 1/2)*(-mu1_q*s12_q + mu2_q*s11_q)/(s11_q*s22_q - s12_q**2))**2 + log(2**(8*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)*pi**(8*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)))/(2*(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2))))/(1 - alpha**2)
     """
-    alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, = _prepare(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = s11_q*s22_q - s12_q**2
-        _c2 = _c1**(-1.0)
+        _c2 = 1/(_c1)
         _c3 = mu1_q*s12_q
         _c4 = 2*numpy.log(2) + 2*numpy.log(numpy.pi)
         _c5 = 1 - alpha
         _c6 = s11_p*s22_p - s12_p**2
-        _c7 = _c6**(-1.0)
+        _c7 = 1/(_c6)
         _c8 = mu1_p*s12_p
         _c9 = _c0*_c2
         _c10 = _c5*_c7
@@ -386,15 +414,14 @@ def alpha_divergence(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11
         _c13 = _c10*s11_p + _c9*s11_q
         _c14 = _c10*s22_p + _c9*s22_q
         _c15 = _c13*_c14
-        _c16 = (-_c12 + _c15)**(-1.0)
+        _c16 = 1/((-_c12 + _c15))
         _c17 = _c10*(-mu1_p*s22_p + mu2_p*s12_p) + _c9*(-mu1_q*s22_q + mu2_q*s12_q)
         _c18 = _c10*(-_c8 + mu2_p*s11_p) + _c9*(-_c3 + mu2_q*s11_q)
         _c19 = 2*numpy.log(4*_c16)
         _c20 = -1/2*_c12 + (1/2)*_c15
-        out[...] = 4*(numpy.exp(-1/4*_c0*(-2*_c2*_c3*mu2_q + _c2*mu1_q**2*s22_q + _c2*mu2_q**2*s11_q + _c4 + numpy.log(_c1)) + (1/4)*_c16*(-2*_c11*_c17*_c18 - _c12*_c19 + _c13*_c17**2 + _c14*_c18**2 + _c15*_c19 + 8*numpy.log(2**_c20*numpy.pi**_c20)) - 1/4*_c5*(_c4 - 2*_c7*_c8*mu2_p + _c7*mu1_p**2*s22_p + _c7*mu2_p**2*s11_p + numpy.log(_c6))) - 1)/(alpha**2 - 1)
-    out[~_in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p)] = numpy.nan
-    out[~_in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)] = numpy.nan
-    return out
+        out = 4*(numpy.exp(-1/4*_c0*(-2*_c2*_c3*mu2_q + _c2*mu1_q**2*s22_q + _c2*mu2_q**2*s11_q + _c4 + numpy.log(_c1)) + (1/4)*_c16*(-2*_c11*_c17*_c18 - _c12*_c19 + _c13*_c17**2 + _c14*_c18**2 + _c15*_c19 + 8*numpy.log(2**_c20*numpy.pi**_c20)) - 1/4*_c5*(_c4 - 2*_c7*_c8*mu2_p + _c7*mu1_p**2*s22_p + _c7*mu2_p**2*s11_p + numpy.log(_c6))) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -404,13 +431,12 @@ def entropy(mu1, mu2, s11, s12, s22):
     Formula (entries in row-major order):
       [.] log(s11*s22 - s12**2)/2 + 1 + log(2*pi)
     """
-    mu1, mu2, s11, s12, s22, = _prepare(mu1, mu2, s11, s12, s22)
-    shape = mu1.shape
-    out = numpy.empty(shape + ())
+    mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*numpy.log(s11*s22 - s12**2) + 1 + numpy.log(2*numpy.pi)
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
-    return out
+        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        out = (1/2)*numpy.log(s11*s22 - s12**2) + 1 + numpy.log(2*numpy.pi)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -420,18 +446,16 @@ def cross_entropy(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q,
     Formula (entries in row-major order):
       [.] log(s11_q*s22_q - s12_q**2)/2 + log(2*pi) + (mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q - 2*mu1_p*mu2_p*s12_q + 2*mu1_p*mu2_q*s12_q + mu1_q**2*s22_q + 2*mu1_q*mu2_p*s12_q - 2*mu1_q*mu2_q*s12_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p - 2*s12_p*s12_q)/(2*(s11_q*s22_q - s12_q**2))
     """
-    mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, = _prepare(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
-    shape = mu1_p.shape
-    out = numpy.empty(shape + ())
+    mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
         _c0 = s11_q*s22_q - s12_q**2
         _c1 = 2*s12_q
         _c2 = _c1*mu1_p
         _c3 = _c1*mu1_q
-        out[...] = (1/2)*numpy.log(_c0) + numpy.log(2*numpy.pi) + (1/2)*(-_c1*s12_p - _c2*mu2_p + _c2*mu2_q + _c3*mu2_p - _c3*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c0
-    out[~_in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p)] = numpy.nan
-    out[~_in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)] = numpy.nan
-    return out
+        out = (1/2)*numpy.log(_c0) + numpy.log(2*numpy.pi) + (1/2)*(-_c1*s12_p - _c2*mu2_p + _c2*mu2_q + _c3*mu2_p - _c3*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -565,15 +589,14 @@ def amari_chentsov(mu1, mu2, s11, s12, s22):
       [4, 4, 3] -2*s11**2*s12/(s11*s22 - s12**2)**3
       [4, 4, 4] s11**3/(s11*s22 - s12**2)**3
     """
-    mu1, mu2, s11, s12, s22, = _prepare(mu1, mu2, s11, s12, s22)
-    shape = mu1.shape
-    out = numpy.empty(shape + (5, 5, 5))
+    mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = s22**2
         _c1 = s11*s22
         _c2 = s12**2
         _c3 = _c1 - _c2
-        _c4 = _c3**(-2.0)
+        _c4 = 1/(_c3**2)
         _c5 = _c0*_c4
         _c6 = _c4*s12
         _c7 = _c6*s22
@@ -587,7 +610,7 @@ def amari_chentsov(mu1, mu2, s11, s12, s22):
         _c15 = -2*_c13
         _c16 = s11**2
         _c17 = _c16*_c4
-        _c18 = _c3**(-3.0)
+        _c18 = 1/(_c3**2*_c3)
         _c19 = _c18*s12
         _c20 = 2*_c19
         _c21 = -_c0*_c20
@@ -600,6 +623,7 @@ def amari_chentsov(mu1, mu2, s11, s12, s22):
         _c28 = _c2*_c27
         _c29 = _c24*_c27
         _c30 = -_c16*_c20
+        out = numpy.empty(shape + (5, 5, 5))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = 0
         out[..., 0, 0, 2] = _c5
@@ -662,7 +686,7 @@ def amari_chentsov(mu1, mu2, s11, s12, s22):
         out[..., 2, 1, 4] = 0
         out[..., 2, 2, 0] = 0
         out[..., 2, 2, 1] = 0
-        out[..., 2, 2, 2] = _c18*s22**3
+        out[..., 2, 2, 2] = _c18*(s22**2*s22)
         out[..., 2, 2, 3] = _c21
         out[..., 2, 2, 4] = _c23
         out[..., 2, 3, 0] = 0
@@ -724,8 +748,8 @@ def amari_chentsov(mu1, mu2, s11, s12, s22):
         out[..., 4, 4, 1] = 0
         out[..., 4, 4, 2] = _c28
         out[..., 4, 4, 3] = _c30
-        out[..., 4, 4, 4] = _c18*s11**3
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
+        out[..., 4, 4, 4] = _c18*(s11**2*s11)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -860,22 +884,21 @@ def christoffel(alpha, mu1, mu2, s11, s12, s22):
       [4, 4, 3] alpha*(-2*s11**2*s12*s22**2/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s11**2*s12*s22**2/(s11**3*s22**3 - 3*s11**2*s12**2*s22**2 + 3*s11*s12**4*s22 - s12**6) - 4*s11*s12**3*s22/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s12**5/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6)) - 2*s11**2*s12*s22**2/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s11**2*s12*s22**2/(s11**3*s22**3 - 3*s11**2*s12**2*s22**2 + 3*s11*s12**4*s22 - s12**6) - 4*s11*s12**3*s22/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s12**5/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6)
       [4, 4, 4] alpha*(-2*s11**3*s22**2/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s11**2*s12**2*s22/(s11**3*s22**3 - 3*s11**2*s12**2*s22**2 + 3*s11*s12**4*s22 - s12**6) - 2*s11*s12**4/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6)) - 2*s11**3*s22**2/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s11**2*s12**2*s22/(s11**3*s22**3 - 3*s11**2*s12**2*s22**2 + 3*s11*s12**4*s22 - s12**6) - 2*s11*s12**4/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6)
     """
-    alpha, mu1, mu2, s11, s12, s22, = _prepare(alpha, mu1, mu2, s11, s12, s22)
-    shape = alpha.shape
-    out = numpy.empty(shape + (5, 5, 5))
+    alpha, mu1, mu2, s11, s12, s22, shape = _args(alpha, mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu1, mu2, s11, s12, s22) & numpy.isfinite(alpha)
         _c0 = s11*s22
         _c1 = s12**2
         _c2 = _c0 - _c1
         _c3 = _c2*alpha + _c2
-        _c4 = s12**4
+        _c4 = ((s12**2)**2)
         _c5 = s11**2
         _c6 = s22**2
         _c7 = _c5*_c6
         _c8 = _c0*_c1
         _c9 = 2*_c8
         _c10 = _c4 + _c7 - _c9
-        _c11 = _c10**(-1.0)
+        _c11 = 1/(_c10)
         _c12 = (1/2)*_c11
         _c13 = -_c12*_c3
         _c14 = _c13*s22
@@ -884,7 +907,7 @@ def christoffel(alpha, mu1, mu2, s11, s12, s22):
         _c17 = _c15*_c3
         _c18 = _c13*s11
         _c19 = _c11*_c4 + _c11*_c5*_c6 - _c11*_c9 - alpha
-        _c20 = (3*_c0*_c4 - 3*_c1*_c7 + s11**3*s22**3 - s12**6)**(-1.0)
+        _c20 = 1/((3*_c0*_c4 - 3*_c1*_c7 + (s11**2*s11)*(s22**2*s22) - s12**6))
         _c21 = _c10*alpha
         _c22 = _c10 + _c21
         _c23 = -_c20*_c22
@@ -901,6 +924,7 @@ def christoffel(alpha, mu1, mu2, s11, s12, s22):
         _c34 = _c33*s22
         _c35 = _c25*_c32
         _c36 = _c33*s11
+        out = numpy.empty(shape + (5, 5, 5))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = 0
         out[..., 0, 0, 2] = _c14
@@ -1026,7 +1050,7 @@ def christoffel(alpha, mu1, mu2, s11, s12, s22):
         out[..., 4, 4, 2] = 0
         out[..., 4, 4, 3] = _c26
         out[..., 4, 4, 4] = _c27
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -1037,11 +1061,10 @@ def scalar_curvature(mu1, mu2, s11, s12, s22):
     Formula (entries in row-major order):
       [.] -9/2
     """
-    mu1, mu2, s11, s12, s22, = _prepare(mu1, mu2, s11, s12, s22)
-    shape = mu1.shape
-    out = numpy.empty(shape + ())
+    mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
-        out[...] = -9/2
-    out[~_in_domain(mu1, mu2, s11, s12, s22)] = numpy.nan
-    return out
+        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        out = -9/2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -192,8 +192,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(p):
-    return numpy.logical_and.reduce((numpy.greater(p, 0),numpy.less(p, 1)))
+    return (numpy.isfinite(p)) & (numpy.greater(p, 0)) & (numpy.less(p, 1))
 
 
 
@@ -203,12 +236,12 @@ def fisher(p):
     Formula (entries in row-major order):
       [0, 0] -3/(p**3 - p**2)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -3/(p**2*(p - 1))
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -219,12 +252,12 @@ def cramer_rao(p):
     Formula (entries in row-major order):
       [0, 0] p**2*(1 - p)/3
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -1/3*p**2*(p - 1)
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -235,13 +268,12 @@ def jeffreys_prior(p):
     Formula (entries in row-major order):
       [.] sqrt(3)*sqrt(-1/(p - 1))/p
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + ())
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.sqrt(3)*numpy.sqrt(-1/(p - 1))/p
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p)
+        out = numpy.sqrt(3)*numpy.sqrt(-1/(p - 1))/p
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -251,13 +283,13 @@ def score(x, p):
     Formula (entries in row-major order):
       [0] -x/(1 - p) + 3/p
     """
-    x, p, = _prepare(x, p)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p) & numpy.isfinite(x)
+        out = numpy.empty(shape + (1,))
         out[..., 0] = x/(p - 1) + 3/p
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 0),numpy.equal(x, numpy.floor(x)))), dtype=bool)] = numpy.nan
-    out[~_in_domain(p)] = numpy.nan
+        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -268,14 +300,13 @@ def log_density(x, p):
     Formula (entries in row-major order):
       [.] x*log(1 - p) + 3*log(p) + log(binomial(x + 2, x))
     """
-    x, p, = _prepare(x, p)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
-        out[...] = x*numpy.log(1 - p) + 3*numpy.log(p) + numpy.log(((1/2)*scipy.special.gamma(x + 3)/scipy.special.gamma(x + 1)))
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 0),numpy.equal(x, numpy.floor(x)))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p) & numpy.isfinite(x)
+        out = x*numpy.log(1 - p) + 3*numpy.log(p) + numpy.log(((1/2)*scipy.special.gamma(x + 3)/scipy.special.gamma(x + 1)))
+        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -285,12 +316,12 @@ def natural_gradient(p, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] -3/(p**3 - p**2)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -3/(p**2*(p - 1))
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -302,34 +333,37 @@ def kl(p_p, p_q):
     Formula (entries in row-major order):
       [.] 3*log(p_p) - 3*log(p_q) - 3*(p_p - 1)*log(1 - p_p)/p_p + 3*(p_p - 1)*log(1 - p_q)/p_p
     """
-    p_p, p_q, = _prepare(p_p, p_q)
-    shape = p_p.shape
-    out = numpy.empty(shape + ())
+    p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
-        _c0 = p_p**(-1.0)
-        _c1 = p_p - 1
-        _c2 = _c0*_c1
-        _c3 = p_p - p_q
-        _c4 = _c3**2
-        _c5 = p_p**2
-        _c6 = _c5**(-1.0)
-        _c7 = (_c5 - 2*p_p + 1)**(-1.0)
-        _c8 = _c0*_c7
-        _c9 = p_p**3
-        _c10 = p_p**5
-        _c11 = (3/5)*_c3**3
-        _c12 = p_p**4
-        _c13 = (3/4)*_c4
-        _c14 = _c3/(-3*_c5 + _c9 + 3*p_p - 1)
-        _c15 = _c13/(_c12 + 6*_c5 - 4*_c9 - 4*p_p + 1)
-        _c16 = _c11/(_c10 - 5*_c12 - 10*_c5 + 10*_c9 + 5*p_p - 1)
-        out[...] = -3*_c2*numpy.log(-_c1) + 3*_c2*numpy.log(1 - p_q) + 3*numpy.log(p_p) - 3*numpy.log(p_q)
-        _near = numpy.asarray((3/2)*_c4*(_c6 - _c7 + _c8) < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c4*(_c0*_c14 + _c0*_c15 + _c0*_c16 - _c14 - _c15 - _c16 + _c3/_c9 + (3/2)*_c6 - 3/2*_c7 + (3/2)*_c8 + _c13/_c12 + _c11/_c10), shape)[_near]
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        _ok = _in_domain(p_p) & _in_domain(p_q)
+        _c0 = p_p - 1
+        _c1 = _c0/p_p
+        out = -3*_c1*numpy.log(-_c0) + 3*_c1*numpy.log(1 - p_q) + 3*numpy.log(p_p) - 3*numpy.log(p_q)
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p_p, p_q,)]
+            _t0 = p_p - p_q
+            _t1 = _t0**2
+            _t2 = p_p**2
+            _t3 = 1/(_t2)
+            _t4 = 1/((_t2 - 2*p_p + 1))
+            _t5 = 1/(p_p)
+            _t6 = _t4*_t5
+            _t7 = (p_p**2*p_p)
+            _t8 = p_p**5
+            _t9 = (3/5)*(_t0**2*_t0)
+            _t10 = ((p_p**2)**2)
+            _t11 = (3/4)*_t1
+            _t12 = _t0/(-3*_t2 + _t7 + 3*p_p - 1)
+            _t13 = _t11/(_t10 + 6*_t2 - 4*_t7 - 4*p_p + 1)
+            _t14 = _t9/(-5*_t10 - 10*_t2 + 10*_t7 + _t8 + 5*p_p - 1)
+            _close = (3/2)*_t1*(_t3 - _t4 + _t6) < 1e-06
+            out[_near] = numpy.where(_close, _t1*(_t0/_t7 + _t12*_t5 - _t12 + _t13*_t5 - _t13 + _t14*_t5 - _t14 + (3/2)*_t3 - 3/2*_t4 + (3/2)*_t6 + _t9/_t8 + _t11/_t10), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -339,16 +373,14 @@ def alpha_divergence(alpha, p_p, p_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp(3*(1/2 - alpha/2)*log(p_p) + 3*(alpha/2 + 1/2)*log(p_q))/(1 - exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)))**3)/(1 - alpha**2)
     """
-    alpha, p_p, p_q, = _prepare(alpha, p_p, p_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
         _c0 = alpha - 1
         _c1 = alpha + 1
-        out[...] = -4*(1 + numpy.exp(-3/2*_c0*numpy.log(p_p) + (3/2)*_c1*numpy.log(p_q))/(numpy.exp(-1/2*_c0*numpy.log(1 - p_p) + (1/2)*_c1*numpy.log(1 - p_q)) - 1)**3)/(alpha**2 - 1)
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        out = -4*(1 + numpy.exp(-3/2*_c0*numpy.log(p_p) + (3/2)*_c1*numpy.log(p_q))/((numpy.exp(-1/2*_c0*numpy.log(1 - p_p) + (1/2)*_c1*numpy.log(1 - p_q)) - 1)**2*(numpy.exp(-1/2*_c0*numpy.log(1 - p_p) + (1/2)*_c1*numpy.log(1 - p_q)) - 1)))/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -368,11 +400,11 @@ def entropy(p):
         return _c0, -_c0
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p)
         _S = _expect_series(_integrand, [p], 0, numpy.inf).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        out = _full(_S, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -392,12 +424,11 @@ def cross_entropy(p_p, p_q):
         return _c0 + _node*numpy.log(1 - p_p) + 3*numpy.log(p_p), -_c0 - _node*numpy.log(1 - p_q) - 3*numpy.log(p_q)
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(p_p) & _in_domain(p_q)
         _S = _expect_series(_integrand, [p_p, p_q], 0, numpy.inf).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
-    out[~_in_domain(p_p)] = numpy.nan
-    out[~_in_domain(p_q)] = numpy.nan
-    return out
+        out = _full(_S, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -407,12 +438,12 @@ def amari_chentsov(p):
     Formula (entries in row-major order):
       [0, 0, 0] 3*(p - 2)/(p**3*(p - 1)**2)
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0, 0] = 3*(p - 2)/(p**3*(p - 1)**2)
-    out[~_in_domain(p)] = numpy.nan
+        _ok = _in_domain(p)
+        out = numpy.empty(shape + (1, 1, 1))
+        out[..., 0, 0, 0] = 3*(p - 2)/((p**2*p)*(p - 1)**2)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -423,13 +454,13 @@ def christoffel(alpha, p):
     Formula (entries in row-major order):
       [0, 0, 0] alpha*(p**4/(2*p**5 - 4*p**4 + 2*p**3) - 3*p**3/(2*p**5 - 4*p**4 + 2*p**3) + 2*p**2/(2*p**5 - 4*p**4 + 2*p**3)) - 3*p**4/(2*p**5 - 4*p**4 + 2*p**3) + 5*p**3/(2*p**5 - 4*p**4 + 2*p**3) - 2*p**2/(2*p**5 - 4*p**4 + 2*p**3)
     """
-    alpha, p, = _prepare(alpha, p)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, p, shape = _args(alpha, p)
     with numpy.errstate(all="ignore"):
-        _c0 = p**(-1.0)
+        _ok = _in_domain(p) & numpy.isfinite(alpha)
+        _c0 = 1/(p)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (-_c0 + (1/2)*alpha*(2*_c0 + p - 3) - 3/2*p + 5/2)/(p**2 - 2*p + 1)
-    out[~_in_domain(p)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -440,11 +471,10 @@ def scalar_curvature(p):
     Formula (entries in row-major order):
       [.] 0
     """
-    p, = _prepare(p)
-    shape = p.shape
-    out = numpy.empty(shape + ())
+    p, shape = _args(p)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(p)] = numpy.nan
-    return out
+        _ok = _in_domain(p)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -39,8 +39,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu, sigma):
-    return numpy.greater(sigma, 0)
+    return (numpy.isfinite(mu)) & (numpy.isfinite(sigma)) & (numpy.greater(sigma, 0))
 
 
 
@@ -53,16 +86,16 @@ def fisher(mu, sigma):
       [1, 0] 0
       [1, 1] 2/sigma**2
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-2.0)
+        _ok = _in_domain(mu, sigma)
+        _c0 = 1/(sigma**2)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = 2*_c0
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -76,16 +109,16 @@ def cramer_rao(mu, sigma):
       [1, 0] 0
       [1, 1] sigma**2/2
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, sigma)
         _c0 = sigma**2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (1/2)*_c0
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -96,13 +129,12 @@ def jeffreys_prior(mu, sigma):
     Formula (entries in row-major order):
       [.] sqrt(2)/sigma**2
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.sqrt(2)/sigma**2
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma)
+        out = numpy.sqrt(2)/sigma**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -113,15 +145,15 @@ def score(x, mu, sigma):
       [0] -(2*mu - 2*x)/(2*sigma**2)
       [1] -1/sigma + (-mu + x)**2/sigma**3
     """
-    x, mu, sigma, = _prepare(x, mu, sigma)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, mu, sigma, shape = _args(x, mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-2.0)
+        _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
+        _c0 = 1/(sigma**2)
         _c1 = mu - x
+        out = numpy.empty(shape + (2,))
         out[..., 0] = -_c0*_c1
         out[..., 1] = (_c0*_c1**2 - 1)/sigma
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -132,13 +164,12 @@ def log_density(x, mu, sigma):
     Formula (entries in row-major order):
       [.] -log(sigma) - log(2*pi)/2 - (-mu + x)**2/(2*sigma**2)
     """
-    x, mu, sigma, = _prepare(x, mu, sigma)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, mu, sigma, shape = _args(x, mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(sigma) - 1/2*numpy.log(2*numpy.pi) - 1/2*(mu - x)**2/sigma**2
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
+        out = -numpy.log(sigma) - 1/2*numpy.log(2*numpy.pi) - 1/2*(mu - x)**2/sigma**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -151,16 +182,16 @@ def natural_gradient(mu, sigma, grad):
       [1, 0] 0
       [1, 1] 2/sigma**2
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-2.0)
+        _ok = _in_domain(mu, sigma)
+        _c0 = 1/(sigma**2)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = 2*_c0
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -172,27 +203,28 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
     Formula (entries in row-major order):
       [.] log(sigma_q/sigma_p) + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + sigma_p**2 - sigma_q**2)/(2*sigma_q**2)
     """
-    mu_p, sigma_p, mu_q, sigma_q, = _prepare(mu_p, sigma_p, mu_q, sigma_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, sigma_p, mu_q, sigma_q, shape = _args(mu_p, sigma_p, mu_q, sigma_q)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma_p**(-1.0)
-        _c1 = sigma_q**2
-        _c2 = sigma_p**2
-        _c3 = _c2**(-1.0)
-        _c4 = sigma_p - sigma_q
-        _c5 = _c4**2
-        _c6 = (mu_p - mu_q)**2
-        _c7 = _c5 + (1/2)*_c6
-        _c8 = _c4**3
-        _c9 = sigma_p**(-3.0)
-        out[...] = numpy.log(_c0*sigma_q) + (1/2)*(-_c1 + _c2 + mu_p**2 - 2*mu_p*mu_q + mu_q**2)/_c1
-        _near = numpy.asarray(_c3*_c7 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c3*(_c0*_c4*_c6 + (5/3)*_c0*_c8 + (9/4)*_c3*_c4**4 + (3/2)*_c3*_c5*_c6 + (14/5)*_c4**5*_c9 + 2*_c6*_c8*_c9 + _c7), shape)[_near]
-    out[~_in_domain(mu_p, sigma_p)] = numpy.nan
-    out[~_in_domain(mu_q, sigma_q)] = numpy.nan
-    return out
+        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
+        out = numpy.log(sigma_q/sigma_p) - 1/2 + (1/2)*(sigma_p**2 + (mu_p - mu_q)**2)/sigma_q**2
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            mu_p, sigma_p, mu_q, sigma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, sigma_p, mu_q, sigma_q,)]
+            _t0 = 1/(sigma_p**2)
+            _t1 = sigma_p - sigma_q
+            _t2 = _t1**2
+            _t3 = (mu_p - mu_q)**2
+            _t4 = _t2 + (1/2)*_t3
+            _t5 = 1/(sigma_p)
+            _t6 = (_t1**2*_t1)
+            _t7 = 1/(sigma_p**2*sigma_p)
+            _close = _t0*_t4 < 1e-06
+            out[_near] = numpy.where(_close, _t0*((9/4)*_t0*((_t1**2)**2) + (3/2)*_t0*_t2*_t3 + (14/5)*_t1**5*_t7 + _t1*_t3*_t5 + 2*_t3*_t6*_t7 + _t4 + (5/3)*_t5*_t6), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -202,22 +234,20 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     Formula (entries in row-major order):
       [.] 4*(-sqrt(pi)*sqrt(-1/(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*sigma_p**2) + log(sigma_p) + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*sigma_q**2) + log(sigma_q) + log(2)/2 + log(pi)/2) - (mu_p*(1/2 - alpha/2)/sigma_p**2 + mu_q*(alpha/2 + 1/2)/sigma_q**2)**2/(4*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))) + 1)/(1 - alpha**2)
     """
-    alpha, mu_p, sigma_p, mu_q, sigma_q, = _prepare(alpha, mu_p, sigma_p, mu_q, sigma_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, mu_p, sigma_p, mu_q, sigma_q, shape = _args(alpha, mu_p, sigma_p, mu_q, sigma_q)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma_q**(-2.0)
+        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
+        _c0 = 1/(sigma_q**2)
         _c1 = alpha + 1
         _c2 = _c0*_c1
-        _c3 = sigma_p**(-2.0)
+        _c3 = 1/(sigma_p**2)
         _c4 = 1 - alpha
         _c5 = _c3*_c4
-        _c6 = (_c2 + _c5)**(-1.0)
+        _c6 = 1/((_c2 + _c5))
         _c7 = numpy.log(2) + numpy.log(numpy.pi)
-        out[...] = 4*(2*numpy.sqrt(numpy.pi)*numpy.sqrt(_c6)*numpy.exp(-1/4*_c1*(_c0*mu_q**2 + _c7 + 2*numpy.log(sigma_q)) - 1/4*_c4*(_c3*mu_p**2 + _c7 + 2*numpy.log(sigma_p)) + (1/4)*_c6*(_c2*mu_q + _c5*mu_p)**2) - 1)/(alpha**2 - 1)
-    out[~_in_domain(mu_p, sigma_p)] = numpy.nan
-    out[~_in_domain(mu_q, sigma_q)] = numpy.nan
-    return out
+        out = 4*(2*numpy.sqrt(numpy.pi)*numpy.sqrt(_c6)*numpy.exp(-1/4*_c1*(_c0*mu_q**2 + _c7 + 2*numpy.log(sigma_q)) - 1/4*_c4*(_c3*mu_p**2 + _c7 + 2*numpy.log(sigma_p)) + (1/4)*_c6*(_c2*mu_q + _c5*mu_p)**2) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -227,13 +257,12 @@ def entropy(mu, sigma):
     Formula (entries in row-major order):
       [.] log(sigma) + log(2)/2 + 1/2 + log(pi)/2
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(sigma) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma)
+        out = numpy.log(sigma) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -243,14 +272,12 @@ def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
     Formula (entries in row-major order):
       [.] log(sqrt(2)*sqrt(pi)*sigma_q) + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + sigma_p**2)/(2*sigma_q**2)
     """
-    mu_p, sigma_p, mu_q, sigma_q, = _prepare(mu_p, sigma_p, mu_q, sigma_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, sigma_p, mu_q, sigma_q, shape = _args(mu_p, sigma_p, mu_q, sigma_q)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(numpy.sqrt(2)*numpy.sqrt(numpy.pi)*sigma_q) + (1/2)*(mu_p**2 - 2*mu_p*mu_q + mu_q**2 + sigma_p**2)/sigma_q**2
-    out[~_in_domain(mu_p, sigma_p)] = numpy.nan
-    out[~_in_domain(mu_q, sigma_q)] = numpy.nan
-    return out
+        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
+        out = numpy.log(numpy.sqrt(2)*numpy.sqrt(numpy.pi)*sigma_q) + (1/2)*(sigma_p**2 + (mu_p - mu_q)**2)/sigma_q**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -267,12 +294,12 @@ def amari_chentsov(mu, sigma):
       [1, 1, 0] 0
       [1, 1, 1] 8/sigma**3
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-3.0)
+        _ok = _in_domain(mu, sigma)
+        _c0 = 1/(sigma**2*sigma)
         _c1 = 2*_c0
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c1
         out[..., 0, 1, 0] = _c1
@@ -281,7 +308,7 @@ def amari_chentsov(mu, sigma):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = 8*_c0
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -299,12 +326,12 @@ def christoffel(alpha, mu, sigma):
       [1, 1, 0] 0
       [1, 1, 1] -2*alpha/sigma - 1/sigma
     """
-    alpha, mu, sigma, = _prepare(alpha, mu, sigma)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, mu, sigma, shape = _args(alpha, mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-1.0)
+        _ok = _in_domain(mu, sigma) & numpy.isfinite(alpha)
+        _c0 = 1/(sigma)
         _c1 = -_c0*(alpha + 1)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c1
         out[..., 0, 1, 0] = _c1
@@ -313,7 +340,7 @@ def christoffel(alpha, mu, sigma):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = -_c0*(2*alpha + 1)
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -324,13 +351,12 @@ def scalar_curvature(mu, sigma):
     Formula (entries in row-major order):
       [.] -1
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = -1
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma)
+        out = -1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -340,11 +366,10 @@ def gaussian_curvature(mu, sigma):
     Formula (entries in row-major order):
       [.] -1/2
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = -1/2
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma)
+        out = -1/2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -190,8 +190,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(theta):
-    return numpy.greater(theta, 0)
+    return (numpy.isfinite(theta)) & (numpy.greater(theta, 0))
 
 
 
@@ -201,12 +234,12 @@ def fisher(theta):
     Formula (entries in row-major order):
       [0, 0] 3/theta**2
     """
-    theta, = _prepare(theta)
-    shape = theta.shape
-    out = numpy.empty(shape + (1, 1))
+    theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(theta)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 3/theta**2
-    out[~_in_domain(theta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -217,12 +250,12 @@ def cramer_rao(theta):
     Formula (entries in row-major order):
       [0, 0] theta**2/3
     """
-    theta, = _prepare(theta)
-    shape = theta.shape
-    out = numpy.empty(shape + (1, 1))
+    theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(theta)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = (1/3)*theta**2
-    out[~_in_domain(theta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -233,13 +266,12 @@ def jeffreys_prior(theta):
     Formula (entries in row-major order):
       [.] sqrt(3)/theta
     """
-    theta, = _prepare(theta)
-    shape = theta.shape
-    out = numpy.empty(shape + ())
+    theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.sqrt(3)/theta
-    out[~_in_domain(theta)] = numpy.nan
-    return out
+        _ok = _in_domain(theta)
+        out = numpy.sqrt(3)/theta
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -249,14 +281,14 @@ def score(x, theta):
     Formula (entries in row-major order):
       [0] -1/theta - (2*theta - 2*x)/(2*theta**2) + (-theta + x)**2/theta**3
     """
-    x, theta, = _prepare(x, theta)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, theta, shape = _args(x, theta)
     with numpy.errstate(all="ignore"):
-        _c0 = theta**(-1.0)
+        _ok = _in_domain(theta) & numpy.isfinite(x)
+        _c0 = 1/(theta)
         _c1 = theta - x
+        out = numpy.empty(shape + (1,))
         out[..., 0] = _c0*(-_c0*_c1 + _c1**2/theta**2 - 1)
-    out[~_in_domain(theta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -267,13 +299,12 @@ def log_density(x, theta):
     Formula (entries in row-major order):
       [.] -log(theta) - log(2*pi)/2 - (-theta + x)**2/(2*theta**2)
     """
-    x, theta, = _prepare(x, theta)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, theta, shape = _args(x, theta)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(theta) - 1/2*numpy.log(2*numpy.pi) - 1/2*(theta - x)**2/theta**2
-    out[~_in_domain(theta)] = numpy.nan
-    return out
+        _ok = _in_domain(theta) & numpy.isfinite(x)
+        out = -numpy.log(theta) - 1/2*numpy.log(2*numpy.pi) - 1/2*(theta - x)**2/theta**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -283,12 +314,12 @@ def natural_gradient(theta, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] 3/theta**2
     """
-    theta, = _prepare(theta)
-    shape = theta.shape
-    out = numpy.empty(shape + (1, 1))
+    theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(theta)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 3/theta**2
-    out[~_in_domain(theta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -300,20 +331,22 @@ def kl(theta_p, theta_q):
     Formula (entries in row-major order):
       [.] theta_p*(theta_p - theta_q)/theta_q**2 + log(theta_q/theta_p)
     """
-    theta_p, theta_q, = _prepare(theta_p, theta_q)
-    shape = theta_p.shape
-    out = numpy.empty(shape + ())
+    theta_p, theta_q, shape = _args(theta_p, theta_q)
     with numpy.errstate(all="ignore"):
-        _c0 = theta_p**(-1.0)
-        _c1 = theta_p - theta_q
-        _c2 = _c1**2/theta_p**2
-        out[...] = _c1*theta_p/theta_q**2 + numpy.log(_c0*theta_q)
-        _near = numpy.asarray((3/2)*_c2 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/60)*_c2*(160*_c0*_c1 + 288*_c1**3/theta_p**3 + 225*_c2 + 90), shape)[_near]
-    out[~_in_domain(theta_p)] = numpy.nan
-    out[~_in_domain(theta_q)] = numpy.nan
-    return out
+        _ok = _in_domain(theta_p) & _in_domain(theta_q)
+        out = theta_p*(theta_p - theta_q)/theta_q**2 + numpy.log(theta_q/theta_p)
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            theta_p, theta_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (theta_p, theta_q,)]
+            _t0 = theta_p - theta_q
+            _t1 = _t0**2/theta_p**2
+            _close = (3/2)*_t1 < 1e-06
+            out[_near] = numpy.where(_close, (1/60)*_t1*(288*(_t0**2*_t0)/(theta_p**2*theta_p) + 160*_t0/theta_p + 225*_t1 + 90), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -332,19 +365,18 @@ def alpha_divergence(alpha, theta_p, theta_q):
         _c0 = _node**2
         _c1 = numpy.log(theta_p)
         _c2 = 2*numpy.log(theta_q)
-        _c3 = theta_q**(-1.0)
+        _c3 = 1/(theta_q)
         _c4 = theta_p**2/theta_q**2
         _c5 = _c4*alpha
         _c6 = 2*_node
         return -1/4*_c0*_c4*alpha - 1/4*_c0*_c4 + (1/4)*_c0*alpha - 1/4*_c0 + (1/2)*_c1*alpha + (1/2)*_c1 - 1/4*_c2*alpha - 1/4*_c2 + (1/2)*_c3*_node*alpha*theta_p + (1/2)*_c3*_node*theta_p + (1/2)*_c3*alpha*theta_p + (1/2)*_c3*theta_p - 1/4*_c4*_c6 - 1/4*_c4 - 1/4*_c5*_c6 - 1/4*_c5 - 1/4*alpha - 1/2*numpy.log(numpy.pi) - 1/2*numpy.log(2) - 1/4, 1
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(theta_p) & _in_domain(theta_q) & numpy.isfinite(alpha)
         _S = _expect_real(_integrand, [alpha, theta_p, theta_q], [(-theta_p + theta_q)/theta_p]).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = 4*(1 - _S)/(1 - alpha**2)
-    out[~_in_domain(theta_p)] = numpy.nan
-    out[~_in_domain(theta_q)] = numpy.nan
-    return out
+        out = _full(4*(1 - _S)/(1 - alpha**2), shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -354,13 +386,12 @@ def entropy(theta):
     Formula (entries in row-major order):
       [.] log(theta) + log(2)/2 + 1/2 + log(pi)/2
     """
-    theta, = _prepare(theta)
-    shape = theta.shape
-    out = numpy.empty(shape + ())
+    theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(theta) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
-    out[~_in_domain(theta)] = numpy.nan
-    return out
+        _ok = _in_domain(theta)
+        out = numpy.log(theta) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -370,15 +401,13 @@ def cross_entropy(theta_p, theta_q):
     Formula (entries in row-major order):
       [.] (theta_p*(theta_p - theta_q) + theta_q**2*(log(2*pi*theta_q**2) + 1)/2)/theta_q**2
     """
-    theta_p, theta_q, = _prepare(theta_p, theta_q)
-    shape = theta_p.shape
-    out = numpy.empty(shape + ())
+    theta_p, theta_q, shape = _args(theta_p, theta_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(theta_p) & _in_domain(theta_q)
         _c0 = theta_q**2
-        out[...] = ((1/2)*_c0*(numpy.log(2*numpy.pi*_c0) + 1) + theta_p*(theta_p - theta_q))/_c0
-    out[~_in_domain(theta_p)] = numpy.nan
-    out[~_in_domain(theta_q)] = numpy.nan
-    return out
+        out = ((1/2)*_c0*(numpy.log(2*numpy.pi*_c0) + 1) + theta_p*(theta_p - theta_q))/_c0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -388,12 +417,12 @@ def amari_chentsov(theta):
     Formula (entries in row-major order):
       [0, 0, 0] 14/theta**3
     """
-    theta, = _prepare(theta)
-    shape = theta.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0, 0] = 14/theta**3
-    out[~_in_domain(theta)] = numpy.nan
+        _ok = _in_domain(theta)
+        out = numpy.empty(shape + (1, 1, 1))
+        out[..., 0, 0, 0] = 14/(theta**2*theta)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -404,12 +433,12 @@ def christoffel(alpha, theta):
     Formula (entries in row-major order):
       [0, 0, 0] -7*alpha/(3*theta) - 1/theta
     """
-    alpha, theta, = _prepare(alpha, theta)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, theta, shape = _args(alpha, theta)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(theta) & numpy.isfinite(alpha)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -((7/3)*alpha + 1)/theta
-    out[~_in_domain(theta)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -420,11 +449,10 @@ def scalar_curvature(theta):
     Formula (entries in row-major order):
       [.] 0
     """
-    theta, = _prepare(theta)
-    shape = theta.shape
-    out = numpy.empty(shape + ())
+    theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(theta)] = numpy.nan
-    return out
+        _ok = _in_domain(theta)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -39,8 +39,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu, v):
-    return numpy.greater(v, 0)
+    return (numpy.isfinite(mu)) & (numpy.isfinite(v)) & (numpy.greater(v, 0))
 
 
 
@@ -53,15 +86,15 @@ def fisher(mu, v):
       [1, 0] 0
       [1, 1] 1/(2*v**2)
     """
-    mu, v, = _prepare(mu, v)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = v**(-1.0)
+        _ok = _in_domain(mu, v)
+        out = numpy.empty(shape + (2, 2))
+        out[..., 0, 0] = 1/(v)
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (1/2)/v**2
-    out[~_in_domain(mu, v)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -75,15 +108,15 @@ def cramer_rao(mu, v):
       [1, 0] 0
       [1, 1] 2*v**2
     """
-    mu, v, = _prepare(mu, v)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, v)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = v
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = 2*v**2
-    out[~_in_domain(mu, v)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -94,13 +127,12 @@ def jeffreys_prior(mu, v):
     Formula (entries in row-major order):
       [.] sqrt(2)/(2*v**(3/2))
     """
-    mu, v, = _prepare(mu, v)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*numpy.sqrt(2)/v**(3/2)
-    out[~_in_domain(mu, v)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, v)
+        out = (1/2)*numpy.sqrt(2)/v**(3/2)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -111,15 +143,15 @@ def score(x, mu, v):
       [0] -(2*mu - 2*x)/(2*v)
       [1] -1/(2*v) + (-mu + x)**2/(2*v**2)
     """
-    x, mu, v, = _prepare(x, mu, v)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, mu, v, shape = _args(x, mu, v)
     with numpy.errstate(all="ignore"):
-        _c0 = v**(-1.0)
+        _ok = _in_domain(mu, v) & numpy.isfinite(x)
+        _c0 = 1/(v)
         _c1 = mu - x
+        out = numpy.empty(shape + (2,))
         out[..., 0] = -_c0*_c1
         out[..., 1] = (1/2)*_c0*(_c0*_c1**2 - 1)
-    out[~_in_domain(mu, v)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -130,13 +162,12 @@ def log_density(x, mu, v):
     Formula (entries in row-major order):
       [.] -log(2*pi*v)/2 - (-mu + x)**2/(2*v)
     """
-    x, mu, v, = _prepare(x, mu, v)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, mu, v, shape = _args(x, mu, v)
     with numpy.errstate(all="ignore"):
-        out[...] = -1/2*(numpy.log(2*numpy.pi*v) + (mu - x)**2/v)
-    out[~_in_domain(mu, v)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, v) & numpy.isfinite(x)
+        out = -1/2*(numpy.log(2*numpy.pi*v) + (mu - x)**2/v)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -149,15 +180,15 @@ def natural_gradient(mu, v, grad):
       [1, 0] 0
       [1, 1] 1/(2*v**2)
     """
-    mu, v, = _prepare(mu, v)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = v**(-1.0)
+        _ok = _in_domain(mu, v)
+        out = numpy.empty(shape + (2, 2))
+        out[..., 0, 0] = 1/(v)
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (1/2)/v**2
-    out[~_in_domain(mu, v)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -169,26 +200,29 @@ def kl(mu_p, v_p, mu_q, v_q):
     Formula (entries in row-major order):
       [.] -log(v_p)/2 + log(v_q)/2 + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p - v_q)/(2*v_q)
     """
-    mu_p, v_p, mu_q, v_q, = _prepare(mu_p, v_p, mu_q, v_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, v_p, mu_q, v_q, shape = _args(mu_p, v_p, mu_q, v_q)
     with numpy.errstate(all="ignore"):
-        _c0 = v_p - v_q
-        _c1 = v_p**(-1.0)
-        _c2 = (mu_p - mu_q)**2
-        _c3 = _c0**2
-        _c4 = _c1*_c3
-        _c5 = 60*_c2
-        _c6 = v_p**(-3.0)
-        _c7 = v_p**(-2.0)
-        _c8 = _c0**3
-        out[...] = -1/2*numpy.log(v_p) + (1/2)*numpy.log(v_q) + (1/2)*(_c0 + mu_p**2 - 2*mu_p*mu_q + mu_q**2)/v_q
-        _near = numpy.asarray((1/4)*_c1*(2*_c2 + _c4) < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/120)*_c1*(48*_c0**5/v_p**4 + 45*_c0**4*_c6 + _c0*_c1*_c5 + _c3*_c5*_c7 + 30*_c4 + _c5*_c6*_c8 + _c5 + 40*_c7*_c8), shape)[_near]
-    out[~_in_domain(mu_p, v_p)] = numpy.nan
-    out[~_in_domain(mu_q, v_q)] = numpy.nan
-    return out
+        _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
+        out = (1/2)*(-numpy.log(v_p) + numpy.log(v_q) - 1 + (v_p + (mu_p - mu_q)**2)/v_q)
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            mu_p, v_p, mu_q, v_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, v_p, mu_q, v_q,)]
+            _t0 = 1/(v_p)
+            _t1 = (mu_p - mu_q)**2
+            _t2 = v_p - v_q
+            _t3 = _t2**2
+            _t4 = _t0*_t3
+            _t5 = 60*_t1
+            _t6 = 1/(v_p**2*v_p)
+            _t7 = 1/(v_p**2)
+            _t8 = (_t2**2*_t2)
+            _close = (1/4)*_t0*(2*_t1 + _t4) < 1e-06
+            out[_near] = numpy.where(_close, (1/120)*_t0*(_t0*_t2*_t5 + 48*_t2**5/((v_p**2)**2) + 45*((_t2**2)**2)*_t6 + _t3*_t5*_t7 + 30*_t4 + _t5*_t6*_t8 + _t5 + 40*_t7*_t8), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -198,19 +232,17 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
     Formula (entries in row-major order):
       [.] 4*(-sqrt(pi)*sqrt(-1/(-alpha/(4*v_q) + alpha/(4*v_p) - 1/(4*v_q) - 1/(4*v_p)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*v_p) + log(v_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*v_q) + log(v_q)/2 + log(2)/2 + log(pi)/2) + (-alpha*mu_p*v_q + alpha*mu_q*v_p + mu_p*v_q + mu_q*v_p)**2/(4*v_p*v_q*(alpha*v_p - alpha*v_q + v_p + v_q))) + 1)/(1 - alpha**2)
     """
-    alpha, mu_p, v_p, mu_q, v_q, = _prepare(alpha, mu_p, v_p, mu_q, v_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, mu_p, v_p, mu_q, v_q, shape = _args(alpha, mu_p, v_p, mu_q, v_q)
     with numpy.errstate(all="ignore"):
-        _c0 = v_p**(-1.0)
-        _c1 = v_q**(-1.0)
+        _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q) & numpy.isfinite(alpha)
+        _c0 = 1/(v_p)
+        _c1 = 1/(v_q)
         _c2 = numpy.log(2) + numpy.log(numpy.pi)
         _c3 = alpha*v_p
         _c4 = alpha*v_q
-        out[...] = 4*(2*numpy.sqrt(numpy.pi)*numpy.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1.0))*numpy.exp((1/4)*_c0*_c1*(_c3*mu_q - _c4*mu_p + mu_p*v_q + mu_q*v_p)**2/(_c3 - _c4 + v_p + v_q) - 1/4*(1 - alpha)*(_c0*mu_p**2 + _c2 + numpy.log(v_p)) - 1/4*(alpha + 1)*(_c1*mu_q**2 + _c2 + numpy.log(v_q))) - 1)/(alpha**2 - 1)
-    out[~_in_domain(mu_p, v_p)] = numpy.nan
-    out[~_in_domain(mu_q, v_q)] = numpy.nan
-    return out
+        out = 4*(2*numpy.sqrt(numpy.pi)*numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*numpy.exp((1/4)*_c0*_c1*(_c3*mu_q - _c4*mu_p + mu_p*v_q + mu_q*v_p)**2/(_c3 - _c4 + v_p + v_q) - 1/4*(1 - alpha)*(_c0*mu_p**2 + _c2 + numpy.log(v_p)) - 1/4*(alpha + 1)*(_c1*mu_q**2 + _c2 + numpy.log(v_q))) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -220,13 +252,12 @@ def entropy(mu, v):
     Formula (entries in row-major order):
       [.] log(v)/2 + log(2)/2 + 1/2 + log(pi)/2
     """
-    mu, v, = _prepare(mu, v)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*(numpy.log(v) + numpy.log(2) + 1 + numpy.log(numpy.pi))
-    out[~_in_domain(mu, v)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, v)
+        out = (1/2)*(numpy.log(v) + numpy.log(2) + 1 + numpy.log(numpy.pi))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -236,14 +267,12 @@ def cross_entropy(mu_p, v_p, mu_q, v_q):
     Formula (entries in row-major order):
       [.] log(v_q)/2 + log(2)/2 + log(pi)/2 + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p)/(2*v_q)
     """
-    mu_p, v_p, mu_q, v_q, = _prepare(mu_p, v_p, mu_q, v_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, v_p, mu_q, v_q, shape = _args(mu_p, v_p, mu_q, v_q)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/2)*(numpy.log(v_q) + numpy.log(2) + numpy.log(numpy.pi) + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p)/v_q)
-    out[~_in_domain(mu_p, v_p)] = numpy.nan
-    out[~_in_domain(mu_q, v_q)] = numpy.nan
-    return out
+        _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
+        out = (1/2)*(numpy.log(v_q) + numpy.log(2) + numpy.log(numpy.pi) + (v_p + (mu_p - mu_q)**2)/v_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -260,11 +289,11 @@ def amari_chentsov(mu, v):
       [1, 1, 0] 0
       [1, 1, 1] v**(-3)
     """
-    mu, v, = _prepare(mu, v)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
-        _c0 = v**(-2.0)
+        _ok = _in_domain(mu, v)
+        _c0 = 1/(v**2)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c0
         out[..., 0, 1, 0] = _c0
@@ -272,8 +301,8 @@ def amari_chentsov(mu, v):
         out[..., 1, 0, 0] = _c0
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
-        out[..., 1, 1, 1] = v**(-3.0)
-    out[~_in_domain(mu, v)] = numpy.nan
+        out[..., 1, 1, 1] = 1/(v**2*v)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -291,12 +320,12 @@ def christoffel(alpha, mu, v):
       [1, 1, 0] 0
       [1, 1, 1] -alpha/v - 1/v
     """
-    alpha, mu, v, = _prepare(alpha, mu, v)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, mu, v, shape = _args(alpha, mu, v)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, v) & numpy.isfinite(alpha)
         _c0 = (alpha + 1)/v
         _c1 = -1/2*_c0
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c1
         out[..., 0, 1, 0] = _c1
@@ -305,7 +334,7 @@ def christoffel(alpha, mu, v):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = -_c0
-    out[~_in_domain(mu, v)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -316,13 +345,12 @@ def scalar_curvature(mu, v):
     Formula (entries in row-major order):
       [.] -1
     """
-    mu, v, = _prepare(mu, v)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
-        out[...] = -1
-    out[~_in_domain(mu, v)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, v)
+        out = -1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -332,11 +360,10 @@ def gaussian_curvature(mu, v):
     Formula (entries in row-major order):
       [.] -1/2
     """
-    mu, v, = _prepare(mu, v)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
-        out[...] = -1/2
-    out[~_in_domain(mu, v)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, v)
+        out = -1/2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -43,8 +43,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(alpha):
-    return numpy.greater(alpha, 0)
+    return (numpy.isfinite(alpha)) & (numpy.greater(alpha, 0))
 
 
 
@@ -54,12 +87,12 @@ def fisher(alpha):
     Formula (entries in row-major order):
       [0, 0] alpha**(-2)
     """
-    alpha, = _prepare(alpha)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1))
+    alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = alpha**(-2.0)
-    out[~_in_domain(alpha)] = numpy.nan
+        _ok = _in_domain(alpha)
+        out = numpy.empty(shape + (1, 1))
+        out[..., 0, 0] = 1/(alpha**2)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -70,12 +103,12 @@ def cramer_rao(alpha):
     Formula (entries in row-major order):
       [0, 0] alpha**2
     """
-    alpha, = _prepare(alpha)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1))
+    alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = alpha**2
-    out[~_in_domain(alpha)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -86,13 +119,12 @@ def jeffreys_prior(alpha):
     Formula (entries in row-major order):
       [.] 1/alpha
     """
-    alpha, = _prepare(alpha)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
-        out[...] = alpha**(-1.0)
-    out[~_in_domain(alpha)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha)
+        out = 1/(alpha)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -102,13 +134,13 @@ def score(x, alpha):
     Formula (entries in row-major order):
       [0] -log(x) + 1/alpha
     """
-    x, alpha, = _prepare(x, alpha)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, alpha, shape = _args(x, alpha)
     with numpy.errstate(all="ignore"):
-        out[..., 0] = -numpy.log(x) + alpha**(-1.0)
-        out[~numpy.asarray(numpy.greater_equal(x, 1), dtype=bool)] = numpy.nan
-    out[~_in_domain(alpha)] = numpy.nan
+        _ok = _in_domain(alpha) & numpy.isfinite(x)
+        out = numpy.empty(shape + (1,))
+        out[..., 0] = -numpy.log(x) + 1/(alpha)
+        out = _mask(out, numpy.greater_equal(x, 1), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -119,14 +151,13 @@ def log_density(x, alpha):
     Formula (entries in row-major order):
       [.] -(alpha + 1)*log(x) + log(alpha)
     """
-    x, alpha, = _prepare(x, alpha)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, alpha, shape = _args(x, alpha)
     with numpy.errstate(all="ignore"):
-        out[...] = -(alpha + 1)*numpy.log(x) + numpy.log(alpha)
-        out[~numpy.asarray(numpy.greater_equal(x, 1), dtype=bool)] = -numpy.inf
-    out[~_in_domain(alpha)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha) & numpy.isfinite(x)
+        out = -(alpha + 1)*numpy.log(x) + numpy.log(alpha)
+        out = _mask(out, numpy.greater_equal(x, 1), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -136,12 +167,12 @@ def natural_gradient(alpha, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] alpha**(-2)
     """
-    alpha, = _prepare(alpha)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1))
+    alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = alpha**(-2.0)
-    out[~_in_domain(alpha)] = numpy.nan
+        _ok = _in_domain(alpha)
+        out = numpy.empty(shape + (1, 1))
+        out[..., 0, 0] = 1/(alpha**2)
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -153,20 +184,22 @@ def kl(alpha_p, alpha_q):
     Formula (entries in row-major order):
       [.] log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p
     """
-    alpha_p, alpha_q, = _prepare(alpha_p, alpha_q)
-    shape = alpha_p.shape
-    out = numpy.empty(shape + ())
+    alpha_p, alpha_q, shape = _args(alpha_p, alpha_q)
     with numpy.errstate(all="ignore"):
-        _c0 = alpha_p**(-1.0)
-        _c1 = alpha_p - alpha_q
-        _c2 = _c1**2/alpha_p**2
-        out[...] = _c0*alpha_q + numpy.log(alpha_p/alpha_q) - 1
-        _near = numpy.asarray((1/2)*_c2 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/60)*_c2*(20*_c0*_c1 + 12*_c1**3/alpha_p**3 + 15*_c2 + 30), shape)[_near]
-    out[~_in_domain(alpha_p)] = numpy.nan
-    out[~_in_domain(alpha_q)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
+        out = numpy.log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha_p, alpha_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha_p, alpha_q,)]
+            _t0 = alpha_p - alpha_q
+            _t1 = _t0**2/alpha_p**2
+            _close = (1/2)*_t1 < 1e-06
+            out[_near] = numpy.where(_close, (1/60)*_t1*(12*(_t0**2*_t0)/(alpha_p**2*alpha_p) + 20*_t0/alpha_p + 15*_t1 + 30), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -176,14 +209,12 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     Formula (entries in row-major order):
       [.] 4*(1 - 2*exp((1/2 - alpha/2)*log(alpha_p) + (alpha/2 + 1/2)*log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(1 - alpha**2)
     """
-    alpha, alpha_p, alpha_q, = _prepare(alpha, alpha_p, alpha_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, alpha_p, alpha_q, shape = _args(alpha, alpha_p, alpha_q)
     with numpy.errstate(all="ignore"):
-        out[...] = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(alpha_p) + (1/2)*(alpha + 1)*numpy.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1)
-    out[~_in_domain(alpha_p)] = numpy.nan
-    out[~_in_domain(alpha_q)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha_p) & _in_domain(alpha_q) & numpy.isfinite(alpha)
+        out = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(alpha_p) + (1/2)*(alpha + 1)*numpy.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -193,13 +224,12 @@ def entropy(alpha):
     Formula (entries in row-major order):
       [.] -log(alpha) + 1 + 1/alpha
     """
-    alpha, = _prepare(alpha)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(alpha) + 1 + alpha**(-1.0)
-    out[~_in_domain(alpha)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha)
+        out = -numpy.log(alpha) + 1 + 1/(alpha)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -209,14 +239,12 @@ def cross_entropy(alpha_p, alpha_q):
     Formula (entries in row-major order):
       [.] -log(alpha_q) + (alpha_q + 1)/alpha_p
     """
-    alpha_p, alpha_q, = _prepare(alpha_p, alpha_q)
-    shape = alpha_p.shape
-    out = numpy.empty(shape + ())
+    alpha_p, alpha_q, shape = _args(alpha_p, alpha_q)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(alpha_q) + (alpha_q + 1)/alpha_p
-    out[~_in_domain(alpha_p)] = numpy.nan
-    out[~_in_domain(alpha_q)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
+        out = -numpy.log(alpha_q) + (alpha_q + 1)/alpha_p
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -226,12 +254,12 @@ def amari_chentsov(alpha):
     Formula (entries in row-major order):
       [0, 0, 0] -2/alpha**3
     """
-    alpha, = _prepare(alpha)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0, 0] = -2/alpha**3
-    out[~_in_domain(alpha)] = numpy.nan
+        _ok = _in_domain(alpha)
+        out = numpy.empty(shape + (1, 1, 1))
+        out[..., 0, 0, 0] = -2/(alpha**2*alpha)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -242,12 +270,12 @@ def christoffel(alpha_arg, alpha):
     Formula (entries in row-major order):
       [0, 0, 0] alpha_arg/alpha - 1/alpha
     """
-    alpha_arg, alpha, = _prepare(alpha_arg, alpha)
-    shape = alpha_arg.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha_arg, alpha, shape = _args(alpha_arg, alpha)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(alpha) & numpy.isfinite(alpha_arg)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (alpha_arg - 1)/alpha
-    out[~_in_domain(alpha)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -258,11 +286,10 @@ def scalar_curvature(alpha):
     Formula (entries in row-major order):
       [.] 0
     """
-    alpha, = _prepare(alpha)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(alpha)] = numpy.nan
-    return out
+        _ok = _in_domain(alpha)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -190,8 +190,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(lam):
-    return numpy.greater(lam, 0)
+    return (numpy.isfinite(lam)) & (numpy.greater(lam, 0))
 
 
 
@@ -201,12 +234,12 @@ def fisher(lam):
     Formula (entries in row-major order):
       [0, 0] 1/lam
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + (1, 1))
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = lam**(-1.0)
-    out[~_in_domain(lam)] = numpy.nan
+        _ok = _in_domain(lam)
+        out = numpy.empty(shape + (1, 1))
+        out[..., 0, 0] = 1/(lam)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -217,12 +250,12 @@ def cramer_rao(lam):
     Formula (entries in row-major order):
       [0, 0] lam
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + (1, 1))
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(lam)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = lam
-    out[~_in_domain(lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -233,13 +266,12 @@ def jeffreys_prior(lam):
     Formula (entries in row-major order):
       [.] 1/sqrt(lam)
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + ())
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[...] = 1/numpy.sqrt(lam)
-    out[~_in_domain(lam)] = numpy.nan
-    return out
+        _ok = _in_domain(lam)
+        out = 1/numpy.sqrt(lam)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -249,13 +281,13 @@ def score(x, lam):
     Formula (entries in row-major order):
       [0] -1 + x/lam
     """
-    x, lam, = _prepare(x, lam)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, lam, shape = _args(x, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(lam) & numpy.isfinite(x)
+        out = numpy.empty(shape + (1,))
         out[..., 0] = -1 + x/lam
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 0),numpy.equal(x, numpy.floor(x)))), dtype=bool)] = numpy.nan
-    out[~_in_domain(lam)] = numpy.nan
+        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -266,14 +298,13 @@ def log_density(x, lam):
     Formula (entries in row-major order):
       [.] -lam + x*log(lam) - log(factorial(x))
     """
-    x, lam, = _prepare(x, lam)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, lam, shape = _args(x, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = -lam + x*numpy.log(lam) - numpy.log(scipy.special.factorial(x))
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.greater_equal(x, 0),numpy.equal(x, numpy.floor(x)))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(lam)] = numpy.nan
-    return out
+        _ok = _in_domain(lam) & numpy.isfinite(x)
+        out = -lam + x*numpy.log(lam) - numpy.log(scipy.special.factorial(x))
+        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -283,12 +314,12 @@ def natural_gradient(lam, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] 1/lam
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + (1, 1))
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0] = lam**(-1.0)
-    out[~_in_domain(lam)] = numpy.nan
+        _ok = _in_domain(lam)
+        out = numpy.empty(shape + (1, 1))
+        out[..., 0, 0] = 1/(lam)
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -300,21 +331,24 @@ def kl(lam_p, lam_q):
     Formula (entries in row-major order):
       [.] lam_p*log(lam_p) - lam_p*log(lam_q) - lam_p + lam_q
     """
-    lam_p, lam_q, = _prepare(lam_p, lam_q)
-    shape = lam_p.shape
-    out = numpy.empty(shape + ())
+    lam_p, lam_q, shape = _args(lam_p, lam_q)
     with numpy.errstate(all="ignore"):
-        _c0 = lam_p**(-1.0)
-        _c1 = lam_p - lam_q
-        _c2 = _c1**2
-        _c3 = _c0*_c2
-        out[...] = lam_p*numpy.log(lam_p) - lam_p*numpy.log(lam_q) - lam_p + lam_q
-        _near = numpy.asarray((1/2)*_c3 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/60)*_c3*(20*_c0*_c1 + 12*_c1**3/lam_p**3 + 15*_c2/lam_p**2 + 30), shape)[_near]
-    out[~_in_domain(lam_p)] = numpy.nan
-    out[~_in_domain(lam_q)] = numpy.nan
-    return out
+        _ok = _in_domain(lam_p) & _in_domain(lam_q)
+        out = lam_p*numpy.log(lam_p) - lam_p*numpy.log(lam_q) - lam_p + lam_q
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            lam_p, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (lam_p, lam_q,)]
+            _t0 = 1/(lam_p)
+            _t1 = lam_p - lam_q
+            _t2 = _t1**2
+            _t3 = _t0*_t2
+            _close = (1/2)*_t3 < 1e-06
+            out[_near] = numpy.where(_close, (1/60)*_t3*(20*_t0*_t1 + 12*(_t1**2*_t1)/(lam_p**2*lam_p) + 15*_t2/lam_p**2 + 30), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -324,16 +358,14 @@ def alpha_divergence(alpha, lam_p, lam_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-lam_p*(1/2 - alpha/2) - lam_q*(alpha/2 + 1/2) + exp((1/2 - alpha/2)*log(lam_p) + (alpha/2 + 1/2)*log(lam_q))))/(1 - alpha**2)
     """
-    alpha, lam_p, lam_q, = _prepare(alpha, lam_p, lam_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, lam_p, lam_q, shape = _args(alpha, lam_p, lam_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = 1 - alpha
-        out[...] = 4*(numpy.exp(-1/2*_c0*lam_q - 1/2*_c1*lam_p + numpy.exp((1/2)*_c0*numpy.log(lam_q) + (1/2)*_c1*numpy.log(lam_p))) - 1)/(alpha**2 - 1)
-    out[~_in_domain(lam_p)] = numpy.nan
-    out[~_in_domain(lam_q)] = numpy.nan
-    return out
+        out = 4*(numpy.exp(-1/2*_c0*lam_q - 1/2*_c1*lam_p + numpy.exp((1/2)*_c0*numpy.log(lam_q) + (1/2)*_c1*numpy.log(lam_p))) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -353,11 +385,11 @@ def entropy(lam):
         return -_c0, _c0
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(lam)
         _S = _expect_series(_integrand, [lam], 0, numpy.inf).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
-    out[~_in_domain(lam)] = numpy.nan
-    return out
+        out = _full(_S, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -377,12 +409,11 @@ def cross_entropy(lam_p, lam_q):
         return -_c0 + _node*numpy.log(lam_p) - lam_p, _c0 - _node*numpy.log(lam_q) + lam_q
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(lam_p) & _in_domain(lam_q)
         _S = _expect_series(_integrand, [lam_p, lam_q], 0, numpy.inf).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
-    out[~_in_domain(lam_p)] = numpy.nan
-    out[~_in_domain(lam_q)] = numpy.nan
-    return out
+        out = _full(_S, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -392,12 +423,12 @@ def amari_chentsov(lam):
     Formula (entries in row-major order):
       [0, 0, 0] lam**(-2)
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0, 0] = lam**(-2.0)
-    out[~_in_domain(lam)] = numpy.nan
+        _ok = _in_domain(lam)
+        out = numpy.empty(shape + (1, 1, 1))
+        out[..., 0, 0, 0] = 1/(lam**2)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -408,12 +439,12 @@ def christoffel(alpha, lam):
     Formula (entries in row-major order):
       [0, 0, 0] -alpha/(2*lam) - 1/(2*lam)
     """
-    alpha, lam, = _prepare(alpha, lam)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, lam, shape = _args(alpha, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(lam) & numpy.isfinite(alpha)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -1/2*(alpha + 1)/lam
-    out[~_in_domain(lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -424,11 +455,10 @@ def scalar_curvature(lam):
     Formula (entries in row-major order):
       [.] 0
     """
-    lam, = _prepare(lam)
-    shape = lam.shape
-    out = numpy.empty(shape + ())
+    lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(lam)] = numpy.nan
-    return out
+        _ok = _in_domain(lam)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

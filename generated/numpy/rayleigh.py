@@ -42,8 +42,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(sigma):
-    return numpy.greater(sigma, 0)
+    return (numpy.isfinite(sigma)) & (numpy.greater(sigma, 0))
 
 
 
@@ -53,12 +86,12 @@ def fisher(sigma):
     Formula (entries in row-major order):
       [0, 0] 4/sigma**2
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + (1, 1))
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 4/sigma**2
-    out[~_in_domain(sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -69,12 +102,12 @@ def cramer_rao(sigma):
     Formula (entries in row-major order):
       [0, 0] sigma**2/4
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + (1, 1))
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = (1/4)*sigma**2
-    out[~_in_domain(sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -85,13 +118,12 @@ def jeffreys_prior(sigma):
     Formula (entries in row-major order):
       [.] 2/sigma
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + ())
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = 2/sigma
-    out[~_in_domain(sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma)
+        out = 2/sigma
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -101,13 +133,13 @@ def score(x, sigma):
     Formula (entries in row-major order):
       [0] -2/sigma + x**2/sigma**3
     """
-    x, sigma, = _prepare(x, sigma)
-    shape = x.shape
-    out = numpy.empty(shape + (1,))
+    x, sigma, shape = _args(x, sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma) & numpy.isfinite(x)
+        out = numpy.empty(shape + (1,))
         out[..., 0] = (-2 + x**2/sigma**2)/sigma
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = numpy.nan
-    out[~_in_domain(sigma)] = numpy.nan
+        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -118,14 +150,13 @@ def log_density(x, sigma):
     Formula (entries in row-major order):
       [.] -2*log(sigma) + log(x) - x**2/(2*sigma**2)
     """
-    x, sigma, = _prepare(x, sigma)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, sigma, shape = _args(x, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = -2*numpy.log(sigma) + numpy.log(x) - 1/2*x**2/sigma**2
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = -numpy.inf
-    out[~_in_domain(sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma) & numpy.isfinite(x)
+        out = -2*numpy.log(sigma) + numpy.log(x) - 1/2*x**2/sigma**2
+        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -135,12 +166,12 @@ def natural_gradient(sigma, grad):
     Fisher matrix (entries in row-major order):
       [0, 0] 4/sigma**2
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + (1, 1))
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma)
+        out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 4/sigma**2
-    out[~_in_domain(sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -152,22 +183,24 @@ def kl(sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] sigma_p**2/sigma_q**2 + log(sigma_q**2/sigma_p**2) - 1
     """
-    sigma_p, sigma_q, = _prepare(sigma_p, sigma_q)
-    shape = sigma_p.shape
-    out = numpy.empty(shape + ())
+    sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
         _c0 = sigma_p**2
         _c1 = sigma_q**2
-        _c2 = _c0**(-1.0)
-        _c3 = sigma_p - sigma_q
-        _c4 = _c2*_c3**2
-        out[...] = _c0/_c1 + numpy.log(_c1*_c2) - 1
-        _near = numpy.asarray(2*_c4 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(_c4*((28/5)*_c3**3/sigma_p**3 + (10/3)*_c3/sigma_p + (9/2)*_c4 + 2), shape)[_near]
-    out[~_in_domain(sigma_p)] = numpy.nan
-    out[~_in_domain(sigma_q)] = numpy.nan
-    return out
+        out = _c0/_c1 + numpy.log(_c1/_c0) - 1
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            sigma_p, sigma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (sigma_p, sigma_q,)]
+            _t0 = sigma_p - sigma_q
+            _t1 = _t0**2/sigma_p**2
+            _close = 2*_t1 < 1e-06
+            out[_near] = numpy.where(_close, _t1*((28/5)*(_t0**2*_t0)/(sigma_p**2*sigma_p) + (10/3)*_t0/sigma_p + (9/2)*_t1 + 2), out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -177,16 +210,14 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] 4*(1 + exp(-2*(1/2 - alpha/2)*log(sigma_p) - 2*(alpha/2 + 1/2)*log(sigma_q))/(2*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2))))/(1 - alpha**2)
     """
-    alpha, sigma_p, sigma_q, = _prepare(alpha, sigma_p, sigma_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, sigma_p, sigma_q, shape = _args(alpha, sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = alpha - 1
-        out[...] = -4*(1 - 2*numpy.exp(-_c0*numpy.log(sigma_q) + _c1*numpy.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
-    out[~_in_domain(sigma_p)] = numpy.nan
-    out[~_in_domain(sigma_q)] = numpy.nan
-    return out
+        out = -4*(1 - 2*numpy.exp(-_c0*numpy.log(sigma_q) + _c1*numpy.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -196,13 +227,12 @@ def entropy(sigma):
     Formula (entries in row-major order):
       [.] log(sigma) - log(2)/2 + EulerGamma/2 + 1
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + ())
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log(sigma) - 1/2*numpy.log(2) + (1/2)*numpy.euler_gamma + 1
-    out[~_in_domain(sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma)
+        out = numpy.log(sigma) - 1/2*numpy.log(2) + (1/2)*numpy.euler_gamma + 1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -212,15 +242,13 @@ def cross_entropy(sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] sigma_p**2/sigma_q**2 + log(sigma_q**4/(2*sigma_p**2))/2 + EulerGamma/2
     """
-    sigma_p, sigma_q, = _prepare(sigma_p, sigma_q)
-    shape = sigma_p.shape
-    out = numpy.empty(shape + ())
+    sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
         _c0 = sigma_p**2
-        out[...] = _c0/sigma_q**2 + (1/2)*numpy.log((1/2)*sigma_q**4/_c0) + (1/2)*numpy.euler_gamma
-    out[~_in_domain(sigma_p)] = numpy.nan
-    out[~_in_domain(sigma_q)] = numpy.nan
-    return out
+        out = _c0/sigma_q**2 + (1/2)*numpy.log((1/2)*((sigma_q**2)**2)/_c0) + (1/2)*numpy.euler_gamma
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -230,12 +258,12 @@ def amari_chentsov(sigma):
     Formula (entries in row-major order):
       [0, 0, 0] 16/sigma**3
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        out[..., 0, 0, 0] = 16/sigma**3
-    out[~_in_domain(sigma)] = numpy.nan
+        _ok = _in_domain(sigma)
+        out = numpy.empty(shape + (1, 1, 1))
+        out[..., 0, 0, 0] = 16/(sigma**2*sigma)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -246,12 +274,12 @@ def christoffel(alpha, sigma):
     Formula (entries in row-major order):
       [0, 0, 0] -2*alpha/sigma - 1/sigma
     """
-    alpha, sigma, = _prepare(alpha, sigma)
-    shape = alpha.shape
-    out = numpy.empty(shape + (1, 1, 1))
+    alpha, sigma, shape = _args(alpha, sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(sigma) & numpy.isfinite(alpha)
+        out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -(2*alpha + 1)/sigma
-    out[~_in_domain(sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -262,11 +290,10 @@ def scalar_curvature(sigma):
     Formula (entries in row-major order):
       [.] 0
     """
-    sigma, = _prepare(sigma)
-    shape = sigma.shape
-    out = numpy.empty(shape + ())
+    sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = 0
-    out[~_in_domain(sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(sigma)
+        out = 0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -187,8 +187,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu, sigma):
-    return numpy.greater(sigma, 0)
+    return (numpy.isfinite(mu)) & (numpy.isfinite(sigma)) & (numpy.greater(sigma, 0))
 
 
 
@@ -201,16 +234,16 @@ def fisher(mu, sigma):
       [1, 0] 0
       [1, 1] 8/(7*sigma**2)
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-2.0)
+        _ok = _in_domain(mu, sigma)
+        _c0 = 1/(sigma**2)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (5/7)*_c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (8/7)*_c0
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -224,16 +257,16 @@ def cramer_rao(mu, sigma):
       [1, 0] 0
       [1, 1] 7*sigma**2/8
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, sigma)
         _c0 = sigma**2
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (7/5)*_c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (7/8)*_c0
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -244,13 +277,12 @@ def jeffreys_prior(mu, sigma):
     Formula (entries in row-major order):
       [.] 2*sqrt(10)/(7*sigma**2)
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = (2/7)*numpy.sqrt(10)/sigma**2
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma)
+        out = (2/7)*numpy.sqrt(10)/sigma**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -261,17 +293,17 @@ def score(x, mu, sigma):
       [0] -5*(2*mu - 2*x)/(8*sigma**2*(1 + (-mu + x)**2/(4*sigma**2)))
       [1] -1/sigma + 5*(-mu + x)**2/(4*sigma**3*(1 + (-mu + x)**2/(4*sigma**2)))
     """
-    x, mu, sigma, = _prepare(x, mu, sigma)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, mu, sigma, shape = _args(x, mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-2.0)
+        _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
+        _c0 = 1/(sigma**2)
         _c1 = mu - x
         _c2 = _c1**2
         _c3 = _c0*_c2
+        out = numpy.empty(shape + (2,))
         out[..., 0] = -5/4*_c0*_c1/((1/4)*_c3 + 1)
         out[..., 1] = (5*_c0*_c2/(_c3 + 4) - 1)/sigma
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -282,13 +314,12 @@ def log_density(x, mu, sigma):
     Formula (entries in row-major order):
       [.] -log(sigma) - 5*log(1 + (-mu + x)**2/(4*sigma**2))/2 - log(4*pi)/2 + log(3*sqrt(pi)/4)
     """
-    x, mu, sigma, = _prepare(x, mu, sigma)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, mu, sigma, shape = _args(x, mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = -numpy.log(sigma) - 5/2*numpy.log(1 + (1/4)*(mu - x)**2/sigma**2) - 1/2*numpy.log(4*numpy.pi) + numpy.log((3/4)*numpy.sqrt(numpy.pi))
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
+        out = -numpy.log(sigma) - 5/2*numpy.log(1 + (1/4)*(mu - x)**2/sigma**2) - 1/2*numpy.log(4*numpy.pi) + numpy.log((3/4)*numpy.sqrt(numpy.pi))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -301,16 +332,16 @@ def natural_gradient(mu, sigma, grad):
       [1, 0] 0
       [1, 1] 8/(7*sigma**2)
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-2.0)
+        _ok = _in_domain(mu, sigma)
+        _c0 = 1/(sigma**2)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (5/7)*_c0
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = (8/7)*_c0
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -334,12 +365,11 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
         return -_c1 + numpy.log(3) + 2*numpy.log(2), -_c1 - numpy.log(sigma_p) - 4*numpy.log(sigma_q) + (5/2)*numpy.log(_c0*sigma_p**2 - _c2*_c3 - _c2*mu_p + 2*_c3*mu_p + mu_p**2 + mu_q**2 + 4*sigma_q**2)
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
         _S = _expect_real(_integrand, [mu_p, sigma_p, mu_q, sigma_q], []).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
-    out[~_in_domain(mu_p, sigma_p)] = numpy.nan
-    out[~_in_domain(mu_q, sigma_q)] = numpy.nan
-    return out
+        out = _full(_S, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -365,12 +395,11 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         return _c0*alpha + _c0 + _c1*alpha + _c1 + _c3*alpha - _c3 - _c6*alpha - _c6 + numpy.log(3) + 2*numpy.log(2), 1
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
         _S = _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(-mu_p + mu_q)/sigma_p]).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = 4*(1 - _S)/(1 - alpha**2)
-    out[~_in_domain(mu_p, sigma_p)] = numpy.nan
-    out[~_in_domain(mu_q, sigma_q)] = numpy.nan
-    return out
+        out = _full(4*(1 - _S)/(1 - alpha**2), shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -380,13 +409,12 @@ def entropy(mu, sigma):
     Formula (entries in row-major order):
       [.] log(sigma/12) + 25/6
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = numpy.log((1/12)*sigma) + 25/6
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma)
+        out = numpy.log((1/12)*sigma) + 25/6
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -409,12 +437,11 @@ def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
         return _c1 - 5/2*numpy.log(_c0 + 4), -_c1 - 4*numpy.log(sigma_q) + (5/2)*numpy.log(_c0*sigma_p**2 - _c2*_c3 - _c2*mu_p + 2*_c3*mu_p + mu_p**2 + mu_q**2 + 4*sigma_q**2)
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
         _S = _expect_real(_integrand, [mu_p, sigma_p, mu_q, sigma_q], []).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = _S
-    out[~_in_domain(mu_p, sigma_p)] = numpy.nan
-    out[~_in_domain(mu_q, sigma_q)] = numpy.nan
-    return out
+        out = _full(_S, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -431,12 +458,12 @@ def amari_chentsov(mu, sigma):
       [1, 1, 0] 0
       [1, 1, 1] 32/(21*sigma**3)
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-3.0)
+        _ok = _in_domain(mu, sigma)
+        _c0 = 1/(sigma**2*sigma)
         _c1 = (10/21)*_c0
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c1
         out[..., 0, 1, 0] = _c1
@@ -445,7 +472,7 @@ def amari_chentsov(mu, sigma):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = (32/21)*_c0
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -463,12 +490,12 @@ def christoffel(alpha, mu, sigma):
       [1, 1, 0] 0
       [1, 1, 1] -2*alpha/(3*sigma) - 1/sigma
     """
-    alpha, mu, sigma, = _prepare(alpha, mu, sigma)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, mu, sigma, shape = _args(alpha, mu, sigma)
     with numpy.errstate(all="ignore"):
-        _c0 = sigma**(-1.0)
+        _ok = _in_domain(mu, sigma) & numpy.isfinite(alpha)
+        _c0 = 1/(sigma)
         _c1 = -_c0*((1/3)*alpha + 1)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c1
         out[..., 0, 1, 0] = _c1
@@ -477,7 +504,7 @@ def christoffel(alpha, mu, sigma):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = -_c0*((2/3)*alpha + 1)
-    out[~_in_domain(mu, sigma)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -488,13 +515,12 @@ def scalar_curvature(mu, sigma):
     Formula (entries in row-major order):
       [.] -7/4
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = -7/4
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma)
+        out = -7/4
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -504,11 +530,10 @@ def gaussian_curvature(mu, sigma):
     Formula (entries in row-major order):
       [.] -7/8
     """
-    mu, sigma, = _prepare(mu, sigma)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        out[...] = -7/8
-    out[~_in_domain(mu, sigma)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, sigma)
+        out = -7/8
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

@@ -40,8 +40,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(mu, kappa):
-    return numpy.logical_and.reduce((numpy.less_equal(mu, numpy.pi),numpy.greater(kappa, 0),numpy.greater(mu, -numpy.pi)))
+    return (numpy.isfinite(kappa)) & (numpy.isfinite(mu)) & (numpy.less_equal(mu, numpy.pi)) & (numpy.greater(kappa, 0)) & (numpy.greater(mu, -numpy.pi))
 
 
 
@@ -54,18 +87,18 @@ def fisher(mu, kappa):
       [1, 0] 0
       [1, 1] 1 - besseli(1, kappa)**2/besseli(0, kappa)**2 - besseli(1, kappa)/(kappa*besseli(0, kappa))
     """
-    mu, kappa, = _prepare(mu, kappa)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(0, kappa)
-        _c1 = scipy.special.iv(1, kappa)
+        _ok = _in_domain(mu, kappa)
+        _c0 = scipy.special.i0e(kappa)
+        _c1 = scipy.special.i1e(kappa)
         _c2 = _c1/_c0
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c2*kappa
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = -_c2/kappa + 1 - _c1**2/_c0**2
-    out[~_in_domain(mu, kappa)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -79,18 +112,18 @@ def cramer_rao(mu, kappa):
       [1, 0] 0
       [1, 1] kappa*besseli(0, kappa)**2/(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa))
     """
-    mu, kappa, = _prepare(mu, kappa)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(0, kappa)
-        _c1 = scipy.special.iv(1, kappa)
+        _ok = _in_domain(mu, kappa)
+        _c0 = scipy.special.i0e(kappa)
+        _c1 = scipy.special.i1e(kappa)
         _c2 = _c0**2*kappa
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0/(_c1*kappa)
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = -_c2/(_c0*_c1 + _c1**2*kappa - _c2)
-    out[~_in_domain(mu, kappa)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -101,15 +134,14 @@ def jeffreys_prior(mu, kappa):
     Formula (entries in row-major order):
       [.] sqrt((kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa))*besseli(1, kappa)/besseli(0, kappa)**3)
     """
-    mu, kappa, = _prepare(mu, kappa)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(1, kappa)
-        _c1 = scipy.special.iv(0, kappa)
-        out[...] = numpy.sqrt(-_c0*(_c0**2*kappa + _c0*_c1 - _c1**2*kappa)/_c1**3)
-    out[~_in_domain(mu, kappa)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, kappa)
+        _c0 = scipy.special.i1e(kappa)
+        _c1 = scipy.special.i0e(kappa)
+        out = numpy.sqrt(-_c0*(_c0**2*kappa + _c0*_c1 - _c1**2*kappa)/(_c1**2*_c1))
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -120,15 +152,15 @@ def score(x, mu, kappa):
       [0] -kappa*sin(mu - x)
       [1] cos(mu - x) - besseli(1, kappa)/besseli(0, kappa)
     """
-    x, mu, kappa, = _prepare(x, mu, kappa)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, mu, kappa, shape = _args(x, mu, kappa)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu, kappa) & numpy.isfinite(x)
         _c0 = mu - x
+        out = numpy.empty(shape + (2,))
         out[..., 0] = -kappa*numpy.sin(_c0)
-        out[..., 1] = numpy.cos(_c0) - scipy.special.iv(1, kappa)/scipy.special.iv(0, kappa)
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.less_equal(x, numpy.pi),numpy.greater_equal(x, -numpy.pi))), dtype=bool)] = numpy.nan
-    out[~_in_domain(mu, kappa)] = numpy.nan
+        out[..., 1] = numpy.cos(_c0) - scipy.special.i1e(kappa)/scipy.special.i0e(kappa)
+        out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -139,14 +171,13 @@ def log_density(x, mu, kappa):
     Formula (entries in row-major order):
       [.] kappa*cos(mu - x) - log(2*pi*besseli(0, kappa))
     """
-    x, mu, kappa, = _prepare(x, mu, kappa)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, mu, kappa, shape = _args(x, mu, kappa)
     with numpy.errstate(all="ignore"):
-        out[...] = kappa*numpy.cos(mu - x) - numpy.log(2*numpy.pi*scipy.special.iv(0, kappa))
-        out[~numpy.asarray(numpy.logical_and.reduce((numpy.less_equal(x, numpy.pi),numpy.greater_equal(x, -numpy.pi))), dtype=bool)] = -numpy.inf
-    out[~_in_domain(mu, kappa)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, kappa) & numpy.isfinite(x)
+        out = kappa*numpy.cos(mu - x) - numpy.log(scipy.special.i0e(kappa)) - abs(kappa) - numpy.log(numpy.pi) - numpy.log(2)
+        out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -159,18 +190,18 @@ def natural_gradient(mu, kappa, grad):
       [1, 0] 0
       [1, 1] 1 - besseli(1, kappa)**2/besseli(0, kappa)**2 - besseli(1, kappa)/(kappa*besseli(0, kappa))
     """
-    mu, kappa, = _prepare(mu, kappa)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2))
+    mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(0, kappa)
-        _c1 = scipy.special.iv(1, kappa)
+        _ok = _in_domain(mu, kappa)
+        _c0 = scipy.special.i0e(kappa)
+        _c1 = scipy.special.i1e(kappa)
         _c2 = _c1/_c0
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c2*kappa
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
         out[..., 1, 1] = -_c2/kappa + 1 - _c1**2/_c0**2
-    out[~_in_domain(mu, kappa)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -182,44 +213,50 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     Formula (entries in row-major order):
       [.] kappa_p*besseli(1, kappa_p)/besseli(0, kappa_p) - kappa_q*cos(mu_p - mu_q)*besseli(1, kappa_p)/besseli(0, kappa_p) - log(besseli(0, kappa_p)) + log(besseli(0, kappa_q))
     """
-    mu_p, kappa_p, mu_q, kappa_q, = _prepare(mu_p, kappa_p, mu_q, kappa_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, kappa_p, mu_q, kappa_q, shape = _args(mu_p, kappa_p, mu_q, kappa_q)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(0, kappa_p)
-        _c1 = _c0**(-1.0)
-        _c2 = scipy.special.iv(1, kappa_p)
-        _c3 = _c1*_c2
-        _c4 = _c3*kappa_p
-        _c5 = mu_p - mu_q
-        _c6 = kappa_p - kappa_q
-        _c7 = _c6**2
-        _c8 = scipy.special.iv(2, kappa_p)
-        _c9 = _c1*_c8
-        _c10 = _c5**2
-        _c11 = _c0**(-2.0)
-        _c12 = _c2**2
-        _c13 = _c11*_c12*_c7
-        _c14 = _c6**4
-        _c15 = _c6**5
-        _c16 = _c6**3
-        _c17 = scipy.special.iv(3, kappa_p)
-        _c18 = 80*_c17
-        _c19 = scipy.special.iv(4, kappa_p)
-        _c20 = _c5**4
-        _c21 = _c0**(-3.0)
-        _c22 = _c2**3
-        _c23 = _c0**(-4.0)
-        _c24 = _c8**2
-        _c25 = _c11*_c14
-        _c26 = _c15*_c2
-        out[...] = -_c3*kappa_q*numpy.cos(_c5) + _c4 - numpy.log(_c0) + numpy.log(scipy.special.iv(0, kappa_q))
-        _near = numpy.asarray((1/2)*_c10*_c4 - 1/2*_c13 + (1/4)*_c7*_c9 + (1/4)*_c7 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to((1/2)*_c1*_c10*_c2*kappa_p + (1/192)*_c1*_c14*_c19 + (1/128)*_c1*_c15*_c17 - 1/1920*_c1*_c15*scipy.special.iv(5, kappa_p) - 1/1920*_c1*_c16*_c18 + (1/8)*_c1*_c16*_c2 + (1/24)*_c1*_c2*_c20*_c6 + (1/4)*_c1*_c7*_c8 - 1/2*_c10*_c3*_c6 + (1/8)*_c11*_c12*_c14 + (1/96)*_c11*_c15*_c17*_c8 + (1/192)*_c11*_c15*_c19*_c2 + (1/4)*_c11*_c16*_c2*_c8 - 7/96*_c11*_c26*_c8 + (1/4)*_c12*_c14*_c21*_c8 - 1/1920*_c12*_c15*_c18*_c21 - 1/2*_c13 - 1/4*_c14*_c2**4*_c23 - 1/24*_c14*_c9 - 1/64*_c14 + (1/8)*_c15*_c21*_c22 + (1/4)*_c15*_c22*_c23*_c8 - 1/48*_c15*_c3 - 1/3*_c16*_c21*_c22 - 1/1920*_c18*_c2*_c25 - 1/24*_c20*_c4 - 1/16*_c21*_c24*_c26 - 1/32*_c24*_c25 + (1/4)*_c7 - 1/5*_c15*_c2**5/_c0**5, shape)[_near]
-    out[~_in_domain(mu_p, kappa_p)] = numpy.nan
-    out[~_in_domain(mu_q, kappa_q)] = numpy.nan
-    return out
+        _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
+        _c0 = scipy.special.i0e(kappa_p)
+        _c1 = scipy.special.i1e(kappa_p)/_c0
+        out = _c1*kappa_p - _c1*kappa_q*numpy.cos(mu_p - mu_q) - numpy.log(_c0) + numpy.log(scipy.special.i0e(kappa_q)) - abs(kappa_p) + abs(kappa_q)
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            mu_p, kappa_p, mu_q, kappa_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, kappa_p, mu_q, kappa_q,)]
+            _t0 = kappa_p - kappa_q
+            _t1 = _t0**2
+            _t2 = scipy.special.i0e(kappa_p)
+            _t3 = 1/(_t2)
+            _t4 = scipy.special.ive(2, kappa_p)
+            _t5 = _t3*_t4
+            _t6 = mu_p - mu_q
+            _t7 = _t6**2
+            _t8 = scipy.special.i1e(kappa_p)
+            _t9 = _t3*_t8
+            _t10 = _t7*_t9
+            _t11 = 1/(_t2**2)
+            _t12 = _t8**2
+            _t13 = _t1*_t11*_t12
+            _t14 = ((_t0**2)**2)
+            _t15 = _t0**5
+            _t16 = _t15*_t3
+            _t17 = (_t0**2*_t0)
+            _t18 = scipy.special.ive(3, kappa_p)
+            _t19 = 80*_t18
+            _t20 = scipy.special.ive(4, kappa_p)
+            _t21 = ((_t6**2)**2)
+            _t22 = 1/(_t2**2*_t2)
+            _t23 = (_t8**2*_t8)
+            _t24 = 1/((_t2**2)**2)
+            _t25 = _t4**2
+            _t26 = _t11*_t14
+            _t27 = _t15*_t8
+            _close = (1/4)*_t1*_t5 + (1/4)*_t1 + (1/2)*_t10*kappa_p - 1/2*_t13 < 1e-06
+            out[_near] = numpy.where(_close, -1/2*_t0*_t10 + (1/24)*_t0*_t21*_t3*_t8 + (1/4)*_t1*_t3*_t4 + (1/4)*_t1 + (1/8)*_t11*_t12*_t14 + (1/96)*_t11*_t15*_t18*_t4 + (1/192)*_t11*_t15*_t20*_t8 + (1/4)*_t11*_t17*_t4*_t8 - 7/96*_t11*_t27*_t4 + (1/4)*_t12*_t14*_t22*_t4 - 1/1920*_t12*_t15*_t19*_t22 - 1/2*_t13 + (1/192)*_t14*_t20*_t3 - 1/4*_t14*_t24*((_t8**2)**2) - 1/24*_t14*_t5 - 1/64*_t14 + (1/128)*_t15*_t18*_t3 + (1/8)*_t15*_t22*_t23 + (1/4)*_t15*_t23*_t24*_t4 - 1/5*_t15*_t8**5/_t2**5 - 1/48*_t16*_t8 - 1/1920*_t16*scipy.special.ive(5, kappa_p) - 1/1920*_t17*_t19*_t3 - 1/3*_t17*_t22*_t23 + (1/8)*_t17*_t3*_t8 - 1/1920*_t19*_t26*_t8 - 1/24*_t21*_t9*kappa_p - 1/16*_t22*_t25*_t27 - 1/32*_t25*_t26 + (1/2)*_t3*_t7*_t8*kappa_p, out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -229,10 +266,9 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
     Formula (entries in row-major order):
       [.] 4*(-2*pi*exp(-(1/2 - alpha/2)*(log(besseli(0, kappa_p)) + log(2) + log(pi)) - (alpha/2 + 1/2)*(log(besseli(0, kappa_q)) + log(2) + log(pi)))*besseli(0, ((kappa_p*(1/2 - alpha/2)*sin(mu_p) + kappa_q*(alpha/2 + 1/2)*sin(mu_q))**2 + (kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q))**2 - (kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q))*sqrt((kappa_p*(1/2 - alpha/2)*sin(mu_p) + kappa_q*(alpha/2 + 1/2)*sin(mu_q))**2 + (kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q))**2))/(kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q) - sqrt((kappa_p*(1/2 - alpha/2)*sin(mu_p) + kappa_q*(alpha/2 + 1/2)*sin(mu_q))**2 + (kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q))**2))) + 1)/(1 - alpha**2)
     """
-    alpha, mu_p, kappa_p, mu_q, kappa_q, = _prepare(alpha, mu_p, kappa_p, mu_q, kappa_q)
-    shape = alpha.shape
-    out = numpy.empty(shape + ())
+    alpha, mu_p, kappa_p, mu_q, kappa_q, shape = _args(alpha, mu_p, kappa_p, mu_q, kappa_q)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = numpy.log(2) + numpy.log(numpy.pi)
         _c2 = alpha - 1
@@ -241,10 +277,9 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
         _c5 = -_c4
         _c6 = _c5**2 + (_c0*kappa_q*numpy.sin(mu_q) - _c3*numpy.sin(mu_p))**2
         _c7 = numpy.sqrt(_c6)
-        out[...] = 4*(2*numpy.pi*numpy.exp(-1/2*_c0*(_c1 + numpy.log(scipy.special.iv(0, kappa_q))) + (1/2)*_c2*(_c1 + numpy.log(scipy.special.iv(0, kappa_p))))*scipy.special.iv(0, (1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
-    out[~_in_domain(mu_p, kappa_p)] = numpy.nan
-    out[~_in_domain(mu_q, kappa_q)] = numpy.nan
-    return out
+        out = 4*(2*numpy.pi*numpy.exp(-1/2*_c0*(_c1 + numpy.log(scipy.special.i0e(kappa_q)) + abs(kappa_q)) + (1/2)*_c2*(_c1 + numpy.log(scipy.special.i0e(kappa_p)) + abs(kappa_p)))*scipy.special.iv(0, (1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -254,14 +289,13 @@ def entropy(mu, kappa):
     Formula (entries in row-major order):
       [.] -kappa*besseli(1, kappa)/besseli(0, kappa) + log(2*pi*besseli(0, kappa))
     """
-    mu, kappa, = _prepare(mu, kappa)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(0, kappa)
-        out[...] = numpy.log(2*numpy.pi*_c0) - kappa*scipy.special.iv(1, kappa)/_c0
-    out[~_in_domain(mu, kappa)] = numpy.nan
-    return out
+        _ok = _in_domain(mu, kappa)
+        _c0 = scipy.special.i0e(kappa)
+        out = numpy.log(_c0) + abs(kappa) + numpy.log(2) + numpy.log(numpy.pi) - kappa*scipy.special.i1e(kappa)/_c0
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -271,14 +305,12 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     Formula (entries in row-major order):
       [.] -kappa_q*cos(mu_p - mu_q)*besseli(1, kappa_p)/besseli(0, kappa_p) + log(2*pi*besseli(0, kappa_q))
     """
-    mu_p, kappa_p, mu_q, kappa_q, = _prepare(mu_p, kappa_p, mu_q, kappa_q)
-    shape = mu_p.shape
-    out = numpy.empty(shape + ())
+    mu_p, kappa_p, mu_q, kappa_q, shape = _args(mu_p, kappa_p, mu_q, kappa_q)
     with numpy.errstate(all="ignore"):
-        out[...] = -kappa_q*numpy.cos(mu_p - mu_q)*scipy.special.iv(1, kappa_p)/scipy.special.iv(0, kappa_p) + numpy.log(2*numpy.pi*scipy.special.iv(0, kappa_q))
-    out[~_in_domain(mu_p, kappa_p)] = numpy.nan
-    out[~_in_domain(mu_q, kappa_q)] = numpy.nan
-    return out
+        _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
+        out = -kappa_q*numpy.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + numpy.log(scipy.special.i0e(kappa_q)) + abs(kappa_q) + numpy.log(2) + numpy.log(numpy.pi)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -295,16 +327,16 @@ def amari_chentsov(mu, kappa):
       [1, 1, 0] 0
       [1, 1, 1] -2*besseli(1, kappa)/besseli(0, kappa) + 2*besseli(1, kappa)**3/besseli(0, kappa)**3 - 1/kappa + 3*besseli(1, kappa)**2/(kappa*besseli(0, kappa)**2) + 2*besseli(1, kappa)/(kappa**2*besseli(0, kappa))
     """
-    mu, kappa, = _prepare(mu, kappa)
-    shape = mu.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(1, kappa)
-        _c1 = scipy.special.iv(0, kappa)
+        _ok = _in_domain(mu, kappa)
+        _c0 = scipy.special.i1e(kappa)
+        _c1 = scipy.special.i0e(kappa)
         _c2 = 2*_c0/_c1
         _c3 = _c0**2/_c1**2
         _c4 = -_c2 - _c3*kappa + kappa
-        _c5 = kappa**(-1.0)
+        _c5 = 1/(kappa)
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c4
         out[..., 0, 1, 0] = _c4
@@ -312,8 +344,8 @@ def amari_chentsov(mu, kappa):
         out[..., 1, 0, 0] = _c4
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
-        out[..., 1, 1, 1] = 2*_c0**3/_c1**3 - _c2 + _c2/kappa**2 + 3*_c3*_c5 - _c5
-    out[~_in_domain(mu, kappa)] = numpy.nan
+        out[..., 1, 1, 1] = 2*(_c0**2*_c0)/(_c1**2*_c1) - _c2 + _c2/kappa**2 + 3*_c3*_c5 - _c5
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -331,16 +363,15 @@ def christoffel(alpha, mu, kappa):
       [1, 1, 0] 0
       [1, 1, 1] alpha*(-kappa*besseli(1, kappa)**3/(kappa*besseli(0, kappa)**3 - kappa*besseli(0, kappa)*besseli(1, kappa)**2 - besseli(0, kappa)**2*besseli(1, kappa)) + kappa*besseli(0, kappa)*besseli(1, kappa)/(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa)) - besseli(0, kappa)*besseli(1, kappa)/(kappa**2*besseli(0, kappa)**2 - kappa**2*besseli(1, kappa)**2 - kappa*besseli(0, kappa)*besseli(1, kappa)) + besseli(0, kappa)**2/(2*kappa*besseli(0, kappa)**2 - 2*kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa)) - 3*besseli(1, kappa)**2/(2*kappa*besseli(0, kappa)**2 - 2*kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa))) + kappa*besseli(1, kappa)**3/(kappa*besseli(0, kappa)**3 - kappa*besseli(0, kappa)*besseli(1, kappa)**2 - besseli(0, kappa)**2*besseli(1, kappa)) - kappa*besseli(0, kappa)*besseli(1, kappa)/(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa)) + besseli(0, kappa)*besseli(1, kappa)/(kappa**2*besseli(0, kappa)**2 - kappa**2*besseli(1, kappa)**2 - kappa*besseli(0, kappa)*besseli(1, kappa)) - besseli(0, kappa)**2/(2*kappa*besseli(0, kappa)**2 - 2*kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa)) + 3*besseli(1, kappa)**2/(2*kappa*besseli(0, kappa)**2 - 2*kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa))
     """
-    alpha, mu, kappa, = _prepare(alpha, mu, kappa)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, mu, kappa, shape = _args(alpha, mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(0, kappa)
-        _c1 = scipy.special.iv(1, kappa)
+        _ok = _in_domain(mu, kappa) & numpy.isfinite(alpha)
+        _c0 = scipy.special.i0e(kappa)
+        _c1 = scipy.special.i1e(kappa)
         _c2 = _c0/_c1
-        _c3 = _c0**(-1.0)
+        _c3 = 1/(_c0)
         _c4 = _c1*_c3
-        _c5 = kappa**(-1.0)
+        _c5 = 1/(kappa)
         _c6 = 2*_c5
         _c7 = (1/2)*_c2 - 1/2*_c4 + (1/2)*alpha*(-_c2 + _c4 + _c6)
         _c8 = _c0*_c1
@@ -349,8 +380,9 @@ def christoffel(alpha, mu, kappa):
         _c11 = _c0**2
         _c12 = _c10*kappa - _c11*kappa
         _c13 = _c12 + _c8
-        _c14 = _c13**(-1.0)
-        _c15 = _c1**3*_c3*kappa
+        _c14 = 1/(_c13)
+        _c15 = (_c1**2*_c1)*_c3*kappa
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = _c7
         out[..., 0, 1, 0] = _c7
@@ -359,7 +391,7 @@ def christoffel(alpha, mu, kappa):
         out[..., 1, 0, 1] = 0
         out[..., 1, 1, 0] = 0
         out[..., 1, 1, 1] = _c0*_c1*_c14*kappa - 3/2*_c10*_c14 + (1/2)*_c11*_c14 - _c14*_c15 - _c14*_c5*_c8 + (1/2)*alpha*(3*_c10 - _c11 + 2*_c15 + _c6*_c8 - _c9*kappa)/_c13
-    out[~_in_domain(mu, kappa)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -370,18 +402,17 @@ def scalar_curvature(mu, kappa):
     Formula (entries in row-major order):
       [.] (kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa))*(kappa*besseli(0, kappa)**4 - kappa*besseli(1, kappa)**4 - 2*besseli(0, kappa)**3*besseli(1, kappa))/(2*(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa))**2*besseli(1, kappa)**2)
     """
-    mu, kappa, = _prepare(mu, kappa)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(1, kappa)
+        _ok = _in_domain(mu, kappa)
+        _c0 = scipy.special.i1e(kappa)
         _c1 = _c0**2
-        _c2 = scipy.special.iv(0, kappa)
+        _c2 = scipy.special.i0e(kappa)
         _c3 = _c0*_c2
         _c4 = _c1*kappa - _c2**2*kappa
-        out[...] = (1/2)*(2*_c3 + _c4)*(_c0**4*kappa + 2*_c0*_c2**3 - _c2**4*kappa)/(_c1*(_c3 + _c4)**2)
-    out[~_in_domain(mu, kappa)] = numpy.nan
-    return out
+        out = (1/2)*(2*_c3 + _c4)*(((_c0**2)**2)*kappa + 2*_c0*(_c2**2*_c2) - ((_c2**2)**2)*kappa)/(_c1*(_c3 + _c4)**2)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -391,16 +422,15 @@ def gaussian_curvature(mu, kappa):
     Formula (entries in row-major order):
       [.] (kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa))*(kappa*besseli(0, kappa)**4 - kappa*besseli(1, kappa)**4 - 2*besseli(0, kappa)**3*besseli(1, kappa))/(4*(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa))**2*besseli(1, kappa)**2)
     """
-    mu, kappa, = _prepare(mu, kappa)
-    shape = mu.shape
-    out = numpy.empty(shape + ())
+    mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _c0 = scipy.special.iv(1, kappa)
+        _ok = _in_domain(mu, kappa)
+        _c0 = scipy.special.i1e(kappa)
         _c1 = _c0**2
-        _c2 = scipy.special.iv(0, kappa)
+        _c2 = scipy.special.i0e(kappa)
         _c3 = _c0*_c2
         _c4 = _c1*kappa - _c2**2*kappa
-        out[...] = (1/4)*(2*_c3 + _c4)*(_c0**4*kappa + 2*_c0*_c2**3 - _c2**4*kappa)/(_c1*(_c3 + _c4)**2)
-    out[~_in_domain(mu, kappa)] = numpy.nan
-    return out
+        out = (1/4)*(2*_c3 + _c4)*(((_c0**2)**2)*kappa + 2*_c0*(_c2**2*_c2) - ((_c2**2)**2)*kappa)/(_c1*(_c3 + _c4)**2)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

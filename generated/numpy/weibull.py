@@ -187,8 +187,41 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+def _args(*args):
+    """The arguments as float64 and their broadcast shape, without copying.
+
+    Plain numbers stay numpy scalars (the fast path of a call at one point);
+    arrays are read in place, and arithmetic broadcasts them.
+    """
+    if all(isinstance(a, (float, int)) for a in args):
+        return [numpy.float64(a) for a in args] + [()]
+    arrays = [numpy.asarray(a, dtype=float) for a in args]
+    first = arrays[0].shape
+    if all(a.shape == first for a in arrays):
+        return arrays + [first]
+    return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
+
+
+def _full(value, shape):
+    """``value`` as a float array of ``shape`` that the caller may write into."""
+    value = numpy.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = numpy.array(numpy.broadcast_to(value, shape))
+    return value
+
+
+def _mask(out, keep, value, shape):
+    """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
+    if numpy.all(keep):
+        return out
+    if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
+        out = _full(out, shape)  # a scalar quantity that did not depend on every argument
+    out[~numpy.broadcast_to(keep, shape)] = value
+    return out
+
+
 def _in_domain(k, lam):
-    return numpy.logical_and.reduce((numpy.greater(k, 0),numpy.greater(lam, 0)))
+    return (numpy.isfinite(k)) & (numpy.isfinite(lam)) & (numpy.greater(k, 0)) & (numpy.greater(lam, 0))
 
 
 
@@ -201,17 +234,17 @@ def fisher(k, lam):
       [1, 0] (-1 + EulerGamma)/lam
       [1, 1] k**2/lam**2
     """
-    k, lam, = _prepare(k, lam)
-    shape = k.shape
-    out = numpy.empty(shape + (2, 2))
+    k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(k, lam)
         _c0 = k**2
         _c1 = -(1 - numpy.euler_gamma)/lam
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (-2*numpy.euler_gamma + numpy.euler_gamma**2 + 1 + (1/6)*numpy.pi**2)/_c0
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
         out[..., 1, 1] = _c0/lam**2
-    out[~_in_domain(k, lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -225,20 +258,20 @@ def cramer_rao(k, lam):
       [1, 0] 6*lam*(1 - EulerGamma)/pi**2
       [1, 1] lam**2*(-12*EulerGamma + 6*EulerGamma**2 + 6 + pi**2)/(pi**2*k**2)
     """
-    k, lam, = _prepare(k, lam)
-    shape = k.shape
-    out = numpy.empty(shape + (2, 2))
+    k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(k, lam)
         _c0 = k**2
         _c1 = numpy.pi**2
-        _c2 = _c1**(-1.0)
+        _c2 = 1/(_c1)
         _c3 = 6*_c2
         _c4 = _c3*lam*(1 - numpy.euler_gamma)
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0*_c3
         out[..., 0, 1] = _c4
         out[..., 1, 0] = _c4
         out[..., 1, 1] = _c2*lam**2*(_c1 - 12*numpy.euler_gamma + 6*numpy.euler_gamma**2 + 6)/_c0
-    out[~_in_domain(k, lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -249,13 +282,12 @@ def jeffreys_prior(k, lam):
     Formula (entries in row-major order):
       [.] sqrt(6)*pi/(6*lam)
     """
-    k, lam, = _prepare(k, lam)
-    shape = k.shape
-    out = numpy.empty(shape + ())
+    k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = (1/6)*numpy.sqrt(6)*numpy.pi/lam
-    out[~_in_domain(k, lam)] = numpy.nan
-    return out
+        _ok = _in_domain(k, lam)
+        out = (1/6)*numpy.sqrt(6)*numpy.pi/lam
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -266,18 +298,18 @@ def score(x, k, lam):
       [0] -(x/lam)**k*log(x/lam) + log(x/lam) + 1/k
       [1] k*(x/lam)**k/lam - (k - 1)/lam - 1/lam
     """
-    x, k, lam, = _prepare(x, k, lam)
-    shape = x.shape
-    out = numpy.empty(shape + (2,))
+    x, k, lam, shape = _args(x, k, lam)
     with numpy.errstate(all="ignore"):
-        _c0 = lam**(-1.0)
+        _ok = _in_domain(k, lam) & numpy.isfinite(x)
+        _c0 = 1/(lam)
         _c1 = _c0*x
         _c2 = numpy.log(_c1)
         _c3 = _c1**k
-        out[..., 0] = -_c2*_c3 + _c2 + k**(-1.0)
+        out = numpy.empty(shape + (2,))
+        out[..., 0] = -_c2*_c3 + _c2 + 1/(k)
         out[..., 1] = _c0*(_c3*k - k)
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = numpy.nan
-    out[~_in_domain(k, lam)] = numpy.nan
+        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -288,15 +320,14 @@ def log_density(x, k, lam):
     Formula (entries in row-major order):
       [.] -(x/lam)**k + (k - 1)*log(x/lam) + log(k) - log(lam)
     """
-    x, k, lam, = _prepare(x, k, lam)
-    shape = x.shape
-    out = numpy.empty(shape + ())
+    x, k, lam, shape = _args(x, k, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(k, lam) & numpy.isfinite(x)
         _c0 = x/lam
-        out[...] = -_c0**k + (k - 1)*numpy.log(_c0) + numpy.log(k) - numpy.log(lam)
-        out[~numpy.asarray(numpy.greater_equal(x, 0), dtype=bool)] = -numpy.inf
-    out[~_in_domain(k, lam)] = numpy.nan
-    return out
+        out = -_c0**k + (k - 1)*numpy.log(_c0) + numpy.log(k) - numpy.log(lam)
+        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -309,17 +340,17 @@ def natural_gradient(k, lam, grad):
       [1, 0] (-1 + EulerGamma)/lam
       [1, 1] k**2/lam**2
     """
-    k, lam, = _prepare(k, lam)
-    shape = k.shape
-    out = numpy.empty(shape + (2, 2))
+    k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(k, lam)
         _c0 = k**2
         _c1 = -(1 - numpy.euler_gamma)/lam
+        out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (-2*numpy.euler_gamma + numpy.euler_gamma**2 + 1 + (1/6)*numpy.pi**2)/_c0
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
         out[..., 1, 1] = _c0/lam**2
-    out[~_in_domain(k, lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
 
@@ -331,102 +362,106 @@ def kl(k_p, lam_p, k_q, lam_q):
     Formula (entries in row-major order):
       [.] -k_q*log(lam_p) + k_q*log(lam_q) + lam_p**k_q*gamma(1 + k_q/k_p)/lam_q**k_q + log(k_p) - log(k_q) - 1 - EulerGamma + EulerGamma*k_q/k_p
     """
-    k_p, lam_p, k_q, lam_q, = _prepare(k_p, lam_p, k_q, lam_q)
-    shape = k_p.shape
-    out = numpy.empty(shape + ())
+    k_p, lam_p, k_q, lam_q, shape = _args(k_p, lam_p, k_q, lam_q)
     with numpy.errstate(all="ignore"):
-        _c0 = k_p**(-1.0)
-        _c1 = k_p**2
-        _c2 = _c1**(-1.0)
-        _c3 = k_p - k_q
-        _c4 = _c3**2
-        _c5 = _c2*_c4
-        _c6 = (1/2)*_c5
-        _c7 = numpy.euler_gamma**2
-        _c8 = numpy.pi**2
-        _c9 = (1/12)*_c8
-        _c10 = (1/2)*_c1
-        _c11 = lam_p - lam_q
-        _c12 = _c11**2/lam_p**2
-        _c13 = _c11/lam_p
-        _c14 = _c13*_c3
-        _c15 = _c10*_c12 - _c14 + numpy.euler_gamma*_c14 + _c5*_c9 - numpy.euler_gamma*_c5 + _c6*_c7 + _c6
-        _c16 = k_p**3
-        _c17 = _c16**(-1.0)
-        _c18 = _c3**3
-        _c19 = _c17*_c18
-        _c20 = (1/3)*_c19
-        _c21 = k_p**4
-        _c22 = _c3**4
-        _c23 = _c22/_c21
-        _c24 = k_p**5
-        _c25 = _c3**5/_c24
-        _c26 = (1/5)*_c25
-        _c27 = _c11**3/lam_p**3
-        _c28 = (1/2)*_c7
-        _c29 = (1/2)*_c12
-        _c30 = _c29*_c3
-        _c31 = 1.2020569031595942
-        _c32 = (1/3)*_c31
-        _c33 = _c23*_c32
-        _c34 = _c27*_c3
-        _c35 = (1/3)*_c34
-        _c36 = _c11**4/lam_p**4
-        _c37 = (1/4)*_c36
-        _c38 = _c3*_c37
-        _c39 = numpy.euler_gamma**3
-        _c40 = (1/6)*_c39
-        _c41 = _c19*_c9
-        _c42 = (1/24)*numpy.euler_gamma**4
-        _c43 = (1/160)*numpy.pi**4
-        _c44 = _c25*_c43
-        _c45 = (1/6)*_c27
-        _c46 = _c11**5/lam_p**5
-        _c47 = (1/24)*_c36
-        _c48 = (3/2)*_c4
-        _c49 = _c27*_c48
-        _c50 = _c12*_c48
-        _c51 = _c1*_c36
-        _c52 = _c27*_c4
-        _c53 = _c52*k_p
-        _c54 = _c0*_c4
-        _c55 = _c13*_c54
-        _c56 = numpy.euler_gamma*_c30
-        _c57 = _c3*_c36
-        _c58 = _c57*k_p
-        _c59 = (3/2)*k_p
-        _c60 = _c1*_c34
-        _c61 = _c18*_c29
-        _c62 = numpy.euler_gamma*_c32
-        _c63 = numpy.euler_gamma*_c9
-        _c64 = _c25*_c7
-        _c65 = (1/24)*_c8
-        _c66 = _c0*_c52
-        _c67 = numpy.euler_gamma*_c38
-        _c68 = (1/4)*_c7
-        _c69 = _c12*_c4
-        _c70 = (1/6)*_c31
-        _c71 = _c65*_c7
-        _c72 = _c25*_c8
-        _c73 = numpy.euler_gamma*_c2
-        _c74 = _c13*_c18
-        _c75 = _c13*_c17*_c22
-        _c76 = _c12*_c54
-        _c77 = _c2*_c74
-        _c78 = _c12*_c18
-        _c79 = _c0*_c78
-        _c80 = (2/3)*numpy.euler_gamma
-        _c81 = _c2*_c78
-        _c82 = (1/6)*_c8
-        _c83 = (1/12)*_c39
-        _c84 = numpy.euler_gamma*_c79
-        out[...] = numpy.euler_gamma*_c0*k_q - k_q*numpy.log(lam_p) + k_q*numpy.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1 - numpy.euler_gamma
-        _near = numpy.asarray(_c15 < 1e-06)
-        if _near.any():
-            out[_near] = numpy.broadcast_to(-_c0*_c61 + (5/12)*_c1*_c46 + _c1*_c67 + _c10*_c27 - _c12*_c3*_c59 + _c15 + numpy.euler_gamma*_c16*_c3*_c47 + _c16*_c37 + _c16*_c45 + (7/24)*_c16*_c46 - 5/24*_c16*_c57 - _c19*_c28 + _c19*_c40 + _c20*_c31 + _c20 + (1/12)*_c21*_c46 + _c21*_c47 - _c23*_c40 + _c23*_c42 + _c23*_c43 - _c23*_c63 + _c23*_c71 + (1/4)*_c23 + (1/120)*_c24*_c46 - _c25*_c42 - _c25*_c62 + (1/120)*numpy.euler_gamma**5*_c25 + _c26 + _c26*1.03692775514337 + _c28*_c55 + _c28*_c75 - _c28*_c81 + _c29*_c54 - _c3*_c51 - _c30 + (1/36)*_c31*_c72 - 2/3*_c31*_c75 + _c32*_c77 - _c33 + numpy.euler_gamma*_c33 - _c34*_c59 + (1/2)*numpy.euler_gamma*_c34*k_p - _c35 + numpy.euler_gamma*_c35 - _c38 + (1/72)*_c39*_c72 - 1/3*_c39*_c75 + _c40*_c77 - _c41 + numpy.euler_gamma*_c41 + _c42*_c75 + _c43*_c75 - _c44 + numpy.euler_gamma*_c44 + _c45*_c54*_c7 - numpy.euler_gamma*_c49 + _c49 - numpy.euler_gamma*_c50 + _c50 + (11/24)*_c51 + _c52*_c65 + _c52*_c68 + (1/12)*_c53*_c7 + (1/72)*_c53*_c8 - _c53*_c80 + _c53 + _c55*_c9 - 2*numpy.euler_gamma*_c55 + _c55 + _c56*k_p + _c56 - 11/8*_c58 + (11/24)*numpy.euler_gamma*_c58 - 2/3*_c60 + (1/6)*numpy.euler_gamma*_c60 + _c61*_c73 + _c62*_c75 + _c63*_c77 - _c64*_c65 + _c64*_c70 + _c65*_c69 + _c65*_c73*_c78 + _c65*_c76 + _c65*_c84 + (1/36)*_c66*_c8 - _c66*_c80 + (1/3)*_c66 + _c67 + _c68*_c69 + _c68*_c76 - _c7*_c77 - 3/4*_c7*_c79 + _c70*_c79 + _c70*_c81 + _c71*_c75 + _c73*_c74 - numpy.euler_gamma*_c75*_c82 + _c75*_c9 - numpy.euler_gamma*_c76 - _c77*_c82 - 1/8*_c79*_c8 + _c79*_c83 + _c81*_c83 - _c81*_c9 + (3/2)*_c84, shape)[_near]
-    out[~_in_domain(k_p, lam_p)] = numpy.nan
-    out[~_in_domain(k_q, lam_q)] = numpy.nan
-    return out
+        _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
+        _c0 = 1/(k_p)
+        out = numpy.euler_gamma*_c0*k_q - k_q*numpy.log(lam_p) + k_q*numpy.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1 - numpy.euler_gamma
+        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
+        # can the quadratic form be under the threshold, so it is tested there only
+        _near = out < 2e-06
+        if numpy.any(_near):
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            k_p, lam_p, k_q, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (k_p, lam_p, k_q, lam_q,)]
+            _t0 = k_p**2
+            _t1 = 1/(_t0)
+            _t2 = k_p - k_q
+            _t3 = _t2**2
+            _t4 = _t1*_t3
+            _t5 = (1/2)*_t4
+            _t6 = numpy.euler_gamma**2
+            _t7 = numpy.pi**2
+            _t8 = (1/12)*_t7
+            _t9 = (1/2)*_t0
+            _t10 = lam_p - lam_q
+            _t11 = _t10**2/lam_p**2
+            _t12 = _t10/lam_p
+            _t13 = _t12*_t2
+            _t14 = _t11*_t9 - _t13 + numpy.euler_gamma*_t13 + _t4*_t8 - numpy.euler_gamma*_t4 + _t5*_t6 + _t5
+            _t15 = (k_p**2*k_p)
+            _t16 = 1/(_t15)
+            _t17 = (_t2**2*_t2)
+            _t18 = _t16*_t17
+            _t19 = (1/3)*_t18
+            _t20 = ((k_p**2)**2)
+            _t21 = ((_t2**2)**2)
+            _t22 = _t21/_t20
+            _t23 = k_p**5
+            _t24 = _t2**5/_t23
+            _t25 = (1/5)*_t24
+            _t26 = (_t10**2*_t10)/(lam_p**2*lam_p)
+            _t27 = (1/2)*_t6
+            _t28 = (1/2)*_t11
+            _t29 = _t2*_t28
+            _t30 = 1.2020569031595942
+            _t31 = (1/3)*_t30
+            _t32 = _t22*_t31
+            _t33 = _t2*_t26
+            _t34 = (1/3)*_t33
+            _t35 = ((_t10**2)**2)/((lam_p**2)**2)
+            _t36 = (1/4)*_t35
+            _t37 = _t2*_t36
+            _t38 = (numpy.euler_gamma**2*numpy.euler_gamma)
+            _t39 = (1/6)*_t38
+            _t40 = _t18*_t8
+            _t41 = (1/24)*((numpy.euler_gamma**2)**2)
+            _t42 = (1/160)*((numpy.pi**2)**2)
+            _t43 = _t24*_t42
+            _t44 = (1/6)*_t26
+            _t45 = _t10**5/lam_p**5
+            _t46 = (1/24)*_t35
+            _t47 = (3/2)*_t3
+            _t48 = _t26*_t47
+            _t49 = _t11*_t47
+            _t50 = _t0*_t35
+            _t51 = _t26*_t3
+            _t52 = _t51*k_p
+            _t53 = 1/(k_p)
+            _t54 = _t3*_t53
+            _t55 = _t12*_t54
+            _t56 = numpy.euler_gamma*_t29
+            _t57 = _t2*_t35
+            _t58 = _t57*k_p
+            _t59 = (3/2)*k_p
+            _t60 = _t0*_t33
+            _t61 = _t17*_t28
+            _t62 = numpy.euler_gamma*_t31
+            _t63 = numpy.euler_gamma*_t8
+            _t64 = _t24*_t6
+            _t65 = (1/24)*_t7
+            _t66 = _t51*_t53
+            _t67 = numpy.euler_gamma*_t37
+            _t68 = (1/4)*_t6
+            _t69 = _t11*_t3
+            _t70 = (1/6)*_t30
+            _t71 = _t6*_t65
+            _t72 = _t24*_t7
+            _t73 = numpy.euler_gamma*_t1
+            _t74 = _t12*_t17
+            _t75 = _t12*_t16*_t21
+            _t76 = _t11*_t54
+            _t77 = _t1*_t74
+            _t78 = _t11*_t17
+            _t79 = _t53*_t78
+            _t80 = (2/3)*numpy.euler_gamma
+            _t81 = _t1*_t78
+            _t82 = (1/6)*_t7
+            _t83 = (1/12)*_t38
+            _t84 = numpy.euler_gamma*_t79
+            _close = _t14 < 1e-06
+            out[_near] = numpy.where(_close, (5/12)*_t0*_t45 + _t0*_t67 - _t11*_t2*_t59 + _t14 + numpy.euler_gamma*_t15*_t2*_t46 + _t15*_t36 + _t15*_t44 + (7/24)*_t15*_t45 - 5/24*_t15*_t57 - _t18*_t27 + _t18*_t39 + _t19*_t30 + _t19 - _t2*_t50 + (1/12)*_t20*_t45 + _t20*_t46 - _t22*_t39 + _t22*_t41 + _t22*_t42 - _t22*_t63 + _t22*_t71 + (1/4)*_t22 + (1/120)*_t23*_t45 - _t24*_t41 - _t24*_t62 + (1/120)*numpy.euler_gamma**5*_t24 + _t25 + _t25*1.03692775514337 + _t26*_t9 + _t27*_t55 + _t27*_t75 - _t27*_t81 + _t28*_t54 - _t29 + (1/36)*_t30*_t72 - 2/3*_t30*_t75 + _t31*_t77 - _t32 + numpy.euler_gamma*_t32 - _t33*_t59 + (1/2)*numpy.euler_gamma*_t33*k_p - _t34 + numpy.euler_gamma*_t34 - _t37 + (1/72)*_t38*_t72 - 1/3*_t38*_t75 + _t39*_t77 - _t40 + numpy.euler_gamma*_t40 + _t41*_t75 + _t42*_t75 - _t43 + numpy.euler_gamma*_t43 + _t44*_t54*_t6 - numpy.euler_gamma*_t48 + _t48 - numpy.euler_gamma*_t49 + _t49 + (11/24)*_t50 + _t51*_t65 + _t51*_t68 + (1/12)*_t52*_t6 + (1/72)*_t52*_t7 - _t52*_t80 + _t52 - _t53*_t61 + _t55*_t8 - 2*numpy.euler_gamma*_t55 + _t55 + _t56*k_p + _t56 - 11/8*_t58 + (11/24)*numpy.euler_gamma*_t58 - _t6*_t77 - 3/4*_t6*_t79 - 2/3*_t60 + (1/6)*numpy.euler_gamma*_t60 + _t61*_t73 + _t62*_t75 + _t63*_t77 - _t64*_t65 + _t64*_t70 + _t65*_t69 + _t65*_t73*_t78 + _t65*_t76 + _t65*_t84 + (1/36)*_t66*_t7 - _t66*_t80 + (1/3)*_t66 + _t67 + _t68*_t69 + _t68*_t76 - 1/8*_t7*_t79 + _t70*_t79 + _t70*_t81 + _t71*_t75 + _t73*_t74 + _t75*_t8 - numpy.euler_gamma*_t75*_t82 - numpy.euler_gamma*_t76 - _t77*_t82 + _t79*_t83 - _t8*_t81 + _t81*_t83 + (3/2)*_t84, out[_near])
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -456,12 +491,11 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
         return -_c0 - _c1*alpha + _c1 - _c10*alpha - _c10 + _c2*alpha + _c2 + _c3*alpha - _c3 - _c5*alpha + _c5 + _c6*alpha + _c6 + _c8*alpha + _c8 - _c9*alpha - _c9, 1
 
     with numpy.errstate(all="ignore"):
+        _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q) & numpy.isfinite(alpha)
         _S = _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [lam_q/lam_p]).reshape(shape)
-        out = numpy.empty(shape)
-        out[...] = 4*(1 - _S)/(1 - alpha**2)
-    out[~_in_domain(k_p, lam_p)] = numpy.nan
-    out[~_in_domain(k_q, lam_q)] = numpy.nan
-    return out
+        out = _full(4*(1 - _S)/(1 - alpha**2), shape)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -471,14 +505,13 @@ def entropy(k, lam):
     Formula (entries in row-major order):
       [.] log(lam/k) + EulerGamma + 1 - EulerGamma/k
     """
-    k, lam, = _prepare(k, lam)
-    shape = k.shape
-    out = numpy.empty(shape + ())
+    k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
-        _c0 = k**(-1.0)
-        out[...] = -numpy.euler_gamma*_c0 + numpy.log(_c0*lam) + numpy.euler_gamma + 1
-    out[~_in_domain(k, lam)] = numpy.nan
-    return out
+        _ok = _in_domain(k, lam)
+        _c0 = 1/(k)
+        out = -numpy.euler_gamma*_c0 + numpy.log(_c0*lam) + numpy.euler_gamma + 1
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -488,16 +521,14 @@ def cross_entropy(k_p, lam_p, k_q, lam_q):
     Formula (entries in row-major order):
       [.] k_q*log(lam_q) + lam_p**k_q*gamma(1 + k_q/k_p)/lam_q**k_q + (1 - k_q)*log(lam_p) - log(k_q) + EulerGamma*k_q/k_p - EulerGamma/k_p
     """
-    k_p, lam_p, k_q, lam_q, = _prepare(k_p, lam_p, k_q, lam_q)
-    shape = k_p.shape
-    out = numpy.empty(shape + ())
+    k_p, lam_p, k_q, lam_q, shape = _args(k_p, lam_p, k_q, lam_q)
     with numpy.errstate(all="ignore"):
-        _c0 = k_p**(-1.0)
+        _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
+        _c0 = 1/(k_p)
         _c1 = numpy.euler_gamma*_c0
-        out[...] = _c1*k_q - _c1 + k_q*numpy.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) - (k_q - 1)*numpy.log(lam_p) - numpy.log(k_q)
-    out[~_in_domain(k_p, lam_p)] = numpy.nan
-    out[~_in_domain(k_q, lam_q)] = numpy.nan
-    return out
+        out = _c1*k_q - _c1 + k_q*numpy.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) - (k_q - 1)*numpy.log(lam_p) - numpy.log(k_q)
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -514,24 +545,24 @@ def amari_chentsov(k, lam):
       [1, 1, 0] 2*k*(-2 + EulerGamma)/lam**2
       [1, 1, 1] 2*k**3/lam**3
     """
-    k, lam, = _prepare(k, lam)
-    shape = k.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
-        _c0 = k**3
+        _ok = _in_domain(k, lam)
+        _c0 = (k**2*k)
         _c1 = numpy.euler_gamma**2
         _c2 = numpy.pi**2
         _c3 = (1/3)*(6*_c1 + _c2 - 24*numpy.euler_gamma + 12)/(k*lam)
         _c4 = -2*k*(2 - numpy.euler_gamma)/lam**2
-        out[..., 0, 0, 0] = (-12*_c1 - 2*_c2 + numpy.euler_gamma*_c2 - 2 + 2*numpy.euler_gamma**3 + 4*1.2020569031595942 + 12*numpy.euler_gamma)/_c0
+        out = numpy.empty(shape + (2, 2, 2))
+        out[..., 0, 0, 0] = (-12*_c1 - 2*_c2 + numpy.euler_gamma*_c2 - 2 + 2*(numpy.euler_gamma**2*numpy.euler_gamma) + 4*1.2020569031595942 + 12*numpy.euler_gamma)/_c0
         out[..., 0, 0, 1] = _c3
         out[..., 0, 1, 0] = _c3
         out[..., 0, 1, 1] = _c4
         out[..., 1, 0, 0] = _c3
         out[..., 1, 0, 1] = _c4
         out[..., 1, 1, 0] = _c4
-        out[..., 1, 1, 1] = 2*_c0/lam**3
-    out[~_in_domain(k, lam)] = numpy.nan
+        out[..., 1, 1, 1] = 2*_c0/(lam**2*lam)
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -549,13 +580,12 @@ def christoffel(alpha, k, lam):
       [1, 1, 0] alpha*(-6*EulerGamma**2/(pi**2*k) + 6*EulerGamma/(pi**2*k) + 1/k) - 12*EulerGamma/(pi**2*k) + 6*EulerGamma**2/(pi**2*k) + 6/(pi**2*k) + 1/k
       [1, 1, 1] alpha*(-k/lam - 6*EulerGamma*k/(pi**2*lam) + 6*k/(pi**2*lam)) - 6*k/(pi**2*lam) + 6*EulerGamma*k/(pi**2*lam) - 1/lam
     """
-    alpha, k, lam, = _prepare(alpha, k, lam)
-    shape = alpha.shape
-    out = numpy.empty(shape + (2, 2, 2))
+    alpha, k, lam, shape = _args(alpha, k, lam)
     with numpy.errstate(all="ignore"):
-        _c0 = k**(-1.0)
+        _ok = _in_domain(k, lam) & numpy.isfinite(alpha)
+        _c0 = 1/(k)
         _c1 = numpy.pi**2
-        _c2 = _c1**(-1.0)
+        _c2 = 1/(_c1)
         _c3 = 6*_c2
         _c4 = 1.2020569031595942
         _c5 = 12*_c2
@@ -563,17 +593,18 @@ def christoffel(alpha, k, lam):
         _c7 = _c3*_c6
         _c8 = -_c7
         _c9 = _c3 - numpy.euler_gamma*_c5 + _c7 + 1
-        _c10 = lam**(-1.0)
+        _c10 = 1/(lam)
         _c11 = numpy.euler_gamma*_c3
         _c12 = -_c3
         _c13 = _c11 + _c12
         _c14 = _c10*k*(-_c13 - alpha*(1 - _c11))
-        _c15 = k**3
+        _c15 = (k**2*k)
         _c16 = 18*numpy.euler_gamma
-        _c17 = numpy.euler_gamma**3
+        _c17 = (numpy.euler_gamma**2*numpy.euler_gamma)
         _c18 = 36*_c2
         _c19 = 72*_c2*_c4
         _c20 = _c0*(_c9 + alpha*(_c11 + _c8 + 1))
+        out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 5 + 2*numpy.euler_gamma))
         out[..., 0, 0, 1] = _c14
         out[..., 0, 1, 0] = _c14
@@ -582,7 +613,7 @@ def christoffel(alpha, k, lam):
         out[..., 1, 0, 1] = _c20
         out[..., 1, 1, 0] = _c20
         out[..., 1, 1, 1] = _c10*(6*numpy.euler_gamma*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1)
-    out[~_in_domain(k, lam)] = numpy.nan
+    out = _mask(out, _ok, numpy.nan, shape)
     return out
 
 
@@ -593,13 +624,12 @@ def scalar_curvature(k, lam):
     Formula (entries in row-major order):
       [.] -12/pi**2
     """
-    k, lam, = _prepare(k, lam)
-    shape = k.shape
-    out = numpy.empty(shape + ())
+    k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = -12/numpy.pi**2
-    out[~_in_domain(k, lam)] = numpy.nan
-    return out
+        _ok = _in_domain(k, lam)
+        out = -12/numpy.pi**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 
 
 
@@ -609,11 +639,10 @@ def gaussian_curvature(k, lam):
     Formula (entries in row-major order):
       [.] -6/pi**2
     """
-    k, lam, = _prepare(k, lam)
-    shape = k.shape
-    out = numpy.empty(shape + ())
+    k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
-        out[...] = -6/numpy.pi**2
-    out[~_in_domain(k, lam)] = numpy.nan
-    return out
+        _ok = _in_domain(k, lam)
+        out = -6/numpy.pi**2
+    out = _mask(out, _ok, numpy.nan, shape)
+    return _full(out, shape)[()]
 

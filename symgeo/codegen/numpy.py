@@ -36,6 +36,7 @@ from ..declare.support import Box, Compositions, FiniteValues, IntegerRange, Sim
 from ..divergence.closed_forms import NEAR_ORDER, kl_near_diagonal
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import quadrature as _quad
+from .compact import compact
 
 
 class InfiniteSeries(SymgeoError):
@@ -56,6 +57,36 @@ class IsFinite(BooleanFunction):
         if arg.is_number:
             return sp.true if arg.is_finite else sp.false
         return None
+
+
+class ive(sp.Function):
+    """Exponentially scaled modified Bessel function: ive(nu, z) = I_nu(z) exp(-|z|).
+
+    Printed as ``scipy.special.i0e`` / ``i1e`` / ``ive``; ratios of Bessel
+    functions then lose their exponentials symbolically and never overflow.
+    """
+
+    nargs = 2
+
+
+def with_scaled_bessel(expr):
+    """``expr`` with I_nu(z) written as ive(nu, z) e^|z| for real z, logs of products expanded.
+
+    I_0(kappa) overflows float64 past kappa ~ 700 although ratios such as
+    I_1/I_0 and log I_0(kappa) stay moderate; after the rewriting the
+    exponentials cancel in ratios and log(ive e^|z|) = log(ive) + |z|.
+    """
+    expr = sp.sympify(expr, strict=True)
+    if not expr.has(sp.besseli):
+        return expr
+
+    def scaled(nu, z):
+        if z.is_real is not True:
+            return sp.besseli(nu, z)
+        return ive(nu, z) * sp.exp(sp.Abs(z))
+    out = expr.replace(sp.besseli, scaled)
+    return out.replace(lambda e: isinstance(e, sp.log) and e.has(ive),
+                       lambda e: sp.expand_log(e, force=True))
 
 
 class NumpyPrinter(SciPyPrinter):
@@ -90,6 +121,24 @@ class NumpyPrinter(SciPyPrinter):
                 return f"{self._module_format('numpy.logaddexp')}(0, {self._print(exponent)})"
         return super()._print_log(expr)
 
+    def _print_And(self, expr):
+        # a & b & c: one pass each, where logical_and.reduce first stacks its arguments
+        return " & ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Or(self, expr):
+        return " | ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Pow(self, expr, rational=False):
+        # small integer powers as products and squares (numpy's pow is slower than
+        # multiplication by an order of magnitude); negative ones as one division
+        base, e = expr.args
+        if e.is_Integer and 2 <= abs(e) <= 4 or e == -1:
+            b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Pow"])
+            k = abs(int(e))
+            body = {1: b, 2: f"{b}**2", 3: f"{b}**2*{b}", 4: f"({b}**2)**2"}[k]
+            return f"1/({body})" if e < 0 else f"({body})" if k > 2 else body
+        return super()._print_Pow(expr, rational=rational)
+
     def _print_polar_lift(self, expr):
         # sympy's marker of a number on the Riemann surface of log; as a value it is the number
         return self._print(expr.args[0])
@@ -110,6 +159,12 @@ class NumpyPrinter(SciPyPrinter):
 
     def _print_digamma(self, expr):
         return f"{self._module_format('scipy.special.psi')}({self._print(expr.args[0])})"
+
+    def _print_ive(self, expr):
+        nu, z = expr.args
+        if nu in (0, 1):
+            return f"{self._module_format(f'scipy.special.i{int(nu)}e')}({self._print(z)})"
+        return f"{self._module_format('scipy.special.ive')}({self._print(nu)}, {self._print(z)})"
 
     def _print_IsFinite(self, expr):
         return f"numpy.isfinite({self._print(expr.args[0])})"
@@ -386,10 +441,18 @@ def _function(family, name, printer, expr=None):
             near = kl_near_diagonal(exprs[0], p_syms, q_syms)
         except (TypeError, ValueError, NotImplementedError):  # pragma: no cover
             near = None
-    cse, reduced = sp.cse(exprs + list(near or ()), symbols=sp.numbered_symbols("_c"),
-                          optimizations="basic")
+    code_exprs = [compact(with_scaled_bessel(e)) for e in exprs]
+    near = near and tuple(with_scaled_bessel(e) for e in near)
+    cse, reduced = sp.cse(code_exprs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    near_code = None
     if near is not None:
-        reduced, near = reduced[:-2], reduced[-2:]
+        # the Taylor branch runs on the few points near the diagonal only: its own
+        # common subexpressions, computed inside the branch on those points
+        t_cse, (c2, taylor) = sp.cse(list(near), symbols=sp.numbered_symbols("_t"),
+                                     optimizations="basic")
+        near_code = {"c2": printer.doprint(c2), "threshold": repr(NEAR_THRESHOLD),
+                     "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in t_cse],
+                     "taylor": printer.doprint(taylor)}
     lead_names = [names[a] for a in lead_syms]
     point_names = [[names[c] for c in pt] for pt in points]
     flat_points = [n for pt in point_names for n in pt]
@@ -404,6 +467,8 @@ def _function(family, name, printer, expr=None):
             x_split = "x = numpy.asarray(x, dtype=float); " + "; ".join(
                 f"{v} = x[..., {i}]" for i, v in enumerate(var_names))
             prepared = var_names + prepared
+    finite_code = _finite_code(printer, (var_names if len(var_names) > 1 else
+                                         ["x"] if q.takes_x else []) + lead_names + fixed_args)
     doc = q.doc
     if name == "kl" and family.dimension <= NEAR_MAX_DIMENSION:
         doc += (f"\nWhere 1/2 delta^T I delta < {NEAR_THRESHOLD:g} (q near p) the value is the "
@@ -429,18 +494,21 @@ def _function(family, name, printer, expr=None):
         "doc": doc,
         "domain_calls": [", ".join(pt) for pt in point_names],
         "support_code": support_code,
-        "finite_code": _finite_code(printer, (var_names if len(var_names) > 1 else
-                                              ["x"] if q.takes_x else []) +
-                                    lead_names + fixed_args),
+        "finite_code": finite_code,
         "outside_support": {"nan": "numpy.nan", "-inf": "-numpy.inf"}[q.outside_support],
         "post": q.post,
         "extra": list(q.extra),
         "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in cse],
         "entries": [(idx, printer.doprint(e)) for (idx, _), e in zip(entries, reduced)],
         "quadrature": None,
-        "near": None if near is None else {"c2": printer.doprint(near[0]),
-                                           "taylor": printer.doprint(near[1]),
-                                           "threshold": repr(NEAR_THRESHOLD)},
+        "near": near_code,
+        "ok_code": " & ".join([f"_in_domain({', '.join(pt)})" for pt in point_names] +
+                              ([finite_code] if finite_code else [])) or "True",
+        "rank0": q.rank == 0,
+        # an entry that is a bare argument would hand the caller's array back as the
+        # result, and masking would then write into it
+        "aliased": q.rank == 0 and isinstance(reduced[0], sp.Symbol) and
+        str(reduced[0]) in args,
     }
 
 
@@ -486,6 +554,11 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         "domain_calls": [", ".join(names[c] for c in pt) for pt in points],
         "support_code": "",
         "finite_code": _finite_code(printer, lead_names + fixed_args),
+        "ok_code": " & ".join([f"_in_domain({', '.join(names[c] for c in pt)})" for pt in points]
+                              + ([_finite_code(printer, lead_names + fixed_args)]
+                                 if lead_names + fixed_args else [])) or "True",
+        "rank0": True,
+        "aliased": False,
         "outside_support": "numpy.nan",
         "post": q.post,
         "extra": list(q.extra),
