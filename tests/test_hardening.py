@@ -125,3 +125,22 @@ def test_non_finite_arguments_in_a_numeric_route():
     f = symgeo.get_family("cauchy").numeric("alpha_divergence")
     out = f(np.array([math.inf, 0.5, math.nan]), 0.0, 1.0, 0.0, 2.0)
     assert np.isnan(out[[0, 2]]).all() and np.isfinite(out[1])
+
+
+def test_compositions_of_many_components_declare_quickly():
+    # C(44, 39) = 1086008 compositions: the mass is a convolution, never an enumeration
+    fam = symgeo.get_family("multinomial", K=40, n=5)
+    assert fam.dimension == 39
+
+
+def test_separable_mass_over_compositions_matches_enumeration():
+    import mpmath as mp
+
+    from symgeo.declare.support import Compositions, finite_points
+    from symgeo.engine.numeric import _compositions_mass
+
+    xs = sp.symbols("x1:5", integer=True, nonnegative=True)
+    log_p = sum(sp.Rational(k + 1, 3) * x - sp.log(sp.factorial(x)) for k, x in enumerate(xs))
+    direct = mp.fsum(mp.exp(mp.mpf(sp.N(log_p.xreplace(dict(zip(xs, pt))), 40)))
+                     for pt in finite_points(Compositions(6), xs))
+    assert abs(_compositions_mass(log_p, xs, 6, 30) / direct - 1) < 1e-25

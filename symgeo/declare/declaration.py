@@ -266,14 +266,28 @@ class Declaration:
                 else:
                     v = float(lo) + (float(hi) - float(lo)) * rng.uniform(0.05, 0.95) * scale
                 pt[c] = sp.Rational(round(v * 10 ** fraction_digits), 10 ** fraction_digits)
-            if self.in_domain(pt):
+            if self._roughly_in_domain(pt) and self.in_domain(pt):
                 return pt
         raise DeclarationError(f"family {self.name!r}: could not find a point satisfying the "
                                "coordinate domains and constraints")
 
+    def _roughly_in_domain(self, point):
+        """The constraints in floating point: a quick filter before the exact test."""
+        if not self.constraints:
+            return True
+        if "_float_constraints" not in self.__dict__:
+            self._float_constraints = sp.lambdify(self.coordinates, list(self.constraints),
+                                                  modules="math")
+        try:
+            return all(self._float_constraints(*[float(point[c]) for c in self.coordinates]))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return True  # let the exact test decide
+
     def generic_point(self):
         """A fixed generic point used by declaration checks (deterministic)."""
-        return self.random_point(random.Random(12345))
+        if "_generic_point" not in self.__dict__:
+            self._generic_point = self.random_point(random.Random(12345))
+        return dict(self._generic_point)
 
     def symbol(self, name):
         """The family's own Symbol called ``name`` (coordinate, variable or fixed)."""

@@ -276,9 +276,14 @@ def sample_points(support, nvars, rng, count):
             head = [sp.Rational(round(10**6 * v / sum(w)), 10**6) for v in w[:-1]]
             pts.append(tuple(head) + (1 - sum(head),))
         elif isinstance(support, Compositions):
+            # random shares of n, the remainder one by one to random components: every
+            # component is non-zero in some samples (sorted random cuts leave the first
+            # and last components at 0 almost always when n is small)
             n = int(sp.sympify(support.total, strict=True))
-            cuts = sorted(rng.randint(0, n) for _ in range(nvars - 1))
-            parts = [b - a for a, b in zip([0] + cuts, cuts + [n])]
+            w = [rng.uniform(0.05, 1.0) for _ in range(nvars)]
+            parts = [int(n * v / sum(w)) for v in w]
+            for _ in range(n - sum(parts)):
+                parts[rng.randrange(nvars)] += 1
             pts.append(tuple(sp.Integer(v) for v in parts))
         else:  # pragma: no cover - a new support kind must say how it is sampled
             raise ValueError(f"no sampling rule for {type(support).__name__}")

@@ -19,6 +19,7 @@ from sympy.printing.pycode import MpmathPrinter
 
 from ..declare.support import (
     Box,
+    Compositions,
     IntegerBox,
     IntegerRange,
     Simplex,
@@ -282,7 +283,44 @@ def total_mass(density, dps=15):
             for vs, g in blocks:
                 mass *= total_mass(Density(vs, g, sub_support(sup, xs, vs)), dps)
             return mass
+    if isinstance(sup, Compositions) and finite_points(sup, xs) is None:
+        mass = _compositions_mass(log_p, xs, sup.total, dps)
+        if mass is not None:
+            return mass
     return expect_numeric(density, sp.S.One, {}, dps=dps)
+
+
+MAX_CONVOLUTION_WORK = 5_000_000
+"""Largest K n^2 of the convolution that sums a separable density over compositions."""
+
+
+def _compositions_mass(log_p, xs, total, dps):
+    """Sum of e^log_p over x_1 + ... + x_K = n when log_p = c + sum_i h_i(x_i), or None.
+
+    The sum of a product over compositions is the n-th coefficient of the
+    product of the generating functions sum_k e^{h_i(k)} t^k: K - 1
+    convolutions of length n + 1, instead of the C(n + K - 1, K - 1) points.
+    """
+    n = sp.sympify(total, strict=True)
+    if not n.is_Integer or len(xs) * (int(n) + 1) ** 2 > MAX_CONVOLUTION_WORK:
+        return None
+    const, blocks = independent_blocks(log_p, xs)
+    if any(len(vs) != 1 for vs, _ in blocks):
+        return None
+    n = int(n)
+    terms = {vs[0]: g for vs, g in blocks}
+    with mp.workdps(dps + 10):
+        acc = None
+        for x in xs:
+            h = terms.get(x)
+            if h is None:
+                seq = [mp.mpf(1)] * (n + 1)
+            else:
+                fn = lambdify_mp(h, [x])
+                seq = [mp.exp(fn(k)) for k in range(n + 1)]
+            acc = seq if acc is None else [mp.fsum(acc[j] * seq[k - j] for j in range(k + 1))
+                                           for k in range(n + 1)]
+        return mp.exp(mp.mpf(sp.N(const, dps + 10))) * acc[n]
 
 
 NORMALISATION_POINTS = 3
@@ -333,8 +371,9 @@ def check_normalised(family):
 IDENTIFIABILITY_SAMPLES = 6
 """Points of the variable per coordinate at which the score is evaluated."""
 
-SINGULAR_TOLERANCE = mp.mpf(10) ** -18
-"""Relative singular value (at 30 digits) below which the score's columns are dependent."""
+SINGULAR_TOLERANCE = mp.mpf(10) ** -12
+"""Relative singular value (at 30 digits) below which the score's columns are dependent
+(the Gram matrix's eigenvalues, its squares, carry a rounding noise of about 1e-30)."""
 
 
 def null_direction(family, point=None, rng=None):
@@ -367,19 +406,23 @@ def null_direction(family, point=None, rng=None):
                 rows.append(row)
         if len(rows) < 2 * d:
             return None  # too few usable points to decide: no claim
-        A = mp.matrix(rows)
-        norms = [mp.sqrt(sum(A[i, j] ** 2 for i in range(A.rows))) for j in range(d)]
+        norms = [mp.sqrt(mp.fsum(r[j] ** 2 for r in rows)) for j in range(d)]
         if any(n == 0 for n in norms):
             j = next(j for j in range(d) if norms[j] == 0)
             return tuple(1 if k == j else 0 for k in range(d))
-        for j in range(d):
-            for i in range(A.rows):
-                A[i, j] /= norms[j]
-        _, S, V = mp.svd_r(A)
-        if min(S) > SINGULAR_TOLERANCE * max(S):
+        scaled = [[r[j] / norms[j] for j in range(d)] for r in rows]
+        # double precision decides the clear cases; a small singular value is
+        # confirmed on the d x d Gram matrix at 30 digits
+        S = np.linalg.svd(np.array(scaled, dtype=float), compute_uv=False)
+        if S[-1] > 1e-8 * S[0]:
             return None
-        k = min(range(d), key=lambda i: S[i])
-        v = [V[k, j] / norms[j] for j in range(d)]
+        G = mp.matrix([[mp.fsum(r[i] * r[j] for r in scaled) for j in range(d)]
+                       for i in range(d)])
+        E, Q = mp.eigsy(G)
+        k = min(range(d), key=lambda i: E[i])
+        if E[k] > SINGULAR_TOLERANCE ** 2 * max(E):
+            return None
+        v = [Q[j, k] / norms[j] for j in range(d)]
         big = max(v, key=abs)
         return tuple(sp.nsimplify(float(x / big), rational=True, tolerance=1e-9) for x in v)
 
