@@ -68,29 +68,28 @@ class Family(Declaration):
 
     def __init__(self, name, log_density, variables, support, coordinates, fixed=None, *,
                  validate=True, _parent=None, **declaration):
-        super().__init__(name, log_density, variables, support, coordinates, fixed,
-                         **declaration)
-        self._cache = {}
-        self._parent = _parent
-        if validate:
-            self._validate()
-        self._engine = ExpectationEngine(self)
-
-    def _validate(self):
-        """Normalisation and identifiability at generic points, within DECLARATION_BUDGET."""
+        # the declaration (sympy's assumption queries on the user's expressions) and
+        # its checks (normalisation and identifiability at generic points) share
+        # DECLARATION_BUDGET
         try:
-            with doing(f"the declaration checks of family {self.name!r}"), \
+            with doing(f"the declaration checks of family {name!r}"), \
                     command_budget(DECLARATION_BUDGET):
-                check_normalised(self)
-                check_identifiable(self)
+                super().__init__(name, log_density, variables, support, coordinates, fixed,
+                                 **declaration)
+                if validate:
+                    check_normalised(self)
+                    check_identifiable(self)
         except CommandBudgetSpent:
             left = wall_remaining()
             if left is not None and left <= 0:
                 raise  # the command's own budget is spent: it reports
             raise DeclarationError(
-                f"family {self.name!r}: the declaration checks (normalisation at generic "
+                f"family {name!r}: the declaration and its checks (normalisation at generic "
                 f"points, identifiability) did not finish within {DECLARATION_BUDGET:g} s; "
-                "simplify the density, or pass validate=False to skip them") from None
+                "simplify the density, or pass validate=False to skip the checks") from None
+        self._cache = {}
+        self._parent = _parent
+        self._engine = ExpectationEngine(self)
 
     # ------------------------------------------------------------------
     # caching
