@@ -17,6 +17,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["p"]
 VARIABLES = ["x"]
@@ -40,6 +41,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -67,7 +71,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -86,6 +90,14 @@ def fisher(p):
     Formula (entries in row-major order):
       [0, 0] -1/(p**2 - p)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([-1/(p*(p - 1))], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -102,6 +114,14 @@ def cramer_rao(p):
     Formula (entries in row-major order):
       [0, 0] -p**2 + p
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([p*(1 - p)], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -118,6 +138,15 @@ def jeffreys_prior(p):
     Formula (entries in row-major order):
       [.] sqrt(-1/(p**2 - p))
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(-1/(p*(p - 1)))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -133,6 +162,16 @@ def score(x, p):
     Formula (entries in row-major order):
       [0] -(1 - x)/(1 - p) + x/p
     """
+    if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p, = float(x), float(p),
+            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1,), numpy.nan)
+            if not (((x == 0)) or ((x == 1))):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([-(x - 1)/(p - 1) + x/p], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
@@ -150,6 +189,17 @@ def log_density(x, p):
     Formula (entries in row-major order):
       [.] x*log(p) + (1 - x)*log(1 - p)
     """
+    if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p, = float(x), float(p),
+            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            if not (((x == 0)) or ((x == 1))):
+                return numpy.float64(-numpy.inf)
+            out = x*math.log(p) - (x - 1)*math.log(1 - p)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
@@ -183,6 +233,34 @@ def kl(p_p, p_q):
     Formula (entries in row-major order):
       [.] p_p*(log(p_p/p_q) - log(1 - p_p) + log(1 - p_q)) + log(1 - p_p) - log(1 - p_q)
     """
+    if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p_p, p_q, = float(p_p), float(p_q),
+            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = math.log(1 - p_p)
+            _c1 = math.log(1 - p_q)
+            out = _c0 - _c1 + p_p*(-_c0 + _c1 + math.log(p_p/p_q))
+            if out < 2e-06:
+                _t0 = p_p - p_q
+                _t1 = _t0**2
+                _t2 = p_p**(-1)
+                _t3 = p_p**2
+                _t4 = (_t3 - 2*p_p + 1)**(-1)
+                _t5 = _t4*p_p
+                _t6 = 20*_t0
+                _t7 = p_p**4
+                _t8 = 12*_t0**3
+                _t9 = p_p**3
+                _t10 = 15*_t1
+                _t11 = _t6/(-3*_t3 + _t9 + 3*p_p - 1)
+                _t12 = _t10/(6*_t3 + _t7 - 4*_t9 - 4*p_p + 1)
+                _t13 = _t8/(-10*_t3 - 5*_t7 + 10*_t9 + p_p**5 + 5*p_p - 1)
+                if (0.5)*_t1*(_t2 + _t4 - _t5) < 1e-06:
+                    out = (0.016666666666666666)*_t1*(_t10/_t9 - _t11*p_p + _t11 - _t12*p_p + _t12 - _t13*p_p + _t13 + 30*_t2 + 30*_t4 - 30*_t5 + _t8/_t7 + _t6/_t3)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
@@ -192,7 +270,7 @@ def kl(p_p, p_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p_p, p_q,)]
             _t0 = p_p - p_q
@@ -222,6 +300,19 @@ def alpha_divergence(alpha, p_p, p_q):
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p_p) - log(1 - p_p)) + (alpha/2 + 1/2)*(log(p_q) - log(1 - p_q))) + 1)*exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p_p, p_q, = float(alpha), float(p_p), float(p_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha - 1
+            _c1 = math.log(1 - p_p)
+            _c2 = alpha + 1
+            _c3 = math.log(1 - p_q)
+            out = 4*((math.exp(-0.5*_c0*(-_c1 + math.log(p_p)) + (0.5)*_c2*(-_c3 + math.log(p_q))) + 1)*math.exp(-0.5*_c0*_c1 + (0.5)*_c2*_c3) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
@@ -241,6 +332,16 @@ def entropy(p):
     Formula (entries in row-major order):
       [.] -p*log(p) + (p - 1)*log(1 - p)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = p - 1
+            out = _c0*math.log(-_c0) - p*math.log(p)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -257,6 +358,15 @@ def cross_entropy(p_p, p_q):
     Formula (entries in row-major order):
       [.] -p_p*log(p_q) + (p_p - 1)*log(1 - p_q)
     """
+    if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p_p, p_q, = float(p_p), float(p_q),
+            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            out = -p_p*math.log(p_q) + (p_p - 1)*math.log(1 - p_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
@@ -272,6 +382,14 @@ def amari_chentsov(p):
     Formula (entries in row-major order):
       [0, 0, 0] (1 - 2*p)/(p**2*(p - 1)**2)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([-(2*p - 1)/(p**2*(p - 1)**2)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -288,6 +406,16 @@ def christoffel(alpha, p):
     Formula (entries in row-major order):
       [0, 0, 0] alpha*(-2*p**3/(2*p**4 - 4*p**3 + 2*p**2) + 3*p**2/(2*p**4 - 4*p**3 + 2*p**2) - p/(2*p**4 - 4*p**3 + 2*p**2)) - p**3/(p**4 - 2*p**3 + p**2) + 3*p**2/(2*p**4 - 4*p**3 + 2*p**2) - p/(2*p**4 - 4*p**3 + 2*p**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p, = float(alpha), float(p),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            _c0 = 2*p
+            _c1 = p**(-1)
+            return numpy.array([(-0.5*_c1 - 0.5*alpha*(_c0 + _c1 - 3) - p + 1.5)/(-_c0 + p**2 + 1)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p, shape = _args(alpha, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(alpha)
@@ -306,6 +434,15 @@ def scalar_curvature(p):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)

@@ -82,6 +82,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -107,7 +110,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -129,6 +132,15 @@ def fisher(a, b):
       [1, 0] -polygamma(1, a + b)
       [1, 1] polygamma(1, b) - polygamma(1, a + b)
     """
+    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a, b, = float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = -scipy.special.polygamma(1, a + b)
+            return numpy.array([_c0 + scipy.special.polygamma(1, a), _c0, _c0, _c0 + scipy.special.polygamma(1, b)], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b)
@@ -152,6 +164,20 @@ def cramer_rao(a, b):
       [1, 0] -polygamma(1, a + b)/(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))
       [1, 1] (-polygamma(1, a) + polygamma(1, a + b))/(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))
     """
+    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a, b, = float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = scipy.special.polygamma(1, b)
+            _c1 = scipy.special.polygamma(1, a + b)
+            _c2 = -_c1
+            _c3 = scipy.special.polygamma(1, a)
+            _c4 = (_c0*_c1 - _c0*_c3 + _c1*_c3)**(-1)
+            _c5 = -_c1*_c4
+            return numpy.array([-_c4*(_c0 + _c2), _c5, _c5, -_c4*(_c2 + _c3)], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b)
@@ -177,6 +203,18 @@ def jeffreys_prior(a, b):
     Formula (entries in row-major order):
       [.] sqrt(polygamma(1, a)*polygamma(1, b) - polygamma(1, a)*polygamma(1, a + b) - polygamma(1, b)*polygamma(1, a + b))
     """
+    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a, b, = float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.polygamma(1, a)
+            _c1 = scipy.special.polygamma(1, b)
+            _c2 = scipy.special.polygamma(1, a + b)
+            out = math.sqrt(_c0*_c1 - _c0*_c2 - _c1*_c2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b)
@@ -196,6 +234,17 @@ def score(x, a, b):
       [0] log(x) - polygamma(0, a) + polygamma(0, a + b)
       [1] log(1 - x) - polygamma(0, b) + polygamma(0, a + b)
     """
+    if isinstance(x, _NUMBER) and isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, a, b, = float(x), float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and (math.isfinite(x)) and ((a > 0)) and ((b > 0))):
+                return numpy.full((2,), numpy.nan)
+            if not (((x >= 0)) and ((x <= 1))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = scipy.special.psi(a + b)
+            return numpy.array([_c0 + math.log(x) - scipy.special.psi(a), _c0 + math.log(1 - x) - scipy.special.psi(b)], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, a, b, shape = _args(x, a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b) & numpy.isfinite(x)
@@ -215,10 +264,21 @@ def log_density(x, a, b):
     Formula (entries in row-major order):
       [.] (a - 1)*log(x) + (b - 1)*log(1 - x) - log(beta(a, b))
     """
+    if isinstance(x, _NUMBER) and isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, a, b, = float(x), float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and (math.isfinite(x)) and ((a > 0)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            if not (((x >= 0)) and ((x <= 1))):
+                return numpy.float64(-numpy.inf)
+            out = (a - 1)*math.log(x) + (b - 1)*math.log(1 - x) - scipy.special.betaln(a, b)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, a, b, shape = _args(x, a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b) & numpy.isfinite(x)
-        out = (a - 1)*numpy.log(x) + (b - 1)*numpy.log(1 - x) - numpy.log(scipy.special.beta(a, b))
+        out = (a - 1)*numpy.log(x) + (b - 1)*numpy.log(1 - x) - scipy.special.betaln(a, b)
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 1)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -255,15 +315,56 @@ def kl(a_p, b_p, a_q, b_q):
     Formula (entries in row-major order):
       [.] -(-a_p + a_q)*(polygamma(0, a_p) - polygamma(0, a_p + b_p)) - (-b_p + b_q)*(polygamma(0, b_p) - polygamma(0, a_p + b_p)) - log(beta(a_p, b_p)) + log(beta(a_q, b_q))
     """
+    if isinstance(a_p, _NUMBER) and isinstance(b_p, _NUMBER) and isinstance(a_q, _NUMBER) and isinstance(b_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a_p, b_p, a_q, b_q, = float(a_p), float(b_p), float(a_q), float(b_q),
+            if not ((math.isfinite(a_p)) and (math.isfinite(a_q)) and (math.isfinite(b_p)) and (math.isfinite(b_q)) and ((a_p > 0)) and ((a_q > 0)) and ((b_p > 0)) and ((b_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = -scipy.special.psi(a_p + b_p)
+            out = (_c0 + scipy.special.psi(a_p))*(a_p - a_q) + (_c0 + scipy.special.psi(b_p))*(b_p - b_q) - scipy.special.betaln(a_p, b_p) + scipy.special.betaln(a_q, b_q)
+            if out < 2e-06:
+                _t0 = scipy.special.polygamma(1, a_p)
+                _t1 = a_p - a_q
+                _t2 = _t1**2
+                _t3 = scipy.special.polygamma(1, b_p)
+                _t4 = b_p - b_q
+                _t5 = _t4**2
+                _t6 = a_p + b_p
+                _t7 = scipy.special.polygamma(1, _t6)
+                _t8 = (0.5)*_t2
+                _t9 = _t7*_t8
+                _t10 = (0.5)*_t5
+                _t11 = _t10*_t7
+                _t12 = _t1*_t4*_t7
+                _t13 = _t1**3
+                _t14 = (0.16666666666666666)*_t13
+                _t15 = _t1**4
+                _t16 = (0.041666666666666664)*_t15
+                _t17 = (0.008333333333333333)*_t1**5
+                _t18 = _t4**3
+                _t19 = (0.16666666666666666)*_t18
+                _t20 = _t4**4
+                _t21 = (0.041666666666666664)*_t20
+                _t22 = (0.008333333333333333)*_t4**5
+                _t23 = scipy.special.polygamma(2, _t6)
+                _t24 = scipy.special.polygamma(3, _t6)
+                _t25 = (0.041666666666666664)*_t24
+                _t26 = scipy.special.polygamma(4, _t6)
+                _t27 = (0.08333333333333333)*_t26
+                if (0.5)*_t0*_t2 - _t11 - _t12 + (0.5)*_t3*_t5 - _t9 < 1e-06:
+                    out = _t0*_t8 + _t1*_t10*_t23 - _t1*_t19*_t24 + _t1*_t21*_t26 + _t10*_t3 - _t11 - _t12 + _t13*_t27*_t5 + _t14*_t23 - _t14*_t24*_t4 - _t14*scipy.special.polygamma(2, a_p) - _t15*_t25 + _t16*_t26*_t4 + _t16*scipy.special.polygamma(3, a_p) + _t17*_t26 - _t17*scipy.special.polygamma(4, a_p) + _t18*_t2*_t27 + _t19*_t23 - _t19*scipy.special.polygamma(2, b_p) - 0.25*_t2*_t24*_t5 - _t20*_t25 + _t21*scipy.special.polygamma(3, b_p) + _t22*_t26 - _t22*scipy.special.polygamma(4, b_p) + _t23*_t4*_t8 - _t9
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a_p, b_p, a_q, b_q, shape = _args(a_p, b_p, a_q, b_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
         _c0 = -scipy.special.psi(a_p + b_p)
-        out = (_c0 + scipy.special.psi(a_p))*(a_p - a_q) + (_c0 + scipy.special.psi(b_p))*(b_p - b_q) - numpy.log(scipy.special.beta(a_p, b_p)) + numpy.log(scipy.special.beta(a_q, b_q))
+        out = (_c0 + scipy.special.psi(a_p))*(a_p - a_q) + (_c0 + scipy.special.psi(b_p))*(b_p - b_q) - scipy.special.betaln(a_p, b_p) + scipy.special.betaln(a_q, b_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             a_p, b_p, a_q, b_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (a_p, b_p, a_q, b_q,)]
             _t0 = _polygamma(1, a_p)
@@ -307,12 +408,23 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     Formula (entries in row-major order):
       [.] 4*(-exp(-(1/2 - alpha/2)*log(beta(a_p, b_p)) - (alpha/2 + 1/2)*log(beta(a_q, b_q)))*beta(a_p*(1/2 - alpha/2) + a_q*(alpha/2 + 1/2), b_p*(1/2 - alpha/2) + b_q*(alpha/2 + 1/2)) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(a_p, _NUMBER) and isinstance(b_p, _NUMBER) and isinstance(a_q, _NUMBER) and isinstance(b_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, a_p, b_p, a_q, b_q, = float(alpha), float(a_p), float(b_p), float(a_q), float(b_q),
+            if not ((math.isfinite(a_p)) and (math.isfinite(a_q)) and (math.isfinite(alpha)) and (math.isfinite(b_p)) and (math.isfinite(b_q)) and ((a_p > 0)) and ((a_q > 0)) and ((b_p > 0)) and ((b_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha + 1
+            _c1 = alpha - 1
+            out = 4*(math.exp(-0.5*_c0*scipy.special.betaln(a_q, b_q) + (0.5)*_c1*scipy.special.betaln(a_p, b_p))*scipy.special.beta((0.5)*_c0*a_q - 0.5*_c1*a_p, (0.5)*_c0*b_q - 0.5*_c1*b_p) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, a_p, b_p, a_q, b_q, shape = _args(alpha, a_p, b_p, a_q, b_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = alpha - 1
-        out = 4*(numpy.exp(-1/2*_c0*numpy.log(scipy.special.beta(a_q, b_q)) + (1/2)*_c1*numpy.log(scipy.special.beta(a_p, b_p)))*scipy.special.beta((1/2)*_c0*a_q - 1/2*_c1*a_p, (1/2)*_c0*b_q - 1/2*_c1*b_p) - 1)/(alpha**2 - 1)
+        out = 4*(numpy.exp(-1/2*_c0*scipy.special.betaln(a_q, b_q) + (1/2)*_c1*scipy.special.betaln(a_p, b_p))*scipy.special.beta((1/2)*_c0*a_q - 1/2*_c1*a_p, (1/2)*_c0*b_q - 1/2*_c1*b_p) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -324,6 +436,19 @@ def entropy(a, b):
     Formula (entries in row-major order):
       [.] -a*(polygamma(0, a) - polygamma(0, a + b)) - b*(polygamma(0, b) - polygamma(0, a + b)) + log(beta(a, b)) + polygamma(0, a) + polygamma(0, b) - 2*polygamma(0, a + b)
     """
+    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a, b, = float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.psi(a)
+            _c1 = scipy.special.psi(b)
+            _c2 = scipy.special.psi(a + b)
+            _c3 = -_c2
+            out = _c0 + _c1 - 2*_c2 - a*(_c0 + _c3) - b*(_c1 + _c3) + scipy.special.betaln(a, b)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b)
@@ -331,7 +456,7 @@ def entropy(a, b):
         _c1 = scipy.special.psi(b)
         _c2 = scipy.special.psi(a + b)
         _c3 = -_c2
-        out = _c0 + _c1 - 2*_c2 - a*(_c0 + _c3) - b*(_c1 + _c3) + numpy.log(scipy.special.beta(a, b))
+        out = _c0 + _c1 - 2*_c2 - a*(_c0 + _c3) - b*(_c1 + _c3) + scipy.special.betaln(a, b)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -343,13 +468,25 @@ def cross_entropy(a_p, b_p, a_q, b_q):
     Formula (entries in row-major order):
       [.] -a_q*polygamma(0, a_p) + a_q*polygamma(0, a_p + b_p) - b_q*polygamma(0, b_p) + b_q*polygamma(0, a_p + b_p) + log(beta(a_q, b_q)) + polygamma(0, a_p) + polygamma(0, b_p) - 2*polygamma(0, a_p + b_p)
     """
+    if isinstance(a_p, _NUMBER) and isinstance(b_p, _NUMBER) and isinstance(a_q, _NUMBER) and isinstance(b_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a_p, b_p, a_q, b_q, = float(a_p), float(b_p), float(a_q), float(b_q),
+            if not ((math.isfinite(a_p)) and (math.isfinite(a_q)) and (math.isfinite(b_p)) and (math.isfinite(b_q)) and ((a_p > 0)) and ((a_q > 0)) and ((b_p > 0)) and ((b_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.psi(a_p)
+            _c1 = scipy.special.psi(b_p)
+            _c2 = scipy.special.psi(a_p + b_p)
+            out = -_c0*a_q + _c0 - _c1*b_q + _c1 + _c2*a_q + _c2*b_q - 2*_c2 + scipy.special.betaln(a_q, b_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a_p, b_p, a_q, b_q, shape = _args(a_p, b_p, a_q, b_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
         _c0 = scipy.special.psi(a_p)
         _c1 = scipy.special.psi(b_p)
         _c2 = scipy.special.psi(a_p + b_p)
-        out = -_c0*a_q + _c0 - _c1*b_q + _c1 + _c2*a_q + _c2*b_q - 2*_c2 + numpy.log(scipy.special.beta(a_q, b_q))
+        out = -_c0*a_q + _c0 - _c1*b_q + _c1 + _c2*a_q + _c2*b_q - 2*_c2 + scipy.special.betaln(a_q, b_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -368,6 +505,15 @@ def amari_chentsov(a, b):
       [1, 1, 0] -polygamma(2, a + b)
       [1, 1, 1] polygamma(2, b) - polygamma(2, a + b)
     """
+    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a, b, = float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = -scipy.special.polygamma(2, a + b)
+            return numpy.array([_c0 + scipy.special.polygamma(2, a), _c0, _c0, _c0, _c0, _c0, _c0, _c0 + scipy.special.polygamma(2, b)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b)
@@ -399,6 +545,35 @@ def christoffel(alpha, a, b):
       [1, 1, 0] -alpha*polygamma(1, a)*polygamma(2, a + b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) + polygamma(1, a)*polygamma(2, a + b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b))
       [1, 1, 1] alpha*(polygamma(1, a)*polygamma(2, b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) - polygamma(1, a)*polygamma(2, a + b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) - polygamma(1, a + b)*polygamma(2, b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b))) - polygamma(1, a)*polygamma(2, b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) + polygamma(1, a)*polygamma(2, a + b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b)) + polygamma(1, a + b)*polygamma(2, b)/(-2*polygamma(1, a)*polygamma(1, b) + 2*polygamma(1, a)*polygamma(1, a + b) + 2*polygamma(1, b)*polygamma(1, a + b))
     """
+    if isinstance(alpha, _NUMBER) and isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, a, b, = float(alpha), float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(alpha)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = scipy.special.polygamma(1, b)
+            _c1 = scipy.special.polygamma(2, a)
+            _c2 = _c0*_c1
+            _c3 = a + b
+            _c4 = scipy.special.polygamma(2, _c3)
+            _c5 = -_c0*_c4
+            _c6 = scipy.special.polygamma(1, _c3)
+            _c7 = _c1*_c6
+            _c8 = -_c7
+            _c9 = _c0*_c4
+            _c10 = scipy.special.polygamma(1, a)
+            _c11 = (0.5)/(-_c0*_c10 + _c0*_c6 + _c10*_c6)
+            _c12 = _c11*(1 - alpha)
+            _c13 = _c12*_c9
+            _c14 = scipy.special.polygamma(2, b)
+            _c15 = _c14*_c6
+            _c16 = -_c15
+            _c17 = -_c10*_c4
+            _c18 = _c10*_c4
+            _c19 = _c12*_c18
+            _c20 = _c10*_c14
+            return numpy.array([_c11*(-_c2 - _c5 - _c8 - alpha*(-_c2 + _c7 + _c9)), _c13, _c13, _c11*(-_c15 - _c5 - alpha*(_c16 + _c9)), _c11*(-_c17 - _c7 - alpha*(_c18 + _c8)), _c19, _c19, _c11*(-_c16 - _c17 - _c20 - alpha*(_c15 + _c18 - _c20))], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, a, b, shape = _args(alpha, a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b) & numpy.isfinite(alpha)
@@ -443,6 +618,22 @@ def scalar_curvature(a, b):
     Formula (entries in row-major order):
       [.] (polygamma(1, a)*polygamma(2, b)*polygamma(2, a + b) + polygamma(1, b)*polygamma(2, a)*polygamma(2, a + b) - polygamma(1, a + b)*polygamma(2, a)*polygamma(2, b))/(2*(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))**2)
     """
+    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a, b, = float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.polygamma(1, a)
+            _c1 = scipy.special.polygamma(1, b)
+            _c2 = a + b
+            _c3 = scipy.special.polygamma(1, _c2)
+            _c4 = scipy.special.polygamma(2, b)
+            _c5 = scipy.special.polygamma(2, _c2)
+            _c6 = scipy.special.polygamma(2, a)
+            out = (0.5)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b)
@@ -465,6 +656,22 @@ def gaussian_curvature(a, b):
     Formula (entries in row-major order):
       [.] (polygamma(1, a)*polygamma(2, b)*polygamma(2, a + b) + polygamma(1, b)*polygamma(2, a)*polygamma(2, a + b) - polygamma(1, a + b)*polygamma(2, a)*polygamma(2, b))/(4*(-polygamma(1, a)*polygamma(1, b) + polygamma(1, a)*polygamma(1, a + b) + polygamma(1, b)*polygamma(1, a + b))**2)
     """
+    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a, b, = float(a), float(b),
+            if not ((math.isfinite(a)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.polygamma(1, a)
+            _c1 = scipy.special.polygamma(1, b)
+            _c2 = a + b
+            _c3 = scipy.special.polygamma(1, _c2)
+            _c4 = scipy.special.polygamma(2, b)
+            _c5 = scipy.special.polygamma(2, _c2)
+            _c6 = scipy.special.polygamma(2, a)
+            out = (0.25)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b)

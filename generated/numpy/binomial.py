@@ -18,6 +18,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 import scipy.special
 
 COORDINATES = ["p"]
@@ -42,6 +43,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -69,7 +73,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -88,6 +92,14 @@ def fisher(p):
     Formula (entries in row-major order):
       [0, 0] -10/(p**2 - p)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([-10/(p*(p - 1))], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -104,6 +116,14 @@ def cramer_rao(p):
     Formula (entries in row-major order):
       [0, 0] p*(1 - p)/10
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([-0.1*p*(p - 1)], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -120,6 +140,15 @@ def jeffreys_prior(p):
     Formula (entries in row-major order):
       [.] sqrt(10)*sqrt(-1/(p**2 - p))
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(10)*math.sqrt(-1/(p*(p - 1)))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -135,6 +164,16 @@ def score(x, p):
     Formula (entries in row-major order):
       [0] -(10 - x)/(1 - p) + x/p
     """
+    if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p, = float(x), float(p),
+            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1,), numpy.nan)
+            if not (((x >= 0)) and ((x <= 10)) and ((x == math.floor(x)))):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([-(x - 10)/(p - 1) + x/p], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
@@ -152,6 +191,17 @@ def log_density(x, p):
     Formula (entries in row-major order):
       [.] x*log(p) + (10 - x)*log(1 - p) + log(binomial(10, x))
     """
+    if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p, = float(x), float(p),
+            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            if not (((x >= 0)) and ((x <= 10)) and ((x == math.floor(x)))):
+                return numpy.float64(-numpy.inf)
+            out = x*math.log(p) - (x - 10)*math.log(1 - p) + math.log((3628800/(math.gamma(11 - x)*math.gamma(x + 1))))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
@@ -185,6 +235,36 @@ def kl(p_p, p_q):
     Formula (entries in row-major order):
       [.] -10*p_p*(-log(p_p) + log(p_q) + log(1 - p_p) - log(1 - p_q)) + 10*log(1 - p_p) - 10*log(1 - p_q)
     """
+    if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p_p, p_q, = float(p_p), float(p_q),
+            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = math.log(1 - p_p)
+            _c1 = math.log(1 - p_q)
+            out = 10*_c0 - 10*_c1 + 10*p_p*(-_c0 + _c1 + math.log(p_p) - math.log(p_q))
+            if out < 2e-06:
+                _t0 = p_p - p_q
+                _t1 = _t0**2
+                _t2 = p_p**(-1)
+                _t3 = 2*p_p
+                _t4 = p_p**2
+                _t5 = (-_t3 + _t4 + 1)**(-1)
+                _t6 = _t5*p_p
+                _t7 = (3.3333333333333335)*_t0
+                _t8 = p_p**4
+                _t9 = _t0**3
+                _t10 = 2*_t9
+                _t11 = p_p**3
+                _t12 = (2.5)*_t1
+                _t13 = _t7/(_t11 - 3*_t4 + 3*p_p - 1)
+                _t14 = _t12/(-4*_t11 + 6*_t4 + _t8 - 4*p_p + 1)
+                _t15 = (10*_t11 - 10*_t4 - 5*_t8 + p_p**5 + 5*p_p - 1)**(-1)
+                if 5*_t1*(_t2 + _t5 - _t6) < 1e-06:
+                    out = _t1*(_t10*_t15 + _t10/_t8 - _t13*p_p + _t13 - _t14*p_p + _t14 - _t15*_t3*_t9 + 5*_t2 + 5*_t5 - 5*_t6 + _t7/_t4 + _t12/_t11)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
@@ -194,7 +274,7 @@ def kl(p_p, p_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p_p, p_q,)]
             _t0 = p_p - p_q
@@ -226,6 +306,19 @@ def alpha_divergence(alpha, p_p, p_q):
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p_p) - log(1 - p_p)) + (alpha/2 + 1/2)*(log(p_q) - log(1 - p_q))) + 1)**10*exp(10*(1/2 - alpha/2)*log(1 - p_p) + 10*(alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p_p, p_q, = float(alpha), float(p_p), float(p_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha - 1
+            _c1 = math.log(1 - p_p)
+            _c2 = alpha + 1
+            _c3 = math.log(1 - p_q)
+            out = 4*((math.exp(-0.5*_c0*(-_c1 + math.log(p_p)) + (0.5)*_c2*(-_c3 + math.log(p_q))) + 1)**10*math.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
@@ -245,6 +338,21 @@ def entropy(p):
     Formula (entries in row-major order):
       [.] -10*p**9*(1 - p)*log(10) - 45*p**8*(1 - p)**2*log(45) - 120*p**7*(1 - p)**3*log(120) - 210*p**6*(1 - p)**4*log(210) - 252*p**5*(1 - p)**5*log(252) - 210*p**4*(1 - p)**6*log(210) - 120*p**3*(1 - p)**7*log(120) - 45*p**2*(1 - p)**8*log(45) - 10*p*(1 - p)**9*log(10) - 10*p*(log(p) - log(1 - p)) - 10*log(1 - p)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = p - 1
+            _c1 = math.log(-_c0)
+            _c2 = math.log(10)
+            _c3 = 45*math.log(45)
+            _c4 = math.log(120)
+            _c5 = 210*math.log(210)
+            out = 10*_c0**9*_c2*p - _c0**8*_c3*p**2 + 120*_c0**7*_c4*p**3 - _c0**6*_c5*p**4 + 252*_c0**5*p**5*math.log(252) - _c0**4*_c5*p**6 + 120*_c0**3*_c4*p**7 - _c0**2*_c3*p**8 + 10*_c0*_c2*p**9 - 10*_c1 - 10*p*(-_c1 + math.log(p))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -266,6 +374,23 @@ def cross_entropy(p_p, p_q):
     Formula (entries in row-major order):
       [.] -10*p_p**9*(1 - p_p)*log(10) - 45*p_p**8*(1 - p_p)**2*log(45) - 120*p_p**7*(1 - p_p)**3*log(120) - 210*p_p**6*(1 - p_p)**4*log(210) - 252*p_p**5*(1 - p_p)**5*log(252) - 210*p_p**4*(1 - p_p)**6*log(210) - 120*p_p**3*(1 - p_p)**7*log(120) - 45*p_p**2*(1 - p_p)**8*log(45) - 10*p_p*(1 - p_p)**9*log(10) - 10*p_p*(log(p_p) - log(1 - p_p)) - 10*p_p*(-log(p_p) + log(p_q) + log(1 - p_p) - log(1 - p_q)) - 10*log(1 - p_q)
     """
+    if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p_p, p_q, = float(p_p), float(p_q),
+            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = math.log(1 - p_q)
+            _c1 = p_p - 1
+            _c2 = math.log(10)
+            _c3 = 10*p_p
+            _c4 = 45*math.log(45)
+            _c5 = 120*math.log(120)
+            _c6 = 210*math.log(210)
+            _c7 = -math.log(-_c1) + math.log(p_p)
+            out = -10*_c0 + _c1**9*_c2*_c3 - _c1**8*_c4*p_p**2 + _c1**7*_c5*p_p**3 - _c1**6*_c6*p_p**4 + 252*_c1**5*p_p**5*math.log(252) - _c1**4*_c6*p_p**6 + _c1**3*_c5*p_p**7 - _c1**2*_c4*p_p**8 + 10*_c1*_c2*p_p**9 - _c3*_c7 + _c3*(_c0 + _c7 - math.log(p_q))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
@@ -289,6 +414,14 @@ def amari_chentsov(p):
     Formula (entries in row-major order):
       [0, 0, 0] 10*(1 - 2*p)/(p**2*(p - 1)**2)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([-10*(2*p - 1)/(p**2*(p - 1)**2)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -305,6 +438,16 @@ def christoffel(alpha, p):
     Formula (entries in row-major order):
       [0, 0, 0] alpha*(-p**3/(p**4 - 2*p**3 + p**2) + 3*p**2/(2*p**4 - 4*p**3 + 2*p**2) - p/(2*p**4 - 4*p**3 + 2*p**2)) - p**3/(p**4 - 2*p**3 + p**2) + 3*p**2/(2*p**4 - 4*p**3 + 2*p**2) - p/(2*p**4 - 4*p**3 + 2*p**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p, = float(alpha), float(p),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            _c0 = 2*p
+            _c1 = p**(-1)
+            return numpy.array([(-0.5*_c1 - 0.5*alpha*(_c0 + _c1 - 3) - p + 1.5)/(-_c0 + p**2 + 1)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p, shape = _args(alpha, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(alpha)
@@ -323,6 +466,15 @@ def scalar_curvature(p):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)

@@ -15,6 +15,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 
 COORDINATES = ["p1", "p2"]
 VARIABLES = ["x"]
@@ -38,6 +39,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -65,7 +69,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -87,6 +91,17 @@ def fisher(p1, p2):
       [1, 0] -1/(p1 + p2 - 1)
       [1, 1] (p1 - 1)/(p2*(p1 + p2 - 1))
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = p2 - 1
+            _c1 = (_c0 + p1)**(-1)
+            _c2 = -_c1
+            return numpy.array([_c0*_c1/p1, _c2, _c2, _c1*(p1 - 1)/p2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -112,6 +127,15 @@ def cramer_rao(p1, p2):
       [1, 0] -p1*p2
       [1, 1] -p2**2 + p2
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = -p1*p2
+            return numpy.array([p1*(1 - p1), _c0, _c0, p2*(1 - p2)], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -132,6 +156,15 @@ def jeffreys_prior(p1, p2):
     Formula (entries in row-major order):
       [.] sqrt(-1/(p1 + p2 - 1))/(sqrt(p1)*sqrt(p2))
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(-1/(p1 + p2 - 1))/(math.sqrt(p1)*math.sqrt(p2))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -148,6 +181,17 @@ def score(x, p1, p2):
       [0] -KroneckerDelta(3, x)/(-p1 - p2 + 1) + KroneckerDelta(1, x)/p1
       [1] -KroneckerDelta(3, x)/(-p1 - p2 + 1) + KroneckerDelta(2, x)/p2
     """
+    if isinstance(x, _NUMBER) and isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p1, p2, = float(x), float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and (math.isfinite(x)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2,), numpy.nan)
+            if not (((x >= 1)) and ((x <= 3)) and ((x == math.floor(x)))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = (1.0 if 3 == x else 0.0)/(p1 + p2 - 1)
+            return numpy.array([_c0 + (1.0 if 1 == x else 0.0)/p1, _c0 + (1.0 if 2 == x else 0.0)/p2], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p1, p2, shape = _args(x, p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2) & numpy.isfinite(x)
@@ -167,6 +211,17 @@ def log_density(x, p1, p2):
     Formula (entries in row-major order):
       [.] log(p1)*KroneckerDelta(1, x) + log(p2)*KroneckerDelta(2, x) + log(-p1 - p2 + 1)*KroneckerDelta(3, x)
     """
+    if isinstance(x, _NUMBER) and isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p1, p2, = float(x), float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and (math.isfinite(x)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            if not (((x >= 1)) and ((x <= 3)) and ((x == math.floor(x)))):
+                return numpy.float64(-numpy.inf)
+            out = math.log(p1)*(1.0 if 1 == x else 0.0) + math.log(p2)*(1.0 if 2 == x else 0.0) + math.log(-p1 - p2 + 1)*(1.0 if 3 == x else 0.0)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p1, p2, shape = _args(x, p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2) & numpy.isfinite(x)
@@ -209,6 +264,74 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] p1_p*log(p1_p) - p1_p*log(p1_q) + p2_p*log(p2_p) - p2_p*log(p2_q) + (-p1_p - p2_p + 1)*log(-p1_p - p2_p + 1) + (p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
     """
+    if isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1_p, p2_p, p1_q, p2_q, = float(p1_p), float(p2_p), float(p1_q), float(p2_q),
+            if not ((math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = p1_p + p2_p - 1
+            out = -_c0*math.log(-_c0) + _c0*math.log(-p1_q - p2_q + 1) + p1_p*math.log(p1_p) - p1_p*math.log(p1_q) + p2_p*math.log(p2_p) - p2_p*math.log(p2_q)
+            if out < 2e-06:
+                _t0 = p1_p - p1_q
+                _t1 = _t0**2
+                _t2 = p2_p - p2_q
+                _t3 = _t2**2
+                _t4 = 2*p1_p
+                _t5 = p1_p**2
+                _t6 = 2*p2_p
+                _t7 = p2_p**2
+                _t8 = (_t4*p2_p - _t4 + _t5 - _t6 + _t7 + 1)**(-1)
+                _t9 = (0.5)*_t1*_t8
+                _t10 = (0.5)*_t3*_t8
+                _t11 = _t0*_t2*_t8
+                _t12 = -_t0*_t2*_t8 - 0.5*_t1*_t8 - 0.5*_t1/p1_p + _t10*p1_p + _t10*p2_p + _t11*p1_p + _t11*p2_p - 0.5*_t3*_t8 - 0.5*_t3/p2_p + _t9*p1_p + _t9*p2_p
+                _t13 = _t0**3
+                _t14 = _t2**3
+                _t15 = p1_p**3
+                _t16 = p2_p**3
+                _t17 = p1_p*p2_p
+                _t18 = 3*_t5
+                _t19 = 3*_t7
+                _t20 = (_t15 + _t16 - 6*_t17 + _t18*p2_p - _t18 + _t19*p1_p - _t19 + 3*p1_p + 3*p2_p - 1)**(-1)
+                _t21 = _t0**4
+                _t22 = _t2**4
+                _t23 = 4*p1_p
+                _t24 = p1_p**4
+                _t25 = 4*p2_p
+                _t26 = p2_p**4
+                _t27 = 6*_t5
+                _t28 = _t7*p1_p
+                _t29 = _t5*p2_p
+                _t30 = (_t15*_t25 - 4*_t15 + _t16*_t23 - 4*_t16 + 12*_t17 - _t23 + _t24 - _t25 + _t26 + _t27*_t7 + _t27 - 12*_t28 - 12*_t29 + 6*_t7 + 1)**(-1)
+                _t31 = _t0**5
+                _t32 = _t2**5
+                _t33 = 10*_t5
+                _t34 = 5*_t24
+                _t35 = 10*_t7
+                _t36 = 5*_t26
+                _t37 = (_t15*_t35 - 20*_t15*p2_p + 10*_t15 + _t16*_t33 - 20*_t16*p1_p + 10*_t16 - 20*_t17 + 30*_t28 + 30*_t29 - _t33 + _t34*p2_p - _t34 - _t35 + _t36*p1_p - _t36 - 30*_t5*_t7 + p1_p**5 + 5*p1_p + p2_p**5 + 5*p2_p - 1)**(-1)
+                _t38 = (0.3333333333333333)*_t13*_t20
+                _t39 = (0.3333333333333333)*_t14*_t20
+                _t40 = (0.25)*_t21*_t30
+                _t41 = (0.25)*_t22*_t30
+                _t42 = (0.2)*_t31*_t37
+                _t43 = (0.2)*_t32*_t37
+                _t44 = _t1*_t2*_t20
+                _t45 = _t13*_t2*_t30
+                _t46 = _t2*_t21*_t37
+                _t47 = _t0*_t20*_t3
+                _t48 = _t0*_t14*_t30
+                _t49 = _t0*_t22*_t37
+                _t50 = _t1*_t14
+                _t51 = _t37*_t4
+                _t52 = _t13*_t3
+                _t53 = _t37*_t6
+                _t54 = (1.5)*_t1*_t3*_t30
+                if -_t12 < 1e-06:
+                    out = _t0*_t14*_t30 + _t0*_t20*_t3 + _t0*_t22*_t37 + 2*_t1*_t14*_t37 + _t1*_t2*_t20 + (1.5)*_t1*_t3*_t30 - _t12 + _t13*_t2*_t30 + (0.3333333333333333)*_t13*_t20 + 2*_t13*_t3*_t37 + (0.3333333333333333)*_t13/_t5 + (0.3333333333333333)*_t14*_t20 + (0.3333333333333333)*_t14/_t7 + _t2*_t21*_t37 + (0.25)*_t21*_t30 + (0.25)*_t22*_t30 + (0.2)*_t31*_t37 + (0.2)*_t32*_t37 - _t38*p1_p - _t38*p2_p - _t39*p1_p - _t39*p2_p - _t40*p1_p - _t40*p2_p - _t41*p1_p - _t41*p2_p - _t42*p1_p - _t42*p2_p - _t43*p1_p - _t43*p2_p - _t44*p1_p - _t44*p2_p - _t45*p1_p - _t45*p2_p - _t46*p1_p - _t46*p2_p - _t47*p1_p - _t47*p2_p - _t48*p1_p - _t48*p2_p - _t49*p1_p - _t49*p2_p - _t50*_t51 - _t50*_t53 - _t51*_t52 - _t52*_t53 - _t54*p1_p - _t54*p2_p + (0.2)*_t32/_t26 + (0.2)*_t31/_t24 + (0.25)*_t22/_t16 + (0.25)*_t21/_t15
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
@@ -217,7 +340,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             p1_p, p2_p, p1_q, p2_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p1_p, p2_p, p1_q, p2_q,)]
             _t0 = p1_p - p1_q
@@ -288,6 +411,17 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] 4*(-p1_p*exp((alpha/2 + 1/2)*(-log(p1_p) + log(p1_q))) - p2_p*exp((alpha/2 + 1/2)*(-log(p2_p) + log(p2_q))) - (-p1_p - p2_p + 1)*exp((alpha/2 + 1/2)*(-log(-p1_p - p2_p + 1) + log(-p1_q - p2_q + 1))) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p1_p, p2_p, p1_q, p2_q, = float(alpha), float(p1_p), float(p2_p), float(p1_q), float(p2_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = (0.5)*alpha + 0.5
+            _c1 = p1_p + p2_p - 1
+            out = 4*(-_c1*math.exp(-_c0*(math.log(-_c1) - math.log(-p1_q - p2_q + 1))) + p1_p*math.exp(-_c0*(math.log(p1_p) - math.log(p1_q))) + p2_p*math.exp(-_c0*(math.log(p2_p) - math.log(p2_q))) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p1_p, p2_p, p1_q, p2_q, shape = _args(alpha, p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
@@ -305,6 +439,16 @@ def entropy(p1, p2):
     Formula (entries in row-major order):
       [.] -p1*log(p1) - p2*log(p2) + (p1 + p2 - 1)*log(-p1 - p2 + 1)
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = p1 + p2 - 1
+            out = _c0*math.log(-_c0) - p1*math.log(p1) - p2*math.log(p2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -321,6 +465,15 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] -p1_p*log(p1_q) - p2_p*log(p2_q) + (p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
     """
+    if isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1_p, p2_p, p1_q, p2_q, = float(p1_p), float(p2_p), float(p1_q), float(p2_q),
+            if not ((math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+                return numpy.float64(numpy.nan)
+            out = -p1_p*math.log(p1_q) - p2_p*math.log(p2_q) + (p1_p + p2_p - 1)*math.log(-p1_q - p2_q + 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
@@ -343,6 +496,16 @@ def amari_chentsov(p1, p2):
       [1, 1, 0] -1/(-p1 - p2 + 1)**2
       [1, 1, 1] -1/(-p1 - p2 + 1)**2 + p2**(-2)
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = (p1 + p2 - 1)**(-2)
+            _c1 = -_c0
+            return numpy.array([-_c0 + p1**(-2), _c1, _c1, _c1, _c1, _c1, _c1, -_c0 + p2**(-2)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -375,6 +538,44 @@ def christoffel(alpha, p1, p2):
       [1, 1, 0] alpha*(-p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2)) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2)
       [1, 1, 1] alpha*(-p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + 1/2 - 1/(2*p2)) + p1**2*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1**2*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - 4*p1*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - 2*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 3*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p1, p2, = float(alpha), float(p1), float(p2),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = 2*p1
+            _c1 = p1**2
+            _c2 = 2*p2
+            _c3 = p2**2
+            _c4 = (_c0*p2 - _c0 + _c1 - _c2 + _c3 + 1)**(-1)
+            _c5 = _c4*p1
+            _c6 = p1**(-1)
+            _c7 = p1 + p2
+            _c8 = _c0 + _c2 - _c7**2 - 1
+            _c9 = -1/_c8
+            _c10 = _c9*p1
+            _c11 = _c10*p2 - 1
+            _c12 = (0.5)*alpha
+            _c13 = (0.5)*_c4
+            _c14 = _c13*_c6
+            _c15 = _c13*_c3*_c6
+            _c16 = _c4*p2
+            _c17 = _c16*_c6
+            _c18 = _c8**(-1)
+            _c19 = -0.5*_c18*p1*p2 - _c4*p1*p2 - 1.5*_c4
+            _c20 = (0.5)*_c18*p1 + (0.5)*_c18*p2 - 0.5*_c18 - 0.5*_c9*alpha*(_c7 - 1)
+            _c21 = _c20*p1
+            _c22 = p2**(-1)
+            _c23 = _c9*p2
+            _c24 = _c10 + _c23 - _c9
+            _c25 = _c13*_c22
+            _c26 = _c22*_c5
+            _c27 = _c1*_c25
+            _c28 = (0.5)*_c18 + _c4
+            _c29 = _c20*p2
+            return numpy.array([-_c12*(_c1*_c9 - _c10 + _c11 + _c6) - _c14 - _c15 + _c17 - _c19 - _c2*_c4 + (0.5)*_c3*_c4 - _c5, _c21, _c21, p1*(-_c12*(-_c22 + _c24) + (0.5)*_c18*p1 + _c25 - _c26 + _c27 - _c28 + _c5), p2*(-_c12*(_c24 - _c6) + _c14 + _c15 + _c16 - _c17 + (0.5)*_c18*p2 - _c28), _c29, _c29, -_c0*_c4 + (0.5)*_c1*_c4 - _c12*(_c11 + _c22 - _c23 + _c3*_c9) - _c16 - _c19 - _c25 + _c26 - _c27], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p1, p2, shape = _args(alpha, p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2) & numpy.isfinite(alpha)
@@ -428,6 +629,15 @@ def scalar_curvature(p1, p2):
     Formula (entries in row-major order):
       [.] 1/2
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            out = 0.5
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -443,6 +653,15 @@ def gaussian_curvature(p1, p2):
     Formula (entries in row-major order):
       [.] 1/4
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            out = 0.25
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)

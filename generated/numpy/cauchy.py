@@ -14,6 +14,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 
 COORDINATES = ["x0", "gamma"]
 VARIABLES = ["x"]
@@ -186,6 +187,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -211,7 +215,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -233,6 +237,15 @@ def fisher(x0, gamma):
       [1, 0] 0
       [1, 1] 1/(2*gamma**2)
     """
+    if isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0, gamma, = float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = (0.5)/gamma**2
+            return numpy.array([_c0, 0, 0, _c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
@@ -256,6 +269,15 @@ def cramer_rao(x0, gamma):
       [1, 0] 0
       [1, 1] 2*gamma**2
     """
+    if isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0, gamma, = float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = 2*gamma**2
+            return numpy.array([_c0, 0, 0, _c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
@@ -276,6 +298,15 @@ def jeffreys_prior(x0, gamma):
     Formula (entries in row-major order):
       [.] 1/(2*gamma**2)
     """
+    if isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0, gamma, = float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)/gamma**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
@@ -292,6 +323,18 @@ def score(x, x0, gamma):
       [0] -(-2*x + 2*x0)/(gamma**2*(1 + (x - x0)**2/gamma**2))
       [1] -1/gamma + 2*(x - x0)**2/(gamma**3*(1 + (x - x0)**2/gamma**2))
     """
+    if isinstance(x, _NUMBER) and isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, x0, gamma, = float(x), float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = gamma**(-2)
+            _c1 = x - x0
+            _c2 = _c1**2
+            _c3 = (_c0*_c2 + 1)**(-1)
+            return numpy.array([2*_c0*_c1*_c3, (2*_c0*_c2*_c3 - 1)/gamma], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, x0, gamma, shape = _args(x, x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma) & numpy.isfinite(x)
@@ -313,6 +356,15 @@ def log_density(x, x0, gamma):
     Formula (entries in row-major order):
       [.] -log(gamma) - log(1 + (x - x0)**2/gamma**2) - log(pi)
     """
+    if isinstance(x, _NUMBER) and isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, x0, gamma, = float(x), float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.float64(numpy.nan)
+            out = -math.log(gamma) - math.log(1 + (x - x0)**2/gamma**2) - math.log(math.pi)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, x0, gamma, shape = _args(x, x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma) & numpy.isfinite(x)
@@ -352,6 +404,28 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
     Formula (entries in row-major order):
       [.] log(((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(4*gamma_p*gamma_q))
     """
+    if isinstance(x0_p, _NUMBER) and isinstance(gamma_p, _NUMBER) and isinstance(x0_q, _NUMBER) and isinstance(gamma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0_p, gamma_p, x0_q, gamma_q, = float(x0_p), float(gamma_p), float(x0_q), float(gamma_q),
+            if not ((math.isfinite(gamma_p)) and (math.isfinite(gamma_q)) and (math.isfinite(x0_p)) and (math.isfinite(x0_q)) and ((gamma_p > 0)) and ((gamma_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log((0.25)*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(gamma_p*gamma_q))
+            if out < 2e-06:
+                _t0 = gamma_p**(-2)
+                _t1 = gamma_p - gamma_q
+                _t2 = _t1**2
+                _t3 = x0_p - x0_q
+                _t4 = _t3**2
+                _t5 = 8*_t4
+                _t6 = gamma_p**(-3)
+                _t7 = _t3**4
+                _t8 = gamma_p**(-1)
+                _t9 = _t1**3
+                if (0.25)*_t0*(_t2 + _t4) < 1e-06:
+                    out = (0.03125)*_t0*(7*_t0*_t1**4 + 6*_t0*_t2*_t4 - _t0*_t7 + 6*_t1**5*_t6 + _t1*_t5*_t8 - 2*_t1*_t6*_t7 + 8*_t2 + 4*_t4*_t6*_t9 + _t5 + 8*_t8*_t9)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0_p, gamma_p, x0_q, gamma_q, shape = _args(x0_p, gamma_p, x0_q, gamma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
@@ -359,7 +433,7 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             x0_p, gamma_p, x0_q, gamma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (x0_p, gamma_p, x0_q, gamma_q,)]
             _t0 = 1/(gamma_p**2)
@@ -415,6 +489,15 @@ def entropy(x0, gamma):
     Formula (entries in row-major order):
       [.] log(4*pi*gamma)
     """
+    if isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0, gamma, = float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(4*math.pi*gamma)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
@@ -430,6 +513,15 @@ def cross_entropy(x0_p, gamma_p, x0_q, gamma_q):
     Formula (entries in row-major order):
       [.] log(pi*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/gamma_q)
     """
+    if isinstance(x0_p, _NUMBER) and isinstance(gamma_p, _NUMBER) and isinstance(x0_q, _NUMBER) and isinstance(gamma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0_p, gamma_p, x0_q, gamma_q, = float(x0_p), float(gamma_p), float(x0_q), float(gamma_q),
+            if not ((math.isfinite(gamma_p)) and (math.isfinite(gamma_q)) and (math.isfinite(x0_p)) and (math.isfinite(x0_q)) and ((gamma_p > 0)) and ((gamma_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(math.pi*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/gamma_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0_p, gamma_p, x0_q, gamma_q, shape = _args(x0_p, gamma_p, x0_q, gamma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
@@ -452,6 +544,14 @@ def amari_chentsov(x0, gamma):
       [1, 1, 0] 0
       [1, 1, 1] 0
     """
+    if isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0, gamma, = float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            return numpy.array([0, 0, 0, 0, 0, 0, 0, 0], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
@@ -482,6 +582,16 @@ def christoffel(alpha, x0, gamma):
       [1, 1, 0] 0
       [1, 1, 1] -1/gamma
     """
+    if isinstance(alpha, _NUMBER) and isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, x0, gamma, = float(alpha), float(x0), float(gamma),
+            if not ((math.isfinite(alpha)) and (math.isfinite(gamma)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = gamma**(-1)
+            _c1 = -_c0
+            return numpy.array([0, _c1, _c1, 0, _c0, 0, 0, _c1], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, x0, gamma, shape = _args(alpha, x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma) & numpy.isfinite(alpha)
@@ -507,6 +617,15 @@ def scalar_curvature(x0, gamma):
     Formula (entries in row-major order):
       [.] -4
     """
+    if isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0, gamma, = float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.float64(numpy.nan)
+            out = -4
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
@@ -522,6 +641,15 @@ def gaussian_curvature(x0, gamma):
     Formula (entries in row-major order):
       [.] -2
     """
+    if isinstance(x0, _NUMBER) and isinstance(gamma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x0, gamma, = float(x0), float(gamma),
+            if not ((math.isfinite(gamma)) and (math.isfinite(x0)) and ((gamma > 0))):
+                return numpy.float64(numpy.nan)
+            out = -2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)

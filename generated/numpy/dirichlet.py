@@ -86,6 +86,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -111,7 +114,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -138,6 +141,15 @@ def fisher(a1, a2, a3):
       [2, 1] -polygamma(1, a1 + a2 + a3)
       [2, 2] polygamma(1, a3) - polygamma(1, a1 + a2 + a3)
     """
+    if isinstance(a1, _NUMBER) and isinstance(a2, _NUMBER) and isinstance(a3, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a1, a2, a3, = float(a1), float(a2), float(a3),
+            if not ((math.isfinite(a1)) and (math.isfinite(a2)) and (math.isfinite(a3)) and ((a1 > 0)) and ((a2 > 0)) and ((a3 > 0))):
+                return numpy.full((3, 3), numpy.nan)
+            _c0 = -scipy.special.polygamma(1, a1 + a2 + a3)
+            return numpy.array([_c0 + scipy.special.polygamma(1, a1), _c0, _c0, _c0, _c0 + scipy.special.polygamma(1, a2), _c0, _c0, _c0, _c0 + scipy.special.polygamma(1, a3)], dtype=float).reshape((3, 3))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1, a2, a3)
@@ -171,6 +183,26 @@ def cramer_rao(a1, a2, a3):
       [2, 1] -polygamma(1, a1)*polygamma(1, a1 + a2 + a3)/(-polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
       [2, 2] (-polygamma(1, a1)*polygamma(1, a2) + polygamma(1, a1)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a1 + a2 + a3))/(-polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
     """
+    if isinstance(a1, _NUMBER) and isinstance(a2, _NUMBER) and isinstance(a3, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a1, a2, a3, = float(a1), float(a2), float(a3),
+            if not ((math.isfinite(a1)) and (math.isfinite(a2)) and (math.isfinite(a3)) and ((a1 > 0)) and ((a2 > 0)) and ((a3 > 0))):
+                return numpy.full((3, 3), numpy.nan)
+            _c0 = scipy.special.polygamma(1, a2)
+            _c1 = scipy.special.polygamma(1, a3)
+            _c2 = _c0*_c1
+            _c3 = scipy.special.polygamma(1, a1 + a2 + a3)
+            _c4 = _c0*_c3
+            _c5 = _c1*_c3
+            _c6 = scipy.special.polygamma(1, a1)
+            _c7 = (_c1*_c4 - _c2*_c6 + _c4*_c6 + _c5*_c6)**(-1)
+            _c8 = -_c5*_c7
+            _c9 = -_c4*_c7
+            _c10 = _c3*_c6
+            _c11 = -_c10*_c7
+            return numpy.array([_c7*(-_c2 + _c4 + _c5), _c8, _c9, _c8, _c7*(-_c1*_c6 + _c10 + _c5), _c11, _c9, _c11, _c7*(-_c0*_c6 + _c10 + _c4)], dtype=float).reshape((3, 3))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1, a2, a3)
@@ -207,6 +239,20 @@ def jeffreys_prior(a1, a2, a3):
     Formula (entries in row-major order):
       [.] sqrt(polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) - polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) - polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) - polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
     """
+    if isinstance(a1, _NUMBER) and isinstance(a2, _NUMBER) and isinstance(a3, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a1, a2, a3, = float(a1), float(a2), float(a3),
+            if not ((math.isfinite(a1)) and (math.isfinite(a2)) and (math.isfinite(a3)) and ((a1 > 0)) and ((a2 > 0)) and ((a3 > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.polygamma(1, a1)
+            _c1 = scipy.special.polygamma(1, a2)
+            _c2 = scipy.special.polygamma(1, a3)
+            _c3 = scipy.special.polygamma(1, a1 + a2 + a3)
+            _c4 = _c2*_c3
+            out = math.sqrt(_c0*_c1*_c2 - _c0*_c1*_c3 - _c0*_c4 - _c1*_c4)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1, a2, a3)
@@ -303,6 +349,79 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     Formula (entries in row-major order):
       [.] -(-a1_p + a1_q)*(polygamma(0, a1_p) - polygamma(0, a1_p + a2_p + a3_p)) - (-a2_p + a2_q)*(polygamma(0, a2_p) - polygamma(0, a1_p + a2_p + a3_p)) - (-a3_p + a3_q)*(polygamma(0, a3_p) - polygamma(0, a1_p + a2_p + a3_p)) - loggamma(a1_p) + loggamma(a1_q) - loggamma(a2_p) + loggamma(a2_q) - loggamma(a3_p) + loggamma(a3_q) + loggamma(a1_p + a2_p + a3_p) - loggamma(a1_q + a2_q + a3_q)
     """
+    if isinstance(a1_p, _NUMBER) and isinstance(a2_p, _NUMBER) and isinstance(a3_p, _NUMBER) and isinstance(a1_q, _NUMBER) and isinstance(a2_q, _NUMBER) and isinstance(a3_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = float(a1_p), float(a2_p), float(a3_p), float(a1_q), float(a2_q), float(a3_q),
+            if not ((math.isfinite(a1_p)) and (math.isfinite(a1_q)) and (math.isfinite(a2_p)) and (math.isfinite(a2_q)) and (math.isfinite(a3_p)) and (math.isfinite(a3_q)) and ((a1_p > 0)) and ((a1_q > 0)) and ((a2_p > 0)) and ((a2_q > 0)) and ((a3_p > 0)) and ((a3_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = a1_p + a2_p + a3_p
+            _c1 = -scipy.special.psi(_c0)
+            out = (_c1 + scipy.special.psi(a1_p))*(a1_p - a1_q) + (_c1 + scipy.special.psi(a2_p))*(a2_p - a2_q) + (_c1 + scipy.special.psi(a3_p))*(a3_p - a3_q) + math.lgamma(_c0) - math.lgamma(a1_p) + math.lgamma(a1_q) - math.lgamma(a2_p) + math.lgamma(a2_q) - math.lgamma(a3_p) + math.lgamma(a3_q) - math.lgamma(a1_q + a2_q + a3_q)
+            if out < 2e-06:
+                _t0 = scipy.special.polygamma(1, a1_p)
+                _t1 = a1_p - a1_q
+                _t2 = _t1**2
+                _t3 = scipy.special.polygamma(1, a2_p)
+                _t4 = a2_p - a2_q
+                _t5 = _t4**2
+                _t6 = scipy.special.polygamma(1, a3_p)
+                _t7 = a3_p - a3_q
+                _t8 = _t7**2
+                _t9 = a1_p + a2_p + a3_p
+                _t10 = scipy.special.polygamma(1, _t9)
+                _t11 = (0.5)*_t2
+                _t12 = _t10*_t11
+                _t13 = (0.5)*_t5
+                _t14 = _t10*_t13
+                _t15 = (0.5)*_t8
+                _t16 = _t10*_t15
+                _t17 = _t1*_t10
+                _t18 = _t17*_t4
+                _t19 = _t17*_t7
+                _t20 = _t4*_t7
+                _t21 = _t10*_t20
+                _t22 = _t1**3
+                _t23 = (0.16666666666666666)*_t22
+                _t24 = _t1**4
+                _t25 = (0.041666666666666664)*_t24
+                _t26 = (0.008333333333333333)*_t1**5
+                _t27 = _t4**3
+                _t28 = (0.16666666666666666)*_t27
+                _t29 = _t4**4
+                _t30 = (0.041666666666666664)*_t29
+                _t31 = (0.008333333333333333)*_t4**5
+                _t32 = _t7**3
+                _t33 = (0.16666666666666666)*_t32
+                _t34 = _t7**4
+                _t35 = (0.041666666666666664)*_t34
+                _t36 = (0.008333333333333333)*_t7**5
+                _t37 = scipy.special.polygamma(2, _t9)
+                _t38 = scipy.special.polygamma(3, _t9)
+                _t39 = (0.041666666666666664)*_t38
+                _t40 = scipy.special.polygamma(4, _t9)
+                _t41 = _t13*_t37
+                _t42 = _t28*_t38
+                _t43 = _t30*_t40
+                _t44 = _t15*_t37
+                _t45 = _t33*_t38
+                _t46 = _t35*_t40
+                _t47 = _t11*_t37
+                _t48 = _t23*_t38
+                _t49 = _t25*_t40
+                _t50 = (0.25)*_t2
+                _t51 = _t38*_t50
+                _t52 = (0.08333333333333333)*_t40
+                _t53 = _t2*_t52
+                _t54 = _t22*_t52
+                _t55 = (0.25)*_t5*_t8
+                _t56 = _t1*_t38
+                _t57 = _t1*_t40
+                _t58 = _t40*_t50
+                if (0.5)*_t0*_t2 - _t12 - _t14 - _t16 - _t18 - _t19 - _t21 + (0.5)*_t3*_t5 + (0.5)*_t6*_t8 < 1e-06:
+                    out = _t0*_t11 + _t1*_t20*_t37 + _t1*_t41 - _t1*_t42 + _t1*_t43 + _t1*_t44 - _t1*_t45 + _t1*_t46 - _t11*_t20*_t38 - _t12 + _t13*_t3 - _t13*_t56*_t7 - _t14 - _t15*_t4*_t56 + _t15*_t6 - _t16 - _t18 - _t19 + _t20*_t23*_t40 - _t21 + _t23*_t37 - _t23*scipy.special.polygamma(2, a1_p) - _t24*_t39 + _t25*scipy.special.polygamma(3, a1_p) + _t26*_t40 - _t26*scipy.special.polygamma(4, a1_p) + _t27*_t52*_t8 + _t27*_t53 + _t28*_t37 + _t28*_t57*_t7 - _t28*scipy.special.polygamma(2, a2_p) - _t29*_t39 + _t30*scipy.special.polygamma(3, a2_p) + _t31*_t40 - _t31*scipy.special.polygamma(4, a2_p) + _t32*_t5*_t52 + _t32*_t53 + _t33*_t37 + _t33*_t4*_t57 - _t33*scipy.special.polygamma(2, a3_p) - _t34*_t39 + _t35*scipy.special.polygamma(3, a3_p) + _t36*_t40 - _t36*scipy.special.polygamma(4, a3_p) - _t38*_t55 + _t4*_t44 - _t4*_t45 + _t4*_t46 + _t4*_t47 - _t4*_t48 + _t4*_t49 + _t4*_t58*_t8 + _t41*_t7 - _t42*_t7 + _t43*_t7 + _t47*_t7 - _t48*_t7 + _t49*_t7 - _t5*_t51 + _t5*_t54 + _t5*_t58*_t7 - _t51*_t8 + _t54*_t8 + _t55*_t57
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, shape = _args(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
@@ -312,7 +431,7 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (a1_p, a2_p, a3_p, a1_q, a2_q, a3_q,)]
             _t0 = _polygamma(1, a1_p)
@@ -387,6 +506,20 @@ def alpha_divergence(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-(1/2 - alpha/2)*(loggamma(a1_p) + loggamma(a2_p) + loggamma(a3_p) - loggamma(a1_p + a2_p + a3_p)) - (alpha/2 + 1/2)*(loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q)) + loggamma(a1_p*(1/2 - alpha/2) + a1_q*(alpha/2 + 1/2)) + loggamma(a2_p*(1/2 - alpha/2) + a2_q*(alpha/2 + 1/2)) + loggamma(a3_p*(1/2 - alpha/2) + a3_q*(alpha/2 + 1/2)) - loggamma(a1_p*(1/2 - alpha/2) + a1_q*(alpha/2 + 1/2) + a2_p*(1/2 - alpha/2) + a2_q*(alpha/2 + 1/2) + a3_p*(1/2 - alpha/2) + a3_q*(alpha/2 + 1/2))))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(a1_p, _NUMBER) and isinstance(a2_p, _NUMBER) and isinstance(a3_p, _NUMBER) and isinstance(a1_q, _NUMBER) and isinstance(a2_q, _NUMBER) and isinstance(a3_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = float(alpha), float(a1_p), float(a2_p), float(a3_p), float(a1_q), float(a2_q), float(a3_q),
+            if not ((math.isfinite(a1_p)) and (math.isfinite(a1_q)) and (math.isfinite(a2_p)) and (math.isfinite(a2_q)) and (math.isfinite(a3_p)) and (math.isfinite(a3_q)) and (math.isfinite(alpha)) and ((a1_p > 0)) and ((a1_q > 0)) and ((a2_p > 0)) and ((a2_q > 0)) and ((a3_p > 0)) and ((a3_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha + 1
+            _c1 = 1 - alpha
+            _c2 = _c0*a1_q + _c1*a1_p
+            _c3 = _c0*a2_q + _c1*a2_p
+            _c4 = _c0*a3_q + _c1*a3_p
+            out = 4*(math.exp(-0.5*_c0*(math.lgamma(a1_q) + math.lgamma(a2_q) + math.lgamma(a3_q) - math.lgamma(a1_q + a2_q + a3_q)) - 0.5*_c1*(math.lgamma(a1_p) + math.lgamma(a2_p) + math.lgamma(a3_p) - math.lgamma(a1_p + a2_p + a3_p)) + math.lgamma((0.5)*_c2) + math.lgamma((0.5)*_c3) + math.lgamma((0.5)*_c4) - math.lgamma((0.5)*_c2 + (0.5)*_c3 + (0.5)*_c4)) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, shape = _args(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q) & numpy.isfinite(alpha)
@@ -407,6 +540,21 @@ def entropy(a1, a2, a3):
     Formula (entries in row-major order):
       [.] -a1*(polygamma(0, a1) - polygamma(0, a1 + a2 + a3)) - a2*(polygamma(0, a2) - polygamma(0, a1 + a2 + a3)) - a3*(polygamma(0, a3) - polygamma(0, a1 + a2 + a3)) + loggamma(a1) + loggamma(a2) + loggamma(a3) - loggamma(a1 + a2 + a3) + polygamma(0, a1) + polygamma(0, a2) + polygamma(0, a3) - 3*polygamma(0, a1 + a2 + a3)
     """
+    if isinstance(a1, _NUMBER) and isinstance(a2, _NUMBER) and isinstance(a3, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a1, a2, a3, = float(a1), float(a2), float(a3),
+            if not ((math.isfinite(a1)) and (math.isfinite(a2)) and (math.isfinite(a3)) and ((a1 > 0)) and ((a2 > 0)) and ((a3 > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.psi(a1)
+            _c1 = scipy.special.psi(a2)
+            _c2 = scipy.special.psi(a3)
+            _c3 = a1 + a2 + a3
+            _c4 = scipy.special.psi(_c3)
+            _c5 = -_c4
+            out = _c0 + _c1 + _c2 - 3*_c4 - a1*(_c0 + _c5) - a2*(_c1 + _c5) - a3*(_c2 + _c5) - math.lgamma(_c3) + math.lgamma(a1) + math.lgamma(a2) + math.lgamma(a3)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1, a2, a3)
@@ -428,6 +576,19 @@ def cross_entropy(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     Formula (entries in row-major order):
       [.] -a1_q*polygamma(0, a1_p) + a1_q*polygamma(0, a1_p + a2_p + a3_p) - a2_q*polygamma(0, a2_p) + a2_q*polygamma(0, a1_p + a2_p + a3_p) - a3_q*polygamma(0, a3_p) + a3_q*polygamma(0, a1_p + a2_p + a3_p) + loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q) + polygamma(0, a1_p) + polygamma(0, a2_p) + polygamma(0, a3_p) - 3*polygamma(0, a1_p + a2_p + a3_p)
     """
+    if isinstance(a1_p, _NUMBER) and isinstance(a2_p, _NUMBER) and isinstance(a3_p, _NUMBER) and isinstance(a1_q, _NUMBER) and isinstance(a2_q, _NUMBER) and isinstance(a3_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = float(a1_p), float(a2_p), float(a3_p), float(a1_q), float(a2_q), float(a3_q),
+            if not ((math.isfinite(a1_p)) and (math.isfinite(a1_q)) and (math.isfinite(a2_p)) and (math.isfinite(a2_q)) and (math.isfinite(a3_p)) and (math.isfinite(a3_q)) and ((a1_p > 0)) and ((a1_q > 0)) and ((a2_p > 0)) and ((a2_q > 0)) and ((a3_p > 0)) and ((a3_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.psi(a1_p)
+            _c1 = scipy.special.psi(a2_p)
+            _c2 = scipy.special.psi(a3_p)
+            _c3 = scipy.special.psi(a1_p + a2_p + a3_p)
+            out = -_c0*a1_q + _c0 - _c1*a2_q + _c1 - _c2*a3_q + _c2 + _c3*a1_q + _c3*a2_q + _c3*a3_q - 3*_c3 + math.lgamma(a1_q) + math.lgamma(a2_q) + math.lgamma(a3_q) - math.lgamma(a1_q + a2_q + a3_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, shape = _args(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
@@ -473,6 +634,15 @@ def amari_chentsov(a1, a2, a3):
       [2, 2, 1] -polygamma(2, a1 + a2 + a3)
       [2, 2, 2] polygamma(2, a3) - polygamma(2, a1 + a2 + a3)
     """
+    if isinstance(a1, _NUMBER) and isinstance(a2, _NUMBER) and isinstance(a3, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a1, a2, a3, = float(a1), float(a2), float(a3),
+            if not ((math.isfinite(a1)) and (math.isfinite(a2)) and (math.isfinite(a3)) and ((a1 > 0)) and ((a2 > 0)) and ((a3 > 0))):
+                return numpy.full((3, 3, 3), numpy.nan)
+            _c0 = -scipy.special.polygamma(2, a1 + a2 + a3)
+            return numpy.array([_c0 + scipy.special.polygamma(2, a1), _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0 + scipy.special.polygamma(2, a2), _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0, _c0 + scipy.special.polygamma(2, a3)], dtype=float).reshape((3, 3, 3))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1, a2, a3)
@@ -542,6 +712,45 @@ def christoffel(alpha, a1, a2, a3):
       [2, 2, 1] -alpha*polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a1 + a2 + a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) + polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a1 + a2 + a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
       [2, 2, 2] alpha*(polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) - polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a1 + a2 + a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) - polygamma(1, a1)*polygamma(1, a1 + a2 + a3)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) - polygamma(1, a2)*polygamma(1, a1 + a2 + a3)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))) - polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) + polygamma(1, a1)*polygamma(1, a2)*polygamma(2, a1 + a2 + a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) + polygamma(1, a1)*polygamma(1, a1 + a2 + a3)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3)) + polygamma(1, a2)*polygamma(1, a1 + a2 + a3)*polygamma(2, a3)/(-2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + 2*polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + 2*polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))
     """
+    if isinstance(alpha, _NUMBER) and isinstance(a1, _NUMBER) and isinstance(a2, _NUMBER) and isinstance(a3, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, a1, a2, a3, = float(alpha), float(a1), float(a2), float(a3),
+            if not ((math.isfinite(a1)) and (math.isfinite(a2)) and (math.isfinite(a3)) and (math.isfinite(alpha)) and ((a1 > 0)) and ((a2 > 0)) and ((a3 > 0))):
+                return numpy.full((3, 3, 3), numpy.nan)
+            _c0 = scipy.special.polygamma(2, a1)
+            _c1 = scipy.special.polygamma(1, a2)
+            _c2 = scipy.special.polygamma(1, a3)
+            _c3 = _c1*_c2
+            _c4 = a1 + a2 + a3
+            _c5 = scipy.special.polygamma(2, _c4)
+            _c6 = _c1*_c5
+            _c7 = _c2*_c6
+            _c8 = scipy.special.polygamma(1, _c4)
+            _c9 = _c0*_c8
+            _c10 = -_c0*_c3 + _c1*_c9 + _c2*_c9 + _c7
+            _c11 = scipy.special.polygamma(1, a1)
+            _c12 = _c11*_c8
+            _c13 = (0.5)/(_c1*_c12 - _c11*_c3 + _c12*_c2 + _c3*_c8)
+            _c14 = _c13*(1 - alpha)
+            _c15 = _c14*_c7
+            _c16 = scipy.special.polygamma(2, a2)
+            _c17 = _c16*_c8
+            _c18 = _c1*_c5 - _c17 - alpha*(-_c17 + _c6)
+            _c19 = _c13*_c2
+            _c20 = scipy.special.polygamma(2, a3)
+            _c21 = _c20*_c8
+            _c22 = _c2*_c5
+            _c23 = _c13*(_c2*_c5 - _c21 - alpha*(-_c21 + _c22))
+            _c24 = _c11*_c5 - _c9 - alpha*(_c11*_c5 - _c9)
+            _c25 = _c11*_c22
+            _c26 = _c14*_c25
+            _c27 = -_c11*_c16*_c2 + _c11*_c17 + _c17*_c2 + _c25
+            _c28 = _c11*_c6
+            _c29 = _c14*_c28
+            _c30 = -_c1*_c11*_c20 + _c1*_c21 + _c11*_c21 + _c28
+            return numpy.array([_c13*(-_c10*alpha + _c10), _c15, _c15, _c15, _c18*_c19, _c15, _c15, _c15, _c1*_c23, _c19*_c24, _c26, _c26, _c26, _c13*(-_c27*alpha + _c27), _c26, _c26, _c26, _c11*_c23, _c1*_c13*_c24, _c29, _c29, _c29, _c11*_c13*_c18, _c29, _c29, _c29, _c13*(-_c30*alpha + _c30)], dtype=float).reshape((3, 3, 3))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, a1, a2, a3, shape = _args(alpha, a1, a2, a3)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1, a2, a3) & numpy.isfinite(alpha)
@@ -615,6 +824,38 @@ def scalar_curvature(a1, a2, a3):
     Formula (entries in row-major order):
       [.] (polygamma(1, a1)**2*polygamma(1, a2)*polygamma(2, a3)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)**2*polygamma(1, a3)*polygamma(2, a2)*polygamma(2, a1 + a2 + a3) - polygamma(1, a1)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a2)*polygamma(2, a3) + polygamma(1, a1)*polygamma(1, a2)**2*polygamma(2, a3)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)**2*polygamma(2, a2)*polygamma(2, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a2)*polygamma(2, a3) + polygamma(1, a2)**2*polygamma(1, a3)*polygamma(2, a1)*polygamma(2, a1 + a2 + a3) - polygamma(1, a2)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a1)*polygamma(2, a3) + polygamma(1, a2)*polygamma(1, a3)**2*polygamma(2, a1)*polygamma(2, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a1)*polygamma(2, a3) - polygamma(1, a3)**2*polygamma(1, a1 + a2 + a3)*polygamma(2, a1)*polygamma(2, a2) + polygamma(1, a3)*polygamma(1, a1 + a2 + a3)**2*polygamma(2, a1)*polygamma(2, a2))/(2*(-polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a3) + polygamma(1, a1)*polygamma(1, a2)*polygamma(1, a1 + a2 + a3) + polygamma(1, a1)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3) + polygamma(1, a2)*polygamma(1, a3)*polygamma(1, a1 + a2 + a3))**2)
     """
+    if isinstance(a1, _NUMBER) and isinstance(a2, _NUMBER) and isinstance(a3, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            a1, a2, a3, = float(a1), float(a2), float(a3),
+            if not ((math.isfinite(a1)) and (math.isfinite(a2)) and (math.isfinite(a3)) and ((a1 > 0)) and ((a2 > 0)) and ((a3 > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.polygamma(1, a1)
+            _c1 = scipy.special.polygamma(1, a2)
+            _c2 = scipy.special.polygamma(1, a3)
+            _c3 = _c1*_c2
+            _c4 = a1 + a2 + a3
+            _c5 = scipy.special.polygamma(1, _c4)
+            _c6 = _c0*_c5
+            _c7 = scipy.special.polygamma(2, _c4)
+            _c8 = _c1**2
+            _c9 = _c7*_c8
+            _c10 = scipy.special.polygamma(2, a3)
+            _c11 = _c0*_c10
+            _c12 = scipy.special.polygamma(2, a2)
+            _c13 = _c2**2
+            _c14 = _c13*_c7
+            _c15 = _c5**2
+            _c16 = _c0**2
+            _c17 = _c16*_c7
+            _c18 = _c1*_c10
+            _c19 = _c12*_c2
+            _c20 = scipy.special.polygamma(2, a1)
+            _c21 = _c15*_c20
+            _c22 = _c10*_c5
+            out = (0.5)*(_c0*_c12*_c14 + _c1*_c14*_c20 + _c11*_c12*_c15 + _c11*_c9 - _c12*_c13*_c20*_c5 - _c12*_c16*_c22 + _c17*_c18 + _c17*_c19 + _c18*_c21 + _c19*_c21 + _c2*_c20*_c9 - _c20*_c22*_c8)/(-_c0*_c3 + _c1*_c6 + _c2*_c6 + _c3*_c5)**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1, a2, a3)

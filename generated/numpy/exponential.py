@@ -18,6 +18,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["lam"]
 VARIABLES = ["x"]
@@ -41,6 +42,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -68,7 +72,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -87,6 +91,14 @@ def fisher(lam):
     Formula (entries in row-major order):
       [0, 0] lam**(-2)
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([lam**(-2)], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -103,6 +115,14 @@ def cramer_rao(lam):
     Formula (entries in row-major order):
       [0, 0] lam**2
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([lam**2], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -119,6 +139,15 @@ def jeffreys_prior(lam):
     Formula (entries in row-major order):
       [.] 1/lam
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            out = lam**(-1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -134,6 +163,16 @@ def score(x, lam):
     Formula (entries in row-major order):
       [0] -x + 1/lam
     """
+    if isinstance(x, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, lam, = float(x), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(x)) and ((lam > 0))):
+                return numpy.full((1,), numpy.nan)
+            if not ((x >= 0)):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([-x + lam**(-1)], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, lam, shape = _args(x, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(x)
@@ -151,6 +190,17 @@ def log_density(x, lam):
     Formula (entries in row-major order):
       [.] -lam*x + log(lam)
     """
+    if isinstance(x, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, lam, = float(x), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(x)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            if not ((x >= 0)):
+                return numpy.float64(-numpy.inf)
+            out = -lam*x + math.log(lam)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, lam, shape = _args(x, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(x)
@@ -184,6 +234,20 @@ def kl(lam_p, lam_q):
     Formula (entries in row-major order):
       [.] log(lam_p/lam_q) - 1 + lam_q/lam_p
     """
+    if isinstance(lam_p, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam_p, lam_q, = float(lam_p), float(lam_q),
+            if not ((math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((lam_p > 0)) and ((lam_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(lam_p/lam_q) - 1 + lam_q/lam_p
+            if out < 2e-06:
+                _t0 = lam_p - lam_q
+                _t1 = _t0**2/lam_p**2
+                if (0.5)*_t1 < 1e-06:
+                    out = (0.016666666666666666)*_t1*(12*_t0**3/lam_p**3 + 20*_t0/lam_p + 15*_t1 + 30)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam_p, lam_q, shape = _args(lam_p, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q)
@@ -191,7 +255,7 @@ def kl(lam_p, lam_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             lam_p, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (lam_p, lam_q,)]
             _t0 = lam_p - lam_q
@@ -209,6 +273,15 @@ def alpha_divergence(alpha, lam_p, lam_q):
     Formula (entries in row-major order):
       [.] 4*(1 - 2*exp((1/2 - alpha/2)*log(lam_p) + (alpha/2 + 1/2)*log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, lam_p, lam_q, = float(alpha), float(lam_p), float(lam_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((lam_p > 0)) and ((lam_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = -4*(1 - 2*math.exp(-0.5*(alpha - 1)*math.log(lam_p) + (0.5)*(alpha + 1)*math.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, lam_p, lam_q, shape = _args(alpha, lam_p, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
@@ -224,6 +297,15 @@ def entropy(lam):
     Formula (entries in row-major order):
       [.] 1 - log(lam)
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            out = 1 - math.log(lam)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -239,6 +321,15 @@ def cross_entropy(lam_p, lam_q):
     Formula (entries in row-major order):
       [.] -log(lam_q) + lam_q/lam_p
     """
+    if isinstance(lam_p, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam_p, lam_q, = float(lam_p), float(lam_q),
+            if not ((math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((lam_p > 0)) and ((lam_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = -math.log(lam_q) + lam_q/lam_p
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam_p, lam_q, shape = _args(lam_p, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q)
@@ -254,6 +345,14 @@ def amari_chentsov(lam):
     Formula (entries in row-major order):
       [0, 0, 0] -2/lam**3
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([-2/lam**3], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -270,6 +369,14 @@ def christoffel(alpha, lam):
     Formula (entries in row-major order):
       [0, 0, 0] alpha/lam - 1/lam
     """
+    if isinstance(alpha, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, lam, = float(alpha), float(lam),
+            if not ((math.isfinite(alpha)) and (math.isfinite(lam)) and ((lam > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([(alpha - 1)/lam], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, lam, shape = _args(alpha, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(alpha)
@@ -286,6 +393,15 @@ def scalar_curvature(lam):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)

@@ -82,6 +82,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -107,7 +110,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -129,6 +132,15 @@ def fisher(alpha, beta):
       [1, 0] -1/beta
       [1, 1] alpha/beta**2
     """
+    if isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, beta, = float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = -1/beta
+            return numpy.array([scipy.special.polygamma(1, alpha), _c0, _c0, alpha/beta**2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
@@ -152,6 +164,17 @@ def cramer_rao(alpha, beta):
       [1, 0] beta/(alpha*polygamma(1, alpha) - 1)
       [1, 1] beta**2*polygamma(1, alpha)/(alpha*polygamma(1, alpha) - 1)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, beta, = float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = scipy.special.polygamma(1, alpha)
+            _c1 = (_c0*alpha - 1)**(-1)
+            _c2 = _c1*beta
+            return numpy.array([_c1*alpha, _c2, _c2, _c0*_c1*beta**2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
@@ -174,6 +197,15 @@ def jeffreys_prior(alpha, beta):
     Formula (entries in row-major order):
       [.] sqrt(alpha*polygamma(1, alpha) - 1)/beta
     """
+    if isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, beta, = float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(alpha*scipy.special.polygamma(1, alpha) - 1)/beta
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
@@ -190,6 +222,16 @@ def score(x, alpha, beta):
       [0] log(beta) + log(x) - polygamma(0, alpha)
       [1] alpha/beta - x
     """
+    if isinstance(x, _NUMBER) and isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, alpha, beta, = float(x), float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and (math.isfinite(x)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.full((2,), numpy.nan)
+            if not ((x >= 0)):
+                return numpy.full((2,), numpy.nan)
+            return numpy.array([math.log(beta) + math.log(x) - scipy.special.psi(alpha), alpha/beta - x], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, alpha, beta, shape = _args(x, alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta) & numpy.isfinite(x)
@@ -208,6 +250,17 @@ def log_density(x, alpha, beta):
     Formula (entries in row-major order):
       [.] alpha*log(beta) - beta*x + (alpha - 1)*log(x) - loggamma(alpha)
     """
+    if isinstance(x, _NUMBER) and isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, alpha, beta, = float(x), float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and (math.isfinite(x)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            if not ((x >= 0)):
+                return numpy.float64(-numpy.inf)
+            out = alpha*math.log(beta) - beta*x + (alpha - 1)*math.log(x) - math.lgamma(alpha)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, alpha, beta, shape = _args(x, alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta) & numpy.isfinite(x)
@@ -248,6 +301,25 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     Formula (entries in row-major order):
       [.] alpha_p*log(beta_p) - alpha_p*(beta_p - beta_q)/beta_p - alpha_q*log(beta_q) - (-alpha_p + alpha_q)*(-log(beta_p) + polygamma(0, alpha_p)) - loggamma(alpha_p) + loggamma(alpha_q)
     """
+    if isinstance(alpha_p, _NUMBER) and isinstance(beta_p, _NUMBER) and isinstance(alpha_q, _NUMBER) and isinstance(beta_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha_p, beta_p, alpha_q, beta_q, = float(alpha_p), float(beta_p), float(alpha_q), float(beta_q),
+            if not ((math.isfinite(alpha_p)) and (math.isfinite(alpha_q)) and (math.isfinite(beta_p)) and (math.isfinite(beta_q)) and ((alpha_p > 0)) and ((alpha_q > 0)) and ((beta_p > 0)) and ((beta_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = math.log(beta_p)
+            out = _c0*alpha_p - alpha_p*(beta_p - beta_q)/beta_p - alpha_q*math.log(beta_q) - (_c0 - scipy.special.psi(alpha_p))*(alpha_p - alpha_q) - math.lgamma(alpha_p) + math.lgamma(alpha_q)
+            if out < 2e-06:
+                _t0 = alpha_p - alpha_q
+                _t1 = beta_p - beta_q
+                _t2 = (0.5)*_t1**2/beta_p**2
+                _t3 = (0.5)*_t0**2*scipy.special.polygamma(1, alpha_p) - _t0*_t1/beta_p + _t2*alpha_p
+                _t4 = (0.3333333333333333)*_t1**3/beta_p**3
+                _t5 = (0.25)*_t1**4/beta_p**4
+                if _t3 < 1e-06:
+                    out = -0.008333333333333333*_t0**5*scipy.special.polygamma(4, alpha_p) + (0.041666666666666664)*_t0**4*scipy.special.polygamma(3, alpha_p) - 0.16666666666666666*_t0**3*scipy.special.polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (0.2)*_t1**5*alpha_p/beta_p**5 + _t3 + _t4*alpha_p + _t5*alpha_p
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
@@ -256,7 +328,7 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             alpha_p, beta_p, alpha_q, beta_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha_p, beta_p, alpha_q, beta_q,)]
             _t0 = alpha_p - alpha_q
@@ -278,6 +350,16 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-(1/2 - alpha/2)*(-alpha_p*log(beta_p) + loggamma(alpha_p)) - (alpha/2 + 1/2)*(-alpha_q*log(beta_q) + loggamma(alpha_q)) + (alpha*alpha_p - alpha*alpha_q - alpha_p - alpha_q)*log(-alpha*beta_p/2 + alpha*beta_q/2 + beta_p/2 + beta_q/2)/2 + loggamma(-alpha*alpha_p/2 + alpha*alpha_q/2 + alpha_p/2 + alpha_q/2)))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(alpha_p, _NUMBER) and isinstance(beta_p, _NUMBER) and isinstance(alpha_q, _NUMBER) and isinstance(beta_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, alpha_p, beta_p, alpha_q, beta_q, = float(alpha), float(alpha_p), float(beta_p), float(alpha_q), float(beta_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(alpha_p)) and (math.isfinite(alpha_q)) and (math.isfinite(beta_p)) and (math.isfinite(beta_q)) and ((alpha_p > 0)) and ((alpha_q > 0)) and ((beta_p > 0)) and ((beta_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = -alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q
+            out = 4*(math.exp(-0.5*_c0*math.log((0.5)*(-alpha*beta_p + alpha*beta_q + beta_p + beta_q)) - 0.5*(1 - alpha)*(-alpha_p*math.log(beta_p) + math.lgamma(alpha_p)) - 0.5*(alpha + 1)*(-alpha_q*math.log(beta_q) + math.lgamma(alpha_q)) + math.lgamma((0.5)*_c0)) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha, alpha_p, beta_p, alpha_q, beta_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q) & numpy.isfinite(alpha)
@@ -294,6 +376,16 @@ def entropy(alpha, beta):
     Formula (entries in row-major order):
       [.] -alpha*polygamma(0, alpha) + alpha - log(beta) + loggamma(alpha) + polygamma(0, alpha)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, beta, = float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.psi(alpha)
+            out = -_c0*alpha + _c0 + alpha - math.log(beta) + math.lgamma(alpha)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
@@ -310,6 +402,16 @@ def cross_entropy(alpha_p, beta_p, alpha_q, beta_q):
     Formula (entries in row-major order):
       [.] alpha_p*beta_q/beta_p - alpha_q*log(beta_q) - alpha_q*polygamma(0, alpha_p) + (alpha_q - 1)*log(beta_p) + loggamma(alpha_q) + polygamma(0, alpha_p)
     """
+    if isinstance(alpha_p, _NUMBER) and isinstance(beta_p, _NUMBER) and isinstance(alpha_q, _NUMBER) and isinstance(beta_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha_p, beta_p, alpha_q, beta_q, = float(alpha_p), float(beta_p), float(alpha_q), float(beta_q),
+            if not ((math.isfinite(alpha_p)) and (math.isfinite(alpha_q)) and (math.isfinite(beta_p)) and (math.isfinite(beta_q)) and ((alpha_p > 0)) and ((alpha_q > 0)) and ((beta_p > 0)) and ((beta_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.psi(alpha_p)
+            out = -_c0*alpha_q + _c0 + alpha_p*beta_q/beta_p - alpha_q*math.log(beta_q) + (alpha_q - 1)*math.log(beta_p) + math.lgamma(alpha_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
@@ -333,6 +435,15 @@ def amari_chentsov(alpha, beta):
       [1, 1, 0] beta**(-2)
       [1, 1, 1] -2*alpha/beta**3
     """
+    if isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, beta, = float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = beta**(-2)
+            return numpy.array([scipy.special.polygamma(2, alpha), 0, 0, _c0, 0, _c0, _c0, -2*alpha/beta**3], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
@@ -364,6 +475,24 @@ def christoffel(alpha_arg, alpha, beta):
       [1, 1, 0] -alpha_arg*polygamma(1, alpha)/(2*alpha*polygamma(1, alpha) - 2) + polygamma(1, alpha)/(2*alpha*polygamma(1, alpha) - 2)
       [1, 1, 1] -alpha*polygamma(1, alpha)/(alpha*beta*polygamma(1, alpha) - beta) + alpha_arg*(alpha*polygamma(1, alpha)/(alpha*beta*polygamma(1, alpha) - beta) - 1/(2*alpha*beta*polygamma(1, alpha) - 2*beta)) + 1/(2*alpha*beta*polygamma(1, alpha) - 2*beta)
     """
+    if isinstance(alpha_arg, _NUMBER) and isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha_arg, alpha, beta, = float(alpha_arg), float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(alpha_arg)) and (math.isfinite(beta)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = scipy.special.polygamma(1, alpha)
+            _c1 = _c0*alpha
+            _c2 = (_c1 - 1)**(-1)
+            _c3 = alpha_arg - 1
+            _c4 = -0.5*_c3
+            _c5 = _c2*_c4
+            _c6 = _c5*scipy.special.polygamma(2, alpha)
+            _c7 = _c2/beta
+            _c8 = _c4*_c7
+            _c9 = _c0*_c5
+            return numpy.array([_c6*alpha, _c8, _c8, (0.5)*_c2*_c3*alpha/beta**2, _c6*beta, _c9, _c9, _c7*(-_c1 + (0.5)*alpha_arg*(2*_c1 - 1) + 0.5)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha_arg, alpha, beta, shape = _args(alpha_arg, alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta) & numpy.isfinite(alpha_arg)
@@ -397,6 +526,16 @@ def scalar_curvature(alpha, beta):
     Formula (entries in row-major order):
       [.] (alpha*polygamma(2, alpha) + polygamma(1, alpha))/(2*(alpha*polygamma(1, alpha) - 1)**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, beta, = float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.polygamma(1, alpha)
+            out = (0.5)*(_c0 + alpha*scipy.special.polygamma(2, alpha))/(_c0*alpha - 1)**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
@@ -413,6 +552,16 @@ def gaussian_curvature(alpha, beta):
     Formula (entries in row-major order):
       [.] (alpha*polygamma(2, alpha) + polygamma(1, alpha))/(4*(alpha*polygamma(1, alpha) - 1)**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, beta, = float(alpha), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and ((alpha > 0)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.polygamma(1, alpha)
+            out = (0.25)*(_c0 + alpha*scipy.special.polygamma(2, alpha))/(_c0*alpha - 1)**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)

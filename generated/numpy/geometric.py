@@ -17,6 +17,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["p"]
 VARIABLES = ["x"]
@@ -40,6 +41,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -67,7 +71,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -86,6 +90,14 @@ def fisher(p):
     Formula (entries in row-major order):
       [0, 0] -1/(p**3 - p**2)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([-1/(p**2*(p - 1))], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -102,6 +114,14 @@ def cramer_rao(p):
     Formula (entries in row-major order):
       [0, 0] -p**3 + p**2
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([p**2*(1 - p)], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -118,6 +138,15 @@ def jeffreys_prior(p):
     Formula (entries in row-major order):
       [.] sqrt(-1/(p - 1))/p
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(-1/(p - 1))/p
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -133,6 +162,16 @@ def score(x, p):
     Formula (entries in row-major order):
       [0] -x/(1 - p) + 1/p
     """
+    if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p, = float(x), float(p),
+            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1,), numpy.nan)
+            if not (((x >= 0)) and ((x == math.floor(x)))):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([x/(p - 1) + p**(-1)], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
@@ -150,6 +189,17 @@ def log_density(x, p):
     Formula (entries in row-major order):
       [.] x*log(1 - p) + log(p)
     """
+    if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p, = float(x), float(p),
+            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            if not (((x >= 0)) and ((x == math.floor(x)))):
+                return numpy.float64(-numpy.inf)
+            out = x*math.log(1 - p) + math.log(p)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
@@ -183,6 +233,28 @@ def kl(p_p, p_q):
     Formula (entries in row-major order):
       [.] log(p_p) - log(p_q) - (1 - p_p)*(-log(1 - p_p) + log(1 - p_q))/p_p
     """
+    if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p_p, p_q, = float(p_p), float(p_q),
+            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = p_p - 1
+            out = -_c0*(math.log(-_c0) - math.log(1 - p_q))/p_p + math.log(p_p) - math.log(p_q)
+            if out < 2e-06:
+                _t0 = p_p**(-1)
+                _t1 = (p_p - 1)**(-1)
+                _t2 = p_p - p_q
+                _t3 = _t2**2
+                _t4 = _t0*_t3
+                _t5 = p_p**2
+                _t6 = p_p**4
+                _t7 = _t2**3
+                _t8 = p_p**3
+                if (0.5)*_t4*(_t0 - _t1) < 1e-06:
+                    out = (0.016666666666666666)*_t4*(30*_t0 - 30*_t1 - 20*_t2/(_t5 - 2*p_p + 1) + 20*_t2/_t5 - 15*_t3/(-3*_t5 + _t8 + 3*p_p - 1) + 15*_t3/_t8 - 12*_t7/(6*_t5 + _t6 - 4*_t8 - 4*p_p + 1) + 12*_t7/_t6)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
@@ -191,7 +263,7 @@ def kl(p_p, p_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p_p, p_q,)]
             _t0 = 1/(p_p)
@@ -216,6 +288,17 @@ def alpha_divergence(alpha, p_p, p_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp((1/2 - alpha/2)*log(p_p) + (alpha/2 + 1/2)*log(p_q))/(1 - exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q))))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p_p, p_q, = float(alpha), float(p_p), float(p_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha - 1
+            _c1 = alpha + 1
+            out = -4*(1 + math.exp(-0.5*_c0*math.log(p_p) + (0.5)*_c1*math.log(p_q))/(math.exp(-0.5*_c0*math.log(1 - p_p) + (0.5)*_c1*math.log(1 - p_q)) - 1))/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
@@ -233,6 +316,16 @@ def entropy(p):
     Formula (entries in row-major order):
       [.] -log(p) + (p - 1)*log(1 - p)/p
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = p - 1
+            out = _c0*math.log(-_c0)/p - math.log(p)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -249,6 +342,15 @@ def cross_entropy(p_p, p_q):
     Formula (entries in row-major order):
       [.] -log(p_q) + (p_p - 1)*log(1 - p_q)/p_p
     """
+    if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p_p, p_q, = float(p_p), float(p_q),
+            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            out = -math.log(p_q) + (p_p - 1)*math.log(1 - p_q)/p_p
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
@@ -264,6 +366,14 @@ def amari_chentsov(p):
     Formula (entries in row-major order):
       [0, 0, 0] (p - 2)/(p**3*(p - 1)**2)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([(p - 2)/(p**3*(p - 1)**2)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -280,6 +390,15 @@ def christoffel(alpha, p):
     Formula (entries in row-major order):
       [0, 0, 0] alpha*(p**4/(2*p**5 - 4*p**4 + 2*p**3) - 3*p**3/(2*p**5 - 4*p**4 + 2*p**3) + 2*p**2/(2*p**5 - 4*p**4 + 2*p**3)) - 3*p**4/(2*p**5 - 4*p**4 + 2*p**3) + 5*p**3/(2*p**5 - 4*p**4 + 2*p**3) - 2*p**2/(2*p**5 - 4*p**4 + 2*p**3)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p, = float(alpha), float(p),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            _c0 = p**(-1)
+            return numpy.array([(-_c0 + (0.5)*alpha*(2*_c0 + p - 3) - 1.5*p + 2.5)/(p**2 - 2*p + 1)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p, shape = _args(alpha, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(alpha)
@@ -297,6 +416,15 @@ def scalar_curvature(p):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)

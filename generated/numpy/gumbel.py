@@ -14,6 +14,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 import scipy.special
 
 COORDINATES = ["mu", "beta"]
@@ -187,6 +188,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -212,7 +216,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -234,6 +238,16 @@ def fisher(mu, beta):
       [1, 0] (-1 + EulerGamma)/beta**2
       [1, 1] (-2*EulerGamma + EulerGamma**2 + 1 + pi**2/6)/beta**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, beta, = float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and ((beta > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = beta**(-2)
+            _c1 = -_c0*(1 - 0.57721566490153286)
+            return numpy.array([_c0, _c1, _c1, _c0*(-2*0.57721566490153286 + 0.57721566490153286**2 + 1 + (0.16666666666666666)*math.pi**2)], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
@@ -258,6 +272,18 @@ def cramer_rao(mu, beta):
       [1, 0] 6*beta**2*(1 - EulerGamma)/pi**2
       [1, 1] 6*beta**2/pi**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, beta, = float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and ((beta > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = math.pi**2
+            _c1 = beta**2/_c0
+            _c2 = 6*_c1
+            _c3 = _c2*(1 - 0.57721566490153286)
+            return numpy.array([_c1*(_c0 - 12*0.57721566490153286 + 6*0.57721566490153286**2 + 6), _c3, _c3, _c2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
@@ -281,6 +307,15 @@ def jeffreys_prior(mu, beta):
     Formula (entries in row-major order):
       [.] sqrt(6)*pi/(6*beta**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, beta, = float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.16666666666666666)*math.sqrt(6)*math.pi/beta**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
@@ -297,6 +332,18 @@ def score(x, mu, beta):
       [0] 1/beta - exp(-(-mu + x)/beta)/beta
       [1] -1/beta + (-mu + x)/beta**2 - (-mu + x)*exp(-(-mu + x)/beta)/beta**2
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, beta, = float(x), float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((beta > 0))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = beta**(-1)
+            _c1 = mu - x
+            _c2 = _c0*_c1
+            _c3 = math.exp(_c2)
+            return numpy.array([_c0*(1 - _c3), _c0*(_c0*_c1*_c3 - _c2 - 1)], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, beta, shape = _args(x, mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta) & numpy.isfinite(x)
@@ -318,6 +365,17 @@ def log_density(x, mu, beta):
     Formula (entries in row-major order):
       [.] -log(beta) - exp(-(-mu + x)/beta) - (-mu + x)/beta
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, beta, = float(x), float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = beta**(-1)
+            _c1 = mu - x
+            out = _c0*_c1 - math.exp(_c0*_c1) - math.log(beta)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, beta, shape = _args(x, mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta) & numpy.isfinite(x)
@@ -360,6 +418,66 @@ def kl(mu_p, beta_p, mu_q, beta_q):
     Formula (entries in row-major order):
       [.] EulerGamma*beta_p/beta_q + exp(-mu_p/beta_q + mu_q/beta_q)*gamma(beta_p/beta_q + 1) + log(beta_q/beta_p) - 1 - EulerGamma + mu_p/beta_q - mu_q/beta_q
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(beta_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(beta_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, beta_p, mu_q, beta_q, = float(mu_p), float(beta_p), float(mu_q), float(beta_q),
+            if not ((math.isfinite(beta_p)) and (math.isfinite(beta_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((beta_p > 0)) and ((beta_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = beta_q**(-1)
+            _c1 = _c0*beta_p
+            out = _c0*mu_p - _c0*mu_q + 0.57721566490153286*_c1 + math.exp(_c0*(-mu_p + mu_q))*math.gamma(_c1 + 1) + math.log(beta_q/beta_p) - 1 - 0.57721566490153286
+            if out < 2e-06:
+                _t0 = beta_p**(-2)
+                _t1 = beta_p - beta_q
+                _t2 = _t1**2
+                _t3 = (0.5)*_t2
+                _t4 = mu_p - mu_q
+                _t5 = _t4**2
+                _t6 = (0.5)*_t5
+                _t7 = 0.57721566490153286*_t2
+                _t8 = 0.57721566490153286**2
+                _t9 = _t3*_t8
+                _t10 = math.pi**2
+                _t11 = (0.08333333333333333)*_t10
+                _t12 = _t11*_t2
+                _t13 = _t1*_t4
+                _t14 = beta_p**(-3)
+                _t15 = _t1**5
+                _t16 = (0.008333333333333333)*_t14
+                _t17 = _t1**4
+                _t18 = _t4**4
+                _t19 = beta_p**(-1)
+                _t20 = _t1**3
+                _t21 = _t4**3
+                _t22 = (0.16666666666666666)*_t19
+                _t23 = _t14*_t15
+                _t24 = 0.57721566490153286*_t23
+                _t25 = _t0*_t17
+                _t26 = _t19*_t20
+                _t27 = 0.57721566490153286*_t26
+                _t28 = 1.2020569031595942
+                _t29 = _t23*_t28
+                _t30 = (0.3333333333333333)*_t28
+                _t31 = 0.57721566490153286**3
+                _t32 = _t23*_t31
+                _t33 = 0.57721566490153286**4
+                _t34 = math.pi**4
+                _t35 = (0.8333333333333334)*_t10
+                _t36 = (0.00625)*_t34
+                _t37 = _t14*_t17*_t4
+                _t38 = _t20*_t4
+                _t39 = _t19*_t4
+                _t40 = (0.041666666666666664)*0.57721566490153286
+                _t41 = (0.013888888888888888)*_t10
+                _t42 = _t14*_t2*_t21
+                _t43 = _t14*_t20*_t5
+                _t44 = 2*_t0
+                _t45 = (0.041666666666666664)*_t37
+                if _t0*(_t12 - _t13 + 0.57721566490153286*_t13 + _t3 + _t6 - _t7 + _t9) < 1e-06:
+                    out = _t0*(-0.6666666666666666*_t0*_t1*_t21 + (0.16666666666666666)*0.57721566490153286*_t0*_t1*_t21 + (0.041666666666666664)*_t0*_t10*_t17*_t8 + (0.5)*_t0*_t10*_t17 + (0.041666666666666664)*_t0*_t10*_t2*_t5 + (0.08333333333333333)*0.57721566490153286*_t0*_t10*_t20*_t4 - 0.3333333333333333*_t0*_t10*_t38 + (0.3333333333333333)*0.57721566490153286*_t0*_t17*_t28 + (0.041666666666666664)*_t0*_t17*_t33 + (0.00625)*_t0*_t17*_t34 + 3*_t0*_t17*_t8 + (0.75)*_t0*_t17 + (0.041666666666666664)*_t0*_t18 + (0.25)*_t0*_t2*_t5*_t8 + 3*_t0*_t2*_t5 + (0.3333333333333333)*_t0*_t20*_t28*_t4 + (0.16666666666666666)*_t0*_t20*_t31*_t4 + 6*0.57721566490153286*_t0*_t20*_t4 - 3*_t0*_t38 - _t1*_t14*_t18*_t40 + (0.20833333333333334)*_t1*_t14*_t18 + (1.5)*_t1*_t19*_t5 - 0.57721566490153286*_t1*_t19*_t6 + 0.57721566490153286*_t1*_t4 + (0.20833333333333334)*_t10*_t14*_t15*_t8 + (0.8333333333333334)*_t10*_t14*_t15 + (0.4166666666666667)*0.57721566490153286*_t10*_t14*_t17*_t4 + (0.20833333333333334)*_t10*_t14*_t20*_t5 + (0.25)*_t10*_t19*_t20 + (0.08333333333333333)*_t10*_t2 - 0.3333333333333333*0.57721566490153286*_t10*_t25 - 0.027777777777777776*_t10*_t29 - _t10*_t40*_t43 - _t10*_t45*_t8 - _t11*_t27 - _t12*_t39 - _t13 + (1.6666666666666667)*0.57721566490153286*_t14*_t15*_t28 + (0.20833333333333334)*_t14*_t15*_t33 + (0.03125)*_t14*_t15*_t34 + 5*_t14*_t15*_t8 + (0.8)*_t14*_t15 + (1.6666666666666667)*_t14*_t17*_t28*_t4 + (0.8333333333333334)*_t14*_t17*_t31*_t4 + 10*0.57721566490153286*_t14*_t17*_t4 + (0.8333333333333334)*0.57721566490153286*_t14*_t2*_t21 + (1.25)*_t14*_t20*_t5*_t8 + 5*_t14*_t20*_t5 - 0.57721566490153286**5*_t15*_t16 - _t16*_t4**5 + 3*0.57721566490153286*_t19*_t2*_t4 + (1.5)*_t19*_t20*_t8 + (0.6666666666666666)*_t19*_t20 - 2*_t2*_t39 + (0.5)*_t2*_t8 + (0.5)*_t2 - _t20*_t22*_t31 - _t21*_t22 - 0.2*_t23*1.03692775514337 - _t24*_t35 - _t24*_t36 - 4*_t24 - 1.3333333333333333*_t25*_t28 - 0.6666666666666666*_t25*_t31 - 3*0.57721566490153286*_t25 - _t26*_t30 - 2*_t27 - 0.16666666666666666*_t28*_t43 - 0.16666666666666666*_t29*_t8 - 3.3333333333333335*_t29 - 0.57721566490153286*_t30*_t37 - 0.08333333333333333*_t31*_t43 - _t32*_t41 - 1.6666666666666667*_t32 - _t33*_t45 - _t35*_t37 - _t36*_t37 - 5*_t37*_t8 - 4*_t37 - _t38*_t44*_t8 - _t39*_t9 - _t41*_t42 - 0.08333333333333333*_t42*_t8 - 1.6666666666666667*_t42 - 5*0.57721566490153286*_t43 - _t44*_t5*_t7 + (0.5)*_t5 - _t7)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, beta_p, mu_q, beta_q, shape = _args(mu_p, beta_p, mu_q, beta_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
@@ -369,7 +487,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             mu_p, beta_p, mu_q, beta_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, beta_p, mu_q, beta_q,)]
             _t0 = 1/(beta_p**2)
@@ -460,6 +578,15 @@ def entropy(mu, beta):
     Formula (entries in row-major order):
       [.] log(beta) + EulerGamma + 1
     """
+    if isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, beta, = float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(beta) + 0.57721566490153286 + 1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
@@ -475,6 +602,17 @@ def cross_entropy(mu_p, beta_p, mu_q, beta_q):
     Formula (entries in row-major order):
       [.] EulerGamma*beta_p/beta_q + exp(-mu_p/beta_q + mu_q/beta_q)*gamma(beta_p/beta_q + 1) + log(beta_q) + mu_p/beta_q - mu_q/beta_q
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(beta_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(beta_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, beta_p, mu_q, beta_q, = float(mu_p), float(beta_p), float(mu_q), float(beta_q),
+            if not ((math.isfinite(beta_p)) and (math.isfinite(beta_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((beta_p > 0)) and ((beta_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = beta_q**(-1)
+            _c1 = _c0*beta_p
+            out = _c0*mu_p - _c0*mu_q + 0.57721566490153286*_c1 + math.exp(_c0*(-mu_p + mu_q))*math.gamma(_c1 + 1) + math.log(beta_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, beta_p, mu_q, beta_q, shape = _args(mu_p, beta_p, mu_q, beta_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
@@ -499,6 +637,20 @@ def amari_chentsov(mu, beta):
       [1, 1, 0] (-12 - pi**2 - 6*EulerGamma**2 + 24*EulerGamma)/(3*beta**3)
       [1, 1, 1] (-12*EulerGamma - EulerGamma*pi**2 - 4*zeta(3) - 2*EulerGamma**3 + 2 + 12*EulerGamma**2 + 2*pi**2)/beta**3
     """
+    if isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, beta, = float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and ((beta > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = beta**(-3)
+            _c1 = 2*_c0
+            _c2 = _c1*(2 - 0.57721566490153286)
+            _c3 = math.pi**2
+            _c4 = 0.57721566490153286**2
+            _c5 = -0.3333333333333333*_c0*(_c3 + 6*_c4 - 24*0.57721566490153286 + 12)
+            return numpy.array([-_c1, _c2, _c2, _c5, _c2, _c5, _c5, -_c0*(-2*_c3 + 0.57721566490153286*_c3 - 12*_c4 - 2 + 2*0.57721566490153286**3 + 4*1.2020569031595942 + 12*0.57721566490153286)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
@@ -535,6 +687,34 @@ def christoffel(alpha, mu, beta):
       [1, 1, 0] alpha*(-6*EulerGamma/(pi**2*beta) + 1/beta) - 6/(pi**2*beta) + 6*EulerGamma/(pi**2*beta)
       [1, 1, 1] alpha*(-5/beta - 6*EulerGamma**2/(pi**2*beta) + 6/(pi**2*beta) + 2*EulerGamma/beta + 12*zeta(3)/(pi**2*beta)) - 1/beta - 12*EulerGamma/(pi**2*beta) + 6*EulerGamma**2/(pi**2*beta) + 6/(pi**2*beta)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu, beta, = float(alpha), float(mu), float(beta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(beta)) and (math.isfinite(mu)) and ((beta > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = beta**(-1)
+            _c1 = math.pi**2
+            _c2 = _c1**(-1)
+            _c3 = 6*_c2
+            _c4 = 0.57721566490153286*_c3
+            _c5 = -_c4
+            _c6 = -_c3
+            _c7 = _c4 + 1
+            _c8 = 0.57721566490153286**2
+            _c9 = _c3*_c8
+            _c10 = -_c9
+            _c11 = 12*_c2
+            _c12 = -0.57721566490153286*_c11 + _c3 + _c9
+            _c13 = _c0*(-_c12 - alpha*(_c10 + _c7) - 1)
+            _c14 = 18*0.57721566490153286
+            _c15 = 0.57721566490153286**3
+            _c16 = 36*_c2
+            _c17 = 1.2020569031595942
+            _c18 = 72*_c17*_c2
+            _c19 = _c0*(_c4 + _c6 + alpha*(_c5 + 1))
+            return numpy.array([_c0*(_c3 + _c5 + alpha*(_c6 + _c7)), _c13, _c13, _c0*(-_c14*_c2 - _c15*_c3 + 18*_c2*_c8 - _c6 - 0.16666666666666666*alpha*(-_c1 - _c14 - _c15*_c16 + _c16*_c8 - _c16 + 0.57721566490153286*_c16 - _c18 + 0.57721566490153286*_c18 + 6*_c8 + 18) - 0.57721566490153286 + 1), _c0*_c3*(1 - alpha), _c19, _c19, _c0*(_c12 + alpha*(_c10 + _c11*_c17 + _c3 - 5 + 2*0.57721566490153286) - 1)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu, beta, shape = _args(alpha, mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta) & numpy.isfinite(alpha)
@@ -578,6 +758,15 @@ def scalar_curvature(mu, beta):
     Formula (entries in row-major order):
       [.] -12/pi**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, beta, = float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            out = -12/math.pi**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
@@ -593,6 +782,15 @@ def gaussian_curvature(mu, beta):
     Formula (entries in row-major order):
       [.] -6/pi**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(beta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, beta, = float(mu), float(beta),
+            if not ((math.isfinite(beta)) and (math.isfinite(mu)) and ((beta > 0))):
+                return numpy.float64(numpy.nan)
+            out = -6/math.pi**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)

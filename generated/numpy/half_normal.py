@@ -18,6 +18,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["sigma"]
 VARIABLES = ["x"]
@@ -41,6 +42,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -68,7 +72,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -87,6 +91,14 @@ def fisher(sigma):
     Formula (entries in row-major order):
       [0, 0] 2/sigma**2
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([2/sigma**2], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -103,6 +115,14 @@ def cramer_rao(sigma):
     Formula (entries in row-major order):
       [0, 0] sigma**2/2
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([(0.5)*sigma**2], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -119,6 +139,15 @@ def jeffreys_prior(sigma):
     Formula (entries in row-major order):
       [.] sqrt(2)/sigma
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(2)/sigma
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -134,6 +163,16 @@ def score(x, sigma):
     Formula (entries in row-major order):
       [0] -1/sigma + x**2/sigma**3
     """
+    if isinstance(x, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, sigma, = float(x), float(sigma),
+            if not ((math.isfinite(sigma)) and (math.isfinite(x)) and ((sigma > 0))):
+                return numpy.full((1,), numpy.nan)
+            if not ((x >= 0)):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([(-1 + x**2/sigma**2)/sigma], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, sigma, shape = _args(x, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(x)
@@ -151,6 +190,17 @@ def log_density(x, sigma):
     Formula (entries in row-major order):
       [.] -log(sigma) + log(2/pi)/2 - x**2/(2*sigma**2)
     """
+    if isinstance(x, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, sigma, = float(x), float(sigma),
+            if not ((math.isfinite(sigma)) and (math.isfinite(x)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            if not ((x >= 0)):
+                return numpy.float64(-numpy.inf)
+            out = -math.log(sigma) + (0.5)*math.log(2/math.pi) - 0.5*x**2/sigma**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, sigma, shape = _args(x, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(x)
@@ -184,6 +234,20 @@ def kl(sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] sigma_p**2/(2*sigma_q**2) + log(sigma_q/sigma_p) - 1/2
     """
+    if isinstance(sigma_p, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma_p, sigma_q, = float(sigma_p), float(sigma_q),
+            if not ((math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)*sigma_p**2/sigma_q**2 + math.log(sigma_q/sigma_p) - 0.5
+            if out < 2e-06:
+                _t0 = sigma_p - sigma_q
+                _t1 = _t0**2/sigma_p**2
+                if _t1 < 1e-06:
+                    out = _t1*((2.8)*_t0**3/sigma_p**3 + (1.6666666666666667)*_t0/sigma_p + (2.25)*_t1 + 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
@@ -191,7 +255,7 @@ def kl(sigma_p, sigma_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             sigma_p, sigma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (sigma_p, sigma_q,)]
             _t0 = sigma_p - sigma_q
@@ -209,6 +273,18 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] 4*(-sqrt(pi)*sqrt(1/(alpha/sigma_q**2 - alpha/sigma_p**2 + sigma_q**(-2) + sigma_p**(-2)))*exp(-(1/2 - alpha/2)*(log(sigma_p) - log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(log(sigma_q) - log(2)/2 + log(pi)/2)) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(sigma_p, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, sigma_p, sigma_q, = float(alpha), float(sigma_p), float(sigma_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = sigma_p**(-2)
+            _c1 = sigma_q**(-2)
+            _c2 = -math.log(2) + math.log(math.pi)
+            out = 4*(math.sqrt(math.pi)*math.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1))*math.exp(-0.25*(1 - alpha)*(_c2 + 2*math.log(sigma_p)) - 0.25*(_c2 + 2*math.log(sigma_q))*(alpha + 1)) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, sigma_p, sigma_q, shape = _args(alpha, sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
@@ -227,6 +303,15 @@ def entropy(sigma):
     Formula (entries in row-major order):
       [.] log(sigma) - log(2)/2 + 1/2 + log(pi)/2
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(sigma) - 0.5*math.log(2) + 0.5 + (0.5)*math.log(math.pi)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -242,6 +327,15 @@ def cross_entropy(sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] sigma_p**2/(2*sigma_q**2) + log(sigma_q) - log(2)/2 + log(pi)/2
     """
+    if isinstance(sigma_p, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma_p, sigma_q, = float(sigma_p), float(sigma_q),
+            if not ((math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)*sigma_p**2/sigma_q**2 + math.log(sigma_q) - 0.5*math.log(2) + (0.5)*math.log(math.pi)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
@@ -257,6 +351,14 @@ def amari_chentsov(sigma):
     Formula (entries in row-major order):
       [0, 0, 0] 8/sigma**3
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([8/sigma**3], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -273,6 +375,14 @@ def christoffel(alpha, sigma):
     Formula (entries in row-major order):
       [0, 0, 0] -2*alpha/sigma - 1/sigma
     """
+    if isinstance(alpha, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, sigma, = float(alpha), float(sigma),
+            if not ((math.isfinite(alpha)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([-(2*alpha + 1)/sigma], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, sigma, shape = _args(alpha, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(alpha)
@@ -289,6 +399,15 @@ def scalar_curvature(sigma):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)

@@ -14,6 +14,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 import scipy.special
 
 COORDINATES = ["mu", "lam"]
@@ -38,6 +39,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -65,7 +69,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -87,6 +91,14 @@ def fisher(mu, lam):
       [1, 0] 0
       [1, 1] 1/(2*lam**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, lam, = float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            return numpy.array([lam/mu**3, 0, 0, (0.5)/lam**2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
@@ -109,6 +121,14 @@ def cramer_rao(mu, lam):
       [1, 0] 0
       [1, 1] 2*lam**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, lam, = float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            return numpy.array([mu**3/lam, 0, 0, 2*lam**2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
@@ -128,6 +148,15 @@ def jeffreys_prior(mu, lam):
     Formula (entries in row-major order):
       [.] sqrt(2)/(2*sqrt(lam)*mu**(3/2))
     """
+    if isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, lam, = float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)*math.sqrt(2)/(math.sqrt(lam)*mu**(1.5))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
@@ -144,6 +173,18 @@ def score(x, mu, lam):
       [0] -lam*(2*mu - 2*x)/(2*mu**2*x) + lam*(-mu + x)**2/(mu**3*x)
       [1] -(-mu + x)**2/(2*mu**2*x) + 1/(2*lam)
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, lam, = float(x), float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.full((2,), numpy.nan)
+            if not ((x >= 0)):
+                return numpy.full((2,), numpy.nan)
+            _c0 = mu - x
+            _c1 = 1/(mu**2*x)
+            return numpy.array([_c0*_c1*lam*(_c0/mu - 1), -0.5*_c0**2*_c1 + (0.5)/lam], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, lam, shape = _args(x, mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam) & numpy.isfinite(x)
@@ -164,6 +205,17 @@ def log_density(x, mu, lam):
     Formula (entries in row-major order):
       [.] -lam*(-mu + x)**2/(2*mu**2*x) + log(lam/(2*pi*x**3))/2
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, lam, = float(x), float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.float64(numpy.nan)
+            if not ((x >= 0)):
+                return numpy.float64(-numpy.inf)
+            out = (0.5)*(-lam*(mu - x)**2/(mu**2*x) + math.log((0.5)*lam/(math.pi*x**3)))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, lam, shape = _args(x, mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam) & numpy.isfinite(x)
@@ -203,6 +255,27 @@ def kl(mu_p, lam_p, mu_q, lam_q):
     Formula (entries in row-major order):
       [.] lam_q*mu_p/(2*mu_q**2) - lam_q/mu_q + lam_q/(2*mu_p) + log(lam_p)/2 - log(lam_q)/2 - 1/2 + lam_q/(2*lam_p)
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, lam_p, mu_q, lam_q, = float(mu_p), float(lam_p), float(mu_q), float(lam_q),
+            if not ((math.isfinite(lam_p)) and (math.isfinite(lam_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((lam_p > 0)) and ((lam_q > 0)) and ((mu_p > 0)) and ((mu_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = (0.5)*lam_q
+            out = _c0*mu_p/mu_q**2 + _c0/mu_p + _c0/lam_p - lam_q/mu_q + (0.5)*math.log(lam_p) - 0.5*math.log(lam_q) - 0.5
+            if out < 2e-06:
+                _t0 = lam_p - lam_q
+                _t1 = _t0**2/lam_p**2
+                _t2 = 2*lam_p
+                _t3 = mu_p - mu_q
+                _t4 = _t3**2/mu_p**3
+                _t5 = _t3**3/mu_p**4
+                _t6 = (1.5)*_t3**4/mu_p**5
+                _t7 = (0.5)*_t4
+                if (0.25)*_t1 + (0.25)*_t2*_t4 < 1e-06:
+                    out = (0.1)*_t0**5/lam_p**5 + (0.125)*_t0**4/lam_p**4 + (0.16666666666666666)*_t0**3/lam_p**3 - _t0*_t5 - _t0*_t6 - _t0*_t7 + (0.25)*_t1 + _t2*_t3**5/mu_p**6 + _t5*lam_p + _t6*lam_p + _t7*lam_p
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, lam_p, mu_q, lam_q, shape = _args(mu_p, lam_p, mu_q, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
@@ -211,7 +284,7 @@ def kl(mu_p, lam_p, mu_q, lam_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             mu_p, lam_p, mu_q, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, lam_p, mu_q, lam_q,)]
             _t0 = lam_p - lam_q
@@ -235,6 +308,24 @@ def alpha_divergence(alpha, mu_p, lam_p, mu_q, lam_q):
     Formula (entries in row-major order):
       [.] 4*(1 - sqrt(pi)*exp(-(1/2 - alpha/2)*(-lam_p/mu_p - log(lam_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(-lam_q/mu_q - log(lam_q)/2 + log(2)/2 + log(pi)/2) + (alpha*lam_p - alpha*lam_q - lam_p - lam_q)/(2*mu_p*mu_q*sqrt(-(alpha*lam_p - alpha*lam_q - lam_p - lam_q)/(-alpha*lam_p*mu_q**2 + alpha*lam_q*mu_p**2 + lam_p*mu_q**2 + lam_q*mu_p**2))))/sqrt(-alpha*lam_p/4 + alpha*lam_q/4 + lam_p/4 + lam_q/4))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu_p, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu_p, lam_p, mu_q, lam_q, = float(alpha), float(mu_p), float(lam_p), float(mu_q), float(lam_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(lam_p)) and (math.isfinite(lam_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((lam_p > 0)) and ((lam_q > 0)) and ((mu_p > 0)) and ((mu_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha*lam_q
+            _c1 = alpha*lam_p
+            _c2 = _c0 - _c1 + lam_p + lam_q
+            _c3 = mu_q**(-1)
+            _c4 = -math.log(math.pi) - math.log(2)
+            _c5 = mu_p**(-1)
+            _c6 = -_c2
+            _c7 = mu_q**2
+            _c8 = mu_p**2
+            out = -4*(1 - 2*math.sqrt(math.pi)*math.exp((0.5)*_c3*_c5*_c6/math.sqrt(-_c6/(_c0*_c8 - _c1*_c7 + _c7*lam_p + _c8*lam_q)) - 0.25*(1 - alpha)*(-_c4 - 2*_c5*lam_p - math.log(lam_p)) - 0.25*(alpha + 1)*(-2*_c3*lam_q - _c4 - math.log(lam_q)))/math.sqrt(_c2))/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu_p, lam_p, mu_q, lam_q, shape = _args(alpha, mu_p, lam_p, mu_q, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q) & numpy.isfinite(alpha)
@@ -259,6 +350,16 @@ def entropy(mu, lam):
     Formula (entries in row-major order):
       [.] -3*exp(2*lam/mu)*expint(1, 2*lam/mu)/2 - log(lam)/2 + 3*log(mu)/2 + log(2)/2 + 1/2 + log(pi)/2
     """
+    if isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, lam, = float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = 2*lam/mu
+            out = -1.5*math.exp(_c0)*scipy.special.exp1(_c0) - 0.5*math.log(lam) + (1.5)*math.log(mu) + (0.5)*math.log(2) + 0.5 + (0.5)*math.log(math.pi)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
@@ -275,6 +376,18 @@ def cross_entropy(mu_p, lam_p, mu_q, lam_q):
     Formula (entries in row-major order):
       [.] lam_q*mu_p/(2*mu_q**2) - lam_q/mu_q + lam_q/(2*mu_p) - 3*exp(2*lam_p/mu_p)*expint(1, 2*lam_p/mu_p)/2 + log(2*pi*mu_p**3/lam_q)/2 + lam_q/(2*lam_p)
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, lam_p, mu_q, lam_q, = float(mu_p), float(lam_p), float(mu_q), float(lam_q),
+            if not ((math.isfinite(lam_p)) and (math.isfinite(lam_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((lam_p > 0)) and ((lam_q > 0)) and ((mu_p > 0)) and ((mu_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = (0.5)*lam_q
+            _c1 = mu_p**(-1)
+            _c2 = 2*_c1*lam_p
+            out = _c0*_c1 + _c0*mu_p/mu_q**2 + _c0/lam_p - lam_q/mu_q - 1.5*math.exp(_c2)*scipy.special.exp1(_c2) + (0.5)*math.log(2*math.pi*mu_p**3/lam_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, lam_p, mu_q, lam_q, shape = _args(mu_p, lam_p, mu_q, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
@@ -300,6 +413,15 @@ def amari_chentsov(mu, lam):
       [1, 1, 0] 0
       [1, 1, 1] -1/lam**3
     """
+    if isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, lam, = float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = -1/mu**3
+            return numpy.array([3*lam/mu**4, _c0, _c0, 0, _c0, 0, 0, -1/lam**3], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
@@ -331,6 +453,18 @@ def christoffel(alpha, mu, lam):
       [1, 1, 0] 0
       [1, 1, 1] alpha/lam - 1/lam
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu, lam, = float(alpha), float(mu), float(lam),
+            if not ((math.isfinite(alpha)) and (math.isfinite(lam)) and (math.isfinite(mu)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = alpha + 1
+            _c1 = lam**(-1)
+            _c2 = (0.5)*_c0*_c1
+            _c3 = alpha - 1
+            return numpy.array([-1.5*_c0/mu, _c2, _c2, 0, _c3*lam**2/mu**3, 0, 0, _c1*_c3], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu, lam, shape = _args(alpha, mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam) & numpy.isfinite(alpha)
@@ -358,6 +492,15 @@ def scalar_curvature(mu, lam):
     Formula (entries in row-major order):
       [.] -1
     """
+    if isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, lam, = float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.float64(numpy.nan)
+            out = -1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
@@ -373,6 +516,15 @@ def gaussian_curvature(mu, lam):
     Formula (entries in row-major order):
       [.] -1/2
     """
+    if isinstance(mu, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, lam, = float(mu), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(mu)) and ((lam > 0)) and ((mu > 0))):
+                return numpy.float64(numpy.nan)
+            out = -0.5
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)

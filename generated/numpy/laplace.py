@@ -21,6 +21,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["mu", "b"]
 VARIABLES = ["x"]
@@ -44,6 +45,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -71,7 +75,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -93,6 +97,15 @@ def fisher(mu, b):
       [1, 0] 0
       [1, 1] b**(-2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, b, = float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and ((b > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = b**(-2)
+            return numpy.array([_c0, 0, 0, _c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
@@ -116,6 +129,15 @@ def cramer_rao(mu, b):
       [1, 0] 0
       [1, 1] b**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, b, = float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and ((b > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = b**2
+            return numpy.array([_c0, 0, 0, _c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
@@ -136,6 +158,15 @@ def jeffreys_prior(mu, b):
     Formula (entries in row-major order):
       [.] b**(-2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, b, = float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            out = b**(-2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
@@ -152,6 +183,16 @@ def score(x, mu, b):
       [0] -sign(mu - x)/b
       [1] -1/b + Abs(mu - x)/b**2
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, b, = float(x), float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((b > 0))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = b**(-1)
+            _c1 = mu - x
+            return numpy.array([-_c0*(0.0 if _c1 == 0 else math.copysign(1, _c1)), _c0*(_c0*abs(_c1) - 1)], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, b, shape = _args(x, mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b) & numpy.isfinite(x)
@@ -171,6 +212,15 @@ def log_density(x, mu, b):
     Formula (entries in row-major order):
       [.] -log(2*b) - Abs(mu - x)/b
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, b, = float(x), float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            out = -math.log(2*b) - abs(mu - x)/b
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, b, shape = _args(x, mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b) & numpy.isfinite(x)
@@ -210,6 +260,18 @@ def kl(mu_p, b_p, mu_q, b_q):
     Formula (entries in row-major order):
       [.] b_p*exp(-Abs(mu_p - mu_q)/b_p)/b_q + log(b_q/b_p) - 1 + Abs(mu_p - mu_q)/b_q
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(b_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(b_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, b_p, mu_q, b_q, = float(mu_p), float(b_p), float(mu_q), float(b_q),
+            if not ((math.isfinite(b_p)) and (math.isfinite(b_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((b_p > 0)) and ((b_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = b_p**(-1)
+            _c1 = b_q**(-1)
+            _c2 = abs(mu_p - mu_q)
+            out = _c1*_c2 + _c1*b_p*math.exp(-_c0*_c2) + math.log(_c0*b_q) - 1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, b_p, mu_q, b_q, shape = _args(mu_p, b_p, mu_q, b_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
@@ -228,6 +290,39 @@ def alpha_divergence(alpha, mu_p, b_p, mu_q, b_q):
     Formula (entries in row-major order):
       [.] 4*(-sqrt(b_p)*Piecewise((-exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - b_p/(2*b_q))/b_p)/(alpha*b_p/(2*b_q) + alpha/2 + b_p/(2*b_q) - 1/2) + exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - b_p/(2*b_q))/b_p + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + alpha/2 + b_p/(2*b_q) - 1/2)/b_p)/(alpha*b_p/(2*b_q) + alpha/2 + b_p/(2*b_q) - 1/2) + exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - b_p/(2*b_q))/b_p)/(alpha*b_p/(2*b_q) - alpha/2 + b_p/(2*b_q) + 1/2) - exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + b_p/(2*b_q))/b_p + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) + alpha/2 - b_p/(2*b_q) - 1/2)/b_p)/(-alpha*b_p/(2*b_q) + alpha/2 - b_p/(2*b_q) - 1/2), (-mu_p + mu_q)/b_p >= 0), (exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - b_p/(2*b_q))/b_p + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) - alpha/2 + b_p/(2*b_q) + 1/2)/b_p)/(alpha*b_p/(2*b_q) - alpha/2 + b_p/(2*b_q) + 1/2) - exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + b_p/(2*b_q))/b_p)/(-alpha*b_p/(2*b_q) + alpha/2 - b_p/(2*b_q) - 1/2) + exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + b_p/(2*b_q))/b_p)/(-alpha*b_p/(2*b_q) - alpha/2 - b_p/(2*b_q) + 1/2) - exp(alpha*log(b_p)/2 - alpha*log(b_q)/2 + (-mu_p + mu_q)*(alpha*b_p/(2*b_q) + b_p/(2*b_q))/b_p + (-mu_p + mu_q)*(-alpha*b_p/(2*b_q) - alpha/2 - b_p/(2*b_q) + 1/2)/b_p)/(-alpha*b_p/(2*b_q) - alpha/2 - b_p/(2*b_q) + 1/2), True))/(2*sqrt(b_q)) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu_p, _NUMBER) and isinstance(b_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(b_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu_p, b_p, mu_q, b_q, = float(alpha), float(mu_p), float(b_p), float(mu_q), float(b_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(b_p)) and (math.isfinite(b_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((b_p > 0)) and ((b_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = b_q**(-1)
+            _c1 = _c0*b_p
+            _c2 = _c1*alpha + _c1
+            _c3 = _c2 + alpha - 1
+            _c4 = _c3**(-1)
+            _c5 = mu_p - mu_q
+            _c6 = -0.5*_c5
+            _c7 = _c0*(alpha + 1)
+            _c8 = _c6*_c7
+            _c9 = (0.5)*alpha
+            _c10 = _c9*math.log(b_q)
+            _c11 = math.log(b_p)
+            _c12 = _c10 - 0.5*_c11*alpha
+            _c13 = math.exp(-_c12 - _c8)
+            _c14 = _c2 - alpha + 1
+            _c15 = _c14**(-1)
+            _c16 = b_p**(-1)
+            _c17 = _c16*_c6
+            _c18 = -_c10 + _c11*_c9
+            _c19 = -_c14
+            _c20 = _c16*_c5
+            _c21 = (0.5)*_c5*_c7
+            _c22 = math.exp(-_c12 - _c21)
+            _c23 = (0.5)*_c20
+            out = 4*((0.5)*math.sqrt(b_p)*((2*_c13*_c15 - 2*_c13*_c4 + 2*_c4*math.exp(_c17*_c3 + _c18 - _c8) - 2*math.exp(_c17*_c19 + _c18 + _c8)/_c19) if (_c20 <= 0) else (2*_c15*_c22 + 2*_c15*math.exp(-_c14*_c23 + _c18 + _c21) - 2*_c22*_c4 + 2*_c4*math.exp(_c18 - _c21 + _c23*_c3)))/math.sqrt(b_q) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu_p, b_p, mu_q, b_q, shape = _args(alpha, mu_p, b_p, mu_q, b_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q) & numpy.isfinite(alpha)
@@ -267,6 +362,15 @@ def entropy(mu, b):
     Formula (entries in row-major order):
       [.] log(2*b) + 1
     """
+    if isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, b, = float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(2*b) + 1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
@@ -282,6 +386,17 @@ def cross_entropy(mu_p, b_p, mu_q, b_q):
     Formula (entries in row-major order):
       [.] b_p*exp(-Abs(mu_p - mu_q)/b_p)/b_q + log(2*b_q) + Abs(mu_p - mu_q)/b_q
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(b_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(b_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, b_p, mu_q, b_q, = float(mu_p), float(b_p), float(mu_q), float(b_q),
+            if not ((math.isfinite(b_p)) and (math.isfinite(b_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((b_p > 0)) and ((b_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = b_q**(-1)
+            _c1 = abs(mu_p - mu_q)
+            out = _c0*_c1 + _c0*b_p*math.exp(-_c1/b_p) + math.log(2*b_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, b_p, mu_q, b_q, shape = _args(mu_p, b_p, mu_q, b_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
@@ -306,6 +421,14 @@ def amari_chentsov(mu, b):
       [1, 1, 0] 0
       [1, 1, 1] 2/b**3
     """
+    if isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, b, = float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and ((b > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            return numpy.array([0, 0, 0, 0, 0, 0, 0, 2/b**3], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
@@ -329,6 +452,15 @@ def scalar_curvature(mu, b):
     Formula (entries in row-major order):
       [.] -2
     """
+    if isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, b, = float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            out = -2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
@@ -344,6 +476,15 @@ def gaussian_curvature(mu, b):
     Formula (entries in row-major order):
       [.] -1
     """
+    if isinstance(mu, _NUMBER) and isinstance(b, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, b, = float(mu), float(b),
+            if not ((math.isfinite(b)) and (math.isfinite(mu)) and ((b > 0))):
+                return numpy.float64(numpy.nan)
+            out = -1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)

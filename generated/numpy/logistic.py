@@ -14,6 +14,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 
 COORDINATES = ["mu", "s"]
 VARIABLES = ["x"]
@@ -186,6 +187,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -211,7 +215,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -233,6 +237,15 @@ def fisher(mu, s):
       [1, 0] 0
       [1, 1] (3 + pi**2)/(9*s**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, s, = float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and ((s > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = s**(-2)
+            return numpy.array([(0.3333333333333333)*_c0, 0, 0, (0.1111111111111111)*_c0*(3 + math.pi**2)], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
@@ -256,6 +269,15 @@ def cramer_rao(mu, s):
       [1, 0] 0
       [1, 1] 9*s**2/(3 + pi**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, s, = float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and ((s > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = s**2
+            return numpy.array([3*_c0, 0, 0, 9*_c0/(3 + math.pi**2)], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
@@ -276,6 +298,15 @@ def jeffreys_prior(mu, s):
     Formula (entries in row-major order):
       [.] sqrt(9 + 3*pi**2)/(9*s**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, s, = float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and ((s > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.1111111111111111)*math.sqrt(3)*math.sqrt(3 + math.pi**2)/s**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
@@ -292,6 +323,19 @@ def score(x, mu, s):
       [0] 1/s - 2*exp((mu - x)/s)/(s*(exp((mu - x)/s) + 1))
       [1] -1/s - (mu - x)/s**2 + 2*(mu - x)*exp((mu - x)/s)/(s**2*(exp((mu - x)/s) + 1))
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, s, = float(x), float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and (math.isfinite(x)) and ((s > 0))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = s**(-1)
+            _c1 = mu - x
+            _c2 = _c0*_c1
+            _c3 = math.exp(_c2)
+            _c4 = (_c3 + 1)**(-1)
+            return numpy.array([_c0*(-2*_c3*_c4 + 1), _c0*(2*_c0*_c1*_c3*_c4 - _c2 - 1)], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, s, shape = _args(x, mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s) & numpy.isfinite(x)
@@ -314,6 +358,17 @@ def log_density(x, mu, s):
     Formula (entries in row-major order):
       [.] -log(s) - 2*log(exp((mu - x)/s) + 1) + (mu - x)/s
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, s, = float(x), float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and (math.isfinite(x)) and ((s > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = s**(-1)
+            _c1 = mu - x
+            out = _c0*_c1 - math.log(s) - 2*math.log(math.exp(_c0*_c1) + 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, s, shape = _args(x, mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s) & numpy.isfinite(x)
@@ -415,6 +470,15 @@ def entropy(mu, s):
     Formula (entries in row-major order):
       [.] log(s) + 2
     """
+    if isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, s, = float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and ((s > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(s) + 2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
@@ -464,6 +528,15 @@ def amari_chentsov(mu, s):
       [1, 1, 0] 0
       [1, 1, 1] pi**2/(3*s**3)
     """
+    if isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, s, = float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and ((s > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = (0.3333333333333333)/s**3
+            return numpy.array([0, _c0, _c0, 0, _c0, 0, 0, math.pi**2*_c0], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
@@ -495,6 +568,20 @@ def christoffel(alpha, mu, s):
       [1, 1, 0] 0
       [1, 1, 1] -3*pi**2*alpha/(6*s + 2*pi**2*s) - pi**2/(3*s + pi**2*s) - 3/(3*s + pi**2*s)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu, s, = float(alpha), float(mu), float(s),
+            if not ((math.isfinite(alpha)) and (math.isfinite(mu)) and (math.isfinite(s)) and ((s > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = s**(-1)
+            _c1 = (0.5)*alpha
+            _c2 = -_c0*(_c1 + 1)
+            _c3 = math.pi**2
+            _c4 = _c3 + 3
+            _c5 = _c0/_c4
+            return numpy.array([0, _c2, _c2, 0, 3*_c5*(1 - _c1), 0, 0, -_c5*((1.5)*_c3*alpha + _c4)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu, s, shape = _args(alpha, mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s) & numpy.isfinite(alpha)
@@ -524,6 +611,15 @@ def scalar_curvature(mu, s):
     Formula (entries in row-major order):
       [.] -18/(3 + pi**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, s, = float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and ((s > 0))):
+                return numpy.float64(numpy.nan)
+            out = -18/(3 + math.pi**2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
@@ -539,6 +635,15 @@ def gaussian_curvature(mu, s):
     Formula (entries in row-major order):
       [.] -9/(3 + pi**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(s, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, s, = float(mu), float(s),
+            if not ((math.isfinite(mu)) and (math.isfinite(s)) and ((s > 0))):
+                return numpy.float64(numpy.nan)
+            out = -9/(3 + math.pi**2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)

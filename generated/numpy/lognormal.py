@@ -14,6 +14,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 
 COORDINATES = ["mu", "sigma"]
 VARIABLES = ["x"]
@@ -37,6 +38,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -64,7 +68,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -86,6 +90,15 @@ def fisher(mu, sigma):
       [1, 0] 0
       [1, 1] 2/sigma**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = sigma**(-2)
+            return numpy.array([_c0, 0, 0, 2*_c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -109,6 +122,15 @@ def cramer_rao(mu, sigma):
       [1, 0] 0
       [1, 1] sigma**2/2
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = sigma**2
+            return numpy.array([_c0, 0, 0, (0.5)*_c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -129,6 +151,15 @@ def jeffreys_prior(mu, sigma):
     Formula (entries in row-major order):
       [.] sqrt(2)/sigma**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(2)/sigma**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -145,6 +176,18 @@ def score(x, mu, sigma):
       [0] -(2*mu - 2*log(x))/(2*sigma**2)
       [1] -1/sigma + (-mu + log(x))**2/sigma**3
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, sigma, = float(x), float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and (math.isfinite(x)) and ((sigma > 0))):
+                return numpy.full((2,), numpy.nan)
+            if not ((x >= 0)):
+                return numpy.full((2,), numpy.nan)
+            _c0 = sigma**(-2)
+            _c1 = mu - math.log(x)
+            return numpy.array([-_c0*_c1, (_c0*_c1**2 - 1)/sigma], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, sigma, shape = _args(x, mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
@@ -165,6 +208,17 @@ def log_density(x, mu, sigma):
     Formula (entries in row-major order):
       [.] -log(sigma*x) - log(2*pi)/2 - (-mu + log(x))**2/(2*sigma**2)
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, sigma, = float(x), float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and (math.isfinite(x)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            if not ((x >= 0)):
+                return numpy.float64(-numpy.inf)
+            out = -math.log(sigma*x) - 0.5*math.log(2*math.pi) - 0.5*(mu - math.log(x))**2/sigma**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, sigma, shape = _args(x, mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
@@ -205,6 +259,26 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
     Formula (entries in row-major order):
       [.] log(sigma_q/sigma_p) + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + sigma_p**2 - sigma_q**2)/(2*sigma_q**2)
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(sigma_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, sigma_p, mu_q, sigma_q, = float(mu_p), float(sigma_p), float(mu_q), float(sigma_q),
+            if not ((math.isfinite(mu_p)) and (math.isfinite(mu_q)) and (math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(sigma_q/sigma_p) - 0.5 + (0.5)*(sigma_p**2 + (mu_p - mu_q)**2)/sigma_q**2
+            if out < 2e-06:
+                _t0 = sigma_p**(-2)
+                _t1 = sigma_p - sigma_q
+                _t2 = _t1**2
+                _t3 = (mu_p - mu_q)**2
+                _t4 = _t2 + (0.5)*_t3
+                _t5 = sigma_p**(-1)
+                _t6 = _t1**3
+                _t7 = sigma_p**(-3)
+                if _t0*_t4 < 1e-06:
+                    out = _t0*((2.25)*_t0*_t1**4 + (1.5)*_t0*_t2*_t3 + (2.8)*_t1**5*_t7 + _t1*_t3*_t5 + 2*_t3*_t6*_t7 + _t4 + (1.6666666666666667)*_t5*_t6)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, sigma_p, mu_q, sigma_q, shape = _args(mu_p, sigma_p, mu_q, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
@@ -212,7 +286,7 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             mu_p, sigma_p, mu_q, sigma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, sigma_p, mu_q, sigma_q,)]
             _t0 = 1/(sigma_p**2)
@@ -236,6 +310,23 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     Formula (entries in row-major order):
       [.] 4*(-sqrt(pi)*sqrt(-1/(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*sigma_p**2) + log(sigma_p) + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*sigma_q**2) + log(sigma_q) + log(2)/2 + log(pi)/2) - (mu_p*(1/2 - alpha/2)/sigma_p**2 + mu_q*(alpha/2 + 1/2)/sigma_q**2)**2/(4*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu_p, _NUMBER) and isinstance(sigma_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu_p, sigma_p, mu_q, sigma_q, = float(alpha), float(mu_p), float(sigma_p), float(mu_q), float(sigma_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and (math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = sigma_q**(-2)
+            _c1 = alpha + 1
+            _c2 = _c0*_c1
+            _c3 = sigma_p**(-2)
+            _c4 = 1 - alpha
+            _c5 = _c3*_c4
+            _c6 = (_c2 + _c5)**(-1)
+            _c7 = math.log(2) + math.log(math.pi)
+            out = 4*(2*math.sqrt(math.pi)*math.sqrt(_c6)*math.exp(-0.25*_c1*(_c0*mu_q**2 + _c7 + 2*math.log(sigma_q)) - 0.25*_c4*(_c3*mu_p**2 + _c7 + 2*math.log(sigma_p)) + (0.25)*_c6*(_c2*mu_q + _c5*mu_p)**2) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu_p, sigma_p, mu_q, sigma_q, shape = _args(alpha, mu_p, sigma_p, mu_q, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
@@ -259,6 +350,15 @@ def entropy(mu, sigma):
     Formula (entries in row-major order):
       [.] mu + log(sqrt(2)*sqrt(pi)*sigma) + 1/2
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = mu + math.log(math.sqrt(2)*math.sqrt(math.pi)*sigma) + 0.5
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -274,6 +374,16 @@ def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
     Formula (entries in row-major order):
       [.] log(sqrt(2)*sqrt(pi)*sigma_q) + (mu_p**2 - 2*mu_p*mu_q + 2*mu_p*sigma_q**2 + mu_q**2 + sigma_p**2)/(2*sigma_q**2)
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(sigma_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, sigma_p, mu_q, sigma_q, = float(mu_p), float(sigma_p), float(mu_q), float(sigma_q),
+            if not ((math.isfinite(mu_p)) and (math.isfinite(mu_q)) and (math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = sigma_q**2
+            out = math.log(math.sqrt(2)*math.sqrt(math.pi)*sigma_q) + (0.5)*(2*_c0*mu_p + sigma_p**2 + (mu_p - mu_q)**2)/_c0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, sigma_p, mu_q, sigma_q, shape = _args(mu_p, sigma_p, mu_q, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
@@ -297,6 +407,16 @@ def amari_chentsov(mu, sigma):
       [1, 1, 0] 0
       [1, 1, 1] 8/sigma**3
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = sigma**(-3)
+            _c1 = 2*_c0
+            return numpy.array([0, _c1, _c1, 0, _c1, 0, 0, 8*_c0], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -329,6 +449,16 @@ def christoffel(alpha, mu, sigma):
       [1, 1, 0] 0
       [1, 1, 1] -2*alpha/sigma - 1/sigma
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu, sigma, = float(alpha), float(mu), float(sigma),
+            if not ((math.isfinite(alpha)) and (math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = sigma**(-1)
+            _c1 = -_c0*(alpha + 1)
+            return numpy.array([0, _c1, _c1, 0, (0.5)*_c0*(1 - alpha), 0, 0, -_c0*(2*alpha + 1)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu, sigma, shape = _args(alpha, mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma) & numpy.isfinite(alpha)
@@ -354,6 +484,15 @@ def scalar_curvature(mu, sigma):
     Formula (entries in row-major order):
       [.] -1
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = -1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -369,6 +508,15 @@ def gaussian_curvature(mu, sigma):
     Formula (entries in row-major order):
       [.] -1/2
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = -0.5
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)

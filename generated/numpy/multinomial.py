@@ -15,6 +15,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 import scipy.special
 
 COORDINATES = ["p1", "p2"]
@@ -39,6 +40,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -66,7 +70,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -88,6 +92,17 @@ def fisher(p1, p2):
       [1, 0] -5/(p1 + p2 - 1)
       [1, 1] 5*(p1 - 1)/(p2*(p1 + p2 - 1))
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = p2 - 1
+            _c1 = 5/(_c0 + p1)
+            _c2 = -_c1
+            return numpy.array([_c0*_c1/p1, _c2, _c2, _c1*(p1 - 1)/p2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -113,6 +128,16 @@ def cramer_rao(p1, p2):
       [1, 0] -p1*p2/5
       [1, 1] p2*(1 - p2)/5
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = (0.2)*p1
+            _c1 = -_c0*p2
+            return numpy.array([-_c0*(p1 - 1), _c1, _c1, -0.2*p2*(p2 - 1)], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -134,6 +159,15 @@ def jeffreys_prior(p1, p2):
     Formula (entries in row-major order):
       [.] 5*sqrt(-1/(p1 + p2 - 1))/(sqrt(p1)*sqrt(p2))
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            out = 5*math.sqrt(-1/(p1 + p2 - 1))/(math.sqrt(p1)*math.sqrt(p2))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -215,6 +249,82 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] 5*p1_p*log(p1_p) - 5*p1_p*log(p1_q) + 5*p2_p*log(p2_p) - 5*p2_p*log(p2_q) - 5*(p1_p + p2_p - 1)*log(-p1_p - p2_p + 1) + 5*(p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
     """
+    if isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1_p, p2_p, p1_q, p2_q, = float(p1_p), float(p2_p), float(p1_q), float(p2_q),
+            if not ((math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = p1_p + p2_p - 1
+            out = -5*_c0*math.log(-_c0) + 5*_c0*math.log(-p1_q - p2_q + 1) + 5*p1_p*math.log(p1_p) - 5*p1_p*math.log(p1_q) + 5*p2_p*math.log(p2_p) - 5*p2_p*math.log(p2_q)
+            if out < 2e-06:
+                _t0 = p1_p**(-1)
+                _t1 = p1_p - p1_q
+                _t2 = _t1**2
+                _t3 = p2_p**(-1)
+                _t4 = p2_p - p2_q
+                _t5 = _t4**2
+                _t6 = 2*p1_p
+                _t7 = p1_p**2
+                _t8 = p2_p**2
+                _t9 = (_t6*p2_p - _t6 + _t7 + _t8 - 2*p2_p + 1)**(-1)
+                _t10 = (0.5)*_t2*_t9
+                _t11 = (0.5)*_t5*_t9
+                _t12 = _t1*_t4*_t9
+                _t13 = p1_p**4
+                _t14 = _t1**5
+                _t15 = p1_p**3
+                _t16 = _t1**4
+                _t17 = _t1**3
+                _t18 = p2_p**4
+                _t19 = _t4**5
+                _t20 = p2_p**3
+                _t21 = _t4**4
+                _t22 = _t4**3
+                _t23 = (2.5)*_t2*_t9
+                _t24 = (2.5)*_t5*_t9
+                _t25 = 5*p1_p
+                _t26 = 5*p2_p
+                _t27 = p1_p*p2_p
+                _t28 = 3*_t7
+                _t29 = 3*_t8
+                _t30 = (_t15 + _t20 - 6*_t27 + _t28*p2_p - _t28 + _t29*p1_p - _t29 + 3*p1_p + 3*p2_p - 1)**(-1)
+                _t31 = (1.6666666666666667)*_t17*_t30
+                _t32 = (1.6666666666666667)*_t22*_t30
+                _t33 = _t30*_t5
+                _t34 = _t1*_t25
+                _t35 = _t2*_t30
+                _t36 = _t25*_t4
+                _t37 = _t1*_t26
+                _t38 = _t26*_t4
+                _t39 = 4*p1_p
+                _t40 = 4*p2_p
+                _t41 = 6*_t7
+                _t42 = _t7*p2_p
+                _t43 = (_t13 + _t15*_t40 - 4*_t15 + _t18 + _t20*_t39 - 4*_t20 + 12*_t27 - _t39 - _t40 + _t41*_t8 + _t41 - 12*_t42 - 12*_t8*p1_p + 6*_t8 + 1)**(-1)
+                _t44 = (1.25)*_t16*_t43
+                _t45 = (1.25)*_t21*_t43
+                _t46 = _t22*_t43
+                _t47 = _t17*_t43
+                _t48 = (7.5)*_t2*_t43*_t5
+                _t49 = 20*p1_p
+                _t50 = 10*_t7
+                _t51 = 5*_t13
+                _t52 = 10*_t8
+                _t53 = 5*_t18
+                _t54 = 30*_t8
+                _t55 = (_t15*_t52 - 20*_t15*p2_p + 10*_t15 - _t20*_t49 + _t20*_t50 + 10*_t20 + _t25 + _t26 + 30*_t42 - _t49*p2_p - _t50 + _t51*p2_p - _t51 - _t52 + _t53*p1_p - _t53 - _t54*_t7 + _t54*p1_p + p1_p**5 + p2_p**5 - 1)**(-1)
+                _t56 = _t14*_t55
+                _t57 = _t19*_t55
+                _t58 = _t21*_t55
+                _t59 = _t16*_t55
+                _t60 = 10*_t55
+                _t61 = _t2*_t22*_t60
+                _t62 = _t17*_t5*_t60
+                if (2.5)*_t0*_t2 + 5*_t1*_t4*_t9 - 5*_t10*p1_p - 5*_t10*p2_p - 5*_t11*p1_p - 5*_t11*p2_p - 5*_t12*p1_p - 5*_t12*p2_p + (2.5)*_t2*_t9 + (2.5)*_t3*_t5 + (2.5)*_t5*_t9 < 1e-06:
+                    out = (2.5)*_t0*_t2 + 5*_t1*_t21*_t55 + 5*_t1*_t22*_t43 + 5*_t1*_t30*_t5 + 5*_t1*_t4*_t9 - _t12*_t25 - _t12*_t26 + _t14*_t55 + 5*_t16*_t4*_t55 + (1.25)*_t16*_t43 + (1.6666666666666667)*_t17*_t30 + 5*_t17*_t4*_t43 + 10*_t17*_t5*_t55 + (1.6666666666666667)*_t17/_t7 + _t19*_t55 + 10*_t2*_t22*_t55 + 5*_t2*_t30*_t4 + (7.5)*_t2*_t43*_t5 + (2.5)*_t2*_t9 + (1.25)*_t21*_t43 + (1.6666666666666667)*_t22*_t30 + (1.6666666666666667)*_t22/_t8 - _t23*p1_p - _t23*p2_p - _t24*p1_p - _t24*p2_p + (2.5)*_t3*_t5 - _t31*p1_p - _t31*p2_p - _t32*p1_p - _t32*p2_p - _t33*_t34 - _t33*_t37 - _t34*_t46 - _t34*_t58 - _t35*_t36 - _t35*_t38 - _t36*_t47 - _t36*_t59 - _t37*_t46 - _t37*_t58 - _t38*_t47 - _t38*_t59 - _t44*p1_p - _t44*p2_p - _t45*p1_p - _t45*p2_p - _t48*p1_p - _t48*p2_p + (2.5)*_t5*_t9 - _t56*p1_p - _t56*p2_p - _t57*p1_p - _t57*p2_p - _t61*p1_p - _t61*p2_p - _t62*p1_p - _t62*p2_p + (1.25)*_t21/_t20 + _t19/_t18 + (1.25)*_t16/_t15 + _t14/_t13
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
@@ -223,7 +333,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             p1_p, p2_p, p1_q, p2_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p1_p, p2_p, p1_q, p2_q,)]
             _t0 = 1/(p1_p)
@@ -302,6 +412,22 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p1_p) - log(-p1_p - p2_p + 1)) + (alpha/2 + 1/2)*(log(p1_q) - log(-p1_q - p2_q + 1))) + exp((1/2 - alpha/2)*(log(p2_p) - log(-p1_p - p2_p + 1)) + (alpha/2 + 1/2)*(log(p2_q) - log(-p1_q - p2_q + 1))) + 1)**5*exp(-(1/2 - alpha/2)*(-5*log(-p1_p - p2_p + 1) - log(120)) - (alpha/2 + 1/2)*(-5*log(-p1_q - p2_q + 1) - log(120)))/120 + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p1_p, p2_p, p1_q, p2_q, = float(alpha), float(p1_p), float(p2_p), float(p1_q), float(p2_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha + 1
+            _c1 = math.log(120)
+            _c2 = math.log(-p1_q - p2_q + 1)
+            _c3 = alpha - 1
+            _c4 = math.log(-p1_p - p2_p + 1)
+            _c5 = -_c4
+            _c6 = -_c2
+            out = 4*((0.008333333333333333)*(math.exp((0.5)*_c0*(_c6 + math.log(p1_q)) - 0.5*_c3*(_c5 + math.log(p1_p))) + math.exp((0.5)*_c0*(_c6 + math.log(p2_q)) - 0.5*_c3*(_c5 + math.log(p2_p))) + 1)**5*math.exp((0.5)*_c0*(_c1 + 5*_c2) - 0.5*_c3*(_c1 + 5*_c4)) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p1_p, p2_p, p1_q, p2_q, shape = _args(alpha, p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
@@ -324,6 +450,35 @@ def entropy(p1, p2):
     Formula (entries in row-major order):
       [.] p1**5*log(120) + 5*p1**4*p2*log(24) + 5*p1**4*(-p1 - p2 + 1)*log(24) - 10*p1**3*p2**2*(-log(6) - log(2)) + 20*p1**3*p2*(-p1 - p2 + 1)*log(6) - 10*p1**3*(-log(6) - log(2))*(-p1 - p2 + 1)**2 - 10*p1**2*p2**3*(-log(6) - log(2)) + 60*p1**2*p2**2*(-p1 - p2 + 1)*log(2) + 60*p1**2*p2*(-p1 - p2 + 1)**2*log(2) - 10*p1**2*(-log(6) - log(2))*(-p1 - p2 + 1)**3 + 5*p1*p2**4*log(24) + 20*p1*p2**3*(-p1 - p2 + 1)*log(6) + 60*p1*p2**2*(-p1 - p2 + 1)**2*log(2) + 20*p1*p2*(-p1 - p2 + 1)**3*log(6) - 5*p1*(log(p1) - log(-p1 - p2 + 1)) + 5*p1*(-p1 - p2 + 1)**4*log(24) + p2**5*log(120) + 5*p2**4*(-p1 - p2 + 1)*log(24) - 10*p2**3*(-log(6) - log(2))*(-p1 - p2 + 1)**2 - 10*p2**2*(-log(6) - log(2))*(-p1 - p2 + 1)**3 - 5*p2*(log(p2) - log(-p1 - p2 + 1)) + 5*p2*(-p1 - p2 + 1)**4*log(24) + (-p1 - p2 + 1)**5*log(120) - 5*log(-p1 - p2 + 1) - log(120)
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = math.log(120)
+            _c1 = math.log(24)
+            _c2 = p2**4
+            _c3 = p1**4
+            _c4 = p1 + p2 - 1
+            _c5 = _c4**4
+            _c6 = 5*_c4
+            _c7 = math.log(-_c4)
+            _c8 = _c4**3
+            _c9 = math.log(6)
+            _c10 = 20*_c9*p1
+            _c11 = p2**3
+            _c12 = p1**3
+            _c13 = p1**2
+            _c14 = math.log(2)
+            _c15 = _c14 + _c9
+            _c16 = p2**2
+            _c17 = _c4**2
+            _c18 = 10*_c15*_c8
+            _c19 = -_c7
+            out = -_c0*_c4**5 + _c0*p1**5 + _c0*p2**5 - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + math.log(p1)) - 5*p2*(_c19 + math.log(p2))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -359,6 +514,40 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     Formula (entries in row-major order):
       [.] p1_p**5*log(120) + 5*p1_p**4*p2_p*log(24) + 5*p1_p**4*(-p1_p - p2_p + 1)*log(24) - 10*p1_p**3*p2_p**2*(-log(6) - log(2)) + 20*p1_p**3*p2_p*(-p1_p - p2_p + 1)*log(6) - 10*p1_p**3*(-log(6) - log(2))*(-p1_p - p2_p + 1)**2 - 10*p1_p**2*p2_p**3*(-log(6) - log(2)) + 60*p1_p**2*p2_p**2*(-p1_p - p2_p + 1)*log(2) + 60*p1_p**2*p2_p*(-p1_p - p2_p + 1)**2*log(2) - 10*p1_p**2*(-log(6) - log(2))*(-p1_p - p2_p + 1)**3 + 5*p1_p*p2_p**4*log(24) + 20*p1_p*p2_p**3*(-p1_p - p2_p + 1)*log(6) + 60*p1_p*p2_p**2*(-p1_p - p2_p + 1)**2*log(2) + 20*p1_p*p2_p*(-p1_p - p2_p + 1)**3*log(6) - 5*p1_p*(log(p1_p) - log(-p1_p - p2_p + 1)) + 5*p1_p*(-p1_p - p2_p + 1)**4*log(24) + 5*p1_p*log(p1_p) - 5*p1_p*log(p1_q) + p2_p**5*log(120) + 5*p2_p**4*(-p1_p - p2_p + 1)*log(24) - 10*p2_p**3*(-log(6) - log(2))*(-p1_p - p2_p + 1)**2 - 10*p2_p**2*(-log(6) - log(2))*(-p1_p - p2_p + 1)**3 - 5*p2_p*(log(p2_p) - log(-p1_p - p2_p + 1)) + 5*p2_p*(-p1_p - p2_p + 1)**4*log(24) + 5*p2_p*log(p2_p) - 5*p2_p*log(p2_q) + (-p1_p - p2_p + 1)**5*log(120) - 5*(p1_p + p2_p - 1)*log(-p1_p - p2_p + 1) + 5*(p1_p + p2_p - 1)*log(-p1_q - p2_q + 1) - 5*log(-p1_p - p2_p + 1) - log(120)
     """
+    if isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1_p, p2_p, p1_q, p2_q, = float(p1_p), float(p2_p), float(p1_q), float(p2_q),
+            if not ((math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = math.log(120)
+            _c1 = math.log(p1_p)
+            _c2 = 5*p1_p
+            _c3 = math.log(p2_p)
+            _c4 = 5*p2_p
+            _c5 = math.log(24)
+            _c6 = p2_p**4
+            _c7 = p1_p**4
+            _c8 = p1_p + p2_p - 1
+            _c9 = _c8**4
+            _c10 = 5*_c5*_c8
+            _c11 = math.log(-_c8)
+            _c12 = 5*_c11
+            _c13 = _c8**3
+            _c14 = math.log(6)
+            _c15 = 20*_c14*p1_p
+            _c16 = p2_p**3
+            _c17 = p1_p**3
+            _c18 = p1_p**2
+            _c19 = math.log(2)
+            _c20 = _c14 + _c19
+            _c21 = p2_p**2
+            _c22 = _c8**2
+            _c23 = 10*_c13*_c20
+            _c24 = -_c11
+            out = -_c0*_c8**5 + _c0*p1_p**5 + _c0*p2_p**5 - _c0 + 5*_c1*p1_p - _c10*_c6 - _c10*_c7 - _c12*_c8 - _c12 - _c13*_c15*p2_p - 20*_c14*_c17*_c8*p2_p - _c15*_c16*_c8 + 10*_c16*_c18*_c20 + 10*_c16*_c20*_c22 + 10*_c17*_c20*_c21 + 10*_c17*_c20*_c22 - 60*_c18*_c19*_c21*_c8 + 60*_c18*_c19*_c22*p2_p - _c18*_c23 + 60*_c19*_c21*_c22*p1_p - _c2*(_c1 + _c24) - _c2*math.log(p1_q) - _c21*_c23 + 5*_c3*p2_p - _c4*(_c24 + _c3) - _c4*math.log(p2_q) + 5*_c5*_c6*p1_p + 5*_c5*_c7*p2_p + 5*_c5*_c9*p1_p + 5*_c5*_c9*p2_p + 5*_c8*math.log(-p1_q - p2_q + 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
@@ -406,6 +595,18 @@ def amari_chentsov(p1, p2):
       [1, 1, 0] -5/(p1 + p2 - 1)**2
       [1, 1, 1] 5*(p1 - 1)*(p1 + 2*p2 - 1)/(p2**2*(p1 + p2 - 1)**2)
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = p2 - 1
+            _c1 = 5/(_c0 + p1)**2
+            _c2 = -_c1
+            _c3 = p1 - 1
+            return numpy.array([_c0*_c1*(_c0 + 2*p1)/p1**2, _c2, _c2, _c2, _c2, _c2, _c2, _c1*_c3*(_c3 + 2*p2)/p2**2], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -440,6 +641,46 @@ def christoffel(alpha, p1, p2):
       [1, 1, 0] alpha*(-p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2)) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - p2**2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) + p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2)
       [1, 1, 1] alpha*(p1**2*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1**2*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - 4*p1*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - 2*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 3*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2)) + p1**2*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1**2*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - 4*p1*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 2*p1*p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p1*p2/(2*p1**2 + 4*p1*p2 - 4*p1 + 2*p2**2 - 4*p2 + 2) - 2*p2**3/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) + 3*p2**2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2) - p2/(2*p1**2*p2**2 + 4*p1*p2**3 - 4*p1*p2**2 + 2*p2**4 - 4*p2**3 + 2*p2**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p1, p2, = float(alpha), float(p1), float(p2),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = 2*p1
+            _c1 = p1**2
+            _c2 = 2*p2
+            _c3 = p2**2
+            _c4 = (_c0*p2 - _c0 + _c1 - _c2 + _c3 + 1)**(-1)
+            _c5 = _c2*_c4
+            _c6 = _c4*p1
+            _c7 = _c0*_c4
+            _c8 = _c4*p2
+            _c9 = _c4/p1
+            _c10 = _c3*_c9
+            _c11 = _c10 - _c2*_c9 + _c9
+            _c12 = p1 + p2
+            _c13 = _c0 - _c12**2 + _c2 - 1
+            _c14 = -1/_c13
+            _c15 = -_c0*_c8 + _c14*p1*p2 - 3*_c4
+            _c16 = (0.5)*alpha
+            _c17 = (0.5)*_c10 - _c9*p2 + (0.5)*_c9
+            _c18 = _c13**(-1)
+            _c19 = -0.5*_c18*p1*p2 - _c4*p1*p2 - 1.5*_c4
+            _c20 = -0.5*_c14*alpha*(_c12 - 1) + (0.5)*_c18*p1 + (0.5)*_c18*p2 - 0.5*_c18
+            _c21 = _c20*p1
+            _c22 = _c18*p1
+            _c23 = -_c18 - 2*_c4
+            _c24 = p2**(-1)
+            _c25 = _c24*_c4
+            _c26 = _c1*_c25
+            _c27 = -_c0*_c25 + _c25 + _c26
+            _c28 = -0.5*_c18 - _c4
+            _c29 = -_c24*_c6 + (0.5)*_c25 + (0.5)*_c26
+            _c30 = _c18*p2
+            _c31 = _c20*p2
+            return numpy.array([-_c16*(_c11 + _c15 - _c3*_c4 + _c7 + 4*_c8) - _c17 - _c19 + (0.5)*_c3*_c4 - _c5 - _c6, _c21, _c21, p1*(_c16*(_c22 + _c23 + _c27 + _c7) + (0.5)*_c22 + _c28 + _c29 + _c6), p2*(_c16*(_c11 + _c23 + _c30 + _c5) + _c17 + _c28 + (0.5)*_c30 + _c8), _c31, _c31, (0.5)*_c1*_c4 - _c16*(-_c1*_c4 + _c15 + _c27 + _c5 + 4*_c6) - _c19 - _c29 - _c7 - _c8], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p1, p2, shape = _args(alpha, p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2) & numpy.isfinite(alpha)
@@ -495,6 +736,15 @@ def scalar_curvature(p1, p2):
     Formula (entries in row-major order):
       [.] 1/10
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            out = 0.1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)
@@ -510,6 +760,15 @@ def gaussian_curvature(p1, p2):
     Formula (entries in row-major order):
       [.] 1/20
     """
+    if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p1, p2, = float(p1), float(p2),
+            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+                return numpy.float64(numpy.nan)
+            out = 0.05
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1, p2)

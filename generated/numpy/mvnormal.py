@@ -18,6 +18,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["mu1", "mu2", "s11", "s12", "s22"]
 VARIABLES = ["x1", "x2"]
@@ -41,6 +42,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -68,7 +72,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -111,6 +115,25 @@ def fisher(mu1, mu2, s11, s12, s22):
       [4, 3] -s11*s12/(s11*s22 - s12**2)**2
       [4, 4] s11**2/(2*(s11*s22 - s12**2)**2)
     """
+    if isinstance(mu1, _NUMBER) and isinstance(mu2, _NUMBER) and isinstance(s11, _NUMBER) and isinstance(s12, _NUMBER) and isinstance(s22, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu1, mu2, s11, s12, s22, = float(mu1), float(mu2), float(s11), float(s12), float(s22),
+            if not ((math.isfinite(mu1)) and (math.isfinite(mu2)) and (math.isfinite(s11)) and (math.isfinite(s12)) and (math.isfinite(s22)) and ((s11 > 0)) and ((s22 > 0)) and ((s11*s22 - s12**2 > 0))):
+                return numpy.full((5, 5), numpy.nan)
+            _c0 = s11*s22
+            _c1 = s12**2
+            _c2 = _c0 - _c1
+            _c3 = _c2**(-1)
+            _c4 = -_c3*s12
+            _c5 = _c2**(-2)
+            _c6 = (0.5)*_c5
+            _c7 = _c5*s12
+            _c8 = -_c7*s22
+            _c9 = _c1*_c6
+            _c10 = -_c7*s11
+            return numpy.array([_c3*s22, _c4, 0, 0, 0, _c4, _c3*s11, 0, 0, 0, 0, 0, _c6*s22**2, _c8, _c9, 0, 0, _c8, _c5*(_c0 + _c1), _c10, 0, 0, _c9, _c10, _c6*s11**2], dtype=float).reshape((5, 5))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
@@ -186,6 +209,19 @@ def cramer_rao(mu1, mu2, s11, s12, s22):
       [4, 3] 2*s12*s22
       [4, 4] 2*s22**2
     """
+    if isinstance(mu1, _NUMBER) and isinstance(mu2, _NUMBER) and isinstance(s11, _NUMBER) and isinstance(s12, _NUMBER) and isinstance(s22, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu1, mu2, s11, s12, s22, = float(mu1), float(mu2), float(s11), float(s12), float(s22),
+            if not ((math.isfinite(mu1)) and (math.isfinite(mu2)) and (math.isfinite(s11)) and (math.isfinite(s12)) and (math.isfinite(s22)) and ((s11 > 0)) and ((s22 > 0)) and ((s11*s22 - s12**2 > 0))):
+                return numpy.full((5, 5), numpy.nan)
+            _c0 = 2*s12
+            _c1 = _c0*s11
+            _c2 = s12**2
+            _c3 = 2*_c2
+            _c4 = _c0*s22
+            return numpy.array([s11, s12, 0, 0, 0, s12, s22, 0, 0, 0, 0, 0, 2*s11**2, _c1, _c3, 0, 0, _c1, _c2 + s11*s22, _c4, 0, 0, _c3, _c4, 2*s22**2], dtype=float).reshape((5, 5))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
@@ -231,6 +267,15 @@ def jeffreys_prior(mu1, mu2, s11, s12, s22):
     Formula (entries in row-major order):
       [.] 1/(2*(s11*s22 - s12**2)**2)
     """
+    if isinstance(mu1, _NUMBER) and isinstance(mu2, _NUMBER) and isinstance(s11, _NUMBER) and isinstance(s12, _NUMBER) and isinstance(s22, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu1, mu2, s11, s12, s22, = float(mu1), float(mu2), float(s11), float(s12), float(s22),
+            if not ((math.isfinite(mu1)) and (math.isfinite(mu2)) and (math.isfinite(s11)) and (math.isfinite(s12)) and (math.isfinite(s22)) and ((s11 > 0)) and ((s22 > 0)) and ((s11*s22 - s12**2 > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)/(s11*s22 - s12**2)**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
@@ -380,6 +425,21 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
     Formula (entries in row-major order):
       [.] -log(s11_p*s22_p - s12_p**2)/2 + log(s11_q*s22_q - s12_q**2)/2 + (mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q - 2*mu1_p*mu2_p*s12_q + 2*mu1_p*mu2_q*s12_q + mu1_q**2*s22_q + 2*mu1_q*mu2_p*s12_q - 2*mu1_q*mu2_q*s12_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p - 2*s11_q*s22_q - 2*s12_p*s12_q + 2*s12_q**2)/(2*(s11_q*s22_q - s12_q**2))
     """
+    if isinstance(mu1_p, _NUMBER) and isinstance(mu2_p, _NUMBER) and isinstance(s11_p, _NUMBER) and isinstance(s12_p, _NUMBER) and isinstance(s22_p, _NUMBER) and isinstance(mu1_q, _NUMBER) and isinstance(mu2_q, _NUMBER) and isinstance(s11_q, _NUMBER) and isinstance(s12_q, _NUMBER) and isinstance(s22_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, = float(mu1_p), float(mu2_p), float(s11_p), float(s12_p), float(s22_p), float(mu1_q), float(mu2_q), float(s11_q), float(s12_q), float(s22_q),
+            if not ((math.isfinite(mu1_p)) and (math.isfinite(mu1_q)) and (math.isfinite(mu2_p)) and (math.isfinite(mu2_q)) and (math.isfinite(s11_p)) and (math.isfinite(s11_q)) and (math.isfinite(s12_p)) and (math.isfinite(s12_q)) and (math.isfinite(s22_p)) and (math.isfinite(s22_q)) and ((s11_p > 0)) and ((s11_q > 0)) and ((s22_p > 0)) and ((s22_q > 0)) and ((s11_p*s22_p - s12_p**2 > 0)) and ((s11_q*s22_q - s12_q**2 > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = s11_q*s22_q
+            _c1 = s12_q**2
+            _c2 = _c0 - _c1
+            _c3 = 2*s12_q
+            _c4 = _c3*mu1_p
+            _c5 = _c3*mu1_q
+            out = (0.5)*math.log(_c2) - 0.5*math.log(s11_p*s22_p - s12_p**2) + (0.5)*(-2*_c0 + 2*_c1 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
@@ -401,6 +461,36 @@ def alpha_divergence(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-(1/2 - alpha/2)*(mu1_p**2*s22_p/(2*s11_p*s22_p - 2*s12_p**2) - mu1_p*mu2_p*s12_p/(s11_p*s22_p - s12_p**2) + mu2_p**2*s11_p/(2*s11_p*s22_p - 2*s12_p**2) + log(s11_p*s22_p - s12_p**2)/2 + log(2) + log(pi)) - (alpha/2 + 1/2)*(mu1_q**2*s22_q/(2*s11_q*s22_q - 2*s12_q**2) - mu1_q*mu2_q*s12_q/(s11_q*s22_q - s12_q**2) + mu2_q**2*s11_q/(2*s11_q*s22_q - 2*s12_q**2) + log(s11_q*s22_q - s12_q**2)/2 + log(2) + log(pi)) + (4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*log(1/(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)) - 2*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-(1/2 - alpha/2)*(-mu1_p*s22_p + mu2_p*s12_p)/(s11_p*s22_p - s12_p**2) - (alpha/2 + 1/2)*(-mu1_q*s22_q + mu2_q*s12_q)/(s11_q*s22_q - s12_q**2))**2 - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2*log(1/(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)) + 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))*((1/2 - alpha/2)*(-mu1_p*s12_p + mu2_p*s11_p)/(s11_p*s22_p - s12_p**2) + (alpha/2 + 1/2)*(-mu1_q*s12_q + mu2_q*s11_q)/(s11_q*s22_q - s12_q**2))*(-(1/2 - alpha/2)*(-mu1_p*s22_p + mu2_p*s12_p)/(s11_p*s22_p - s12_p**2) - (alpha/2 + 1/2)*(-mu1_q*s22_q + mu2_q*s12_q)/(s11_q*s22_q - s12_q**2)) - 2*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*((1/2 - alpha/2)*(-mu1_p*s12_p + mu2_p*s11_p)/(s11_p*s22_p - s12_p**2) + (alpha/2 + 1/2)*(-mu1_q*s12_q + mu2_q*s11_q)/(s11_q*s22_q - s12_q**2))**2 + log(2**(8*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)*pi**(8*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - 2*(s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2)))/(2*(4*(-s11_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s11_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2)))*(-s22_p*(1/2 - alpha/2)/(2*(s11_p*s22_p - s12_p**2)) - s22_q*(alpha/2 + 1/2)/(2*(s11_q*s22_q - s12_q**2))) - (s12_p*(1/2 - alpha/2)/(s11_p*s22_p - s12_p**2) + s12_q*(alpha/2 + 1/2)/(s11_q*s22_q - s12_q**2))**2))))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu1_p, _NUMBER) and isinstance(mu2_p, _NUMBER) and isinstance(s11_p, _NUMBER) and isinstance(s12_p, _NUMBER) and isinstance(s22_p, _NUMBER) and isinstance(mu1_q, _NUMBER) and isinstance(mu2_q, _NUMBER) and isinstance(s11_q, _NUMBER) and isinstance(s12_q, _NUMBER) and isinstance(s22_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, = float(alpha), float(mu1_p), float(mu2_p), float(s11_p), float(s12_p), float(s22_p), float(mu1_q), float(mu2_q), float(s11_q), float(s12_q), float(s22_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(mu1_p)) and (math.isfinite(mu1_q)) and (math.isfinite(mu2_p)) and (math.isfinite(mu2_q)) and (math.isfinite(s11_p)) and (math.isfinite(s11_q)) and (math.isfinite(s12_p)) and (math.isfinite(s12_q)) and (math.isfinite(s22_p)) and (math.isfinite(s22_q)) and ((s11_p > 0)) and ((s11_q > 0)) and ((s22_p > 0)) and ((s22_q > 0)) and ((s11_p*s22_p - s12_p**2 > 0)) and ((s11_q*s22_q - s12_q**2 > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha + 1
+            _c1 = s11_q*s22_q - s12_q**2
+            _c2 = _c1**(-1)
+            _c3 = mu1_q*s12_q
+            _c4 = 2*math.log(2) + 2*math.log(math.pi)
+            _c5 = 1 - alpha
+            _c6 = s11_p*s22_p - s12_p**2
+            _c7 = _c6**(-1)
+            _c8 = mu1_p*s12_p
+            _c9 = _c0*_c2
+            _c10 = _c5*_c7
+            _c11 = _c10*s12_p + _c9*s12_q
+            _c12 = _c11**2
+            _c13 = _c10*s11_p + _c9*s11_q
+            _c14 = _c10*s22_p + _c9*s22_q
+            _c15 = _c13*_c14
+            _c16 = (-_c12 + _c15)**(-1)
+            _c17 = _c10*(-mu1_p*s22_p + mu2_p*s12_p) + _c9*(-mu1_q*s22_q + mu2_q*s12_q)
+            _c18 = _c10*(-_c8 + mu2_p*s11_p) + _c9*(-_c3 + mu2_q*s11_q)
+            _c19 = 2*math.log(4*_c16)
+            _c20 = -0.5*_c12 + (0.5)*_c15
+            out = 4*(math.exp(-0.25*_c0*(-2*_c2*_c3*mu2_q + _c2*mu1_q**2*s22_q + _c2*mu2_q**2*s11_q + _c4 + math.log(_c1)) + (0.25)*_c16*(-2*_c11*_c17*_c18 - _c12*_c19 + _c13*_c17**2 + _c14*_c18**2 + _c15*_c19 + 8*math.log(2**_c20*math.pi**_c20)) - 0.25*_c5*(_c4 - 2*_c7*_c8*mu2_p + _c7*mu1_p**2*s22_p + _c7*mu2_p**2*s11_p + math.log(_c6))) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q) & numpy.isfinite(alpha)
@@ -437,6 +527,15 @@ def entropy(mu1, mu2, s11, s12, s22):
     Formula (entries in row-major order):
       [.] log(s11*s22 - s12**2)/2 + 1 + log(2*pi)
     """
+    if isinstance(mu1, _NUMBER) and isinstance(mu2, _NUMBER) and isinstance(s11, _NUMBER) and isinstance(s12, _NUMBER) and isinstance(s22, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu1, mu2, s11, s12, s22, = float(mu1), float(mu2), float(s11), float(s12), float(s22),
+            if not ((math.isfinite(mu1)) and (math.isfinite(mu2)) and (math.isfinite(s11)) and (math.isfinite(s12)) and (math.isfinite(s22)) and ((s11 > 0)) and ((s22 > 0)) and ((s11*s22 - s12**2 > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)*math.log(s11*s22 - s12**2) + 1 + math.log(2*math.pi)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
@@ -452,6 +551,19 @@ def cross_entropy(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q,
     Formula (entries in row-major order):
       [.] log(s11_q*s22_q - s12_q**2)/2 + log(2*pi) + (mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q - 2*mu1_p*mu2_p*s12_q + 2*mu1_p*mu2_q*s12_q + mu1_q**2*s22_q + 2*mu1_q*mu2_p*s12_q - 2*mu1_q*mu2_q*s12_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p - 2*s12_p*s12_q)/(2*(s11_q*s22_q - s12_q**2))
     """
+    if isinstance(mu1_p, _NUMBER) and isinstance(mu2_p, _NUMBER) and isinstance(s11_p, _NUMBER) and isinstance(s12_p, _NUMBER) and isinstance(s22_p, _NUMBER) and isinstance(mu1_q, _NUMBER) and isinstance(mu2_q, _NUMBER) and isinstance(s11_q, _NUMBER) and isinstance(s12_q, _NUMBER) and isinstance(s22_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, = float(mu1_p), float(mu2_p), float(s11_p), float(s12_p), float(s22_p), float(mu1_q), float(mu2_q), float(s11_q), float(s12_q), float(s22_q),
+            if not ((math.isfinite(mu1_p)) and (math.isfinite(mu1_q)) and (math.isfinite(mu2_p)) and (math.isfinite(mu2_q)) and (math.isfinite(s11_p)) and (math.isfinite(s11_q)) and (math.isfinite(s12_p)) and (math.isfinite(s12_q)) and (math.isfinite(s22_p)) and (math.isfinite(s22_q)) and ((s11_p > 0)) and ((s11_q > 0)) and ((s22_p > 0)) and ((s22_q > 0)) and ((s11_p*s22_p - s12_p**2 > 0)) and ((s11_q*s22_q - s12_q**2 > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = s11_q*s22_q - s12_q**2
+            _c1 = 2*s12_q
+            _c2 = _c1*mu1_p
+            _c3 = _c1*mu1_q
+            out = (0.5)*math.log(_c0) + math.log(2*math.pi) + (0.5)*(-_c1*s12_p - _c2*mu2_p + _c2*mu2_q + _c3*mu2_p - _c3*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
@@ -595,6 +707,45 @@ def amari_chentsov(mu1, mu2, s11, s12, s22):
       [4, 4, 3] -2*s11**2*s12/(s11*s22 - s12**2)**3
       [4, 4, 4] s11**3/(s11*s22 - s12**2)**3
     """
+    if isinstance(mu1, _NUMBER) and isinstance(mu2, _NUMBER) and isinstance(s11, _NUMBER) and isinstance(s12, _NUMBER) and isinstance(s22, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu1, mu2, s11, s12, s22, = float(mu1), float(mu2), float(s11), float(s12), float(s22),
+            if not ((math.isfinite(mu1)) and (math.isfinite(mu2)) and (math.isfinite(s11)) and (math.isfinite(s12)) and (math.isfinite(s22)) and ((s11 > 0)) and ((s22 > 0)) and ((s11*s22 - s12**2 > 0))):
+                return numpy.full((5, 5, 5), numpy.nan)
+            _c0 = s22**2
+            _c1 = s11*s22
+            _c2 = s12**2
+            _c3 = _c1 - _c2
+            _c4 = _c3**(-2)
+            _c5 = _c0*_c4
+            _c6 = _c4*s12
+            _c7 = _c6*s22
+            _c8 = -2*_c7
+            _c9 = _c2*_c4
+            _c10 = -_c7
+            _c11 = _c1 + _c2
+            _c12 = _c11*_c4
+            _c13 = _c6*s11
+            _c14 = -_c13
+            _c15 = -2*_c13
+            _c16 = s11**2
+            _c17 = _c16*_c4
+            _c18 = _c3**(-3)
+            _c19 = _c18*s12
+            _c20 = 2*_c19
+            _c21 = -_c0*_c20
+            _c22 = _c18*s22
+            _c23 = _c2*_c22
+            _c24 = _c1 + 3*_c2
+            _c25 = _c22*_c24
+            _c26 = -_c11*_c19
+            _c27 = _c18*s11
+            _c28 = _c2*_c27
+            _c29 = _c24*_c27
+            _c30 = -_c16*_c20
+            return numpy.array([0, 0, _c5, _c8, _c9, 0, 0, _c10, _c12, _c14, _c5, _c10, 0, 0, 0, _c8, _c12, 0, 0, 0, _c9, _c14, 0, 0, 0, 0, 0, _c10, _c12, _c14, 0, 0, _c9, _c15, _c17, _c10, _c9, 0, 0, 0, _c12, _c15, 0, 0, 0, _c14, _c17, 0, 0, 0, _c5, _c10, 0, 0, 0, _c10, _c9, 0, 0, 0, 0, 0, _c18*s22**3, _c21, _c23, 0, 0, _c21, _c25, _c26, 0, 0, _c23, _c26, _c28, _c8, _c12, 0, 0, 0, _c12, _c15, 0, 0, 0, 0, 0, _c21, _c25, _c26, 0, 0, _c25, -_c20*(3*_c1 + _c2), _c29, 0, 0, _c26, _c29, _c30, _c9, _c14, 0, 0, 0, _c14, _c17, 0, 0, 0, 0, 0, _c23, _c26, _c28, 0, 0, _c26, _c29, _c30, 0, 0, _c28, _c30, _c18*s11**3], dtype=float).reshape((5, 5, 5))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
@@ -890,6 +1041,51 @@ def christoffel(alpha, mu1, mu2, s11, s12, s22):
       [4, 4, 3] alpha*(-2*s11**2*s12*s22**2/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s11**2*s12*s22**2/(s11**3*s22**3 - 3*s11**2*s12**2*s22**2 + 3*s11*s12**4*s22 - s12**6) - 4*s11*s12**3*s22/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s12**5/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6)) - 2*s11**2*s12*s22**2/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s11**2*s12*s22**2/(s11**3*s22**3 - 3*s11**2*s12**2*s22**2 + 3*s11*s12**4*s22 - s12**6) - 4*s11*s12**3*s22/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s12**5/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6)
       [4, 4, 4] alpha*(-2*s11**3*s22**2/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s11**2*s12**2*s22/(s11**3*s22**3 - 3*s11**2*s12**2*s22**2 + 3*s11*s12**4*s22 - s12**6) - 2*s11*s12**4/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6)) - 2*s11**3*s22**2/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6) + 2*s11**2*s12**2*s22/(s11**3*s22**3 - 3*s11**2*s12**2*s22**2 + 3*s11*s12**4*s22 - s12**6) - 2*s11*s12**4/(2*s11**3*s22**3 - 6*s11**2*s12**2*s22**2 + 6*s11*s12**4*s22 - 2*s12**6)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu1, _NUMBER) and isinstance(mu2, _NUMBER) and isinstance(s11, _NUMBER) and isinstance(s12, _NUMBER) and isinstance(s22, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu1, mu2, s11, s12, s22, = float(alpha), float(mu1), float(mu2), float(s11), float(s12), float(s22),
+            if not ((math.isfinite(alpha)) and (math.isfinite(mu1)) and (math.isfinite(mu2)) and (math.isfinite(s11)) and (math.isfinite(s12)) and (math.isfinite(s22)) and ((s11 > 0)) and ((s22 > 0)) and ((s11*s22 - s12**2 > 0))):
+                return numpy.full((5, 5, 5), numpy.nan)
+            _c0 = s11*s22
+            _c1 = s12**2
+            _c2 = _c0 - _c1
+            _c3 = _c2*alpha + _c2
+            _c4 = s12**4
+            _c5 = s11**2
+            _c6 = s22**2
+            _c7 = _c5*_c6
+            _c8 = _c0*_c1
+            _c9 = 2*_c8
+            _c10 = _c4 + _c7 - _c9
+            _c11 = _c10**(-1)
+            _c12 = (0.5)*_c11
+            _c13 = -_c12*_c3
+            _c14 = _c13*s22
+            _c15 = _c12*s12
+            _c16 = _c15*(_c0 - _c1 + _c2*alpha)
+            _c17 = _c15*_c3
+            _c18 = _c13*s11
+            _c19 = _c11*_c4 + _c11*_c5*_c6 - _c11*_c9 - alpha
+            _c20 = (3*_c0*_c4 - 3*_c1*_c7 + s11**3*s22**3 - s12**6)**(-1)
+            _c21 = _c10*alpha
+            _c22 = _c10 + _c21
+            _c23 = -_c20*_c22
+            _c24 = _c23*s22
+            _c25 = _c20*s12
+            _c26 = _c25*(_c10*alpha + _c4 + _c7 - _c9)
+            _c27 = _c23*s11
+            _c28 = (0.5)*_c4
+            _c29 = (0.5)*_c7
+            _c30 = (0.5)*_c21
+            _c31 = _c11*(_c28 + _c29 - _c30 - _c8)
+            _c32 = _c28 + _c29 + _c30 - _c8
+            _c33 = -_c20*_c32
+            _c34 = _c33*s22
+            _c35 = _c25*_c32
+            _c36 = _c33*s11
+            return numpy.array([0, 0, _c14, _c16, 0, 0, 0, _c17, _c18, 0, _c14, _c17, 0, 0, 0, _c16, _c18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, _c14, _c17, 0, 0, 0, _c16, _c18, 0, 0, 0, 0, 0, _c14, _c16, 0, 0, 0, _c17, _c18, 0, 0, 0, _c19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, _c24, _c26, 0, 0, 0, _c26, _c27, 0, 0, 0, 0, 0, 0, 0, _c31, 0, 0, 0, _c31, 0, 0, 0, 0, 0, 0, 0, _c34, _c35, 0, 0, _c34, _c22*_c25, _c36, 0, 0, _c35, _c36, 0, 0, 0, 0, 0, 0, 0, _c19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, _c24, _c26, 0, 0, 0, _c26, _c27], dtype=float).reshape((5, 5, 5))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu1, mu2, s11, s12, s22, shape = _args(alpha, mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22) & numpy.isfinite(alpha)
@@ -1067,6 +1263,15 @@ def scalar_curvature(mu1, mu2, s11, s12, s22):
     Formula (entries in row-major order):
       [.] -9/2
     """
+    if isinstance(mu1, _NUMBER) and isinstance(mu2, _NUMBER) and isinstance(s11, _NUMBER) and isinstance(s12, _NUMBER) and isinstance(s22, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu1, mu2, s11, s12, s22, = float(mu1), float(mu2), float(s11), float(s12), float(s22),
+            if not ((math.isfinite(mu1)) and (math.isfinite(mu2)) and (math.isfinite(s11)) and (math.isfinite(s12)) and (math.isfinite(s22)) and ((s11 > 0)) and ((s22 > 0)) and ((s11*s22 - s12**2 > 0))):
+                return numpy.float64(numpy.nan)
+            out = -4.5
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)

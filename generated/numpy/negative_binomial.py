@@ -19,6 +19,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 import scipy.special
 
 COORDINATES = ["p"]
@@ -192,6 +193,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -217,7 +221,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -236,6 +240,14 @@ def fisher(p):
     Formula (entries in row-major order):
       [0, 0] -3/(p**3 - p**2)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([-3/(p**2*(p - 1))], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -252,6 +264,14 @@ def cramer_rao(p):
     Formula (entries in row-major order):
       [0, 0] p**2*(1 - p)/3
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([-0.3333333333333333*p**2*(p - 1)], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -268,6 +288,15 @@ def jeffreys_prior(p):
     Formula (entries in row-major order):
       [.] sqrt(3)*sqrt(-1/(p - 1))/p
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(3)*math.sqrt(-1/(p - 1))/p
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -283,6 +312,16 @@ def score(x, p):
     Formula (entries in row-major order):
       [0] -x/(1 - p) + 3/p
     """
+    if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p, = float(x), float(p),
+            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1,), numpy.nan)
+            if not (((x >= 0)) and ((x == math.floor(x)))):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([x/(p - 1) + 3/p], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
@@ -300,6 +339,17 @@ def log_density(x, p):
     Formula (entries in row-major order):
       [.] x*log(1 - p) + 3*log(p) + log(binomial(x + 2, x))
     """
+    if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, p, = float(x), float(p),
+            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            if not (((x >= 0)) and ((x == math.floor(x)))):
+                return numpy.float64(-numpy.inf)
+            out = x*math.log(1 - p) + 3*math.log(p) + math.log(((0.5)*math.gamma(x + 3)/math.gamma(x + 1)))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, p, shape = _args(x, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
@@ -333,6 +383,35 @@ def kl(p_p, p_q):
     Formula (entries in row-major order):
       [.] 3*log(p_p) - 3*log(p_q) - 3*(p_p - 1)*log(1 - p_p)/p_p + 3*(p_p - 1)*log(1 - p_q)/p_p
     """
+    if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p_p, p_q, = float(p_p), float(p_q),
+            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = p_p - 1
+            _c1 = _c0/p_p
+            out = -3*_c1*math.log(-_c0) + 3*_c1*math.log(1 - p_q) + 3*math.log(p_p) - 3*math.log(p_q)
+            if out < 2e-06:
+                _t0 = p_p - p_q
+                _t1 = _t0**2
+                _t2 = p_p**2
+                _t3 = _t2**(-1)
+                _t4 = (_t2 - 2*p_p + 1)**(-1)
+                _t5 = p_p**(-1)
+                _t6 = _t4*_t5
+                _t7 = p_p**3
+                _t8 = p_p**5
+                _t9 = (0.6)*_t0**3
+                _t10 = p_p**4
+                _t11 = (0.75)*_t1
+                _t12 = _t0/(-3*_t2 + _t7 + 3*p_p - 1)
+                _t13 = _t11/(_t10 + 6*_t2 - 4*_t7 - 4*p_p + 1)
+                _t14 = _t9/(-5*_t10 - 10*_t2 + 10*_t7 + _t8 + 5*p_p - 1)
+                if (1.5)*_t1*(_t3 - _t4 + _t6) < 1e-06:
+                    out = _t1*(_t0/_t7 + _t12*_t5 - _t12 + _t13*_t5 - _t13 + _t14*_t5 - _t14 + (1.5)*_t3 - 1.5*_t4 + (1.5)*_t6 + _t9/_t8 + _t11/_t10)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
@@ -342,7 +421,7 @@ def kl(p_p, p_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (p_p, p_q,)]
             _t0 = p_p - p_q
@@ -373,6 +452,17 @@ def alpha_divergence(alpha, p_p, p_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp(3*(1/2 - alpha/2)*log(p_p) + 3*(alpha/2 + 1/2)*log(p_q))/(1 - exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)))**3)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p_p, p_q, = float(alpha), float(p_p), float(p_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha - 1
+            _c1 = alpha + 1
+            out = -4*(1 + math.exp(-1.5*_c0*math.log(p_p) + (1.5)*_c1*math.log(p_q))/(math.exp(-0.5*_c0*math.log(1 - p_p) + (0.5)*_c1*math.log(1 - p_q)) - 1)**3)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
@@ -438,6 +528,14 @@ def amari_chentsov(p):
     Formula (entries in row-major order):
       [0, 0, 0] 3*(p - 2)/(p**3*(p - 1)**2)
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([3*(p - 2)/(p**3*(p - 1)**2)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -454,6 +552,15 @@ def christoffel(alpha, p):
     Formula (entries in row-major order):
       [0, 0, 0] alpha*(p**4/(2*p**5 - 4*p**4 + 2*p**3) - 3*p**3/(2*p**5 - 4*p**4 + 2*p**3) + 2*p**2/(2*p**5 - 4*p**4 + 2*p**3)) - 3*p**4/(2*p**5 - 4*p**4 + 2*p**3) + 5*p**3/(2*p**5 - 4*p**4 + 2*p**3) - 2*p**2/(2*p**5 - 4*p**4 + 2*p**3)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, p, = float(alpha), float(p),
+            if not ((math.isfinite(alpha)) and (math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            _c0 = p**(-1)
+            return numpy.array([(-_c0 + (0.5)*alpha*(2*_c0 + p - 3) - 1.5*p + 2.5)/(p**2 - 2*p + 1)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, p, shape = _args(alpha, p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(alpha)
@@ -471,6 +578,15 @@ def scalar_curvature(p):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(p, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            p, = float(p),
+            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)

@@ -18,6 +18,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["theta"]
 VARIABLES = ["x"]
@@ -190,6 +191,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -215,7 +219,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -234,6 +238,14 @@ def fisher(theta):
     Formula (entries in row-major order):
       [0, 0] 3/theta**2
     """
+    if isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            theta, = float(theta),
+            if not ((math.isfinite(theta)) and ((theta > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([3/theta**2], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta)
@@ -250,6 +262,14 @@ def cramer_rao(theta):
     Formula (entries in row-major order):
       [0, 0] theta**2/3
     """
+    if isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            theta, = float(theta),
+            if not ((math.isfinite(theta)) and ((theta > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([(0.3333333333333333)*theta**2], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta)
@@ -266,6 +286,15 @@ def jeffreys_prior(theta):
     Formula (entries in row-major order):
       [.] sqrt(3)/theta
     """
+    if isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            theta, = float(theta),
+            if not ((math.isfinite(theta)) and ((theta > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.sqrt(3)/theta
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta)
@@ -281,6 +310,16 @@ def score(x, theta):
     Formula (entries in row-major order):
       [0] -1/theta - (2*theta - 2*x)/(2*theta**2) + (-theta + x)**2/theta**3
     """
+    if isinstance(x, _NUMBER) and isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, theta, = float(x), float(theta),
+            if not ((math.isfinite(theta)) and (math.isfinite(x)) and ((theta > 0))):
+                return numpy.full((1,), numpy.nan)
+            _c0 = theta**(-1)
+            _c1 = theta - x
+            return numpy.array([_c0*(-_c0*_c1 + _c1**2/theta**2 - 1)], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, theta, shape = _args(x, theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta) & numpy.isfinite(x)
@@ -299,6 +338,15 @@ def log_density(x, theta):
     Formula (entries in row-major order):
       [.] -log(theta) - log(2*pi)/2 - (-theta + x)**2/(2*theta**2)
     """
+    if isinstance(x, _NUMBER) and isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, theta, = float(x), float(theta),
+            if not ((math.isfinite(theta)) and (math.isfinite(x)) and ((theta > 0))):
+                return numpy.float64(numpy.nan)
+            out = -math.log(theta) - 0.5*math.log(2*math.pi) - 0.5*(theta - x)**2/theta**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, theta, shape = _args(x, theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta) & numpy.isfinite(x)
@@ -331,6 +379,20 @@ def kl(theta_p, theta_q):
     Formula (entries in row-major order):
       [.] theta_p*(theta_p - theta_q)/theta_q**2 + log(theta_q/theta_p)
     """
+    if isinstance(theta_p, _NUMBER) and isinstance(theta_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            theta_p, theta_q, = float(theta_p), float(theta_q),
+            if not ((math.isfinite(theta_p)) and (math.isfinite(theta_q)) and ((theta_p > 0)) and ((theta_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = theta_p*(theta_p - theta_q)/theta_q**2 + math.log(theta_q/theta_p)
+            if out < 2e-06:
+                _t0 = theta_p - theta_q
+                _t1 = _t0**2/theta_p**2
+                if (1.5)*_t1 < 1e-06:
+                    out = (0.016666666666666666)*_t1*(288*_t0**3/theta_p**3 + 160*_t0/theta_p + 225*_t1 + 90)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     theta_p, theta_q, shape = _args(theta_p, theta_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta_p) & _in_domain(theta_q)
@@ -338,7 +400,7 @@ def kl(theta_p, theta_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             theta_p, theta_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (theta_p, theta_q,)]
             _t0 = theta_p - theta_q
@@ -386,6 +448,15 @@ def entropy(theta):
     Formula (entries in row-major order):
       [.] log(theta) + log(2)/2 + 1/2 + log(pi)/2
     """
+    if isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            theta, = float(theta),
+            if not ((math.isfinite(theta)) and ((theta > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(theta) + (0.5)*math.log(2) + 0.5 + (0.5)*math.log(math.pi)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta)
@@ -401,6 +472,16 @@ def cross_entropy(theta_p, theta_q):
     Formula (entries in row-major order):
       [.] (theta_p*(theta_p - theta_q) + theta_q**2*(log(2*pi*theta_q**2) + 1)/2)/theta_q**2
     """
+    if isinstance(theta_p, _NUMBER) and isinstance(theta_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            theta_p, theta_q, = float(theta_p), float(theta_q),
+            if not ((math.isfinite(theta_p)) and (math.isfinite(theta_q)) and ((theta_p > 0)) and ((theta_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = theta_q**2
+            out = ((0.5)*_c0*(math.log(2*math.pi*_c0) + 1) + theta_p*(theta_p - theta_q))/_c0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     theta_p, theta_q, shape = _args(theta_p, theta_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta_p) & _in_domain(theta_q)
@@ -417,6 +498,14 @@ def amari_chentsov(theta):
     Formula (entries in row-major order):
       [0, 0, 0] 14/theta**3
     """
+    if isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            theta, = float(theta),
+            if not ((math.isfinite(theta)) and ((theta > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([14/theta**3], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta)
@@ -433,6 +522,14 @@ def christoffel(alpha, theta):
     Formula (entries in row-major order):
       [0, 0, 0] -7*alpha/(3*theta) - 1/theta
     """
+    if isinstance(alpha, _NUMBER) and isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, theta, = float(alpha), float(theta),
+            if not ((math.isfinite(alpha)) and (math.isfinite(theta)) and ((theta > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([-((2.3333333333333335)*alpha + 1)/theta], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, theta, shape = _args(alpha, theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta) & numpy.isfinite(alpha)
@@ -449,6 +546,15 @@ def scalar_curvature(theta):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(theta, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            theta, = float(theta),
+            if not ((math.isfinite(theta)) and ((theta > 0))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta)

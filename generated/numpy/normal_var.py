@@ -14,6 +14,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 
 COORDINATES = ["mu", "v"]
 VARIABLES = ["x"]
@@ -37,6 +38,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -64,7 +68,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -86,6 +90,14 @@ def fisher(mu, v):
       [1, 0] 0
       [1, 1] 1/(2*v**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, v, = float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and ((v > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            return numpy.array([v**(-1), 0, 0, (0.5)/v**2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
@@ -108,6 +120,14 @@ def cramer_rao(mu, v):
       [1, 0] 0
       [1, 1] 2*v**2
     """
+    if isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, v, = float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and ((v > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            return numpy.array([v, 0, 0, 2*v**2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
@@ -127,6 +147,15 @@ def jeffreys_prior(mu, v):
     Formula (entries in row-major order):
       [.] sqrt(2)/(2*v**(3/2))
     """
+    if isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, v, = float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and ((v > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)*math.sqrt(2)/v**(1.5)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
@@ -143,6 +172,16 @@ def score(x, mu, v):
       [0] -(2*mu - 2*x)/(2*v)
       [1] -1/(2*v) + (-mu + x)**2/(2*v**2)
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, v, = float(x), float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and (math.isfinite(x)) and ((v > 0))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = v**(-1)
+            _c1 = mu - x
+            return numpy.array([-_c0*_c1, (0.5)*_c0*(_c0*_c1**2 - 1)], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, v, shape = _args(x, mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v) & numpy.isfinite(x)
@@ -162,6 +201,15 @@ def log_density(x, mu, v):
     Formula (entries in row-major order):
       [.] -log(2*pi*v)/2 - (-mu + x)**2/(2*v)
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, v, = float(x), float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and (math.isfinite(x)) and ((v > 0))):
+                return numpy.float64(numpy.nan)
+            out = -0.5*(math.log(2*math.pi*v) + (mu - x)**2/v)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, v, shape = _args(x, mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v) & numpy.isfinite(x)
@@ -200,6 +248,27 @@ def kl(mu_p, v_p, mu_q, v_q):
     Formula (entries in row-major order):
       [.] -log(v_p)/2 + log(v_q)/2 + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p - v_q)/(2*v_q)
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(v_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(v_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, v_p, mu_q, v_q, = float(mu_p), float(v_p), float(mu_q), float(v_q),
+            if not ((math.isfinite(mu_p)) and (math.isfinite(mu_q)) and (math.isfinite(v_p)) and (math.isfinite(v_q)) and ((v_p > 0)) and ((v_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)*(-math.log(v_p) + math.log(v_q) - 1 + (v_p + (mu_p - mu_q)**2)/v_q)
+            if out < 2e-06:
+                _t0 = v_p**(-1)
+                _t1 = (mu_p - mu_q)**2
+                _t2 = v_p - v_q
+                _t3 = _t2**2
+                _t4 = _t0*_t3
+                _t5 = 60*_t1
+                _t6 = v_p**(-3)
+                _t7 = v_p**(-2)
+                _t8 = _t2**3
+                if (0.25)*_t0*(2*_t1 + _t4) < 1e-06:
+                    out = (0.008333333333333333)*_t0*(_t0*_t2*_t5 + 48*_t2**5/v_p**4 + 45*_t2**4*_t6 + _t3*_t5*_t7 + 30*_t4 + _t5*_t6*_t8 + _t5 + 40*_t7*_t8)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, v_p, mu_q, v_q, shape = _args(mu_p, v_p, mu_q, v_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
@@ -207,7 +276,7 @@ def kl(mu_p, v_p, mu_q, v_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             mu_p, v_p, mu_q, v_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, v_p, mu_q, v_q,)]
             _t0 = 1/(v_p)
@@ -232,6 +301,20 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
     Formula (entries in row-major order):
       [.] 4*(-sqrt(pi)*sqrt(-1/(-alpha/(4*v_q) + alpha/(4*v_p) - 1/(4*v_q) - 1/(4*v_p)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*v_p) + log(v_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*v_q) + log(v_q)/2 + log(2)/2 + log(pi)/2) + (-alpha*mu_p*v_q + alpha*mu_q*v_p + mu_p*v_q + mu_q*v_p)**2/(4*v_p*v_q*(alpha*v_p - alpha*v_q + v_p + v_q))) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu_p, _NUMBER) and isinstance(v_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(v_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu_p, v_p, mu_q, v_q, = float(alpha), float(mu_p), float(v_p), float(mu_q), float(v_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and (math.isfinite(v_p)) and (math.isfinite(v_q)) and ((v_p > 0)) and ((v_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = v_p**(-1)
+            _c1 = v_q**(-1)
+            _c2 = math.log(2) + math.log(math.pi)
+            _c3 = alpha*v_p
+            _c4 = alpha*v_q
+            out = 4*(2*math.sqrt(math.pi)*math.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1))*math.exp((0.25)*_c0*_c1*(_c3*mu_q - _c4*mu_p + mu_p*v_q + mu_q*v_p)**2/(_c3 - _c4 + v_p + v_q) - 0.25*(1 - alpha)*(_c0*mu_p**2 + _c2 + math.log(v_p)) - 0.25*(alpha + 1)*(_c1*mu_q**2 + _c2 + math.log(v_q))) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu_p, v_p, mu_q, v_q, shape = _args(alpha, mu_p, v_p, mu_q, v_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q) & numpy.isfinite(alpha)
@@ -252,6 +335,15 @@ def entropy(mu, v):
     Formula (entries in row-major order):
       [.] log(v)/2 + log(2)/2 + 1/2 + log(pi)/2
     """
+    if isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, v, = float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and ((v > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)*(math.log(v) + math.log(2) + 1 + math.log(math.pi))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
@@ -267,6 +359,15 @@ def cross_entropy(mu_p, v_p, mu_q, v_q):
     Formula (entries in row-major order):
       [.] log(v_q)/2 + log(2)/2 + log(pi)/2 + (mu_p**2 - 2*mu_p*mu_q + mu_q**2 + v_p)/(2*v_q)
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(v_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(v_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, v_p, mu_q, v_q, = float(mu_p), float(v_p), float(mu_q), float(v_q),
+            if not ((math.isfinite(mu_p)) and (math.isfinite(mu_q)) and (math.isfinite(v_p)) and (math.isfinite(v_q)) and ((v_p > 0)) and ((v_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.5)*(math.log(v_q) + math.log(2) + math.log(math.pi) + (v_p + (mu_p - mu_q)**2)/v_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, v_p, mu_q, v_q, shape = _args(mu_p, v_p, mu_q, v_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
@@ -289,6 +390,15 @@ def amari_chentsov(mu, v):
       [1, 1, 0] 0
       [1, 1, 1] v**(-3)
     """
+    if isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, v, = float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and ((v > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = v**(-2)
+            return numpy.array([0, _c0, _c0, 0, _c0, 0, 0, v**(-3)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
@@ -320,6 +430,16 @@ def christoffel(alpha, mu, v):
       [1, 1, 0] 0
       [1, 1, 1] -alpha/v - 1/v
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu, v, = float(alpha), float(mu), float(v),
+            if not ((math.isfinite(alpha)) and (math.isfinite(mu)) and (math.isfinite(v)) and ((v > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = (alpha + 1)/v
+            _c1 = -0.5*_c0
+            return numpy.array([0, _c1, _c1, 0, 1 - alpha, 0, 0, -_c0], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu, v, shape = _args(alpha, mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v) & numpy.isfinite(alpha)
@@ -345,6 +465,15 @@ def scalar_curvature(mu, v):
     Formula (entries in row-major order):
       [.] -1
     """
+    if isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, v, = float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and ((v > 0))):
+                return numpy.float64(numpy.nan)
+            out = -1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
@@ -360,6 +489,15 @@ def gaussian_curvature(mu, v):
     Formula (entries in row-major order):
       [.] -1/2
     """
+    if isinstance(mu, _NUMBER) and isinstance(v, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, v, = float(mu), float(v),
+            if not ((math.isfinite(mu)) and (math.isfinite(v)) and ((v > 0))):
+                return numpy.float64(numpy.nan)
+            out = -0.5
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)

@@ -18,6 +18,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["alpha"]
 VARIABLES = ["x"]
@@ -41,6 +42,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -68,7 +72,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -87,6 +91,14 @@ def fisher(alpha):
     Formula (entries in row-major order):
       [0, 0] alpha**(-2)
     """
+    if isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, = float(alpha),
+            if not ((math.isfinite(alpha)) and ((alpha > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([alpha**(-2)], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
@@ -103,6 +115,14 @@ def cramer_rao(alpha):
     Formula (entries in row-major order):
       [0, 0] alpha**2
     """
+    if isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, = float(alpha),
+            if not ((math.isfinite(alpha)) and ((alpha > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([alpha**2], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
@@ -119,6 +139,15 @@ def jeffreys_prior(alpha):
     Formula (entries in row-major order):
       [.] 1/alpha
     """
+    if isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, = float(alpha),
+            if not ((math.isfinite(alpha)) and ((alpha > 0))):
+                return numpy.float64(numpy.nan)
+            out = alpha**(-1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
@@ -134,6 +163,16 @@ def score(x, alpha):
     Formula (entries in row-major order):
       [0] -log(x) + 1/alpha
     """
+    if isinstance(x, _NUMBER) and isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, alpha, = float(x), float(alpha),
+            if not ((math.isfinite(alpha)) and (math.isfinite(x)) and ((alpha > 0))):
+                return numpy.full((1,), numpy.nan)
+            if not ((x >= 1)):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([-math.log(x) + alpha**(-1)], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, alpha, shape = _args(x, alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha) & numpy.isfinite(x)
@@ -151,6 +190,17 @@ def log_density(x, alpha):
     Formula (entries in row-major order):
       [.] -(alpha + 1)*log(x) + log(alpha)
     """
+    if isinstance(x, _NUMBER) and isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, alpha, = float(x), float(alpha),
+            if not ((math.isfinite(alpha)) and (math.isfinite(x)) and ((alpha > 0))):
+                return numpy.float64(numpy.nan)
+            if not ((x >= 1)):
+                return numpy.float64(-numpy.inf)
+            out = -(alpha + 1)*math.log(x) + math.log(alpha)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, alpha, shape = _args(x, alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha) & numpy.isfinite(x)
@@ -184,6 +234,20 @@ def kl(alpha_p, alpha_q):
     Formula (entries in row-major order):
       [.] log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p
     """
+    if isinstance(alpha_p, _NUMBER) and isinstance(alpha_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha_p, alpha_q, = float(alpha_p), float(alpha_q),
+            if not ((math.isfinite(alpha_p)) and (math.isfinite(alpha_q)) and ((alpha_p > 0)) and ((alpha_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p
+            if out < 2e-06:
+                _t0 = alpha_p - alpha_q
+                _t1 = _t0**2/alpha_p**2
+                if (0.5)*_t1 < 1e-06:
+                    out = (0.016666666666666666)*_t1*(12*_t0**3/alpha_p**3 + 20*_t0/alpha_p + 15*_t1 + 30)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha_p, alpha_q, shape = _args(alpha_p, alpha_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
@@ -191,7 +255,7 @@ def kl(alpha_p, alpha_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             alpha_p, alpha_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha_p, alpha_q,)]
             _t0 = alpha_p - alpha_q
@@ -209,6 +273,15 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     Formula (entries in row-major order):
       [.] 4*(1 - 2*exp((1/2 - alpha/2)*log(alpha_p) + (alpha/2 + 1/2)*log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(alpha_p, _NUMBER) and isinstance(alpha_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, alpha_p, alpha_q, = float(alpha), float(alpha_p), float(alpha_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(alpha_p)) and (math.isfinite(alpha_q)) and ((alpha_p > 0)) and ((alpha_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = -4*(1 - 2*math.exp(-0.5*(alpha - 1)*math.log(alpha_p) + (0.5)*(alpha + 1)*math.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, alpha_p, alpha_q, shape = _args(alpha, alpha_p, alpha_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p) & _in_domain(alpha_q) & numpy.isfinite(alpha)
@@ -224,6 +297,15 @@ def entropy(alpha):
     Formula (entries in row-major order):
       [.] -log(alpha) + 1 + 1/alpha
     """
+    if isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, = float(alpha),
+            if not ((math.isfinite(alpha)) and ((alpha > 0))):
+                return numpy.float64(numpy.nan)
+            out = -math.log(alpha) + 1 + alpha**(-1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
@@ -239,6 +321,15 @@ def cross_entropy(alpha_p, alpha_q):
     Formula (entries in row-major order):
       [.] -log(alpha_q) + (alpha_q + 1)/alpha_p
     """
+    if isinstance(alpha_p, _NUMBER) and isinstance(alpha_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha_p, alpha_q, = float(alpha_p), float(alpha_q),
+            if not ((math.isfinite(alpha_p)) and (math.isfinite(alpha_q)) and ((alpha_p > 0)) and ((alpha_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = -math.log(alpha_q) + (alpha_q + 1)/alpha_p
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha_p, alpha_q, shape = _args(alpha_p, alpha_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
@@ -254,6 +345,14 @@ def amari_chentsov(alpha):
     Formula (entries in row-major order):
       [0, 0, 0] -2/alpha**3
     """
+    if isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, = float(alpha),
+            if not ((math.isfinite(alpha)) and ((alpha > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([-2/alpha**3], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
@@ -270,6 +369,14 @@ def christoffel(alpha_arg, alpha):
     Formula (entries in row-major order):
       [0, 0, 0] alpha_arg/alpha - 1/alpha
     """
+    if isinstance(alpha_arg, _NUMBER) and isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha_arg, alpha, = float(alpha_arg), float(alpha),
+            if not ((math.isfinite(alpha)) and (math.isfinite(alpha_arg)) and ((alpha > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([(alpha_arg - 1)/alpha], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha_arg, alpha, shape = _args(alpha_arg, alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha) & numpy.isfinite(alpha_arg)
@@ -286,6 +393,15 @@ def scalar_curvature(alpha):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(alpha, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, = float(alpha),
+            if not ((math.isfinite(alpha)) and ((alpha > 0))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)

@@ -17,6 +17,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 import scipy.special
 
 COORDINATES = ["lam"]
@@ -190,6 +191,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -215,7 +219,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -234,6 +238,14 @@ def fisher(lam):
     Formula (entries in row-major order):
       [0, 0] 1/lam
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([lam**(-1)], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -250,6 +262,14 @@ def cramer_rao(lam):
     Formula (entries in row-major order):
       [0, 0] lam
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([lam], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -266,6 +286,15 @@ def jeffreys_prior(lam):
     Formula (entries in row-major order):
       [.] 1/sqrt(lam)
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            out = 1/math.sqrt(lam)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -281,6 +310,16 @@ def score(x, lam):
     Formula (entries in row-major order):
       [0] -1 + x/lam
     """
+    if isinstance(x, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, lam, = float(x), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(x)) and ((lam > 0))):
+                return numpy.full((1,), numpy.nan)
+            if not (((x >= 0)) and ((x == math.floor(x)))):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([-1 + x/lam], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, lam, shape = _args(x, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(x)
@@ -298,6 +337,17 @@ def log_density(x, lam):
     Formula (entries in row-major order):
       [.] -lam + x*log(lam) - log(factorial(x))
     """
+    if isinstance(x, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, lam, = float(x), float(lam),
+            if not ((math.isfinite(lam)) and (math.isfinite(x)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            if not (((x >= 0)) and ((x == math.floor(x)))):
+                return numpy.float64(-numpy.inf)
+            out = -lam + x*math.log(lam) - math.log(math.factorial(x))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, lam, shape = _args(x, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(x)
@@ -331,6 +381,22 @@ def kl(lam_p, lam_q):
     Formula (entries in row-major order):
       [.] lam_p*log(lam_p) - lam_p*log(lam_q) - lam_p + lam_q
     """
+    if isinstance(lam_p, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam_p, lam_q, = float(lam_p), float(lam_q),
+            if not ((math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((lam_p > 0)) and ((lam_q > 0))):
+                return numpy.float64(numpy.nan)
+            out = lam_p*math.log(lam_p) - lam_p*math.log(lam_q) - lam_p + lam_q
+            if out < 2e-06:
+                _t0 = lam_p**(-1)
+                _t1 = lam_p - lam_q
+                _t2 = _t1**2
+                _t3 = _t0*_t2
+                if (0.5)*_t3 < 1e-06:
+                    out = (0.016666666666666666)*_t3*(20*_t0*_t1 + 12*_t1**3/lam_p**3 + 15*_t2/lam_p**2 + 30)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam_p, lam_q, shape = _args(lam_p, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q)
@@ -338,7 +404,7 @@ def kl(lam_p, lam_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             lam_p, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (lam_p, lam_q,)]
             _t0 = 1/(lam_p)
@@ -358,6 +424,17 @@ def alpha_divergence(alpha, lam_p, lam_q):
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-lam_p*(1/2 - alpha/2) - lam_q*(alpha/2 + 1/2) + exp((1/2 - alpha/2)*log(lam_p) + (alpha/2 + 1/2)*log(lam_q))))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, lam_p, lam_q, = float(alpha), float(lam_p), float(lam_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((lam_p > 0)) and ((lam_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha + 1
+            _c1 = 1 - alpha
+            out = 4*(math.exp(-0.5*_c0*lam_q - 0.5*_c1*lam_p + math.exp((0.5)*_c0*math.log(lam_q) + (0.5)*_c1*math.log(lam_p))) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, lam_p, lam_q, shape = _args(alpha, lam_p, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
@@ -423,6 +500,14 @@ def amari_chentsov(lam):
     Formula (entries in row-major order):
       [0, 0, 0] lam**(-2)
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([lam**(-2)], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -439,6 +524,14 @@ def christoffel(alpha, lam):
     Formula (entries in row-major order):
       [0, 0, 0] -alpha/(2*lam) - 1/(2*lam)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, lam, = float(alpha), float(lam),
+            if not ((math.isfinite(alpha)) and (math.isfinite(lam)) and ((lam > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([-0.5*(alpha + 1)/lam], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, lam, shape = _args(alpha, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(alpha)
@@ -455,6 +548,15 @@ def scalar_curvature(lam):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            lam, = float(lam),
+            if not ((math.isfinite(lam)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)

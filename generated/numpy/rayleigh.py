@@ -17,6 +17,7 @@ Not derived (left out):
 """
 
 import numpy
+import math
 
 COORDINATES = ["sigma"]
 VARIABLES = ["x"]
@@ -40,6 +41,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -67,7 +71,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -86,6 +90,14 @@ def fisher(sigma):
     Formula (entries in row-major order):
       [0, 0] 4/sigma**2
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([4/sigma**2], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -102,6 +114,14 @@ def cramer_rao(sigma):
     Formula (entries in row-major order):
       [0, 0] sigma**2/4
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((1, 1), numpy.nan)
+            return numpy.array([(0.25)*sigma**2], dtype=float).reshape((1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -118,6 +138,15 @@ def jeffreys_prior(sigma):
     Formula (entries in row-major order):
       [.] 2/sigma
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = 2/sigma
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -133,6 +162,16 @@ def score(x, sigma):
     Formula (entries in row-major order):
       [0] -2/sigma + x**2/sigma**3
     """
+    if isinstance(x, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, sigma, = float(x), float(sigma),
+            if not ((math.isfinite(sigma)) and (math.isfinite(x)) and ((sigma > 0))):
+                return numpy.full((1,), numpy.nan)
+            if not ((x >= 0)):
+                return numpy.full((1,), numpy.nan)
+            return numpy.array([(-2 + x**2/sigma**2)/sigma], dtype=float).reshape((1,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, sigma, shape = _args(x, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(x)
@@ -150,6 +189,17 @@ def log_density(x, sigma):
     Formula (entries in row-major order):
       [.] -2*log(sigma) + log(x) - x**2/(2*sigma**2)
     """
+    if isinstance(x, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, sigma, = float(x), float(sigma),
+            if not ((math.isfinite(sigma)) and (math.isfinite(x)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            if not ((x >= 0)):
+                return numpy.float64(-numpy.inf)
+            out = -2*math.log(sigma) + math.log(x) - 0.5*x**2/sigma**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, sigma, shape = _args(x, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(x)
@@ -183,6 +233,22 @@ def kl(sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] sigma_p**2/sigma_q**2 + log(sigma_q**2/sigma_p**2) - 1
     """
+    if isinstance(sigma_p, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma_p, sigma_q, = float(sigma_p), float(sigma_q),
+            if not ((math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = sigma_p**2
+            _c1 = sigma_q**2
+            out = _c0/_c1 + math.log(_c1/_c0) - 1
+            if out < 2e-06:
+                _t0 = sigma_p - sigma_q
+                _t1 = _t0**2/sigma_p**2
+                if 2*_t1 < 1e-06:
+                    out = _t1*((5.6)*_t0**3/sigma_p**3 + (3.3333333333333335)*_t0/sigma_p + (4.5)*_t1 + 2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
@@ -192,7 +258,7 @@ def kl(sigma_p, sigma_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             sigma_p, sigma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (sigma_p, sigma_q,)]
             _t0 = sigma_p - sigma_q
@@ -210,6 +276,17 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] 4*(1 + exp(-2*(1/2 - alpha/2)*log(sigma_p) - 2*(alpha/2 + 1/2)*log(sigma_q))/(2*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2))))/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(sigma_p, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, sigma_p, sigma_q, = float(alpha), float(sigma_p), float(sigma_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha + 1
+            _c1 = alpha - 1
+            out = -4*(1 - 2*math.exp(-_c0*math.log(sigma_q) + _c1*math.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, sigma_p, sigma_q, shape = _args(alpha, sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
@@ -227,6 +304,15 @@ def entropy(sigma):
     Formula (entries in row-major order):
       [.] log(sigma) - log(2)/2 + EulerGamma/2 + 1
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log(sigma) - 0.5*math.log(2) + (0.5)*0.57721566490153286 + 1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -242,6 +328,16 @@ def cross_entropy(sigma_p, sigma_q):
     Formula (entries in row-major order):
       [.] sigma_p**2/sigma_q**2 + log(sigma_q**4/(2*sigma_p**2))/2 + EulerGamma/2
     """
+    if isinstance(sigma_p, _NUMBER) and isinstance(sigma_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma_p, sigma_q, = float(sigma_p), float(sigma_q),
+            if not ((math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = sigma_p**2
+            out = _c0/sigma_q**2 + (0.5)*math.log((0.5)*sigma_q**4/_c0) + (0.5)*0.57721566490153286
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
@@ -258,6 +354,14 @@ def amari_chentsov(sigma):
     Formula (entries in row-major order):
       [0, 0, 0] 16/sigma**3
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([16/sigma**3], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
@@ -274,6 +378,14 @@ def christoffel(alpha, sigma):
     Formula (entries in row-major order):
       [0, 0, 0] -2*alpha/sigma - 1/sigma
     """
+    if isinstance(alpha, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, sigma, = float(alpha), float(sigma),
+            if not ((math.isfinite(alpha)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((1, 1, 1), numpy.nan)
+            return numpy.array([-(2*alpha + 1)/sigma], dtype=float).reshape((1, 1, 1))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, sigma, shape = _args(alpha, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(alpha)
@@ -290,6 +402,15 @@ def scalar_curvature(sigma):
     Formula (entries in row-major order):
       [.] 0
     """
+    if isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            sigma, = float(sigma),
+            if not ((math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = 0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)

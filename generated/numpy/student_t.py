@@ -15,6 +15,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 
 COORDINATES = ["mu", "sigma"]
 VARIABLES = ["x"]
@@ -187,6 +188,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -212,7 +216,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -234,6 +238,15 @@ def fisher(mu, sigma):
       [1, 0] 0
       [1, 1] 8/(7*sigma**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = sigma**(-2)
+            return numpy.array([(0.7142857142857143)*_c0, 0, 0, (1.1428571428571428)*_c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -257,6 +270,15 @@ def cramer_rao(mu, sigma):
       [1, 0] 0
       [1, 1] 7*sigma**2/8
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = sigma**2
+            return numpy.array([(1.4)*_c0, 0, 0, (0.875)*_c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -277,6 +299,15 @@ def jeffreys_prior(mu, sigma):
     Formula (entries in row-major order):
       [.] 2*sqrt(10)/(7*sigma**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.2857142857142857)*math.sqrt(10)/sigma**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -293,6 +324,18 @@ def score(x, mu, sigma):
       [0] -5*(2*mu - 2*x)/(8*sigma**2*(1 + (-mu + x)**2/(4*sigma**2)))
       [1] -1/sigma + 5*(-mu + x)**2/(4*sigma**3*(1 + (-mu + x)**2/(4*sigma**2)))
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, sigma, = float(x), float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and (math.isfinite(x)) and ((sigma > 0))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = sigma**(-2)
+            _c1 = mu - x
+            _c2 = _c1**2
+            _c3 = _c0*_c2
+            return numpy.array([-1.25*_c0*_c1/((0.25)*_c3 + 1), (5*_c0*_c2/(_c3 + 4) - 1)/sigma], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, sigma, shape = _args(x, mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
@@ -314,6 +357,15 @@ def log_density(x, mu, sigma):
     Formula (entries in row-major order):
       [.] -log(sigma) - 5*log(1 + (-mu + x)**2/(4*sigma**2))/2 - log(4*pi)/2 + log(3*sqrt(pi)/4)
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, sigma, = float(x), float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and (math.isfinite(x)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = -math.log(sigma) - 2.5*math.log(1 + (0.25)*(mu - x)**2/sigma**2) - 0.5*math.log(4*math.pi) + math.log((0.75)*math.sqrt(math.pi))
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, sigma, shape = _args(x, mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
@@ -409,6 +461,15 @@ def entropy(mu, sigma):
     Formula (entries in row-major order):
       [.] log(sigma/12) + 25/6
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = math.log((0.08333333333333333)*sigma) + 4.166666666666667
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -458,6 +519,16 @@ def amari_chentsov(mu, sigma):
       [1, 1, 0] 0
       [1, 1, 1] 32/(21*sigma**3)
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = sigma**(-3)
+            _c1 = (0.47619047619047616)*_c0
+            return numpy.array([0, _c1, _c1, 0, _c1, 0, 0, (1.5238095238095237)*_c0], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -490,6 +561,16 @@ def christoffel(alpha, mu, sigma):
       [1, 1, 0] 0
       [1, 1, 1] -2*alpha/(3*sigma) - 1/sigma
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu, sigma, = float(alpha), float(mu), float(sigma),
+            if not ((math.isfinite(alpha)) and (math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = sigma**(-1)
+            _c1 = -_c0*((0.3333333333333333)*alpha + 1)
+            return numpy.array([0, _c1, _c1, 0, (0.20833333333333334)*_c0*(3 - alpha), 0, 0, -_c0*((0.6666666666666666)*alpha + 1)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu, sigma, shape = _args(alpha, mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma) & numpy.isfinite(alpha)
@@ -515,6 +596,15 @@ def scalar_curvature(mu, sigma):
     Formula (entries in row-major order):
       [.] -7/4
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = -1.75
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)
@@ -530,6 +620,15 @@ def gaussian_curvature(mu, sigma):
     Formula (entries in row-major order):
       [.] -7/8
     """
+    if isinstance(mu, _NUMBER) and isinstance(sigma, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, sigma, = float(mu), float(sigma),
+            if not ((math.isfinite(mu)) and (math.isfinite(sigma)) and ((sigma > 0))):
+                return numpy.float64(numpy.nan)
+            out = -0.875
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, sigma)

@@ -14,6 +14,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 import scipy.special
 
 COORDINATES = ["mu", "kappa"]
@@ -38,6 +39,9 @@ def _solve(matrix, rhs):
 def _prepare(*args):
     arrays = numpy.broadcast_arrays(*[numpy.asarray(a, dtype=float) for a in args])
     return [numpy.array(a) for a in arrays]
+
+
+_NUMBER = (float, int)
 
 
 def _args(*args):
@@ -65,7 +69,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -87,6 +91,17 @@ def fisher(mu, kappa):
       [1, 0] 0
       [1, 1] 1 - besseli(1, kappa)**2/besseli(0, kappa)**2 - besseli(1, kappa)/(kappa*besseli(0, kappa))
     """
+    if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, kappa, = float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = scipy.special.i0e(kappa)
+            _c1 = scipy.special.i1e(kappa)
+            _c2 = _c1/_c0
+            return numpy.array([_c2*kappa, 0, 0, -_c2/kappa + 1 - _c1**2/_c0**2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa)
@@ -112,6 +127,17 @@ def cramer_rao(mu, kappa):
       [1, 0] 0
       [1, 1] kappa*besseli(0, kappa)**2/(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa))
     """
+    if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, kappa, = float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = scipy.special.i0e(kappa)
+            _c1 = scipy.special.i1e(kappa)
+            _c2 = _c0**2*kappa
+            return numpy.array([_c0/(_c1*kappa), 0, 0, -_c2/(_c0*_c1 + _c1**2*kappa - _c2)], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa)
@@ -134,6 +160,17 @@ def jeffreys_prior(mu, kappa):
     Formula (entries in row-major order):
       [.] sqrt((kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa))*besseli(1, kappa)/besseli(0, kappa)**3)
     """
+    if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, kappa, = float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.i1e(kappa)
+            _c1 = scipy.special.i0e(kappa)
+            out = math.sqrt(-_c0*(_c0**2*kappa + _c0*_c1 - _c1**2*kappa)/_c1**3)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa)
@@ -152,6 +189,17 @@ def score(x, mu, kappa):
       [0] -kappa*sin(mu - x)
       [1] cos(mu - x) - besseli(1, kappa)/besseli(0, kappa)
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, kappa, = float(x), float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.full((2,), numpy.nan)
+            if not (((x <= math.pi)) and ((x >= -math.pi))):
+                return numpy.full((2,), numpy.nan)
+            _c0 = mu - x
+            return numpy.array([-kappa*math.sin(_c0), math.cos(_c0) - scipy.special.i1e(kappa)/scipy.special.i0e(kappa)], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, kappa, shape = _args(x, mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa) & numpy.isfinite(x)
@@ -171,6 +219,17 @@ def log_density(x, mu, kappa):
     Formula (entries in row-major order):
       [.] kappa*cos(mu - x) - log(2*pi*besseli(0, kappa))
     """
+    if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, mu, kappa, = float(x), float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.float64(numpy.nan)
+            if not (((x <= math.pi)) and ((x >= -math.pi))):
+                return numpy.float64(-numpy.inf)
+            out = kappa*math.cos(mu - x) - math.log(scipy.special.i0e(kappa)) - abs(kappa) - math.log(math.pi) - math.log(2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, mu, kappa, shape = _args(x, mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa) & numpy.isfinite(x)
@@ -213,6 +272,48 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     Formula (entries in row-major order):
       [.] kappa_p*besseli(1, kappa_p)/besseli(0, kappa_p) - kappa_q*cos(mu_p - mu_q)*besseli(1, kappa_p)/besseli(0, kappa_p) - log(besseli(0, kappa_p)) + log(besseli(0, kappa_q))
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(kappa_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(kappa_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, kappa_p, mu_q, kappa_q, = float(mu_p), float(kappa_p), float(mu_q), float(kappa_q),
+            if not ((math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.i0e(kappa_p)
+            _c1 = scipy.special.i1e(kappa_p)/_c0
+            out = _c1*kappa_p - _c1*kappa_q*math.cos(mu_p - mu_q) - math.log(_c0) + math.log(scipy.special.i0e(kappa_q)) - abs(kappa_p) + abs(kappa_q)
+            if out < 2e-06:
+                _t0 = kappa_p - kappa_q
+                _t1 = _t0**2
+                _t2 = scipy.special.i0e(kappa_p)
+                _t3 = _t2**(-1)
+                _t4 = scipy.special.ive(2, kappa_p)
+                _t5 = _t3*_t4
+                _t6 = mu_p - mu_q
+                _t7 = _t6**2
+                _t8 = scipy.special.i1e(kappa_p)
+                _t9 = _t3*_t8
+                _t10 = _t7*_t9
+                _t11 = _t2**(-2)
+                _t12 = _t8**2
+                _t13 = _t1*_t11*_t12
+                _t14 = _t0**4
+                _t15 = _t0**5
+                _t16 = _t15*_t3
+                _t17 = _t0**3
+                _t18 = scipy.special.ive(3, kappa_p)
+                _t19 = 80*_t18
+                _t20 = scipy.special.ive(4, kappa_p)
+                _t21 = _t6**4
+                _t22 = _t2**(-3)
+                _t23 = _t8**3
+                _t24 = _t2**(-4)
+                _t25 = _t4**2
+                _t26 = _t11*_t14
+                _t27 = _t15*_t8
+                if (0.25)*_t1*_t5 + (0.25)*_t1 + (0.5)*_t10*kappa_p - 0.5*_t13 < 1e-06:
+                    out = -0.5*_t0*_t10 + (0.041666666666666664)*_t0*_t21*_t3*_t8 + (0.25)*_t1*_t3*_t4 + (0.25)*_t1 + (0.125)*_t11*_t12*_t14 + (0.010416666666666666)*_t11*_t15*_t18*_t4 + (0.005208333333333333)*_t11*_t15*_t20*_t8 + (0.25)*_t11*_t17*_t4*_t8 - 0.07291666666666667*_t11*_t27*_t4 + (0.25)*_t12*_t14*_t22*_t4 - 0.0005208333333333333*_t12*_t15*_t19*_t22 - 0.5*_t13 + (0.005208333333333333)*_t14*_t20*_t3 - 0.25*_t14*_t24*_t8**4 - 0.041666666666666664*_t14*_t5 - 0.015625*_t14 + (0.0078125)*_t15*_t18*_t3 + (0.125)*_t15*_t22*_t23 + (0.25)*_t15*_t23*_t24*_t4 - 0.2*_t15*_t8**5/_t2**5 - 0.020833333333333332*_t16*_t8 - 0.0005208333333333333*_t16*scipy.special.ive(5, kappa_p) - 0.0005208333333333333*_t17*_t19*_t3 - 0.3333333333333333*_t17*_t22*_t23 + (0.125)*_t17*_t3*_t8 - 0.0005208333333333333*_t19*_t26*_t8 - 0.041666666666666664*_t21*_t9*kappa_p - 0.0625*_t22*_t25*_t27 - 0.03125*_t25*_t26 + (0.5)*_t3*_t7*_t8*kappa_p
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, kappa_p, mu_q, kappa_q, shape = _args(mu_p, kappa_p, mu_q, kappa_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
@@ -222,7 +323,7 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             mu_p, kappa_p, mu_q, kappa_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, kappa_p, mu_q, kappa_q,)]
             _t0 = kappa_p - kappa_q
@@ -266,6 +367,23 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
     Formula (entries in row-major order):
       [.] 4*(-2*pi*exp(-(1/2 - alpha/2)*(log(besseli(0, kappa_p)) + log(2) + log(pi)) - (alpha/2 + 1/2)*(log(besseli(0, kappa_q)) + log(2) + log(pi)))*besseli(0, ((kappa_p*(1/2 - alpha/2)*sin(mu_p) + kappa_q*(alpha/2 + 1/2)*sin(mu_q))**2 + (kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q))**2 - (kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q))*sqrt((kappa_p*(1/2 - alpha/2)*sin(mu_p) + kappa_q*(alpha/2 + 1/2)*sin(mu_q))**2 + (kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q))**2))/(kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q) - sqrt((kappa_p*(1/2 - alpha/2)*sin(mu_p) + kappa_q*(alpha/2 + 1/2)*sin(mu_q))**2 + (kappa_p*(1/2 - alpha/2)*cos(mu_p) + kappa_q*(alpha/2 + 1/2)*cos(mu_q))**2))) + 1)/(1 - alpha**2)
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu_p, _NUMBER) and isinstance(kappa_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(kappa_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu_p, kappa_p, mu_q, kappa_q, = float(alpha), float(mu_p), float(kappa_p), float(mu_q), float(kappa_q),
+            if not ((math.isfinite(alpha)) and (math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
+                return numpy.float64(numpy.nan)
+            _c0 = alpha + 1
+            _c1 = math.log(2) + math.log(math.pi)
+            _c2 = alpha - 1
+            _c3 = _c2*kappa_p
+            _c4 = -_c0*kappa_q*math.cos(mu_q) + _c3*math.cos(mu_p)
+            _c5 = -_c4
+            _c6 = _c5**2 + (_c0*kappa_q*math.sin(mu_q) - _c3*math.sin(mu_p))**2
+            _c7 = math.sqrt(_c6)
+            out = 4*(2*math.pi*math.exp(-0.5*_c0*(_c1 + math.log(scipy.special.i0e(kappa_q)) + abs(kappa_q)) + (0.5)*_c2*(_c1 + math.log(scipy.special.i0e(kappa_p)) + abs(kappa_p)))*scipy.special.iv(0, (0.5)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu_p, kappa_p, mu_q, kappa_q, shape = _args(alpha, mu_p, kappa_p, mu_q, kappa_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q) & numpy.isfinite(alpha)
@@ -289,6 +407,16 @@ def entropy(mu, kappa):
     Formula (entries in row-major order):
       [.] -kappa*besseli(1, kappa)/besseli(0, kappa) + log(2*pi*besseli(0, kappa))
     """
+    if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, kappa, = float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.i0e(kappa)
+            out = math.log(_c0) + abs(kappa) + math.log(2) + math.log(math.pi) - kappa*scipy.special.i1e(kappa)/_c0
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa)
@@ -305,6 +433,15 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     Formula (entries in row-major order):
       [.] -kappa_q*cos(mu_p - mu_q)*besseli(1, kappa_p)/besseli(0, kappa_p) + log(2*pi*besseli(0, kappa_q))
     """
+    if isinstance(mu_p, _NUMBER) and isinstance(kappa_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(kappa_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu_p, kappa_p, mu_q, kappa_q, = float(mu_p), float(kappa_p), float(mu_q), float(kappa_q),
+            if not ((math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
+                return numpy.float64(numpy.nan)
+            out = -kappa_q*math.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + math.log(scipy.special.i0e(kappa_q)) + abs(kappa_q) + math.log(2) + math.log(math.pi)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu_p, kappa_p, mu_q, kappa_q, shape = _args(mu_p, kappa_p, mu_q, kappa_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
@@ -327,6 +464,20 @@ def amari_chentsov(mu, kappa):
       [1, 1, 0] 0
       [1, 1, 1] -2*besseli(1, kappa)/besseli(0, kappa) + 2*besseli(1, kappa)**3/besseli(0, kappa)**3 - 1/kappa + 3*besseli(1, kappa)**2/(kappa*besseli(0, kappa)**2) + 2*besseli(1, kappa)/(kappa**2*besseli(0, kappa))
     """
+    if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, kappa, = float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = scipy.special.i1e(kappa)
+            _c1 = scipy.special.i0e(kappa)
+            _c2 = 2*_c0/_c1
+            _c3 = _c0**2/_c1**2
+            _c4 = -_c2 - _c3*kappa + kappa
+            _c5 = kappa**(-1)
+            return numpy.array([0, _c4, _c4, 0, _c4, 0, 0, 2*_c0**3/_c1**3 - _c2 + _c2/kappa**2 + 3*_c3*_c5 - _c5], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa)
@@ -363,6 +514,30 @@ def christoffel(alpha, mu, kappa):
       [1, 1, 0] 0
       [1, 1, 1] alpha*(-kappa*besseli(1, kappa)**3/(kappa*besseli(0, kappa)**3 - kappa*besseli(0, kappa)*besseli(1, kappa)**2 - besseli(0, kappa)**2*besseli(1, kappa)) + kappa*besseli(0, kappa)*besseli(1, kappa)/(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa)) - besseli(0, kappa)*besseli(1, kappa)/(kappa**2*besseli(0, kappa)**2 - kappa**2*besseli(1, kappa)**2 - kappa*besseli(0, kappa)*besseli(1, kappa)) + besseli(0, kappa)**2/(2*kappa*besseli(0, kappa)**2 - 2*kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa)) - 3*besseli(1, kappa)**2/(2*kappa*besseli(0, kappa)**2 - 2*kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa))) + kappa*besseli(1, kappa)**3/(kappa*besseli(0, kappa)**3 - kappa*besseli(0, kappa)*besseli(1, kappa)**2 - besseli(0, kappa)**2*besseli(1, kappa)) - kappa*besseli(0, kappa)*besseli(1, kappa)/(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa)) + besseli(0, kappa)*besseli(1, kappa)/(kappa**2*besseli(0, kappa)**2 - kappa**2*besseli(1, kappa)**2 - kappa*besseli(0, kappa)*besseli(1, kappa)) - besseli(0, kappa)**2/(2*kappa*besseli(0, kappa)**2 - 2*kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa)) + 3*besseli(1, kappa)**2/(2*kappa*besseli(0, kappa)**2 - 2*kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa))
     """
+    if isinstance(alpha, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, mu, kappa, = float(alpha), float(mu), float(kappa),
+            if not ((math.isfinite(alpha)) and (math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = scipy.special.i0e(kappa)
+            _c1 = scipy.special.i1e(kappa)
+            _c2 = _c0/_c1
+            _c3 = _c0**(-1)
+            _c4 = _c1*_c3
+            _c5 = kappa**(-1)
+            _c6 = 2*_c5
+            _c7 = (0.5)*_c2 - 0.5*_c4 + (0.5)*alpha*(-_c2 + _c4 + _c6)
+            _c8 = _c0*_c1
+            _c9 = 2*_c8
+            _c10 = _c1**2
+            _c11 = _c0**2
+            _c12 = _c10*kappa - _c11*kappa
+            _c13 = _c12 + _c8
+            _c14 = _c13**(-1)
+            _c15 = _c1**3*_c3*kappa
+            return numpy.array([0, _c7, _c7, 0, (0.5)*_c14*kappa*(-_c12 - alpha*(_c12 + _c9)), 0, 0, _c0*_c1*_c14*kappa - 1.5*_c10*_c14 + (0.5)*_c11*_c14 - _c14*_c15 - _c14*_c5*_c8 + (0.5)*alpha*(3*_c10 - _c11 + 2*_c15 + _c6*_c8 - _c9*kappa)/_c13], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, mu, kappa, shape = _args(alpha, mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa) & numpy.isfinite(alpha)
@@ -402,6 +577,20 @@ def scalar_curvature(mu, kappa):
     Formula (entries in row-major order):
       [.] (kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa))*(kappa*besseli(0, kappa)**4 - kappa*besseli(1, kappa)**4 - 2*besseli(0, kappa)**3*besseli(1, kappa))/(2*(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa))**2*besseli(1, kappa)**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, kappa, = float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.i1e(kappa)
+            _c1 = _c0**2
+            _c2 = scipy.special.i0e(kappa)
+            _c3 = _c0*_c2
+            _c4 = _c1*kappa - _c2**2*kappa
+            out = (0.5)*(2*_c3 + _c4)*(_c0**4*kappa + 2*_c0*_c2**3 - _c2**4*kappa)/(_c1*(_c3 + _c4)**2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa)
@@ -422,6 +611,20 @@ def gaussian_curvature(mu, kappa):
     Formula (entries in row-major order):
       [.] (kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - 2*besseli(0, kappa)*besseli(1, kappa))*(kappa*besseli(0, kappa)**4 - kappa*besseli(1, kappa)**4 - 2*besseli(0, kappa)**3*besseli(1, kappa))/(4*(kappa*besseli(0, kappa)**2 - kappa*besseli(1, kappa)**2 - besseli(0, kappa)*besseli(1, kappa))**2*besseli(1, kappa)**2)
     """
+    if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            mu, kappa, = float(mu), float(kappa),
+            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+                return numpy.float64(numpy.nan)
+            _c0 = scipy.special.i1e(kappa)
+            _c1 = _c0**2
+            _c2 = scipy.special.i0e(kappa)
+            _c3 = _c0*_c2
+            _c4 = _c1*kappa - _c2**2*kappa
+            out = (0.25)*(2*_c3 + _c4)*(_c0**4*kappa + 2*_c0*_c2**3 - _c2**4*kappa)/(_c1*(_c3 + _c4)**2)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, kappa)

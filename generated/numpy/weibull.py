@@ -14,6 +14,7 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 """
 
 import numpy
+import math
 import scipy.special
 
 COORDINATES = ["k", "lam"]
@@ -187,6 +188,9 @@ def _prepare(*args):
     return [numpy.array(a) for a in arrays]
 
 
+_NUMBER = (float, int)
+
+
 def _args(*args):
     """The arguments as float64 and their broadcast shape, without copying.
 
@@ -212,7 +216,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if numpy.all(keep):
+    if keep is True or keep.all():
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -234,6 +238,16 @@ def fisher(k, lam):
       [1, 0] (-1 + EulerGamma)/lam
       [1, 1] k**2/lam**2
     """
+    if isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k, lam, = float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and ((k > 0)) and ((lam > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = k**2
+            _c1 = -(1 - 0.57721566490153286)/lam
+            return numpy.array([(-2*0.57721566490153286 + 0.57721566490153286**2 + 1 + (0.16666666666666666)*math.pi**2)/_c0, _c1, _c1, _c0/lam**2], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
@@ -258,6 +272,19 @@ def cramer_rao(k, lam):
       [1, 0] 6*lam*(1 - EulerGamma)/pi**2
       [1, 1] lam**2*(-12*EulerGamma + 6*EulerGamma**2 + 6 + pi**2)/(pi**2*k**2)
     """
+    if isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k, lam, = float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and ((k > 0)) and ((lam > 0))):
+                return numpy.full((2, 2), numpy.nan)
+            _c0 = k**2
+            _c1 = math.pi**2
+            _c2 = _c1**(-1)
+            _c3 = 6*_c2
+            _c4 = _c3*lam*(1 - 0.57721566490153286)
+            return numpy.array([_c0*_c3, _c4, _c4, _c2*lam**2*(_c1 - 12*0.57721566490153286 + 6*0.57721566490153286**2 + 6)/_c0], dtype=float).reshape((2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
@@ -282,6 +309,15 @@ def jeffreys_prior(k, lam):
     Formula (entries in row-major order):
       [.] sqrt(6)*pi/(6*lam)
     """
+    if isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k, lam, = float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and ((k > 0)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            out = (0.16666666666666666)*math.sqrt(6)*math.pi/lam
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
@@ -298,6 +334,20 @@ def score(x, k, lam):
       [0] -(x/lam)**k*log(x/lam) + log(x/lam) + 1/k
       [1] k*(x/lam)**k/lam - (k - 1)/lam - 1/lam
     """
+    if isinstance(x, _NUMBER) and isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, k, lam, = float(x), float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and (math.isfinite(x)) and ((k > 0)) and ((lam > 0))):
+                return numpy.full((2,), numpy.nan)
+            if not ((x >= 0)):
+                return numpy.full((2,), numpy.nan)
+            _c0 = lam**(-1)
+            _c1 = _c0*x
+            _c2 = math.log(_c1)
+            _c3 = _c1**k
+            return numpy.array([-_c2*_c3 + _c2 + k**(-1), _c0*(_c3*k - k)], dtype=float).reshape((2,))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, k, lam, shape = _args(x, k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam) & numpy.isfinite(x)
@@ -320,6 +370,18 @@ def log_density(x, k, lam):
     Formula (entries in row-major order):
       [.] -(x/lam)**k + (k - 1)*log(x/lam) + log(k) - log(lam)
     """
+    if isinstance(x, _NUMBER) and isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            x, k, lam, = float(x), float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and (math.isfinite(x)) and ((k > 0)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            if not ((x >= 0)):
+                return numpy.float64(-numpy.inf)
+            _c0 = x/lam
+            out = -_c0**k + (k - 1)*math.log(_c0) + math.log(k) - math.log(lam)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     x, k, lam, shape = _args(x, k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam) & numpy.isfinite(x)
@@ -362,6 +424,104 @@ def kl(k_p, lam_p, k_q, lam_q):
     Formula (entries in row-major order):
       [.] -k_q*log(lam_p) + k_q*log(lam_q) + lam_p**k_q*gamma(1 + k_q/k_p)/lam_q**k_q + log(k_p) - log(k_q) - 1 - EulerGamma + EulerGamma*k_q/k_p
     """
+    if isinstance(k_p, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(k_q, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k_p, lam_p, k_q, lam_q, = float(k_p), float(lam_p), float(k_q), float(lam_q),
+            if not ((math.isfinite(k_p)) and (math.isfinite(k_q)) and (math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((k_p > 0)) and ((k_q > 0)) and ((lam_p > 0)) and ((lam_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = k_p**(-1)
+            out = 0.57721566490153286*_c0*k_q - k_q*math.log(lam_p) + k_q*math.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*math.gamma(_c0*k_q + 1) + math.log(k_p) - math.log(k_q) - 1 - 0.57721566490153286
+            if out < 2e-06:
+                _t0 = k_p**2
+                _t1 = _t0**(-1)
+                _t2 = k_p - k_q
+                _t3 = _t2**2
+                _t4 = _t1*_t3
+                _t5 = (0.5)*_t4
+                _t6 = 0.57721566490153286**2
+                _t7 = math.pi**2
+                _t8 = (0.08333333333333333)*_t7
+                _t9 = (0.5)*_t0
+                _t10 = lam_p - lam_q
+                _t11 = _t10**2/lam_p**2
+                _t12 = _t10/lam_p
+                _t13 = _t12*_t2
+                _t14 = _t11*_t9 - _t13 + 0.57721566490153286*_t13 + _t4*_t8 - 0.57721566490153286*_t4 + _t5*_t6 + _t5
+                _t15 = k_p**3
+                _t16 = _t15**(-1)
+                _t17 = _t2**3
+                _t18 = _t16*_t17
+                _t19 = (0.3333333333333333)*_t18
+                _t20 = k_p**4
+                _t21 = _t2**4
+                _t22 = _t21/_t20
+                _t23 = k_p**5
+                _t24 = _t2**5/_t23
+                _t25 = (0.2)*_t24
+                _t26 = _t10**3/lam_p**3
+                _t27 = (0.5)*_t6
+                _t28 = (0.5)*_t11
+                _t29 = _t2*_t28
+                _t30 = 1.2020569031595942
+                _t31 = (0.3333333333333333)*_t30
+                _t32 = _t22*_t31
+                _t33 = _t2*_t26
+                _t34 = (0.3333333333333333)*_t33
+                _t35 = _t10**4/lam_p**4
+                _t36 = (0.25)*_t35
+                _t37 = _t2*_t36
+                _t38 = 0.57721566490153286**3
+                _t39 = (0.16666666666666666)*_t38
+                _t40 = _t18*_t8
+                _t41 = (0.041666666666666664)*0.57721566490153286**4
+                _t42 = (0.00625)*math.pi**4
+                _t43 = _t24*_t42
+                _t44 = (0.16666666666666666)*_t26
+                _t45 = _t10**5/lam_p**5
+                _t46 = (0.041666666666666664)*_t35
+                _t47 = (1.5)*_t3
+                _t48 = _t26*_t47
+                _t49 = _t11*_t47
+                _t50 = _t0*_t35
+                _t51 = _t26*_t3
+                _t52 = _t51*k_p
+                _t53 = k_p**(-1)
+                _t54 = _t3*_t53
+                _t55 = _t12*_t54
+                _t56 = 0.57721566490153286*_t29
+                _t57 = _t2*_t35
+                _t58 = _t57*k_p
+                _t59 = (1.5)*k_p
+                _t60 = _t0*_t33
+                _t61 = _t17*_t28
+                _t62 = 0.57721566490153286*_t31
+                _t63 = 0.57721566490153286*_t8
+                _t64 = _t24*_t6
+                _t65 = (0.041666666666666664)*_t7
+                _t66 = _t51*_t53
+                _t67 = 0.57721566490153286*_t37
+                _t68 = (0.25)*_t6
+                _t69 = _t11*_t3
+                _t70 = (0.16666666666666666)*_t30
+                _t71 = _t6*_t65
+                _t72 = _t24*_t7
+                _t73 = 0.57721566490153286*_t1
+                _t74 = _t12*_t17
+                _t75 = _t12*_t16*_t21
+                _t76 = _t11*_t54
+                _t77 = _t1*_t74
+                _t78 = _t11*_t17
+                _t79 = _t53*_t78
+                _t80 = (0.6666666666666666)*0.57721566490153286
+                _t81 = _t1*_t78
+                _t82 = (0.16666666666666666)*_t7
+                _t83 = (0.08333333333333333)*_t38
+                _t84 = 0.57721566490153286*_t79
+                if _t14 < 1e-06:
+                    out = (0.4166666666666667)*_t0*_t45 + _t0*_t67 - _t11*_t2*_t59 + _t14 + 0.57721566490153286*_t15*_t2*_t46 + _t15*_t36 + _t15*_t44 + (0.2916666666666667)*_t15*_t45 - 0.20833333333333334*_t15*_t57 - _t18*_t27 + _t18*_t39 + _t19*_t30 + _t19 - _t2*_t50 + (0.08333333333333333)*_t20*_t45 + _t20*_t46 - _t22*_t39 + _t22*_t41 + _t22*_t42 - _t22*_t63 + _t22*_t71 + (0.25)*_t22 + (0.008333333333333333)*_t23*_t45 - _t24*_t41 - _t24*_t62 + (0.008333333333333333)*0.57721566490153286**5*_t24 + _t25 + _t25*1.03692775514337 + _t26*_t9 + _t27*_t55 + _t27*_t75 - _t27*_t81 + _t28*_t54 - _t29 + (0.027777777777777776)*_t30*_t72 - 0.6666666666666666*_t30*_t75 + _t31*_t77 - _t32 + 0.57721566490153286*_t32 - _t33*_t59 + (0.5)*0.57721566490153286*_t33*k_p - _t34 + 0.57721566490153286*_t34 - _t37 + (0.013888888888888888)*_t38*_t72 - 0.3333333333333333*_t38*_t75 + _t39*_t77 - _t40 + 0.57721566490153286*_t40 + _t41*_t75 + _t42*_t75 - _t43 + 0.57721566490153286*_t43 + _t44*_t54*_t6 - 0.57721566490153286*_t48 + _t48 - 0.57721566490153286*_t49 + _t49 + (0.4583333333333333)*_t50 + _t51*_t65 + _t51*_t68 + (0.08333333333333333)*_t52*_t6 + (0.013888888888888888)*_t52*_t7 - _t52*_t80 + _t52 - _t53*_t61 + _t55*_t8 - 2*0.57721566490153286*_t55 + _t55 + _t56*k_p + _t56 - 1.375*_t58 + (0.4583333333333333)*0.57721566490153286*_t58 - _t6*_t77 - 0.75*_t6*_t79 - 0.6666666666666666*_t60 + (0.16666666666666666)*0.57721566490153286*_t60 + _t61*_t73 + _t62*_t75 + _t63*_t77 - _t64*_t65 + _t64*_t70 + _t65*_t69 + _t65*_t73*_t78 + _t65*_t76 + _t65*_t84 + (0.027777777777777776)*_t66*_t7 - _t66*_t80 + (0.3333333333333333)*_t66 + _t67 + _t68*_t69 + _t68*_t76 - 0.125*_t7*_t79 + _t70*_t79 + _t70*_t81 + _t71*_t75 + _t73*_t74 + _t75*_t8 - 0.57721566490153286*_t75*_t82 - 0.57721566490153286*_t76 - _t77*_t82 + _t79*_t83 - _t8*_t81 + _t81*_t83 + (1.5)*_t84
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k_p, lam_p, k_q, lam_q, shape = _args(k_p, lam_p, k_q, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
@@ -370,7 +530,7 @@ def kl(k_p, lam_p, k_q, lam_q):
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
-        if numpy.any(_near):
+        if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
             k_p, lam_p, k_q, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (k_p, lam_p, k_q, lam_q,)]
             _t0 = k_p**2
@@ -505,6 +665,16 @@ def entropy(k, lam):
     Formula (entries in row-major order):
       [.] log(lam/k) + EulerGamma + 1 - EulerGamma/k
     """
+    if isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k, lam, = float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and ((k > 0)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = k**(-1)
+            out = -0.57721566490153286*_c0 + math.log(_c0*lam) + 0.57721566490153286 + 1
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
@@ -521,6 +691,17 @@ def cross_entropy(k_p, lam_p, k_q, lam_q):
     Formula (entries in row-major order):
       [.] k_q*log(lam_q) + lam_p**k_q*gamma(1 + k_q/k_p)/lam_q**k_q + (1 - k_q)*log(lam_p) - log(k_q) + EulerGamma*k_q/k_p - EulerGamma/k_p
     """
+    if isinstance(k_p, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(k_q, _NUMBER) and isinstance(lam_q, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k_p, lam_p, k_q, lam_q, = float(k_p), float(lam_p), float(k_q), float(lam_q),
+            if not ((math.isfinite(k_p)) and (math.isfinite(k_q)) and (math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((k_p > 0)) and ((k_q > 0)) and ((lam_p > 0)) and ((lam_q > 0))):
+                return numpy.float64(numpy.nan)
+            _c0 = k_p**(-1)
+            _c1 = 0.57721566490153286*_c0
+            out = _c1*k_q - _c1 + k_q*math.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*math.gamma(_c0*k_q + 1) - (k_q - 1)*math.log(lam_p) - math.log(k_q)
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k_p, lam_p, k_q, lam_q, shape = _args(k_p, lam_p, k_q, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
@@ -545,6 +726,19 @@ def amari_chentsov(k, lam):
       [1, 1, 0] 2*k*(-2 + EulerGamma)/lam**2
       [1, 1, 1] 2*k**3/lam**3
     """
+    if isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k, lam, = float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and ((k > 0)) and ((lam > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = k**3
+            _c1 = 0.57721566490153286**2
+            _c2 = math.pi**2
+            _c3 = (0.3333333333333333)*(6*_c1 + _c2 - 24*0.57721566490153286 + 12)/(k*lam)
+            _c4 = -2*k*(2 - 0.57721566490153286)/lam**2
+            return numpy.array([(-12*_c1 - 2*_c2 + 0.57721566490153286*_c2 - 2 + 2*0.57721566490153286**3 + 4*1.2020569031595942 + 12*0.57721566490153286)/_c0, _c3, _c3, _c4, _c3, _c4, _c4, 2*_c0/lam**3], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
@@ -580,6 +774,35 @@ def christoffel(alpha, k, lam):
       [1, 1, 0] alpha*(-6*EulerGamma**2/(pi**2*k) + 6*EulerGamma/(pi**2*k) + 1/k) - 12*EulerGamma/(pi**2*k) + 6*EulerGamma**2/(pi**2*k) + 6/(pi**2*k) + 1/k
       [1, 1, 1] alpha*(-k/lam - 6*EulerGamma*k/(pi**2*lam) + 6*k/(pi**2*lam)) - 6*k/(pi**2*lam) + 6*EulerGamma*k/(pi**2*lam) - 1/lam
     """
+    if isinstance(alpha, _NUMBER) and isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            alpha, k, lam, = float(alpha), float(k), float(lam),
+            if not ((math.isfinite(alpha)) and (math.isfinite(k)) and (math.isfinite(lam)) and ((k > 0)) and ((lam > 0))):
+                return numpy.full((2, 2, 2), numpy.nan)
+            _c0 = k**(-1)
+            _c1 = math.pi**2
+            _c2 = _c1**(-1)
+            _c3 = 6*_c2
+            _c4 = 1.2020569031595942
+            _c5 = 12*_c2
+            _c6 = 0.57721566490153286**2
+            _c7 = _c3*_c6
+            _c8 = -_c7
+            _c9 = _c3 - 0.57721566490153286*_c5 + _c7 + 1
+            _c10 = lam**(-1)
+            _c11 = 0.57721566490153286*_c3
+            _c12 = -_c3
+            _c13 = _c11 + _c12
+            _c14 = _c10*k*(-_c13 - alpha*(1 - _c11))
+            _c15 = k**3
+            _c16 = 18*0.57721566490153286
+            _c17 = 0.57721566490153286**3
+            _c18 = 36*_c2
+            _c19 = 72*_c2*_c4
+            _c20 = _c0*(_c9 + alpha*(_c11 + _c8 + 1))
+            return numpy.array([_c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 5 + 2*0.57721566490153286)), _c14, _c14, _c15*_c3*(alpha - 1)/lam**2, lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (0.16666666666666666)*alpha*(-_c1 - _c16 - _c17*_c18 + _c18*_c6 - _c18 + 0.57721566490153286*_c18 - _c19 + 0.57721566490153286*_c19 + 6*_c6 + 18) - 1 + 0.57721566490153286)/_c15, _c20, _c20, _c10*(6*0.57721566490153286*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1)], dtype=float).reshape((2, 2, 2))
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     alpha, k, lam, shape = _args(alpha, k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam) & numpy.isfinite(alpha)
@@ -624,6 +847,15 @@ def scalar_curvature(k, lam):
     Formula (entries in row-major order):
       [.] -12/pi**2
     """
+    if isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k, lam, = float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and ((k > 0)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            out = -12/math.pi**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
@@ -639,6 +871,15 @@ def gaussian_curvature(k, lam):
     Formula (entries in row-major order):
       [.] -6/pi**2
     """
+    if isinstance(k, _NUMBER) and isinstance(lam, _NUMBER):
+        try:  # one point: plain floats (any floating-point exception: the array path)
+            k, lam, = float(k), float(lam),
+            if not ((math.isfinite(k)) and (math.isfinite(lam)) and ((k > 0)) and ((lam > 0))):
+                return numpy.float64(numpy.nan)
+            out = -6/math.pi**2
+            return numpy.float64(out)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
     k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)

@@ -28,7 +28,6 @@ from typing import Callable
 
 import jinja2
 import sympy as sp
-from sympy.logic.boolalg import BooleanFunction
 from sympy.printing.numpy import SciPyPrinter
 
 from .._version import __version__
@@ -37,56 +36,12 @@ from ..divergence.closed_forms import NEAR_ORDER, kl_near_diagonal
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import quadrature as _quad
 from .compact import compact
+from .functions import IsFinite, ive, with_scaled_bessel
+from .scalar import ScalarPrinter, scalar_code
 
 
 class InfiniteSeries(SymgeoError):
     """A closed form that is a series: its function is the numeric series route."""
-
-
-class IsFinite(BooleanFunction):
-    """True where the argument is a finite number (printed as ``numpy.isfinite``).
-
-    Part of every domain test, so a NaN or an infinity in any argument gives NaN
-    in every entry, even an entry that does not depend on that argument.
-    """
-
-    nargs = 1
-
-    @classmethod
-    def eval(cls, arg):
-        if arg.is_number:
-            return sp.true if arg.is_finite else sp.false
-        return None
-
-
-class ive(sp.Function):
-    """Exponentially scaled modified Bessel function: ive(nu, z) = I_nu(z) exp(-|z|).
-
-    Printed as ``scipy.special.i0e`` / ``i1e`` / ``ive``; ratios of Bessel
-    functions then lose their exponentials symbolically and never overflow.
-    """
-
-    nargs = 2
-
-
-def with_scaled_bessel(expr):
-    """``expr`` with I_nu(z) written as ive(nu, z) e^|z| for real z, logs of products expanded.
-
-    I_0(kappa) overflows float64 past kappa ~ 700 although ratios such as
-    I_1/I_0 and log I_0(kappa) stay moderate; after the rewriting the
-    exponentials cancel in ratios and log(ive e^|z|) = log(ive) + |z|.
-    """
-    expr = sp.sympify(expr, strict=True)
-    if not expr.has(sp.besseli):
-        return expr
-
-    def scaled(nu, z):
-        if z.is_real is not True:
-            return sp.besseli(nu, z)
-        return ive(nu, z) * sp.exp(sp.Abs(z))
-    out = expr.replace(sp.besseli, scaled)
-    return out.replace(lambda e: isinstance(e, sp.log) and e.has(ive),
-                       lambda e: sp.expand_log(e, force=True))
 
 
 class NumpyPrinter(SciPyPrinter):
@@ -98,6 +53,7 @@ class NumpyPrinter(SciPyPrinter):
     def __init__(self, settings=None):
         super().__init__({"fully_qualified_modules": True, **(settings or {})})
         self.helpers = set()
+        self.scalar = ScalarPrinter()  # the pure-Python path of the same module
 
     def _print_polygamma(self, expr):
         n, z = expr.args
@@ -113,6 +69,9 @@ class NumpyPrinter(SciPyPrinter):
         arg = expr.args[0]
         if isinstance(arg, sp.gamma):  # log Gamma(x + 1) stays finite past x = 171
             return f"{self._module_format('scipy.special.gammaln')}({self._print(arg.args[0])})"
+        if isinstance(arg, sp.beta):  # and log B(a, b) where B underflows
+            args = ", ".join(self._print(a) for a in arg.args)
+            return f"{self._module_format('scipy.special.betaln')}({args})"
         if arg.is_Add and len(arg.args) == 2 and sp.S.One in arg.args:
             other = arg.args[1] if arg.args[0] == 1 else arg.args[0]
             factors = sp.Mul.make_args(other)
@@ -429,6 +388,7 @@ def _function(family, name, printer, expr=None):
     entries, shape = _entries(q.rank, expr)
     exprs = [sp.sympify(e, strict=True).xreplace(rename) for _, e in entries]
     support_code = ""
+    cond = sp.true
     if q.takes_x:
         cond = support_condition(family, [rename[v] for v in family.variables], rename)
         if cond is not sp.true:
@@ -502,6 +462,11 @@ def _function(family, name, printer, expr=None):
         "entries": [(idx, printer.doprint(e)) for (idx, _), e in zip(entries, reduced)],
         "quadrature": None,
         "near": near_code,
+        "scalar": _scalar_path(printer.scalar, family, q, points, rename, cse, reduced, cond,
+                               near,
+                               [sp.Symbol(n, real=True) for n in
+                                (["x"] if q.takes_x else []) + lead_names + fixed_args],
+                               shape),
         "ok_code": " & ".join([f"_in_domain({', '.join(pt)})" for pt in point_names] +
                               ([finite_code] if finite_code else [])) or "True",
         "rank0": q.rank == 0,
@@ -510,6 +475,37 @@ def _function(family, name, printer, expr=None):
         "aliased": q.rank == 0 and isinstance(reduced[0], sp.Symbol) and
         str(reduced[0]) in args,
     }
+
+
+def _scalar_path(printer, family, q, points, rename, cse, reduced, support, near, others,
+                 shape):
+    """Template context of the pure-Python path at one point (:mod:`.scalar`), or None.
+
+    Not for several random variables (x has a last axis), nor for a result
+    solved against an argument (natural gradient).
+    """
+    if q.post or (q.takes_x and len(family.variables) > 1):
+        return None
+    ok = [IsFinite(s) for s in others]
+    for pt in points:
+        for coord, c in zip(family.coordinates, pt):
+            ok += [IsFinite(rename[c]), family.domains[coord].condition(rename[c])]
+        ok += [sp.sympify(con, strict=True).xreplace(dict(zip(family.coordinates,
+                                                                [rename[c] for c in pt])))
+               for con in family.constraints]
+    conditions = {"ok": sp.And(*ok), "support": None if support is sp.true else support}
+    near_cse = []
+    if near is not None:
+        near_cse, (c2, taylor) = sp.cse(list(near), symbols=sp.numbered_symbols("_t"),
+                                        optimizations="basic")
+        conditions.update(c2=c2, taylor=taylor)
+    code = scalar_code(printer, cse, reduced, conditions)
+    near_code = scalar_code(printer, near_cse, [], {})
+    if code is None or near_code is None:
+        return None
+    code["near_cse"] = near_code["cse"]
+    code["dims"] = repr(shape)
+    return code
 
 
 def _finite_code(printer, names):
@@ -718,6 +714,7 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None)
         printer.helpers.add("solve")
     helpers = sorted(printer.helpers)
     imports = sorted({m for m in printer.module_imports if m != "numpy"} |
+                     set(printer.scalar.module_imports) |
                      ({"math"} if "polygamma" in helpers else set()))
     fixed = ", ".join(f"{k.name} = {v}" for k, v in family.fixed.items())
     src = _ENV.get_template("numpy_module.py.j2").render(

@@ -1,0 +1,56 @@
+"""Functions that exist only to be printed: finiteness tests and scaled Bessel functions.
+
+Both the numpy printer and the scalar (pure-Python) printer know them; the
+engine never sees them.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.logic.boolalg import BooleanFunction
+
+
+class IsFinite(BooleanFunction):
+    """True where the argument is a finite number (printed as ``numpy.isfinite``).
+
+    Part of every domain test, so a NaN or an infinity in any argument gives NaN
+    in every entry, even an entry that does not depend on that argument.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_number:
+            return sp.true if arg.is_finite else sp.false
+        return None
+
+
+class ive(sp.Function):
+    """Exponentially scaled modified Bessel function: ive(nu, z) = I_nu(z) exp(-|z|).
+
+    Printed as ``scipy.special.i0e`` / ``i1e`` / ``ive``; ratios of Bessel
+    functions then lose their exponentials symbolically and never overflow.
+    """
+
+    nargs = 2
+
+
+def with_scaled_bessel(expr):
+    """``expr`` with I_nu(z) written as ive(nu, z) e^|z| for real z, logs of products expanded.
+
+    I_0(kappa) overflows float64 past kappa ~ 700 although ratios such as
+    I_1/I_0 and log I_0(kappa) stay moderate; after the rewriting the
+    exponentials cancel in ratios and log(ive e^|z|) = log(ive) + |z|.
+    """
+    expr = sp.sympify(expr, strict=True)
+    if not expr.has(sp.besseli):
+        return expr
+
+    def scaled(nu, z):
+        if z.is_real is not True:
+            return sp.besseli(nu, z)
+        return ive(nu, z) * sp.exp(sp.Abs(z))
+    out = expr.replace(sp.besseli, scaled)
+    return out.replace(lambda e: isinstance(e, sp.log) and e.has(ive),
+                       lambda e: sp.expand_log(e, force=True))
