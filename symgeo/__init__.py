@@ -6,6 +6,7 @@ Public API::
     symgeo.get_family(name, **fixed) a built-in Family (fixed hyper-parameters set)
     symgeo.load_family(path)         a Family from a declaration file (TOML)
     symgeo.Family(...)               declare a family from sympy objects
+    with symgeo.time_limit(30): ...  stop the work inside after 30 s (CommandBudgetSpent)
 
 This module only re-exports; no module of the package imports it.
 """
@@ -21,8 +22,10 @@ from .declare.support import (
                      IntegerRange,
                      Simplex,
 )
+from .engine.budget import command_budget as time_limit
 from .errors import (
                      BudgetExceeded,
+                     CommandBudgetSpent,
                      DeclarationError,
                      DerivationError,
                      FormulaError,
@@ -32,5 +35,6 @@ from .family import Family, get_family, load_family
 
 __all__ = ["Family", "family_names", "get_family", "load_family", "SymgeoError",
            "DeclarationError", "DerivationError", "FormulaError", "BudgetExceeded",
+           "CommandBudgetSpent", "time_limit",
            "Box", "IntegerBox", "IntegerRange", "FiniteValues", "Simplex", "Compositions", "Domain",
            "__version__"]

@@ -144,3 +144,14 @@ def test_separable_mass_over_compositions_matches_enumeration():
     direct = mp.fsum(mp.exp(mp.mpf(sp.N(log_p.xreplace(dict(zip(xs, pt))), 40)))
                      for pt in finite_points(Compositions(6), xs))
     assert abs(_compositions_mass(log_p, xs, 6, 30) / direct - 1) < 1e-25
+
+
+def test_python_api_time_limit():
+    import time
+
+    fam = symgeo.get_family("student_t")
+    t0 = time.monotonic()
+    with pytest.raises(symgeo.CommandBudgetSpent, match="time budget of 1 s was spent"):
+        with symgeo.time_limit(1):
+            fam.expectation_numeric("x**2", {"mu": 0, "sigma": 1, "nu": 5}, dps=3000)
+    assert time.monotonic() - t0 < 5

@@ -64,7 +64,7 @@ def current_work():
 
 
 @contextmanager
-def command_budget(seconds=None, what="the command"):
+def command_budget(seconds=None, what="the work inside the time limit"):
     """Stop everything inside after ``seconds`` of wall-clock time (default SYMGEO_BUDGET).
 
     A SIGALRM timer raises :class:`CommandBudgetSpent` in the main thread,
@@ -73,17 +73,19 @@ def command_budget(seconds=None, what="the command"):
     the time that is left.  Only usable from the main thread.
     """
     global _wall_deadline
-    seconds = COMMAND_BUDGET if seconds is None else float(seconds)
+    from_env = seconds is None
+    seconds = COMMAND_BUDGET if from_env else float(seconds)
     saved_deadline = _wall_deadline
     new = time.monotonic() + seconds
     _wall_deadline = new if saved_deadline is None else min(saved_deadline, new)
 
     def alarm(signum, frame):
         label = current_work() or what
+        more = "SYMGEO_BUDGET=SECONDS" if from_env else "a larger time limit"
         raise CommandBudgetSpent(
-            f"the time budget of {seconds:g} s (SYMGEO_BUDGET) was spent while computing "
-            f"{label}; allow more time with SYMGEO_BUDGET=SECONDS, or ask for numeric values "
-            "at given points (--numeric, or Family.numeric in Python)")
+            f"the time budget of {seconds:g} s{' (SYMGEO_BUDGET)' if from_env else ''} was "
+            f"spent while computing {label}; allow more time with {more}, or ask for numeric "
+            "values at given points (--numeric, or Family.numeric in Python)")
 
     if threading.current_thread() is not threading.main_thread():
         # signals reach the main thread only: here the timed calls are capped, no more
