@@ -280,3 +280,349 @@ def fisher_result_latex(res):
     """Jupyter display of a :class:`~symgeo.fisher.FisherResult`."""
     return rf"$\displaystyle I = {latex(res.matrix)}$ \quad (routes: {escape_tex(res.route_summary)})"
 
+
+
+# ----------------------------------------------------------------------
+# widths and line breaking: every display fits the page
+
+#: widths in em (10 pt Latin Modern, display style) of the commands the printer writes;
+#: an estimate that errs on the wide side (checked against pdflatex by the tests)
+_CMD_WIDTH = {
+    "log": 1.45, "exp": 1.5, "sin": 1.3, "cos": 1.4, "tan": 1.4, "det": 1.4, "max": 1.8,
+    "min": 1.7, "cdot": 0.8, "cdots": 1.6, "ldots": 1.6, "dots": 1.6, "times": 1.3,
+    ",": 0.17, ";": 0.28, ":": 0.22, "!": -0.17, " ": 0.33, "quad": 1.0, "qquad": 2.0,
+    "infty": 1.0, "partial": 0.6, "nabla": 0.85, "sqrt": 0.9, "mid": 0.9, "|": 0.5,
+    "in": 1.2, "leq": 1.3, "geq": 1.3, "neq": 1.3, "le": 1.3, "ge": 1.3, "propto": 1.3,
+    "equiv": 1.3, "approx": 1.3, "to": 1.5, "ni": 1.2, "prod": 1.3, "sum": 1.5, "int": 0.8,
+    "{": 0.5, "}": 0.5, "_": 0.5, "%": 0.8, "&": 0.8, "#": 0.8, "$": 0.5,
+    "gamma": 0.55, "Gamma": 0.65, "mathrm": 0.0, "left": 0.0, "right": 0.0,
+}
+_STYLE_SCALE = (1.0, 1.0, 0.8, 0.65)
+_BINARY = {"+": 1.25, "-": 1.25, "=": 1.35, "<": 1.35, ">": 1.35}
+_ARG_CMDS = {"mathrm", "mathit", "mathbf", "boldsymbol", "mathcal", "mathfrak", "operatorname",
+             "text", "texttt", "mbox", "bar", "hat", "tilde", "dot", "ddot", "dddot", "ddddot",
+             "check", "breve", "acute", "grave", "vec", "mathring", "overline", "underline",
+             "displaystyle", "textstyle"}
+
+
+def _group(tex, i):
+    """(content, next index) of the brace group or single token starting at ``tex[i]``."""
+    while i < len(tex) and tex[i] == " ":
+        i += 1
+    if i >= len(tex):
+        return "", i
+    if tex[i] == "{":
+        depth, j = 0, i
+        while j < len(tex):
+            if tex[j] == "\\":
+                j += 2
+                continue
+            if tex[j] == "{":
+                depth += 1
+            elif tex[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    return tex[i + 1:j], j + 1
+            j += 1
+        return tex[i + 1:], len(tex)
+    if tex[i] == "\\":
+        m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+        return m.group(0), i + len(m.group(0))
+    return tex[i], i + 1
+
+
+def _split_top(tex, sep):
+    """``tex`` split at ``sep`` outside braces."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(tex):
+        c = tex[i]
+        if c == "\\" and not tex.startswith(sep, i):
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif depth == 0 and tex.startswith(sep, i):
+            parts.append(tex[start:i])
+            i += len(sep)
+            start = i
+            continue
+        i += 1
+    parts.append(tex[start:])
+    return parts
+
+
+def tex_width(tex, style=0):
+    """Estimated width in em of printer TeX typeset in display style (10 pt Latin Modern).
+
+    A deliberately simple model: letters 0.55 em, binary operators and relations
+    with their spaces, ``\\frac`` the wider of its two parts (one size smaller
+    inside another fraction), scripts 0.7 of their size, matrices column by
+    column.  It errs on the wide side; the documents' tests compile them.
+    """
+    w, i, n = 0.0, 0, len(tex)
+    scale = _STYLE_SCALE[style]
+    while i < n:
+        c = tex[i]
+        if c == " ":
+            i += 1
+            continue
+        if c == "{":
+            inner, i = _group(tex, i)
+            w += tex_width(inner, style)
+            continue
+        if c in "^_":
+            inner, i = _group(tex, i + 1)
+            w += tex_width(inner, 2 if style < 2 else 3)
+            continue
+        if c == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            name = m.group(1)
+            i += len(m.group(0))
+            if name == "frac":
+                num, i = _group(tex, i)
+                den, i = _group(tex, i)
+                inner = 1 if style == 0 else min(style + 1, 3)
+                sub = max(tex_width(num, inner), tex_width(den, inner))
+                w += sub + 0.4 * scale
+            elif name == "begin":
+                env, i = _group(tex, i)
+                end = tex.find(r"\end{" + env + "}", i)
+                body = tex[i:end if end >= 0 else n]
+                i = end + len(env) + 6 if end >= 0 else n
+                rows = [_split_top(r, "&") for r in _split_top(body, r"\\")]
+                cols = max((len(r) for r in rows), default=0)
+                widths = [max((tex_width(r[k], max(style, 1)) for r in rows if len(r) > k), default=0)
+                          for k in range(cols)]
+                w += sum(widths) + scale * (1.0 * max(cols - 1, 0) + 1.2)
+            elif name in ("left", "right"):
+                d = tex[i] if i < n else ""
+                if d == "\\":
+                    m2 = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+                    i += len(m2.group(0))
+                else:
+                    i += 1
+                w += 0 if d == "." else 0.45 * scale
+            elif name in ("text", "texttt", "mbox", "mathrm", "operatorname"):
+                inner, i = _group(tex, i)
+                if name in ("text", "texttt", "mbox"):
+                    w += 0.55 * scale * len(re.sub(r"\\[A-Za-z]+|[{}\\]", "x", inner))
+                else:
+                    w += tex_width(inner, style) * 1.05
+            elif name in _ARG_CMDS:
+                continue  # the argument group is measured next
+            elif name in _CMD_WIDTH:
+                w += _CMD_WIDTH[name] * scale
+            else:
+                w += 0.65 * scale  # Greek letters and other symbols
+            continue
+        if c in _BINARY:
+            w += (_BINARY[c] if style < 2 else 0.9 if scale > 0.6 else 0.6) * scale
+        elif c in "()[]|":
+            w += 0.42 * scale
+        elif c in ",;":
+            w += 0.45 * scale
+        elif c in ".'!":
+            w += 0.3 * scale
+        elif c.isupper():
+            w += 0.72 * scale
+        else:
+            w += 0.55 * scale
+        i += 1
+    return w
+
+
+DISPLAY_WIDTH = 42.0
+"""Em a numbered display may fill (the text block is about 50 em; room for the number)."""
+
+ABBREVIATION_LETTERS = ("u", "v", "w", "z", "r")
+"""Names for sub-expressions taken out of a display that does not fit ("where u_1 = ...")."""
+
+MAX_ABBREVIATIONS = 30
+"""Sub-expressions one display may name before it is printed as it is."""
+
+
+class Display:
+    """A formula laid out to a width: ``lhs = rows[0]``, continued by ``rows[1:]``
+    (each starting with its sign), then the definitions ``where`` of the names
+    (``u_1``, ...) that stand for sub-expressions too wide to stay inline.
+    ``aligned``: the rows continue under the right-hand side (a short ``lhs``),
+    else they start on a new line under ``lhs``.
+    """
+
+    __slots__ = ("aligned", "lhs", "rows", "where")
+
+    def __init__(self, lhs, rows, where=(), aligned=True):
+        self.lhs, self.rows, self.where, self.aligned = lhs, list(rows), list(where), aligned
+
+    def __repr__(self):  # pragma: no cover - debugging
+        return f"Display({self.lhs!r}, {self.rows!r}, {self.where!r})"
+
+
+def _signed_terms(printer, expr):
+    """[(sign, TeX)] of the top-level terms of ``expr`` as sympy's printer orders them."""
+    if not isinstance(expr, sp.Add):
+        return [("", printer._print(expr))]
+    out = []
+    for i, term in enumerate(printer._as_ordered_terms(expr)):
+        sign = ""
+        if i:
+            sign = "+"
+            if term.could_extract_minus_sign():
+                sign, term = "-", -term
+        tex = printer._print(term)
+        if printer._needs_add_brackets(term):
+            tex = r"\left(" + tex + r"\right)"
+        out.append((sign, tex))
+    return out
+
+
+def _pack(terms, first, rest):
+    """Rows of at most ``first`` (the first) and ``rest`` em, greedily, at + and -."""
+    rows, cur, cur_w = [], "", 0.0
+    for sign, tex in terms:
+        piece = f"{sign} {tex}" if sign else tex
+        w = tex_width(tex) + (1.3 if sign else 0)
+        limit = first if not rows else rest
+        if cur and cur_w + w > limit:
+            rows.append(cur)
+            cur, cur_w = piece, w
+        else:
+            cur = f"{cur} {piece}" if cur else piece
+            cur_w += w
+    rows.append(cur)
+    return rows
+
+
+class _Namer:
+    """The names of one display's sub-expressions: each sub-expression is named once."""
+
+    def __init__(self, letter):
+        self.letter, self.names, self.defs = letter, {}, {}
+
+    def new(self, sub):
+        if sub in self.defs:
+            return self.defs[sub]
+        sym = sp.Dummy(f"{self.letter}{len(self.defs) + 1}")
+        self.names[sym] = f"{self.letter}_{{{len(self.defs) + 1}}}"
+        self.defs[sub] = sym
+        return sym
+
+    def known(self, expr):
+        """``expr`` with the sub-expressions named so far replaced by their names."""
+        sub = {k: v for k, v in self.defs.items() if k != expr}
+        return expr.xreplace(sub) if sub else expr
+
+
+def _candidates(term):
+    """Sub-expressions of ``term`` that may be named: sums first, then any compound."""
+    nodes = [n for n in sp.preorder_traversal(term) if n is not term and not n.is_Atom]
+    sums = [n for n in nodes if isinstance(n, sp.Add)]
+    return sums or [n for n in nodes if not (n.is_Pow and n.base.is_Atom and n.exp.is_Atom)]
+
+
+def _shrink(expr, avail, namer, printer):
+    """Name sub-expressions of ``expr`` until each of its terms fits ``avail`` em.
+
+    Of the sub-expressions of a term too wide, the narrowest one whose naming
+    makes the term fit is named (the exponent of a long exponential, a
+    repeated denominator); when none suffices alone, the one that saves most
+    (width times occurrences).  Every occurrence in ``expr`` is replaced.
+    """
+    defs = []
+    for _ in range(MAX_ABBREVIATIONS):
+        terms = sp.Add.make_args(expr) if isinstance(expr, sp.Add) else (expr,)
+        wide = None
+        for t in terms:
+            tw = tex_width(printer._print(t))
+            if tw > avail:
+                wide = (t, tw)
+                break
+        if wide is None:
+            break
+        term, tw = wide
+        best, best_key = None, None
+        sym_w = 1.0
+        for node in set(_candidates(term)):
+            tex = printer._print(node)
+            w = tex_width(tex)
+            if w < 2.5:
+                continue
+            count = sum(1 for n in sp.preorder_traversal(term) if n == node)
+            after = tw - count * (w - sym_w)
+            key = (0, w, tex) if after <= avail else (1, -w * count, tex)
+            if best_key is None or key < best_key:
+                best, best_key = node, key
+        if best is None:
+            break
+        sym = namer.new(best)
+        expr = expr.xreplace({best: sym})
+        defs.append((sym, best))
+    return expr, defs
+
+
+def _rows(expr, lhs, width, namer):
+    """(rows, aligned, named sub-expressions) of ``lhs = expr``."""
+    printer = SymgeoLatexPrinter({"symbol_names": namer.names})
+    lw = tex_width(lhs) + 1.4
+    aligned = lw <= 0.4 * width
+    first = width - lw if aligned else width - 2.5
+    rest = first - 1.0
+    expr = namer.known(expr)
+    tex = printer._print(expr)
+    if tex_width(tex) <= first:
+        return [tex], aligned, []
+    expr, defs = _shrink(expr, rest, namer, printer)
+    return _pack(_signed_terms(printer, expr), first, rest), aligned, defs
+
+
+def layout(expr, lhs, width=DISPLAY_WIDTH):
+    """``lhs = expr`` as a :class:`Display` whose rows fit ``width`` em.
+
+    A sum is broken at its top-level + and -; a term still too wide has parts
+    named (``u_1`` ...: the narrowest part whose naming makes it fit, a
+    repeated part once for all its occurrences) and defined after it, each
+    definition laid out the same way.  The names are numbered in the order
+    they are read.  Deterministic: the same expression gives the same rows.
+    """
+    expr = sp.sympify(expr, strict=True)
+    full = latex(expr) + " " + lhs
+    letter = next((c for c in ABBREVIATION_LETTERS
+                   if not re.search(r"(?<![\\A-Za-z])" + c + r"(?![A-Za-z])", full)), r"\omega")
+    namer = _Namer(letter)
+    rows, aligned, queue = _rows(expr, lhs, width, namer)
+    main = Display(lhs, rows, aligned=aligned)
+    where, done = [], set()
+    while queue:
+        sym, sub = queue.pop(0)
+        if sym in done:
+            continue
+        done.add(sym)
+        r, a, more = _rows(sub, namer.names[sym], width, namer)
+        where.append(Display(namer.names[sym], r, aligned=a))
+        queue += more
+    main.where = where
+    return _renumber(main, letter, len(namer.defs))
+
+
+def _renumber(display, letter, count):
+    """Names numbered by first appearance; definitions in that order."""
+    if not count:
+        return display
+    pat = re.compile(r"(?<![\\A-Za-z])" + re.escape(letter) + r"_\{(\d+)\}")
+    order = []
+    for d in [display] + display.where:
+        for row in d.rows:
+            for m in pat.finditer(row):
+                if m.group(1) not in order:
+                    order.append(m.group(1))
+    new = {old: str(k + 1) for k, old in enumerate(order)}
+
+    def sub(text):
+        return pat.sub(lambda m: f"{letter}_{{{new.get(m.group(1), m.group(1))}}}", text)
+    where = sorted(display.where, key=lambda d: int(new.get(pat.match(d.lhs).group(1), 10**6))
+                   if pat.match(d.lhs) else 10**6)
+    where = [Display(sub(d.lhs), [sub(r) for r in d.rows], aligned=d.aligned) for d in where
+             if pat.match(d.lhs) and pat.match(d.lhs).group(1) in new]
+    return Display(display.lhs, [sub(r) for r in display.rows], where, display.aligned)
