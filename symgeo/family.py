@@ -357,9 +357,12 @@ class Family(Declaration):
 
     def exp_map(self, p, v, t=1.0, alpha=0, dps=None):
         """Numeric exp_p(t v) (scipy DOP853, rtol 1e-12, dense output): an ExpMapResult.
+        With (N, d) arrays p and v: (points, velocities, ok), vectorised over rows.
         With ``dps`` the mpmath Taylor ODE solver runs on the exact Christoffel symbols
         at that precision (point/velocity are then lists of mpf, no dense solution)."""
         if dps is None:
+            if _geodesic.is_batch(self, p):  # (N, d) points and velocities
+                return _geodesic.exp_map_batch(self, p, v, t, alpha)
             return _geodesic.exp_map(self, p, v, t, alpha)
         x, u = _geodesic.exp_map_mp(self, p, v, t, alpha, dps)
         return _geodesic.ExpMapResult(x, u, None, True, f"mpmath odefun at {dps} digits")
@@ -367,11 +370,16 @@ class Family(Declaration):
     def log_map(self, p, q, alpha=0, time_limit=60.0):
         """Initial velocity v with exp_p(v) = q by shooting: a GeodesicResult (.velocity,
         .converged); gives up after ``time_limit`` seconds with converged=False."""
+        if _geodesic.is_batch(self, p):  # (N, d) arrays: a GeodesicBatch
+            return _geodesic.log_map_batch(self, p, q, alpha, time_limit=time_limit)
         return _geodesic.log_map(self, p, q, alpha, time_limit=time_limit)
 
     def fisher_rao_distance(self, p, q, method="auto"):
         """Fisher-Rao distance as a GeodesicResult (.distance, .converged, .method, .detail);
-        closed forms derived from the metric structure when they exist, else shooting."""
+        closed forms derived from the metric structure when they exist, else shooting.
+        With (N, d) arrays p and q: a GeodesicBatch (``np.asarray(result)`` = N distances)."""
+        if _geodesic.is_batch(self, p):  # (N, d) arrays: a GeodesicBatch of N distances
+            return _geodesic.fisher_rao_distance_batch(self, p, q, method)
         return _geodesic.fisher_rao_distance(self, p, q, method)
 
     def geodesic_path(self, p, q, alpha=0, n=101):

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 from dataclasses import dataclass, field
 from math import factorial
 
@@ -69,6 +68,7 @@ from scipy.special import digamma, zeta
 from ..declare.parse import user_value
 from ..engine import budget
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
+from . import geodesic_numeric as _gn
 from .connection import _alpha, amari_chentsov, christoffel, refuse_nonsmooth
 
 
@@ -276,11 +276,10 @@ class ExpMapResult:
 
 def exp_map(fam, p, v, t=1.0, alpha=0, rtol=RTOL):
     """Integrate the geodesic from p with initial velocity v up to time t."""
-    a = _alpha(alpha)
-    num = _numeric(fam, a)
+    core = _core(fam, alpha)
     d = fam.dimension
     x0, v0 = _as_vector(fam, p), _as_vector(fam, v, "velocity")
-    if not num.inside(x0):
+    if not core.inside(x0[None])[0]:
         raise SymgeoError(f"family {fam.name!r}: the point {list(x0)} is outside the domain")
 
     calls = [0]
@@ -292,11 +291,11 @@ def exp_map(fam, p, v, t=1.0, alpha=0, rtol=RTOL):
         calls[0] += 1
         if calls[0] > MAX_RHS_CALLS:
             raise _StepsCollapsed(y[:d])
-        x, u = y[:d], y[d:]
-        return np.concatenate([u, -np.einsum("kij,i,j->k", num.C(x), u, u)])
+        x, u = y[None, :d], y[None, d:]
+        return np.concatenate([u[0], core.acc(x, u)[0][0]])
     try:
         sol = solve_ivp(rhs, (0.0, float(t)), np.concatenate([x0, v0]), method="DOP853",
-                        rtol=rtol, atol=rtol * 1e-2, dense_output=True, events=num.events(d))
+                        rtol=rtol, atol=rtol * 1e-2, dense_output=True, events=core.events())
     except _StepsCollapsed as exc:
         x = np.asarray(exc.args[0], dtype=float)
         return ExpMapResult(x, np.full(d, np.nan), None, False,
@@ -343,41 +342,6 @@ def exp_map_mp(fam, p, v, t=1, alpha=0, dps=30):
         return [+e for e in y[:d]], [+e for e in y[d:]]
 
 
-MAX_RHS_EVALS = 40000  # per integration: a stiff / runaway trial velocity is abandoned
-
-
-class _Runaway(Exception):
-    pass
-
-
-def _shoot(num, d, x0, v, t1=1.0):
-    """(xi(1), d xi(1) / d v) or None if the geodesic leaves the domain / fails."""
-    count = [0]
-
-    def rhs(_, y):
-        count[0] += 1
-        if count[0] > MAX_RHS_EVALS:
-            raise _Runaway
-        x, u = y[:d], y[d:2 * d]
-        Px = y[2 * d:2 * d + d * d].reshape(d, d)
-        Pu = y[2 * d + d * d:].reshape(d, d)
-        C, dC = num.C_dC(x)
-        acc = -np.einsum("kij,i,j->k", C, u, u)
-        Ax = -np.einsum("mkij,i,j->km", dC, u, u)
-        Au = -2 * np.einsum("kmj,j->km", C, u)
-        return np.concatenate([u, acc, Pu.ravel(), (Ax @ Px + Au @ Pu).ravel()])
-    y0 = np.concatenate([x0, v, np.zeros(d * d), np.eye(d).ravel()])
-    try:
-        sol = solve_ivp(rhs, (0.0, t1), y0, method="DOP853", rtol=RTOL, atol=RTOL * 1e-2,
-                        events=num.events(d))
-    except _Runaway:
-        return None
-    y = sol.y[:, -1]
-    if sol.status != 0 or not np.all(np.isfinite(y)):
-        return None
-    return y[:d], y[2 * d:2 * d + d * d].reshape(d, d)
-
-
 @dataclass
 class GeodesicResult:
     """A boundary-value answer: ``distance`` (float, Fisher-Rao length of the
@@ -397,95 +361,162 @@ class GeodesicResult:
     notes: list = field(default_factory=list)
 
 
-def _newton(num, d, x0, q, v, tol, max_iter=40, deadline=None):
-    """Damped Newton on F(v) = xi(1; v) - q.  Returns (v, residual, iterations, ok)."""
-    scale = np.maximum(1.0, np.abs(q))
-    shot = _shoot(num, d, x0, v)
-    for _ in range(12):  # a guess that leaves the domain: shorten it first
-        if shot is not None:
-            break
-        v = v / 2
-        shot = _shoot(num, d, x0, v)
-    if shot is None:
-        return v, np.inf, 0, False
-    x1, P = shot
-    res = np.max(np.abs(x1 - q) / scale)
-    for it in range(1, max_iter + 1):
-        if res <= tol:
-            return v, res, it - 1, True
-        if deadline is not None and time.monotonic() > deadline:
-            return v, res, it, False
-        try:
-            step = np.linalg.solve(P, x1 - q)
-        except np.linalg.LinAlgError:
-            return v, res, it, False
-        lam = 1.0
-        while lam > 1e-4:
-            if deadline is not None and time.monotonic() > deadline:
-                return v, res, it, False
-            cand = v - lam * step
-            new = _shoot(num, d, x0, cand)
-            if new is not None:
-                r = np.max(np.abs(new[0] - q) / scale)
-                if r < res or r <= tol:
-                    v, (x1, P), res = cand, new, r
-                    break
-            lam /= 2
-        else:
-            return v, res, it, False
-    return v, res, max_iter, res <= tol
+def _core(fam, alpha):
+    """The compiled numeric core of the alpha-connection (built once per family and alpha)."""
+    require_numeric(fam, "a numeric geodesic")
+    a = _alpha(alpha)
+    if not a.is_number:
+        raise SymgeoError(f"family {fam.name!r}: numeric geodesics need a numeric alpha, "
+                          f"got {a}")
+    if a != 0:
+        refuse_nonsmooth(fam, f"the alpha-geodesic (alpha = {a})")
+    return fam._cached(("geometry", "core", a),
+                       lambda: _gn.build_core(fam, a, christoffel(fam, a)))
+
+
+def _check_inside(fam, core, X, what):
+    ok = core.inside(X)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        where = f" (row {i})" if len(X) > 1 else ""
+        raise SymgeoError(f"family {fam.name!r}: the {what} point {list(X[i])}{where} is "
+                          "outside the domain")
+
+
+def _solver_detail(sol, i, time_limit):
+    if sol.converged[i]:
+        how = ("" if sol.continuation[i] == 1 else
+               f", continuation in the end point in {sol.continuation[i]} steps")
+        return (f"shooting (Newton with variational equations, batched DOP853 rtol "
+                f"{_gn.RTOL:g}{how}): |xi(1) - q| = {sol.residual[i]:.1e} after "
+                f"{sol.iterations[i]} Newton steps")
+    return (f"shooting did not converge (residual {sol.residual[i]:.1e} after "
+            f"{sol.iterations[i]} Newton steps, continuation in the end point, time limit "
+            f"{time_limit:g} s): no geodesic from p to q was found inside the domain")
 
 
 def log_map(fam, p, q, alpha=0, tol=1e-12, time_limit=60.0):
-    """Initial velocity v with exp_p(v) = q by shooting (see the module docstring).
+    """Initial velocity v with exp_p(v) = q by shooting on the compiled core
+    (:func:`symgeo.geometry.geodesic_numeric.solve`): a GeodesicResult.
 
     Angles (circle domains) are unwrapped so that the target is the copy of q
     nearest to p.  Gives up after ``time_limit`` seconds with converged=False.
     """
-    deadline = time.monotonic() + time_limit
-    a = _alpha(alpha)
-    num = _numeric(fam, a)
+    core = _core(fam, alpha)
+    x0 = _as_vector(fam, p)[None, :]
+    xq = _as_vector(fam, q, "target point")[None, :]
+    _check_inside(fam, core, x0, "start")
+    _check_inside(fam, core, xq, "target")
+    sol = _gn.solve(core, x0, xq, tol=tol, time_limit=time_limit)
+    notes = ([f"continuation in the end point in {sol.continuation[0]} steps"]
+             if sol.converged[0] and sol.continuation[0] > 1 else [])
+    return GeodesicResult(None, bool(sol.converged[0]), "shooting",
+                          _solver_detail(sol, 0, time_limit), sol.velocity[0],
+                          float(sol.residual[0]), int(sol.iterations[0]), notes=notes)
+
+
+@dataclass
+class GeodesicBatch:
+    """Answers for N pairs (arrays, pair axis first): ``distance`` (N,) (NaN where not
+    converged), ``converged`` (N,) bool, ``residual`` (N,) relative endpoint miss
+    (0 for closed forms), ``velocity`` (N, d) log_p(q) (None for closed forms),
+    ``iterations`` (N,), ``method`` and ``detail``.  ``np.asarray(batch)`` is the
+    distances; a batch never raises for a pair that fails, it reports it."""
+
+    distance: np.ndarray
+    converged: np.ndarray
+    residual: np.ndarray
+    method: str
+    detail: str
+    velocity: np.ndarray | None = None
+    iterations: np.ndarray | None = None
+
+    def __len__(self):
+        return len(self.distance)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.distance, dtype=dtype)
+
+
+def as_points(fam, P, what="points"):
+    """An (N, d) float array of points (rows in coordinate order)."""
+    X = np.asarray(P, dtype=float)
     d = fam.dimension
-    x0, xq = _as_vector(fam, p), _as_vector(fam, q, "target point")
-    for name, x in (("start", x0), ("target", xq)):
-        if not num.inside(x):
-            raise SymgeoError(f"family {fam.name!r}: the {name} point {list(x)} is outside "
-                              "the domain")
-    for i, c in enumerate(fam.coordinates):
-        dom = fam.domains[c]
-        if dom.name == "circle":
-            period = float(sp.sympify(dom.upper, strict=True) - sp.sympify(dom.lower, strict=True))
-            xq[i] = x0[i] + (xq[i] - x0[i] + period / 2) % period - period / 2
-    total_it = 0
-    notes = []
-    res = np.inf
-    # the chord as first guess; on failure, continuation along the chord
-    for pieces in (1, 4, 16, 64):
-        v = (xq - x0) / pieces
-        ok = True
-        for s in np.linspace(0, 1, pieces + 1)[1:]:
-            target = x0 + s * (xq - x0)
-            v, res, it, ok = _newton(num, d, x0, target, v, tol, deadline=deadline)
-            total_it += it
-            if not ok:
-                break
-            if s < 1:
-                v = v / s * min(1.0, s + 1.0 / pieces)  # predictor for the next target
-        if ok:
-            if pieces > 1:
-                notes.append(f"continuation along the chord in {pieces} steps")
-            return GeodesicResult(None, True, "shooting",
-                                  f"shooting (Newton with variational equations, DOP853 "
-                                  f"rtol {RTOL:g}): |xi(1) - q| = {res:.1e} after "
-                                  f"{total_it} Newton steps", v, float(res), total_it,
-                                  notes=notes)
-        if time.monotonic() > deadline:
-            break
-    return GeodesicResult(None, False, "shooting",
-                          f"shooting did not converge (residual {res:.1e} after {total_it} "
-                          f"Newton steps, continuation along the chord, time limit "
-                          f"{time_limit:g} s): no geodesic from p to q was found inside the "
-                          "domain", v, float(res), total_it)
+    if X.ndim == 1 and d == 1:
+        X = X[:, None]
+    if X.ndim != 2 or X.shape[1] != d:
+        raise SymgeoError(f"family {fam.name!r}: {what} must be an array of shape (N, {d}) "
+                          f"({', '.join(c.name for c in fam.coordinates)}), got shape "
+                          f"{X.shape}")
+    return X
+
+
+def is_batch(fam, p):
+    """True for an (N, d) array of points (a batch), False for one point."""
+    if isinstance(p, dict):
+        return False
+    return np.ndim(p) == 2 or (fam.dimension == 1 and np.ndim(p) == 1 and len(p) != 1)
+
+
+def log_map_batch(fam, P, Q, alpha=0, tol=1e-12, time_limit=600.0):
+    """log_p(q) for N pairs at once (vectorised shooting): a :class:`GeodesicBatch` with
+    ``velocity`` and the Fisher length of each geodesic in ``distance``."""
+    core = _core(fam, alpha)
+    X0, XQ = as_points(fam, P), as_points(fam, Q, "target points")
+    if X0.shape != XQ.shape:
+        raise SymgeoError(f"family {fam.name!r}: {len(X0)} start points but {len(XQ)} "
+                          "targets")
+    _check_inside(fam, core, X0, "start")
+    _check_inside(fam, core, XQ, "target")
+    sol = _gn.solve(core, X0, XQ, tol=tol, time_limit=time_limit)
+    dist = np.where(sol.converged, _gn.speeds(_core(fam, 0), X0, sol.velocity), np.nan)
+    bad = int((~sol.converged).sum())
+    detail = (f"shooting (batched Newton with variational equations, DOP853 rtol "
+              f"{_gn.RTOL:g}): {len(X0) - bad}/{len(X0)} converged, max residual "
+              f"{np.max(sol.residual, initial=0):.1e}")
+    return GeodesicBatch(dist, sol.converged, sol.residual, "shooting", detail,
+                         sol.velocity, sol.iterations)
+
+
+def exp_map_batch(fam, P, V, t=1.0, alpha=0, rtol=RTOL):
+    """exp_p(t v) for N pairs at once: (points (N, d), velocities (N, d), ok (N,)); rows
+    whose geodesic leaves the domain are NaN with ok False."""
+    core = _core(fam, alpha)
+    X0, V0 = as_points(fam, P), as_points(fam, V, "velocities")
+    _check_inside(fam, core, X0, "start")
+    flow = _gn.integrate(core, X0, V0, t1=float(t), rtol=rtol)
+    d = fam.dimension
+    return flow.y[:, :d], flow.y[:, d:2 * d], flow.ok
+
+
+def fisher_rao_distance_batch(fam, P, Q, method="auto", time_limit=600.0):
+    """Fisher-Rao distances of N pairs (rows of P and Q): a :class:`GeodesicBatch`.
+    Closed forms (vectorised numpy) when the metric has one, else batched shooting."""
+    if method not in ("auto", "closed", "numeric"):
+        raise SymgeoError("method must be 'auto', 'closed' or 'numeric'")
+    require_numeric(fam, "a numeric Fisher-Rao distance")
+    X0, XQ = as_points(fam, P), as_points(fam, Q, "target points")
+    if method in ("auto", "closed"):
+        form = distance_formula(fam)
+        if form is not None and not form.numeric_1d:
+            f = fam._cached(("geometry", "closed_numpy"), lambda: sp.lambdify(
+                form.p_syms + form.q_syms, form.expr,
+                modules=[{"polygamma": _polygamma}, "numpy", "scipy"], cse=True))
+            with np.errstate(all="ignore"):
+                dist = np.broadcast_to(np.asarray(f(*X0.T, *XQ.T), dtype=float),
+                                       (len(X0),)).copy()
+            ok = np.isfinite(dist)
+            return GeodesicBatch(dist, ok, np.where(ok, 0.0, np.nan), "closed form",
+                                 form.detail)
+        if form is not None and form.numeric_1d:
+            res = [_evaluate_closed(fam, form, list(a), list(b)) for a, b in zip(X0, XQ)]
+            dist = np.array([r.distance for r in res])
+            return GeodesicBatch(dist, np.ones(len(dist), bool), np.zeros(len(dist)),
+                                 "closed form", form.detail)
+        if method == "closed":
+            raise DerivationError(f"family {fam.name!r}: no closed-form Fisher-Rao distance; "
+                                  "use method='numeric'")
+    return log_map_batch(fam, X0, XQ, time_limit=time_limit)
 
 
 # ----------------------------------------------------------------------
@@ -636,8 +667,7 @@ def fisher_rao_distance(fam, p, q, method="auto"):
                                   "hyperbolic (location-scale)); use method='numeric'")
     res = log_map(fam, x0, xq)
     if res.converged:
-        num = _numeric(fam, sp.S.Zero)
-        res.distance = float(np.sqrt(res.velocity @ num.g(x0) @ res.velocity))
+        res.distance = float(_gn.speeds(_core(fam, 0), x0[None], res.velocity[None])[0])
     return res
 
 

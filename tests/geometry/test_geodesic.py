@@ -128,7 +128,9 @@ def test_e_and_m_geodesics_are_straight_in_affine_coordinates(families):
 
 def test_failure_is_reported_not_silent(families, monkeypatch):
     fam = families["gamma"]
-    monkeypatch.setattr(G, "_newton", lambda num, d, x0, q, v, tol, **kw: (v, 0.5, 40, False))
+    from symgeo.geometry import geodesic_numeric as GN
+    monkeypatch.setattr(GN, "newton", lambda core, x0, q, v, tol=0, **kw: (
+        v, np.full(len(v), 0.5), np.zeros(len(v), bool), np.full(len(v), 40)))
     res = fam.fisher_rao_distance([1, 1], [2, 3], method="numeric")
     assert res.converged is False and res.distance is None
     assert "did not converge" in res.detail

@@ -1,0 +1,525 @@
+"""The compiled numeric geodesic core: generated numpy code, a batched integrator, shooting.
+
+Conventions (as in :mod:`symgeo.geometry.geodesic`): coordinates xi in the
+catalog's order, Christoffel symbols of the second kind Gamma^k_ij of the
+alpha-connection (:func:`symgeo.geometry.connection.christoffel`), geodesics
+affinely parameterised on t in [0, 1], state (xi, u = xi').  Arrays put the
+pair axis first: points (N, d), matrices (N, d, d).
+
+**Generated code.**  Once per (family, alpha) the symbolic equations
+
+    a^k(xi, u)   = - Gamma^k_ij(xi) u^i u^j                  (geodesic acceleration)
+    (A_x)^k_m    = d a^k / d xi^m,   (A_u)^k_m = d a^k / d u^m = -2 Gamma^k_mj u^j
+
+are differentiated symbolically, reduced by one common-subexpression
+elimination over all entries, printed by sympy's SciPy printer (polygamma of
+order n >= 1 as the Hurwitz zeta ufunc, (-1)^(n+1) n! zeta(n + 1, z)) and
+each entry assigned into a preallocated (N, ...) array, so constant entries
+broadcast (the pitfall of lambdify on a matrix).  The source is kept on the
+:class:`Core` (``core.source``); no sympy runs per call.
+
+**Integrator.**  Dormand-Prince 8(5,3) (the DOP853 tableau of scipy), run
+on all pairs at once with one adaptive step size per pair (error control on
+(xi, u) only, rtol per pair).  With ``variational=True`` the state also
+carries Phi = d(xi, u)(t) / d u(0), integrated with the same steps:
+
+    Phi_x' = Phi_u,   Phi_u' = A_x Phi_x + A_u Phi_u,   Phi_x(0) = 0, Phi_u(0) = I.
+
+A step whose stages are not finite or whose end point is outside the domain
+is rejected and retried shorter; a pair whose step collapses (the geodesic
+leaves the domain) or that needs more than ``max_steps`` steps is reported
+as failed, never integrated forever.
+
+**Boundary values (shooting).**  Newton on F(v) = xi(1; p, v) - q with the
+exact Jacobian Phi_x(1), vectorised over pairs, each pair with its own
+backtracking (a trial that leaves the domain or does not decrease the
+residual is halved).  Inexact Newton: while the residual is large the
+integration runs at a loose tolerance (rtol ~ 1e-3 residual^2), the last
+steps at ``RTOL``; convergence is declared only on a residual measured at
+``RTOL``.  The first guess is chart-independent to second order, the
+Taylor expansion of the logarithm map
+
+    log_p(q)^k = D^k + 1/2 Gamma^k_ij(p) D^i D^j + O(|D|^3),   D = q - p,
+
+(kept only while the correction is smaller than D in the Fisher norm);
+pairs on which Newton fails are retried by continuation in the end point
+(targets p + s (q - p), s = 1/n, 2/n, ..., 1, each solve warm-started from
+the previous one, n = 4, 16, 64).  Residual: max_k |xi^k(1) - q^k| /
+max(1, |q^k|).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+from scipy.integrate._ivp import dop853_coefficients as _dop
+from sympy.printing.numpy import SciPyPrinter
+
+RTOL = 1e-12
+"""Relative tolerance of the integration that certifies a converged result."""
+TOL = 1e-12
+"""Residual (relative endpoint miss) at which shooting stops."""
+MAX_STEPS = 4000
+"""Integration steps (accepted or rejected) allowed to one pair in one integration."""
+
+
+# ----------------------------------------------------------------------
+# code generation
+class _CorePrinter(SciPyPrinter):
+    """SciPy printer with polygamma as ufuncs (scipy.special.polygamma is a slow wrapper)."""
+
+    def __init__(self):
+        super().__init__({"fully_qualified_modules": False, "strict": True})
+
+    def _print_polygamma(self, expr):
+        n, z = expr.args
+        if n == 0:
+            return f"psi({self._print(z)})"
+        if n.is_Integer and n > 0:
+            k = int(n)
+            coef = (-1) ** (k + 1) * sp.factorial(k)
+            return f"({coef}.0*zeta({k + 1}, {self._print(z)}))"
+        return super()._print_polygamma(expr)
+
+    def _print_Pi(self, expr):
+        return "pi"
+
+
+_NAMESPACE_MODULES = ("numpy", "scipy.special")
+
+
+def _namespace():
+    import scipy.special as sc
+    ns = {"np": np, "numpy": np, "scipy": __import__("scipy"), "pi": np.pi,
+          "psi": sc.psi, "zeta": sc.zeta}
+    for name in dir(np):
+        if not name.startswith("_"):
+            ns.setdefault(name, getattr(np, name))
+    for name in dir(sc):
+        if not name.startswith("_"):
+            ns.setdefault(name, getattr(sc, name))
+    return ns
+
+
+def emit_function(name, arg_symbols, outputs):
+    """Source of ``def name(x, u, ...)`` computing arrays from sympy expressions.
+
+    ``arg_symbols``: list of (argument name, tuple of sympy symbols), the
+    symbols read as columns ``arg[..., i]``; ``outputs``: list of (shape,
+    flat list of expressions).  One CSE over all expressions; each output is a
+    preallocated ``(..., *shape)`` array filled entry by entry.
+    """
+    printer = _CorePrinter()
+    rename, lines = {}, [f"def {name}({', '.join(a for a, _ in arg_symbols)}):"]
+    for arg, syms in arg_symbols:
+        for i, s in enumerate(syms):
+            new = sp.Symbol(f"_{arg}{i}", real=True)
+            rename[s] = new
+            lines.append(f"    _{arg}{i} = {arg}[..., {i}]")
+    first = arg_symbols[0][0]
+    lines.append(f"    _shape = {first}.shape[:-1]")
+    flat = [sp.sympify(e).xreplace(rename) for _, es in outputs for e in es]
+    repl, reduced = sp.cse(flat, symbols=sp.numbered_symbols("_c"), order="none")
+    for s, e in repl:
+        lines.append(f"    {s} = {printer.doprint(e)}")
+    k = 0
+    names = []
+    for j, (shape, es) in enumerate(outputs):
+        out = f"_out{j}"
+        names.append(out)
+        lines.append(f"    {out} = np.empty(_shape + {tuple(shape)!r})")
+        for idx in np.ndindex(*shape):
+            lines.append(f"    {out}[(...,) + {idx!r}] = {printer.doprint(reduced[k])}")
+            k += 1
+    lines.append(f"    return {', '.join(names)}" + ("," if len(names) == 1 else ""))
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Core:
+    """Compiled geodesic functions of one connection (arrays: pair axis first).
+
+    ``acc(x, u)`` -> (a,) with a (N, d); ``jac(x, u)`` -> (a, A_x, A_u);
+    ``metric(x)`` -> (g,) with g (N, d, d); ``inside(x)`` -> (N,) bool;
+    ``periods``: (d,) period of each angle coordinate, 0 elsewhere;
+    ``source``: the generated Python source.
+    """
+
+    d: int
+    alpha: object
+    acc: object
+    jac: object
+    metric: object
+    _h: object
+    periods: np.ndarray
+    source: str
+
+    def inside(self, x):
+        x = np.asarray(x, dtype=float)
+        ok = np.all(np.isfinite(x), axis=-1)
+        if self._h is not None:
+            with np.errstate(all="ignore"):
+                (h,) = self._h(x)
+            ok &= np.all(h > 0, axis=-1)
+        return ok
+
+    def events(self):
+        """solve_ivp terminal events h_k(xi) = 0 (leaving the domain), state (xi, u, ...)."""
+        if self._h is None:
+            return []
+        d = self.d
+        n = self._h(np.ones((1, d)))[0].shape[-1]
+        evs = []
+        for k in range(n):
+            def ev(t, y, k=k):
+                return float(self._h(np.asarray(y[:d], dtype=float)[None])[0][0, k])
+            ev.terminal = True
+            ev.direction = -1
+            evs.append(ev)
+        return evs
+
+
+def build_core(fam, alpha, christoffel_symbols):
+    """Generate and compile the :class:`Core` of ``fam`` for the connection whose
+    second-kind symbols are ``christoffel_symbols`` (Array [k][i][j])."""
+    d = fam.dimension
+    xi = tuple(fam.coordinates)
+    u = tuple(sp.Symbol(f"_v{i}", real=True) for i in range(d))
+    C = christoffel_symbols
+    acc = [-sp.Add(*[C[k, i, j] * u[i] * u[j] for i in range(d) for j in range(d)])
+           for k in range(d)]
+    Ax = [sp.diff(acc[k], xi[m]) for k in range(d) for m in range(d)]
+    Au = [-2 * sp.Add(*[C[k, m, j] * u[j] for j in range(d)]) for k in range(d)
+          for m in range(d)]
+    g = fam.fisher()
+    hs = _domain_functions(fam)
+    src = [emit_function("acc", [("x", xi), ("u", u)], [((d,), acc)]),
+           emit_function("jac", [("x", xi), ("u", u)], [((d,), acc), ((d, d), Ax),
+                                                       ((d, d), Au)]),
+           emit_function("metric", [("x", xi)], [((d, d), list(g))])]
+    if hs:
+        src.append(emit_function("domain", [("x", xi)], [((len(hs),), hs)]))
+    source = "\n\n".join(src)
+    ns = _namespace()
+    # the source is printed from sympy expressions (never user text): safe to execute
+    exec(compile(source, f"<symgeo geodesic core {fam.name} alpha={alpha}>", "exec"), ns)  # noqa: S102
+    periods = np.zeros(d)
+    for i, c in enumerate(xi):
+        dom = fam.domains[c]
+        if dom.name == "circle":
+            periods[i] = float(sp.sympify(dom.upper, strict=True)
+                               - sp.sympify(dom.lower, strict=True))
+    return Core(d, alpha, ns["acc"], ns["jac"], ns["metric"], ns.get("domain"), periods,
+                source)
+
+
+def _domain_functions(fam):
+    """h(xi) > 0 for every finite coordinate bound and inequality constraint (angles wrap)."""
+    hs = []
+    for c in fam.coordinates:
+        dom = fam.domains[c]
+        if dom.name == "circle":
+            continue
+        lo, hi = sp.sympify(dom.lower, strict=True), sp.sympify(dom.upper, strict=True)
+        if lo.is_finite:
+            hs.append(c - lo)
+        if hi.is_finite:
+            hs.append(hi - c)
+    for con in fam.constraints:
+        if isinstance(con, (sp.StrictLessThan, sp.LessThan, sp.StrictGreaterThan,
+                            sp.GreaterThan)):
+            hs.append(con.gts - con.lts)
+    return hs
+
+
+# ----------------------------------------------------------------------
+# batched Dormand-Prince 8(5,3)
+_A = _dop.A[:_dop.N_STAGES, :_dop.N_STAGES]
+_B = _dop.B
+_C = _dop.C[:_dop.N_STAGES]
+_E3, _E5 = _dop.E3, _dop.E5
+_SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
+
+
+def _rhs(core, d, variational):
+    def f(y):
+        x, u = y[:, :d], y[:, d:2 * d]
+        if not variational:
+            (a,) = core.acc(x, u)
+            return np.concatenate([u, a], axis=1)
+        a, Ax, Au = core.jac(x, u)
+        n = len(y)
+        Px = y[:, 2 * d:2 * d + d * d].reshape(n, d, d)
+        Pu = y[:, 2 * d + d * d:].reshape(n, d, d)
+        dPu = Ax @ Px + Au @ Pu
+        return np.concatenate([u, a, Pu.reshape(n, -1), dPu.reshape(n, -1)], axis=1)
+    return f
+
+
+@dataclass
+class Flow:
+    """End of a batch of integrations: ``y`` (N, n) state at t = 1 (NaN where failed),
+    ``ok`` (N,) bool, ``steps`` (N,) steps taken, ``evals`` right-hand sides computed."""
+
+    y: np.ndarray
+    ok: np.ndarray
+    steps: np.ndarray
+    evals: int
+
+
+def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_STEPS,
+              deadline=None):
+    """Integrate the geodesics from x0 (N, d) with velocities v0 (N, d) to t = t1 (one
+    adaptive step size per pair; ``rtol`` a number or an (N,) array).  Returns a Flow."""
+    x0 = np.atleast_2d(np.asarray(x0, dtype=float))
+    v0 = np.atleast_2d(np.asarray(v0, dtype=float))
+    N, d = x0.shape
+    parts = [x0, v0]
+    if variational:
+        parts += [np.zeros((N, d * d)), np.tile(np.eye(d).ravel(), (N, 1))]
+    y = np.concatenate(parts, axis=1)
+    f = _rhs(core, d, variational)
+    rtol = np.broadcast_to(np.asarray(rtol, dtype=float), (N,)).copy()
+    atol = rtol * 1e-2
+    t1 = np.broadcast_to(np.asarray(t1, dtype=float), (N,)).copy()
+    t = np.zeros(N)
+    steps = np.zeros(N, dtype=int)
+    ok = np.ones(N, dtype=bool)
+    done = t1 == 0
+    ne = 2 * d
+    evals = 0
+    with np.errstate(all="ignore"):
+        fy = f(y)
+        evals += 1
+        ok &= np.all(np.isfinite(fy), axis=1)
+        done |= ~ok
+        # initial step (Hairer, Norsett & Wanner II.4), per pair
+        sc = atol[:, None] + np.abs(y[:, :ne]) * rtol[:, None]
+        d0 = np.sqrt(np.mean((y[:, :ne] / sc) ** 2, axis=1))
+        d1 = np.sqrt(np.mean((fy[:, :ne] / sc) ** 2, axis=1))
+        h0 = np.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / np.maximum(d1, 1e-300))
+        h0 = np.minimum(h0, np.abs(t1))
+        f1 = f(y + h0[:, None] * fy)
+        evals += 1
+        d2 = np.sqrt(np.mean(((f1[:, :ne] - fy[:, :ne]) / sc) ** 2, axis=1)) / h0
+        dm = np.maximum(d1, d2)
+        h1 = np.where(dm <= 1e-15, np.maximum(1e-6, h0 * 1e-3),
+                      (0.01 / np.maximum(dm, 1e-300)) ** (1 / 8))
+        h = np.minimum(100 * h0, h1)
+        h = np.where(np.isfinite(h) & (h > 0), h, 1e-3)
+        K = np.empty((_dop.N_STAGES + 1, N, y.shape[1]))
+        while True:
+            act = np.flatnonzero(~done)
+            if act.size == 0:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                ok[act] = False
+                break
+            ya, ha = y[act], np.minimum(h[act], t1[act] - t[act])
+            Ka = K[:, :act.size]
+            Ka[0] = fy[act]
+            for s in range(1, _dop.N_STAGES):
+                dy = np.tensordot(_A[s, :s], Ka[:s], axes=(0, 0)) * ha[:, None]
+                Ka[s] = f(ya + dy)
+            ynew = ya + ha[:, None] * np.tensordot(_B, Ka[:-1], axes=(0, 0))
+            fnew = f(ynew)
+            Ka[-1] = fnew
+            evals += _dop.N_STAGES
+            scale = atol[act, None] + np.maximum(np.abs(ya[:, :ne]),
+                                                 np.abs(ynew[:, :ne])) * rtol[act, None]
+            err5 = np.tensordot(_E5, Ka[:, :, :ne], axes=(0, 0)) / scale
+            err3 = np.tensordot(_E3, Ka[:, :, :ne], axes=(0, 0)) / scale
+            e5 = np.sum(err5 ** 2, axis=1)
+            e3 = np.sum(err3 ** 2, axis=1)
+            denom = e5 + 0.01 * e3
+            err = np.where(denom > 0, ha * e5 / np.sqrt(np.maximum(denom, 1e-300) * ne), 0.0)
+            good = np.isfinite(err) & np.all(np.isfinite(fnew), axis=1) & \
+                np.all(np.isfinite(ynew), axis=1)
+            good &= core.inside(ynew[:, :d])
+            accept = good & (err < 1)
+            fac = np.where(err == 0, _MAX_FACTOR,
+                           np.clip(_SAFETY * np.power(np.where(err > 0, err, 1), -1 / 8),
+                                   _MIN_FACTOR, _MAX_FACTOR))
+            fac = np.where(accept, fac, np.where(good, np.minimum(fac, 1.0), 0.25))
+            acc_idx = act[accept]
+            y[acc_idx] = ynew[accept]
+            fy[acc_idx] = fnew[accept]
+            t[acc_idx] += ha[accept]
+            h[act] = ha * fac
+            steps[act] += 1
+            finished = np.abs(t1[act] - t[act]) <= 1e-14 * np.abs(t1[act])
+            collapsed = (h[act] < 1e-12 * np.abs(t1[act])) | (steps[act] >= max_steps)
+            ok[act[collapsed & ~finished]] = False
+            done[act[finished | collapsed]] = True
+    y[~ok] = np.nan
+    return Flow(y, ok, steps, evals)
+
+
+# ----------------------------------------------------------------------
+# shooting
+@dataclass
+class BatchSolution:
+    """log maps of N pairs: ``velocity`` (N, d), ``residual`` (N,) relative endpoint miss,
+    ``converged`` (N,) bool, ``iterations`` (N,) Newton steps, ``continuation`` (N,)
+    number of continuation pieces used (1 = plain Newton), ``target`` (N, d) the end
+    points actually aimed at (angles unwrapped)."""
+
+    velocity: np.ndarray
+    residual: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    continuation: np.ndarray
+    target: np.ndarray
+
+
+def unwrap(core, x0, xq):
+    """The copy of each angle coordinate of xq nearest x0."""
+    xq = np.array(xq, dtype=float)
+    for i, per in enumerate(core.periods):
+        if per:
+            xq[:, i] = x0[:, i] + (xq[:, i] - x0[:, i] + per / 2) % per - per / 2
+    return xq
+
+
+def initial_guess(core, x0, xq):
+    """log_p(q) ~ D + 1/2 Gamma(p)(D, D), D = q - p (chart-independent to second order);
+    D alone where the correction is not smaller than D in the Fisher norm."""
+    D = xq - x0
+    with np.errstate(all="ignore"):
+        (a,) = core.acc(x0, D)  # -Gamma(p)(D, D)
+        (g,) = core.metric(x0)
+        corr = -0.5 * a
+        nD = np.einsum("ni,nij,nj->n", D, g, D)
+        nc = np.einsum("ni,nij,nj->n", corr, g, corr)
+    use = np.isfinite(nc) & (nc < 0.25 * nD)
+    v = np.where(use[:, None], D + corr, D)
+    return v
+
+
+def _residual(x1, q):
+    return np.max(np.abs(x1 - q) / np.maximum(1.0, np.abs(q)), axis=1)
+
+
+def newton(core, x0, q, v, tol=TOL, max_iter=40, deadline=None, loose=True):
+    """Damped Newton (shooting) on xi(1; x0, v) = q for all pairs.  Returns
+    (v, residual, converged, iterations); residuals measured at ``RTOL``."""
+    N, d = x0.shape
+    v = np.array(v, dtype=float)
+    res = np.full(N, np.inf)
+    res_rtol = np.full(N, 1.0)          # rtol of the integration that measured res
+    J = np.full((N, d, d), np.nan)
+    F = np.full((N, d), np.nan)
+    have = np.zeros(N, dtype=bool)      # (res, J, F) belong to the current v
+    lam = np.ones(N)
+    step = np.zeros((N, d))
+    conv = np.zeros(N, dtype=bool)
+    failed = np.zeros(N, dtype=bool)
+    iters = np.zeros(N, dtype=int)
+    shrink = np.zeros(N, dtype=int)
+    for _ in range(4 * max_iter):
+        active = ~conv & ~failed
+        if not active.any():
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        idx = np.flatnonzero(active)
+        first = ~have[idx]
+        # trial velocities: the current v (not yet evaluated) or a damped Newton step
+        trial = np.where(first[:, None], v[idx], v[idx] - lam[idx, None] * step[idx])
+        # loose integrations while the residual is large (inexact Newton)
+        r_prev = np.where(np.isfinite(res[idx]), res[idx], 1.0)
+        rt = np.clip(1e-3 * r_prev ** 2, RTOL, 1e-6) if loose else np.full(idx.size, RTOL)
+        flow = integrate(core, x0[idx], trial, variational=True, rtol=rt, deadline=deadline)
+        x1 = flow.y[:, :d]
+        Jn = flow.y[:, 2 * d:2 * d + d * d].reshape(-1, d, d)
+        rn = np.where(flow.ok, _residual(x1, q[idx]), np.inf)
+        # first evaluations: accept whatever is finite; a guess that leaves the domain
+        # is shortened (up to 12 halvings)
+        f_ok = first & flow.ok
+        f_bad = first & ~flow.ok
+        better = ~first & flow.ok & ((rn < res[idx]) | (rn <= tol) |
+                                     ((rt < res_rtol[idx]) & (rn < 2 * res[idx])))
+        take = f_ok | better
+        ti = idx[take]
+        v[ti], res[ti], res_rtol[ti] = trial[take], rn[take], rt[take]
+        J[ti], F[ti] = Jn[take], (x1 - q[idx])[take]
+        have[ti] = True
+        lam[ti] = 1.0
+        iters[idx[better]] += 1
+        bi = idx[f_bad]
+        v[bi] /= 2
+        shrink[bi] += 1
+        failed[bi[shrink[bi] > 12]] = True
+        worse = idx[~first & ~take]
+        lam[worse] /= 2
+        failed[worse[lam[worse] < 1e-4]] = True
+        # convergence, certified at the final tolerance
+        conv |= have & (res <= tol) & (res_rtol <= RTOL * 1.0001)
+        failed |= iters >= max_iter
+        # new Newton steps where the state changed
+        new = ti[~conv[ti]]
+        if new.size:
+            try:
+                step[new] = np.linalg.solve(J[new], F[new][:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:
+                for i in new:
+                    try:
+                        step[i] = np.linalg.solve(J[i], F[i])
+                    except np.linalg.LinAlgError:
+                        failed[i] = True
+            bad = ~np.all(np.isfinite(step[new]), axis=1)
+            failed[new[bad]] = True
+    return v, res, conv, iters
+
+
+def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16, 64)):
+    """log maps of all pairs (x0[n], xq[n]) by shooting, with continuation in the end
+    point for the pairs plain Newton does not solve.  Returns a :class:`BatchSolution`."""
+    deadline = time.monotonic() + time_limit
+    x0 = np.atleast_2d(np.asarray(x0, dtype=float))
+    xq = unwrap(core, x0, np.atleast_2d(np.asarray(xq, dtype=float)))
+    N = len(x0)
+    v = initial_guess(core, x0, xq)
+    v, res, conv, iters = newton(core, x0, xq, v, tol, deadline=deadline)
+    cont = np.ones(N, dtype=int)
+    for n in pieces:
+        todo = np.flatnonzero(~conv)
+        if todo.size == 0 or time.monotonic() > deadline:
+            break
+        p0, pq = x0[todo], xq[todo]
+        vv = (pq - p0) / n
+        alive = np.ones(todo.size, dtype=bool)
+        it_sum = np.zeros(todo.size, dtype=int)
+        r = np.full(todo.size, np.inf)
+        for k in range(1, n + 1):
+            s = k / n
+            a = np.flatnonzero(alive)
+            if a.size == 0:
+                break
+            target = p0[a] + s * (pq[a] - p0[a])
+            last = k == n
+            va, ra, ca, ia = newton(core, p0[a], target, vv[a], tol if last else 1e-8,
+                                    deadline=deadline, loose=True)
+            it_sum[a] += ia
+            alive[a[~ca]] = False
+            r[a] = ra
+            # predictor for the next target: scale the velocity with the chord
+            vv[a] = va * (min(1.0, s + 1.0 / n) / s)
+            if last:
+                vv[a] = va
+        good = alive
+        gi = todo[good]
+        v[gi], res[gi], conv[gi] = vv[good], r[good], True
+        iters[todo] += it_sum
+        cont[gi] = n
+        res[todo[~good]] = np.minimum(res[todo[~good]], r[~good])
+    return BatchSolution(v, res, conv, iters, cont, xq)
+
+
+def speeds(core, x, v):
+    """sqrt(v^T g(x) v) for every row (the length of a geodesic on [0, 1])."""
+    (g,) = core.metric(np.atleast_2d(x))
+    return np.sqrt(np.einsum("ni,nij,nj->n", v, g, v))
