@@ -106,9 +106,54 @@ def _tidy_divergence(expr, deep=True):
         atoms = sorted(sp.Add(*logs).atoms(sp.log), key=sp.default_sort_key)
         collected = sp.collect(sp.Add(*logs), atoms, evaluate=False)
         cands.append(sp.Add(*(sp.factor(c) * k for k, c in collected.items())) + r)
+        cands.append(grouped_form(e))
     except (sp.PolynomialError, NotImplementedError, TypeError):  # pragma: no cover
         pass
     return min(cands, key=lambda c: (_cost(c), sp.default_sort_key(c)))
+
+
+def _special(factor):
+    return isinstance(factor, sp.Function) or (factor.is_Pow and isinstance(factor.base, sp.Function))
+
+
+def grouped_form(expr):
+    """Terms grouped by special function, as a reader writes a divergence.
+
+    Every product of function values (psi(a), log Gamma(a), log b, ...) gets one
+    factored coefficient; two logarithms with opposite symbolic coefficients
+    become one difference, c (log a - log b); the algebraic rest is put over one
+    denominator and factored when that is no longer.  Gamma's KL becomes
+    (a_p - a_q) psi(a_p) - log Gamma(a_p) + log Gamma(a_q) + a_q (log b_p - log b_q)
+    + a_p (b_q - b_p)/b_p.  Exact: only expansion, collection and factoring.
+    """
+    e = sp.expand(sp.sympify(expr, strict=True))
+    coef, rest = {}, []
+    for t in sp.Add.make_args(e):
+        factors = sp.Mul.make_args(t)
+        special = [f for f in factors if _special(f)]
+        if not special:
+            rest.append(t)
+            continue
+        key = sp.Mul(*special)
+        coef[key] = coef.get(key, 0) + sp.Mul(*[f for f in factors if not _special(f)])
+    coef = {k: sp.factor(c) for k, c in coef.items() if c != 0}
+    logs = sorted((k for k in coef if isinstance(k, sp.log)), key=sp.default_sort_key)
+    out, used = [], set()
+    for a in logs:
+        if a in used or coef[a].is_number:
+            continue
+        for b in logs:
+            if b != a and b not in used and sp.expand(coef[a] + coef[b]) == 0:
+                out.append(coef[a] * (a - b))
+                used |= {a, b}
+                break
+    out += [c * k for k, c in sorted(coef.items(), key=lambda kc: sp.default_sort_key(kc[0]))
+            if k not in used]
+    r = sp.Add(*rest)
+    one = sp.factor(sp.cancel(sp.together(r)))
+    if sp.count_ops(one) <= sp.count_ops(r) + 1:  # a (b_q - b_p)/b_p over -a + a b_q/b_p
+        r = one
+    return sp.Add(*out) + r
 
 
 QUICK_TIDY_MAX_OPS = 60
