@@ -435,10 +435,15 @@ class Family(Declaration):
 
     # ------------------------------------------------------------------
     # numeric code
-    def numeric(self, quantity):
-        """A vectorised numpy function for ``quantity`` (see :mod:`symgeo.codegen.numpy`)."""
-        return self._cached(("numeric", quantity),
-                            lambda: _codegen.compile_quantity(self, quantity))
+    def numeric(self, quantity, backend="numpy"):
+        """A vectorised function for ``quantity`` (see :mod:`symgeo.codegen.numpy`).
+
+        ``backend="numpy"``: numpy/scipy code, NaN outside the domain, a fast path at
+        one point; ``backend="jax"``: pure jax.numpy code for ``jax.jit``,
+        ``jax.vmap`` and ``jax.grad`` (the numeric routes are numpy only).
+        """
+        key = ("numeric", quantity) if backend == "numpy" else ("numeric", quantity, backend)
+        return self._cached(key, lambda: _codegen.compile_quantity(self, quantity, backend))
 
     def _repr_latex_(self):
         return family_latex(self)

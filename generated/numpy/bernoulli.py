@@ -80,7 +80,7 @@ def _mask(out, keep, value, shape):
 
 
 def _in_domain(p):
-    return (numpy.isfinite(p)) & (numpy.greater(p, 0)) & (numpy.less(p, 1))
+    return (numpy.greater(p, 0)) & (numpy.less(p, 1))
 
 
 
@@ -93,7 +93,7 @@ def fisher(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1), numpy.nan)
             return numpy.array([-1/(p*(p - 1))], dtype=float).reshape((1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -117,7 +117,7 @@ def cramer_rao(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1), numpy.nan)
             return numpy.array([p*(1 - p)], dtype=float).reshape((1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -141,7 +141,7 @@ def jeffreys_prior(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             out = math.sqrt(-1/(p*(p - 1)))
             return numpy.float64(out)
@@ -165,7 +165,7 @@ def score(x, p):
     if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p, = float(x), float(p),
-            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(x)) and ((p > 0)) and ((p < 1))):
                 return numpy.full((1,), numpy.nan)
             if not (((x == 0)) or ((x == 1))):
                 return numpy.full((1,), numpy.nan)
@@ -192,7 +192,7 @@ def log_density(x, p):
     if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p, = float(x), float(p),
-            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(x)) and ((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             if not (((x == 0)) or ((x == 1))):
                 return numpy.float64(-numpy.inf)
@@ -231,42 +231,34 @@ def kl(p_p, p_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] p_p*(log(p_p/p_q) - log(1 - p_p) + log(1 - p_q)) + log(1 - p_p) - log(1 - p_q)
+      [.] p_p*(log(p_p) - log(p_q)) + (1 - p_p)*(log(1 - p_p) - log(1 - p_q))
     """
     if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p_p, p_q, = float(p_p), float(p_q),
-            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not (((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
-            _c0 = math.log(1 - p_p)
-            _c1 = math.log(1 - p_q)
-            out = _c0 - _c1 + p_p*(-_c0 + _c1 + math.log(p_p/p_q))
+            _c0 = p_p - 1
+            out = -_c0*(math.log(-_c0) - math.log(1 - p_q)) + p_p*(math.log(p_p) - math.log(p_q))
             if out < 2e-06:
                 _t0 = p_p - p_q
                 _t1 = _t0**2
                 _t2 = p_p**(-1)
-                _t3 = p_p**2
-                _t4 = (_t3 - 2*p_p + 1)**(-1)
-                _t5 = _t4*p_p
-                _t6 = 20*_t0
-                _t7 = p_p**4
-                _t8 = 12*_t0**3
-                _t9 = p_p**3
-                _t10 = 15*_t1
-                _t11 = _t6/(-3*_t3 + _t9 + 3*p_p - 1)
-                _t12 = _t10/(6*_t3 + _t7 - 4*_t9 - 4*p_p + 1)
-                _t13 = _t8/(-10*_t3 - 5*_t7 + 10*_t9 + p_p**5 + 5*p_p - 1)
-                if (0.5)*_t1*(_t2 + _t4 - _t5) < 1e-06:
-                    out = (0.016666666666666666)*_t1*(_t10/_t9 - _t11*p_p + _t11 - _t12*p_p + _t12 - _t13*p_p + _t13 + 30*_t2 + 30*_t4 - 30*_t5 + _t8/_t7 + _t6/_t3)
+                _t3 = (p_p - 1)**(-1)
+                _t4 = p_p**2
+                _t5 = p_p**4
+                _t6 = _t0**3
+                _t7 = p_p**3
+                if (0.5)*_t1*(_t2 - _t3) < 1e-06:
+                    out = (0.016666666666666666)*_t1*(-20*_t0/(_t4 - 2*p_p + 1) + 20*_t0/_t4 - 15*_t1/(-3*_t4 + _t7 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
-        _c0 = numpy.log(1 - p_p)
-        _c1 = numpy.log(1 - p_q)
-        out = _c0 - _c1 + p_p*(-_c0 + _c1 + numpy.log(p_p/p_q))
+        _c0 = p_p - 1
+        out = -_c0*(numpy.log(-_c0) - numpy.log(1 - p_q)) + p_p*(numpy.log(p_p) - numpy.log(p_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -276,19 +268,13 @@ def kl(p_p, p_q):
             _t0 = p_p - p_q
             _t1 = _t0**2
             _t2 = 1/(p_p)
-            _t3 = p_p**2
-            _t4 = 1/((_t3 - 2*p_p + 1))
-            _t5 = _t4*p_p
-            _t6 = 20*_t0
-            _t7 = ((p_p**2)**2)
-            _t8 = 12*(_t0**2*_t0)
-            _t9 = (p_p**2*p_p)
-            _t10 = 15*_t1
-            _t11 = _t6/(-3*_t3 + _t9 + 3*p_p - 1)
-            _t12 = _t10/(6*_t3 + _t7 - 4*_t9 - 4*p_p + 1)
-            _t13 = _t8/(-10*_t3 - 5*_t7 + 10*_t9 + p_p**5 + 5*p_p - 1)
-            _close = (1/2)*_t1*(_t2 + _t4 - _t5) < 1e-06
-            out[_near] = numpy.where(_close, (1/60)*_t1*(_t10/_t9 - _t11*p_p + _t11 - _t12*p_p + _t12 - _t13*p_p + _t13 + 30*_t2 + 30*_t4 - 30*_t5 + _t8/_t7 + _t6/_t3), out[_near])
+            _t3 = 1/((p_p - 1))
+            _t4 = p_p**2
+            _t5 = ((p_p**2)**2)
+            _t6 = (_t0**2*_t0)
+            _t7 = (p_p**2*p_p)
+            _close = (1/2)*_t1*(_t2 - _t3) < 1e-06
+            out[_near] = numpy.where(_close, (1/60)*_t1*(-20*_t0/(_t4 - 2*p_p + 1) + 20*_t0/_t4 - 15*_t1/(-3*_t4 + _t7 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -303,7 +289,7 @@ def alpha_divergence(alpha, p_p, p_q):
     if isinstance(alpha, _NUMBER) and isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p_p, p_q, = float(alpha), float(p_p), float(p_q),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not ((math.isfinite(alpha)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = alpha - 1
             _c1 = math.log(1 - p_p)
@@ -335,7 +321,7 @@ def entropy(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = p - 1
             out = _c0*math.log(-_c0) - p*math.log(p)
@@ -361,7 +347,7 @@ def cross_entropy(p_p, p_q):
     if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p_p, p_q, = float(p_p), float(p_q),
-            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not (((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
             out = -p_p*math.log(p_q) + (p_p - 1)*math.log(1 - p_q)
             return numpy.float64(out)
@@ -385,7 +371,7 @@ def amari_chentsov(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1, 1), numpy.nan)
             return numpy.array([-(2*p - 1)/(p**2*(p - 1)**2)], dtype=float).reshape((1, 1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -409,7 +395,7 @@ def christoffel(alpha, p):
     if isinstance(alpha, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p, = float(alpha), float(p),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(alpha)) and ((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1, 1), numpy.nan)
             _c0 = 2*p
             _c1 = p**(-1)
@@ -437,7 +423,7 @@ def scalar_curvature(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             out = 0
             return numpy.float64(out)

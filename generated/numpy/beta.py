@@ -434,29 +434,23 @@ def entropy(a, b):
     """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
 
     Formula (entries in row-major order):
-      [.] -a*(polygamma(0, a) - polygamma(0, a + b)) - b*(polygamma(0, b) - polygamma(0, a + b)) + log(beta(a, b)) + polygamma(0, a) + polygamma(0, b) - 2*polygamma(0, a + b)
+      [.] (1 - a)*polygamma(0, a) + (1 - b)*polygamma(0, b) + (a + b - 2)*polygamma(0, a + b) + log(beta(a, b))
     """
     if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             a, b, = float(a), float(b),
             if not ((math.isfinite(a)) and (math.isfinite(b)) and ((a > 0)) and ((b > 0))):
                 return numpy.float64(numpy.nan)
-            _c0 = scipy.special.psi(a)
-            _c1 = scipy.special.psi(b)
-            _c2 = scipy.special.psi(a + b)
-            _c3 = -_c2
-            out = _c0 + _c1 - 2*_c2 - a*(_c0 + _c3) - b*(_c1 + _c3) + scipy.special.betaln(a, b)
+            _c0 = a + b
+            out = (_c0 - 2)*scipy.special.psi(_c0) - (a - 1)*scipy.special.psi(a) - (b - 1)*scipy.special.psi(b) + scipy.special.betaln(a, b)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a, b)
-        _c0 = scipy.special.psi(a)
-        _c1 = scipy.special.psi(b)
-        _c2 = scipy.special.psi(a + b)
-        _c3 = -_c2
-        out = _c0 + _c1 - 2*_c2 - a*(_c0 + _c3) - b*(_c1 + _c3) + scipy.special.betaln(a, b)
+        _c0 = a + b
+        out = (_c0 - 2)*scipy.special.psi(_c0) - (a - 1)*scipy.special.psi(a) - (b - 1)*scipy.special.psi(b) + scipy.special.betaln(a, b)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -466,27 +460,21 @@ def cross_entropy(a_p, b_p, a_q, b_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] -a_q*polygamma(0, a_p) + a_q*polygamma(0, a_p + b_p) - b_q*polygamma(0, b_p) + b_q*polygamma(0, a_p + b_p) + log(beta(a_q, b_q)) + polygamma(0, a_p) + polygamma(0, b_p) - 2*polygamma(0, a_p + b_p)
+      [.] (1 - a_q)*polygamma(0, a_p) + (1 - b_q)*polygamma(0, b_p) + (a_q + b_q - 2)*polygamma(0, a_p + b_p) + log(beta(a_q, b_q))
     """
     if isinstance(a_p, _NUMBER) and isinstance(b_p, _NUMBER) and isinstance(a_q, _NUMBER) and isinstance(b_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             a_p, b_p, a_q, b_q, = float(a_p), float(b_p), float(a_q), float(b_q),
             if not ((math.isfinite(a_p)) and (math.isfinite(a_q)) and (math.isfinite(b_p)) and (math.isfinite(b_q)) and ((a_p > 0)) and ((a_q > 0)) and ((b_p > 0)) and ((b_q > 0))):
                 return numpy.float64(numpy.nan)
-            _c0 = scipy.special.psi(a_p)
-            _c1 = scipy.special.psi(b_p)
-            _c2 = scipy.special.psi(a_p + b_p)
-            out = -_c0*a_q + _c0 - _c1*b_q + _c1 + _c2*a_q + _c2*b_q - 2*_c2 + scipy.special.betaln(a_q, b_q)
+            out = -(a_q - 1)*scipy.special.psi(a_p) - (b_q - 1)*scipy.special.psi(b_p) + (a_q + b_q - 2)*scipy.special.psi(a_p + b_p) + scipy.special.betaln(a_q, b_q)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     a_p, b_p, a_q, b_q, shape = _args(a_p, b_p, a_q, b_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
-        _c0 = scipy.special.psi(a_p)
-        _c1 = scipy.special.psi(b_p)
-        _c2 = scipy.special.psi(a_p + b_p)
-        out = -_c0*a_q + _c0 - _c1*b_q + _c1 + _c2*a_q + _c2*b_q - 2*_c2 + scipy.special.betaln(a_q, b_q)
+        out = -(a_q - 1)*scipy.special.psi(a_p) - (b_q - 1)*scipy.special.psi(b_p) + (a_q + b_q - 2)*scipy.special.psi(a_p + b_p) + scipy.special.betaln(a_q, b_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -82,7 +82,7 @@ def _mask(out, keep, value, shape):
 
 
 def _in_domain(p):
-    return (numpy.isfinite(p)) & (numpy.greater(p, 0)) & (numpy.less(p, 1))
+    return (numpy.greater(p, 0)) & (numpy.less(p, 1))
 
 
 
@@ -95,7 +95,7 @@ def fisher(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1), numpy.nan)
             return numpy.array([-10/(p*(p - 1))], dtype=float).reshape((1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -119,7 +119,7 @@ def cramer_rao(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1), numpy.nan)
             return numpy.array([-0.1*p*(p - 1)], dtype=float).reshape((1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -143,7 +143,7 @@ def jeffreys_prior(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             out = math.sqrt(10)*math.sqrt(-1/(p*(p - 1)))
             return numpy.float64(out)
@@ -167,7 +167,7 @@ def score(x, p):
     if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p, = float(x), float(p),
-            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(x)) and ((p > 0)) and ((p < 1))):
                 return numpy.full((1,), numpy.nan)
             if not (((x >= 0)) and ((x <= 10)) and ((x == math.floor(x)))):
                 return numpy.full((1,), numpy.nan)
@@ -194,7 +194,7 @@ def log_density(x, p):
     if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p, = float(x), float(p),
-            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(x)) and ((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             if not (((x >= 0)) and ((x <= 10)) and ((x == math.floor(x)))):
                 return numpy.float64(-numpy.inf)
@@ -233,16 +233,15 @@ def kl(p_p, p_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] -10*p_p*(-log(p_p) + log(p_q) + log(1 - p_p) - log(1 - p_q)) + 10*log(1 - p_p) - 10*log(1 - p_q)
+      [.] 10*p_p*(log(p_p) - log(p_q)) - 10*(p_p - 1)*(log(1 - p_p) - log(1 - p_q))
     """
     if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p_p, p_q, = float(p_p), float(p_q),
-            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not (((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
-            _c0 = math.log(1 - p_p)
-            _c1 = math.log(1 - p_q)
-            out = 10*_c0 - 10*_c1 + 10*p_p*(-_c0 + _c1 + math.log(p_p) - math.log(p_q))
+            _c0 = p_p - 1
+            out = -10*_c0*(math.log(-_c0) - math.log(1 - p_q)) + 10*p_p*(math.log(p_p) - math.log(p_q))
             if out < 2e-06:
                 _t0 = p_p - p_q
                 _t1 = _t0**2
@@ -268,9 +267,8 @@ def kl(p_p, p_q):
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
-        _c0 = numpy.log(1 - p_p)
-        _c1 = numpy.log(1 - p_q)
-        out = 10*_c0 - 10*_c1 + 10*p_p*(-_c0 + _c1 + numpy.log(p_p) - numpy.log(p_q))
+        _c0 = p_p - 1
+        out = -10*_c0*(numpy.log(-_c0) - numpy.log(1 - p_q)) + 10*p_p*(numpy.log(p_p) - numpy.log(p_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -309,7 +307,7 @@ def alpha_divergence(alpha, p_p, p_q):
     if isinstance(alpha, _NUMBER) and isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p_p, p_q, = float(alpha), float(p_p), float(p_q),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not ((math.isfinite(alpha)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = alpha - 1
             _c1 = math.log(1 - p_p)
@@ -341,7 +339,7 @@ def entropy(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = p - 1
             _c1 = math.log(-_c0)
@@ -372,37 +370,35 @@ def cross_entropy(p_p, p_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] -10*p_p**9*(1 - p_p)*log(10) - 45*p_p**8*(1 - p_p)**2*log(45) - 120*p_p**7*(1 - p_p)**3*log(120) - 210*p_p**6*(1 - p_p)**4*log(210) - 252*p_p**5*(1 - p_p)**5*log(252) - 210*p_p**4*(1 - p_p)**6*log(210) - 120*p_p**3*(1 - p_p)**7*log(120) - 45*p_p**2*(1 - p_p)**8*log(45) - 10*p_p*(1 - p_p)**9*log(10) - 10*p_p*(log(p_p) - log(1 - p_p)) - 10*p_p*(-log(p_p) + log(p_q) + log(1 - p_p) - log(1 - p_q)) - 10*log(1 - p_q)
+      [.] -10*p_p**9*(1 - p_p)*log(10) - 45*p_p**8*(1 - p_p)**2*log(45) - 120*p_p**7*(1 - p_p)**3*log(120) - 210*p_p**6*(1 - p_p)**4*log(210) - 252*p_p**5*(1 - p_p)**5*log(252) - 210*p_p**4*(1 - p_p)**6*log(210) - 120*p_p**3*(1 - p_p)**7*log(120) - 45*p_p**2*(1 - p_p)**8*log(45) - 10*p_p*(1 - p_p)**9*log(10) + 10*p_p*(log(p_p) - log(p_q)) - 10*p_p*(log(p_p) - log(1 - p_p)) - 10*(p_p - 1)*(log(1 - p_p) - log(1 - p_q)) - 10*log(1 - p_p)
     """
     if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p_p, p_q, = float(p_p), float(p_q),
-            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not (((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
-            _c0 = math.log(1 - p_q)
-            _c1 = p_p - 1
-            _c2 = math.log(10)
-            _c3 = 10*p_p
+            _c0 = p_p - 1
+            _c1 = math.log(-_c0)
+            _c2 = math.log(p_p)
+            _c3 = math.log(10)
             _c4 = 45*math.log(45)
-            _c5 = 120*math.log(120)
+            _c5 = math.log(120)
             _c6 = 210*math.log(210)
-            _c7 = -math.log(-_c1) + math.log(p_p)
-            out = -10*_c0 + _c1**9*_c2*_c3 - _c1**8*_c4*p_p**2 + _c1**7*_c5*p_p**3 - _c1**6*_c6*p_p**4 + 252*_c1**5*p_p**5*math.log(252) - _c1**4*_c6*p_p**6 + _c1**3*_c5*p_p**7 - _c1**2*_c4*p_p**8 + 10*_c1*_c2*p_p**9 - _c3*_c7 + _c3*(_c0 + _c7 - math.log(p_q))
+            out = 10*_c0**9*_c3*p_p - _c0**8*_c4*p_p**2 + 120*_c0**7*_c5*p_p**3 - _c0**6*_c6*p_p**4 + 252*_c0**5*p_p**5*math.log(252) - _c0**4*_c6*p_p**6 + 120*_c0**3*_c5*p_p**7 - _c0**2*_c4*p_p**8 + 10*_c0*_c3*p_p**9 - 10*_c0*(_c1 - math.log(1 - p_q)) - 10*_c1 - 10*p_p*(-_c1 + _c2) + 10*p_p*(_c2 - math.log(p_q))
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     p_p, p_q, shape = _args(p_p, p_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
-        _c0 = numpy.log(1 - p_q)
-        _c1 = p_p - 1
-        _c2 = numpy.log(10)
-        _c3 = 10*p_p
+        _c0 = p_p - 1
+        _c1 = numpy.log(-_c0)
+        _c2 = numpy.log(p_p)
+        _c3 = numpy.log(10)
         _c4 = 45*numpy.log(45)
-        _c5 = 120*numpy.log(120)
+        _c5 = numpy.log(120)
         _c6 = 210*numpy.log(210)
-        _c7 = -numpy.log(-_c1) + numpy.log(p_p)
-        out = -10*_c0 + _c1**9*_c2*_c3 - _c1**8*_c4*p_p**2 + _c1**7*_c5*(p_p**2*p_p) - _c1**6*_c6*((p_p**2)**2) + 252*_c1**5*p_p**5*numpy.log(252) - ((_c1**2)**2)*_c6*p_p**6 + (_c1**2*_c1)*_c5*p_p**7 - _c1**2*_c4*p_p**8 + 10*_c1*_c2*p_p**9 - _c3*_c7 + _c3*(_c0 + _c7 - numpy.log(p_q))
+        out = 10*_c0**9*_c3*p_p - _c0**8*_c4*p_p**2 + 120*_c0**7*_c5*(p_p**2*p_p) - _c0**6*_c6*((p_p**2)**2) + 252*_c0**5*p_p**5*numpy.log(252) - ((_c0**2)**2)*_c6*p_p**6 + 120*(_c0**2*_c0)*_c5*p_p**7 - _c0**2*_c4*p_p**8 + 10*_c0*_c3*p_p**9 - 10*_c0*(_c1 - numpy.log(1 - p_q)) - 10*_c1 - 10*p_p*(-_c1 + _c2) + 10*p_p*(_c2 - numpy.log(p_q))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -417,7 +413,7 @@ def amari_chentsov(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1, 1), numpy.nan)
             return numpy.array([-10*(2*p - 1)/(p**2*(p - 1)**2)], dtype=float).reshape((1, 1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -441,7 +437,7 @@ def christoffel(alpha, p):
     if isinstance(alpha, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p, = float(alpha), float(p),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(alpha)) and ((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1, 1), numpy.nan)
             _c0 = 2*p
             _c1 = p**(-1)
@@ -469,7 +465,7 @@ def scalar_curvature(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             out = 0
             return numpy.float64(out)

@@ -78,7 +78,7 @@ def _mask(out, keep, value, shape):
 
 
 def _in_domain(p1, p2):
-    return (numpy.isfinite(p1)) & (numpy.isfinite(p2)) & (numpy.greater(p1, 0)) & (numpy.greater(p2, 0)) & (numpy.less(p1, 1)) & (numpy.less(p2, 1)) & (numpy.less(p1 + p2, 1))
+    return (numpy.greater(p1, 0)) & (numpy.greater(p2, 0)) & (numpy.less(p1, 1)) & (numpy.less(p2, 1)) & (numpy.less(p1 + p2, 1))
 
 
 
@@ -94,7 +94,7 @@ def fisher(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2, 2), numpy.nan)
             _c0 = p2 - 1
             _c1 = (_c0 + p1)**(-1)
@@ -130,7 +130,7 @@ def cramer_rao(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2, 2), numpy.nan)
             _c0 = -p1*p2
             return numpy.array([p1*(1 - p1), _c0, _c0, p2*(1 - p2)], dtype=float).reshape((2, 2))
@@ -159,7 +159,7 @@ def jeffreys_prior(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             out = math.sqrt(-1/(p1 + p2 - 1))/(math.sqrt(p1)*math.sqrt(p2))
             return numpy.float64(out)
@@ -184,7 +184,7 @@ def score(x, p1, p2):
     if isinstance(x, _NUMBER) and isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p1, p2, = float(x), float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and (math.isfinite(x)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not ((math.isfinite(x)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2,), numpy.nan)
             if not (((x >= 1)) and ((x <= 3)) and ((x == math.floor(x)))):
                 return numpy.full((2,), numpy.nan)
@@ -214,7 +214,7 @@ def log_density(x, p1, p2):
     if isinstance(x, _NUMBER) and isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p1, p2, = float(x), float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and (math.isfinite(x)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not ((math.isfinite(x)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             if not (((x >= 1)) and ((x <= 3)) and ((x == math.floor(x)))):
                 return numpy.float64(-numpy.inf)
@@ -262,73 +262,50 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] p1_p*log(p1_p) - p1_p*log(p1_q) + p2_p*log(p2_p) - p2_p*log(p2_q) + (-p1_p - p2_p + 1)*log(-p1_p - p2_p + 1) + (p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
+      [.] p1_p*(log(p1_p) - log(p1_q)) + p2_p*(log(p2_p) - log(p2_q)) + (log(-p1_p - p2_p + 1) - log(-p1_q - p2_q + 1))*(-p1_p - p2_p + 1)
     """
     if isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1_p, p2_p, p1_q, p2_q, = float(p1_p), float(p2_p), float(p1_q), float(p2_q),
-            if not ((math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+            if not (((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = p1_p + p2_p - 1
-            out = -_c0*math.log(-_c0) + _c0*math.log(-p1_q - p2_q + 1) + p1_p*math.log(p1_p) - p1_p*math.log(p1_q) + p2_p*math.log(p2_p) - p2_p*math.log(p2_q)
+            out = -_c0*(math.log(-_c0) - math.log(-p1_q - p2_q + 1)) + p1_p*(math.log(p1_p) - math.log(p1_q)) + p2_p*(math.log(p2_p) - math.log(p2_q))
             if out < 2e-06:
                 _t0 = p1_p - p1_q
                 _t1 = _t0**2
                 _t2 = p2_p - p2_q
                 _t3 = _t2**2
-                _t4 = 2*p1_p
-                _t5 = p1_p**2
-                _t6 = 2*p2_p
-                _t7 = p2_p**2
-                _t8 = (_t4*p2_p - _t4 + _t5 - _t6 + _t7 + 1)**(-1)
-                _t9 = (0.5)*_t1*_t8
-                _t10 = (0.5)*_t3*_t8
-                _t11 = _t0*_t2*_t8
-                _t12 = -_t0*_t2*_t8 - 0.5*_t1*_t8 - 0.5*_t1/p1_p + _t10*p1_p + _t10*p2_p + _t11*p1_p + _t11*p2_p - 0.5*_t3*_t8 - 0.5*_t3/p2_p + _t9*p1_p + _t9*p2_p
-                _t13 = _t0**3
-                _t14 = _t2**3
-                _t15 = p1_p**3
-                _t16 = p2_p**3
-                _t17 = p1_p*p2_p
-                _t18 = 3*_t5
-                _t19 = 3*_t7
-                _t20 = (_t15 + _t16 - 6*_t17 + _t18*p2_p - _t18 + _t19*p1_p - _t19 + 3*p1_p + 3*p2_p - 1)**(-1)
-                _t21 = _t0**4
-                _t22 = _t2**4
-                _t23 = 4*p1_p
-                _t24 = p1_p**4
-                _t25 = 4*p2_p
-                _t26 = p2_p**4
-                _t27 = 6*_t5
-                _t28 = _t7*p1_p
-                _t29 = _t5*p2_p
-                _t30 = (_t15*_t25 - 4*_t15 + _t16*_t23 - 4*_t16 + 12*_t17 - _t23 + _t24 - _t25 + _t26 + _t27*_t7 + _t27 - 12*_t28 - 12*_t29 + 6*_t7 + 1)**(-1)
-                _t31 = _t0**5
-                _t32 = _t2**5
-                _t33 = 10*_t5
-                _t34 = 5*_t24
-                _t35 = 10*_t7
-                _t36 = 5*_t26
-                _t37 = (_t15*_t35 - 20*_t15*p2_p + 10*_t15 + _t16*_t33 - 20*_t16*p1_p + 10*_t16 - 20*_t17 + 30*_t28 + 30*_t29 - _t33 + _t34*p2_p - _t34 - _t35 + _t36*p1_p - _t36 - 30*_t5*_t7 + p1_p**5 + 5*p1_p + p2_p**5 + 5*p2_p - 1)**(-1)
-                _t38 = (0.3333333333333333)*_t13*_t20
-                _t39 = (0.3333333333333333)*_t14*_t20
-                _t40 = (0.25)*_t21*_t30
-                _t41 = (0.25)*_t22*_t30
-                _t42 = (0.2)*_t31*_t37
-                _t43 = (0.2)*_t32*_t37
-                _t44 = _t1*_t2*_t20
-                _t45 = _t13*_t2*_t30
-                _t46 = _t2*_t21*_t37
-                _t47 = _t0*_t20*_t3
-                _t48 = _t0*_t14*_t30
-                _t49 = _t0*_t22*_t37
-                _t50 = _t1*_t14
-                _t51 = _t37*_t4
-                _t52 = _t13*_t3
-                _t53 = _t37*_t6
-                _t54 = (1.5)*_t1*_t3*_t30
-                if -_t12 < 1e-06:
-                    out = _t0*_t14*_t30 + _t0*_t20*_t3 + _t0*_t22*_t37 + 2*_t1*_t14*_t37 + _t1*_t2*_t20 + (1.5)*_t1*_t3*_t30 - _t12 + _t13*_t2*_t30 + (0.3333333333333333)*_t13*_t20 + 2*_t13*_t3*_t37 + (0.3333333333333333)*_t13/_t5 + (0.3333333333333333)*_t14*_t20 + (0.3333333333333333)*_t14/_t7 + _t2*_t21*_t37 + (0.25)*_t21*_t30 + (0.25)*_t22*_t30 + (0.2)*_t31*_t37 + (0.2)*_t32*_t37 - _t38*p1_p - _t38*p2_p - _t39*p1_p - _t39*p2_p - _t40*p1_p - _t40*p2_p - _t41*p1_p - _t41*p2_p - _t42*p1_p - _t42*p2_p - _t43*p1_p - _t43*p2_p - _t44*p1_p - _t44*p2_p - _t45*p1_p - _t45*p2_p - _t46*p1_p - _t46*p2_p - _t47*p1_p - _t47*p2_p - _t48*p1_p - _t48*p2_p - _t49*p1_p - _t49*p2_p - _t50*_t51 - _t50*_t53 - _t51*_t52 - _t52*_t53 - _t54*p1_p - _t54*p2_p + (0.2)*_t32/_t26 + (0.2)*_t31/_t24 + (0.25)*_t22/_t16 + (0.25)*_t21/_t15
+                _t4 = (p1_p + p2_p - 1)**(-1)
+                _t5 = _t0*_t2*_t4 + (0.5)*_t1*_t4 - 0.5*_t1/p1_p + (0.5)*_t3*_t4 - 0.5*_t3/p2_p
+                _t6 = p1_p**2
+                _t7 = _t0**3
+                _t8 = p2_p**2
+                _t9 = _t2**3
+                _t10 = p1_p**3
+                _t11 = _t0**4
+                _t12 = p2_p**3
+                _t13 = _t2**4
+                _t14 = p1_p**4
+                _t15 = _t0**5
+                _t16 = p2_p**4
+                _t17 = _t2**5
+                _t18 = 2*p1_p
+                _t19 = (_t18*p2_p - _t18 + _t6 + _t8 - 2*p2_p + 1)**(-1)
+                _t20 = (0.3333333333333333)*_t19
+                _t21 = p1_p*p2_p
+                _t22 = 3*_t6
+                _t23 = 3*_t8
+                _t24 = (_t10 + _t12 - 6*_t21 + _t22*p2_p - _t22 + _t23*p1_p - _t23 + 3*p1_p + 3*p2_p - 1)**(-1)
+                _t25 = (0.25)*_t24
+                _t26 = 4*p1_p
+                _t27 = 4*p2_p
+                _t28 = 6*_t6
+                _t29 = (_t10*_t27 - 4*_t10 + _t12*_t26 - 4*_t12 + _t14 + _t16 + 12*_t21 - _t26 - _t27 + _t28*_t8 + _t28 - 12*_t6*p2_p - 12*_t8*p1_p + 6*_t8 + 1)**(-1)
+                _t30 = (0.2)*_t29
+                _t31 = 2*_t29
+                if -_t5 < 1e-06:
+                    out = -_t0*_t13*_t29 - _t0*_t19*_t3 - _t0*_t24*_t9 - _t1*_t19*_t2 - 1.5*_t1*_t24*_t3 - _t1*_t31*_t9 - _t11*_t2*_t29 - _t11*_t25 - _t13*_t25 - _t15*_t30 - _t17*_t30 - _t2*_t24*_t7 - _t20*_t7 - _t20*_t9 - _t3*_t31*_t7 - _t5 + (0.3333333333333333)*_t9/_t8 + (0.3333333333333333)*_t7/_t6 + (0.2)*_t17/_t16 + (0.2)*_t15/_t14 + (0.25)*_t13/_t12 + (0.25)*_t11/_t10
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -336,7 +313,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
-        out = -_c0*numpy.log(-_c0) + _c0*numpy.log(-p1_q - p2_q + 1) + p1_p*numpy.log(p1_p) - p1_p*numpy.log(p1_q) + p2_p*numpy.log(p2_p) - p2_p*numpy.log(p2_q)
+        out = -_c0*(numpy.log(-_c0) - numpy.log(-p1_q - p2_q + 1)) + p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) + p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -347,59 +324,36 @@ def kl(p1_p, p2_p, p1_q, p2_q):
             _t1 = _t0**2
             _t2 = p2_p - p2_q
             _t3 = _t2**2
-            _t4 = 2*p1_p
-            _t5 = p1_p**2
-            _t6 = 2*p2_p
-            _t7 = p2_p**2
-            _t8 = 1/((_t4*p2_p - _t4 + _t5 - _t6 + _t7 + 1))
-            _t9 = (1/2)*_t1*_t8
-            _t10 = (1/2)*_t3*_t8
-            _t11 = _t0*_t2*_t8
-            _t12 = -_t0*_t2*_t8 - 1/2*_t1*_t8 - 1/2*_t1/p1_p + _t10*p1_p + _t10*p2_p + _t11*p1_p + _t11*p2_p - 1/2*_t3*_t8 - 1/2*_t3/p2_p + _t9*p1_p + _t9*p2_p
-            _t13 = (_t0**2*_t0)
-            _t14 = (_t2**2*_t2)
-            _t15 = (p1_p**2*p1_p)
-            _t16 = (p2_p**2*p2_p)
-            _t17 = p1_p*p2_p
-            _t18 = 3*_t5
-            _t19 = 3*_t7
-            _t20 = 1/((_t15 + _t16 - 6*_t17 + _t18*p2_p - _t18 + _t19*p1_p - _t19 + 3*p1_p + 3*p2_p - 1))
-            _t21 = ((_t0**2)**2)
-            _t22 = ((_t2**2)**2)
-            _t23 = 4*p1_p
-            _t24 = ((p1_p**2)**2)
-            _t25 = 4*p2_p
-            _t26 = ((p2_p**2)**2)
-            _t27 = 6*_t5
-            _t28 = _t7*p1_p
-            _t29 = _t5*p2_p
-            _t30 = 1/((_t15*_t25 - 4*_t15 + _t16*_t23 - 4*_t16 + 12*_t17 - _t23 + _t24 - _t25 + _t26 + _t27*_t7 + _t27 - 12*_t28 - 12*_t29 + 6*_t7 + 1))
-            _t31 = _t0**5
-            _t32 = _t2**5
-            _t33 = 10*_t5
-            _t34 = 5*_t24
-            _t35 = 10*_t7
-            _t36 = 5*_t26
-            _t37 = 1/((_t15*_t35 - 20*_t15*p2_p + 10*_t15 + _t16*_t33 - 20*_t16*p1_p + 10*_t16 - 20*_t17 + 30*_t28 + 30*_t29 - _t33 + _t34*p2_p - _t34 - _t35 + _t36*p1_p - _t36 - 30*_t5*_t7 + p1_p**5 + 5*p1_p + p2_p**5 + 5*p2_p - 1))
-            _t38 = (1/3)*_t13*_t20
-            _t39 = (1/3)*_t14*_t20
-            _t40 = (1/4)*_t21*_t30
-            _t41 = (1/4)*_t22*_t30
-            _t42 = (1/5)*_t31*_t37
-            _t43 = (1/5)*_t32*_t37
-            _t44 = _t1*_t2*_t20
-            _t45 = _t13*_t2*_t30
-            _t46 = _t2*_t21*_t37
-            _t47 = _t0*_t20*_t3
-            _t48 = _t0*_t14*_t30
-            _t49 = _t0*_t22*_t37
-            _t50 = _t1*_t14
-            _t51 = _t37*_t4
-            _t52 = _t13*_t3
-            _t53 = _t37*_t6
-            _t54 = (3/2)*_t1*_t3*_t30
-            _close = -_t12 < 1e-06
-            out[_near] = numpy.where(_close, _t0*_t14*_t30 + _t0*_t20*_t3 + _t0*_t22*_t37 + 2*_t1*_t14*_t37 + _t1*_t2*_t20 + (3/2)*_t1*_t3*_t30 - _t12 + _t13*_t2*_t30 + (1/3)*_t13*_t20 + 2*_t13*_t3*_t37 + (1/3)*_t13/_t5 + (1/3)*_t14*_t20 + (1/3)*_t14/_t7 + _t2*_t21*_t37 + (1/4)*_t21*_t30 + (1/4)*_t22*_t30 + (1/5)*_t31*_t37 + (1/5)*_t32*_t37 - _t38*p1_p - _t38*p2_p - _t39*p1_p - _t39*p2_p - _t40*p1_p - _t40*p2_p - _t41*p1_p - _t41*p2_p - _t42*p1_p - _t42*p2_p - _t43*p1_p - _t43*p2_p - _t44*p1_p - _t44*p2_p - _t45*p1_p - _t45*p2_p - _t46*p1_p - _t46*p2_p - _t47*p1_p - _t47*p2_p - _t48*p1_p - _t48*p2_p - _t49*p1_p - _t49*p2_p - _t50*_t51 - _t50*_t53 - _t51*_t52 - _t52*_t53 - _t54*p1_p - _t54*p2_p + (1/5)*_t32/_t26 + (1/5)*_t31/_t24 + (1/4)*_t22/_t16 + (1/4)*_t21/_t15, out[_near])
+            _t4 = 1/((p1_p + p2_p - 1))
+            _t5 = _t0*_t2*_t4 + (1/2)*_t1*_t4 - 1/2*_t1/p1_p + (1/2)*_t3*_t4 - 1/2*_t3/p2_p
+            _t6 = p1_p**2
+            _t7 = (_t0**2*_t0)
+            _t8 = p2_p**2
+            _t9 = (_t2**2*_t2)
+            _t10 = (p1_p**2*p1_p)
+            _t11 = ((_t0**2)**2)
+            _t12 = (p2_p**2*p2_p)
+            _t13 = ((_t2**2)**2)
+            _t14 = ((p1_p**2)**2)
+            _t15 = _t0**5
+            _t16 = ((p2_p**2)**2)
+            _t17 = _t2**5
+            _t18 = 2*p1_p
+            _t19 = 1/((_t18*p2_p - _t18 + _t6 + _t8 - 2*p2_p + 1))
+            _t20 = (1/3)*_t19
+            _t21 = p1_p*p2_p
+            _t22 = 3*_t6
+            _t23 = 3*_t8
+            _t24 = 1/((_t10 + _t12 - 6*_t21 + _t22*p2_p - _t22 + _t23*p1_p - _t23 + 3*p1_p + 3*p2_p - 1))
+            _t25 = (1/4)*_t24
+            _t26 = 4*p1_p
+            _t27 = 4*p2_p
+            _t28 = 6*_t6
+            _t29 = 1/((_t10*_t27 - 4*_t10 + _t12*_t26 - 4*_t12 + _t14 + _t16 + 12*_t21 - _t26 - _t27 + _t28*_t8 + _t28 - 12*_t6*p2_p - 12*_t8*p1_p + 6*_t8 + 1))
+            _t30 = (1/5)*_t29
+            _t31 = 2*_t29
+            _close = -_t5 < 1e-06
+            out[_near] = numpy.where(_close, -_t0*_t13*_t29 - _t0*_t19*_t3 - _t0*_t24*_t9 - _t1*_t19*_t2 - 3/2*_t1*_t24*_t3 - _t1*_t31*_t9 - _t11*_t2*_t29 - _t11*_t25 - _t13*_t25 - _t15*_t30 - _t17*_t30 - _t2*_t24*_t7 - _t20*_t7 - _t20*_t9 - _t3*_t31*_t7 - _t5 + (1/3)*_t9/_t8 + (1/3)*_t7/_t6 + (1/5)*_t17/_t16 + (1/5)*_t15/_t14 + (1/4)*_t13/_t12 + (1/4)*_t11/_t10, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -414,7 +368,7 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     if isinstance(alpha, _NUMBER) and isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p1_p, p2_p, p1_q, p2_q, = float(alpha), float(p1_p), float(p2_p), float(p1_q), float(p2_q),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+            if not ((math.isfinite(alpha)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = (0.5)*alpha + 0.5
             _c1 = p1_p + p2_p - 1
@@ -442,7 +396,7 @@ def entropy(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = p1 + p2 - 1
             out = _c0*math.log(-_c0) - p1*math.log(p1) - p2*math.log(p2)
@@ -468,7 +422,7 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     if isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1_p, p2_p, p1_q, p2_q, = float(p1_p), float(p2_p), float(p1_q), float(p2_q),
-            if not ((math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+            if not (((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
                 return numpy.float64(numpy.nan)
             out = -p1_p*math.log(p1_q) - p2_p*math.log(p2_q) + (p1_p + p2_p - 1)*math.log(-p1_q - p2_q + 1)
             return numpy.float64(out)
@@ -499,7 +453,7 @@ def amari_chentsov(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2, 2, 2), numpy.nan)
             _c0 = (p1 + p2 - 1)**(-2)
             _c1 = -_c0
@@ -541,7 +495,7 @@ def christoffel(alpha, p1, p2):
     if isinstance(alpha, _NUMBER) and isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p1, p2, = float(alpha), float(p1), float(p2),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not ((math.isfinite(alpha)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2, 2, 2), numpy.nan)
             _c0 = 2*p1
             _c1 = p1**2
@@ -632,7 +586,7 @@ def scalar_curvature(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             out = 0.5
             return numpy.float64(out)
@@ -656,7 +610,7 @@ def gaussian_curvature(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             out = 0.25
             return numpy.float64(out)

@@ -347,7 +347,7 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] -(-a1_p + a1_q)*(polygamma(0, a1_p) - polygamma(0, a1_p + a2_p + a3_p)) - (-a2_p + a2_q)*(polygamma(0, a2_p) - polygamma(0, a1_p + a2_p + a3_p)) - (-a3_p + a3_q)*(polygamma(0, a3_p) - polygamma(0, a1_p + a2_p + a3_p)) - loggamma(a1_p) + loggamma(a1_q) - loggamma(a2_p) + loggamma(a2_q) - loggamma(a3_p) + loggamma(a3_q) + loggamma(a1_p + a2_p + a3_p) - loggamma(a1_q + a2_q + a3_q)
+      [.] (a1_p - a1_q)*polygamma(0, a1_p) + (a2_p - a2_q)*polygamma(0, a2_p) + (a3_p - a3_q)*polygamma(0, a3_p) + (-a1_p + a1_q - a2_p + a2_q - a3_p + a3_q)*polygamma(0, a1_p + a2_p + a3_p) - loggamma(a1_p) + loggamma(a1_q) - loggamma(a2_p) + loggamma(a2_q) - loggamma(a3_p) + loggamma(a3_q) + loggamma(a1_p + a2_p + a3_p) - loggamma(a1_q + a2_q + a3_q)
     """
     if isinstance(a1_p, _NUMBER) and isinstance(a2_p, _NUMBER) and isinstance(a3_p, _NUMBER) and isinstance(a1_q, _NUMBER) and isinstance(a2_q, _NUMBER) and isinstance(a3_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
@@ -355,8 +355,10 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
             if not ((math.isfinite(a1_p)) and (math.isfinite(a1_q)) and (math.isfinite(a2_p)) and (math.isfinite(a2_q)) and (math.isfinite(a3_p)) and (math.isfinite(a3_q)) and ((a1_p > 0)) and ((a1_q > 0)) and ((a2_p > 0)) and ((a2_q > 0)) and ((a3_p > 0)) and ((a3_q > 0))):
                 return numpy.float64(numpy.nan)
             _c0 = a1_p + a2_p + a3_p
-            _c1 = -scipy.special.psi(_c0)
-            out = (_c1 + scipy.special.psi(a1_p))*(a1_p - a1_q) + (_c1 + scipy.special.psi(a2_p))*(a2_p - a2_q) + (_c1 + scipy.special.psi(a3_p))*(a3_p - a3_q) + math.lgamma(_c0) - math.lgamma(a1_p) + math.lgamma(a1_q) - math.lgamma(a2_p) + math.lgamma(a2_q) - math.lgamma(a3_p) + math.lgamma(a3_q) - math.lgamma(a1_q + a2_q + a3_q)
+            _c1 = a1_p - a1_q
+            _c2 = a2_p - a2_q
+            _c3 = a3_p - a3_q
+            out = _c1*scipy.special.psi(a1_p) + _c2*scipy.special.psi(a2_p) + _c3*scipy.special.psi(a3_p) - (_c1 + _c2 + _c3)*scipy.special.psi(_c0) + math.lgamma(_c0) - math.lgamma(a1_p) + math.lgamma(a1_q) - math.lgamma(a2_p) + math.lgamma(a2_q) - math.lgamma(a3_p) + math.lgamma(a3_q) - math.lgamma(a1_q + a2_q + a3_q)
             if out < 2e-06:
                 _t0 = scipy.special.polygamma(1, a1_p)
                 _t1 = a1_p - a1_q
@@ -426,8 +428,10 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
         _c0 = a1_p + a2_p + a3_p
-        _c1 = -scipy.special.psi(_c0)
-        out = (_c1 + scipy.special.psi(a1_p))*(a1_p - a1_q) + (_c1 + scipy.special.psi(a2_p))*(a2_p - a2_q) + (_c1 + scipy.special.psi(a3_p))*(a3_p - a3_q) + scipy.special.gammaln(_c0) - scipy.special.gammaln(a1_p) + scipy.special.gammaln(a1_q) - scipy.special.gammaln(a2_p) + scipy.special.gammaln(a2_q) - scipy.special.gammaln(a3_p) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
+        _c1 = a1_p - a1_q
+        _c2 = a2_p - a2_q
+        _c3 = a3_p - a3_q
+        out = _c1*scipy.special.psi(a1_p) + _c2*scipy.special.psi(a2_p) + _c3*scipy.special.psi(a3_p) - (_c1 + _c2 + _c3)*scipy.special.psi(_c0) + scipy.special.gammaln(_c0) - scipy.special.gammaln(a1_p) + scipy.special.gammaln(a1_q) - scipy.special.gammaln(a2_p) + scipy.special.gammaln(a2_q) - scipy.special.gammaln(a3_p) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -538,33 +542,23 @@ def entropy(a1, a2, a3):
     """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
 
     Formula (entries in row-major order):
-      [.] -a1*(polygamma(0, a1) - polygamma(0, a1 + a2 + a3)) - a2*(polygamma(0, a2) - polygamma(0, a1 + a2 + a3)) - a3*(polygamma(0, a3) - polygamma(0, a1 + a2 + a3)) + loggamma(a1) + loggamma(a2) + loggamma(a3) - loggamma(a1 + a2 + a3) + polygamma(0, a1) + polygamma(0, a2) + polygamma(0, a3) - 3*polygamma(0, a1 + a2 + a3)
+      [.] (1 - a1)*polygamma(0, a1) + (1 - a2)*polygamma(0, a2) + (1 - a3)*polygamma(0, a3) + (a1 + a2 + a3 - 3)*polygamma(0, a1 + a2 + a3) + loggamma(a1) + loggamma(a2) + loggamma(a3) - loggamma(a1 + a2 + a3)
     """
     if isinstance(a1, _NUMBER) and isinstance(a2, _NUMBER) and isinstance(a3, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             a1, a2, a3, = float(a1), float(a2), float(a3),
             if not ((math.isfinite(a1)) and (math.isfinite(a2)) and (math.isfinite(a3)) and ((a1 > 0)) and ((a2 > 0)) and ((a3 > 0))):
                 return numpy.float64(numpy.nan)
-            _c0 = scipy.special.psi(a1)
-            _c1 = scipy.special.psi(a2)
-            _c2 = scipy.special.psi(a3)
-            _c3 = a1 + a2 + a3
-            _c4 = scipy.special.psi(_c3)
-            _c5 = -_c4
-            out = _c0 + _c1 + _c2 - 3*_c4 - a1*(_c0 + _c5) - a2*(_c1 + _c5) - a3*(_c2 + _c5) - math.lgamma(_c3) + math.lgamma(a1) + math.lgamma(a2) + math.lgamma(a3)
+            _c0 = a1 + a2 + a3
+            out = (_c0 - 3)*scipy.special.psi(_c0) - (a1 - 1)*scipy.special.psi(a1) - (a2 - 1)*scipy.special.psi(a2) - (a3 - 1)*scipy.special.psi(a3) - math.lgamma(_c0) + math.lgamma(a1) + math.lgamma(a2) + math.lgamma(a3)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1, a2, a3)
-        _c0 = scipy.special.psi(a1)
-        _c1 = scipy.special.psi(a2)
-        _c2 = scipy.special.psi(a3)
-        _c3 = a1 + a2 + a3
-        _c4 = scipy.special.psi(_c3)
-        _c5 = -_c4
-        out = _c0 + _c1 + _c2 - 3*_c4 - a1*(_c0 + _c5) - a2*(_c1 + _c5) - a3*(_c2 + _c5) - scipy.special.gammaln(_c3) + scipy.special.gammaln(a1) + scipy.special.gammaln(a2) + scipy.special.gammaln(a3)
+        _c0 = a1 + a2 + a3
+        out = (_c0 - 3)*scipy.special.psi(_c0) - (a1 - 1)*scipy.special.psi(a1) - (a2 - 1)*scipy.special.psi(a2) - (a3 - 1)*scipy.special.psi(a3) - scipy.special.gammaln(_c0) + scipy.special.gammaln(a1) + scipy.special.gammaln(a2) + scipy.special.gammaln(a3)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -574,29 +568,23 @@ def cross_entropy(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] -a1_q*polygamma(0, a1_p) + a1_q*polygamma(0, a1_p + a2_p + a3_p) - a2_q*polygamma(0, a2_p) + a2_q*polygamma(0, a1_p + a2_p + a3_p) - a3_q*polygamma(0, a3_p) + a3_q*polygamma(0, a1_p + a2_p + a3_p) + loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q) + polygamma(0, a1_p) + polygamma(0, a2_p) + polygamma(0, a3_p) - 3*polygamma(0, a1_p + a2_p + a3_p)
+      [.] (1 - a1_q)*polygamma(0, a1_p) + (1 - a2_q)*polygamma(0, a2_p) + (1 - a3_q)*polygamma(0, a3_p) + (a1_q + a2_q + a3_q - 3)*polygamma(0, a1_p + a2_p + a3_p) + loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q)
     """
     if isinstance(a1_p, _NUMBER) and isinstance(a2_p, _NUMBER) and isinstance(a3_p, _NUMBER) and isinstance(a1_q, _NUMBER) and isinstance(a2_q, _NUMBER) and isinstance(a3_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = float(a1_p), float(a2_p), float(a3_p), float(a1_q), float(a2_q), float(a3_q),
             if not ((math.isfinite(a1_p)) and (math.isfinite(a1_q)) and (math.isfinite(a2_p)) and (math.isfinite(a2_q)) and (math.isfinite(a3_p)) and (math.isfinite(a3_q)) and ((a1_p > 0)) and ((a1_q > 0)) and ((a2_p > 0)) and ((a2_q > 0)) and ((a3_p > 0)) and ((a3_q > 0))):
                 return numpy.float64(numpy.nan)
-            _c0 = scipy.special.psi(a1_p)
-            _c1 = scipy.special.psi(a2_p)
-            _c2 = scipy.special.psi(a3_p)
-            _c3 = scipy.special.psi(a1_p + a2_p + a3_p)
-            out = -_c0*a1_q + _c0 - _c1*a2_q + _c1 - _c2*a3_q + _c2 + _c3*a1_q + _c3*a2_q + _c3*a3_q - 3*_c3 + math.lgamma(a1_q) + math.lgamma(a2_q) + math.lgamma(a3_q) - math.lgamma(a1_q + a2_q + a3_q)
+            _c0 = a1_q + a2_q + a3_q
+            out = (_c0 - 3)*scipy.special.psi(a1_p + a2_p + a3_p) - (a1_q - 1)*scipy.special.psi(a1_p) - (a2_q - 1)*scipy.special.psi(a2_p) - (a3_q - 1)*scipy.special.psi(a3_p) - math.lgamma(_c0) + math.lgamma(a1_q) + math.lgamma(a2_q) + math.lgamma(a3_q)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, shape = _args(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
-        _c0 = scipy.special.psi(a1_p)
-        _c1 = scipy.special.psi(a2_p)
-        _c2 = scipy.special.psi(a3_p)
-        _c3 = scipy.special.psi(a1_p + a2_p + a3_p)
-        out = -_c0*a1_q + _c0 - _c1*a2_q + _c1 - _c2*a3_q + _c2 + _c3*a1_q + _c3*a2_q + _c3*a3_q - 3*_c3 + scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
+        _c0 = a1_q + a2_q + a3_q
+        out = (_c0 - 3)*scipy.special.psi(a1_p + a2_p + a3_p) - (a1_q - 1)*scipy.special.psi(a1_p) - (a2_q - 1)*scipy.special.psi(a2_p) - (a3_q - 1)*scipy.special.psi(a3_p) - scipy.special.gammaln(_c0) + scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -80,7 +80,7 @@ def _mask(out, keep, value, shape):
 
 
 def _in_domain(p):
-    return (numpy.isfinite(p)) & (numpy.greater(p, 0)) & (numpy.less(p, 1))
+    return (numpy.greater(p, 0)) & (numpy.less(p, 1))
 
 
 
@@ -93,7 +93,7 @@ def fisher(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1), numpy.nan)
             return numpy.array([-1/(p**2*(p - 1))], dtype=float).reshape((1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -117,7 +117,7 @@ def cramer_rao(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1), numpy.nan)
             return numpy.array([p**2*(1 - p)], dtype=float).reshape((1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -141,7 +141,7 @@ def jeffreys_prior(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             out = math.sqrt(-1/(p - 1))/p
             return numpy.float64(out)
@@ -165,7 +165,7 @@ def score(x, p):
     if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p, = float(x), float(p),
-            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(x)) and ((p > 0)) and ((p < 1))):
                 return numpy.full((1,), numpy.nan)
             if not (((x >= 0)) and ((x == math.floor(x)))):
                 return numpy.full((1,), numpy.nan)
@@ -192,7 +192,7 @@ def log_density(x, p):
     if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p, = float(x), float(p),
-            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(x)) and ((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             if not (((x >= 0)) and ((x == math.floor(x)))):
                 return numpy.float64(-numpy.inf)
@@ -236,7 +236,7 @@ def kl(p_p, p_q):
     if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p_p, p_q, = float(p_p), float(p_q),
-            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not (((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = p_p - 1
             out = -_c0*(math.log(-_c0) - math.log(1 - p_q))/p_p + math.log(p_p) - math.log(p_q)
@@ -291,7 +291,7 @@ def alpha_divergence(alpha, p_p, p_q):
     if isinstance(alpha, _NUMBER) and isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p_p, p_q, = float(alpha), float(p_p), float(p_q),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not ((math.isfinite(alpha)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = alpha - 1
             _c1 = alpha + 1
@@ -319,7 +319,7 @@ def entropy(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = p - 1
             out = _c0*math.log(-_c0)/p - math.log(p)
@@ -345,7 +345,7 @@ def cross_entropy(p_p, p_q):
     if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p_p, p_q, = float(p_p), float(p_q),
-            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not (((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
             out = -math.log(p_q) + (p_p - 1)*math.log(1 - p_q)/p_p
             return numpy.float64(out)
@@ -369,7 +369,7 @@ def amari_chentsov(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1, 1), numpy.nan)
             return numpy.array([(p - 2)/(p**3*(p - 1)**2)], dtype=float).reshape((1, 1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -393,7 +393,7 @@ def christoffel(alpha, p):
     if isinstance(alpha, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p, = float(alpha), float(p),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(alpha)) and ((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1, 1), numpy.nan)
             _c0 = p**(-1)
             return numpy.array([(-_c0 + (0.5)*alpha*(2*_c0 + p - 3) - 1.5*p + 2.5)/(p**2 - 2*p + 1)], dtype=float).reshape((1, 1, 1))
@@ -419,7 +419,7 @@ def scalar_curvature(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             out = 0
             return numpy.float64(out)

@@ -600,7 +600,7 @@ def cross_entropy(mu_p, beta_p, mu_q, beta_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] EulerGamma*beta_p/beta_q + exp(-mu_p/beta_q + mu_q/beta_q)*gamma(beta_p/beta_q + 1) + log(beta_q) + mu_p/beta_q - mu_q/beta_q
+      [.] log(beta_q) + exp(-mu_p/beta_q)*exp(mu_q/beta_q)*gamma(beta_p/beta_q + 1) + (EulerGamma*beta_p + mu_p - mu_q)/beta_q
     """
     if isinstance(mu_p, _NUMBER) and isinstance(beta_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(beta_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
@@ -608,8 +608,7 @@ def cross_entropy(mu_p, beta_p, mu_q, beta_q):
             if not ((math.isfinite(beta_p)) and (math.isfinite(beta_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((beta_p > 0)) and ((beta_q > 0))):
                 return numpy.float64(numpy.nan)
             _c0 = beta_q**(-1)
-            _c1 = _c0*beta_p
-            out = _c0*mu_p - _c0*mu_q + 0.57721566490153286*_c1 + math.exp(_c0*(-mu_p + mu_q))*math.gamma(_c1 + 1) + math.log(beta_q)
+            out = _c0*(0.57721566490153286*beta_p + mu_p - mu_q) + math.log(beta_q) + math.exp(-_c0*mu_p)*math.exp(_c0*mu_q)*math.gamma(_c0*beta_p + 1)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -617,8 +616,7 @@ def cross_entropy(mu_p, beta_p, mu_q, beta_q):
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
         _c0 = 1/(beta_q)
-        _c1 = _c0*beta_p
-        out = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(-mu_p + mu_q))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q)
+        out = _c0*(numpy.euler_gamma*beta_p + mu_p - mu_q) + numpy.log(beta_q) + numpy.exp(-_c0*mu_p)*numpy.exp(_c0*mu_q)*scipy.special.gamma(_c0*beta_p + 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -79,7 +79,7 @@ def _mask(out, keep, value, shape):
 
 
 def _in_domain(p1, p2):
-    return (numpy.isfinite(p1)) & (numpy.isfinite(p2)) & (numpy.greater(p1, 0)) & (numpy.greater(p2, 0)) & (numpy.less(p1, 1)) & (numpy.less(p2, 1)) & (numpy.less(p1 + p2, 1))
+    return (numpy.greater(p1, 0)) & (numpy.greater(p2, 0)) & (numpy.less(p1, 1)) & (numpy.less(p2, 1)) & (numpy.less(p1 + p2, 1))
 
 
 
@@ -95,7 +95,7 @@ def fisher(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2, 2), numpy.nan)
             _c0 = p2 - 1
             _c1 = 5/(_c0 + p1)
@@ -131,7 +131,7 @@ def cramer_rao(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2, 2), numpy.nan)
             _c0 = (0.2)*p1
             _c1 = -_c0*p2
@@ -162,7 +162,7 @@ def jeffreys_prior(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             out = 5*math.sqrt(-1/(p1 + p2 - 1))/(math.sqrt(p1)*math.sqrt(p2))
             return numpy.float64(out)
@@ -247,15 +247,15 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] 5*p1_p*log(p1_p) - 5*p1_p*log(p1_q) + 5*p2_p*log(p2_p) - 5*p2_p*log(p2_q) - 5*(p1_p + p2_p - 1)*log(-p1_p - p2_p + 1) + 5*(p1_p + p2_p - 1)*log(-p1_q - p2_q + 1)
+      [.] 5*p1_p*(log(p1_p) - log(p1_q)) + 5*p2_p*(log(p2_p) - log(p2_q)) - 5*(log(-p1_p - p2_p + 1) - log(-p1_q - p2_q + 1))*(p1_p + p2_p - 1)
     """
     if isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1_p, p2_p, p1_q, p2_q, = float(p1_p), float(p2_p), float(p1_q), float(p2_q),
-            if not ((math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+            if not (((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = p1_p + p2_p - 1
-            out = -5*_c0*math.log(-_c0) + 5*_c0*math.log(-p1_q - p2_q + 1) + 5*p1_p*math.log(p1_p) - 5*p1_p*math.log(p1_q) + 5*p2_p*math.log(p2_p) - 5*p2_p*math.log(p2_q)
+            out = -5*_c0*(math.log(-_c0) - math.log(-p1_q - p2_q + 1)) + 5*p1_p*(math.log(p1_p) - math.log(p1_q)) + 5*p2_p*(math.log(p2_p) - math.log(p2_q))
             if out < 2e-06:
                 _t0 = p1_p**(-1)
                 _t1 = p1_p - p1_q
@@ -329,7 +329,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
-        out = -5*_c0*numpy.log(-_c0) + 5*_c0*numpy.log(-p1_q - p2_q + 1) + 5*p1_p*numpy.log(p1_p) - 5*p1_p*numpy.log(p1_q) + 5*p2_p*numpy.log(p2_p) - 5*p2_p*numpy.log(p2_q)
+        out = -5*_c0*(numpy.log(-_c0) - numpy.log(-p1_q - p2_q + 1)) + 5*p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) + 5*p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -415,7 +415,7 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     if isinstance(alpha, _NUMBER) and isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p1_p, p2_p, p1_q, p2_q, = float(alpha), float(p1_p), float(p2_p), float(p1_q), float(p2_q),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+            if not ((math.isfinite(alpha)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = alpha + 1
             _c1 = math.log(120)
@@ -453,7 +453,7 @@ def entropy(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = math.log(120)
             _c1 = math.log(24)
@@ -512,39 +512,44 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] p1_p**5*log(120) + 5*p1_p**4*p2_p*log(24) + 5*p1_p**4*(-p1_p - p2_p + 1)*log(24) - 10*p1_p**3*p2_p**2*(-log(6) - log(2)) + 20*p1_p**3*p2_p*(-p1_p - p2_p + 1)*log(6) - 10*p1_p**3*(-log(6) - log(2))*(-p1_p - p2_p + 1)**2 - 10*p1_p**2*p2_p**3*(-log(6) - log(2)) + 60*p1_p**2*p2_p**2*(-p1_p - p2_p + 1)*log(2) + 60*p1_p**2*p2_p*(-p1_p - p2_p + 1)**2*log(2) - 10*p1_p**2*(-log(6) - log(2))*(-p1_p - p2_p + 1)**3 + 5*p1_p*p2_p**4*log(24) + 20*p1_p*p2_p**3*(-p1_p - p2_p + 1)*log(6) + 60*p1_p*p2_p**2*(-p1_p - p2_p + 1)**2*log(2) + 20*p1_p*p2_p*(-p1_p - p2_p + 1)**3*log(6) - 5*p1_p*(log(p1_p) - log(-p1_p - p2_p + 1)) + 5*p1_p*(-p1_p - p2_p + 1)**4*log(24) + 5*p1_p*log(p1_p) - 5*p1_p*log(p1_q) + p2_p**5*log(120) + 5*p2_p**4*(-p1_p - p2_p + 1)*log(24) - 10*p2_p**3*(-log(6) - log(2))*(-p1_p - p2_p + 1)**2 - 10*p2_p**2*(-log(6) - log(2))*(-p1_p - p2_p + 1)**3 - 5*p2_p*(log(p2_p) - log(-p1_p - p2_p + 1)) + 5*p2_p*(-p1_p - p2_p + 1)**4*log(24) + 5*p2_p*log(p2_p) - 5*p2_p*log(p2_q) + (-p1_p - p2_p + 1)**5*log(120) - 5*(p1_p + p2_p - 1)*log(-p1_p - p2_p + 1) + 5*(p1_p + p2_p - 1)*log(-p1_q - p2_q + 1) - 5*log(-p1_p - p2_p + 1) - log(120)
+      [.] p1_p**5*log(120) + 5*p1_p**4*p2_p*log(24) + 5*p1_p**4*(-p1_p - p2_p + 1)*log(24) - 10*p1_p**3*p2_p**2*(-log(6) - log(2)) + 20*p1_p**3*p2_p*(-p1_p - p2_p + 1)*log(6) - 10*p1_p**3*(-log(6) - log(2))*(-p1_p - p2_p + 1)**2 - 10*p1_p**2*p2_p**3*(-log(6) - log(2)) + 60*p1_p**2*p2_p**2*(-p1_p - p2_p + 1)*log(2) + 60*p1_p**2*p2_p*(-p1_p - p2_p + 1)**2*log(2) - 10*p1_p**2*(-log(6) - log(2))*(-p1_p - p2_p + 1)**3 + 5*p1_p*p2_p**4*log(24) + 20*p1_p*p2_p**3*(-p1_p - p2_p + 1)*log(6) + 60*p1_p*p2_p**2*(-p1_p - p2_p + 1)**2*log(2) + 20*p1_p*p2_p*(-p1_p - p2_p + 1)**3*log(6) + 5*p1_p*(log(p1_p) - log(p1_q)) - 5*p1_p*(log(p1_p) - log(-p1_p - p2_p + 1)) + 5*p1_p*(-p1_p - p2_p + 1)**4*log(24) + p2_p**5*log(120) + 5*p2_p**4*(-p1_p - p2_p + 1)*log(24) - 10*p2_p**3*(-log(6) - log(2))*(-p1_p - p2_p + 1)**2 - 10*p2_p**2*(-log(6) - log(2))*(-p1_p - p2_p + 1)**3 + 5*p2_p*(log(p2_p) - log(p2_q)) - 5*p2_p*(log(p2_p) - log(-p1_p - p2_p + 1)) + 5*p2_p*(-p1_p - p2_p + 1)**4*log(24) - 5*(log(-p1_p - p2_p + 1) - log(-p1_q - p2_q + 1))*(p1_p + p2_p - 1) + (-p1_p - p2_p + 1)**5*log(120) - 5*log(-p1_p - p2_p + 1) - log(120)
     """
     if isinstance(p1_p, _NUMBER) and isinstance(p2_p, _NUMBER) and isinstance(p1_q, _NUMBER) and isinstance(p2_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1_p, p2_p, p1_q, p2_q, = float(p1_p), float(p2_p), float(p1_q), float(p2_q),
-            if not ((math.isfinite(p1_p)) and (math.isfinite(p1_q)) and (math.isfinite(p2_p)) and (math.isfinite(p2_q)) and ((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
+            if not (((p1_p > 0)) and ((p1_q > 0)) and ((p2_p > 0)) and ((p2_q > 0)) and ((p1_p < 1)) and ((p1_q < 1)) and ((p2_p < 1)) and ((p2_q < 1)) and ((p1_p + p2_p < 1)) and ((p1_q + p2_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = math.log(120)
-            _c1 = math.log(p1_p)
-            _c2 = 5*p1_p
-            _c3 = math.log(p2_p)
-            _c4 = 5*p2_p
-            _c5 = math.log(24)
-            _c6 = p2_p**4
-            _c7 = p1_p**4
-            _c8 = p1_p + p2_p - 1
-            _c9 = _c8**4
-            _c10 = 5*_c5*_c8
-            _c11 = math.log(-_c8)
-            _c12 = 5*_c11
-            _c13 = _c8**3
-            _c14 = math.log(6)
-            _c15 = 20*_c14*p1_p
-            _c16 = p2_p**3
-            _c17 = p1_p**3
-            _c18 = p1_p**2
-            _c19 = math.log(2)
-            _c20 = _c14 + _c19
-            _c21 = p2_p**2
-            _c22 = _c8**2
-            _c23 = 10*_c13*_c20
-            _c24 = -_c11
-            out = -_c0*_c8**5 + _c0*p1_p**5 + _c0*p2_p**5 - _c0 + 5*_c1*p1_p - _c10*_c6 - _c10*_c7 - _c12*_c8 - _c12 - _c13*_c15*p2_p - 20*_c14*_c17*_c8*p2_p - _c15*_c16*_c8 + 10*_c16*_c18*_c20 + 10*_c16*_c20*_c22 + 10*_c17*_c20*_c21 + 10*_c17*_c20*_c22 - 60*_c18*_c19*_c21*_c8 + 60*_c18*_c19*_c22*p2_p - _c18*_c23 + 60*_c19*_c21*_c22*p1_p - _c2*(_c1 + _c24) - _c2*math.log(p1_q) - _c21*_c23 + 5*_c3*p2_p - _c4*(_c24 + _c3) - _c4*math.log(p2_q) + 5*_c5*_c6*p1_p + 5*_c5*_c7*p2_p + 5*_c5*_c9*p1_p + 5*_c5*_c9*p2_p + 5*_c8*math.log(-p1_q - p2_q + 1)
+            _c1 = p2_p**4
+            _c2 = math.log(24)
+            _c3 = 5*p1_p
+            _c4 = _c2*_c3
+            _c5 = p1_p**4
+            _c6 = 5*p2_p
+            _c7 = _c2*_c6
+            _c8 = math.log(p1_p)
+            _c9 = math.log(p2_p)
+            _c10 = p1_p + p2_p - 1
+            _c11 = _c10**4
+            _c12 = 5*_c10
+            _c13 = _c12*_c2
+            _c14 = math.log(-_c10)
+            _c15 = _c10**3
+            _c16 = math.log(6)
+            _c17 = 20*_c16*p1_p
+            _c18 = p2_p**3
+            _c19 = p1_p**3
+            _c20 = p1_p**2
+            _c21 = math.log(2)
+            _c22 = 10*_c16 + 10*_c21
+            _c23 = _c18*_c22
+            _c24 = p2_p**2
+            _c25 = _c19*_c22
+            _c26 = _c10**2
+            _c27 = 60*_c21*_c24
+            _c28 = _c15*_c22
+            _c29 = -_c14
+            out = -_c0*_c10**5 + _c0*p1_p**5 + _c0*p2_p**5 - _c0 - _c1*_c13 + _c1*_c4 - 20*_c10*_c16*_c19*p2_p - _c10*_c17*_c18 - _c10*_c20*_c27 + _c11*_c4 + _c11*_c7 - _c12*(_c14 - math.log(-p1_q - p2_q + 1)) - _c13*_c5 - 5*_c14 - _c15*_c17*p2_p + 60*_c20*_c21*_c26*p2_p + _c20*_c23 - _c20*_c28 + _c23*_c26 + _c24*_c25 - _c24*_c28 + _c25*_c26 + _c26*_c27*p1_p - _c3*(_c29 + _c8) + _c3*(_c8 - math.log(p1_q)) + _c5*_c7 - _c6*(_c29 + _c9) + _c6*(_c9 - math.log(p2_q))
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -552,31 +557,36 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = numpy.log(120)
-        _c1 = numpy.log(p1_p)
-        _c2 = 5*p1_p
-        _c3 = numpy.log(p2_p)
-        _c4 = 5*p2_p
-        _c5 = numpy.log(24)
-        _c6 = ((p2_p**2)**2)
-        _c7 = ((p1_p**2)**2)
-        _c8 = p1_p + p2_p - 1
-        _c9 = ((_c8**2)**2)
-        _c10 = 5*_c5*_c8
-        _c11 = numpy.log(-_c8)
-        _c12 = 5*_c11
-        _c13 = (_c8**2*_c8)
-        _c14 = numpy.log(6)
-        _c15 = 20*_c14*p1_p
-        _c16 = (p2_p**2*p2_p)
-        _c17 = (p1_p**2*p1_p)
-        _c18 = p1_p**2
-        _c19 = numpy.log(2)
-        _c20 = _c14 + _c19
-        _c21 = p2_p**2
-        _c22 = _c8**2
-        _c23 = 10*_c13*_c20
-        _c24 = -_c11
-        out = -_c0*_c8**5 + _c0*p1_p**5 + _c0*p2_p**5 - _c0 + 5*_c1*p1_p - _c10*_c6 - _c10*_c7 - _c12*_c8 - _c12 - _c13*_c15*p2_p - 20*_c14*_c17*_c8*p2_p - _c15*_c16*_c8 + 10*_c16*_c18*_c20 + 10*_c16*_c20*_c22 + 10*_c17*_c20*_c21 + 10*_c17*_c20*_c22 - 60*_c18*_c19*_c21*_c8 + 60*_c18*_c19*_c22*p2_p - _c18*_c23 + 60*_c19*_c21*_c22*p1_p - _c2*(_c1 + _c24) - _c2*numpy.log(p1_q) - _c21*_c23 + 5*_c3*p2_p - _c4*(_c24 + _c3) - _c4*numpy.log(p2_q) + 5*_c5*_c6*p1_p + 5*_c5*_c7*p2_p + 5*_c5*_c9*p1_p + 5*_c5*_c9*p2_p + 5*_c8*numpy.log(-p1_q - p2_q + 1)
+        _c1 = ((p2_p**2)**2)
+        _c2 = numpy.log(24)
+        _c3 = 5*p1_p
+        _c4 = _c2*_c3
+        _c5 = ((p1_p**2)**2)
+        _c6 = 5*p2_p
+        _c7 = _c2*_c6
+        _c8 = numpy.log(p1_p)
+        _c9 = numpy.log(p2_p)
+        _c10 = p1_p + p2_p - 1
+        _c11 = ((_c10**2)**2)
+        _c12 = 5*_c10
+        _c13 = _c12*_c2
+        _c14 = numpy.log(-_c10)
+        _c15 = (_c10**2*_c10)
+        _c16 = numpy.log(6)
+        _c17 = 20*_c16*p1_p
+        _c18 = (p2_p**2*p2_p)
+        _c19 = (p1_p**2*p1_p)
+        _c20 = p1_p**2
+        _c21 = numpy.log(2)
+        _c22 = 10*_c16 + 10*_c21
+        _c23 = _c18*_c22
+        _c24 = p2_p**2
+        _c25 = _c19*_c22
+        _c26 = _c10**2
+        _c27 = 60*_c21*_c24
+        _c28 = _c15*_c22
+        _c29 = -_c14
+        out = -_c0*_c10**5 + _c0*p1_p**5 + _c0*p2_p**5 - _c0 - _c1*_c13 + _c1*_c4 - 20*_c10*_c16*_c19*p2_p - _c10*_c17*_c18 - _c10*_c20*_c27 + _c11*_c4 + _c11*_c7 - _c12*(_c14 - numpy.log(-p1_q - p2_q + 1)) - _c13*_c5 - 5*_c14 - _c15*_c17*p2_p + 60*_c20*_c21*_c26*p2_p + _c20*_c23 - _c20*_c28 + _c23*_c26 + _c24*_c25 - _c24*_c28 + _c25*_c26 + _c26*_c27*p1_p - _c3*(_c29 + _c8) + _c3*(_c8 - numpy.log(p1_q)) + _c5*_c7 - _c6*(_c29 + _c9) + _c6*(_c9 - numpy.log(p2_q))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -598,7 +608,7 @@ def amari_chentsov(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2, 2, 2), numpy.nan)
             _c0 = p2 - 1
             _c1 = 5/(_c0 + p1)**2
@@ -644,7 +654,7 @@ def christoffel(alpha, p1, p2):
     if isinstance(alpha, _NUMBER) and isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p1, p2, = float(alpha), float(p1), float(p2),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not ((math.isfinite(alpha)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.full((2, 2, 2), numpy.nan)
             _c0 = 2*p1
             _c1 = p1**2
@@ -739,7 +749,7 @@ def scalar_curvature(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             out = 0.1
             return numpy.float64(out)
@@ -763,7 +773,7 @@ def gaussian_curvature(p1, p2):
     if isinstance(p1, _NUMBER) and isinstance(p2, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p1, p2, = float(p1), float(p2),
-            if not ((math.isfinite(p1)) and (math.isfinite(p2)) and ((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
+            if not (((p1 > 0)) and ((p2 > 0)) and ((p1 < 1)) and ((p2 < 1)) and ((p1 + p2 < 1))):
                 return numpy.float64(numpy.nan)
             out = 0.05
             return numpy.float64(out)

@@ -230,7 +230,7 @@ def _mask(out, keep, value, shape):
 
 
 def _in_domain(p):
-    return (numpy.isfinite(p)) & (numpy.greater(p, 0)) & (numpy.less(p, 1))
+    return (numpy.greater(p, 0)) & (numpy.less(p, 1))
 
 
 
@@ -243,7 +243,7 @@ def fisher(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1), numpy.nan)
             return numpy.array([-3/(p**2*(p - 1))], dtype=float).reshape((1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -267,7 +267,7 @@ def cramer_rao(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1), numpy.nan)
             return numpy.array([-0.3333333333333333*p**2*(p - 1)], dtype=float).reshape((1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -291,7 +291,7 @@ def jeffreys_prior(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             out = math.sqrt(3)*math.sqrt(-1/(p - 1))/p
             return numpy.float64(out)
@@ -315,7 +315,7 @@ def score(x, p):
     if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p, = float(x), float(p),
-            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(x)) and ((p > 0)) and ((p < 1))):
                 return numpy.full((1,), numpy.nan)
             if not (((x >= 0)) and ((x == math.floor(x)))):
                 return numpy.full((1,), numpy.nan)
@@ -342,7 +342,7 @@ def log_density(x, p):
     if isinstance(x, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, p, = float(x), float(p),
-            if not ((math.isfinite(p)) and (math.isfinite(x)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(x)) and ((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             if not (((x >= 0)) and ((x == math.floor(x)))):
                 return numpy.float64(-numpy.inf)
@@ -381,16 +381,15 @@ def kl(p_p, p_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] 3*log(p_p) - 3*log(p_q) - 3*(p_p - 1)*log(1 - p_p)/p_p + 3*(p_p - 1)*log(1 - p_q)/p_p
+      [.] 3*log(p_p) - 3*log(p_q) - 3*(p_p - 1)*(log(1 - p_p) - log(1 - p_q))/p_p
     """
     if isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p_p, p_q, = float(p_p), float(p_q),
-            if not ((math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not (((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = p_p - 1
-            _c1 = _c0/p_p
-            out = -3*_c1*math.log(-_c0) + 3*_c1*math.log(1 - p_q) + 3*math.log(p_p) - 3*math.log(p_q)
+            out = -3*_c0*(math.log(-_c0) - math.log(1 - p_q))/p_p + 3*math.log(p_p) - 3*math.log(p_q)
             if out < 2e-06:
                 _t0 = p_p - p_q
                 _t1 = _t0**2
@@ -416,8 +415,7 @@ def kl(p_p, p_q):
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
-        _c1 = _c0/p_p
-        out = -3*_c1*numpy.log(-_c0) + 3*_c1*numpy.log(1 - p_q) + 3*numpy.log(p_p) - 3*numpy.log(p_q)
+        out = -3*_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p + 3*numpy.log(p_p) - 3*numpy.log(p_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -455,7 +453,7 @@ def alpha_divergence(alpha, p_p, p_q):
     if isinstance(alpha, _NUMBER) and isinstance(p_p, _NUMBER) and isinstance(p_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p_p, p_q, = float(alpha), float(p_p), float(p_q),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p_p)) and (math.isfinite(p_q)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
+            if not ((math.isfinite(alpha)) and ((p_p > 0)) and ((p_q > 0)) and ((p_p < 1)) and ((p_q < 1))):
                 return numpy.float64(numpy.nan)
             _c0 = alpha - 1
             _c1 = alpha + 1
@@ -531,7 +529,7 @@ def amari_chentsov(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1, 1), numpy.nan)
             return numpy.array([3*(p - 2)/(p**3*(p - 1)**2)], dtype=float).reshape((1, 1, 1))
         except (ArithmeticError, ValueError, TypeError):
@@ -555,7 +553,7 @@ def christoffel(alpha, p):
     if isinstance(alpha, _NUMBER) and isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, p, = float(alpha), float(p),
-            if not ((math.isfinite(alpha)) and (math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not ((math.isfinite(alpha)) and ((p > 0)) and ((p < 1))):
                 return numpy.full((1, 1, 1), numpy.nan)
             _c0 = p**(-1)
             return numpy.array([(-_c0 + (0.5)*alpha*(2*_c0 + p - 3) - 1.5*p + 2.5)/(p**2 - 2*p + 1)], dtype=float).reshape((1, 1, 1))
@@ -581,7 +579,7 @@ def scalar_curvature(p):
     if isinstance(p, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             p, = float(p),
-            if not ((math.isfinite(p)) and ((p > 0)) and ((p < 1))):
+            if not (((p > 0)) and ((p < 1))):
                 return numpy.float64(numpy.nan)
             out = 0
             return numpy.float64(out)

@@ -295,7 +295,7 @@ def entropy(alpha):
     """Entropy H = -E[log p] in nats (differential entropy for densities), shape (...).
 
     Formula (entries in row-major order):
-      [.] -log(alpha) + 1 + 1/alpha
+      [.] -log(alpha) + (alpha + 1)/alpha
     """
     if isinstance(alpha, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)

@@ -379,14 +379,14 @@ def kl(lam_p, lam_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] lam_p*log(lam_p) - lam_p*log(lam_q) - lam_p + lam_q
+      [.] lam_p*(log(lam_p) - log(lam_q)) - lam_p + lam_q
     """
     if isinstance(lam_p, _NUMBER) and isinstance(lam_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             lam_p, lam_q, = float(lam_p), float(lam_q),
             if not ((math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((lam_p > 0)) and ((lam_q > 0))):
                 return numpy.float64(numpy.nan)
-            out = lam_p*math.log(lam_p) - lam_p*math.log(lam_q) - lam_p + lam_q
+            out = lam_p*(math.log(lam_p) - math.log(lam_q)) - lam_p + lam_q
             if out < 2e-06:
                 _t0 = lam_p**(-1)
                 _t1 = lam_p - lam_q
@@ -400,7 +400,7 @@ def kl(lam_p, lam_q):
     lam_p, lam_q, shape = _args(lam_p, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q)
-        out = lam_p*numpy.log(lam_p) - lam_p*numpy.log(lam_q) - lam_p + lam_q
+        out = lam_p*(numpy.log(lam_p) - numpy.log(lam_q)) - lam_p + lam_q
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06

@@ -78,7 +78,7 @@ def _mask(out, keep, value, shape):
 
 
 def _in_domain(mu, kappa):
-    return (numpy.isfinite(kappa)) & (numpy.isfinite(mu)) & (numpy.less_equal(mu, numpy.pi)) & (numpy.greater(kappa, 0)) & (numpy.greater(mu, -numpy.pi))
+    return (numpy.isfinite(kappa)) & (numpy.less_equal(mu, numpy.pi)) & (numpy.greater(kappa, 0)) & (numpy.greater(mu, -numpy.pi))
 
 
 
@@ -94,7 +94,7 @@ def fisher(mu, kappa):
     if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu, kappa, = float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.full((2, 2), numpy.nan)
             _c0 = scipy.special.i0e(kappa)
             _c1 = scipy.special.i1e(kappa)
@@ -130,7 +130,7 @@ def cramer_rao(mu, kappa):
     if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu, kappa, = float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.full((2, 2), numpy.nan)
             _c0 = scipy.special.i0e(kappa)
             _c1 = scipy.special.i1e(kappa)
@@ -163,7 +163,7 @@ def jeffreys_prior(mu, kappa):
     if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu, kappa, = float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.float64(numpy.nan)
             _c0 = scipy.special.i1e(kappa)
             _c1 = scipy.special.i0e(kappa)
@@ -192,7 +192,7 @@ def score(x, mu, kappa):
     if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, mu, kappa, = float(x), float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and (math.isfinite(x)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.full((2,), numpy.nan)
             if not (((x <= math.pi)) and ((x >= -math.pi))):
                 return numpy.full((2,), numpy.nan)
@@ -222,7 +222,7 @@ def log_density(x, mu, kappa):
     if isinstance(x, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             x, mu, kappa, = float(x), float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and (math.isfinite(x)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and (math.isfinite(x)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.float64(numpy.nan)
             if not (((x <= math.pi)) and ((x >= -math.pi))):
                 return numpy.float64(-numpy.inf)
@@ -275,7 +275,7 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     if isinstance(mu_p, _NUMBER) and isinstance(kappa_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(kappa_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu_p, kappa_p, mu_q, kappa_q, = float(mu_p), float(kappa_p), float(mu_q), float(kappa_q),
-            if not ((math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
+            if not ((math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
                 return numpy.float64(numpy.nan)
             _c0 = scipy.special.i0e(kappa_p)
             _c1 = scipy.special.i1e(kappa_p)/_c0
@@ -370,7 +370,7 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
     if isinstance(alpha, _NUMBER) and isinstance(mu_p, _NUMBER) and isinstance(kappa_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(kappa_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, mu_p, kappa_p, mu_q, kappa_q, = float(alpha), float(mu_p), float(kappa_p), float(mu_q), float(kappa_q),
-            if not ((math.isfinite(alpha)) and (math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
+            if not ((math.isfinite(alpha)) and (math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
                 return numpy.float64(numpy.nan)
             _c0 = alpha + 1
             _c1 = math.log(2) + math.log(math.pi)
@@ -410,7 +410,7 @@ def entropy(mu, kappa):
     if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu, kappa, = float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.float64(numpy.nan)
             _c0 = scipy.special.i0e(kappa)
             out = math.log(_c0) + abs(kappa) + math.log(2) + math.log(math.pi) - kappa*scipy.special.i1e(kappa)/_c0
@@ -436,7 +436,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     if isinstance(mu_p, _NUMBER) and isinstance(kappa_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(kappa_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu_p, kappa_p, mu_q, kappa_q, = float(mu_p), float(kappa_p), float(mu_q), float(kappa_q),
-            if not ((math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
+            if not ((math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
                 return numpy.float64(numpy.nan)
             out = -kappa_q*math.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + math.log(scipy.special.i0e(kappa_q)) + abs(kappa_q) + math.log(2) + math.log(math.pi)
             return numpy.float64(out)
@@ -467,7 +467,7 @@ def amari_chentsov(mu, kappa):
     if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu, kappa, = float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.full((2, 2, 2), numpy.nan)
             _c0 = scipy.special.i1e(kappa)
             _c1 = scipy.special.i0e(kappa)
@@ -517,7 +517,7 @@ def christoffel(alpha, mu, kappa):
     if isinstance(alpha, _NUMBER) and isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, mu, kappa, = float(alpha), float(mu), float(kappa),
-            if not ((math.isfinite(alpha)) and (math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(alpha)) and (math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.full((2, 2, 2), numpy.nan)
             _c0 = scipy.special.i0e(kappa)
             _c1 = scipy.special.i1e(kappa)
@@ -580,7 +580,7 @@ def scalar_curvature(mu, kappa):
     if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu, kappa, = float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.float64(numpy.nan)
             _c0 = scipy.special.i1e(kappa)
             _c1 = _c0**2
@@ -614,7 +614,7 @@ def gaussian_curvature(mu, kappa):
     if isinstance(mu, _NUMBER) and isinstance(kappa, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             mu, kappa, = float(mu), float(kappa),
-            if not ((math.isfinite(kappa)) and (math.isfinite(mu)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
+            if not ((math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.float64(numpy.nan)
             _c0 = scipy.special.i1e(kappa)
             _c1 = _c0**2

@@ -422,7 +422,7 @@ def kl(k_p, lam_p, k_q, lam_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] -k_q*log(lam_p) + k_q*log(lam_q) + lam_p**k_q*gamma(1 + k_q/k_p)/lam_q**k_q + log(k_p) - log(k_q) - 1 - EulerGamma + EulerGamma*k_q/k_p
+      [.] -k_q*(log(lam_p) - log(lam_q)) + lam_p**k_q*gamma(1 + k_q/k_p)/lam_q**k_q + log(k_p) - log(k_q) - 1 - EulerGamma + EulerGamma*k_q/k_p
     """
     if isinstance(k_p, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(k_q, _NUMBER) and isinstance(lam_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
@@ -430,7 +430,7 @@ def kl(k_p, lam_p, k_q, lam_q):
             if not ((math.isfinite(k_p)) and (math.isfinite(k_q)) and (math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((k_p > 0)) and ((k_q > 0)) and ((lam_p > 0)) and ((lam_q > 0))):
                 return numpy.float64(numpy.nan)
             _c0 = k_p**(-1)
-            out = 0.57721566490153286*_c0*k_q - k_q*math.log(lam_p) + k_q*math.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*math.gamma(_c0*k_q + 1) + math.log(k_p) - math.log(k_q) - 1 - 0.57721566490153286
+            out = 0.57721566490153286*_c0*k_q - k_q*(math.log(lam_p) - math.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*math.gamma(_c0*k_q + 1) + math.log(k_p) - math.log(k_q) - 1 - 0.57721566490153286
             if out < 2e-06:
                 _t0 = k_p**2
                 _t1 = _t0**(-1)
@@ -526,7 +526,7 @@ def kl(k_p, lam_p, k_q, lam_q):
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
         _c0 = 1/(k_p)
-        out = numpy.euler_gamma*_c0*k_q - k_q*numpy.log(lam_p) + k_q*numpy.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1 - numpy.euler_gamma
+        out = numpy.euler_gamma*_c0*k_q - k_q*(numpy.log(lam_p) - numpy.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1 - numpy.euler_gamma
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -689,25 +689,25 @@ def cross_entropy(k_p, lam_p, k_q, lam_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] k_q*log(lam_q) + lam_p**k_q*gamma(1 + k_q/k_p)/lam_q**k_q + (1 - k_q)*log(lam_p) - log(k_q) + EulerGamma*k_q/k_p - EulerGamma/k_p
+      [.] k_q*log(lam_q) + lam_p**k_q*gamma(1 + k_q/k_p)/lam_q**k_q + (1 - k_q)*log(lam_p) - log(k_q) + EulerGamma*(k_q - 1)/k_p
     """
     if isinstance(k_p, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(k_q, _NUMBER) and isinstance(lam_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             k_p, lam_p, k_q, lam_q, = float(k_p), float(lam_p), float(k_q), float(lam_q),
             if not ((math.isfinite(k_p)) and (math.isfinite(k_q)) and (math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((k_p > 0)) and ((k_q > 0)) and ((lam_p > 0)) and ((lam_q > 0))):
                 return numpy.float64(numpy.nan)
-            _c0 = k_p**(-1)
-            _c1 = 0.57721566490153286*_c0
-            out = _c1*k_q - _c1 + k_q*math.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*math.gamma(_c0*k_q + 1) - (k_q - 1)*math.log(lam_p) - math.log(k_q)
+            _c0 = k_q - 1
+            _c1 = k_p**(-1)
+            out = 0.57721566490153286*_c0*_c1 - _c0*math.log(lam_p) + k_q*math.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*math.gamma(_c1*k_q + 1) - math.log(k_q)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     k_p, lam_p, k_q, lam_q, shape = _args(k_p, lam_p, k_q, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
-        _c0 = 1/(k_p)
-        _c1 = numpy.euler_gamma*_c0
-        out = _c1*k_q - _c1 + k_q*numpy.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) - (k_q - 1)*numpy.log(lam_p) - numpy.log(k_q)
+        _c0 = k_q - 1
+        _c1 = 1/(k_p)
+        out = numpy.euler_gamma*_c0*_c1 - _c0*numpy.log(lam_p) + k_q*numpy.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c1*k_q + 1) - numpy.log(k_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -28,6 +28,7 @@ from typing import Callable
 
 import jinja2
 import sympy as sp
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import SciPyPrinter
 
 from .._version import __version__
@@ -35,6 +36,7 @@ from ..declare.support import Box, Compositions, FiniteValues, IntegerRange, Sim
 from ..divergence.closed_forms import NEAR_ORDER, kl_near_diagonal
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import quadrature as _quad
+from .backends import BACKENDS
 from .compact import compact
 from .functions import IsFinite, ive, with_scaled_bessel
 from .scalar import ScalarPrinter, scalar_code
@@ -50,16 +52,26 @@ class NumpyPrinter(SciPyPrinter):
     #: polygamma orders printed with the fast helper (tested range of the helper)
     HELPER_POLYGAMMA_ORDERS = (1, 2, 3, 4)
 
-    def __init__(self, settings=None):
+    def __init__(self, settings=None, backend=None):
         super().__init__({"fully_qualified_modules": True, **(settings or {})})
+        self.backend = backend or BACKENDS["numpy"]
         self.helpers = set()
         self.scalar = ScalarPrinter()  # the pure-Python path of the same module
+
+    def _module_format(self, fqn, register=True):
+        # every module name goes through the backend's table (numpy.exp -> jax.numpy.exp)
+        fqn = self.backend.resolve(fqn)
+        if fqn in self.backend.missing:
+            raise PrintMethodNotImplementedError(
+                f"{fqn} does not exist in the {self.backend.name} backend")
+        return super()._module_format(fqn, register)
 
     def _print_polygamma(self, expr):
         n, z = expr.args
         if n == 0:
             return f"{self._module_format('scipy.special.psi')}({self._print(z)})"
-        if n.is_Integer and int(n) in self.HELPER_POLYGAMMA_ORDERS:
+        if n.is_Integer and int(n) in self.HELPER_POLYGAMMA_ORDERS and \
+                self.backend.polygamma_helper:
             self.helpers.add("polygamma")
             return f"_polygamma({int(n)}, {self._print(z)})"
         return super()._print_polygamma(expr)
@@ -126,17 +138,18 @@ class NumpyPrinter(SciPyPrinter):
         return f"{self._module_format('scipy.special.ive')}({self._print(nu)}, {self._print(z)})"
 
     def _print_IsFinite(self, expr):
-        return f"numpy.isfinite({self._print(expr.args[0])})"
+        return f"{self._module_format('numpy.isfinite')}({self._print(expr.args[0])})"
 
     def _print_KroneckerDelta(self, expr):
         a, b = (self._print(x) for x in expr.args)
-        return f"numpy.where(numpy.equal({a}, {b}), 1.0, 0.0)"
+        return (f"{self._module_format('numpy.where')}({self._module_format('numpy.equal')}"
+                f"({a}, {b}), 1.0, 0.0)")
 
     def _print_Pi(self, expr):
-        return "numpy.pi"
+        return self._module_format("numpy.pi")
 
     def _print_Exp1(self, expr):
-        return "numpy.e"
+        return self._module_format("numpy.e")
 
 
 @dataclass(frozen=True)
@@ -383,6 +396,10 @@ def _function(family, name, printer, expr=None):
         raise InfiniteSeries(f"family {family.name!r}: {name} is an exact series; "
                              "the generated function sums it numerically")
     if isinstance(expr, _quad.Integral):
+        if not printer.backend.numeric_routes:
+            raise SymgeoError(f"family {family.name!r}: {name} has no closed form, and its "
+                              f"numeric route is not available in the {printer.backend.name} "
+                              "backend (use the numpy backend)")
         return _quadrature_function(family, name, printer, expr, names, rename, lead_syms,
                                     points, fixed_syms)
     entries, shape = _entries(q.rank, expr)
@@ -424,7 +441,9 @@ def _function(family, name, printer, expr=None):
         if len(var_names) == 1:
             prepared = ["x"] + prepared
         else:
-            x_split = "x = numpy.asarray(x, dtype=float); " + "; ".join(
+            asarray = printer._module_format("numpy.asarray")
+            x_split = (f"x = {asarray}(x); " if printer.backend.functional else
+                       f"x = {asarray}(x, dtype=float); ") + "; ".join(
                 f"{v} = x[..., {i}]" for i, v in enumerate(var_names))
             prepared = var_names + prepared
     finite_code = _finite_code(printer, (var_names if len(var_names) > 1 else
@@ -455,15 +474,16 @@ def _function(family, name, printer, expr=None):
         "domain_calls": [", ".join(pt) for pt in point_names],
         "support_code": support_code,
         "finite_code": finite_code,
-        "outside_support": {"nan": "numpy.nan", "-inf": "-numpy.inf"}[q.outside_support],
+        "outside_support": {"nan": printer._module_format("numpy.nan"),
+                            "-inf": "-" + printer._module_format("numpy.inf")}[q.outside_support],
         "post": q.post,
         "extra": list(q.extra),
         "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in cse],
         "entries": [(idx, printer.doprint(e)) for (idx, _), e in zip(entries, reduced)],
         "quadrature": None,
         "near": near_code,
-        "scalar": _scalar_path(printer.scalar, family, q, points, rename, cse, reduced, cond,
-                               near,
+        "scalar": None if printer.backend.functional else
+        _scalar_path(printer.scalar, family, q, points, rename, cse, reduced, cond, near,
                                [sp.Symbol(n, real=True) for n in
                                 (["x"] if q.takes_x else []) + lead_names + fixed_args],
                                shape),
@@ -489,7 +509,7 @@ def _scalar_path(printer, family, q, points, rename, cse, reduced, support, near
     ok = [IsFinite(s) for s in others]
     for pt in points:
         for coord, c in zip(family.coordinates, pt):
-            ok += [IsFinite(rename[c]), family.domains[coord].condition(rename[c])]
+            ok += _domain_test(family.domains[coord], rename[c])
         ok += [sp.sympify(con, strict=True).xreplace(dict(zip(family.coordinates,
                                                                 [rename[c] for c in pt])))
                for con in family.constraints]
@@ -506,6 +526,17 @@ def _scalar_path(printer, family, q, points, rename, cse, reduced, support, near
     code["near_cse"] = near_code["cse"]
     code["dims"] = repr(shape)
     return code
+
+
+def _domain_test(domain, sym):
+    """[conditions] true exactly where ``sym`` is a finite number inside ``domain``.
+
+    Comparisons are False at NaN, so a domain bounded on both sides needs no
+    separate finiteness test (one pass fewer per coordinate).
+    """
+    cond = domain.condition(sym)
+    lo, hi = (sp.sympify(b, strict=True) for b in (domain.lower, domain.upper))
+    return [cond] if lo.is_finite and hi.is_finite else [IsFinite(sym), cond]
 
 
 def _finite_code(printer, names):
@@ -641,14 +672,16 @@ ROUTED_QUANTITIES = _quad.QUADRATURE_QUANTITIES
 """The quantities with a numeric route when no closed form is derived."""
 
 
-def module_parts(family, quantities=None, *, skip_failures=False, derived=None):
+def module_parts(family, quantities=None, *, skip_failures=False, derived=None,
+                 backend="numpy"):
     """``(source, emitted, skipped)``: :func:`module_report` without the routes."""
     src, emitted, skipped, _ = module_report(family, quantities, skip_failures=skip_failures,
-                                             derived=derived)
+                                             derived=derived, backend=backend)
     return src, emitted, skipped
 
 
-def module_report(family, quantities=None, *, skip_failures=False, derived=None):
+def module_report(family, quantities=None, *, skip_failures=False, derived=None,
+                  backend="numpy"):
     """``(source, emitted, skipped, routes)`` of the family's standalone numpy module.
 
     ``quantities`` defaults to every registry entry whose Family method exists.
@@ -662,7 +695,9 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None)
     if unknown:
         raise ValueError(f"unknown numeric quantity {unknown[0]!r}; "
                          f"known: {', '.join(sorted(QUANTITIES))}")
-    printer = NumpyPrinter()
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+    printer = NumpyPrinter(backend=BACKENDS[backend])
     functions, skipped, routes = [], [], {}
     for q in names:
         if not available(family, q):
@@ -687,7 +722,8 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None)
                         ROUTE_NAMES[integral.rule]
                 except SymgeoError as exc2:
                     raise SymgeoError(f"{exc}; {exc2}") from None
-        except (SymgeoError, TypeError, ValueError, NotImplementedError) as exc:
+        except (SymgeoError, TypeError, ValueError, NotImplementedError,
+                PrintMethodNotImplementedError) as exc:
             # TypeError/ValueError: a Family method with another signature or
             # result layout than the registry expects; recorded, not fatal.
             if not skip_failures:
@@ -701,19 +737,20 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None)
     # sigma > 0 would already have evaluated to True.
     taken = {"numpy", "scipy", "math"}
     plain = {c: sp.Symbol(_safe_name(c.name, taken), real=True) for c in family.coordinates}
-    conds = [IsFinite(plain[c]) for c in family.coordinates]
-    conds += [family.domains[c].condition(plain[c]) for c in family.coordinates]
+    conds = [t for c in family.coordinates for t in _domain_test(family.domains[c], plain[c])]
     conds += [sp.sympify(c, strict=True).xreplace(plain) for c in family.constraints]
     cond = sp.And(*conds)
     first = str(plain[family.coordinates[0]])
     domain_code = printer.doprint(cond) if cond is not sp.true else \
-        f"numpy.full(numpy.shape({first}), True)"
+        f"{printer._module_format('numpy.full')}({printer._module_format('numpy.shape')}" \
+        f"({first}), True)"
     domain_text = "; ".join([family.domains[c].describe(plain[c].name) for c in family.coordinates] +
                             [sp.sstr(sp.sympify(c, strict=True).xreplace(plain)) for c in family.constraints])
-    if any(fn["post"] == "solve" for fn in functions):
+    if any(fn["post"] == "solve" for fn in functions) and not printer.backend.functional:
         printer.helpers.add("solve")
     helpers = sorted(printer.helpers)
     imports = sorted({m for m in printer.module_imports if m != "numpy"} |
+                     ({"jax.numpy"} if printer.backend.functional else set()) |
                      set(printer.scalar.module_imports) |
                      ({"math"} if "polygamma" in helpers else set()))
     fixed = ", ".join(f"{k.name} = {v}" for k, v in family.fixed.items())
@@ -723,21 +760,35 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None)
         variables=[v.name for v in family.variables], fixed=fixed,
         domain_text=domain_text, domain_code=domain_code, imports=imports,
         functions=functions, helpers=helpers, skipped=skipped,
-        emitted=[fn["name"] for fn in functions])
+        emitted=[fn["name"] for fn in functions],
+        functional=printer.backend.functional, requires=printer.backend.requires)
     return src, [fn["name"] for fn in functions], skipped, routes
 
 
-def module_source(family, quantities=None):
-    """Source text of the standalone numpy module for ``family`` (failures raise)."""
-    return module_parts(family, quantities)[0]
+def module_source(family, quantities=None, backend="numpy"):
+    """Source text of the standalone module for ``family`` (failures raise)."""
+    return module_parts(family, quantities, backend=backend)[0]
 
 
-def compile_quantity(family, quantity):
-    """The function ``quantity`` of the family's generated module (see module docstring)."""
+def compile_quantity(family, quantity, backend="numpy"):
+    """The function ``quantity`` of the family's generated module (see module docstring).
+
+    ``backend``: "numpy" (standalone numpy/scipy code) or "jax" (pure, traceable
+    jax.numpy code; needs jax installed).
+    """
     if quantity not in QUANTITIES:
         raise ValueError(f"family {family.name!r}: unknown numeric quantity {quantity!r}; "
                          f"known: {', '.join(sorted(QUANTITIES))}")
-    src = module_source(family, [quantity])
+    if backend not in BACKENDS:
+        raise SymgeoError(f"family {family.name!r}: unknown backend {backend!r} for "
+                          f"{quantity}; choose one of {', '.join(sorted(BACKENDS))}")
+    if BACKENDS[backend].functional:
+        try:
+            import jax  # noqa: F401 - only to refuse clearly; the module imports it itself
+        except ImportError:
+            raise SymgeoError(f"family {family.name!r}: the {backend} backend of {quantity} "
+                              "needs jax: pip install 'symgeo[jax]'") from None
+    src = module_source(family, [quantity], backend=backend)
     namespace = {"__name__": f"symgeo_generated_{family.name}"}
     # our own generated code (symbol names are sanitised identifiers), never user text
     exec(compile(src, f"<symgeo generated {family.name}.{quantity}>", "exec"), namespace)  # noqa: S102
