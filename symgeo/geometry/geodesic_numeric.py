@@ -30,38 +30,53 @@ is rejected and retried shorter; a pair whose step collapses (the geodesic
 leaves the domain) or that needs more than ``max_steps`` steps is reported
 as failed, never integrated forever.
 
-**Boundary values (shooting).**  Newton on F(v) = xi(1; p, v) - q with the
-exact Jacobian Phi_x(1), vectorised over pairs, each pair with its own
-backtracking (a trial that leaves the domain or does not decrease the
-residual is halved).  Inexact Newton: while the residual is large the
-integration runs at a loose tolerance (rtol ~ 1e-3 residual^2), the last
-steps at ``RTOL``; convergence is declared only on a residual measured at
-``RTOL``.  The first guess is chart-independent to second order, the
-Taylor expansion of the logarithm map
+**Boundary values.**  (1) Chebyshev collocation (:func:`collocate`): the
+curve at M + 1 Lobatto nodes, damped Newton with the exact Jacobian on the
+interior nodes, all pairs at once, from the chord; it converges to the
+discrete geodesic whatever chart the chord was drawn in, and its initial
+velocity xi'(0) is usually exact to rounding.  (2) One integration at
+``RTOL`` certifies it: the endpoint miss is measured, never assumed.
+(3) Pairs it leaves above ``tol`` go to shooting (:func:`newton`): Newton
+on F(v) = xi(1; p, v) - q with the exact Jacobian Phi_x(1), vectorised, each
+pair with its own backtracking (a trial that leaves the domain or does not
+decrease the residual is halved); inexact Newton: while the residual is
+large the integration runs at a loose tolerance (rtol ~ 1e-3 residual^2),
+a full step from a residual below ``FINAL_GUESS`` runs without the
+variational equations; convergence is declared only on a residual measured
+at ``RTOL``.  Where collocation failed, the first guess is the Taylor
+expansion of the logarithm map (chart-independent to second order)
 
     log_p(q)^k = D^k + 1/2 Gamma^k_ij(p) D^i D^j + O(|D|^3),   D = q - p,
 
-(kept only while the correction is smaller than D in the Fisher norm);
-pairs on which Newton fails are retried by continuation in the end point
+(kept only while the correction is smaller than D in the Fisher norm).
+(4) Pairs on which Newton fails are retried by continuation in the end point
 (targets p + s (q - p), s = 1/n, 2/n, ..., 1, each solve warm-started from
 the previous one, n = 4, 16, 64).  Residual: max_k |xi^k(1) - q^k| /
-max(1, |q^k|).
+max(1, |q^k|).  A pair that fails everything is reported converged=False
+with its best residual; the whole solve is bounded by ``time_limit``.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from math import factorial
 
 import numpy as np
 import sympy as sp
 from scipy.integrate._ivp import dop853_coefficients as _dop
+from scipy.special import zeta as _zeta
 from sympy.printing.numpy import SciPyPrinter
 
 RTOL = 1e-12
 """Relative tolerance of the integration that certifies a converged result."""
 TOL = 1e-12
 """Residual (relative endpoint miss) at which shooting stops."""
+FINAL_GUESS = 1e-7
+"""Residual below which the next full Newton step is expected to converge (integrated
+without the variational equations; redone with them if it misses)."""
+COLLOCATION_NODES = 20
+"""Chebyshev nodes (M + 1, end points included) of the collocation that makes the first guess."""
 MAX_STEPS = 4000
 """Integration steps (accepted or rejected) allowed to one pair in one integration."""
 
@@ -91,10 +106,48 @@ class _CorePrinter(SciPyPrinter):
 _NAMESPACE_MODULES = ("numpy", "scipy.special")
 
 
+_SHIFT = 10
+_B2K = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510,
+        43867 / 798, -174611 / 330)
+_SMALL = 48  # below this many points the zeta ufunc (no array set-up) is faster
+
+
+def polygammas(z, nmax):
+    """[psi^(1)(z), ..., psi^(nmax)(z)] for real z > 0 (1 <= nmax <= 4), sharing one
+    recurrence and one asymptotic series between the orders:
+
+        psi^(n)(z) = psi^(n)(z + S) + (-1)^(n+1) n! sum_{j<S} (z + j)^-(n+1),   S = 10,
+        psi^(n)(y) ~ (-1)^(n+1) [(n-1)!/y^n + n!/(2 y^(n+1))
+                                 + sum_{k=1}^{10} B_2k (2k+n-1)!/(2k)! y^-(2k+n)]
+
+    (first omitted term below 1e-16 relative at y >= 10).  Small inputs go through
+    scipy's Hurwitz zeta, (-1)^(n+1) n! zeta(n + 1, z).
+    """
+    z = np.asarray(z, dtype=float)
+    if z.size < _SMALL:
+        return [(-1) ** (n + 1) * factorial(n) * _zeta(n + 1.0, z) for n in range(1, nmax + 1)]
+    inv = 1.0 / (z[..., None] + np.arange(_SHIFT))
+    y = z + _SHIFT
+    iy = 1.0 / y
+    iy2 = iy * iy
+    p = inv * inv
+    out = []
+    for n in range(1, nmax + 1):
+        series = np.zeros_like(y)
+        for k in range(len(_B2K), 0, -1):
+            series = (series + _B2K[k - 1] * factorial(2 * k + n - 1) / factorial(2 * k)) * iy2
+        lead = (factorial(n - 1) + factorial(n) / 2 * iy + series) * iy ** n
+        val = np.sum(p, axis=-1) * factorial(n) + lead
+        out.append(val if n % 2 else -val)
+        if n < nmax:
+            p = p * inv
+    return out
+
+
 def _namespace():
     import scipy.special as sc
     ns = {"np": np, "numpy": np, "scipy": __import__("scipy"), "pi": np.pi,
-          "psi": sc.psi, "zeta": sc.zeta}
+          "psi": sc.psi, "zeta": sc.zeta, "_polygammas": polygammas}
     for name in dir(np):
         if not name.startswith("_"):
             ns.setdefault(name, getattr(np, name))
@@ -122,6 +175,20 @@ def emit_function(name, arg_symbols, outputs):
     first = arg_symbols[0][0]
     lines.append(f"    _shape = {first}.shape[:-1]")
     flat = [sp.sympify(e).xreplace(rename) for _, es in outputs for e in es]
+    # polygammas of one argument share a recurrence and a series: one call per argument
+    pgs = {}
+    for e in flat:
+        for a in e.atoms(sp.polygamma):
+            n, z = a.args
+            if n.is_Integer and 1 <= int(n) <= 4:
+                pgs.setdefault(z, set()).add(int(n))
+    sub = {}
+    for k, (z, orders) in enumerate(sorted(pgs.items(), key=lambda kv: sp.default_sort_key(kv[0]))):
+        names = [sp.Symbol(f"_pg{k}_{n}", real=True) for n in range(1, max(orders) + 1)]
+        lines.append(f"    {', '.join(map(str, names))}, = _polygammas({printer.doprint(z)}, "
+                     f"{max(orders)})")
+        sub.update({sp.polygamma(n, z): names[n - 1] for n in orders})
+    flat = [e.xreplace(sub) for e in flat]
     repl, reduced = sp.cse(flat, symbols=sp.numbered_symbols("_c"), order="none")
     for s, e in repl:
         lines.append(f"    {s} = {printer.doprint(e)}")
@@ -399,6 +466,102 @@ def initial_guess(core, x0, xq):
     return v
 
 
+def _cheb(M):
+    """Chebyshev-Lobatto nodes on [0, 1] (t_0 = 0, t_M = 1) and the first-derivative
+    matrix in t (Trefethen, Spectral Methods in MATLAB, cheb.m, mapped by t = (1 - x)/2)."""
+    x = np.cos(np.pi * np.arange(M + 1) / M)
+    c = np.ones(M + 1)
+    c[0] = c[-1] = 2
+    c *= (-1.0) ** np.arange(M + 1)
+    X = x[:, None] - x[None, :]
+    D = np.outer(c, 1 / c) / (X + np.eye(M + 1))
+    D -= np.diag(D.sum(axis=1))
+    return (1 - x) / 2, -2 * D
+
+
+def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=12, tol=1e-9):
+    """A first guess for shooting by Chebyshev collocation of the boundary-value problem
+    xi'' = a(xi, xi'), xi(0) = p, xi(1) = q at M + 1 Lobatto nodes: damped Newton on
+    the interior nodes with the exact Jacobian (from A_x, A_u), all pairs at once,
+    starting from the chord.  The answer is the discrete geodesic, whatever the chart
+    the chord was drawn in.  Returns (v = xi'(0) (N, d), ok (N,))."""
+    N, d = x0.shape
+    t, D = _cheb(M)
+    D2 = D @ D
+    Di, D2i = D[1:-1, 1:-1], D2[1:-1, 1:-1]
+    m = M - 1
+    X = x0[:, None, :] + t[None, :, None] * (xq - x0)[:, None, :]   # (N, M+1, d)
+    eye = np.eye(d)
+    big = D2i[None, :, None, :, None] * eye[None, None, :, None, :]  # (1, m, d, m, d)
+    scale = np.maximum(1.0, np.maximum(np.abs(x0), np.abs(xq)))[:, None, :]
+
+    def residual(X, want_jac):
+        U = np.einsum("jl,nld->njd", D, X)
+        XX = np.einsum("jl,nld->njd", D2, X)
+        xs, us = X[:, 1:-1].reshape(-1, d), U[:, 1:-1].reshape(-1, d)
+        with np.errstate(all="ignore"):
+            if want_jac:
+                a, Ax, Au = core.jac(xs, us)
+            else:
+                (a,) = core.acc(xs, us)
+                Ax = Au = None
+        R = XX[:, 1:-1] - a.reshape(-1, m, d)
+        if not want_jac:
+            return R, None
+        Ax, Au = Ax.reshape(-1, m, d, d), Au.reshape(-1, m, d, d)
+        J = big - np.einsum("njkm,jl->njklm", Au, Di)
+        idx = np.arange(m)
+        J[:, idx, :, idx, :] -= Ax.transpose(1, 0, 2, 3)
+        return R, J.reshape(-1, m * d, m * d)
+
+    def norm(R):
+        r = np.max(np.abs(R).reshape(len(R), -1), axis=1)
+        return np.where(np.isfinite(r), r, np.inf)
+
+    active = np.ones(N, dtype=bool)
+    ok = np.zeros(N, dtype=bool)
+    last_step = np.full(N, np.inf)
+    R, J = residual(X, True)
+    r = norm(R)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active & np.isfinite(r))
+        if idx.size == 0:
+            break
+        try:
+            dX = np.linalg.solve(J[idx], R[idx].reshape(len(idx), -1, 1))[..., 0]
+        except np.linalg.LinAlgError:
+            break
+        dX = dX.reshape(-1, m, d)
+        lam = np.ones(idx.size)
+        pending = np.ones(idx.size, dtype=bool)
+        for _ in range(8):  # backtracking, per pair
+            pi = np.flatnonzero(pending)
+            if pi.size == 0:
+                break
+            Xt = X[idx[pi]].copy()
+            Xt[:, 1:-1] -= lam[pi, None, None] * dX[pi]
+            inside = core.inside(Xt.reshape(-1, d)).reshape(-1, M + 1).all(axis=1)
+            Rt, Jt = residual(Xt, True)
+            rt = np.where(inside, norm(Rt), np.inf)
+            good = rt < r[idx[pi]] * (1 - 1e-4 * lam[pi]) + 1e-300
+            gi = idx[pi[good]]
+            step = np.max(np.abs(lam[pi[good], None, None] * dX[pi[good]]) /
+                          scale[gi], axis=(1, 2))
+            X[gi], R[gi], J[gi], r[gi] = Xt[good], Rt[good], Jt[good], rt[good]
+            ok[gi[step < tol]] = True
+            last_step[gi] = step
+            pending[pi[good]] = False
+            lam[pi[~good]] /= 4
+        # no decrease: rounding level reached (ok) or a dead end
+        stuck = idx[pending]
+        ok[stuck[last_step[stuck] < 1e3 * tol]] = True
+        active[stuck] = False
+        active &= ~ok
+    U0 = np.einsum("l,nld->nd", D[0], X)
+    ok &= np.all(np.isfinite(U0), axis=1)
+    return U0, ok
+
+
 def _residual(x1, q):
     return np.max(np.abs(x1 - q) / np.maximum(1.0, np.abs(q)), axis=1)
 
@@ -419,6 +582,7 @@ def newton(core, x0, q, v, tol=TOL, max_iter=40, deadline=None, loose=True):
     failed = np.zeros(N, dtype=bool)
     iters = np.zeros(N, dtype=int)
     shrink = np.zeros(N, dtype=int)
+    needJ = np.zeros(N, dtype=bool)
     for _ in range(4 * max_iter):
         active = ~conv & ~failed
         if not active.any():
@@ -432,15 +596,31 @@ def newton(core, x0, q, v, tol=TOL, max_iter=40, deadline=None, loose=True):
         # loose integrations while the residual is large (inexact Newton)
         r_prev = np.where(np.isfinite(res[idx]), res[idx], 1.0)
         rt = np.clip(1e-3 * r_prev ** 2, RTOL, 1e-6) if loose else np.full(idx.size, RTOL)
-        flow = integrate(core, x0[idx], trial, variational=True, rtol=rt, deadline=deadline)
-        x1 = flow.y[:, :d]
-        Jn = flow.y[:, 2 * d:2 * d + d * d].reshape(-1, d, d)
-        rn = np.where(flow.ok, _residual(x1, q[idx]), np.inf)
+        # a full step from a residual below FINAL_GUESS lands below tol (quadratic
+        # convergence): integrate it without the variational equations (half the work)
+        last = ~first & (res[idx] < FINAL_GUESS) & (lam[idx] == 1) & ~needJ[idx]
+        x1 = np.full((idx.size, d), np.nan)
+        Jn = np.full((idx.size, d, d), np.nan)
+        fok = np.zeros(idx.size, dtype=bool)
+        for grp, var in ((~last, True), (last, False)):
+            if grp.any():
+                fl = integrate(core, x0[idx[grp]], trial[grp], variational=var, rtol=rt[grp],
+                               deadline=deadline)
+                x1[grp], fok[grp] = fl.y[:, :d], fl.ok
+                if var:
+                    Jn[grp] = fl.y[:, 2 * d:2 * d + d * d].reshape(-1, d, d)
+        rn = np.where(fok, _residual(x1, q[idx]), np.inf)
+        # a final step that missed tol: redo it with the Jacobian
+        redo = last & ~((rn <= tol) & (rt <= RTOL * 1.0001))
+        needJ[idx[redo]] = True
+        needJ[idx[~last]] = False
+        rn = np.where(redo, np.nan, rn)
+        flow_ok = fok & ~redo
         # first evaluations: accept whatever is finite; a guess that leaves the domain
         # is shortened (up to 12 halvings)
-        f_ok = first & flow.ok
-        f_bad = first & ~flow.ok
-        better = ~first & flow.ok & ((rn < res[idx]) | (rn <= tol) |
+        f_ok = first & flow_ok
+        f_bad = first & ~flow_ok
+        better = ~first & flow_ok & ((rn < res[idx]) | (rn <= tol) |
                                      ((rt < res_rtol[idx]) & (rn < 2 * res[idx])))
         take = f_ok | better
         ti = idx[take]
@@ -453,7 +633,7 @@ def newton(core, x0, q, v, tol=TOL, max_iter=40, deadline=None, loose=True):
         v[bi] /= 2
         shrink[bi] += 1
         failed[bi[shrink[bi] > 12]] = True
-        worse = idx[~first & ~take]
+        worse = idx[~first & ~take & ~redo]
         lam[worse] /= 2
         failed[worse[lam[worse] < 1e-4]] = True
         # convergence, certified at the final tolerance
@@ -481,9 +661,24 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16, 64)):
     deadline = time.monotonic() + time_limit
     x0 = np.atleast_2d(np.asarray(x0, dtype=float))
     xq = unwrap(core, x0, np.atleast_2d(np.asarray(xq, dtype=float)))
-    N = len(x0)
+    N, d = x0.shape
     v = initial_guess(core, x0, xq)
-    v, res, conv, iters = newton(core, x0, xq, v, tol, deadline=deadline)
+    vc, okc = collocate(core, x0, xq)
+    v[okc] = vc[okc]
+    # the collocated velocity is often exact to rounding: one integration certifies it
+    res = np.full(N, np.inf)
+    conv = np.zeros(N, dtype=bool)
+    iters = np.zeros(N, dtype=int)
+    if okc.any():
+        fl = integrate(core, x0[okc], v[okc], rtol=RTOL, deadline=deadline)
+        r = np.where(fl.ok, _residual(fl.y[:, :d], xq[okc]), np.inf)
+        res[okc] = r
+        conv[np.flatnonzero(okc)[r <= tol]] = True
+    rest = np.flatnonzero(~conv)
+    if rest.size:
+        v[rest], res[rest], conv[rest], iters[rest] = newton(
+            core, x0[rest], xq[rest], v[rest], tol, deadline=deadline,
+            loose=True)
     cont = np.ones(N, dtype=int)
     for n in pieces:
         todo = np.flatnonzero(~conv)
