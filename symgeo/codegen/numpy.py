@@ -17,6 +17,7 @@ docstring).  Arrays of any rank are laid out with their axes last.
 from __future__ import annotations
 
 import builtins
+import functools
 import itertools
 import keyword
 import multiprocessing as mp
@@ -415,18 +416,17 @@ def _function(family, name, printer, expr=None):
             sp.count_ops(exprs[0]) <= NEAR_MAX_OPS:
         p_syms, q_syms = ([rename[c] for c in pt] for pt in points)
         try:
-            near = kl_near_diagonal(exprs[0], p_syms, q_syms)
+            near = _near_diagonal(exprs[0], tuple(p_syms), tuple(q_syms))
         except (TypeError, ValueError, NotImplementedError):  # pragma: no cover
             near = None
-    code_exprs = [compact(with_scaled_bessel(e)) for e in exprs]
+    code_exprs = [_code_form(e) for e in exprs]
     near = near and tuple(with_scaled_bessel(e) for e in near)
-    cse, reduced = sp.cse(code_exprs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    cse, reduced = _cse(tuple(code_exprs), "_c")
     near_code = None
     if near is not None:
         # the Taylor branch runs on the few points near the diagonal only: its own
         # common subexpressions, computed inside the branch on those points
-        t_cse, (c2, taylor) = sp.cse(list(near), symbols=sp.numbered_symbols("_t"),
-                                     optimizations="basic")
+        t_cse, (c2, taylor) = _cse(tuple(near), "_t")
         near_code = {"c2": printer.doprint(c2), "threshold": repr(NEAR_THRESHOLD),
                      "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in t_cse],
                      "taylor": printer.doprint(taylor)}
@@ -516,8 +516,7 @@ def _scalar_path(printer, family, q, points, rename, cse, reduced, support, near
     conditions = {"ok": sp.And(*ok), "support": None if support is sp.true else support}
     near_cse = []
     if near is not None:
-        near_cse, (c2, taylor) = sp.cse(list(near), symbols=sp.numbered_symbols("_t"),
-                                        optimizations="basic")
+        near_cse, (c2, taylor) = _cse(tuple(near), "_t")
         conditions.update(c2=c2, taylor=taylor)
     code = scalar_code(printer, cse, reduced, conditions)
     near_code = scalar_code(printer, near_cse, [], {})
@@ -526,6 +525,24 @@ def _scalar_path(printer, family, q, points, rename, cse, reduced, support, near
     code["near_cse"] = near_code["cse"]
     code["dims"] = repr(shape)
     return code
+
+
+# The symbolic preparation of printed code is the same for every backend; a build
+# prints each family once per backend, so it is computed once (keys are exact
+# sympy expressions, so a hit is always the same mathematics).
+@functools.lru_cache(maxsize=4096)
+def _near_diagonal(expr, p_syms, q_syms):
+    return kl_near_diagonal(expr, list(p_syms), list(q_syms))
+
+
+@functools.lru_cache(maxsize=4096)
+def _code_form(expr):
+    return compact(with_scaled_bessel(expr))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cse(exprs, prefix):
+    return sp.cse(list(exprs), symbols=sp.numbered_symbols(prefix), optimizations="basic")
 
 
 def _domain_test(domain, sym):
