@@ -1,0 +1,108 @@
+"""The JAX backend's checks, run in a process of their own by tests/codegen/test_jax.py.
+
+JAX starts threads, and symgeo's budgets fork: a test worker that imported
+JAX could deadlock in a later fork, so nothing JAX runs inside the workers.
+
+    python tests/codegen/jax_checks.py NAME [NAME ...]   -> JSON {"checked", "failures"}
+
+Checks, for each family (generated/jax against generated/numpy, float64):
+every function agrees with numpy to 1e-12; fisher/kl/entropy give the same
+values under jit and vmap; at q = p the gradient of KL(p || q) in q vanishes
+and its Hessian is the Fisher matrix (1e-10); the gradient of log_density in
+the coordinates is the score; a numpy function missing from the jax module is
+listed with its reason in the module docstring.
+"""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+jnp = jax.numpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import symgeo  # noqa: E402
+from symgeo.codegen import numpy as N  # noqa: E402
+
+from _points import arguments, generated_module  # noqa: E402
+
+
+def _stack(fam, quantity, rng, n=4):
+    rows = [arguments(fam, quantity, rng) for _ in range(n)]
+    return None if rows[0] is None else [np.array(col) for col in zip(*rows)]
+
+
+def check_family(name):
+    """(number of checks, [failure messages]) for one catalog family."""
+    fam = symgeo.get_family(name)
+    nmod, jmod = generated_module("numpy", name), generated_module("jax", name)
+    rng = random.Random(11)
+    checked, failures = 0, []
+
+    def expect(ok, what):
+        nonlocal checked
+        checked += 1
+        if not ok:
+            failures.append(f"{name}: {what}")
+
+    for quantity in N.QUANTITIES:
+        fj, fn = getattr(jmod, quantity, None), getattr(nmod, quantity, None)
+        if fn is not None and fj is None:
+            expect(f"  {quantity}:" in (jmod.__doc__ or ""), f"{quantity} missing, no reason")
+        if fj is None or fn is None:
+            continue
+        args = _stack(fam, quantity, rng)
+        if args is None:
+            continue
+        want = np.asarray(fn(*args))
+        got = np.asarray(fj(*[jnp.asarray(a) for a in args]))
+        expect(got.shape == want.shape and
+               np.allclose(got, want, rtol=1e-12, atol=1e-13, equal_nan=True),
+               f"{quantity}: jax {got.tolist()} != numpy {want.tolist()}")
+        if quantity in ("fisher", "kl", "entropy"):
+            jargs = [jnp.asarray(a) for a in args]
+            expect(np.allclose(np.asarray(jax.jit(fj)(*jargs)), got, rtol=1e-13, atol=1e-14),
+                   f"{quantity}: jit differs")
+            expect(np.allclose(np.asarray(jax.vmap(fj)(*jargs)), got, rtol=1e-13, atol=1e-14),
+                   f"{quantity}: vmap differs")
+    if hasattr(jmod, "kl") and hasattr(jmod, "fisher"):
+        p = arguments(fam, "fisher", random.Random(5))
+
+        def kl_of_q(q):
+            return jmod.kl(*p, *q)
+        q0 = jnp.asarray(p)
+        grad = np.asarray(jax.grad(kl_of_q)(q0))
+        hess = np.asarray(jax.hessian(kl_of_q)(q0))
+        fisher = np.asarray(jmod.fisher(*p))
+        expect(np.allclose(grad, 0, atol=1e-10), f"grad KL at q=p is {grad.tolist()}")
+        expect(np.allclose(hess, fisher, rtol=1e-10, atol=1e-10),
+               f"Hessian of KL at q=p {hess.tolist()} != Fisher {fisher.tolist()}")
+    if len(fam.variables) == 1 and hasattr(jmod, "score") and hasattr(jmod, "log_density"):
+        for _ in range(3):
+            x, *coords = arguments(fam, "log_density", rng)
+            grad = np.asarray(jax.grad(lambda c: jmod.log_density(x, *c))(jnp.asarray(coords)))
+            score = np.asarray(jmod.score(x, *coords))
+            expect(np.allclose(grad, score, rtol=1e-10, atol=1e-12),
+                   f"grad log_density {grad.tolist()} != score {score.tolist()} at x={x}")
+    return checked, failures
+
+
+def main(names):
+    checked, failures = 0, []
+    for name in names:
+        try:
+            c, f = check_family(name)
+        except Exception as exc:  # noqa: BLE001 - reported to the test as a failure
+            c, f = 1, [f"{name}: {type(exc).__name__}: {exc}"]
+        checked += c
+        failures += f
+    print(json.dumps({"checked": checked, "failures": failures}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
