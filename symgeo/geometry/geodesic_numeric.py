@@ -72,11 +72,19 @@ RTOL = 1e-12
 """Relative tolerance of the integration that certifies a converged result."""
 TOL = 1e-12
 """Residual (relative endpoint miss) at which shooting stops."""
+ACCEPT = 1e-10
+"""A residual Newton cannot push below ``tol`` is accepted (converged, residual reported)
+when it is at most this: the rounding level of the generated right-hand side."""
 FINAL_GUESS = 1e-7
 """Residual below which the next full Newton step is expected to converge (integrated
 without the variational equations; redone with them if it misses)."""
 COLLOCATION_NODES = 20
 """Chebyshev nodes (M + 1, end points included) of the collocation that makes the first guess."""
+COLLOCATION_LADDER = (COLLOCATION_NODES, 40, 80)
+RESOLVED = 1e-13
+"""A collocated curve is resolved when its last Chebyshev coefficients are below this
+(relative to the largest); else the next node count is tried."""
+"""Node counts tried in turn on the pairs the previous count did not resolve."""
 MAX_STEPS = 4000
 """Integration steps (accepted or rejected) allowed to one pair in one integration."""
 
@@ -479,12 +487,13 @@ def _cheb(M):
     return (1 - x) / 2, -2 * D
 
 
-def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=12, tol=1e-9):
+def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9):
     """A first guess for shooting by Chebyshev collocation of the boundary-value problem
     xi'' = a(xi, xi'), xi(0) = p, xi(1) = q at M + 1 Lobatto nodes: damped Newton on
     the interior nodes with the exact Jacobian (from A_x, A_u), all pairs at once,
     starting from the chord.  The answer is the discrete geodesic, whatever the chart
-    the chord was drawn in.  Returns (v = xi'(0) (N, d), ok (N,))."""
+    the chord was drawn in.  Returns (v = xi'(0) (N, d), ok (N,) Newton converged,
+    resolved (N,) and the last three Chebyshev coefficients below RESOLVED)."""
     N, d = x0.shape
     t, D = _cheb(M)
     D2 = D @ D
@@ -559,7 +568,12 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=12, tol=1e-9):
         active &= ~ok
     U0 = np.einsum("l,nld->nd", D[0], X)
     ok &= np.all(np.isfinite(U0), axis=1)
-    return U0, ok
+    # resolved: the last Chebyshev coefficients of the curve are at rounding level
+    T = np.linalg.inv(np.polynomial.chebyshev.chebvander(1 - 2 * t, M))
+    coef = np.abs(np.einsum("kl,nld->nkd", T, X))
+    tail = np.max(coef[:, -3:], axis=(1, 2)) / np.max(coef[:, 1:], axis=(1, 2))
+    resolved = ok & (tail <= RESOLVED)
+    return U0, ok, resolved
 
 
 def _residual(x1, q):
@@ -634,11 +648,18 @@ def newton(core, x0, q, v, tol=TOL, max_iter=40, deadline=None, loose=True):
         shrink[bi] += 1
         failed[bi[shrink[bi] > 12]] = True
         worse = idx[~first & ~take & ~redo]
+        # no progress below ACCEPT: the rounding level of the right-hand side is reached
+        # (large coordinates, cancelling polygammas); the measured miss is reported
+        floor = worse[(res[worse] <= max(ACCEPT, tol)) & (res_rtol[worse] <= RTOL * 1.0001)]
+        conv[floor] = True
+        worse = worse[~conv[worse]]
         lam[worse] /= 2
         failed[worse[lam[worse] < 1e-4]] = True
         # convergence, certified at the final tolerance
-        conv |= have & (res <= tol) & (res_rtol <= RTOL * 1.0001)
-        failed |= iters >= max_iter
+        certified = have & (res_rtol <= RTOL * 1.0001)
+        conv |= certified & (res <= tol)
+        conv |= certified & (iters >= max_iter) & (res <= max(ACCEPT, tol))
+        failed |= ~conv & (iters >= max_iter)
         # new Newton steps where the state changed
         new = ti[~conv[ti]]
         if new.size:
@@ -663,8 +684,16 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16, 64)):
     xq = unwrap(core, x0, np.atleast_2d(np.asarray(xq, dtype=float)))
     N, d = x0.shape
     v = initial_guess(core, x0, xq)
-    vc, okc = collocate(core, x0, xq)
-    v[okc] = vc[okc]
+    okc = np.zeros(N, dtype=bool)
+    resolved = np.zeros(N, dtype=bool)
+    for M in COLLOCATION_LADDER:  # more nodes for the pairs fewer nodes did not resolve
+        todo = np.flatnonzero(~resolved)
+        if todo.size == 0 or time.monotonic() > deadline:
+            break
+        vc, ok, res_ok = collocate(core, x0[todo], xq[todo], M=M)
+        v[todo[ok]] = vc[ok]
+        okc[todo[ok]] = True
+        resolved[todo[res_ok]] = True
     # the collocated velocity is often exact to rounding: one integration certifies it
     res = np.full(N, np.inf)
     conv = np.zeros(N, dtype=bool)
