@@ -17,9 +17,48 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 
 import jax.numpy
 import jax.scipy.special
+import math
 
 COORDINATES = ["a", "b"]
 VARIABLES = ["x"]
+
+
+# Bernoulli numbers B_2, B_4, ..., B_24 for the asymptotic series below.
+_BERNOULLI_2K = (0.16666666666666666, -0.03333333333333333, 0.023809523809523808, -0.03333333333333333, 0.07575757575757576, -0.2531135531135531, 1.1666666666666667, -7.092156862745098, 54.971177944862156, -529.1242424242424, 6192.123188405797, -86580.25311355312)
+
+
+def _polygamma(n, x):
+    """psi^(n)(x) for an integer 1 <= n <= 4 and real x > 0 (NaN for x <= 0): traceable.
+
+    The numpy helper's method with a fixed number of recurrence steps (no
+    Python control flow on values): psi^(n)(x) = psi^(n)(x + 1) + (-1)^(n+1)
+    n! / x^(n+1) while x < 7 + n (at most 8 + n steps, masked), then the
+    asymptotic series with the Bernoulli numbers B_2 .. B_24.  Relative
+    accuracy about 1e-15 in float64; faster than jax.scipy.special.polygamma,
+    which goes through the Hurwitz zeta function.
+    """
+    n = int(n)
+    if not 1 <= n <= 4:
+        raise ValueError("_polygamma: n must be 1, 2, 3 or 4")
+    start = 7.0 + n
+    x = jax.numpy.asarray(x) * 1.0
+    x = jax.numpy.where(x > 0, x, jax.numpy.nan)
+    fact_n = float(math.factorial(n))
+    m = jax.numpy.clip(jax.numpy.ceil(start - x), 0.0, None)
+    m = jax.numpy.where(jax.numpy.isnan(m), 0.0, m)
+    acc = jax.numpy.zeros_like(x)
+    for j in range(int(start) + 1):
+        inv = 1.0 / (x + j)
+        acc = acc + jax.numpy.where(j < m, inv ** (n + 1), 0.0)
+    y = x + m
+    inv2 = 1.0 / (y * y)
+    series = jax.numpy.zeros_like(y)
+    for k in range(len(_BERNOULLI_2K), 0, -1):
+        coef = _BERNOULLI_2K[k - 1] * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
+        series = (series + coef) * inv2
+    total = (math.factorial(n - 1) + fact_n / (2.0 * y) + series) / y ** n + fact_n * acc
+    return total if n % 2 == 1 else -total
+
 
 
 def _args(*args):
@@ -65,12 +104,12 @@ def fisher(a, b):
     """
     a, b, shape = _args(a, b)
     _ok = _in_domain(a, b)
-    _c0 = -jax.scipy.special.polygamma(1, a + b)
+    _c0 = -_polygamma(1, a + b)
     out = _fill(shape, (2, 2), [
-        _c0 + jax.scipy.special.polygamma(1, a),
+        _c0 + _polygamma(1, a),
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(1, b),
+        _c0 + _polygamma(1, b),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -88,10 +127,10 @@ def cramer_rao(a, b):
     """
     a, b, shape = _args(a, b)
     _ok = _in_domain(a, b)
-    _c0 = jax.scipy.special.polygamma(1, b)
-    _c1 = jax.scipy.special.polygamma(1, a + b)
+    _c0 = _polygamma(1, b)
+    _c1 = _polygamma(1, a + b)
     _c2 = -_c1
-    _c3 = jax.scipy.special.polygamma(1, a)
+    _c3 = _polygamma(1, a)
     _c4 = 1/((_c0*_c1 - _c0*_c3 + _c1*_c3))
     _c5 = -_c1*_c4
     out = _fill(shape, (2, 2), [
@@ -113,9 +152,9 @@ def jeffreys_prior(a, b):
     """
     a, b, shape = _args(a, b)
     _ok = _in_domain(a, b)
-    _c0 = jax.scipy.special.polygamma(1, a)
-    _c1 = jax.scipy.special.polygamma(1, b)
-    _c2 = jax.scipy.special.polygamma(1, a + b)
+    _c0 = _polygamma(1, a)
+    _c1 = _polygamma(1, b)
+    _c2 = _polygamma(1, a + b)
     out = _full(jax.numpy.sqrt(_c0*_c1 - _c0*_c2 - _c1*_c2), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -150,7 +189,7 @@ def log_density(x, a, b):
     """
     x, a, b, shape = _args(x, a, b)
     _ok = _in_domain(a, b) & jax.numpy.isfinite(x)
-    out = _full((a - 1)*jax.numpy.log(x) + (b - 1)*jax.numpy.log(1 - x) - jax.scipy.special.betaln(a, b), shape)
+    out = _full((a - 1)*jax.numpy.log(x) + (b - 1)*jax.numpy.log(1 - x) - (jax.scipy.special.gammaln(a) + jax.scipy.special.gammaln(b) - jax.scipy.special.gammaln(a + b)), shape)
     out = _mask(out, (jax.numpy.greater_equal(x, 0)) & (jax.numpy.less_equal(x, 1)), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -168,12 +207,12 @@ def natural_gradient(a, b, grad):
     """
     a, b, shape = _args(a, b)
     _ok = _in_domain(a, b)
-    _c0 = -jax.scipy.special.polygamma(1, a + b)
+    _c0 = -_polygamma(1, a + b)
     out = _fill(shape, (2, 2), [
-        _c0 + jax.scipy.special.polygamma(1, a),
+        _c0 + _polygamma(1, a),
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(1, b),
+        _c0 + _polygamma(1, b),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return _solve(out, grad)
@@ -190,15 +229,15 @@ def kl(a_p, b_p, a_q, b_q):
     a_p, b_p, a_q, b_q, shape = _args(a_p, b_p, a_q, b_q)
     _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
     _c0 = -jax.scipy.special.digamma(a_p + b_p)
-    out = _full((_c0 + jax.scipy.special.digamma(a_p))*(a_p - a_q) + (_c0 + jax.scipy.special.digamma(b_p))*(b_p - b_q) - jax.scipy.special.betaln(a_p, b_p) + jax.scipy.special.betaln(a_q, b_q), shape)
-    _t0 = jax.scipy.special.polygamma(1, a_p)
+    out = _full((_c0 + jax.scipy.special.digamma(a_p))*(a_p - a_q) + (_c0 + jax.scipy.special.digamma(b_p))*(b_p - b_q) - (jax.scipy.special.gammaln(a_p) + jax.scipy.special.gammaln(b_p) - jax.scipy.special.gammaln(a_p + b_p)) + (jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)), shape)
+    _t0 = _polygamma(1, a_p)
     _t1 = a_p - a_q
     _t2 = _t1**2
-    _t3 = jax.scipy.special.polygamma(1, b_p)
+    _t3 = _polygamma(1, b_p)
     _t4 = b_p - b_q
     _t5 = _t4**2
     _t6 = a_p + b_p
-    _t7 = jax.scipy.special.polygamma(1, _t6)
+    _t7 = _polygamma(1, _t6)
     _t8 = (1/2)*_t2
     _t9 = _t7*_t8
     _t10 = (1/2)*_t5
@@ -214,12 +253,12 @@ def kl(a_p, b_p, a_q, b_q):
     _t20 = ((_t4**2)**2)
     _t21 = (1/24)*_t20
     _t22 = (1/120)*_t4**5
-    _t23 = jax.scipy.special.polygamma(2, _t6)
-    _t24 = jax.scipy.special.polygamma(3, _t6)
+    _t23 = _polygamma(2, _t6)
+    _t24 = _polygamma(3, _t6)
     _t25 = (1/24)*_t24
-    _t26 = jax.scipy.special.polygamma(4, _t6)
+    _t26 = _polygamma(4, _t6)
     _t27 = (1/12)*_t26
-    out = jax.numpy.where((1/2)*_t0*_t2 - _t11 - _t12 + (1/2)*_t3*_t5 - _t9 < 1e-06, _t0*_t8 + _t1*_t10*_t23 - _t1*_t19*_t24 + _t1*_t21*_t26 + _t10*_t3 - _t11 - _t12 + _t13*_t27*_t5 + _t14*_t23 - _t14*_t24*_t4 - _t14*jax.scipy.special.polygamma(2, a_p) - _t15*_t25 + _t16*_t26*_t4 + _t16*jax.scipy.special.polygamma(3, a_p) + _t17*_t26 - _t17*jax.scipy.special.polygamma(4, a_p) + _t18*_t2*_t27 + _t19*_t23 - _t19*jax.scipy.special.polygamma(2, b_p) - 1/4*_t2*_t24*_t5 - _t20*_t25 + _t21*jax.scipy.special.polygamma(3, b_p) + _t22*_t26 - _t22*jax.scipy.special.polygamma(4, b_p) + _t23*_t4*_t8 - _t9, out)
+    out = jax.numpy.where((1/2)*_t0*_t2 - _t11 - _t12 + (1/2)*_t3*_t5 - _t9 < 1e-06, _t0*_t8 + _t1*_t10*_t23 - _t1*_t19*_t24 + _t1*_t21*_t26 + _t10*_t3 - _t11 - _t12 + _t13*_t27*_t5 + _t14*_t23 - _t14*_t24*_t4 - _t14*_polygamma(2, a_p) - _t15*_t25 + _t16*_t26*_t4 + _t16*_polygamma(3, a_p) + _t17*_t26 - _t17*_polygamma(4, a_p) + _t18*_t2*_t27 + _t19*_t23 - _t19*_polygamma(2, b_p) - 1/4*_t2*_t24*_t5 - _t20*_t25 + _t21*_polygamma(3, b_p) + _t22*_t26 - _t22*_polygamma(4, b_p) + _t23*_t4*_t8 - _t9, out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -235,7 +274,7 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & jax.numpy.isfinite(alpha)
     _c0 = alpha + 1
     _c1 = alpha - 1
-    out = _full(4*(jax.numpy.exp(-1/2*_c0*jax.scipy.special.betaln(a_q, b_q) + (1/2)*_c1*jax.scipy.special.betaln(a_p, b_p))*jax.scipy.special.beta((1/2)*_c0*a_q - 1/2*_c1*a_p, (1/2)*_c0*b_q - 1/2*_c1*b_p) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(jax.numpy.exp(-1/2*_c0*(jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)) + (1/2)*_c1*(jax.scipy.special.gammaln(a_p) + jax.scipy.special.gammaln(b_p) - jax.scipy.special.gammaln(a_p + b_p)))*jax.numpy.exp((jax.scipy.special.gammaln((1/2)*_c0*a_q - 1/2*_c1*a_p) + jax.scipy.special.gammaln((1/2)*_c0*b_q - 1/2*_c1*b_p) - jax.scipy.special.gammaln((1/2)*_c0*a_q + (1/2)*_c0*b_q - 1/2*_c1*a_p - 1/2*_c1*b_p))) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -250,7 +289,7 @@ def entropy(a, b):
     a, b, shape = _args(a, b)
     _ok = _in_domain(a, b)
     _c0 = a + b
-    out = _full((_c0 - 2)*jax.scipy.special.digamma(_c0) - (a - 1)*jax.scipy.special.digamma(a) - (b - 1)*jax.scipy.special.digamma(b) + jax.scipy.special.betaln(a, b), shape)
+    out = _full((_c0 - 2)*jax.scipy.special.digamma(_c0) - (a - 1)*jax.scipy.special.digamma(a) - (b - 1)*jax.scipy.special.digamma(b) + (jax.scipy.special.gammaln(a) + jax.scipy.special.gammaln(b) - jax.scipy.special.gammaln(a + b)), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -264,7 +303,7 @@ def cross_entropy(a_p, b_p, a_q, b_q):
     """
     a_p, b_p, a_q, b_q, shape = _args(a_p, b_p, a_q, b_q)
     _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
-    out = _full(-(a_q - 1)*jax.scipy.special.digamma(a_p) - (b_q - 1)*jax.scipy.special.digamma(b_p) + (a_q + b_q - 2)*jax.scipy.special.digamma(a_p + b_p) + jax.scipy.special.betaln(a_q, b_q), shape)
+    out = _full(-(a_q - 1)*jax.scipy.special.digamma(a_p) - (b_q - 1)*jax.scipy.special.digamma(b_p) + (a_q + b_q - 2)*jax.scipy.special.digamma(a_p + b_p) + (jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -285,16 +324,16 @@ def amari_chentsov(a, b):
     """
     a, b, shape = _args(a, b)
     _ok = _in_domain(a, b)
-    _c0 = -jax.scipy.special.polygamma(2, a + b)
+    _c0 = -_polygamma(2, a + b)
     out = _fill(shape, (2, 2, 2), [
-        _c0 + jax.scipy.special.polygamma(2, a),
+        _c0 + _polygamma(2, a),
         _c0,
         _c0,
         _c0,
         _c0,
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(2, b),
+        _c0 + _polygamma(2, b),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -316,21 +355,21 @@ def christoffel(alpha, a, b):
     """
     alpha, a, b, shape = _args(alpha, a, b)
     _ok = _in_domain(a, b) & jax.numpy.isfinite(alpha)
-    _c0 = jax.scipy.special.polygamma(1, b)
-    _c1 = jax.scipy.special.polygamma(2, a)
+    _c0 = _polygamma(1, b)
+    _c1 = _polygamma(2, a)
     _c2 = _c0*_c1
     _c3 = a + b
-    _c4 = jax.scipy.special.polygamma(2, _c3)
+    _c4 = _polygamma(2, _c3)
     _c5 = -_c0*_c4
-    _c6 = jax.scipy.special.polygamma(1, _c3)
+    _c6 = _polygamma(1, _c3)
     _c7 = _c1*_c6
     _c8 = -_c7
     _c9 = _c0*_c4
-    _c10 = jax.scipy.special.polygamma(1, a)
+    _c10 = _polygamma(1, a)
     _c11 = (1/2)/(-_c0*_c10 + _c0*_c6 + _c10*_c6)
     _c12 = _c11*(1 - alpha)
     _c13 = _c12*_c9
-    _c14 = jax.scipy.special.polygamma(2, b)
+    _c14 = _polygamma(2, b)
     _c15 = _c14*_c6
     _c16 = -_c15
     _c17 = -_c10*_c4
@@ -360,13 +399,13 @@ def scalar_curvature(a, b):
     """
     a, b, shape = _args(a, b)
     _ok = _in_domain(a, b)
-    _c0 = jax.scipy.special.polygamma(1, a)
-    _c1 = jax.scipy.special.polygamma(1, b)
+    _c0 = _polygamma(1, a)
+    _c1 = _polygamma(1, b)
     _c2 = a + b
-    _c3 = jax.scipy.special.polygamma(1, _c2)
-    _c4 = jax.scipy.special.polygamma(2, b)
-    _c5 = jax.scipy.special.polygamma(2, _c2)
-    _c6 = jax.scipy.special.polygamma(2, a)
+    _c3 = _polygamma(1, _c2)
+    _c4 = _polygamma(2, b)
+    _c5 = _polygamma(2, _c2)
+    _c6 = _polygamma(2, a)
     out = _full((1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -381,13 +420,13 @@ def gaussian_curvature(a, b):
     """
     a, b, shape = _args(a, b)
     _ok = _in_domain(a, b)
-    _c0 = jax.scipy.special.polygamma(1, a)
-    _c1 = jax.scipy.special.polygamma(1, b)
+    _c0 = _polygamma(1, a)
+    _c1 = _polygamma(1, b)
     _c2 = a + b
-    _c3 = jax.scipy.special.polygamma(1, _c2)
-    _c4 = jax.scipy.special.polygamma(2, b)
-    _c5 = jax.scipy.special.polygamma(2, _c2)
-    _c6 = jax.scipy.special.polygamma(2, a)
+    _c3 = _polygamma(1, _c2)
+    _c4 = _polygamma(2, b)
+    _c5 = _polygamma(2, _c2)
+    _c6 = _polygamma(2, a)
     out = _full((1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

@@ -21,9 +21,48 @@ Not derived (left out):
 
 import jax.numpy
 import jax.scipy.special
+import math
 
 COORDINATES = ["a1", "a2", "a3"]
 VARIABLES = ["x1", "x2", "x3"]
+
+
+# Bernoulli numbers B_2, B_4, ..., B_24 for the asymptotic series below.
+_BERNOULLI_2K = (0.16666666666666666, -0.03333333333333333, 0.023809523809523808, -0.03333333333333333, 0.07575757575757576, -0.2531135531135531, 1.1666666666666667, -7.092156862745098, 54.971177944862156, -529.1242424242424, 6192.123188405797, -86580.25311355312)
+
+
+def _polygamma(n, x):
+    """psi^(n)(x) for an integer 1 <= n <= 4 and real x > 0 (NaN for x <= 0): traceable.
+
+    The numpy helper's method with a fixed number of recurrence steps (no
+    Python control flow on values): psi^(n)(x) = psi^(n)(x + 1) + (-1)^(n+1)
+    n! / x^(n+1) while x < 7 + n (at most 8 + n steps, masked), then the
+    asymptotic series with the Bernoulli numbers B_2 .. B_24.  Relative
+    accuracy about 1e-15 in float64; faster than jax.scipy.special.polygamma,
+    which goes through the Hurwitz zeta function.
+    """
+    n = int(n)
+    if not 1 <= n <= 4:
+        raise ValueError("_polygamma: n must be 1, 2, 3 or 4")
+    start = 7.0 + n
+    x = jax.numpy.asarray(x) * 1.0
+    x = jax.numpy.where(x > 0, x, jax.numpy.nan)
+    fact_n = float(math.factorial(n))
+    m = jax.numpy.clip(jax.numpy.ceil(start - x), 0.0, None)
+    m = jax.numpy.where(jax.numpy.isnan(m), 0.0, m)
+    acc = jax.numpy.zeros_like(x)
+    for j in range(int(start) + 1):
+        inv = 1.0 / (x + j)
+        acc = acc + jax.numpy.where(j < m, inv ** (n + 1), 0.0)
+    y = x + m
+    inv2 = 1.0 / (y * y)
+    series = jax.numpy.zeros_like(y)
+    for k in range(len(_BERNOULLI_2K), 0, -1):
+        coef = _BERNOULLI_2K[k - 1] * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
+        series = (series + coef) * inv2
+    total = (math.factorial(n - 1) + fact_n / (2.0 * y) + series) / y ** n + fact_n * acc
+    return total if n % 2 == 1 else -total
+
 
 
 def _args(*args):
@@ -74,17 +113,17 @@ def fisher(a1, a2, a3):
     """
     a1, a2, a3, shape = _args(a1, a2, a3)
     _ok = _in_domain(a1, a2, a3)
-    _c0 = -jax.scipy.special.polygamma(1, a1 + a2 + a3)
+    _c0 = -_polygamma(1, a1 + a2 + a3)
     out = _fill(shape, (3, 3), [
-        _c0 + jax.scipy.special.polygamma(1, a1),
+        _c0 + _polygamma(1, a1),
         _c0,
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(1, a2),
+        _c0 + _polygamma(1, a2),
         _c0,
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(1, a3),
+        _c0 + _polygamma(1, a3),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -107,13 +146,13 @@ def cramer_rao(a1, a2, a3):
     """
     a1, a2, a3, shape = _args(a1, a2, a3)
     _ok = _in_domain(a1, a2, a3)
-    _c0 = jax.scipy.special.polygamma(1, a2)
-    _c1 = jax.scipy.special.polygamma(1, a3)
+    _c0 = _polygamma(1, a2)
+    _c1 = _polygamma(1, a3)
     _c2 = _c0*_c1
-    _c3 = jax.scipy.special.polygamma(1, a1 + a2 + a3)
+    _c3 = _polygamma(1, a1 + a2 + a3)
     _c4 = _c0*_c3
     _c5 = _c1*_c3
-    _c6 = jax.scipy.special.polygamma(1, a1)
+    _c6 = _polygamma(1, a1)
     _c7 = 1/((_c1*_c4 - _c2*_c6 + _c4*_c6 + _c5*_c6))
     _c8 = -_c5*_c7
     _c9 = -_c4*_c7
@@ -143,10 +182,10 @@ def jeffreys_prior(a1, a2, a3):
     """
     a1, a2, a3, shape = _args(a1, a2, a3)
     _ok = _in_domain(a1, a2, a3)
-    _c0 = jax.scipy.special.polygamma(1, a1)
-    _c1 = jax.scipy.special.polygamma(1, a2)
-    _c2 = jax.scipy.special.polygamma(1, a3)
-    _c3 = jax.scipy.special.polygamma(1, a1 + a2 + a3)
+    _c0 = _polygamma(1, a1)
+    _c1 = _polygamma(1, a2)
+    _c2 = _polygamma(1, a3)
+    _c3 = _polygamma(1, a1 + a2 + a3)
     _c4 = _c2*_c3
     out = _full(jax.numpy.sqrt(_c0*_c1*_c2 - _c0*_c1*_c3 - _c0*_c4 - _c1*_c4), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -211,17 +250,17 @@ def natural_gradient(a1, a2, a3, grad):
     """
     a1, a2, a3, shape = _args(a1, a2, a3)
     _ok = _in_domain(a1, a2, a3)
-    _c0 = -jax.scipy.special.polygamma(1, a1 + a2 + a3)
+    _c0 = -_polygamma(1, a1 + a2 + a3)
     out = _fill(shape, (3, 3), [
-        _c0 + jax.scipy.special.polygamma(1, a1),
+        _c0 + _polygamma(1, a1),
         _c0,
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(1, a2),
+        _c0 + _polygamma(1, a2),
         _c0,
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(1, a3),
+        _c0 + _polygamma(1, a3),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return _solve(out, grad)
@@ -242,17 +281,17 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     _c2 = a2_p - a2_q
     _c3 = a3_p - a3_q
     out = _full(_c1*jax.scipy.special.digamma(a1_p) + _c2*jax.scipy.special.digamma(a2_p) + _c3*jax.scipy.special.digamma(a3_p) - (_c1 + _c2 + _c3)*jax.scipy.special.digamma(_c0) + jax.scipy.special.gammaln(_c0) - jax.scipy.special.gammaln(a1_p) + jax.scipy.special.gammaln(a1_q) - jax.scipy.special.gammaln(a2_p) + jax.scipy.special.gammaln(a2_q) - jax.scipy.special.gammaln(a3_p) + jax.scipy.special.gammaln(a3_q) - jax.scipy.special.gammaln(a1_q + a2_q + a3_q), shape)
-    _t0 = jax.scipy.special.polygamma(1, a1_p)
+    _t0 = _polygamma(1, a1_p)
     _t1 = a1_p - a1_q
     _t2 = _t1**2
-    _t3 = jax.scipy.special.polygamma(1, a2_p)
+    _t3 = _polygamma(1, a2_p)
     _t4 = a2_p - a2_q
     _t5 = _t4**2
-    _t6 = jax.scipy.special.polygamma(1, a3_p)
+    _t6 = _polygamma(1, a3_p)
     _t7 = a3_p - a3_q
     _t8 = _t7**2
     _t9 = a1_p + a2_p + a3_p
-    _t10 = jax.scipy.special.polygamma(1, _t9)
+    _t10 = _polygamma(1, _t9)
     _t11 = (1/2)*_t2
     _t12 = _t10*_t11
     _t13 = (1/2)*_t5
@@ -279,10 +318,10 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     _t34 = ((_t7**2)**2)
     _t35 = (1/24)*_t34
     _t36 = (1/120)*_t7**5
-    _t37 = jax.scipy.special.polygamma(2, _t9)
-    _t38 = jax.scipy.special.polygamma(3, _t9)
+    _t37 = _polygamma(2, _t9)
+    _t38 = _polygamma(3, _t9)
     _t39 = (1/24)*_t38
-    _t40 = jax.scipy.special.polygamma(4, _t9)
+    _t40 = _polygamma(4, _t9)
     _t41 = _t13*_t37
     _t42 = _t28*_t38
     _t43 = _t30*_t40
@@ -301,7 +340,7 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     _t56 = _t1*_t38
     _t57 = _t1*_t40
     _t58 = _t40*_t50
-    out = jax.numpy.where((1/2)*_t0*_t2 - _t12 - _t14 - _t16 - _t18 - _t19 - _t21 + (1/2)*_t3*_t5 + (1/2)*_t6*_t8 < 1e-06, _t0*_t11 + _t1*_t20*_t37 + _t1*_t41 - _t1*_t42 + _t1*_t43 + _t1*_t44 - _t1*_t45 + _t1*_t46 - _t11*_t20*_t38 - _t12 + _t13*_t3 - _t13*_t56*_t7 - _t14 - _t15*_t4*_t56 + _t15*_t6 - _t16 - _t18 - _t19 + _t20*_t23*_t40 - _t21 + _t23*_t37 - _t23*jax.scipy.special.polygamma(2, a1_p) - _t24*_t39 + _t25*jax.scipy.special.polygamma(3, a1_p) + _t26*_t40 - _t26*jax.scipy.special.polygamma(4, a1_p) + _t27*_t52*_t8 + _t27*_t53 + _t28*_t37 + _t28*_t57*_t7 - _t28*jax.scipy.special.polygamma(2, a2_p) - _t29*_t39 + _t30*jax.scipy.special.polygamma(3, a2_p) + _t31*_t40 - _t31*jax.scipy.special.polygamma(4, a2_p) + _t32*_t5*_t52 + _t32*_t53 + _t33*_t37 + _t33*_t4*_t57 - _t33*jax.scipy.special.polygamma(2, a3_p) - _t34*_t39 + _t35*jax.scipy.special.polygamma(3, a3_p) + _t36*_t40 - _t36*jax.scipy.special.polygamma(4, a3_p) - _t38*_t55 + _t4*_t44 - _t4*_t45 + _t4*_t46 + _t4*_t47 - _t4*_t48 + _t4*_t49 + _t4*_t58*_t8 + _t41*_t7 - _t42*_t7 + _t43*_t7 + _t47*_t7 - _t48*_t7 + _t49*_t7 - _t5*_t51 + _t5*_t54 + _t5*_t58*_t7 - _t51*_t8 + _t54*_t8 + _t55*_t57, out)
+    out = jax.numpy.where((1/2)*_t0*_t2 - _t12 - _t14 - _t16 - _t18 - _t19 - _t21 + (1/2)*_t3*_t5 + (1/2)*_t6*_t8 < 1e-06, _t0*_t11 + _t1*_t20*_t37 + _t1*_t41 - _t1*_t42 + _t1*_t43 + _t1*_t44 - _t1*_t45 + _t1*_t46 - _t11*_t20*_t38 - _t12 + _t13*_t3 - _t13*_t56*_t7 - _t14 - _t15*_t4*_t56 + _t15*_t6 - _t16 - _t18 - _t19 + _t20*_t23*_t40 - _t21 + _t23*_t37 - _t23*_polygamma(2, a1_p) - _t24*_t39 + _t25*_polygamma(3, a1_p) + _t26*_t40 - _t26*_polygamma(4, a1_p) + _t27*_t52*_t8 + _t27*_t53 + _t28*_t37 + _t28*_t57*_t7 - _t28*_polygamma(2, a2_p) - _t29*_t39 + _t30*_polygamma(3, a2_p) + _t31*_t40 - _t31*_polygamma(4, a2_p) + _t32*_t5*_t52 + _t32*_t53 + _t33*_t37 + _t33*_t4*_t57 - _t33*_polygamma(2, a3_p) - _t34*_t39 + _t35*_polygamma(3, a3_p) + _t36*_t40 - _t36*_polygamma(4, a3_p) - _t38*_t55 + _t4*_t44 - _t4*_t45 + _t4*_t46 + _t4*_t47 - _t4*_t48 + _t4*_t49 + _t4*_t58*_t8 + _t41*_t7 - _t42*_t7 + _t43*_t7 + _t47*_t7 - _t48*_t7 + _t49*_t7 - _t5*_t51 + _t5*_t54 + _t5*_t58*_t7 - _t51*_t8 + _t54*_t8 + _t55*_t57, out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -390,9 +429,9 @@ def amari_chentsov(a1, a2, a3):
     """
     a1, a2, a3, shape = _args(a1, a2, a3)
     _ok = _in_domain(a1, a2, a3)
-    _c0 = -jax.scipy.special.polygamma(2, a1 + a2 + a3)
+    _c0 = -_polygamma(2, a1 + a2 + a3)
     out = _fill(shape, (3, 3, 3), [
-        _c0 + jax.scipy.special.polygamma(2, a1),
+        _c0 + _polygamma(2, a1),
         _c0,
         _c0,
         _c0,
@@ -405,7 +444,7 @@ def amari_chentsov(a1, a2, a3):
         _c0,
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(2, a2),
+        _c0 + _polygamma(2, a2),
         _c0,
         _c0,
         _c0,
@@ -418,7 +457,7 @@ def amari_chentsov(a1, a2, a3):
         _c0,
         _c0,
         _c0,
-        _c0 + jax.scipy.special.polygamma(2, a3),
+        _c0 + _polygamma(2, a3),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -459,27 +498,27 @@ def christoffel(alpha, a1, a2, a3):
     """
     alpha, a1, a2, a3, shape = _args(alpha, a1, a2, a3)
     _ok = _in_domain(a1, a2, a3) & jax.numpy.isfinite(alpha)
-    _c0 = jax.scipy.special.polygamma(2, a1)
-    _c1 = jax.scipy.special.polygamma(1, a2)
-    _c2 = jax.scipy.special.polygamma(1, a3)
+    _c0 = _polygamma(2, a1)
+    _c1 = _polygamma(1, a2)
+    _c2 = _polygamma(1, a3)
     _c3 = _c1*_c2
     _c4 = a1 + a2 + a3
-    _c5 = jax.scipy.special.polygamma(2, _c4)
+    _c5 = _polygamma(2, _c4)
     _c6 = _c1*_c5
     _c7 = _c2*_c6
-    _c8 = jax.scipy.special.polygamma(1, _c4)
+    _c8 = _polygamma(1, _c4)
     _c9 = _c0*_c8
     _c10 = -_c0*_c3 + _c1*_c9 + _c2*_c9 + _c7
-    _c11 = jax.scipy.special.polygamma(1, a1)
+    _c11 = _polygamma(1, a1)
     _c12 = _c11*_c8
     _c13 = (1/2)/(_c1*_c12 - _c11*_c3 + _c12*_c2 + _c3*_c8)
     _c14 = _c13*(1 - alpha)
     _c15 = _c14*_c7
-    _c16 = jax.scipy.special.polygamma(2, a2)
+    _c16 = _polygamma(2, a2)
     _c17 = _c16*_c8
     _c18 = _c1*_c5 - _c17 - alpha*(-_c17 + _c6)
     _c19 = _c13*_c2
-    _c20 = jax.scipy.special.polygamma(2, a3)
+    _c20 = _polygamma(2, a3)
     _c21 = _c20*_c8
     _c22 = _c2*_c5
     _c23 = _c13*(_c2*_c5 - _c21 - alpha*(-_c21 + _c22))
@@ -532,19 +571,19 @@ def scalar_curvature(a1, a2, a3):
     """
     a1, a2, a3, shape = _args(a1, a2, a3)
     _ok = _in_domain(a1, a2, a3)
-    _c0 = jax.scipy.special.polygamma(1, a1)
-    _c1 = jax.scipy.special.polygamma(1, a2)
-    _c2 = jax.scipy.special.polygamma(1, a3)
+    _c0 = _polygamma(1, a1)
+    _c1 = _polygamma(1, a2)
+    _c2 = _polygamma(1, a3)
     _c3 = _c1*_c2
     _c4 = a1 + a2 + a3
-    _c5 = jax.scipy.special.polygamma(1, _c4)
+    _c5 = _polygamma(1, _c4)
     _c6 = _c0*_c5
-    _c7 = jax.scipy.special.polygamma(2, _c4)
+    _c7 = _polygamma(2, _c4)
     _c8 = _c1**2
     _c9 = _c7*_c8
-    _c10 = jax.scipy.special.polygamma(2, a3)
+    _c10 = _polygamma(2, a3)
     _c11 = _c0*_c10
-    _c12 = jax.scipy.special.polygamma(2, a2)
+    _c12 = _polygamma(2, a2)
     _c13 = _c2**2
     _c14 = _c13*_c7
     _c15 = _c5**2
@@ -552,7 +591,7 @@ def scalar_curvature(a1, a2, a3):
     _c17 = _c16*_c7
     _c18 = _c1*_c10
     _c19 = _c12*_c2
-    _c20 = jax.scipy.special.polygamma(2, a1)
+    _c20 = _polygamma(2, a1)
     _c21 = _c15*_c20
     _c22 = _c10*_c5
     out = _full((1/2)*(_c0*_c12*_c14 + _c1*_c14*_c20 + _c11*_c12*_c15 + _c11*_c9 - _c12*_c13*_c20*_c5 - _c12*_c16*_c22 + _c17*_c18 + _c17*_c19 + _c18*_c21 + _c19*_c21 + _c2*_c20*_c9 - _c20*_c22*_c8)/(-_c0*_c3 + _c1*_c6 + _c2*_c6 + _c3*_c5)**2, shape)

@@ -17,9 +17,48 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 
 import jax.numpy
 import jax.scipy.special
+import math
 
 COORDINATES = ["alpha", "beta"]
 VARIABLES = ["x"]
+
+
+# Bernoulli numbers B_2, B_4, ..., B_24 for the asymptotic series below.
+_BERNOULLI_2K = (0.16666666666666666, -0.03333333333333333, 0.023809523809523808, -0.03333333333333333, 0.07575757575757576, -0.2531135531135531, 1.1666666666666667, -7.092156862745098, 54.971177944862156, -529.1242424242424, 6192.123188405797, -86580.25311355312)
+
+
+def _polygamma(n, x):
+    """psi^(n)(x) for an integer 1 <= n <= 4 and real x > 0 (NaN for x <= 0): traceable.
+
+    The numpy helper's method with a fixed number of recurrence steps (no
+    Python control flow on values): psi^(n)(x) = psi^(n)(x + 1) + (-1)^(n+1)
+    n! / x^(n+1) while x < 7 + n (at most 8 + n steps, masked), then the
+    asymptotic series with the Bernoulli numbers B_2 .. B_24.  Relative
+    accuracy about 1e-15 in float64; faster than jax.scipy.special.polygamma,
+    which goes through the Hurwitz zeta function.
+    """
+    n = int(n)
+    if not 1 <= n <= 4:
+        raise ValueError("_polygamma: n must be 1, 2, 3 or 4")
+    start = 7.0 + n
+    x = jax.numpy.asarray(x) * 1.0
+    x = jax.numpy.where(x > 0, x, jax.numpy.nan)
+    fact_n = float(math.factorial(n))
+    m = jax.numpy.clip(jax.numpy.ceil(start - x), 0.0, None)
+    m = jax.numpy.where(jax.numpy.isnan(m), 0.0, m)
+    acc = jax.numpy.zeros_like(x)
+    for j in range(int(start) + 1):
+        inv = 1.0 / (x + j)
+        acc = acc + jax.numpy.where(j < m, inv ** (n + 1), 0.0)
+    y = x + m
+    inv2 = 1.0 / (y * y)
+    series = jax.numpy.zeros_like(y)
+    for k in range(len(_BERNOULLI_2K), 0, -1):
+        coef = _BERNOULLI_2K[k - 1] * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
+        series = (series + coef) * inv2
+    total = (math.factorial(n - 1) + fact_n / (2.0 * y) + series) / y ** n + fact_n * acc
+    return total if n % 2 == 1 else -total
+
 
 
 def _args(*args):
@@ -67,7 +106,7 @@ def fisher(alpha, beta):
     _ok = _in_domain(alpha, beta)
     _c0 = -1/beta
     out = _fill(shape, (2, 2), [
-        jax.scipy.special.polygamma(1, alpha),
+        _polygamma(1, alpha),
         _c0,
         _c0,
         alpha/beta**2,
@@ -88,7 +127,7 @@ def cramer_rao(alpha, beta):
     """
     alpha, beta, shape = _args(alpha, beta)
     _ok = _in_domain(alpha, beta)
-    _c0 = jax.scipy.special.polygamma(1, alpha)
+    _c0 = _polygamma(1, alpha)
     _c1 = 1/((_c0*alpha - 1))
     _c2 = _c1*beta
     out = _fill(shape, (2, 2), [
@@ -110,7 +149,7 @@ def jeffreys_prior(alpha, beta):
     """
     alpha, beta, shape = _args(alpha, beta)
     _ok = _in_domain(alpha, beta)
-    out = _full(jax.numpy.sqrt(alpha*jax.scipy.special.polygamma(1, alpha) - 1)/beta, shape)
+    out = _full(jax.numpy.sqrt(alpha*_polygamma(1, alpha) - 1)/beta, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -163,7 +202,7 @@ def natural_gradient(alpha, beta, grad):
     _ok = _in_domain(alpha, beta)
     _c0 = -1/beta
     out = _fill(shape, (2, 2), [
-        jax.scipy.special.polygamma(1, alpha),
+        _polygamma(1, alpha),
         _c0,
         _c0,
         alpha/beta**2,
@@ -178,18 +217,18 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] -alpha_p + alpha_p*beta_q/beta_p + alpha_q*(log(beta_p) - log(beta_q)) + (alpha_p - alpha_q)*polygamma(0, alpha_p) - loggamma(alpha_p) + loggamma(alpha_q)
+      [.] -alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(log(beta_p) - log(beta_q)) + (alpha_p - alpha_q)*polygamma(0, alpha_p) - loggamma(alpha_p) + loggamma(alpha_q)
     """
     alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
     _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
-    out = _full(-alpha_p + alpha_p*beta_q/beta_p + alpha_q*(jax.numpy.log(beta_p) - jax.numpy.log(beta_q)) + (alpha_p - alpha_q)*jax.scipy.special.digamma(alpha_p) - jax.scipy.special.gammaln(alpha_p) + jax.scipy.special.gammaln(alpha_q), shape)
+    out = _full(-alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(jax.numpy.log(beta_p) - jax.numpy.log(beta_q)) + (alpha_p - alpha_q)*jax.scipy.special.digamma(alpha_p) - jax.scipy.special.gammaln(alpha_p) + jax.scipy.special.gammaln(alpha_q), shape)
     _t0 = alpha_p - alpha_q
     _t1 = beta_p - beta_q
     _t2 = (1/2)*_t1**2/beta_p**2
-    _t3 = (1/2)*_t0**2*jax.scipy.special.polygamma(1, alpha_p) - _t0*_t1/beta_p + _t2*alpha_p
+    _t3 = (1/2)*_t0**2*_polygamma(1, alpha_p) - _t0*_t1/beta_p + _t2*alpha_p
     _t4 = (1/3)*(_t1**2*_t1)/(beta_p**2*beta_p)
     _t5 = (1/4)*((_t1**2)**2)/((beta_p**2)**2)
-    out = jax.numpy.where(_t3 < 1e-06, -1/120*_t0**5*jax.scipy.special.polygamma(4, alpha_p) + (1/24)*((_t0**2)**2)*jax.scipy.special.polygamma(3, alpha_p) - 1/6*(_t0**2*_t0)*jax.scipy.special.polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*_t1**5*alpha_p/beta_p**5 + _t3 + _t4*alpha_p + _t5*alpha_p, out)
+    out = jax.numpy.where(_t3 < 1e-06, -1/120*_t0**5*_polygamma(4, alpha_p) + (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*_t1**5*alpha_p/beta_p**5 + _t3 + _t4*alpha_p + _t5*alpha_p, out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -256,7 +295,7 @@ def amari_chentsov(alpha, beta):
     _ok = _in_domain(alpha, beta)
     _c0 = 1/(beta**2)
     out = _fill(shape, (2, 2, 2), [
-        jax.scipy.special.polygamma(2, alpha),
+        _polygamma(2, alpha),
         0,
         0,
         _c0,
@@ -285,13 +324,13 @@ def christoffel(alpha_arg, alpha, beta):
     """
     alpha_arg, alpha, beta, shape = _args(alpha_arg, alpha, beta)
     _ok = _in_domain(alpha, beta) & jax.numpy.isfinite(alpha_arg)
-    _c0 = jax.scipy.special.polygamma(1, alpha)
+    _c0 = _polygamma(1, alpha)
     _c1 = _c0*alpha
     _c2 = 1/((_c1 - 1))
     _c3 = alpha_arg - 1
     _c4 = -1/2*_c3
     _c5 = _c2*_c4
-    _c6 = _c5*jax.scipy.special.polygamma(2, alpha)
+    _c6 = _c5*_polygamma(2, alpha)
     _c7 = _c2/beta
     _c8 = _c4*_c7
     _c9 = _c0*_c5
@@ -318,8 +357,8 @@ def scalar_curvature(alpha, beta):
     """
     alpha, beta, shape = _args(alpha, beta)
     _ok = _in_domain(alpha, beta)
-    _c0 = jax.scipy.special.polygamma(1, alpha)
-    out = _full((1/2)*(_c0 + alpha*jax.scipy.special.polygamma(2, alpha))/(_c0*alpha - 1)**2, shape)
+    _c0 = _polygamma(1, alpha)
+    out = _full((1/2)*(_c0 + alpha*_polygamma(2, alpha))/(_c0*alpha - 1)**2, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -333,8 +372,8 @@ def gaussian_curvature(alpha, beta):
     """
     alpha, beta, shape = _args(alpha, beta)
     _ok = _in_domain(alpha, beta)
-    _c0 = jax.scipy.special.polygamma(1, alpha)
-    out = _full((1/4)*(_c0 + alpha*jax.scipy.special.polygamma(2, alpha))/(_c0*alpha - 1)**2, shape)
+    _c0 = _polygamma(1, alpha)
+    out = _full((1/4)*(_c0 + alpha*_polygamma(2, alpha))/(_c0*alpha - 1)**2, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -299,14 +299,14 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     Where 1/2 delta^T I delta < 1e-06 (q near p) the value is the Taylor polynomial of order 5 in delta = q - p, which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
-      [.] -alpha_p + alpha_p*beta_q/beta_p + alpha_q*(log(beta_p) - log(beta_q)) + (alpha_p - alpha_q)*polygamma(0, alpha_p) - loggamma(alpha_p) + loggamma(alpha_q)
+      [.] -alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(log(beta_p) - log(beta_q)) + (alpha_p - alpha_q)*polygamma(0, alpha_p) - loggamma(alpha_p) + loggamma(alpha_q)
     """
     if isinstance(alpha_p, _NUMBER) and isinstance(beta_p, _NUMBER) and isinstance(alpha_q, _NUMBER) and isinstance(beta_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha_p, beta_p, alpha_q, beta_q, = float(alpha_p), float(beta_p), float(alpha_q), float(beta_q),
             if not ((math.isfinite(alpha_p)) and (math.isfinite(alpha_q)) and (math.isfinite(beta_p)) and (math.isfinite(beta_q)) and ((alpha_p > 0)) and ((alpha_q > 0)) and ((beta_p > 0)) and ((beta_q > 0))):
                 return numpy.float64(numpy.nan)
-            out = -alpha_p + alpha_p*beta_q/beta_p + alpha_q*(math.log(beta_p) - math.log(beta_q)) + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - math.lgamma(alpha_p) + math.lgamma(alpha_q)
+            out = -alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(math.log(beta_p) - math.log(beta_q)) + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - math.lgamma(alpha_p) + math.lgamma(alpha_q)
             if out < 2e-06:
                 _t0 = alpha_p - alpha_q
                 _t1 = beta_p - beta_q
@@ -322,7 +322,7 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
-        out = -alpha_p + alpha_p*beta_q/beta_p + alpha_q*(numpy.log(beta_p) - numpy.log(beta_q)) + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
+        out = -alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(numpy.log(beta_p) - numpy.log(beta_q)) + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06

@@ -83,6 +83,8 @@ class NumpyPrinter(SciPyPrinter):
         if isinstance(arg, sp.gamma):  # log Gamma(x + 1) stays finite past x = 171
             return f"{self._module_format('scipy.special.gammaln')}({self._print(arg.args[0])})"
         if isinstance(arg, sp.beta):  # and log B(a, b) where B underflows
+            if not self.backend.betaln:
+                return self._lbeta(*arg.args)
             args = ", ".join(self._print(a) for a in arg.args)
             return f"{self._module_format('scipy.special.betaln')}({args})"
         if arg.is_Add and len(arg.args) == 2 and sp.S.One in arg.args:
@@ -110,6 +112,17 @@ class NumpyPrinter(SciPyPrinter):
             body = {1: b, 2: f"{b}**2", 3: f"{b}**2*{b}", 4: f"({b}**2)**2"}[k]
             return f"1/({body})" if e < 0 else f"({body})" if k > 2 else body
         return super()._print_Pow(expr, rational=rational)
+
+    def _lbeta(self, a, b):
+        lg = self._module_format("scipy.special.gammaln")
+        return (f"({lg}({self._print(a)}) + {lg}({self._print(b)}) - "
+                f"{lg}({self._print(a + b)}))")
+
+    def _print_beta(self, expr):
+        if not self.backend.betaln:
+            return f"{self._module_format('numpy.exp')}({self._lbeta(*expr.args)})"
+        args = ", ".join(self._print(a) for a in expr.args)
+        return f"{self._module_format('scipy.special.beta')}({args})"
 
     def _print_polar_lift(self, expr):
         # sympy's marker of a number on the Riemann surface of log; as a value it is the number
@@ -765,11 +778,12 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
                             [sp.sstr(sp.sympify(c, strict=True).xreplace(plain)) for c in family.constraints])
     if any(fn["post"] == "solve" for fn in functions) and not printer.backend.functional:
         printer.helpers.add("solve")
-    helpers = sorted(printer.helpers)
+    # a functional backend includes its own version of each helper (helpers/NAME_jax.py)
+    helpers = sorted(h + ("_jax" if printer.backend.functional else "") for h in printer.helpers)
     imports = sorted({m for m in printer.module_imports if m != "numpy"} |
                      ({"jax.numpy"} if printer.backend.functional else set()) |
                      set(printer.scalar.module_imports) |
-                     ({"math"} if "polygamma" in helpers else set()))
+                     ({"math"} if printer.helpers & {"polygamma"} else set()))
     fixed = ", ".join(f"{k.name} = {v}" for k, v in family.fixed.items())
     src = _ENV.get_template("numpy_module.py.j2").render(
         title=family.title or family.name, family=family.name, version=__version__,
