@@ -433,7 +433,7 @@ def tex_width(tex, style=0):
     return w
 
 
-DISPLAY_WIDTH = 42.0
+DISPLAY_WIDTH = 44.0
 """Em a numbered display may fill (the text block is about 50 em; room for the number)."""
 
 ABBREVIATION_LETTERS = ("u", "v", "w", "z", "r")
@@ -525,13 +525,18 @@ def _candidates(term):
 def _shrink(expr, avail, namer, printer):
     """Name sub-expressions of ``expr`` until each of its terms fits ``avail`` em.
 
-    Of the sub-expressions of a term too wide, the narrowest one whose naming
-    makes the term fit is named (the exponent of a long exponential, a
-    repeated denominator); when none suffices alone, the one that saves most
-    (width times occurrences).  Every occurrence in ``expr`` is replaced.
+    Of the sub-expressions of a term too wide, a part repeated in ``expr`` (a
+    common denominator) is named first, the one that saves most; else the
+    narrowest one whose naming makes the term fit (the exponent of a long
+    exponential); when none suffices alone, the one that saves most (width
+    times occurrences).  Every occurrence in ``expr`` is replaced.
     """
     defs = []
     for _ in range(MAX_ABBREVIATIONS):
+        counts = {}
+        for n in sp.preorder_traversal(expr):
+            if not n.is_Atom:
+                counts[n] = counts.get(n, 0) + 1
         terms = sp.Add.make_args(expr) if isinstance(expr, sp.Add) else (expr,)
         wide = None
         for t in terms:
@@ -544,14 +549,19 @@ def _shrink(expr, avail, namer, printer):
         term, tw = wide
         best, best_key = None, None
         sym_w = 1.0
-        for node in set(_candidates(term)):
+        for node in dict.fromkeys(_candidates(term)):
             tex = printer._print(node)
             w = tex_width(tex)
             if w < 2.5:
                 continue
             count = sum(1 for n in sp.preorder_traversal(term) if n == node)
             after = tw - count * (w - sym_w)
-            key = (0, w, tex) if after <= avail else (1, -w * count, tex)
+            if counts.get(node, 0) >= 2 and w >= 5:  # repeated: name it once for all
+                key = (-1, -w * (counts[node] - 1), tex)
+            elif after <= avail:
+                key = (0, w, tex)
+            else:
+                key = (1, -w * count, tex)
             if best_key is None or key < best_key:
                 best, best_key = node, key
         if best is None:

@@ -408,7 +408,8 @@ def _kl_items(fam, v):
 
 def _alpha_items(fam, v):
     """D_alpha = 4/(1 - alpha^2) (1 - rho_alpha) with log rho_alpha printed on its own."""
-    alpha = next((s for s in v.free_symbols if s.name == "alpha"), None)
+    alphas = [s for s in v.free_symbols if s.name == "alpha" and s not in fam.coordinates]
+    alpha = alphas[0] if len(alphas) == 1 else None
     exps = [e for e in v.atoms(sp.exp)] if alpha is not None else []
     lab = _Labels(fam.name)("alpha")
     if len(exps) == 1:

@@ -73,3 +73,30 @@ def test_grouped_form_keeps_differences():
     g = grouped_form(e)
     assert sp.expand(g - e) == 0
     assert c * (sp.log(x) - sp.log(y)) in sp.Add.make_args(g)
+
+
+@pytest.mark.parametrize("name", ["gamma", "beta", "normal", "exponential", "poisson", "von_mises",
+                                  "inverse_gaussian", "dirichlet"])
+def test_tidy_alpha_divergence_is_exact(families, name):
+    """D_alpha against 4/(1 - a^2) (1 - exp(A(l th_p + (1-l) th_q) - l A_p - (1-l) A_q)),
+    l = (1 - a)/2, from the log-partition in theta, at generic points and a = 3/10."""
+    fam = families[name]
+    st = fam.exponential_family()
+    if st.log_partition_theta is None:
+        pytest.skip("A(theta) not explicit")
+    alpha = sp.Symbol("alpha")
+    value = fam.alpha_divergence(alpha)
+    q = second_point(fam)
+    qsub = dict(zip(fam.coordinates, q))
+    lam = (1 - alpha) / 2
+    mix = {t: lam * n + (1 - lam) * n.xreplace(qsub) for t, n in zip(st.theta, st.natural)}
+    A = st.log_partition
+    raw = 4 / (1 - alpha ** 2) * (1 - sp.exp(st.log_partition_theta.xreplace(mix) - lam * A
+                                               - (1 - lam) * A.xreplace(qsub)))
+    # the divergence's alpha (gamma's shape coordinate is called alpha too)
+    a = next(s for s in value.free_symbols
+             if s.name == "alpha" and s not in fam.coordinates and s not in q)
+    for pt in _points(fam):
+        ref = sp.N(raw.xreplace({**pt, alpha: sp.Rational(3, 10)}), 30)
+        val = sp.N(value.xreplace({**pt, a: sp.Rational(3, 10)}), 30)
+        assert abs(val - ref) <= sp.Float("1e-25", 30) * (1 + abs(ref)), (name, value)
