@@ -783,7 +783,9 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
     imports = sorted({m for m in printer.module_imports if m != "numpy"} |
                      ({"jax.numpy"} if printer.backend.functional else set()) |
                      set(printer.scalar.module_imports) |
-                     ({"math"} if printer.helpers & {"polygamma"} else set()))
+                     ({"math"} if printer.helpers & {"polygamma"} else set()) |
+                     ({"scipy.special"} if printer.helpers & {"polygamma"} and
+                      not printer.backend.functional else set()))
     fixed = ", ".join(f"{k.name} = {v}" for k, v in family.fixed.items())
     src = _ENV.get_template("numpy_module.py.j2").render(
         title=family.title or family.name, family=family.name, version=__version__,
