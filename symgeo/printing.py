@@ -18,6 +18,7 @@ are laid out by :mod:`symgeo.emit.latex`.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -165,6 +166,7 @@ def _translate(piece):
     return (piece if piece.isascii() else _letters(piece)), False
 
 
+@functools.lru_cache(maxsize=4096)
 def tex_name(name, style="plain", clashing=frozenset()):
     """TeX (math mode) of a symbol or function name: valid TeX for any identifier.
 
@@ -499,7 +501,14 @@ class _Namer:
     """The names of one display's sub-expressions: each sub-expression is named once."""
 
     def __init__(self, letter):
-        self.letter, self.names, self.defs = letter, {}, {}
+        self.letter, self.names, self.defs, self._widths = letter, {}, {}, {}
+
+    def width(self, node, printer):
+        """(TeX, width) of ``node``, printed once (a named node is a new node)."""
+        if node not in self._widths:
+            tex = printer._print(node)
+            self._widths[node] = (tex, tex_width(tex))
+        return self._widths[node]
 
     def new(self, sub):
         if sub in self.defs:
@@ -540,21 +549,24 @@ def _shrink(expr, avail, namer, printer):
         terms = sp.Add.make_args(expr) if isinstance(expr, sp.Add) else (expr,)
         wide = None
         for t in terms:
-            tw = tex_width(printer._print(t))
+            tw = namer.width(t, printer)[1]
             if tw > avail:
                 wide = (t, tw)
                 break
         if wide is None:
             break
         term, tw = wide
+        in_term = {}
+        for n in sp.preorder_traversal(term):
+            if not n.is_Atom:
+                in_term[n] = in_term.get(n, 0) + 1
         best, best_key = None, None
         sym_w = 1.0
         for node in dict.fromkeys(_candidates(term)):
-            tex = printer._print(node)
-            w = tex_width(tex)
+            tex, w = namer.width(node, printer)
             if w < 2.5:
                 continue
-            count = sum(1 for n in sp.preorder_traversal(term) if n == node)
+            count = in_term.get(node, 1)
             after = tw - count * (w - sym_w)
             if counts.get(node, 0) >= 2 and w >= 5:  # repeated: name it once for all
                 key = (-1, -w * (counts[node] - 1), tex)
@@ -597,7 +609,7 @@ def layout(expr, lhs, width=DISPLAY_WIDTH):
     they are read.  Deterministic: the same expression gives the same rows.
     """
     expr = sp.sympify(expr, strict=True)
-    full = latex(expr) + " " + lhs
+    full = " ".join([lhs] + [latex(s) for s in expr.free_symbols])
     letter = next((c for c in ABBREVIATION_LETTERS
                    if not re.search(r"(?<![\\A-Za-z])" + c + r"(?![A-Za-z])", full)), r"\omega")
     namer = _Namer(letter)
