@@ -143,8 +143,8 @@ def matrix_blocks(lhs, mat, entry, label=None, what="matrix"):
     mat = sp.Matrix(mat)
     if tex_width(latex(mat)) + tex_width(lhs) + 2 <= DISPLAY_WIDTH:
         return [("display", display(lhs, mat, label))]
-    items = [("text", TeX(rf"The {what} ${lhs}$ is symmetric and too wide to print whole; "
-                          r"its entries on and above the diagonal, those not listed being zero:"))]
+    items = [("text", TeX(rf"The {what} ${lhs}$ is symmetric; entry by entry, on and above "
+                          r"the diagonal (those not listed are zero):"))]
     first = True
     for i in range(mat.rows):
         for j in range(i, mat.cols):
