@@ -345,6 +345,11 @@ class Family(Declaration):
         """R = g^{jl} Ric_jl; R = 2K in dimension 2 (normal in (mu, sigma): R = -1)."""
         return _curvature.scalar_curvature(self, alpha)
 
+    def sectional_curvature(self, u, v, alpha=0):
+        """K(u, v) = R_ijkl u^i v^j u^k v^l / (g(u,u) g(v,v) - g(u,v)^2) of the plane spanned
+        by u and v (sympy, in the coordinates); the Gaussian curvature in dimension 2."""
+        return _curvature.sectional_curvature(self, u, v, alpha)
+
     def gaussian_curvature(self):
         """K = R_{0101} / det g for 2-dimensional families (DerivationError otherwise)."""
         return _curvature.gaussian_curvature(self)
@@ -386,6 +391,12 @@ class Family(Declaration):
         """The alpha-geodesic p -> q sampled at n affine parameters (a GeodesicPath): straight
         in theta (alpha = 1) or eta (alpha = -1) for an exponential family, else shooting."""
         return _geodesic.geodesic_path(self, p, q, alpha, n)
+
+    def parallel_transport(self, p, w, v=None, q=None, t=1.0, alpha=0):
+        """Parallel transport of w from p along the geodesic with initial velocity v (or to
+        q): a Transport (.vectors, .point, .ok); (N, d) arrays transport N vectors at once.
+        See :mod:`symgeo.geometry.transport` (alpha = 0 preserves the Fisher product)."""
+        return _geodesic.parallel_transport(self, p, w, v=v, q=q, t=t, alpha=alpha)
 
     def distance_formula(self):
         """Closed-form Fisher-Rao distance (a ClosedForm) derived from the metric, or None."""

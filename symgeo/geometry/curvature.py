@@ -136,3 +136,34 @@ def gaussian_curvature(fam):
         g = fam.fisher()
         return tidy(R[0, 1, 0, 1] / (g[0, 0] * g[1, 1] - g[0, 1] ** 2))
     return fam._cached(("geometry", "gaussian"), compute)
+
+
+def sectional_curvature(fam, u, v, alpha=0):
+    """K(u, v) = R_ijkl u^i v^j u^k v^l / (g(u, u) g(v, v) - g(u, v)^2), the sectional
+    curvature of the plane spanned by u and v (R_ijkl = g_im R^m_jkl, the convention of
+    this module, so K(u, v) = <R(u, v) v, u> / |u ^ v|^2 and a round sphere has K > 0).
+
+    ``u``, ``v``: sequences of d sympy expressions (numbers or symbols) in coordinate
+    order; the result is a sympy expression in the coordinates.  In dimension 2 it is
+    the Gaussian curvature for every plane (normal in (mu, sigma): -1/2).  ``alpha``
+    != 0 uses the alpha-curvature with the same formula (not symmetric in general).
+    """
+    a = _alpha(alpha)
+    d = fam.dimension
+    u, v = [sp.sympify(e) for e in u], [sp.sympify(e) for e in v]
+    if len(u) != d or len(v) != d:
+        raise DerivationError(f"family {fam.name!r}: the plane needs two vectors of "
+                              f"{d} components, got {len(u)} and {len(v)}")
+    g = fam.fisher()
+    guv = sp.Add(*[g[i, j] * u[i] * v[j] for i in range(d) for j in range(d)])
+    guu = sp.Add(*[g[i, j] * u[i] * u[j] for i in range(d) for j in range(d)])
+    gvv = sp.Add(*[g[i, j] * v[i] * v[j] for i in range(d) for j in range(d)])
+    den = guu * gvv - guv ** 2
+    if d == 1 or den == 0:
+        raise DerivationError(f"family {fam.name!r}: u and v do not span a plane")
+    R = riemann_lowered(fam, a)
+    # R_ijkl is antisymmetric in (k, l): sum over k < l of R_ijkl (u^k v^l - u^l v^k)
+    num = sp.Add(*[R[i, j, k, l] * u[i] * v[j] * (u[k] * v[l] - u[l] * v[k])
+                   for i in range(d) for j in range(d)
+                   for k, l in itertools.combinations(range(d), 2)])
+    return tidy(num / den)

@@ -69,6 +69,7 @@ from ..declare.parse import user_value
 from ..engine import budget
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import geodesic_numeric as _gn
+from . import transport as _transport
 from .connection import _alpha, amari_chentsov, christoffel, refuse_nonsmooth
 
 
@@ -784,3 +785,44 @@ def geodesic_path(fam, p, q, alpha=0, n=101):
     em = exp_map(fam, x0, res.velocity, 1.0, a)
     pts = np.array([em.solution(t)[:fam.dimension] for t in ts])
     return GeodesicPath(a, ts, pts, "shooting (log_map) and the dense exp_map solution")
+
+
+# ----------------------------------------------------------------------
+# parallel transport
+def parallel_transport(fam, p, w, v=None, q=None, t=1.0, alpha=0):
+    """Transport the vector(s) w from p along the alpha-geodesic with initial velocity v
+    up to time t, or (``q`` instead of ``v``) along the geodesic from p to q (log map
+    first, t = 1).  One point: p (d,), w (d,) or (k, d); a batch: p (N, d), w (N, d) or
+    (N, k, d).  Returns a :class:`symgeo.geometry.transport.Transport` (numeric, see
+    that module for the equations; alpha = 0 preserves the Fisher inner product)."""
+    if (v is None) == (q is None):
+        raise SymgeoError("parallel_transport needs exactly one of v (initial velocity) "
+                          "or q (end point)")
+    core = _core(fam, alpha)
+    batch = is_batch(fam, p)
+    X0 = as_points(fam, p if batch else _as_vector(fam, p)[None])
+    _check_inside(fam, core, X0, "start")
+    W = np.asarray(w, dtype=float)
+    if not batch:
+        W = W[None]
+    if W.shape[-1] != fam.dimension or W.shape[0] != len(X0):
+        raise SymgeoError(f"family {fam.name!r}: vectors to transport must have shape "
+                          f"({'N, ' if batch else ''}[k, ]{fam.dimension}), got "
+                          f"{np.asarray(w).shape}")
+    if q is not None:
+        XQ = as_points(fam, q if batch else _as_vector(fam, q, "target point")[None])
+        _check_inside(fam, core, XQ, "target")
+        sol = _gn.solve(core, X0, XQ)
+        if not sol.converged.all():
+            bad = int((~sol.converged).sum())
+            raise SymgeoError(f"family {fam.name!r}: no geodesic found for {bad} of "
+                              f"{len(X0)} pairs (max residual {sol.residual.max():.1e}); "
+                              "transport along an initial velocity v instead")
+        V, t = sol.velocity, 1.0
+    else:
+        V = as_points(fam, v if batch else np.asarray(v, dtype=float)[None], "velocities")
+    res = _transport.parallel_transport(core, X0, V, W, t1=float(t))
+    if not batch:
+        res = _transport.Transport(res.vectors[0], res.point[0], res.velocity[0],
+                                   bool(res.ok[0]))
+    return res

@@ -51,7 +51,7 @@ expansion of the logarithm map (chart-independent to second order)
 (kept only while the correction is smaller than D in the Fisher norm).
 (4) Pairs on which Newton fails are retried by continuation in the end point
 (targets p + s (q - p), s = 1/n, 2/n, ..., 1, each solve warm-started from
-the previous one, n = 4, 16, 64).  Residual: max_k |xi^k(1) - q^k| /
+the previous one, n = 4, 16).  Residual: max_k |xi^k(1) - q^k| /
 max(1, |q^k|).  A pair that fails everything is reported converged=False
 with its best residual; the whole solve is bounded by ``time_limit``.
 """
@@ -80,11 +80,11 @@ FINAL_GUESS = 1e-7
 without the variational equations; redone with them if it misses)."""
 COLLOCATION_NODES = 20
 """Chebyshev nodes (M + 1, end points included) of the collocation that makes the first guess."""
-COLLOCATION_LADDER = (COLLOCATION_NODES, 40, 80)
+COLLOCATION_LADDER = ((COLLOCATION_NODES, 1), (40, 1), (40, 8), (80, 8))
 RESOLVED = 1e-13
 """A collocated curve is resolved when its last Chebyshev coefficients are below this
 (relative to the largest); else the next node count is tried."""
-"""Node counts tried in turn on the pairs the previous count did not resolve."""
+"""(nodes, continuation pieces) tried in turn on the pairs the previous rung did not resolve."""
 MAX_STEPS = 4000
 """Integration steps (accepted or rejected) allowed to one pair in one integration."""
 
@@ -220,7 +220,9 @@ class Core:
     ``acc(x, u)`` -> (a,) with a (N, d); ``jac(x, u)`` -> (a, A_x, A_u);
     ``metric(x)`` -> (g,) with g (N, d, d); ``inside(x)`` -> (N,) bool;
     ``periods``: (d,) period of each angle coordinate, 0 elsewhere;
-    ``source``: the generated Python source.
+    ``source``: the generated Python source; ``theta(x)`` / ``xi_of_theta(th)``: the
+    natural parameters of a full exponential family and their explicit inverse (None
+    otherwise), for the e-geodesic first guess.
     """
 
     d: int
@@ -231,6 +233,8 @@ class Core:
     _h: object
     periods: np.ndarray
     source: str
+    theta: object = None
+    xi_of_theta: object = None
 
     def inside(self, x):
         x = np.asarray(x, dtype=float)
@@ -277,6 +281,12 @@ def build_core(fam, alpha, christoffel_symbols):
            emit_function("metric", [("x", xi)], [((d, d), list(g))])]
     if hs:
         src.append(emit_function("domain", [("x", xi)], [((len(hs),), hs)]))
+    flat = _natural_parameters(fam)
+    if flat is not None:
+        theta, syms, inverse = flat
+        src.append(emit_function("theta", [("x", xi)], [((d,), list(theta))]))
+        src.append(emit_function("xi_of_theta", [("th", syms)],
+                                 [((d,), [inverse[c] for c in xi])]))
     source = "\n\n".join(src)
     ns = _namespace()
     # the source is printed from sympy expressions (never user text): safe to execute
@@ -288,7 +298,20 @@ def build_core(fam, alpha, christoffel_symbols):
             periods[i] = float(sp.sympify(dom.upper, strict=True)
                                - sp.sympify(dom.lower, strict=True))
     return Core(d, alpha, ns["acc"], ns["jac"], ns["metric"], ns.get("domain"), periods,
-                source)
+                source, ns.get("theta"), ns.get("xi_of_theta"))
+
+
+def _natural_parameters(fam):
+    """(theta(xi), theta symbols, xi(theta)) of a full exponential family with an explicit
+    inverse, else None.  The e-geodesic, straight in theta, is the same curve in every
+    chart: a chart-independent first guess."""
+    try:
+        st = fam.exponential_family()
+    except Exception:  # noqa: BLE001 - not an exponential family (any reason): no guess
+        return None
+    if getattr(st, "kind", None) != "full" or st.coordinates_of_theta is None:
+        return None
+    return st.natural, tuple(st.theta), st.coordinates_of_theta
 
 
 def _domain_functions(fam):
@@ -319,9 +342,24 @@ _E3, _E5 = _dop.E3, _dop.E5
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
 
 
-def _rhs(core, d, variational):
+def _rhs(core, d, variational, transport=0):
     def f(y):
         x, u = y[:, :d], y[:, d:2 * d]
+        if transport:
+            # w' = -Gamma(u, w) by polarisation of a(x, u) = -Gamma(u, u):
+            # -Gamma(u, w) = (a(x, u + s w) - a(x, u - s w)) / (4 s), s = |u| / |w|
+            n = len(y)
+            W = y[:, 2 * d:].reshape(n, transport, d)
+            s = (np.linalg.norm(u, axis=1)[:, None] /
+                 np.maximum(np.linalg.norm(W, axis=2), 1e-300))[:, :, None]
+            s = np.where(s > 0, s, 1.0)
+            xx = np.repeat(x, transport, axis=0)
+            uu = np.repeat(u, transport, axis=0)
+            sw = (s * W).reshape(-1, d)
+            (ap,), (am,) = core.acc(xx, uu + sw), core.acc(xx, uu - sw)
+            dW = ((ap - am).reshape(n, transport, d) / (4 * s)).reshape(n, -1)
+            (a,) = core.acc(x, u)
+            return np.concatenate([u, a, dW], axis=1)
         if not variational:
             (a,) = core.acc(x, u)
             return np.concatenate([u, a], axis=1)
@@ -346,17 +384,24 @@ class Flow:
 
 
 def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_STEPS,
-              deadline=None):
+              deadline=None, transport=None):
     """Integrate the geodesics from x0 (N, d) with velocities v0 (N, d) to t = t1 (one
-    adaptive step size per pair; ``rtol`` a number or an (N,) array).  Returns a Flow."""
+    adaptive step size per pair; ``rtol`` a number or an (N,) array).  ``transport``
+    (N, k, d): vectors parallel-transported along (w^k' = -Gamma^k_ij u^i w^j, state
+    columns 2d: and under error control).  Returns a Flow."""
     x0 = np.atleast_2d(np.asarray(x0, dtype=float))
     v0 = np.atleast_2d(np.asarray(v0, dtype=float))
     N, d = x0.shape
     parts = [x0, v0]
+    k = 0
     if variational:
         parts += [np.zeros((N, d * d)), np.tile(np.eye(d).ravel(), (N, 1))]
+    elif transport is not None:
+        W = np.asarray(transport, dtype=float).reshape(N, -1, d)
+        k = W.shape[1]
+        parts.append(W.reshape(N, -1))
     y = np.concatenate(parts, axis=1)
-    f = _rhs(core, d, variational)
+    f = _rhs(core, d, variational, k)
     rtol = np.broadcast_to(np.asarray(rtol, dtype=float), (N,)).copy()
     atol = rtol * 1e-2
     t1 = np.broadcast_to(np.asarray(t1, dtype=float), (N,)).copy()
@@ -364,7 +409,7 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
     steps = np.zeros(N, dtype=int)
     ok = np.ones(N, dtype=bool)
     done = t1 == 0
-    ne = 2 * d
+    ne = 2 * d + k * d
     evals = 0
     with np.errstate(all="ignore"):
         fy = f(y)
@@ -487,19 +532,32 @@ def _cheb(M):
     return (1 - x) / 2, -2 * D
 
 
-def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9):
+def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1):
     """A first guess for shooting by Chebyshev collocation of the boundary-value problem
     xi'' = a(xi, xi'), xi(0) = p, xi(1) = q at M + 1 Lobatto nodes: damped Newton on
     the interior nodes with the exact Jacobian (from A_x, A_u), all pairs at once,
-    starting from the chord.  The answer is the discrete geodesic, whatever the chart
-    the chord was drawn in.  Returns (v = xi'(0) (N, d), ok (N,) Newton converged,
+    starting from the e-geodesic (straight in the natural parameters theta: the same
+    curve in every chart) when the family is a full exponential family, else from the
+    chord.  ``pieces`` > 1: continuation in the end point (targets
+    p + s (q - p), s = 1/pieces, ..., 1, each curve warm-started from the previous
+    one).  Returns (v = xi'(0) (N, d), ok (N,) Newton converged,
     resolved (N,) and the last three Chebyshev coefficients below RESOLVED)."""
     N, d = x0.shape
     t, D = _cheb(M)
     D2 = D @ D
     Di, D2i = D[1:-1, 1:-1], D2[1:-1, 1:-1]
     m = M - 1
-    X = x0[:, None, :] + t[None, :, None] * (xq - x0)[:, None, :]   # (N, M+1, d)
+    first = x0 + (xq - x0) / pieces
+    X = x0[:, None, :] + t[None, :, None] * (first - x0)[:, None, :]   # (N, M+1, d)
+    if pieces == 1 and core.theta is not None:  # the e-geodesic where it is defined
+        with np.errstate(all="ignore"):
+            (tp,), (tq,) = core.theta(x0), core.theta(xq)
+            th = tp[:, None, :] + t[None, :, None] * (tq - tp)[:, None, :]
+            (E,) = core.xi_of_theta(th.reshape(-1, d))
+        E = E.reshape(N, M + 1, d)
+        good = core.inside(E.reshape(-1, d)).reshape(N, M + 1).all(axis=1)
+        X[good] = E[good]
+        X[:, 0], X[:, -1] = x0, xq
     eye = np.eye(d)
     big = D2i[None, :, None, :, None] * eye[None, None, :, None, :]  # (1, m, d, m, d)
     scale = np.maximum(1.0, np.maximum(np.abs(x0), np.abs(xq)))[:, None, :]
@@ -527,45 +585,64 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9):
         r = np.max(np.abs(R).reshape(len(R), -1), axis=1)
         return np.where(np.isfinite(r), r, np.inf)
 
-    active = np.ones(N, dtype=bool)
-    ok = np.zeros(N, dtype=bool)
-    last_step = np.full(N, np.inf)
-    R, J = residual(X, True)
-    r = norm(R)
-    for _ in range(max_iter):
-        idx = np.flatnonzero(active & np.isfinite(r))
-        if idx.size == 0:
-            break
-        try:
-            dX = np.linalg.solve(J[idx], R[idx].reshape(len(idx), -1, 1))[..., 0]
-        except np.linalg.LinAlgError:
-            break
-        dX = dX.reshape(-1, m, d)
-        lam = np.ones(idx.size)
-        pending = np.ones(idx.size, dtype=bool)
-        for _ in range(8):  # backtracking, per pair
-            pi = np.flatnonzero(pending)
-            if pi.size == 0:
+    def run(X, scale):
+        N = len(X)
+        active = np.ones(N, dtype=bool)
+        ok = np.zeros(N, dtype=bool)
+        last_step = np.full(N, np.inf)
+        R, J = residual(X, True)
+        r = norm(R)
+        for _ in range(max_iter):
+            idx = np.flatnonzero(active & np.isfinite(r))
+            if idx.size == 0:
                 break
-            Xt = X[idx[pi]].copy()
-            Xt[:, 1:-1] -= lam[pi, None, None] * dX[pi]
-            inside = core.inside(Xt.reshape(-1, d)).reshape(-1, M + 1).all(axis=1)
-            Rt, Jt = residual(Xt, True)
-            rt = np.where(inside, norm(Rt), np.inf)
-            good = rt < r[idx[pi]] * (1 - 1e-4 * lam[pi]) + 1e-300
-            gi = idx[pi[good]]
-            step = np.max(np.abs(lam[pi[good], None, None] * dX[pi[good]]) /
-                          scale[gi], axis=(1, 2))
-            X[gi], R[gi], J[gi], r[gi] = Xt[good], Rt[good], Jt[good], rt[good]
-            ok[gi[step < tol]] = True
-            last_step[gi] = step
-            pending[pi[good]] = False
-            lam[pi[~good]] /= 4
-        # no decrease: rounding level reached (ok) or a dead end
-        stuck = idx[pending]
-        ok[stuck[last_step[stuck] < 1e3 * tol]] = True
-        active[stuck] = False
-        active &= ~ok
+            try:
+                dX = np.linalg.solve(J[idx], R[idx].reshape(len(idx), -1, 1))[..., 0]
+            except np.linalg.LinAlgError:
+                break
+            dX = dX.reshape(-1, m, d)
+            lam = np.ones(idx.size)
+            pending = np.ones(idx.size, dtype=bool)
+            for _ in range(8):  # backtracking, per pair
+                pi = np.flatnonzero(pending)
+                if pi.size == 0:
+                    break
+                Xt = X[idx[pi]].copy()
+                Xt[:, 1:-1] -= lam[pi, None, None] * dX[pi]
+                inside = core.inside(Xt.reshape(-1, d)).reshape(-1, M + 1).all(axis=1)
+                Rt, Jt = residual(Xt, True)
+                rt = np.where(inside, norm(Rt), np.inf)
+                good = rt < r[idx[pi]] * (1 - 1e-4 * lam[pi]) + 1e-300
+                gi = idx[pi[good]]
+                step = np.max(np.abs(lam[pi[good], None, None] * dX[pi[good]]) /
+                              scale[gi], axis=(1, 2))
+                X[gi], R[gi], J[gi], r[gi] = Xt[good], Rt[good], Jt[good], rt[good]
+                ok[gi[step < tol]] = True
+                last_step[gi] = step
+                pending[pi[good]] = False
+                lam[pi[~good]] /= 4
+            # no decrease: rounding level reached (ok) or a dead end
+            stuck = idx[pending]
+            ok[stuck[last_step[stuck] < 1e3 * tol]] = True
+            active[stuck] = False
+            active &= ~ok
+        return X, ok
+
+    if pieces == 1:
+        X, ok = run(X, scale)
+    else:  # continuation in the end point, each curve warm-started from the previous one
+        ok = np.ones(N, dtype=bool)
+        for k in range(1, pieces + 1):
+            live = np.flatnonzero(ok)
+            if live.size == 0:
+                break
+            target = x0[live] + k / pieces * (xq[live] - x0[live])
+            Xl = X[live]
+            Xl += t[None, :, None] * (target - Xl[:, -1])[:, None, :]
+            Xl[:, -1] = target
+            Xl, okl = run(Xl, scale[live])
+            X[live] = Xl
+            ok[live[~okl]] = False
     U0 = np.einsum("l,nld->nd", D[0], X)
     ok &= np.all(np.isfinite(U0), axis=1)
     # resolved: the last Chebyshev coefficients of the curve are at rounding level
@@ -676,7 +753,7 @@ def newton(core, x0, q, v, tol=TOL, max_iter=40, deadline=None, loose=True):
     return v, res, conv, iters
 
 
-def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16, 64)):
+def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16)):
     """log maps of all pairs (x0[n], xq[n]) by shooting, with continuation in the end
     point for the pairs plain Newton does not solve.  Returns a :class:`BatchSolution`."""
     deadline = time.monotonic() + time_limit
@@ -686,11 +763,11 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16, 64)):
     v = initial_guess(core, x0, xq)
     okc = np.zeros(N, dtype=bool)
     resolved = np.zeros(N, dtype=bool)
-    for M in COLLOCATION_LADDER:  # more nodes for the pairs fewer nodes did not resolve
+    for M, n in COLLOCATION_LADDER:  # more nodes / continuation where the last rung failed
         todo = np.flatnonzero(~resolved)
         if todo.size == 0 or time.monotonic() > deadline:
             break
-        vc, ok, res_ok = collocate(core, x0[todo], xq[todo], M=M)
+        vc, ok, res_ok = collocate(core, x0[todo], xq[todo], M=M, pieces=n)
         v[todo[ok]] = vc[ok]
         okc[todo[ok]] = True
         resolved[todo[res_ok]] = True
