@@ -2,7 +2,9 @@
 
     symgeo connection NAME [--alpha A] [--kind first|second] [--amari-chentsov] [--format text|json]
     symgeo curvature NAME [--alpha A] [--format text|json]
-    symgeo geodesic NAME --from P --to Q [--method auto|closed|numeric] [--format text|json]
+    symgeo geodesic NAME --from P --to Q [--method auto|closed|numeric] [--transport W]
+                    [--format text|json]
+    symgeo geodesic NAME --batch PAIRS.csv [-o OUT.csv] [--method ...] [--format text|json]
     symgeo plot geodesics NAME [--from P] [--to Q] [-o FILE]
     symgeo plot taylor NAME [--at P] [--direction V] [-o FILE]
 
@@ -14,10 +16,14 @@ family's coordinate order.  ``plot`` needs matplotlib (pip install
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import random
+import time
+from pathlib import Path
 
+import numpy as np
 import sympy as sp
 
 from .. import plot
@@ -92,18 +98,40 @@ def cmd_curvature(args):
     print(f"  flat: {'yes' if out['flat'] else 'no'}")
 
 
+def _route(res):
+    """How the answer was obtained, in one line."""
+    if res.method == "closed form":
+        return "closed form (" + res.detail.split(":")[0] + ")"
+    return res.detail.split(":")[0]
+
+
 def cmd_geodesic(args):
+    if args.batch:
+        return _geodesic_batch(args)
+    if args.from_ is None or args.to is None:
+        raise SymgeoError("symgeo geodesic needs --from and --to (or --batch FILE.csv)")
     fam = family_from_args(args)
     p = point_arg(fam, args.from_, "--from")
     q = point_arg(fam, args.to, "--to")
+    start = time.perf_counter()
     res = fam.fisher_rao_distance(p, q, method=args.method)
+    elapsed = time.perf_counter() - start
     out = {"family": fam.name, "from": [sp.sstr(v) for v in p.values()],
            "to": [sp.sstr(v) for v in q.values()], "distance": res.distance,
-           "converged": res.converged, "method": res.method, "detail": res.detail}
+           "converged": res.converged, "method": res.method, "route": _route(res),
+           "residual": res.residual if res.residual is not None else 0.0,
+           "seconds": elapsed, "detail": res.detail}
     if res.velocity is not None:
         out["initial_velocity"] = [float(v) for v in res.velocity]
     if res.formula is not None:
         out["formula"] = sp.sstr(res.formula)
+    if args.transport and res.converged:
+        w = vector_arg(fam, args.transport, "--transport")
+        wv = [float(sp.N(c)) for c in w]
+        pv = [float(sp.N(v)) for v in p.values()]
+        qv = [float(sp.N(v)) for v in q.values()]
+        tr = fam.parallel_transport(pv, wv, q=qv)
+        out["transported"] = [float(x) for x in tr.vectors]
     if args.format == "json":
         print(json.dumps(out, indent=2))
     else:
@@ -112,15 +140,83 @@ def cmd_geodesic(args):
         dist = f"{res.distance:.15g}" if res.distance is not None else "not found"
         print(f"  distance: {dist}")
         print(f"  converged: {'yes' if res.converged else 'no'}")
+        print(f"  residual: {out['residual']:.1e} (relative endpoint miss)")
+        print(f"  time: {elapsed * 1e3:.1f} ms")
+        print(f"  route: {out['route']}")
         print(f"  method: {res.method}")
         print(f"  detail: {res.detail}")
         if "formula" in out:
             print(f"  formula: d = {out['formula']}")
         if "initial_velocity" in out:
             print(f"  initial velocity log_p(q): {out['initial_velocity']}")
+        if "transported" in out:
+            print(f"  parallel transport of {args.transport} to q: {out['transported']}")
     if not res.converged:
         raise SymgeoError(f"family {fam.name!r}: geodesic boundary-value problem did not "
                           f"converge: {res.detail}")
+
+
+def _read_pairs(fam, path):
+    """Rows of 2d numbers (p then q, coordinate order); an optional header row is skipped
+    (or, when it names every column c_p / c_q, used to order them)."""
+    d = fam.dimension
+    names = [c.name for c in fam.coordinates]
+    want = [f"{n}_p" for n in names] + [f"{n}_q" for n in names]
+    rows, order = [], None
+    with open(path, newline="") as fh:
+        for k, row in enumerate(csv.reader(fh)):
+            row = [c.strip() for c in row]
+            if not row or all(not c for c in row) or row[0].startswith("#"):
+                continue
+            try:
+                vals = [float(c) for c in row]
+            except ValueError:
+                if rows or order is not None:
+                    raise SymgeoError(f"{path}: line {k + 1}: not numbers: {row}") from None
+                order = [row.index(w) for w in want] if set(want) <= set(row) else list(range(2 * d))
+                continue
+            if order is not None and len(vals) > max(order):
+                vals = [vals[i] for i in order]
+            if len(vals) != 2 * d:
+                raise SymgeoError(f"{path}: line {k + 1}: {len(vals)} numbers, expected {2 * d} "
+                                  f"({', '.join(want)})")
+            rows.append(vals)
+    if not rows:
+        raise SymgeoError(f"{path}: no pairs")
+    X = np.array(rows, dtype=float)
+    return X[:, :d], X[:, d:], want
+
+
+def _geodesic_batch(args):
+    fam = family_from_args(args)
+    P, Q, cols = _read_pairs(fam, args.batch)
+    start = time.perf_counter()
+    res = fam.fisher_rao_distance(P, Q, method=args.method)
+    elapsed = time.perf_counter() - start
+    out = args.output or str(Path(args.batch).with_suffix("")) + "_distances.csv"
+    with open(out, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols + ["distance", "converged", "residual"])
+        for i in range(len(P)):
+            dist = "" if not np.isfinite(res.distance[i]) else repr(float(res.distance[i]))
+            w.writerow([repr(float(v)) for v in (*P[i], *Q[i])] +
+                       [dist, int(res.converged[i]), f"{res.residual[i]:.3e}"])
+    bad = int((~res.converged).sum())
+    summary = {"family": fam.name, "pairs": len(P), "converged": len(P) - bad,
+               "method": res.method, "seconds": elapsed,
+               "max_residual": float(np.nanmax(res.residual)) if len(P) else 0.0,
+               "output": out}
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"Fisher-Rao distances, {header(fam)}")
+        print(f"  {len(P)} pairs from {args.batch} -> {out}")
+        print(f"  converged: {len(P) - bad}/{len(P)}; max residual {summary['max_residual']:.1e}")
+        print(f"  time: {elapsed:.3f} s ({elapsed / len(P) * 1e3:.2f} ms per pair)")
+        print(f"  route: {res.detail}")
+    if bad:
+        raise SymgeoError(f"family {fam.name!r}: {bad} of {len(P)} pairs did not converge "
+                          f"(rows with converged = 0 in {out})")
 
 
 def _default_points(fam):
@@ -174,11 +270,19 @@ def register(sub, add_family_arguments):
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.set_defaults(func=cmd_curvature)
 
-    s = sub.add_parser("geodesic", help="Fisher-Rao distance and geodesic between two points")
+    s = sub.add_parser("geodesic", help="Fisher-Rao distance and geodesic between two points "
+                                        "(time, residual, route), or many (--batch)")
     add_family_arguments(s)
-    s.add_argument("--from", dest="from_", required=True, metavar="P",
+    s.add_argument("--from", dest="from_", metavar="P",
                    help="start point, comma-separated coordinates in catalog order")
-    s.add_argument("--to", required=True, metavar="Q", help="end point, comma-separated")
+    s.add_argument("--to", metavar="Q", help="end point, comma-separated")
+    s.add_argument("--batch", metavar="FILE.csv",
+                   help="pairs from a CSV file (columns c_p..., c_q... in coordinate order, "
+                        "optional header); distances written to -o (default "
+                        "FILE_distances.csv)")
+    s.add_argument("-o", "--output", metavar="OUT.csv", help="output CSV of --batch")
+    s.add_argument("--transport", metavar="W",
+                   help="also parallel-transport the vector W (comma-separated) from P to Q")
     s.add_argument("--method", choices=("auto", "closed", "numeric"), default="auto",
                    help="closed form when the metric has one (auto), or force one route")
     s.add_argument("--format", choices=("text", "json"), default="text")
