@@ -430,7 +430,6 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
                       (0.01 / np.maximum(dm, 1e-300)) ** (1 / 8))
         h = np.minimum(100 * h0, h1)
         h = np.where(np.isfinite(h) & (h > 0), h, 1e-3)
-        K = np.empty((_dop.N_STAGES + 1, N, y.shape[1]))
         while True:
             act = np.flatnonzero(~done)
             if act.size == 0:
@@ -439,19 +438,21 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
                 ok[act] = False
                 break
             ya, ha = y[act], np.minimum(h[act], t1[act] - t[act])
-            Ka = K[:, :act.size]
+            Ka = np.empty((_dop.N_STAGES + 1, act.size, y.shape[1]))
             Ka[0] = fy[act]
+            na, nc = act.size, y.shape[1]
+            flat = Ka.reshape(_dop.N_STAGES + 1, na * nc)  # stage combinations as matmuls
             for s in range(1, _dop.N_STAGES):
-                dy = np.tensordot(_A[s, :s], Ka[:s], axes=(0, 0)) * ha[:, None]
+                dy = (_A[s, :s] @ flat[:s]).reshape(na, nc) * ha[:, None]
                 Ka[s] = f(ya + dy)
-            ynew = ya + ha[:, None] * np.tensordot(_B, Ka[:-1], axes=(0, 0))
+            ynew = ya + ha[:, None] * (_B @ flat[:-1]).reshape(na, nc)
             fnew = f(ynew)
             Ka[-1] = fnew
             evals += _dop.N_STAGES
             scale = atol[act, None] + np.maximum(np.abs(ya[:, :ne]),
                                                  np.abs(ynew[:, :ne])) * rtol[act, None]
-            err5 = np.tensordot(_E5, Ka[:, :, :ne], axes=(0, 0)) / scale
-            err3 = np.tensordot(_E3, Ka[:, :, :ne], axes=(0, 0)) / scale
+            err5 = (_E5 @ flat).reshape(na, nc)[:, :ne] / scale
+            err3 = (_E3 @ flat).reshape(na, nc)[:, :ne] / scale
             e5 = np.sum(err5 ** 2, axis=1)
             e3 = np.sum(err3 ** 2, axis=1)
             denom = e5 + 0.01 * e3
