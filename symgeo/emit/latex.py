@@ -20,6 +20,7 @@ import jinja2
 import sympy as sp
 
 from ..codegen.numpy import derive
+from ..declare.parse import CONSTANTS, FUNCTIONS, parse_formula
 from ..engine.rules import RULE_NAMES
 from ..printing import (
     DISPLAY_WIDTH,
@@ -238,11 +239,12 @@ _ROUTE_TEX = {
 
 
 def _parse(text, fam, extra=()):
+    """A formula of a route's detail (engine text) read back by the whitelist parser."""
     names = {s.name: s for s in (*fam.coordinates, *fam.variables, *fam.fixed, *extra)}
     for n in set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)) - set(names):
-        if not hasattr(sp, n) and n not in ("Abs", "besseli", "loggamma", "polygamma"):
+        if n not in FUNCTIONS and n not in CONSTANTS:
             names[n] = sp.Symbol(n)
-    return sp.sympify(text, locals=names)
+    return parse_formula(text, names, where="route detail")
 
 
 def route_tex(route, detail, fam):
@@ -469,7 +471,7 @@ def support_tex(fam):
     kind = getattr(sup, "kind", "")
     try:
         if kind == "box":
-            parts = [f"{latex(sp.sympify(lo))} < {v} < {latex(sp.sympify(hi))}"
+            parts = [f"{latex(sp.sympify(lo, strict=True))} < {v} < {latex(sp.sympify(hi, strict=True))}"
                      for v, lo, hi in zip(vs, sup.lower, sup.upper)]
             out = ", ".join(f"${p}$" for p in parts)
             return TeX(out + (" (periodic)" if sup.periodic else ""))
@@ -478,19 +480,19 @@ def support_tex(fam):
             his = [sup.upper] if kind == "integers" else list(sup.upper)
             parts = []
             for v, lo, hi in zip(vs, los, his):
-                lo, hi = sp.sympify(lo), sp.sympify(hi)
+                lo, hi = sp.sympify(lo, strict=True), sp.sympify(hi, strict=True)
                 rng = (rf"\{{{latex(lo)}, {latex(lo + 1)}, \dots\}}" if hi is sp.oo else
                        rf"\{{{latex(lo)}, \dots, {latex(hi)}\}}")
                 parts.append(rf"${v} \in {rng}$")
             return TeX(", ".join(parts))
         if kind == "finite":
-            vals = ", ".join(latex(sp.sympify(v)) for v in sup.values)
+            vals = ", ".join(latex(sp.sympify(v, strict=True)) for v in sup.values)
             return TeX(rf"${vs[0]} \in \{{{vals}\}}$")
         if kind == "simplex":
             return TeX(rf"${vs[0]}, \dots, {vs[-1]} > 0$ with ${vs[0]} + \dots + {vs[-1]} = 1$")
         if kind == "compositions":
             return TeX(rf"${vs[0]}, \dots, {vs[-1]} \in \{{0, 1, \dots\}}$ with "
-                       rf"${vs[0]} + \dots + {vs[-1]} = {latex(sp.sympify(sup.total))}$")
+                       rf"${vs[0]} + \dots + {vs[-1]} = {latex(sp.sympify(sup.total, strict=True))}$")
     except Exception:  # noqa: BLE001, S110 - an unusual support: described in words
         pass
     return escape_tex(sup.describe([v.name for v in fam.variables]))

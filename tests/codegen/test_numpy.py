@@ -21,7 +21,9 @@ CORE = ("fisher", "cramer_rao", "jeffreys_prior", "score", "log_density")
 
 
 def _helper():
-    ns = {"numpy": np, "math": math}
+    import scipy.special
+
+    ns = {"numpy": np, "math": math, "scipy": scipy}
     exec(HELPER.read_text(), ns)  # noqa: S102 - our own template helper
     return ns["_polygamma"]
 
