@@ -7,25 +7,26 @@ Array [k][i][j]):
     xi'^k = u^k,  u'^k = - Gamma^k_ij u^i u^j      (first order, state (xi, u)).
 
 ``exp_map(p, v, t)`` integrates the first-order system numerically (scipy
-``solve_ivp``, DOP853, rtol 1e-12, dense output; the Christoffel symbols
-are assembled in numpy from the lambdified metric and its derivatives, see
-:class:`_Numeric`); ``alpha != 0`` gives alpha-geodesics.
+``solve_ivp``, DOP853, rtol 1e-12, dense output) with the right-hand side of
+the compiled core (:mod:`symgeo.geometry.geodesic_numeric`: numpy code printed
+once per family and alpha from the symbolic Christoffel symbols, no sympy per
+call); ``alpha != 0`` gives alpha-geodesics.
 
-``log_map(p, q)`` solves the boundary-value problem xi(0) = p, xi(1) = q by
-shooting: Newton on the initial velocity v, the Jacobian d xi(1) / d v from
-the variational equations integrated with the geodesic,
+``log_map(p, q)`` solves the boundary-value problem xi(0) = p, xi(1) = q with
+that core: Chebyshev collocation (from the e-geodesic of an exponential
+family, else the chord), certified by one integration that measures the
+endpoint miss, then shooting (Newton on the exact Jacobian from the
+variational equations, continuation in the end point) where needed; angles
+(circle domains) are unwrapped to the copy of q nearest p.  Work is bounded
+(steps per integration and a wall-clock ``time_limit``).  The Fisher-Rao
+distance of the geodesic found is sqrt(v^T g(p) v) (constant speed on
+[0, 1]).  Results carry ``converged`` and ``residual``; a failed solve
+returns ``converged=False`` and a message, never a silent number.
 
-    Phi_x' = Phi_u,  Phi_u' = A_x Phi_x + A_u Phi_u,
-    (A_x)_km = - d_m Gamma^k_ij u^i u^j,  (A_u)_km = - 2 Gamma^k_mj u^j,
-
-with step halving when a step leaves the domain or increases the residual
-and, if that fails, continuation along the straight chord p -> q (angles,
-i.e. circle domains, are unwrapped to the copy of q nearest p).  Work is
-bounded (at most MAX_RHS_EVALS right-hand sides per integration and a
-wall-clock ``time_limit``).  The Fisher-Rao distance of the geodesic found
-is sqrt(v^T g(p) v) (constant speed on [0, 1]); with rtol 1e-12 it is
-accurate to about 1e-12 relative.  Results carry ``converged``; a failed
-solve returns ``converged=False`` and a message, never a silent number.
+Batches: ``fisher_rao_distance_batch``, ``log_map_batch`` and
+``exp_map_batch`` take (N, d) arrays of points (the Family methods route
+arrays there) and return a :class:`GeodesicBatch`; ``parallel_transport``
+(:mod:`symgeo.geometry.transport`) transports vectors along geodesics.
 
 ``geodesic_path(p, q, alpha, n)`` samples the whole curve: for alpha = +-1
 on a full exponential family the straight line in the affine coordinates
