@@ -348,7 +348,9 @@ class Family(Declaration):
     def sectional_curvature(self, u, v, alpha=0):
         """K(u, v) = R_ijkl u^i v^j u^k v^l / (g(u,u) g(v,v) - g(u,v)^2) of the plane spanned
         by u and v (sympy, in the coordinates); the Gaussian curvature in dimension 2."""
-        return _curvature.sectional_curvature(self, u, v, alpha)
+        u = [self._user(e, "sectional curvature: u") for e in u]
+        v = [self._user(e, "sectional curvature: v") for e in v]
+        return _curvature.sectional_curvature(self, u, v, self._user(alpha, "alpha"))
 
     def gaussian_curvature(self):
         """K = R_{0101} / det g for 2-dimensional families (DerivationError otherwise)."""

@@ -150,7 +150,8 @@ def sectional_curvature(fam, u, v, alpha=0):
     """
     a = _alpha(alpha)
     d = fam.dimension
-    u, v = [sp.sympify(e) for e in u], [sp.sympify(e) for e in v]
+    u = [sp.sympify(e, strict=True) for e in u]  # text went through the facade's parser
+    v = [sp.sympify(e, strict=True) for e in v]
     if len(u) != d or len(v) != d:
         raise DerivationError(f"family {fam.name!r}: the plane needs two vectors of "
                               f"{d} components, got {len(u)} and {len(v)}")

@@ -63,6 +63,8 @@ from dataclasses import dataclass
 from math import factorial
 
 import numpy as np
+import scipy
+import scipy.special
 import sympy as sp
 from scipy.integrate._ivp import dop853_coefficients as _dop
 from scipy.special import zeta as _zeta
@@ -153,15 +155,14 @@ def polygammas(z, nmax):
 
 
 def _namespace():
-    import scipy.special as sc
-    ns = {"np": np, "numpy": np, "scipy": __import__("scipy"), "pi": np.pi,
-          "psi": sc.psi, "zeta": sc.zeta, "_polygammas": polygammas}
+    ns = {"np": np, "numpy": np, "scipy": scipy, "pi": np.pi,
+          "psi": scipy.special.psi, "zeta": scipy.special.zeta, "_polygammas": polygammas}
     for name in dir(np):
         if not name.startswith("_"):
             ns.setdefault(name, getattr(np, name))
-    for name in dir(sc):
+    for name in dir(scipy.special):
         if not name.startswith("_"):
-            ns.setdefault(name, getattr(sc, name))
+            ns.setdefault(name, getattr(scipy.special, name))
     return ns
 
 
@@ -182,7 +183,7 @@ def emit_function(name, arg_symbols, outputs):
             lines.append(f"    _{arg}{i} = {arg}[..., {i}]")
     first = arg_symbols[0][0]
     lines.append(f"    _shape = {first}.shape[:-1]")
-    flat = [sp.sympify(e).xreplace(rename) for _, es in outputs for e in es]
+    flat = [sp.sympify(e, strict=True).xreplace(rename) for _, es in outputs for e in es]
     # polygammas of one argument share a recurrence and a series: one call per argument
     pgs = {}
     for e in flat:
