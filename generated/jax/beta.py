@@ -268,13 +268,11 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-exp(-(1/2 - alpha/2)*log(beta(a_p, b_p)) - (alpha/2 + 1/2)*log(beta(a_q, b_q)))*beta(a_p*(1/2 - alpha/2) + a_q*(alpha/2 + 1/2), b_p*(1/2 - alpha/2) + b_q*(alpha/2 + 1/2)) + 1)/(1 - alpha**2)
+      [.] 4*(-exp((alpha - 1)*log(beta(a_p, b_p))/2 - (alpha + 1)*log(beta(a_q, b_q))/2)*beta(-a_p*alpha/2 + a_p/2 + a_q*alpha/2 + a_q/2, -alpha*b_p/2 + alpha*b_q/2 + b_p/2 + b_q/2) + 1)/(1 - alpha**2)
     """
     alpha, a_p, b_p, a_q, b_q, shape = _args(alpha, a_p, b_p, a_q, b_q)
     _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & jax.numpy.isfinite(alpha)
-    _c0 = alpha + 1
-    _c1 = alpha - 1
-    out = _full(4*(jax.numpy.exp(-1/2*_c0*(jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)) + (1/2)*_c1*(jax.scipy.special.gammaln(a_p) + jax.scipy.special.gammaln(b_p) - jax.scipy.special.gammaln(a_p + b_p)))*jax.numpy.exp((jax.scipy.special.gammaln((1/2)*_c0*a_q - 1/2*_c1*a_p) + jax.scipy.special.gammaln((1/2)*_c0*b_q - 1/2*_c1*b_p) - jax.scipy.special.gammaln((1/2)*_c0*a_q + (1/2)*_c0*b_q - 1/2*_c1*a_p - 1/2*_c1*b_p))) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(jax.numpy.exp((1/2)*(alpha - 1)*(jax.scipy.special.gammaln(a_p) + jax.scipy.special.gammaln(b_p) - jax.scipy.special.gammaln(a_p + b_p)) - 1/2*(alpha + 1)*(jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)))*jax.numpy.exp((jax.scipy.special.gammaln((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q)) + jax.scipy.special.gammaln((1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)) - jax.scipy.special.gammaln((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q) + (1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)))) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -173,14 +173,13 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-sqrt(pi)*sqrt(1/(alpha/sigma_q**2 - alpha/sigma_p**2 + sigma_q**(-2) + sigma_p**(-2)))*exp(-(1/2 - alpha/2)*(log(sigma_p) - log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(log(sigma_q) - log(2)/2 + log(pi)/2)) + 1)/(1 - alpha**2)
+      [.] 4*(-sqrt(2)*sqrt(1/(alpha/sigma_q**2 - alpha/sigma_p**2 + sigma_q**(-2) + sigma_p**(-2)))*exp((alpha - 1)*log(sigma_p)/2 - (alpha + 1)*log(sigma_q)/2) + 1)/(1 - alpha**2)
     """
     alpha, sigma_p, sigma_q, shape = _args(alpha, sigma_p, sigma_q)
     _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & jax.numpy.isfinite(alpha)
     _c0 = 1/(sigma_p**2)
     _c1 = 1/(sigma_q**2)
-    _c2 = -jax.numpy.log(2) + jax.numpy.log(jax.numpy.pi)
-    out = _full(4*(jax.numpy.sqrt(jax.numpy.pi)*jax.numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*jax.numpy.exp(-1/4*(1 - alpha)*(_c2 + 2*jax.numpy.log(sigma_p)) - 1/4*(_c2 + 2*jax.numpy.log(sigma_q))*(alpha + 1)) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*jax.numpy.exp((1/2)*(alpha - 1)*jax.numpy.log(sigma_p) - 1/2*(alpha + 1)*jax.numpy.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -198,19 +198,17 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-sqrt(pi)*sqrt(-1/(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*sigma_p**2) + log(sigma_p) + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*sigma_q**2) + log(sigma_q) + log(2)/2 + log(pi)/2) - (mu_p*(1/2 - alpha/2)/sigma_p**2 + mu_q*(alpha/2 + 1/2)/sigma_q**2)**2/(4*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))) + 1)/(1 - alpha**2)
+      [.] 4*(-sqrt(2)*sqrt(-1/(-alpha/(4*sigma_q**2) + alpha/(4*sigma_p**2) - 1/(4*sigma_q**2) - 1/(4*sigma_p**2)))*exp((alpha - 1)*(alpha + 1)*(mu_p - mu_q)**2/(4*(alpha*sigma_p**2 - alpha*sigma_q**2 + sigma_p**2 + sigma_q**2)) + (alpha - 1)*log(sigma_p)/2 - (alpha + 1)*log(sigma_q)/2)/2 + 1)/(1 - alpha**2)
     """
     alpha, mu_p, sigma_p, mu_q, sigma_q, shape = _args(alpha, mu_p, sigma_p, mu_q, sigma_q)
     _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & jax.numpy.isfinite(alpha)
-    _c0 = 1/(sigma_q**2)
-    _c1 = alpha + 1
-    _c2 = _c0*_c1
-    _c3 = 1/(sigma_p**2)
-    _c4 = 1 - alpha
-    _c5 = _c3*_c4
-    _c6 = 1/((_c2 + _c5))
-    _c7 = jax.numpy.log(2) + jax.numpy.log(jax.numpy.pi)
-    out = _full(4*(2*jax.numpy.sqrt(jax.numpy.pi)*jax.numpy.sqrt(_c6)*jax.numpy.exp(-1/4*_c1*(_c0*mu_q**2 + _c7 + 2*jax.numpy.log(sigma_q)) - 1/4*_c4*(_c3*mu_p**2 + _c7 + 2*jax.numpy.log(sigma_p)) + (1/4)*_c6*(_c2*mu_q + _c5*mu_p)**2) - 1)/(alpha**2 - 1), shape)
+    _c0 = sigma_p**2
+    _c1 = 1/(_c0)
+    _c2 = sigma_q**2
+    _c3 = 1/(_c2)
+    _c4 = alpha - 1
+    _c5 = alpha + 1
+    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(1/((-_c1*alpha + _c1 + _c3*alpha + _c3)))*jax.numpy.exp((1/4)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (1/2)*_c4*jax.numpy.log(sigma_p) - 1/2*_c5*jax.numpy.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

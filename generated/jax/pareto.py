@@ -173,7 +173,7 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - 2*exp((1/2 - alpha/2)*log(alpha_p) + (alpha/2 + 1/2)*log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(1 - alpha**2)
+      [.] 4*(1 - 2*exp(-(alpha - 1)*log(alpha_p)/2 + (alpha + 1)*log(alpha_q)/2)/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(1 - alpha**2)
     """
     alpha, alpha_p, alpha_q, shape = _args(alpha, alpha_p, alpha_q)
     _ok = _in_domain(alpha_p) & _in_domain(alpha_q) & jax.numpy.isfinite(alpha)

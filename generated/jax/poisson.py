@@ -183,13 +183,13 @@ def alpha_divergence(alpha, lam_p, lam_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - exp(-lam_p*(1/2 - alpha/2) - lam_q*(alpha/2 + 1/2) + exp((1/2 - alpha/2)*log(lam_p) + (alpha/2 + 1/2)*log(lam_q))))/(1 - alpha**2)
+      [.] 4*(1 - exp(alpha*lam_p/2 - alpha*lam_q/2 + sqrt(lam_p)*sqrt(lam_q)*exp(-alpha*log(lam_p)/2)*exp(alpha*log(lam_q)/2) - lam_p/2 - lam_q/2))/(1 - alpha**2)
     """
     alpha, lam_p, lam_q, shape = _args(alpha, lam_p, lam_q)
     _ok = _in_domain(lam_p) & _in_domain(lam_q) & jax.numpy.isfinite(alpha)
-    _c0 = alpha + 1
-    _c1 = 1 - alpha
-    out = _full(4*(jax.numpy.exp(-1/2*_c0*lam_q - 1/2*_c1*lam_p + jax.numpy.exp((1/2)*_c0*jax.numpy.log(lam_q) + (1/2)*_c1*jax.numpy.log(lam_p))) - 1)/(alpha**2 - 1), shape)
+    _c0 = (1/2)*lam_q
+    _c1 = (1/2)*alpha
+    out = _full(4*(jax.numpy.exp(-_c0*alpha - _c0 + (1/2)*alpha*lam_p + jax.numpy.sqrt(lam_p)*jax.numpy.sqrt(lam_q)*jax.numpy.exp(-_c1*jax.numpy.log(lam_p))*jax.numpy.exp(_c1*jax.numpy.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -42,6 +42,9 @@ def _polygamma(n, x):
         raise ValueError("_polygamma: n must be 1, 2, 3 or 4")
     start = 7.0 + n
     x = numpy.asarray(x, dtype=float)
+    if x.size <= 64:  # a few points: one Hurwitz zeta ufunc call costs less than the series
+        sign = 1.0 if n % 2 == 1 else -1.0
+        return sign * math.factorial(n) * scipy.special.zeta(n + 1.0, numpy.where(x > 0, x, numpy.nan))
     x = numpy.where(x > 0, x, numpy.nan)
     fact_n = float(math.factorial(n))
     with numpy.errstate(invalid="ignore"):
@@ -406,25 +409,21 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-exp(-(1/2 - alpha/2)*log(beta(a_p, b_p)) - (alpha/2 + 1/2)*log(beta(a_q, b_q)))*beta(a_p*(1/2 - alpha/2) + a_q*(alpha/2 + 1/2), b_p*(1/2 - alpha/2) + b_q*(alpha/2 + 1/2)) + 1)/(1 - alpha**2)
+      [.] 4*(-exp((alpha - 1)*log(beta(a_p, b_p))/2 - (alpha + 1)*log(beta(a_q, b_q))/2)*beta(-a_p*alpha/2 + a_p/2 + a_q*alpha/2 + a_q/2, -alpha*b_p/2 + alpha*b_q/2 + b_p/2 + b_q/2) + 1)/(1 - alpha**2)
     """
     if isinstance(alpha, _NUMBER) and isinstance(a_p, _NUMBER) and isinstance(b_p, _NUMBER) and isinstance(a_q, _NUMBER) and isinstance(b_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, a_p, b_p, a_q, b_q, = float(alpha), float(a_p), float(b_p), float(a_q), float(b_q),
             if not ((math.isfinite(a_p)) and (math.isfinite(a_q)) and (math.isfinite(alpha)) and (math.isfinite(b_p)) and (math.isfinite(b_q)) and ((a_p > 0)) and ((a_q > 0)) and ((b_p > 0)) and ((b_q > 0))):
                 return numpy.float64(numpy.nan)
-            _c0 = alpha + 1
-            _c1 = alpha - 1
-            out = 4*(math.exp(-0.5*_c0*scipy.special.betaln(a_q, b_q) + (0.5)*_c1*scipy.special.betaln(a_p, b_p))*scipy.special.beta((0.5)*_c0*a_q - 0.5*_c1*a_p, (0.5)*_c0*b_q - 0.5*_c1*b_p) - 1)/(alpha**2 - 1)
+            out = 4*(math.exp((0.5)*(alpha - 1)*scipy.special.betaln(a_p, b_p) - 0.5*(alpha + 1)*scipy.special.betaln(a_q, b_q))*scipy.special.beta((0.5)*(-a_p*alpha + a_p + a_q*alpha + a_q), (0.5)*(-alpha*b_p + alpha*b_q + b_p + b_q)) - 1)/(alpha**2 - 1)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, a_p, b_p, a_q, b_q, shape = _args(alpha, a_p, b_p, a_q, b_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & numpy.isfinite(alpha)
-        _c0 = alpha + 1
-        _c1 = alpha - 1
-        out = 4*(numpy.exp(-1/2*_c0*scipy.special.betaln(a_q, b_q) + (1/2)*_c1*scipy.special.betaln(a_p, b_p))*scipy.special.beta((1/2)*_c0*a_q - 1/2*_c1*a_p, (1/2)*_c0*b_q - 1/2*_c1*b_p) - 1)/(alpha**2 - 1)
+        out = 4*(numpy.exp((1/2)*(alpha - 1)*scipy.special.betaln(a_p, b_p) - 1/2*(alpha + 1)*scipy.special.betaln(a_q, b_q))*scipy.special.beta((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q), (1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

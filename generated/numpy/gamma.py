@@ -42,6 +42,9 @@ def _polygamma(n, x):
         raise ValueError("_polygamma: n must be 1, 2, 3 or 4")
     start = 7.0 + n
     x = numpy.asarray(x, dtype=float)
+    if x.size <= 64:  # a few points: one Hurwitz zeta ufunc call costs less than the series
+        sign = 1.0 if n % 2 == 1 else -1.0
+        return sign * math.factorial(n) * scipy.special.zeta(n + 1.0, numpy.where(x > 0, x, numpy.nan))
     x = numpy.where(x > 0, x, numpy.nan)
     fact_n = float(math.factorial(n))
     with numpy.errstate(invalid="ignore"):

@@ -271,7 +271,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-sqrt(pi)*sqrt(1/(alpha/sigma_q**2 - alpha/sigma_p**2 + sigma_q**(-2) + sigma_p**(-2)))*exp(-(1/2 - alpha/2)*(log(sigma_p) - log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(log(sigma_q) - log(2)/2 + log(pi)/2)) + 1)/(1 - alpha**2)
+      [.] 4*(-sqrt(2)*sqrt(1/(alpha/sigma_q**2 - alpha/sigma_p**2 + sigma_q**(-2) + sigma_p**(-2)))*exp((alpha - 1)*log(sigma_p)/2 - (alpha + 1)*log(sigma_q)/2) + 1)/(1 - alpha**2)
     """
     if isinstance(alpha, _NUMBER) and isinstance(sigma_p, _NUMBER) and isinstance(sigma_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
@@ -280,8 +280,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
                 return numpy.float64(numpy.nan)
             _c0 = sigma_p**(-2)
             _c1 = sigma_q**(-2)
-            _c2 = -math.log(2) + math.log(math.pi)
-            out = 4*(math.sqrt(math.pi)*math.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1))*math.exp(-0.25*(1 - alpha)*(_c2 + 2*math.log(sigma_p)) - 0.25*(_c2 + 2*math.log(sigma_q))*(alpha + 1)) - 1)/(alpha**2 - 1)
+            out = 4*(math.sqrt(2)*math.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1))*math.exp((0.5)*(alpha - 1)*math.log(sigma_p) - 0.5*(alpha + 1)*math.log(sigma_q)) - 1)/(alpha**2 - 1)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -290,8 +289,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
         _c0 = 1/(sigma_p**2)
         _c1 = 1/(sigma_q**2)
-        _c2 = -numpy.log(2) + numpy.log(numpy.pi)
-        out = 4*(numpy.sqrt(numpy.pi)*numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*numpy.exp(-1/4*(1 - alpha)*(_c2 + 2*numpy.log(sigma_p)) - 1/4*(_c2 + 2*numpy.log(sigma_q))*(alpha + 1)) - 1)/(alpha**2 - 1)
+        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*numpy.exp((1/2)*(alpha - 1)*numpy.log(sigma_p) - 1/2*(alpha + 1)*numpy.log(sigma_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

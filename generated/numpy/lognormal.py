@@ -308,37 +308,33 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-sqrt(pi)*sqrt(-1/(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*sigma_p**2) + log(sigma_p) + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*sigma_q**2) + log(sigma_q) + log(2)/2 + log(pi)/2) - (mu_p*(1/2 - alpha/2)/sigma_p**2 + mu_q*(alpha/2 + 1/2)/sigma_q**2)**2/(4*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2)))) + 1)/(1 - alpha**2)
+      [.] 4*(-sqrt(2)*sqrt(-1/(-alpha/(4*sigma_q**2) + alpha/(4*sigma_p**2) - 1/(4*sigma_q**2) - 1/(4*sigma_p**2)))*exp((alpha - 1)*(alpha + 1)*(mu_p - mu_q)**2/(4*(alpha*sigma_p**2 - alpha*sigma_q**2 + sigma_p**2 + sigma_q**2)) + (alpha - 1)*log(sigma_p)/2 - (alpha + 1)*log(sigma_q)/2)/2 + 1)/(1 - alpha**2)
     """
     if isinstance(alpha, _NUMBER) and isinstance(mu_p, _NUMBER) and isinstance(sigma_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(sigma_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, mu_p, sigma_p, mu_q, sigma_q, = float(alpha), float(mu_p), float(sigma_p), float(mu_q), float(sigma_q),
             if not ((math.isfinite(alpha)) and (math.isfinite(mu_p)) and (math.isfinite(mu_q)) and (math.isfinite(sigma_p)) and (math.isfinite(sigma_q)) and ((sigma_p > 0)) and ((sigma_q > 0))):
                 return numpy.float64(numpy.nan)
-            _c0 = sigma_q**(-2)
-            _c1 = alpha + 1
-            _c2 = _c0*_c1
-            _c3 = sigma_p**(-2)
-            _c4 = 1 - alpha
-            _c5 = _c3*_c4
-            _c6 = (_c2 + _c5)**(-1)
-            _c7 = math.log(2) + math.log(math.pi)
-            out = 4*(2*math.sqrt(math.pi)*math.sqrt(_c6)*math.exp(-0.25*_c1*(_c0*mu_q**2 + _c7 + 2*math.log(sigma_q)) - 0.25*_c4*(_c3*mu_p**2 + _c7 + 2*math.log(sigma_p)) + (0.25)*_c6*(_c2*mu_q + _c5*mu_p)**2) - 1)/(alpha**2 - 1)
+            _c0 = sigma_p**2
+            _c1 = _c0**(-1)
+            _c2 = sigma_q**2
+            _c3 = _c2**(-1)
+            _c4 = alpha - 1
+            _c5 = alpha + 1
+            out = 4*(math.sqrt(2)*math.sqrt((-_c1*alpha + _c1 + _c3*alpha + _c3)**(-1))*math.exp((0.25)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (0.5)*_c4*math.log(sigma_p) - 0.5*_c5*math.log(sigma_q)) - 1)/(alpha**2 - 1)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu_p, sigma_p, mu_q, sigma_q, shape = _args(alpha, mu_p, sigma_p, mu_q, sigma_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
-        _c0 = 1/(sigma_q**2)
-        _c1 = alpha + 1
-        _c2 = _c0*_c1
-        _c3 = 1/(sigma_p**2)
-        _c4 = 1 - alpha
-        _c5 = _c3*_c4
-        _c6 = 1/((_c2 + _c5))
-        _c7 = numpy.log(2) + numpy.log(numpy.pi)
-        out = 4*(2*numpy.sqrt(numpy.pi)*numpy.sqrt(_c6)*numpy.exp(-1/4*_c1*(_c0*mu_q**2 + _c7 + 2*numpy.log(sigma_q)) - 1/4*_c4*(_c3*mu_p**2 + _c7 + 2*numpy.log(sigma_p)) + (1/4)*_c6*(_c2*mu_q + _c5*mu_p)**2) - 1)/(alpha**2 - 1)
+        _c0 = sigma_p**2
+        _c1 = 1/(_c0)
+        _c2 = sigma_q**2
+        _c3 = 1/(_c2)
+        _c4 = alpha - 1
+        _c5 = alpha + 1
+        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((-_c1*alpha + _c1 + _c3*alpha + _c3)))*numpy.exp((1/4)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (1/2)*_c4*numpy.log(sigma_p) - 1/2*_c5*numpy.log(sigma_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -299,7 +299,7 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(-sqrt(pi)*sqrt(-1/(-alpha/(4*v_q) + alpha/(4*v_p) - 1/(4*v_q) - 1/(4*v_p)))*exp(-(1/2 - alpha/2)*(mu_p**2/(2*v_p) + log(v_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(mu_q**2/(2*v_q) + log(v_q)/2 + log(2)/2 + log(pi)/2) + (-alpha*mu_p*v_q + alpha*mu_q*v_p + mu_p*v_q + mu_q*v_p)**2/(4*v_p*v_q*(alpha*v_p - alpha*v_q + v_p + v_q))) + 1)/(1 - alpha**2)
+      [.] 4*(-sqrt(2)*sqrt(-1/(-alpha/(4*v_q) + alpha/(4*v_p) - 1/(4*v_q) - 1/(4*v_p)))*exp((alpha - 1)*(alpha + 1)*(mu_p - mu_q)**2/(4*(alpha*v_p - alpha*v_q + v_p + v_q)) + (alpha - 1)*log(v_p)/4 - (alpha + 1)*log(v_q)/4)/2 + 1)/(1 - alpha**2)
     """
     if isinstance(alpha, _NUMBER) and isinstance(mu_p, _NUMBER) and isinstance(v_p, _NUMBER) and isinstance(mu_q, _NUMBER) and isinstance(v_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
@@ -308,10 +308,9 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
                 return numpy.float64(numpy.nan)
             _c0 = v_p**(-1)
             _c1 = v_q**(-1)
-            _c2 = math.log(2) + math.log(math.pi)
-            _c3 = alpha*v_p
-            _c4 = alpha*v_q
-            out = 4*(2*math.sqrt(math.pi)*math.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1))*math.exp((0.25)*_c0*_c1*(_c3*mu_q - _c4*mu_p + mu_p*v_q + mu_q*v_p)**2/(_c3 - _c4 + v_p + v_q) - 0.25*(1 - alpha)*(_c0*mu_p**2 + _c2 + math.log(v_p)) - 0.25*(alpha + 1)*(_c1*mu_q**2 + _c2 + math.log(v_q))) - 1)/(alpha**2 - 1)
+            _c2 = alpha - 1
+            _c3 = (0.25)*alpha + 0.25
+            out = 4*(math.sqrt(2)*math.sqrt((-_c0*alpha + _c0 + _c1*alpha + _c1)**(-1))*math.exp(_c2*_c3*(mu_p - mu_q)**2/(alpha*v_p - alpha*v_q + v_p + v_q) + (0.25)*_c2*math.log(v_p) - _c3*math.log(v_q)) - 1)/(alpha**2 - 1)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -320,10 +319,9 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
         _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q) & numpy.isfinite(alpha)
         _c0 = 1/(v_p)
         _c1 = 1/(v_q)
-        _c2 = numpy.log(2) + numpy.log(numpy.pi)
-        _c3 = alpha*v_p
-        _c4 = alpha*v_q
-        out = 4*(2*numpy.sqrt(numpy.pi)*numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*numpy.exp((1/4)*_c0*_c1*(_c3*mu_q - _c4*mu_p + mu_p*v_q + mu_q*v_p)**2/(_c3 - _c4 + v_p + v_q) - 1/4*(1 - alpha)*(_c0*mu_p**2 + _c2 + numpy.log(v_p)) - 1/4*(alpha + 1)*(_c1*mu_q**2 + _c2 + numpy.log(v_q))) - 1)/(alpha**2 - 1)
+        _c2 = alpha - 1
+        _c3 = (1/4)*alpha + 1/4
+        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*numpy.exp(_c2*_c3*(mu_p - mu_q)**2/(alpha*v_p - alpha*v_q + v_p + v_q) + (1/4)*_c2*numpy.log(v_p) - _c3*numpy.log(v_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

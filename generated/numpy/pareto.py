@@ -271,7 +271,7 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - 2*exp((1/2 - alpha/2)*log(alpha_p) + (alpha/2 + 1/2)*log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(1 - alpha**2)
+      [.] 4*(1 - 2*exp(-(alpha - 1)*log(alpha_p)/2 + (alpha + 1)*log(alpha_q)/2)/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(1 - alpha**2)
     """
     if isinstance(alpha, _NUMBER) and isinstance(alpha_p, _NUMBER) and isinstance(alpha_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)

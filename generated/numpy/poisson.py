@@ -422,25 +422,25 @@ def alpha_divergence(alpha, lam_p, lam_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
     Formula (entries in row-major order):
-      [.] 4*(1 - exp(-lam_p*(1/2 - alpha/2) - lam_q*(alpha/2 + 1/2) + exp((1/2 - alpha/2)*log(lam_p) + (alpha/2 + 1/2)*log(lam_q))))/(1 - alpha**2)
+      [.] 4*(1 - exp(alpha*lam_p/2 - alpha*lam_q/2 + sqrt(lam_p)*sqrt(lam_q)*exp(-alpha*log(lam_p)/2)*exp(alpha*log(lam_q)/2) - lam_p/2 - lam_q/2))/(1 - alpha**2)
     """
     if isinstance(alpha, _NUMBER) and isinstance(lam_p, _NUMBER) and isinstance(lam_q, _NUMBER):
         try:  # one point: plain floats (any floating-point exception: the array path)
             alpha, lam_p, lam_q, = float(alpha), float(lam_p), float(lam_q),
             if not ((math.isfinite(alpha)) and (math.isfinite(lam_p)) and (math.isfinite(lam_q)) and ((lam_p > 0)) and ((lam_q > 0))):
                 return numpy.float64(numpy.nan)
-            _c0 = alpha + 1
-            _c1 = 1 - alpha
-            out = 4*(math.exp(-0.5*_c0*lam_q - 0.5*_c1*lam_p + math.exp((0.5)*_c0*math.log(lam_q) + (0.5)*_c1*math.log(lam_p))) - 1)/(alpha**2 - 1)
+            _c0 = (0.5)*lam_q
+            _c1 = (0.5)*alpha
+            out = 4*(math.exp(-_c0*alpha - _c0 + (0.5)*alpha*lam_p + math.sqrt(lam_p)*math.sqrt(lam_q)*math.exp(-_c1*math.log(lam_p))*math.exp(_c1*math.log(lam_q)) - 0.5*lam_p) - 1)/(alpha**2 - 1)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, lam_p, lam_q, shape = _args(alpha, lam_p, lam_q)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
-        _c0 = alpha + 1
-        _c1 = 1 - alpha
-        out = 4*(numpy.exp(-1/2*_c0*lam_q - 1/2*_c1*lam_p + numpy.exp((1/2)*_c0*numpy.log(lam_q) + (1/2)*_c1*numpy.log(lam_p))) - 1)/(alpha**2 - 1)
+        _c0 = (1/2)*lam_q
+        _c1 = (1/2)*alpha
+        out = 4*(numpy.exp(-_c0*alpha - _c0 + (1/2)*alpha*lam_p + numpy.sqrt(lam_p)*numpy.sqrt(lam_q)*numpy.exp(-_c1*numpy.log(lam_p))*numpy.exp(_c1*numpy.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
