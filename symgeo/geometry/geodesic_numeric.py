@@ -112,6 +112,24 @@ class _CorePrinter(SciPyPrinter):
     def _print_Pi(self, expr):
         return "pi"
 
+    def _print_Function(self, expr):
+        if expr.func == _IVE:
+            return f"ive({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+        return super()._print_Function(expr)
+
+
+_IVE = sp.Function("ive")
+
+
+def scaled_bessel(expr):
+    """I_nu(z) = e^z ive(nu, z) with the exponentials combined, so that ratios of Bessel
+    functions (von Mises) do not overflow past z ~ 700 (and their squares past ~350)."""
+    if not expr.has(sp.besseli):
+        return expr
+    e = expr.replace(lambda a: isinstance(a, sp.besseli),
+                     lambda a: sp.exp(a.args[1]) * _IVE(*a.args))
+    return sp.powsimp(sp.together(e), combine="exp")
+
 
 _NAMESPACE_MODULES = ("numpy", "scipy.special")
 
@@ -275,6 +293,7 @@ def build_core(fam, alpha, christoffel_symbols):
     Au = [-2 * sp.Add(*[C[k, m, j] * u[j] for j in range(d)]) for k in range(d)
           for m in range(d)]
     g = fam.fisher()
+    acc, Ax, Au, g = ([scaled_bessel(e) for e in es] for es in (acc, Ax, Au, list(g)))
     hs = _domain_functions(fam)
     src = [emit_function("acc", [("x", xi), ("u", u)], [((d,), acc)]),
            emit_function("jac", [("x", xi), ("u", u)], [((d,), acc), ((d, d), Ax),
@@ -534,7 +553,8 @@ def _cheb(M):
     return (1 - x) / 2, -2 * D
 
 
-def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1):
+def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1,
+              deadline=None):
     """A first guess for shooting by Chebyshev collocation of the boundary-value problem
     xi'' = a(xi, xi'), xi(0) = p, xi(1) = q at M + 1 Lobatto nodes: damped Newton on
     the interior nodes with the exact Jacobian (from A_x, A_u), all pairs at once,
@@ -542,7 +562,8 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     curve in every chart) when the family is a full exponential family, else from the
     chord.  ``pieces`` > 1: continuation in the end point (targets
     p + s (q - p), s = 1/pieces, ..., 1, each curve warm-started from the previous
-    one).  Returns (v = xi'(0) (N, d), ok (N,) Newton converged,
+    one).  Stops at ``deadline`` (time.monotonic()).  Returns (v = xi'(0) (N, d), ok (N,)
+    Newton converged,
     resolved (N,) and the last three Chebyshev coefficients below RESOLVED)."""
     N, d = x0.shape
     t, D = _cheb(M)
@@ -596,7 +617,7 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
         r = norm(R)
         for _ in range(max_iter):
             idx = np.flatnonzero(active & np.isfinite(r))
-            if idx.size == 0:
+            if idx.size == 0 or (deadline is not None and time.monotonic() > deadline):
                 break
             try:
                 dX = np.linalg.solve(J[idx], R[idx].reshape(len(idx), -1, 1))[..., 0]
@@ -765,24 +786,34 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16)):
     v = initial_guess(core, x0, xq)
     okc = np.zeros(N, dtype=bool)
     resolved = np.zeros(N, dtype=bool)
-    for M, n in COLLOCATION_LADDER:  # more nodes / continuation where the last rung failed
-        todo = np.flatnonzero(~resolved)
-        if todo.size == 0 or time.monotonic() > deadline:
-            break
-        vc, ok, res_ok = collocate(core, x0[todo], xq[todo], M=M, pieces=n)
-        v[todo[ok]] = vc[ok]
-        okc[todo[ok]] = True
-        resolved[todo[res_ok]] = True
-    # the collocated velocity is often exact to rounding: one integration certifies it
     res = np.full(N, np.inf)
     conv = np.zeros(N, dtype=bool)
+    tried = np.zeros(N, dtype=bool)
     iters = np.zeros(N, dtype=int)
-    if okc.any():
-        fl = integrate(core, x0[okc], v[okc], rtol=RTOL, deadline=deadline)
-        r = np.where(fl.ok, _residual(fl.y[:, :d], xq[okc]), np.inf)
-        res[okc] = r
-        conv[np.flatnonzero(okc)[r <= tol]] = True
-    rest = np.flatnonzero(~conv)
+    for M, n in COLLOCATION_LADDER:  # more nodes / continuation where the last rung failed
+        todo = np.flatnonzero(~resolved & ~conv)
+        if todo.size == 0 or time.monotonic() > deadline:
+            break
+        vc, ok, res_ok = collocate(core, x0[todo], xq[todo], M=M, pieces=n, deadline=deadline)
+        new = todo[ok]
+        v[new] = vc[ok]
+        okc[new] = True
+        resolved[todo[res_ok]] = True
+        # the collocated velocity is often exact to rounding: one integration certifies it
+        # at once (bounded by MAX_STEPS, not by the deadline: hard pairs of the batch
+        # must not starve the easy ones)
+        if new.size:
+            fl = integrate(core, x0[new], v[new], rtol=RTOL)
+            r = np.where(fl.ok, _residual(fl.y[:, :d], xq[new]), np.inf)
+            res[new] = r
+            conv[new[r <= tol]] = True
+            # a collocated guess just short of tol: Newton now, before harder rungs
+            nc = new[~conv[new]]
+            if nc.size:
+                v[nc], res[nc], conv[nc], iters[nc] = newton(
+                    core, x0[nc], xq[nc], v[nc], tol, deadline=deadline, loose=True)
+                tried[nc] = True
+    rest = np.flatnonzero(~conv & ~tried)
     if rest.size:
         v[rest], res[rest], conv[rest], iters[rest] = newton(
             core, x0[rest], xq[rest], v[rest], tol, deadline=deadline,
