@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import mpmath
 import sympy as sp
 
 from .linalg import exact_det, inverse
@@ -112,17 +113,41 @@ def canonical_form(log_density, xvars, coords):
 def _rank_deficient(J, coords):
     """True if det J vanishes identically.
 
-    A non-zero value at one generic rational point proves det J is not the
-    zero function (exact arithmetic, no cancellation of a large determinant);
-    only when that value is zero is the symbolic determinant examined.
+    det J is evaluated at a generic rational point (every free symbol, the
+    hyper-parameters included, set to a different rational) in 40-digit
+    arithmetic, relative to Hadamard's bound prod_i |J_i.|: a value above
+    1e-30 of the bound proves det J is not the zero function, a smaller one
+    (an analytic function vanishing at a generic point) that it is.  No
+    symbolic determinant unless that point and a second are poles: in a
+    reparameterised chart its cancellation can run for minutes.  Complex
+    values are allowed (a generic point may lie outside the domain; det J is
+    analytic there too).
     """
-    point = {c: sp.Rational(7 + 3 * i, 5 + 2 * i) for i, c in enumerate(coords)}
-    try:
-        if sp.nsimplify(J.xreplace(point)).det() != 0:
-            return False
-    except (ZeroDivisionError, TypeError, ValueError):
-        pass
+    symbols = sorted(J.free_symbols, key=sp.default_sort_key)
+    ordered = list(coords) + [s for s in symbols if s not in coords]
+    for shift in (0, 11):  # the second point only if the first is a pole
+        point = {c: sp.Rational(7 + 3 * i + shift, 5 + 2 * i) for i, c in enumerate(ordered)}
+        with mpmath.workdps(40):
+            try:
+                M = mpmath.matrix([[_mp_value(J[i, j].xreplace(point)) for j in range(J.cols)]
+                                   for i in range(J.rows)])
+            except (TypeError, ValueError, ZeroDivisionError):
+                continue  # a pole at this point: try the other one
+            bound = mpmath.fprod(mpmath.norm(M[i, :], 2) for i in range(M.rows))
+            if bound == 0:
+                return True  # a zero row
+            return not abs(mpmath.det(M)) > mpmath.mpf("1e-30") * bound
+    # poles at both points (rare): the exact determinant decides
     return sp.simplify(exact_det(J)) == 0
+
+
+def _mp_value(expr):
+    """An mpmath number (40 digits) for a closed numeric sympy expression."""
+    value = sp.N(expr, 40)
+    if not value.is_number or value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise ValueError("not a finite number")
+    re_, im_ = value.as_real_imag()
+    return mpmath.mpc(mpmath.mpf(sp.Float(re_, 40)._mpf_), mpmath.mpf(sp.Float(im_, 40)._mpf_))
 
 
 class MomentEngine:

@@ -13,20 +13,41 @@ Two inverses, for two shapes of input:
 from __future__ import annotations
 
 import sympy as sp
+from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 from sympy.polys.matrices import DomainMatrix
 from sympy.polys.polyerrors import ExactQuotientFailed
 
 
+def field_matrix(M):
+    """M as a DomainMatrix over a field of rational functions where possible.
+
+    Entries with hyperbolic functions or exponentials of sums (cosh(z/2),
+    exp(a + b): a reparameterised chart) put sympy in its EX domain, where
+    every elimination step runs a full cancel and a 2 x 2 inverse can take
+    minutes.  Written with exp of single terms only (cosh u = (e^u + e^-u)/2,
+    exp(a + b) = e^a e^b) the entries are rational in a few exponentials and
+    the field is an ordinary fraction field.
+    """
+    M = sp.Matrix(M)
+    dm = DomainMatrix.from_Matrix(M)
+    if dm.domain.is_EX:
+        rewritten = M.applyfunc(lambda e: sp.expand_power_exp(
+            e.rewrite(sp.exp) if e.has(HyperbolicFunction) else e))
+        again = DomainMatrix.from_Matrix(rewritten)
+        if not again.domain.is_EX:
+            dm = again
+    return dm.to_field()
+
+
 def exact_det(M):
     """det M over the field of the entries (unfactored)."""
-    dm = DomainMatrix.from_Matrix(sp.Matrix(M)).to_field()
+    dm = field_matrix(M)
     return dm.domain.to_sympy(dm.det())
 
 
 def inverse(M):
     """Exact inverse by Gauss-Jordan over the field of the entries, entries cancelled."""
-    dm = DomainMatrix.from_Matrix(sp.Matrix(M)).to_field()
-    return dm.inv().to_Matrix().applyfunc(sp.cancel)
+    return field_matrix(M).inv().to_Matrix().applyfunc(sp.cancel)
 
 
 def fraction_free_inverse(M):

@@ -70,6 +70,8 @@ from scipy.integrate._ivp import dop853_coefficients as _dop
 from scipy.special import zeta as _zeta
 from sympy.printing.numpy import SciPyPrinter
 
+from ..engine import budget
+
 RTOL = 1e-12
 """Relative tolerance of the integration that certifies a converged result."""
 TOL = 1e-12
@@ -321,12 +323,21 @@ def build_core(fam, alpha, christoffel_symbols):
                 source, ns.get("theta"), ns.get("xi_of_theta"))
 
 
+NATURAL_BUDGET = 15.0  # CPU seconds for the structure behind the e-geodesic guess
+
+
+def _structure_job(fam):
+    return fam.exponential_family()
+
+
 def _natural_parameters(fam):
     """(theta(xi), theta symbols, xi(theta)) of a full exponential family with an explicit
     inverse, else None.  The e-geodesic, straight in theta, is the same curve in every
     chart: a chart-independent first guess."""
-    try:
-        st = fam.exponential_family()
+    try:  # a first guess only: never worth more than a few seconds of symbolic work
+        st = fam._cache.get("expfam") or budget.run_with_budget(
+            _structure_job, fam, seconds=NATURAL_BUDGET,
+            what=f"exponential-family structure of family {fam.name!r}")
     except Exception:  # noqa: BLE001 - not an exponential family (any reason): no guess
         return None
     if getattr(st, "kind", None) != "full" or st.coordinates_of_theta is None:
