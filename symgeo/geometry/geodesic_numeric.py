@@ -71,6 +71,7 @@ from scipy.special import zeta as _zeta
 from sympy.printing.numpy import SciPyPrinter
 
 from ..engine import budget
+from ..errors import CommandBudgetSpent
 
 RTOL = 1e-12
 """Relative tolerance of the integration that certifies a converged result."""
@@ -323,11 +324,7 @@ def build_core(fam, alpha, christoffel_symbols):
                 source, ns.get("theta"), ns.get("xi_of_theta"))
 
 
-NATURAL_BUDGET = 15.0  # CPU seconds for the structure behind the e-geodesic guess
-
-
-def _structure_job(fam):
-    return fam.exponential_family()
+NATURAL_BUDGET = 20.0  # seconds for the structure behind the e-geodesic guess
 
 
 def _natural_parameters(fam):
@@ -335,9 +332,13 @@ def _natural_parameters(fam):
     inverse, else None.  The e-geodesic, straight in theta, is the same curve in every
     chart: a chart-independent first guess."""
     try:  # a first guess only: never worth more than a few seconds of symbolic work
-        st = fam._cache.get("expfam") or budget.run_with_budget(
-            _structure_job, fam, seconds=NATURAL_BUDGET,
-            what=f"exponential-family structure of family {fam.name!r}")
+        with budget.command_budget(NATURAL_BUDGET, what="the e-geodesic first guess"):
+            st = fam.exponential_family()
+    except CommandBudgetSpent:
+        left = budget.wall_remaining()
+        if left is not None and left <= 0:
+            raise  # the enclosing command's own budget: it reports
+        return None
     except Exception:  # noqa: BLE001 - not an exponential family (any reason): no guess
         return None
     if getattr(st, "kind", None) != "full" or st.coordinates_of_theta is None:
