@@ -156,7 +156,7 @@ TWO_D = [n for n in symgeo.family_names() if symgeo.get_family(n).dimension == 2
          and not any(isinstance(v, sp.Symbol) for v in symgeo.get_family(n).fixed.values())]
 FAR = ["beta", "lognormal", "normal"]
 """Far pairs: a few families only, for time (an unconverged far pair spends the whole
-time limit).  Gamma is left out: one far pair of this sample needs more than 20 s in the
+time limit, 12 s here).  Gamma is left out: one far pair of this sample needs more than 20 s in the
 catalog chart and most stay unsolved in (shape, mean) -- the open part of issue 14,
 measured in benchmarks/bench_geodesic.py."""
 
@@ -203,7 +203,7 @@ def test_chart_independence_far_pairs(families, name):
     converge the distances agree to 1e-10.  100% on far pairs is the open goal of issue 14."""
     fam = families[name]
     P, Q = _pairs(fam, name, far=True)
-    a, _, both = _both_charts(fam, P, Q, time_limit=30)
+    a, _, both = _both_charts(fam, P, Q, time_limit=12)
     assert a.converged.sum() >= 9, (P[~a.converged], Q[~a.converged])
     assert both.any(), both
 
