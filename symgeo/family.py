@@ -453,7 +453,10 @@ class Family(Declaration):
 
         ``backend="numpy"``: numpy/scipy code, NaN outside the domain, a fast path at
         one point; ``backend="jax"``: pure jax.numpy code for ``jax.jit``,
-        ``jax.vmap`` and ``jax.grad`` (the numeric routes are numpy only).
+        ``jax.vmap`` and ``jax.grad``; ``backend="array_api"``: one pure function
+        for numpy, JAX, PyTorch, CuPy and Dask arrays alike (the namespace is taken
+        from the arguments; Dask arrays stay lazy).  The numeric routes
+        (quadrature, series) are numpy only.
         """
         key = ("numeric", quantity) if backend == "numpy" else ("numeric", quantity, backend)
         return self._cached(key, lambda: _codegen.compile_quantity(self, quantity, backend))

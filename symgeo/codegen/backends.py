@@ -6,12 +6,30 @@ may be written in place.  ``numpy`` (the standalone modules in
 pure-Python path at one point.  ``jax`` (``generated/jax``) is functional:
 every result is built with ``stack``/``where``, no Python control flow
 depends on a value, so the functions trace under ``jax.jit``, ``jax.vmap``
-and ``jax.grad``.
+and ``jax.grad``.  ``array_api`` (``generated/array_api``) is the same
+functional code over the namespace ``xp`` of the arguments
+(``array_api_compat.array_namespace``): numpy, JAX, PyTorch, CuPy and Dask
+arrays go through one function; the special functions the standard lacks
+are dispatched per library (``helpers/special_array_api.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+ARRAY_API_NAMES = (
+    # elementwise functions and constants of the array API standard (2023.12)
+    "abs acos acosh add asin asinh atan atan2 atanh ceil clip conj copysign cos cosh divide "
+    "e equal exp expm1 floor floor_divide greater greater_equal hypot imag inf isfinite isinf "
+    "isnan less less_equal log log1p log2 log10 logaddexp logical_and logical_not logical_or "
+    "logical_xor maximum minimum multiply nan negative not_equal pi positive pow real "
+    "remainder round sign signbit sin sinh sqrt square subtract tan tanh trunc "
+    # creation, manipulation, searching, statistics
+    "asarray astype broadcast_arrays broadcast_to concat expand_dims full full_like ones "
+    "ones_like reshape stack where zeros zeros_like max min sum prod all any float64 "
+    "float32 isdtype").split()
+"""Names the printer may use under ``xp.`` in the array_api backend: the standard's."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,20 @@ class Backend:
     polygamma_helper: bool = True
     numeric_routes: bool = True
     betaln: bool = True  # False: log B(a, b) printed through gammaln
+    xp: str = "numpy"  # the array module's name in the template
+    namespaced: bool = False  # functions take the namespace ``xp`` from their arguments
+    known: frozenset | None = None  # the only names under ``xp.`` (None: any)
+    local: frozenset = frozenset()  # printed module names that are not imports
+    helper_suffix: str = ""  # helpers/NAME<suffix>.py
+    check_import: str = ""  # the module whose absence ``compile_quantity`` reports
+    extra: str = ""  # the pip extra that installs it
+
+    def missing_name(self, fqn):
+        """True if ``fqn`` (already resolved) does not exist in this backend."""
+        if fqn in self.missing:
+            return True
+        head, _, tail = fqn.rpartition(".")
+        return self.known is not None and head == self.xp and tail not in self.known
 
     def resolve(self, fqn):
         """The backend's fully qualified name for the numpy/scipy name ``fqn``."""
@@ -58,6 +90,22 @@ BACKENDS = {
         numeric_routes=False,
         # jax.scipy.special.betaln (jax 0.10) is off by 1e-6 relative at (3.45, 8.02),
         # where gammaln(a) + gammaln(b) - gammaln(a + b) is good to 1e-15
-        betaln=False),
+        betaln=False, xp="jax.numpy", helper_suffix="_jax", check_import="jax", extra="jax"),
+    "array_api": Backend(
+        "array_api", {"numpy": "xp", "scipy.special": "_special(xp)"},
+        functional=True,
+        requires="array_api_compat, and the arguments' own array library (numpy, JAX, "
+                 "PyTorch, CuPy, Dask, ...); special functions by library",
+        renames={**{f"xp.{a}": f"xp.{b}" for a, b in (
+            ("arctan2", "atan2"), ("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"),
+            ("arcsinh", "asinh"), ("arccosh", "acosh"), ("arctanh", "atanh"),
+            ("power", "pow"), ("amax", "max"), ("amin", "min"), ("absolute", "abs"),
+            ("conjugate", "conj"), ("mod", "remainder"), ("true_divide", "divide"))},
+                 "xp.euler_gamma": repr(0.5772156649015329), "xp.select": "_select"},
+        known=frozenset(ARRAY_API_NAMES),
+        local=frozenset({"xp", "_special(xp)"}),
+        polygamma_helper=False, numeric_routes=False, betaln=False, xp="xp",
+        namespaced=True, helper_suffix="_array_api", check_import="array_api_compat",
+        extra="array_api"),
 }
 """The backends by name (``Family.numeric(q, backend=...)``, ``generated/<name>/``)."""

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import builtins
 import functools
+import importlib.util
 import itertools
+import math
 import keyword
 import multiprocessing as mp
 import pickle
@@ -59,12 +61,25 @@ class NumpyPrinter(SciPyPrinter):
         self.helpers = set()
         self.scalar = ScalarPrinter()  # the pure-Python path of the same module
 
+    def _print(self, expr, **kwargs):
+        if self.backend.namespaced and isinstance(expr, sp.Expr) and expr.is_number and \
+                not expr.is_Rational and not isinstance(expr, sp.NumberSymbol):
+            # a constant such as sqrt(2) or 2 log(2) + 2 log(pi) as its float: the
+            # standard's functions take arrays, never Python numbers
+            value = complex(sp.N(expr, 20))
+            if value.imag == 0 and math.isfinite(value.real):
+                return repr(value.real)
+        return super()._print(expr, **kwargs)
+
     def _module_format(self, fqn, register=True):
         # every module name goes through the backend's table (numpy.exp -> jax.numpy.exp)
         fqn = self.backend.resolve(fqn)
-        if fqn in self.backend.missing:
+        if self.backend.missing_name(fqn):
             raise PrintMethodNotImplementedError(
                 f"{fqn} does not exist in the {self.backend.name} backend")
+        head = fqn.rpartition(".")[0]
+        if not head or head in self.backend.local or fqn[0].isdigit():
+            return fqn  # a helper, a literal, or the namespace the function was given
         return super()._module_format(fqn, register)
 
     def _print_polygamma(self, expr):
@@ -92,6 +107,12 @@ class NumpyPrinter(SciPyPrinter):
             factors = sp.Mul.make_args(other)
             if all(isinstance(f, sp.exp) for f in factors):
                 exponent = sp.Add(*(f.args[0] for f in factors))
+                if self.backend.namespaced:
+                    # the standard's logaddexp takes no Python number: the same softplus,
+                    # log(1 + e^a) = log1p(e^-|a|) + max(a, 0), from elementwise functions
+                    a = self.parenthesize(exponent, sp.printing.precedence.PRECEDENCE["Mul"])
+                    xp = self.backend.xp
+                    return f"({xp}.log1p({xp}.exp(-{xp}.abs({a}))) + ({a} + {xp}.abs({a}))/2)"
                 return f"{self._module_format('numpy.logaddexp')}(0, {self._print(exponent)})"
         return super()._print_log(expr)
 
@@ -154,8 +175,18 @@ class NumpyPrinter(SciPyPrinter):
     def _print_IsFinite(self, expr):
         return f"{self._module_format('numpy.isfinite')}({self._print(expr.args[0])})"
 
+    def _print_Relational(self, expr):
+        if not self.backend.namespaced:
+            return super()._print_Relational(expr)
+        # operators, not xp.greater(x, 0): the standard's functions take arrays only
+        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
+        prec = sp.printing.precedence.PRECEDENCE["Relational"]
+        return f"({self.parenthesize(expr.lhs, prec)} {op} {self.parenthesize(expr.rhs, prec)})"
+
     def _print_KroneckerDelta(self, expr):
         a, b = (self._print(x) for x in expr.args)
+        if self.backend.namespaced:
+            return f"{self.backend.xp}.astype({a} == {b}, {self.backend.xp}.float64)"
         return (f"{self._module_format('numpy.where')}({self._module_format('numpy.equal')}"
                 f"({a}, {b}), 1.0, 0.0)")
 
@@ -281,8 +312,9 @@ def point_symbols(family, k, points):
     return tuple(sp.Symbol(f"{c.name}_{suffix}", **c.assumptions0) for c in family.coordinates)
 
 
-_RESERVED = frozenset(dir(builtins)) | {"numpy", "scipy", "math", "out", "shape",
-                                          "COORDINATES", "VARIABLES"}
+_RESERVED = frozenset(dir(builtins)) | {"numpy", "scipy", "math", "jax", "xp",
+                                          "array_api_compat", "functools", "contextlib",
+                                          "out", "shape", "COORDINATES", "VARIABLES"}
 """Names a generated argument never takes: the module's imports and globals, the
 template's locals and Python's builtins (a parameter called ``float`` would shadow
 ``dtype=float`` in the body)."""
@@ -445,6 +477,7 @@ def _function(family, name, printer, expr=None):
                      "taylor": printer.doprint(taylor)}
     lead_names = [names[a] for a in lead_syms]
     point_names = [[names[c] for c in pt] for pt in points]
+    xpa = "xp, " if printer.backend.namespaced else ""
     flat_points = [n for pt in point_names for n in pt]
     fixed_args = [names[v] for v in fixed_syms]
     args = (["x"] if q.takes_x else []) + lead_names + flat_points + list(q.extra) + fixed_args
@@ -500,7 +533,7 @@ def _function(family, name, printer, expr=None):
                                [sp.Symbol(n, real=True) for n in
                                 (["x"] if q.takes_x else []) + lead_names + fixed_args],
                                shape),
-        "ok_code": " & ".join([f"_in_domain({', '.join(pt)})" for pt in point_names] +
+        "ok_code": " & ".join([f"_in_domain({xpa}{', '.join(pt)})" for pt in point_names] +
                               ([finite_code] if finite_code else [])) or "True",
         "rank0": q.rank == 0,
         # an entry that is a bare argument would hand the caller's array back as the
@@ -771,17 +804,26 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
     conds += [sp.sympify(c, strict=True).xreplace(plain) for c in family.constraints]
     cond = sp.And(*conds)
     first = str(plain[family.coordinates[0]])
-    domain_code = printer.doprint(cond) if cond is not sp.true else \
-        f"{printer._module_format('numpy.full')}({printer._module_format('numpy.shape')}" \
-        f"({first}), True)"
+    if cond is not sp.true:
+        domain_code = printer.doprint(cond)
+    elif printer.backend.namespaced:  # the standard has no shape() function
+        domain_code = f"xp.full(xp.asarray({first}).shape, True)"
+    else:
+        domain_code = f"{printer._module_format('numpy.full')}(" \
+            f"{printer._module_format('numpy.shape')}({first}), True)"
     domain_text = "; ".join([family.domains[c].describe(plain[c].name) for c in family.coordinates] +
                             [sp.sstr(sp.sympify(c, strict=True).xreplace(plain)) for c in family.constraints])
     if any(fn["post"] == "solve" for fn in functions) and not printer.backend.functional:
         printer.helpers.add("solve")
     # a functional backend includes its own version of each helper (helpers/NAME_jax.py)
-    helpers = sorted(h + ("_jax" if printer.backend.functional else "") for h in printer.helpers)
-    imports = sorted({m for m in printer.module_imports if m != "numpy"} |
-                     ({"jax.numpy"} if printer.backend.functional else set()) |
+    backend = printer.backend
+    helpers = sorted(h + backend.helper_suffix for h in printer.helpers |
+                     ({"special"} if backend.namespaced else set()))
+    imports = sorted({m for m in printer.module_imports if m != "numpy" and
+                      m not in backend.local} |
+                     ({"jax.numpy"} if backend.name == "jax" else set()) |
+                     ({"array_api_compat", "contextlib", "functools"} if backend.namespaced
+                      else set()) |
                      set(printer.scalar.module_imports) |
                      ({"math"} if printer.helpers & {"polygamma"} else set()) |
                      ({"scipy.special"} if printer.helpers & {"polygamma"} and
@@ -794,7 +836,8 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
         domain_text=domain_text, domain_code=domain_code, imports=imports,
         functions=functions, helpers=helpers, skipped=skipped,
         emitted=[fn["name"] for fn in functions],
-        functional=printer.backend.functional, requires=printer.backend.requires)
+        functional=backend.functional, requires=backend.requires, backend=backend.name,
+        xp=backend.xp, xpa="xp, " if backend.namespaced else "")
     return src, [fn["name"] for fn in functions], skipped, routes
 
 
@@ -815,12 +858,10 @@ def compile_quantity(family, quantity, backend="numpy"):
     if backend not in BACKENDS:
         raise SymgeoError(f"family {family.name!r}: unknown backend {backend!r} for "
                           f"{quantity}; choose one of {', '.join(sorted(BACKENDS))}")
-    if BACKENDS[backend].functional:
-        try:
-            import jax  # noqa: F401 - only to refuse clearly; the module imports it itself
-        except ImportError:
-            raise SymgeoError(f"family {family.name!r}: the {backend} backend of {quantity} "
-                              "needs jax: pip install 'symgeo[jax]'") from None
+    need = BACKENDS[backend].check_import
+    if need and importlib.util.find_spec(need) is None:
+        raise SymgeoError(f"family {family.name!r}: the {backend} backend of {quantity} "
+                          f"needs {need}: pip install 'symgeo[{BACKENDS[backend].extra}]'")
     src = module_source(family, [quantity], backend=backend)
     namespace = {"__name__": f"symgeo_generated_{family.name}"}
     # our own generated code (symbol names are sanitised identifiers), never user text

@@ -81,10 +81,10 @@ STAGING_PREFIX = ".symgeo-staging-"
 INDEX_FILES = ("README.md", "latex/catalog.tex")
 """Files about the whole catalog: a build with ``--only`` creates them but never replaces them."""
 
-MODULE_BACKENDS = ("numpy", "jax")
+MODULE_BACKENDS = ("numpy", "jax", "array_api")
 """The generated module trees (one directory each), see :mod:`symgeo.codegen.backends`."""
 
-_OWNED_PATH = re.compile(r"((numpy|jax)/[a-z0-9_]+\.py|latex/[a-z0-9_]+\.tex|README\.md)")
+_OWNED_PATH = re.compile(r"((numpy|jax|array_api)/[a-z0-9_]+\.py|latex/[a-z0-9_]+\.tex|README\.md)")
 """The only shapes of path a build writes; a manifest naming anything else is refused."""
 
 STOP_GRACE = 10.0
@@ -516,6 +516,9 @@ def _render(names, budget, log, replan=False):
              "- `numpy/NAME.py`: standalone vectorised functions (numpy and scipy.special only)",
              "- `jax/NAME.py`: the same functions in jax.numpy, pure and traceable (jit, vmap, "
              "grad); the numeric routes are numpy only",
+             "- `array_api/NAME.py`: the same functions for any array-API namespace "
+             "(numpy, JAX, PyTorch, CuPy, Dask arrays; array_api_compat), special functions "
+             "by library",
              "- `latex/NAME.tex`: step-by-step derivation; `latex/catalog.tex`: all families", "",
              "| family | coordinates | route of the Fisher matrix | numeric quantities | "
              "not derived |", "|---|---|---|---|---|", *rows, ""]

@@ -6,7 +6,8 @@ JAX could deadlock in a later fork, so nothing JAX runs inside the workers.
     python tests/codegen/jax_checks.py NAME [NAME ...]   -> JSON {"checked", "failures"}
 
 Checks, for each family (generated/jax against generated/numpy, float64):
-every function agrees with numpy to 1e-12; fisher/kl/entropy give the same
+every function agrees with numpy to 1e-12; so do the array-API modules given JAX
+arrays (also under jit); fisher/kl/entropy give the same
 values under jit and vmap; at q = p the gradient of KL(p || q) in q vanishes
 and its Hessian is the Fisher matrix (1e-10); the gradient of log_density in
 the coordinates is the score; a numpy function missing from the jax module is
@@ -82,6 +83,27 @@ def check_family(name):
         expect(np.allclose(grad, 0, atol=1e-10), f"grad KL at q=p is {grad.tolist()}")
         expect(np.allclose(hess, fisher, rtol=1e-10, atol=1e-10),
                f"Hessian of KL at q=p {hess.tolist()} != Fisher {fisher.tolist()}")
+    # the array-API modules with JAX arrays: JAX arrays out, numpy's values, under jit too
+    amod = generated_module("array_api", name)
+    for quantity in ("fisher", "score", "kl", "entropy", "log_density"):
+        fa, fn = getattr(amod, quantity, None), getattr(nmod, quantity, None)
+        args = _stack(fam, quantity, rng) if fa is not None and fn is not None else None
+        if args is None:
+            continue
+        want = np.asarray(fn(*args))
+        jargs = [jnp.asarray(a) for a in args]
+        try:
+            got = fa(*jargs)
+        except NotImplementedError as exc:  # ive: JAX has none, nor has the jax module
+            expect(getattr(jmod, quantity, None) is None and "jax.numpy" in str(exc),
+                   f"array_api {quantity} on JAX arrays: {exc}")
+            continue
+        expect(isinstance(got, jax.Array) and np.allclose(np.asarray(got), want, rtol=1e-12,
+                                                          atol=1e-13, equal_nan=True),
+               f"array_api {quantity} on JAX arrays: {np.asarray(got).tolist()} != numpy "
+               f"{want.tolist()}")
+        expect(np.allclose(np.asarray(jax.jit(fa)(*jargs)), want, rtol=1e-12, atol=1e-13,
+                           equal_nan=True), f"array_api {quantity} under jit differs")
     if len(fam.variables) == 1 and hasattr(jmod, "score") and hasattr(jmod, "log_density"):
         for _ in range(3):
             x, *coords = arguments(fam, "log_density", rng)

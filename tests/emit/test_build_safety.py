@@ -401,11 +401,11 @@ def test_cli_build_is_deterministic_and_keeps_user_files(tmp_path):
         assert res.returncode == 0, res.stderr
     ta, tb = snapshot(a), snapshot(b)
     assert {rel: tb[rel] for rel in mine} == mine  # README.md exists: --only leaves it
-    assert sorted(manifest(a)) == ["README.md", "jax/normal.py", "latex/catalog.tex",
+    assert sorted(manifest(a)) == ["README.md", "array_api/normal.py", "jax/normal.py",
+                                   "latex/catalog.tex", "latex/normal.tex", "numpy/normal.py"]
+    assert sorted(manifest(b)) == ["array_api/normal.py", "jax/normal.py", "latex/catalog.tex",
                                    "latex/normal.tex", "numpy/normal.py"]
-    assert sorted(manifest(b)) == ["jax/normal.py", "latex/catalog.tex", "latex/normal.tex",
-                                   "numpy/normal.py"]
-    for rel in ("numpy/normal.py", "jax/normal.py", "latex/normal.tex"):
+    for rel in ("numpy/normal.py", "jax/normal.py", "array_api/normal.py", "latex/normal.tex"):
         assert ta[rel] == tb[rel] and manifest(a)[rel] == B.sha256(ta[rel])
     assert str(tmp_path).encode() not in ta[B.MANIFEST]
     res = cli_build(a)  # again: byte-identical, nothing rewritten
@@ -425,7 +425,8 @@ def test_cli_only_keeps_the_other_families(tmp_path):
     assert res.returncode == 0, res.stderr
     after = snapshot(out)
     assert {rel for rel in after if after[rel] != before.get(rel)} <= \
-        {B.MANIFEST, "numpy/normal.py", "jax/normal.py", "latex/normal.tex"}
+        {B.MANIFEST, "numpy/normal.py", "jax/normal.py", "array_api/normal.py",
+         "latex/normal.tex"}
     assert set(before) <= set(after)
 
 
