@@ -32,7 +32,8 @@ import importlib.util, json, resource, sys, time
 import numpy as np
 backend, family, quantity, n, chunk = sys.argv[1:6]
 n, chunk = int(n), int(chunk)
-spec = importlib.util.spec_from_file_location("m", f"{sys.argv[6]}/{backend}/{family}.py")
+tree = "numpy" if backend == "numpy" else "array_api"
+spec = importlib.util.spec_from_file_location("m", f"{sys.argv[6]}/{tree}/{family}.py")
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 fn = getattr(mod, quantity)
