@@ -7,7 +7,12 @@ JAX arrays through the same modules are checked in jax_checks.py (JAX may not be
 imported into a test worker: its threads and symgeo's forks do not mix).
 """
 
+import importlib.util
+import json
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,3 +117,15 @@ def test_family_numeric_array_api(families):
     want = symgeo.get_family("gamma").numeric("fisher")(np.array([2.0, 3.0]),
                                                         np.array([1.0, 0.5]))
     np.testing.assert_allclose(np.from_dlpack(out), want, rtol=1e-13)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_array_api_backend_on_torch_tensors():
+    """PyTorch where it is installed (not in CI: a CUDA build is several GB)."""
+    script = Path(__file__).resolve().parent / "torch_checks.py"
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert report["failures"] == [] and report["checked"] >= 300, report
