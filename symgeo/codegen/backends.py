@@ -60,6 +60,11 @@ class Backend:
     check_import: str = ""  # the module whose absence ``compile_quantity`` reports
     extra: str = ""  # the pip extra that installs it
 
+    @property
+    def xp_arg(self):
+        """``"xp, "`` where the module's helpers take the namespace as first argument."""
+        return "xp, " if self.namespaced else ""
+
     def missing_name(self, fqn):
         """True if ``fqn`` (already resolved) does not exist in this backend."""
         if fqn in self.missing:

@@ -20,8 +20,8 @@ import builtins
 import functools
 import importlib.util
 import itertools
-import math
 import keyword
+import math
 import multiprocessing as mp
 import pickle
 import resource
@@ -179,9 +179,9 @@ class NumpyPrinter(SciPyPrinter):
         if not self.backend.namespaced:
             return super()._print_Relational(expr)
         # operators, not xp.greater(x, 0): the standard's functions take arrays only
-        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
         prec = sp.printing.precedence.PRECEDENCE["Relational"]
-        return f"({self.parenthesize(expr.lhs, prec)} {op} {self.parenthesize(expr.rhs, prec)})"
+        return (f"({self.parenthesize(expr.lhs, prec)} {expr.rel_op} "
+                f"{self.parenthesize(expr.rhs, prec)})")
 
     def _print_KroneckerDelta(self, expr):
         a, b = (self._print(x) for x in expr.args)
@@ -477,7 +477,7 @@ def _function(family, name, printer, expr=None):
                      "taylor": printer.doprint(taylor)}
     lead_names = [names[a] for a in lead_syms]
     point_names = [[names[c] for c in pt] for pt in points]
-    xpa = "xp, " if printer.backend.namespaced else ""
+    xpa = printer.backend.xp_arg
     flat_points = [n for pt in point_names for n in pt]
     fixed_args = [names[v] for v in fixed_syms]
     args = (["x"] if q.takes_x else []) + lead_names + flat_points + list(q.extra) + fixed_args
@@ -837,7 +837,7 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
         functions=functions, helpers=helpers, skipped=skipped,
         emitted=[fn["name"] for fn in functions],
         functional=backend.functional, requires=backend.requires, backend=backend.name,
-        xp=backend.xp, xpa="xp, " if backend.namespaced else "")
+        xp=backend.xp, xpa=backend.xp_arg)
     return src, [fn["name"] for fn in functions], skipped, routes
 
 

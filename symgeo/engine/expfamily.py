@@ -146,8 +146,7 @@ def _mp_value(expr):
     value = sp.N(expr, 40)
     if not value.is_number or value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise ValueError("not a finite number")
-    re_, im_ = value.as_real_imag()
-    return mpmath.mpc(mpmath.mpf(sp.Float(re_, 40)._mpf_), mpmath.mpf(sp.Float(im_, 40)._mpf_))
+    return mpmath.mpc(value)
 
 
 class MomentEngine:
