@@ -121,12 +121,6 @@ def test_non_finite_arguments_give_nan_everywhere(quantity, args):
     assert np.isnan(out).all()
 
 
-def test_non_finite_arguments_in_a_numeric_route(families):
-    f = families["cauchy"].numeric("alpha_divergence")  # the session's derivation, shared
-    out = f(np.array([math.inf, 0.5, math.nan]), 0.0, 1.0, 0.0, 2.0)
-    assert np.isnan(out[[0, 2]]).all() and np.isfinite(out[1])
-
-
 def test_compositions_of_many_components_declare_quickly():
     # C(44, 39) = 1086008 compositions: the mass is a convolution, never an enumeration
     fam = symgeo.get_family("multinomial", K=40, n=5)

@@ -449,6 +449,7 @@ def build(out=None, budget=DEFAULT_BUILD_BUDGET, names=None, log=None, replan=Fa
     rels = [f"{b}/{n}.py" for b in MODULE_BACKENDS for n in names] + \
         [f"latex/{n}.tex" for n in names]
     check_output(out, rels + list(INDEX_FILES))  # before the work, again before writing
+    check_owned(out, rels + ([] if partial else list(INDEX_FILES)))
     saved = _budget.DEFAULT_BUDGET, _expectation.PLAIN_INTEGRATION
     _budget.DEFAULT_BUDGET = min(saved[0], budget / 2)  # inner sympy routes give up early
     _expectation.PLAIN_INTEGRATION = False  # timing must not decide what a build derives
@@ -645,6 +646,17 @@ def _known_hashes(out, manifest, pending):
         if data is not None and sha256(data) == digest:
             known[rel] = digest
     return known
+
+
+def check_owned(out, rels):
+    """Before the work: refuse (as :func:`plan_changes` will) a file at one of ``rels``
+    that the build may not replace, so that a refusal does not wait for the derivations.
+    Every file a build writes carries its marker, so a file without it can never turn
+    out byte-identical to the new content."""
+    if not out.is_dir():
+        return
+    known = _known_hashes(out, _read_manifest(out / MANIFEST), _read_manifest(out / PENDING))
+    plan_changes(out, {rel: None for rel in rels if (out / rel).is_file()}, known, set())
 
 
 def plan_changes(out, wanted, known, stale):

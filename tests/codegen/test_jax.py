@@ -22,6 +22,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                 reason="the jax extra is not installed")
 
 
+@pytest.mark.slow  # each part is a JAX process checking a third of the catalog (25-35 s)
 @pytest.mark.parametrize("names", CHUNKS, ids=[f"part{i}" for i in range(len(CHUNKS))])
 def test_jax_backend(names):
     res = subprocess.run([sys.executable, str(CHECKS), *names], capture_output=True,

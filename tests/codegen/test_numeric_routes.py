@@ -2,6 +2,7 @@
 double-exponential quadrature after the standardising substitution, split at kinks,
 and truncated series, against the mpmath route at 30 digits."""
 
+import math
 import random
 
 import numpy as np
@@ -112,3 +113,9 @@ def test_series_tail_reaches_heavy_rows():
     assert np.allclose(got[:2], ref, rtol=1e-12, atol=0)
     # large-mean asymptotics: H = 1/2 log(2 pi e lam) - 1/(12 lam) + O(lam^-2)
     assert got[2] == pytest.approx(0.5 * np.log(2 * np.pi * np.e * 2000) - 1 / 24000, rel=1e-8)
+
+
+def test_non_finite_arguments_in_a_numeric_route(families):
+    f, _ = _forced(families["cauchy"], "alpha_divergence")
+    out = f(np.array([math.inf, 0.5, math.nan]), 0.0, 1.0, 0.0, 2.0)
+    assert np.isnan(out[[0, 2]]).all() and np.isfinite(out[1])

@@ -184,6 +184,7 @@ def test_mvnormal_d2_is_mvnormal2():
     assert sp.simplify(a.fisher().xreplace(ren) - b.fisher()) == sp.zeros(5, 5)
 
 
+@pytest.mark.slow  # the d = 3 KL derivation, 19 s
 def test_mvnormal_kl_and_entropy_match_matrix_formulas():
     """KL(N0 || N1) = [tr(S1^-1 S0) + (m1-m0)^T S1^-1 (m1-m0) - d + log det S1/det S0]/2,
     H = log det(2 pi e S)/2 (Anderson 2003), d = 3."""
