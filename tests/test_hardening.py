@@ -149,3 +149,22 @@ def test_python_api_time_limit():
         with symgeo.time_limit(1):
             fam.expectation_numeric("x**2", {"mu": 0, "sigma": 1, "nu": 5}, dps=3000)
     assert time.monotonic() - t0 < 5
+
+
+def test_mpmath_route_takes_decimal_points():
+    """Points given as floats become exact rationals; substituting them must not build
+    huge exact powers (it built a 20942-digit rational, and sympy refused to print it).
+    Reference: the Weibull affinity integrated by mpmath from the textbook density."""
+    import mpmath as mp
+
+    p, q = [2.891, 0.945], [2.767, 1.433]
+    got = symgeo.get_family("weibull").alpha_divergence_numeric(0.3, p, q)
+    with mp.workdps(30):
+        def log_w(x, k, lam):
+            k, lam = mp.mpf(str(k)), mp.mpf(str(lam))
+            return mp.log(k / lam) + (k - 1) * mp.log(x / lam) - (x / lam) ** k
+        lam = mp.mpf("0.35")
+        rho = mp.quad(lambda x: mp.exp(lam * log_w(x, *p) + (1 - lam) * log_w(x, *q)),
+                      [0, 1, 2, mp.inf])
+        ref = 4 / (1 - mp.mpf("0.09")) * (1 - rho)
+    assert abs(got - ref) < mp.mpf(10) ** -20 * abs(ref)

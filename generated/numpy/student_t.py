@@ -21,20 +21,62 @@ COORDINATES = ["mu", "sigma"]
 VARIABLES = ["x"]
 
 
-_DE_STEP = 1.0 / 16.0
-_DE_T = numpy.arange(-64, 65) * _DE_STEP          # t in [-4, 4]
+_DE_LEVELS = 5
+_DE_STEP = 1.0 / 64.0                              # the finest step: 1/4 halved 4 times
+# t in [-5, 5]: the nodes reach |u| = 2e50, so that an algebraic tail |u|^-(1 + a)
+# leaves out about (2e50)^-a of the mass (5e-22 for a = 0.42, a logistic affinity)
+_DE_T = numpy.arange(-320, 321) * _DE_STEP
 _SINH = numpy.pi / 2 * numpy.sinh(_DE_T)
 # sinh-sinh: u = sinh(pi/2 sinh t) on the real line
 _REAL_U = numpy.sinh(_SINH)
 _REAL_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * numpy.cosh(_SINH)
-# exp-sinh: offsets v = exp(pi/2 sinh t) on a half-line
+# exp-sinh: offsets v = exp(pi/2 sinh t) on a half-line: from v = 4e-51, so that an
+# endpoint singularity v^(a - 1) leaves out less than (4e-51)^a of the mass
 _HALF_V = numpy.exp(_SINH)
 _HALF_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * _HALF_V
-# tanh-sinh on (-1, 1), t in [-3.5, 3.5] (beyond, the nodes round onto the ends)
-_FIN_T = _DE_T[numpy.abs(_DE_T) <= 3.5]
-_FIN_S = numpy.tanh(numpy.pi / 2 * numpy.sinh(_FIN_T))
-_FIN_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_FIN_T) / \
-    numpy.cosh(numpy.pi / 2 * numpy.sinh(_FIN_T)) ** 2
+# tanh-sinh on (-1, 1), as 1 + s = 2 / (1 + exp(-pi sinh t)): the nodes come
+# within 1e-101 of the left end without rounding onto it (where the integrand may be
+# undefined), so that a singularity v^(a - 1) there leaves out about (1e-101)^a
+_FIN_1PS = 2 / (1 + numpy.exp(-numpy.pi * numpy.sinh(_DE_T)))
+_FIN_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) / \
+    numpy.cosh(_SINH) ** 2
+
+
+def _level_of(t):
+    """Level k of each node: step 1/4 has the nodes of level 0, step 1/4 / 2^k adds level k."""
+    i = numpy.rint(t / _DE_STEP).astype(int)
+    level = numpy.full(i.shape, _DE_LEVELS - 1)
+    for k in range(_DE_LEVELS - 2, -1, -1):
+        level[i % (1 << (_DE_LEVELS - 1 - k)) == 0] = k
+    return level
+
+
+def _passes(nodes, weights, t):
+    """The nodes of each pass with their weights: the first pass has the nodes of steps
+    down to 1/16 and two weight columns (the sums at steps 1/16 and 1/8, each before
+    its factor 2^(levels - 1 - k)); each later pass adds one halving."""
+    level = _level_of(t)
+    first = level <= _DE_FIRST
+    columns = [numpy.where(level[first] <= k, weights[first], 0.0) for k in (2, 1)]
+    return [(nodes[first], numpy.stack(columns, axis=-1))] + \
+        [(nodes[level == k], weights[level == k]) for k in range(_DE_FIRST + 1, _DE_LEVELS)]
+
+
+_DE_FIRST = 2
+"""The first level a row may stop at (step 1/16): two coarser sums can agree by chance
+(seen: 3e-10 apart with an error of 4e-9, a gamma KL of shape 0.46)."""
+_BASES = {"real": _passes(_REAL_U, _REAL_W, _DE_T), "half": _passes(_HALF_V, _HALF_W, _DE_T),
+          "finite": _passes(_FIN_1PS, _FIN_W, _DE_T)}
+_DE_ACCEPT = 1e-7
+"""A row stops at the first step (from step 1/16) whose sum differs from the previous
+step's by at most this relative to the result (plus _DE_ROUND): the error of a
+double-exponential rule about squares when its step halves, so the sum kept is good
+to about 1e-13 when the integrand is analytic."""
+_DE_ROUND = 1e-14
+"""Allowance for rounding, relative to the sum of |terms| (a sum that cancels, as a KL
+near p = q, cannot be resolved more finely)."""
+_DE_LAST = 1e-5
+"""At the finest step (1/64) a row is kept when its last two sums agree to this; else NaN."""
 _CIRCLE_NODES = 256
 _CHUNK = 1 << 17          # nodes x rows evaluated at once (memory stays ~ 1 MB per array)
 _SERIES_START = 32
@@ -42,11 +84,24 @@ _SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a trunc
 _TAIL = 1e-17
 
 
-def _weighted(e1, e2, weights):
-    """sum_k w_k exp(e1_k) e2_k over the last axis; a zero density contributes 0."""
+def _weighted(e1, e2, weights, norm=False):
+    """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
+    (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
+    there, as at a node on the end of its interval).  ``norm``: also
+    sum_k |exp(e1_k) e2_k| weights_k (of the first weight column), as a pair."""
     dens = numpy.exp(e1)
-    terms = numpy.where(dens > 0, dens * e2, 0.0)
-    return numpy.sum(terms * weights, axis=-1)
+    terms = dens * e2 if numpy.ndim(e2) or e2 != 1 else dens
+    out = terms @ weights if numpy.ndim(weights) else numpy.sum(terms, axis=-1) * weights
+    bad = numpy.isnan(out if out.ndim == 1 else out[:, 0])
+    if bad.any():  # rare: the guarded sum on those rows only
+        terms = numpy.where(dens > 0, terms, 0.0)
+        out[bad] = terms[bad] @ weights if numpy.ndim(weights) else \
+            numpy.sum(terms[bad], axis=-1) * weights
+    if not norm:
+        return out
+    first = weights if weights.ndim == 1 else weights[:, 0]
+    return out, ((out if out.ndim == 1 else out[:, 0]) if terms is dens
+                 else numpy.abs(terms) @ first)
 
 
 def _rows(args, extra=()):
@@ -58,50 +113,89 @@ def _rows(args, extra=()):
                                                  (n,)), dtype=float) for e in extra]
 
 
-def _expect_real(integrand, args, kinks=()):
-    """E = int exp(E1(u)) E2(u) du over the real line, split at the (per row) kinks."""
-    cols, kinks = _rows(args, kinks)
-    n = cols[0].shape[0]
-    out = numpy.empty(n)
-    step = max(1, _CHUNK // (_REAL_U.size * (len(kinks) + 1)))
-    for lo in range(0, n, step):
-        sl = slice(lo, lo + step)
-        a = [c[sl] for c in cols]
-        if not kinks:
-            out[sl] = _weighted(*integrand(_REAL_U, *a), _REAL_W)
-            continue
-        cs = numpy.sort(numpy.stack([k[sl] for k in kinks], axis=-1), axis=-1)
-        total = _weighted(*integrand(cs[:, :1] - _HALF_V, *a), _HALF_W)
-        total += _weighted(*integrand(cs[:, -1:] + _HALF_V, *a), _HALF_W)
-        for j in range(cs.shape[1] - 1):
-            left, right = cs[:, j:j + 1], cs[:, j + 1:j + 2]
-            half = (right - left) / 2
-            total += _weighted(*integrand(left + half * (1 + _FIN_S), *a), half * _FIN_W)
-        out[sl] = total
+def _de(integrand, a, pieces, offset=0.0):
+    """Double-exponential sum over ``pieces``, each (kind, shift, scale): the nodes
+    shift + scale * base and the weights |scale| * base weights of rule ``kind``
+    (shift and scale per row, (m, 1), or None for 0 and 1).  The sums at steps 1/8
+    and 1/16 come from one pass; the step halves down to 1/64 on the rows not yet
+    converged, judged relative to |sum - offset| (see _DE_ACCEPT, _DE_LAST)."""
+    def level(k, rows):
+        total = norm = 0.0
+        for kind, shift, scale in pieces:
+            nodes, weights = _BASES[kind][k]
+            shift, scale = (v[rows] if numpy.ndim(v) else v for v in (shift, scale))
+            x = nodes if scale is None else scale * nodes
+            if shift is not None:
+                x = shift + x
+            s, n = _weighted(*integrand(x, *[c[rows] for c in a]), weights, True)
+            if scale is not None:
+                f = numpy.abs(numpy.reshape(scale, -1))
+                s, n = s * (f[:, None] if s.ndim == 2 else f), n * f
+            total, norm = total + s, norm + n
+        return total, norm
+
+    m = a[0].shape[0]
+    out = numpy.full(m, numpy.nan)
+    rows = numpy.arange(m)
+    sums, norm = level(0, rows)
+    total = sums[:, 0]
+    prev = sums[:, 1] * (1 << (_DE_LEVELS - _DE_FIRST))
+    for k in range(_DE_FIRST, _DE_LEVELS):
+        if k > _DE_FIRST:
+            s, n = level(k - _DE_FIRST, rows)
+            total, norm = total + s, norm + n
+        factor = 1 << (_DE_LEVELS - 1 - k)
+        cur = total * factor
+        step = numpy.abs(cur - prev)
+        tol = _DE_ACCEPT if k < _DE_LEVELS - 1 else _DE_LAST
+        done = (step <= tol * numpy.abs(cur - offset)) | (step <= _DE_ROUND * norm * factor)
+        out[rows[done]] = cur[done]
+        keep = ~done
+        rows, total, norm, prev = rows[keep], total[keep], norm[keep], cur[keep]
+        if not rows.size:
+            break
     return out
 
 
-def _expect_half(integrand, args, kinks=()):
-    """E = int_0^inf exp(E1(v)) E2(v) dv, split at the (per row) kinks inside (0, inf)."""
+def _expect_real(integrand, args, kinks=(), offset=0.0):
+    """E = int exp(E1(u)) E2(u) du over the real line, split at the (per row) kinks;
+    converged relative to |E - offset| (see _de)."""
     cols, kinks = _rows(args, kinks)
     n = cols[0].shape[0]
     out = numpy.empty(n)
-    step = max(1, _CHUNK // (_HALF_V.size * (len(kinks) + 1)))
+    step = max(1, _CHUNK // (161 * (len(kinks) + 1)))  # the first pass: 161 nodes a piece
     for lo in range(0, n, step):
         sl = slice(lo, lo + step)
-        a = [c[sl] for c in cols]
         if not kinks:
-            out[sl] = _weighted(*integrand(_HALF_V, *a), _HALF_W)
-            continue
-        cs = numpy.sort(numpy.maximum(numpy.stack([k[sl] for k in kinks], axis=-1), 0.0),
-                        axis=-1)
-        total = _weighted(*integrand(cs[:, -1:] + _HALF_V, *a), _HALF_W)
-        ends = numpy.concatenate([numpy.zeros((cs.shape[0], 1)), cs], axis=-1)
-        for j in range(ends.shape[1] - 1):
-            left, right = ends[:, j:j + 1], ends[:, j + 1:j + 2]
-            half = (right - left) / 2
-            total += _weighted(*integrand(left + half * (1 + _FIN_S), *a), half * _FIN_W)
-        out[sl] = total
+            pieces = [("real", None, None)]
+        else:
+            cs = numpy.sort(numpy.stack([k[sl] for k in kinks], axis=-1), axis=-1)
+            pieces = [("half", cs[:, :1], -1), ("half", cs[:, -1:], None)] + \
+                [("finite", cs[:, j:j + 1], (cs[:, j + 1:j + 2] - cs[:, j:j + 1]) / 2)
+                 for j in range(cs.shape[1] - 1)]
+        out[sl] = _de(integrand, [c[sl] for c in cols], pieces, offset)
+    return out
+
+
+def _expect_half(integrand, args, kinks=(), offset=0.0):
+    """E = int_0^inf exp(E1(v)) E2(v) dv, split at the (per row) kinks inside (0, inf);
+    converged relative to |E - offset| (see _de)."""
+    cols, kinks = _rows(args, kinks)
+    n = cols[0].shape[0]
+    out = numpy.empty(n)
+    step = max(1, _CHUNK // (161 * (len(kinks) + 1)))
+    for lo in range(0, n, step):
+        sl = slice(lo, lo + step)
+        if not kinks:
+            pieces = [("half", None, None)]
+        else:
+            cs = numpy.sort(numpy.maximum(numpy.stack([k[sl] for k in kinks], axis=-1), 0.0),
+                            axis=-1)
+            ends = numpy.concatenate([numpy.zeros((cs.shape[0], 1)), cs], axis=-1)
+            pieces = [("half", cs[:, -1:], None)] + \
+                [("finite", ends[:, j:j + 1], (ends[:, j + 1:j + 2] - ends[:, j:j + 1]) / 2)
+                 for j in range(ends.shape[1] - 1)]
+        out[sl] = _de(integrand, [c[sl] for c in cols], pieces, offset)
     return out
 
 
@@ -401,7 +495,7 @@ def natural_gradient(mu, sigma, grad):
 def kl(mu_p, sigma_p, mu_q, sigma_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: KL(p || q) = E_p[log p - log q], by double-exponential quadrature (sinh-sinh on the real line; tanh-sinh between kinks) after x = mu + sigma*z.
+    No closed form was derived; numeric route: KL(p || q) = E_p[log p - log q], by double-exponential quadrature (sinh-sinh on the real line; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-7, where the error is about its square, NaN if none do by 1/64) after x = mu + sigma*z.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -5*log(_node**2 + 4)/2 + log(3) + 2*log(2)
       E2 -log(sigma_p) - 4*log(sigma_q) - 5*log(_node**2 + 4)/2 + 5*log(_node**2*sigma_p**2 + 2*_node*mu_p*sigma_p - 2*_node*mu_q*sigma_p + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2)/2
@@ -410,11 +504,12 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
     shape = mu_p.shape
 
     def _integrand(_node, mu_p, sigma_p, mu_q, sigma_q):
-        _c0 = _node**2
-        _c1 = (5/2)*numpy.log(_c0 + 4)
-        _c2 = 2*mu_q
-        _c3 = _node*sigma_p
-        return -_c1 + numpy.log(3) + 2*numpy.log(2), -_c1 - numpy.log(sigma_p) - 4*numpy.log(sigma_q) + (5/2)*numpy.log(_c0*sigma_p**2 - _c2*_c3 - _c2*mu_p + 2*_c3*mu_p + mu_p**2 + mu_q**2 + 4*sigma_q**2)
+        _r0 = sigma_p**2
+        _r1 = 2*sigma_p*(mu_p - mu_q)
+        _r2 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
+        _r3 = -numpy.log(sigma_p) - 4*numpy.log(sigma_q)
+        _c0 = -5/2*numpy.log(_node**2 + 4)
+        return _c0 + numpy.log(3) + 2*numpy.log(2), _c0 + _r3 + (5/2)*numpy.log(_node*(_node*_r0 + _r1) + _r2)
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
@@ -428,7 +523,7 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
 def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-mu_p + mu_q)/sigma_p; tanh-sinh between kinks) after x = mu + sigma*z.
+    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-mu_p + mu_q)/sigma_p; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-7, where the error is about its square, NaN if none do by 1/64) after x = mu + sigma*z.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 alpha*log(sigma_p)/2 + 2*alpha*log(sigma_q) + 5*alpha*log(_node**2 + 4)/4 - 5*alpha*log(_node**2*sigma_p**2 + 2*_node*mu_p*sigma_p - 2*_node*mu_q*sigma_p + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2)/4 + log(sigma_p)/2 + 2*log(sigma_q) - 5*log(_node**2 + 4)/4 - 5*log(_node**2*sigma_p**2 + 2*_node*mu_p*sigma_p - 2*_node*mu_q*sigma_p + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2)/4 + log(3) + 2*log(2)
       E2 1
@@ -437,18 +532,17 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     shape = alpha.shape
 
     def _integrand(_node, alpha, mu_p, sigma_p, mu_q, sigma_q):
-        _c0 = (1/2)*numpy.log(sigma_p)
-        _c1 = 2*numpy.log(sigma_q)
-        _c2 = _node**2
-        _c3 = (5/4)*numpy.log(_c2 + 4)
-        _c4 = 2*mu_q
-        _c5 = _node*sigma_p
-        _c6 = (5/4)*numpy.log(_c2*sigma_p**2 - _c4*_c5 - _c4*mu_p + 2*_c5*mu_p + mu_p**2 + mu_q**2 + 4*sigma_q**2)
-        return _c0*alpha + _c0 + _c1*alpha + _c1 + _c3*alpha - _c3 - _c6*alpha - _c6 + numpy.log(3) + 2*numpy.log(2), 1
+        _r0 = (5/4)*(alpha - 1)
+        _r1 = sigma_p**2
+        _r2 = 2*sigma_p*(mu_p - mu_q)
+        _r3 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
+        _r4 = -5/4*(alpha + 1)
+        _r5 = (1/2)*alpha*numpy.log(sigma_p) + 2*alpha*numpy.log(sigma_q) + (1/2)*numpy.log(sigma_p) + 2*numpy.log(sigma_q) + numpy.log(3) + 2*numpy.log(2)
+        return _r0*numpy.log(_node**2 + 4) + _r4*numpy.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
-        _S = _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(-mu_p + mu_q)/sigma_p]).reshape(shape)
+        _S = _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(-mu_p + mu_q)/sigma_p], offset=1.0).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -482,7 +576,7 @@ def entropy(mu, sigma):
 def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: H(p, q) = -E_p[log q], by double-exponential quadrature (sinh-sinh on the real line; tanh-sinh between kinks) after x = mu + sigma*z.
+    No closed form was derived; numeric route: H(p, q) = -E_p[log q], by double-exponential quadrature (sinh-sinh on the real line; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-7, where the error is about its square, NaN if none do by 1/64) after x = mu + sigma*z.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -5*log(_node**2 + 4)/2 + log(3) + 2*log(2)
       E2 -4*log(sigma_q) + 5*log(_node**2*sigma_p**2 + 2*_node*mu_p*sigma_p - 2*_node*mu_q*sigma_p + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2)/2 - 2*log(2) - log(3)
@@ -491,11 +585,11 @@ def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
     shape = mu_p.shape
 
     def _integrand(_node, mu_p, sigma_p, mu_q, sigma_q):
-        _c0 = _node**2
-        _c1 = numpy.log(3) + 2*numpy.log(2)
-        _c2 = 2*mu_q
-        _c3 = _node*sigma_p
-        return _c1 - 5/2*numpy.log(_c0 + 4), -_c1 - 4*numpy.log(sigma_q) + (5/2)*numpy.log(_c0*sigma_p**2 - _c2*_c3 - _c2*mu_p + 2*_c3*mu_p + mu_p**2 + mu_q**2 + 4*sigma_q**2)
+        _r0 = sigma_p**2
+        _r1 = 2*sigma_p*(mu_p - mu_q)
+        _r2 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
+        _r3 = -4*numpy.log(sigma_q) - 2*numpy.log(2) - numpy.log(3)
+        return -5/2*numpy.log(_node**2 + 4) + numpy.log(3) + 2*numpy.log(2), _r3 + (5/2)*numpy.log(_node*(_node*_r0 + _r1) + _r2)
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)

@@ -101,3 +101,69 @@ def compact(expr):
         if cost < best_cost:
             best, best_cost = candidate, cost
     return best
+
+
+def hoist(exprs, var, prefix="_r"):
+    """``exprs`` rewritten so that the work done at every value of ``var`` is least.
+
+    Generated quadrature evaluates an integrand at a grid of nodes ``var`` (the
+    last array axis) for every row of parameters, so an operation on
+    parameters alone costs one pass over the rows and an operation that
+    involves ``var`` one pass over rows x nodes.  Here every maximal sub-sum or
+    sub-product free of ``var`` becomes a new symbol (computed once per row),
+    the terms of a sum are grouped by their ``var``-dependent factor
+    (a log(g) + b log(g) -> (a + b) log(g)), and a polynomial in ``var`` is
+    written in Horner form with row coefficients.
+
+    Returns ``(definitions, rewritten)``: ``definitions`` a list of
+    ``(symbol, expression of the parameters)`` in order, ``rewritten`` the
+    list of expressions in those symbols.  Identities only: ``rewritten``
+    with the definitions substituted equals ``exprs``.
+    """
+    definitions, names = [], {}
+    counter = itertools.count()
+
+    def row(e):
+        if e.is_number or e.is_Symbol:
+            return e
+        if e not in names:
+            names[e] = sp.Symbol(f"{prefix}{next(counter)}", real=bool(e.is_real))
+            definitions.append((names[e], e))
+        return names[e]
+
+    def scaled(coefficient, e):
+        coefficient = sp.factor_terms(coefficient)
+        return coefficient * e if coefficient.is_number else row(coefficient) * e
+
+    def node(e):
+        if not e.has(var):
+            return row(e)
+        if e is var or e.is_Atom:
+            return e
+        if e.is_Add:
+            free, dep = e.as_independent(var, as_Add=True)
+            groups = {}
+            for term in sp.Add.make_args(dep):
+                coefficient, factor = term.as_independent(var, as_Add=False)
+                groups.setdefault(factor, []).append(coefficient)
+            powers = {}
+            for factor, cs in groups.items():
+                base, k = factor.as_base_exp()
+                if base is var and k.is_Integer and k > 0:
+                    powers[int(k)] = sp.Add(*cs)
+            if len(powers) == len(groups) and max(powers) > 1:
+                # Horner: (((c_n x + c_{n-1}) x + ...) x + c_0)
+                acc = sp.S.Zero
+                for k in range(max(powers), 0, -1):
+                    acc = sp.Mul(acc + scaled(powers.get(k, sp.S.Zero), sp.S.One), var,
+                                 evaluate=acc != 0)
+                return acc + row(free) if free != 0 else acc
+            parts = [scaled(sp.Add(*cs), node(factor)) for factor, cs in groups.items()]
+            return sp.Add(row(free), *parts)
+        if e.is_Mul:
+            free, dep = e.as_independent(var, as_Add=False)
+            return scaled(free, sp.Mul(*[node(a) for a in sp.Mul.make_args(dep)]))
+        return e.func(*[node(a) for a in e.args])
+
+    rewritten = [node(sp.sympify(e, strict=True)) for e in exprs]
+    return definitions, rewritten

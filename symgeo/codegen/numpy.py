@@ -40,7 +40,7 @@ from ..divergence.closed_forms import NEAR_ORDER, kl_near_diagonal
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import quadrature as _quad
 from .backends import BACKENDS
-from .compact import compact
+from .compact import compact, hoist
 from .functions import IsFinite, ive, with_scaled_bessel
 from .scalar import ScalarPrinter, scalar_code
 
@@ -619,12 +619,15 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
     fixed_args = [names[v] for v in fixed_syms]
     args = lead_names + flat_points + fixed_args
     body = [sp.sympify(e, strict=True).xreplace(rename) for e in (integral.log_weight, integral.factor)]
-    cse, reduced = sp.cse(body, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    rows, nodal = hoist(body, node)  # parameter-only work once per row, not per node
+    cse, reduced = sp.cse(nodal, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    cse = [(str(lhs), printer.doprint(rhs)) for lhs, rhs in rows + cse]
     printer.helpers.add("quadrature")
     def listed(values):
         return ", ".join(printer.doprint(sp.sympify(v, strict=True).xreplace(rename)) for v in values)
     if integral.rule in ("real", "half"):
-        extra = f"[{listed(integral.kinks)}]"
+        extra = f"[{listed(integral.kinks)}]" + (f", offset={integral.offset!r}"
+                                                  if integral.offset else "")
     elif integral.rule in ("circle", "series"):
         extra = listed((integral.lower, integral.upper))
     else:  # points
@@ -652,7 +655,7 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         "outside_support": "numpy.nan",
         "post": q.post,
         "extra": list(q.extra),
-        "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in cse],
+        "cse": cse,
         "entries": [("...", printer.doprint(e)) for e in reduced],
         "quadrature": {"rule": integral.rule, "extra": extra,
                        "post": printer.doprint(integral.post.xreplace(rename))},

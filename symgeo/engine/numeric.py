@@ -117,8 +117,10 @@ def expect_numeric(family, f, point, dps=30, density=None):
             not family.support.discrete:
         return _expect_scipy(family, f, point)
     subs = {c: sp.nsimplify(v) if not isinstance(v, sp.Basic) else v for c, v in point.items()}
-    log_p = family.log_density.subs(subs)
-    fx = sp.sympify(f, strict=True).subs(subs)
+    # xreplace, not subs: subs re-evaluates powers of the substituted rationals, which
+    # for a Weibull affinity built a 20942-digit rational (and sympy then refused to print it)
+    log_p = family.log_density.xreplace(subs)
+    fx = sp.sympify(f, strict=True).xreplace(subs)
     sup = family.support.subs(subs)
     with mp.workdps(dps + 10):
         f_num = lambdify_mp(fx, xs)

@@ -30,7 +30,7 @@ def _pair(fam, seed):
     return [float(p[c]) for c in fam.coordinates], [float(r[c]) for c in fam.coordinates]
 
 
-def _check(fam, q, seeds=(1, 2), tol=1e-10):
+def _check(fam, q, seeds=(1, 2), tol=1e-12):
     fn, src = _forced(fam, q)
     assert "numeric route" in src
     for seed in seeds:
@@ -119,3 +119,47 @@ def test_non_finite_arguments_in_a_numeric_route(families):
     f, _ = _forced(families["cauchy"], "alpha_divergence")
     out = f(np.array([math.inf, 0.5, math.nan]), 0.0, 1.0, 0.0, 2.0)
     assert np.isnan(out[[0, 2]]).all() and np.isfinite(out[1])
+
+
+@pytest.mark.parametrize("name, q, p, r", [
+    # an affinity tail |w|^-1.42 beyond the nodes of t = 4 (5e-9 was missing)
+    ("logistic", "alpha_divergence", [0.094, 0.449], [-1.415, 2.549]),
+    # a density x^(k - 1), k = 0.459, below the first node of t = -4 (3e-7 missing),
+    # and step-1/8 and step-1/4 sums that agree to 3e-10 while 4e-9 off
+    ("gamma", "kl", [0.459, 1.6], [0.673, 2.573]),
+    ("gamma", "kl", [0.508, 0.458], [2.176, 2.203]),
+    # Cauchy affinity of a narrow p against a wide q (2e-5 off at a fixed step 1/16)
+    ("cauchy", "alpha_divergence", [-1.056, 0.668], [1.655, 0.757]),
+    ("weibull", "entropy", [0.514, 2.572], None),
+])
+def test_numeric_route_hard_pairs(name, q, p, r):
+    """Pairs where the fixed rule of step 1/16 on t in [-4, 4] was wrong beyond 1e-12;
+    the reference is the mpmath route at 30 digits."""
+    fam = symgeo.get_family(name)
+    fn, _ = _forced(fam, q)
+    if q == "kl":
+        got, ref = fn(*p, *r), fam.kl_numeric(p, r)
+    elif q == "entropy":
+        got, ref = fn(*p), fam.entropy_numeric(p)
+    else:
+        got, ref = fn(ALPHA, *p, *r), fam.alpha_divergence_numeric(ALPHA, p, r)
+    assert abs(float(got) - float(ref)) <= 1e-12 * abs(float(ref)), (got, ref)
+
+
+def test_numeric_route_accuracy_over_random_pairs():
+    """200 random generic pairs of a heavy-tailed affinity, against mpmath at a sample:
+    each row stops at its own step, so the check covers rows that stop at each one."""
+    fam = symgeo.get_family("student_t")
+    fn, _ = _forced(fam, "alpha_divergence")
+    rng = random.Random(3)
+    def point():
+        pt = fam.random_point(rng)
+        return [float(pt[c]) for c in fam.coordinates]
+    pairs = [(point(), point()) for _ in range(200)]
+    cols = np.array([p + r for p, r in pairs]).T
+    got = fn(ALPHA, *cols)
+    assert np.isfinite(got).all()
+    for k in range(0, 200, 25):
+        p, r = pairs[k]
+        ref = float(fam.alpha_divergence_numeric(ALPHA, p, r))
+        assert abs(got[k] - ref) <= 1e-12 * abs(ref), (k, got[k], ref)
