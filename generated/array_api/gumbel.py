@@ -18,8 +18,8 @@ Not derived (left out):
   alpha_divergence: family 'gumbel': no closed form for the affinity int p^1/2 - alpha/2
     q^(1-1/2 - alpha/2) (family 'gumbel': the affinity E_p[(q/p)^(1-l)] did
     not close symbolically (routes tried: Gaussian, exponential family,
-    curved exponential family, finite sum, standardised rules, sympy
-    integrate/summation within 2 s). The numeric route still works:
+    curved exponential family, finite sum, Gaussian exponential moments,
+    standardised rules). The numeric route still works:
     family.expectation_numeric(f, point) evaluates it by mpmath
     quadrature.). The numeric route works at any point: family.kl_numeric(p,
     q), family.entropy_numeric(p) or family.alpha_divergence_numeric(alpha,

@@ -19,18 +19,18 @@ Not derived (left out):
   kl: family 'student_t': no closed form for KL(p || q) (family 'student_t':
     KL(p || q) = E_p[log p - log q] did not close symbolically (routes
     tried: Gaussian, exponential family, curved exponential family, finite
-    sum, standardised rules, sympy integrate/summation within 2 s). The
-    numeric route still works: family.expectation_numeric(f, point)
-    evaluates it by mpmath quadrature.). The numeric route works at any
-    point: family.kl_numeric(p, q), family.entropy_numeric(p) or
+    sum, Gaussian exponential moments, standardised rules). The numeric
+    route still works: family.expectation_numeric(f, point) evaluates it by
+    mpmath quadrature.). The numeric route works at any point:
+    family.kl_numeric(p, q), family.entropy_numeric(p) or
     family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).;
     family 'student_t': kl has no closed form, and its numeric route is not
     available in the array_api backend (use the numpy backend)
   alpha_divergence: family 'student_t': no closed form for the affinity int p^1/2 - alpha/2
     q^(1-1/2 - alpha/2) (family 'student_t': the affinity E_p[(q/p)^(1-l)]
     did not close symbolically (routes tried: Gaussian, exponential family,
-    curved exponential family, finite sum, standardised rules, sympy
-    integrate/summation within 2 s). The numeric route still works:
+    curved exponential family, finite sum, Gaussian exponential moments,
+    standardised rules). The numeric route still works:
     family.expectation_numeric(f, point) evaluates it by mpmath
     quadrature.). The numeric route works at any point: family.kl_numeric(p,
     q), family.entropy_numeric(p) or family.alpha_divergence_numeric(alpha,
@@ -40,10 +40,10 @@ Not derived (left out):
   cross_entropy: family 'student_t': no closed form for KL(p || q) (family 'student_t':
     KL(p || q) = E_p[log p - log q] did not close symbolically (routes
     tried: Gaussian, exponential family, curved exponential family, finite
-    sum, standardised rules, sympy integrate/summation within 2 s). The
-    numeric route still works: family.expectation_numeric(f, point)
-    evaluates it by mpmath quadrature.). The numeric route works at any
-    point: family.kl_numeric(p, q), family.entropy_numeric(p) or
+    sum, Gaussian exponential moments, standardised rules). The numeric
+    route still works: family.expectation_numeric(f, point) evaluates it by
+    mpmath quadrature.). The numeric route works at any point:
+    family.kl_numeric(p, q), family.entropy_numeric(p) or
     family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).;
     family 'student_t': cross_entropy has no closed form, and its numeric
     route is not available in the array_api backend (use the numpy backend)

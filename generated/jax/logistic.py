@@ -17,18 +17,18 @@ Not derived (left out):
   kl: family 'logistic': no closed form for KL(p || q) (family 'logistic':
     KL(p || q) = E_p[log p - log q] did not close symbolically (routes
     tried: Gaussian, exponential family, curved exponential family, finite
-    sum, standardised rules, sympy integrate/summation within 2 s). The
-    numeric route still works: family.expectation_numeric(f, point)
-    evaluates it by mpmath quadrature.). The numeric route works at any
-    point: family.kl_numeric(p, q), family.entropy_numeric(p) or
+    sum, Gaussian exponential moments, standardised rules). The numeric
+    route still works: family.expectation_numeric(f, point) evaluates it by
+    mpmath quadrature.). The numeric route works at any point:
+    family.kl_numeric(p, q), family.entropy_numeric(p) or
     family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).;
     family 'logistic': kl has no closed form, and its numeric route is not
     available in the jax backend (use the numpy backend)
   alpha_divergence: family 'logistic': no closed form for the affinity int p^1/2 - alpha/2
     q^(1-1/2 - alpha/2) (family 'logistic': the affinity E_p[(q/p)^(1-l)]
     did not close symbolically (routes tried: Gaussian, exponential family,
-    curved exponential family, finite sum, standardised rules, sympy
-    integrate/summation within 2 s). The numeric route still works:
+    curved exponential family, finite sum, Gaussian exponential moments,
+    standardised rules). The numeric route still works:
     family.expectation_numeric(f, point) evaluates it by mpmath
     quadrature.). The numeric route works at any point: family.kl_numeric(p,
     q), family.entropy_numeric(p) or family.alpha_divergence_numeric(alpha,
@@ -38,10 +38,10 @@ Not derived (left out):
   cross_entropy: family 'logistic': no closed form for KL(p || q) (family 'logistic':
     KL(p || q) = E_p[log p - log q] did not close symbolically (routes
     tried: Gaussian, exponential family, curved exponential family, finite
-    sum, standardised rules, sympy integrate/summation within 2 s). The
-    numeric route still works: family.expectation_numeric(f, point)
-    evaluates it by mpmath quadrature.). The numeric route works at any
-    point: family.kl_numeric(p, q), family.entropy_numeric(p) or
+    sum, Gaussian exponential moments, standardised rules). The numeric
+    route still works: family.expectation_numeric(f, point) evaluates it by
+    mpmath quadrature.). The numeric route works at any point:
+    family.kl_numeric(p, q), family.entropy_numeric(p) or
     family.alpha_divergence_numeric(alpha, p, q) (mpmath quadrature).;
     family 'logistic': cross_entropy has no closed form, and its numeric
     route is not available in the jax backend (use the numpy backend)

@@ -13,6 +13,10 @@ closed form is printed (the second point's coordinates carry the suffix _q).
 from __future__ import annotations
 
 import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import sys
 
 import mpmath as mp
@@ -126,33 +130,114 @@ def cmd_expfam(args):
         print(f"  {k}: {text}")
 
 
+def _verify_one(name, args):
+    """One family's report: (table or None, ok, the reason it did not run or "").
+
+    ``name``: a catalog name, or a Family (``--file``).  Each family has the
+    command's budget (SYMGEO_BUDGET), so --all is bounded too.
+    """
+    fam = get_family(name) if isinstance(name, str) else name
+    try:
+        with command_budget(what=f"the checks of family {fam.name!r}"):
+            report = verify(fam, digits=args.digits, quad_digits=args.quad_digits,
+                            seed=args.seed, directions=args.directions,
+                            quadrature=not args.no_quadrature)
+    except (SymgeoError, DerivationError, CommandBudgetSpent) as exc:
+        return None, False, f"verify {fam.name}: not run: {' '.join(str(exc).split())}"
+    return report.table(), report.ok, ""
+
+
+def _run_verify_all(args):
+    """(name, result of _verify_one) for every catalog family, in catalog order, from
+    ``args.jobs`` forked worker processes at a time (all stopped when the command ends,
+    however it ends: a worker's own timed steps fork again, so workers are processes of
+    their own, not a daemonic pool)."""
+    names = family_names()
+    jobs = min(args.jobs or os.cpu_count() or 1, len(names))
+    if jobs == 1:
+        for name in names:
+            yield name, _verify_one(name, args)
+        return
+    ctx = multiprocessing.get_context("fork")
+    # the heaviest families first, so that no worker is left alone with one at the end
+    todo = sorted(names, key=lambda n: (n not in HEAVY_TO_VERIFY, names.index(n)))
+    running, done = {}, {}
+    try:
+        for name in names:
+            while name not in done:
+                while todo and len(running) < jobs:
+                    start = todo.pop(0)
+                    reader, writer = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_verify_child, args=(start, args, writer))
+                    proc.start()
+                    try:  # as the child does itself: whichever runs first
+                        os.setpgid(proc.pid, proc.pid)
+                    except OSError:
+                        pass
+                    writer.close()
+                    running[reader] = (start, proc)
+                for reader in multiprocessing.connection.wait(list(running)):
+                    finished, proc = running.pop(reader)
+                    try:
+                        done[finished] = reader.recv()
+                    except EOFError:
+                        done[finished] = (None, False, f"verify {finished}: not run: its "
+                                          f"worker process stopped (exit code {proc.exitcode})")
+                    reader.close()
+                    proc.join()
+            yield name, done.pop(name)
+    finally:
+        for reader, (_, proc) in running.items():
+            try:  # the worker and the timed steps it forked (its own process group)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+            proc.join()
+            reader.close()
+
+
+HEAVY_TO_VERIFY = ("dirichlet", "mvnormal", "mvnormal2", "multinomial", "student_t",
+                   "logistic", "von_mises")
+"""Families whose checks take longest (multivariate quadrature, quadrature KL): started
+first by ``verify --all``.  Only the order of the work depends on it."""
+
+
+def _verify_child(name, args, conn):
+    # the parent handles SIGTERM / SIGINT and kills this worker's process group
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        conn.send(_verify_one(name, args))
+    except Exception as exc:  # noqa: BLE001 - reported by the parent as one line
+        conn.send((None, False, f"verify {name}: not run: internal error: "
+                   f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"))
+    finally:
+        conn.close()
+
+
 def cmd_verify(args):
     if args.all:
         if args.name or args.file:
             raise SymgeoError("give a family NAME, --file FILE or --all, not both")
-        fams = [get_family(n) for n in family_names()]
+        results = _run_verify_all(args)
     else:
-        fams = [family_from_args(args)]
-    failed = []
-    for fam in fams:
-        try:
-            # each family has the command's budget (SYMGEO_BUDGET), so --all is bounded too
-            with command_budget(what=f"the checks of family {fam.name!r}"):
-                report = verify(fam, digits=args.digits, quad_digits=args.quad_digits,
-                                seed=args.seed, directions=args.directions,
-                                quadrature=not args.no_quadrature)
-        except (SymgeoError, DerivationError, CommandBudgetSpent) as exc:
-            print(f"verify {fam.name}: not run: {' '.join(str(exc).split())}")
-            failed.append(fam.name)
-            continue
-        print(report.table())
-        print()
-        if not report.ok:
-            failed.append(fam.name)
+        fam = family_from_args(args)
+        results = [(fam.name, _verify_one(fam, args))]
+    failed, count = [], 0
+    for name, (table, ok, why) in results:
+        count += 1
+        if table is None:
+            print(why)
+        else:
+            print(table)
+            print()
+        if not ok:
+            failed.append(name)
     if failed:
         print(f"FAILED: {', '.join(failed)}")
         sys.exit(1)
-    print(f"all checks passed ({len(fams)} famil{'y' if len(fams) == 1 else 'ies'})")
+    print(f"all checks passed ({count} famil{'y' if count == 1 else 'ies'})")
 
 
 def register(sub, add_family_arguments):
@@ -189,4 +274,6 @@ def register(sub, add_family_arguments):
     s.add_argument("--directions", type=count_arg(MAX_DIRECTIONS), default=2,
                    help=f"random unit directions (0 to {MAX_DIRECTIONS})")
     s.add_argument("--no-quadrature", action="store_true", help="only the Taylor check")
+    s.add_argument("--jobs", type=count_arg(64, minimum=1), default=None,
+                   help="families checked at once by --all (default: the number of CPUs)")
     s.set_defaults(func=cmd_verify)

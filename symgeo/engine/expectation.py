@@ -27,6 +27,7 @@ When every route fails the error names the numeric route that still works.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import mpmath as mp
@@ -39,7 +40,12 @@ from . import budget as _budget
 from . import rules
 from .ambient import AmbientFamily, block_supports_ok
 from .expfamily import MomentEngine, canonical_form
-from .multivariate import gaussian_expectation, gaussian_form, independent_blocks
+from .multivariate import (
+    gaussian_expectation,
+    gaussian_form,
+    independent_blocks,
+    is_positive_definite,
+)
 from .numeric import expect_numeric
 from .standardize import (
     alternative_standardisations,
@@ -124,9 +130,21 @@ def _generic_values(expr, exclude=()):
 
 
 PLAIN_INTEGRATION = True
-"""Try sympy's integrate/summation when no rule applies.  ``symgeo build`` turns it
-off: whether sympy finishes within a budget is timing, and a build must not depend
-on timing (its plan does that once, see symgeo.build)."""
+"""Try sympy's integrate/summation when no rule applies.  ``symgeo build`` and
+``symgeo verify`` turn it off (:func:`rules_only`): whether sympy finishes within a
+budget is timing, and a build must not depend on timing (its plan does that once, see
+symgeo.build); verify checks what the rules derive, which is what a build emits."""
+
+
+@contextmanager
+def rules_only():
+    """Within: no plain sympy integration or summation (see :data:`PLAIN_INTEGRATION`)."""
+    global PLAIN_INTEGRATION
+    saved, PLAIN_INTEGRATION = PLAIN_INTEGRATION, False
+    try:
+        yield
+    finally:
+        PLAIN_INTEGRATION = saved
 
 
 def _agrees_numerically(integrand, var, lo, hi, value, dps=20):
@@ -259,6 +277,31 @@ class ExpectationEngine:
                            "the log-density is quadratic in x: x ~ N(P^-1 b, P^-1) with "
                            "P = -Hessian_x log p, b = grad_x log p at x = 0; E[f] = "
                            "sum_k L^k f(m)/k!, L = (1/2) sum C_ij d^2/dx_i dx_j")
+
+    def _route_gaussian_exponential(self, f):
+        """E[c e^h] with log p and log p + h both quadratic in x on R^d (any d >= 1):
+        the ratio of two Gaussian integrals, exp(log Z(log p + h) - log Z(log p)), as
+        for the affinity of two members of a Gaussian-kernel family.  Taken only where
+        the combined precision is positive definite at the family's generic point."""
+        fam = self.family
+        sup, xs = fam.support, self.free_variables
+        if not isinstance(sup, Box) or sup.periodic or \
+                any(b != -sp.oo for b in sup.lower) or any(b != sp.oo for b in sup.upper):
+            return None
+        coeff, rest = sp.powsimp(fam.support.reduce(f, fam.variables)).as_independent(
+            *xs, as_Add=False)
+        if not isinstance(rest, sp.exp):
+            return None
+        base = gaussian_form(self.reduced_log_density, xs)
+        tilted = gaussian_form(self.reduced_log_density + rest.args[0], xs)
+        if base is None or tilted is None or not is_positive_definite(
+                tilted.P.xreplace(fam.generic_point())):
+            return None
+        log_ratio = tilted.log_mass() - base.log_mass()
+        return Expectation(coeff * sp.exp(log_ratio), "Gaussian",
+                           "log p and log p + h are quadratic in x: E[e^h] = Z(log p + h) / "
+                           "Z(log p), Z(-x^T P x / 2 + b^T x + c) = e^c (2 pi)^(d/2) "
+                           "det(P)^(-1/2) e^(b^T P^-1 b / 2)")
 
     def _route_curved(self, f):
         amb = self.ambient()
@@ -498,7 +541,7 @@ class ExpectationEngine:
                            f"{', '.join(map(str, self.SERIES_RATIO_POINTS))})")
 
     ROUTES = ("_route_gaussian", "_route_expfamily", "_route_curved", "_route_finite",
-              "_route_standardised", "_route_plain")
+              "_route_gaussian_exponential", "_route_standardised", "_route_plain")
 
     def expect(self, f, what=None, series=False):
         """E_xi[f(x)] as an :class:`Expectation`; raises DerivationError if no route closes.
@@ -524,6 +567,7 @@ class ExpectationEngine:
         raise DerivationError(
             f"family {self.family.name!r}: {label} did not close symbolically "
             f"(routes tried: Gaussian, exponential family, curved exponential family, finite "
-            f"sum, standardised rules, sympy "
-            f"integrate/summation within {self._budget():g} s). The numeric route still works: "
+            f"sum, Gaussian exponential moments, standardised rules"
+            + (f", sympy integrate/summation within {self._budget():g} s" if PLAIN_INTEGRATION
+               else "") + "). The numeric route still works: "
             f"family.expectation_numeric(f, point) evaluates it by mpmath quadrature.")

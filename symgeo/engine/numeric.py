@@ -8,7 +8,9 @@ of the engine's identities.
 
 from __future__ import annotations
 
+import math
 import random
+import warnings
 from dataclasses import dataclass
 
 import mpmath as mp
@@ -227,11 +229,21 @@ def _expect_scipy(family, f, point):
     """
     xs = family.variables
     subs = {c: sp.nsimplify(v) for c, v in point.items()}
-    expr = (sp.sympify(f, strict=True) * sp.exp(family.log_density)).xreplace(subs)
-    g = sp.lambdify(xs, expr, modules=["numpy", "scipy"])
+    # numeric sub-expressions (digamma(37/10), ...) evaluated once, not at every node
+    log_p, fx = (sp.N(sp.sympify(e, strict=True).xreplace(subs), 20)
+                 for e in (family.log_density, f))
+    log_p_num = sp.lambdify(xs, log_p, modules=["numpy", "scipy"])
+    f_num = sp.lambdify(xs, fx, modules=["numpy", "scipy"])
+
+    def g(*args):
+        lp = float(log_p_num(*args))
+        # where p underflows its share is nil: f alone (a likelihood ratio) may overflow
+        return 0.0 if lp < -700 else float(f_num(*args)) * math.exp(lp)
     sup = family.support.subs(subs)
     opts = {"epsabs": 1e-13, "epsrel": 1e-12, "limit": 200}
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # its accuracy warnings are not for the user: the callers compare the value
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
         if isinstance(sup, Box):
             bounds = [(float(a), float(b)) for a, b in zip(sup.lower, sup.upper)]
             val, _ = integrate.nquad(lambda *a: g(*a), bounds, opts=opts)

@@ -113,3 +113,33 @@ def test_laplace_alpha_divergence_piecewise_exponential(p, q):
     got = sp.N(fam.alpha_divergence(sp.Rational(3, 10), p, q), 30)
     ref = fam.alpha_divergence_numeric(sp.Rational(3, 10), p, q, dps=30)
     assert abs(got - sp.Float(mp.nstr(ref, 30), 30)) < 1e-25
+
+
+MEAN_EQUALS_VARIANCE = """
+name = "normal_mean_variance"
+variables = ["x"]
+support = { kind = "real" }
+log_density = "-(x - t)**2/(2*t) - log(2*pi*t)/2"
+
+[[coordinates]]
+name = "t"
+domain = "positive"
+"""
+
+
+@pytest.mark.parametrize("source", ["normal_curved", MEAN_EQUALS_VARIANCE])
+def test_curved_gaussian_affinity_closes_by_the_gaussian_exponential_rule(source):
+    """N(t, t^2) and N(t, t) are curved: the affinity int p^l q^(1-l) is a ratio of
+    Gaussian integrals (no plain integration: rules only), checked against mpmath
+    quadrature of the declared density."""
+    from symgeo.declare.loader import declaration_from_text
+    from symgeo.engine.expectation import rules_only
+    from symgeo.family import Family
+    fam = symgeo.get_family(source) if source == "normal_curved" else \
+        Family(**declaration_from_text(source, "<test>"))
+    a, p, q = sp.Rational(1, 3), [sp.Rational(13, 10)], [sp.Rational(17, 7)]
+    with rules_only():
+        value = fam.alpha_divergence(a, p, q)
+    ref = fam.alpha_divergence_numeric(a, p, q, dps=30)
+    with mp.workdps(30):
+        assert abs(mp.mpf(sp.N(value, 35)) - ref) < mp.mpf(10) ** -25 * abs(ref)
