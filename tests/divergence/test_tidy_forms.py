@@ -75,7 +75,8 @@ def test_grouped_form_keeps_differences():
     assert c * (sp.log(x) - sp.log(y)) in sp.Add.make_args(g)
 
 
-@pytest.mark.parametrize("name", ["gamma", "beta", "normal", "exponential", "poisson", "von_mises",
+@pytest.mark.parametrize("name", ["gamma", "beta", "normal", "exponential", "poisson",
+                                  pytest.param("von_mises", marks=pytest.mark.slow),  # 9 s
                                   "inverse_gaussian", "dirichlet"])
 def test_tidy_alpha_divergence_is_exact(families, name):
     """D_alpha against 4/(1 - a^2) (1 - exp(A(l th_p + (1-l) th_q) - l A_p - (1-l) A_q)),

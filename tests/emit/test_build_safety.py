@@ -412,6 +412,7 @@ def test_cli_build_is_deterministic_and_keeps_user_files(tmp_path):
     assert res.returncode == 0 and snapshot(a) == ta
 
 
+@pytest.mark.slow  # a CLI build in a subprocess, 5 s
 def test_cli_only_keeps_the_other_families(tmp_path):
     """``--only normal`` in a copy of the committed generated/ (its manifest removed: as
     before the first build with manifests) changes nothing but normal's files."""
@@ -459,6 +460,7 @@ def _children(pid):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.slow  # a CLI build in a subprocess, 5 s
 def test_sigterm_stops_the_child_and_its_workers(tmp_path):
     out = tmp_path / "g"
     out.mkdir()

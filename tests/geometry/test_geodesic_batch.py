@@ -154,7 +154,7 @@ def _special_chart(fam):
 
 TWO_D = [n for n in symgeo.family_names() if symgeo.get_family(n).dimension == 2
          and not any(isinstance(v, sp.Symbol) for v in symgeo.get_family(n).fixed.values())]
-SLOW_CHARTS = {"multinomial"}  # its logit chart's e-geodesic first guess: 13 s
+SLOW_CHARTS = {"multinomial", "von_mises", "categorical", "beta"}  # 6 to 13 s each
 FAR = ["beta", "lognormal", "normal"]
 """Far pairs: a few families only, for time (an unconverged far pair spends the whole
 time limit, 12 s here).  Gamma is left out: one far pair of this sample needs more than 20 s in the

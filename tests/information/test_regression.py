@@ -102,6 +102,7 @@ def test_curved_bivariate_gaussian(models):
     assert sp.simplify(fam.expectation(y1).value - sp.Mul(*fam.coordinates)) == 0
 
 
+@pytest.mark.slow  # 5 s
 def test_poisson_regression(models):
     fam = models["poisson_regression"]
     X = [["1", "0.2", "-1.0"], ["1", "-0.5", "0.3"], ["1", "1.1", "0.8"], ["1", "0.0", "-0.4"],
