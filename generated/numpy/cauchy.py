@@ -75,7 +75,8 @@ _DE_ROUND = 1e-14
 """Allowance for rounding, relative to the sum of |terms| (a sum that cancels, as a KL
 near p = q, cannot be resolved more finely)."""
 _DE_LAST = 1e-5
-"""At the finest step (1/64) a row is kept when its last two sums agree to this; else NaN."""
+"""At the finest step (1/64) a row is kept when its last two sums agree to this (its
+error is then about the square); else NaN."""
 _CIRCLE_NODES = 256
 _CHUNK = 1 << 17          # nodes x rows evaluated at once (memory stays ~ 1 MB per array)
 _SERIES_START = 32
@@ -83,12 +84,14 @@ _SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a trunc
 _TAIL = 1e-17
 
 
-def _weighted(e1, e2, weights, norm=False):
+def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
-    there, as at a node on the end of its interval).  ``norm``: also
+    there, as at a node on the end of its interval); ``rows``: how many rows.  ``norm``: also
     sum_k |exp(e1_k) e2_k| weights_k (of the first weight column), as a pair."""
     dens = numpy.exp(e1)
+    if dens.ndim < 2:  # an integrand that depends on no argument: the same on every row
+        dens = numpy.broadcast_to(dens, (rows, numpy.size(dens)))
     terms = dens * e2 if numpy.ndim(e2) or e2 != 1 else dens
     out = terms @ weights if numpy.ndim(weights) else numpy.sum(terms, axis=-1) * weights
     bad = numpy.isnan(out if out.ndim == 1 else out[:, 0])
@@ -126,7 +129,7 @@ def _de(integrand, a, pieces, offset=0.0):
             x = nodes if scale is None else scale * nodes
             if shift is not None:
                 x = shift + x
-            s, n = _weighted(*integrand(x, *[c[rows] for c in a]), weights, True)
+            s, n = _weighted(*integrand(x, *[c[rows] for c in a]), weights, rows.size, True)
             if scale is not None:
                 f = numpy.abs(numpy.reshape(scale, -1))
                 s, n = s * (f[:, None] if s.ndim == 2 else f), n * f
@@ -208,7 +211,9 @@ def _expect_circle(integrand, args, lower, upper):
     for lo in range(0, n, step):
         sl = slice(lo, lo + step)
         u = lower + (upper - lower) * frac
-        out[sl] = _weighted(*integrand(u, *[c[sl] for c in cols]), (upper - lower) / _CIRCLE_NODES)
+        rows = [c[sl] for c in cols]
+        out[sl] = _weighted(*integrand(u, *rows), (upper - lower) / _CIRCLE_NODES,
+                            rows[0].shape[0])
     return out
 
 
@@ -216,7 +221,7 @@ def _expect_points(integrand, args, values):
     """E = sum over the finite support values of exp(E1(x)) E2(x)."""
     cols, _ = _rows(args)
     x = numpy.asarray(values, dtype=float)
-    return _weighted(*integrand(x, *cols), 1.0)
+    return _weighted(*integrand(x, *cols), 1.0, cols[0].shape[0])
 
 
 def _expect_series(integrand, args, lower, upper):
@@ -550,7 +555,7 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
 def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-x0_p + x0_q)/gamma_p; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-7, where the error is about its square, NaN if none do by 1/64) after x = gamma*z + x0.
+    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-x0_p + x0_q)/gamma_p; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-7, where the error is about its square, at most to 1/64, where they must agree to 1e-5, else NaN) after x = gamma*z + x0.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 alpha*log(gamma_p)/2 + alpha*log(gamma_q)/2 + alpha*log(_node**2 + 1)/2 - alpha*log(_node**2*gamma_p**2 + 2*_node*gamma_p*x0_p - 2*_node*gamma_p*x0_q + gamma_q**2 + x0_p**2 - 2*x0_p*x0_q + x0_q**2)/2 + log(gamma_p)/2 + log(gamma_q)/2 - log(_node**2 + 1)/2 - log(_node**2*gamma_p**2 + 2*_node*gamma_p*x0_p - 2*_node*gamma_p*x0_q + gamma_q**2 + x0_p**2 - 2*x0_p*x0_q + x0_q**2)/2 - log(pi)
       E2 1

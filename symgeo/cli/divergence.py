@@ -23,6 +23,7 @@ import mpmath as mp
 import sympy as sp
 
 from ..declare.catalog import family_names
+from ..emit.build import die_with_parent
 from ..engine.budget import command_budget
 from ..errors import CommandBudgetSpent, DerivationError, SymgeoError
 from ..family import get_family
@@ -181,6 +182,7 @@ def _run_verify_all(args):
                     try:
                         done[finished] = reader.recv()
                     except EOFError:
+                        proc.join()
                         done[finished] = (None, False, f"verify {finished}: not run: its "
                                           f"worker process stopped (exit code {proc.exitcode})")
                     reader.close()
@@ -203,8 +205,10 @@ first by ``verify --all``.  Only the order of the work depends on it."""
 
 
 def _verify_child(name, args, conn):
-    # the parent handles SIGTERM / SIGINT and kills this worker's process group
+    # the parent handles SIGTERM / SIGINT and kills this worker's process group; a
+    # parent killed outright takes the worker with it
     os.setpgid(0, 0)
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:

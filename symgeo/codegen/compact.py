@@ -127,7 +127,8 @@ def hoist(exprs, var, prefix="_r"):
         if e.is_number or e.is_Symbol:
             return e
         if e not in names:
-            names[e] = sp.Symbol(f"{prefix}{next(counter)}", real=bool(e.is_real))
+            name = f"{prefix}{next(counter)}"
+            names[e] = sp.Symbol(name, real=True) if e.is_real else sp.Symbol(name)
             definitions.append((names[e], e))
         return names[e]
 
@@ -136,6 +137,8 @@ def hoist(exprs, var, prefix="_r"):
         return coefficient * e if coefficient.is_number else row(coefficient) * e
 
     def node(e):
+        if not isinstance(e, sp.Expr) or isinstance(e, sp.Piecewise):
+            return e  # conditions and pieces are left as they are
         if not e.has(var):
             return row(e)
         if e is var or e.is_Atom:

@@ -44,7 +44,6 @@ from .multivariate import (
     gaussian_expectation,
     gaussian_form,
     independent_blocks,
-    is_positive_definite,
 )
 from .numeric import expect_numeric
 from .standardize import (
@@ -281,8 +280,10 @@ class ExpectationEngine:
     def _route_gaussian_exponential(self, f):
         """E[c e^h] with log p and log p + h both quadratic in x on R^d (any d >= 1):
         the ratio of two Gaussian integrals, exp(log Z(log p + h) - log Z(log p)), as
-        for the affinity of two members of a Gaussian-kernel family.  Taken only where
-        the combined precision is positive definite at the family's generic point."""
+        for the affinity of two members of a Gaussian-kernel family.  Taken only when
+        the combined precision is positive definite for every value of the symbols
+        (its leading principal minors positive by their assumptions), where the
+        integral converges."""
         fam = self.family
         sup, xs = fam.support, self.free_variables
         if not isinstance(sup, Box) or sup.periodic or \
@@ -294,8 +295,9 @@ class ExpectationEngine:
             return None
         base = gaussian_form(self.reduced_log_density, xs)
         tilted = gaussian_form(self.reduced_log_density + rest.args[0], xs)
-        if base is None or tilted is None or not is_positive_definite(
-                tilted.P.xreplace(fam.generic_point())):
+        if base is None or tilted is None or not all(
+                sp.factor(tilted.P[:k, :k].det()).is_positive
+                for k in range(1, len(xs) + 1)):
             return None
         log_ratio = tilted.log_mass() - base.log_mass()
         return Expectation(coeff * sp.exp(log_ratio), "Gaussian",

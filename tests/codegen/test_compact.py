@@ -54,3 +54,14 @@ def test_compact_is_an_identity():
     out = compact(expr)
     assert code_cost(out) < code_cost(expr)
     assert sp.simplify(out - expr) == 0
+
+
+def test_hoist_leaves_pieces_and_unknown_symbols_alone():
+    w = sp.Symbol("w")  # no assumptions: its row symbol gets none either
+    expr = sp.Piecewise((u, u > sp.log(a)), (0, True)) + w * u ** 2 + w
+    definitions, (rewritten,) = hoist([expr], u)
+    assert all(sym.is_real is None for sym, value in definitions if value.has(w))
+    back = rewritten
+    for sym, value in reversed(definitions):
+        back = back.xreplace({sym: value})
+    assert sp.simplify(back - expr) == 0

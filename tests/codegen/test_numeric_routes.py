@@ -163,3 +163,26 @@ def test_numeric_route_accuracy_over_random_pairs():
         p, r = pairs[k]
         ref = float(fam.alpha_divergence_numeric(ALPHA, p, r))
         assert abs(got[k] - ref) <= 1e-12 * abs(ref), (k, got[k], ref)
+
+
+LOCATION_ONLY = """
+name = "logistic_location"
+variables = ["x"]
+support = { kind = "real" }
+log_density = "-(x - m) - 2*log(1 + exp(-(x - m)))"
+
+[[coordinates]]
+name = "m"
+domain = "real"
+"""
+
+
+def test_numeric_route_of_an_integrand_free_of_the_arguments():
+    """The entropy of a location family is the same for every m: after the
+    standardising substitution the integrand depends on no argument (H = 2)."""
+    from symgeo.declare.loader import declaration_from_text
+    from symgeo.family import Family
+    fam = Family(**declaration_from_text(LOCATION_ONLY, "<test>"))
+    fn, _ = _forced(fam, "entropy")
+    out = fn(np.array([-3.0, 0.0, 2.5]))
+    assert np.allclose(out, 2.0, rtol=1e-13, atol=0)
