@@ -30,19 +30,23 @@ def _pair(fam, seed):
     return [float(p[c]) for c in fam.coordinates], [float(r[c]) for c in fam.coordinates]
 
 
+def _values(fn, fam, q, p, r):
+    """(generated value, mpmath route's value) of quantity ``q`` at p (and r)."""
+    if q == "kl":
+        return fn(*p, *r), fam.kl_numeric(p, r)
+    if q == "entropy":
+        return fn(*p), fam.entropy_numeric(p)
+    if q == "cross_entropy":
+        return fn(*p, *r), fam.entropy_numeric(p) + fam.kl_numeric(p, r)
+    return fn(ALPHA, *p, *r), fam.alpha_divergence_numeric(ALPHA, p, r)
+
+
 def _check(fam, q, seeds=(1, 2), tol=1e-12):
     fn, src = _forced(fam, q)
     assert "numeric route" in src
     for seed in seeds:
         p, r = _pair(fam, seed)
-        if q == "kl":
-            got, ref = fn(*p, *r), fam.kl_numeric(p, r)
-        elif q == "entropy":
-            got, ref = fn(*p), fam.entropy_numeric(p)
-        elif q == "cross_entropy":
-            got, ref = fn(*p, *r), fam.entropy_numeric(p) + fam.kl_numeric(p, r)
-        else:
-            got, ref = fn(ALPHA, *p, *r), fam.alpha_divergence_numeric(ALPHA, p, r)
+        got, ref = _values(fn, fam, q, p, r)
         assert abs(float(got) - float(ref)) <= tol * abs(float(ref)), (fam.name, q, p, r)
 
 
@@ -137,12 +141,7 @@ def test_numeric_route_hard_pairs(name, q, p, r):
     the reference is the mpmath route at 30 digits."""
     fam = symgeo.get_family(name)
     fn, _ = _forced(fam, q)
-    if q == "kl":
-        got, ref = fn(*p, *r), fam.kl_numeric(p, r)
-    elif q == "entropy":
-        got, ref = fn(*p), fam.entropy_numeric(p)
-    else:
-        got, ref = fn(ALPHA, *p, *r), fam.alpha_divergence_numeric(ALPHA, p, r)
+    got, ref = _values(fn, fam, q, p, r)
     assert abs(float(got) - float(ref)) <= 1e-12 * abs(float(ref)), (got, ref)
 
 
