@@ -112,13 +112,34 @@ def _weighted(e1, e2, weights, rows, norm=False):
                  else numpy.abs(terms) @ first)
 
 
-def _rows(args, extra=()):
-    """The arguments as columns (n, 1), flattened over their common broadcast shape,
-    and ``extra`` (arrays or constants) as rows (n,)."""
+def _rows(args, extra=(), keep=None):
+    """The arguments as columns (m, 1), flattened over their common broadcast shape and
+    restricted to the m rows where ``keep`` holds (all rows when None), ``extra`` (arrays
+    or constants) as rows (m,), and put(values): the m values in their places among all
+    rows, NaN elsewhere (a row outside the domain is never integrated)."""
     cols = [numpy.reshape(a, (-1, 1)) for a in args]
     n = cols[0].shape[0]
-    return cols, [numpy.array(numpy.broadcast_to(numpy.reshape(e, -1) if numpy.ndim(e) else e,
-                                                 (n,)), dtype=float) for e in extra]
+    rows = [numpy.array(numpy.broadcast_to(numpy.reshape(e, -1) if numpy.ndim(e) else e, (n,)),
+                        dtype=float) for e in extra]
+    kept = None if keep is None else \
+        numpy.reshape(numpy.broadcast_to(keep, numpy.shape(args[0])), -1)
+    if kept is None or kept.all():
+        return cols, rows, lambda values: values
+    idx = numpy.flatnonzero(kept)
+
+    def put(values):
+        out = numpy.full(n, numpy.nan)
+        out[idx] = values
+        return out
+    return [c[idx] for c in cols], [r[idx] for r in rows], put
+
+
+def _in_chunks(work, n, step):
+    """work(sl) for the slices of ``step`` rows that cover range(n).  One after the other:
+    threads were measured no faster (the chunks are too small to leave the GIL alone,
+    larger ones spill the cache)."""
+    for lo in range(0, n, step):
+        work(slice(lo, min(lo + step, n)))
 
 
 def _de(integrand, a, pieces, offset=0.0):
@@ -165,15 +186,14 @@ def _de(integrand, a, pieces, offset=0.0):
     return out
 
 
-def _expect_real(integrand, args, kinks=(), offset=0.0):
+def _expect_real(integrand, args, kinks=(), offset=0.0, keep=None):
     """E = int exp(E1(u)) E2(u) du over the real line, split at the (per row) kinks;
     converged relative to |E - offset| (see _de)."""
-    cols, kinks = _rows(args, kinks)
+    cols, kinks, put = _rows(args, kinks, keep)
     n = cols[0].shape[0]
     out = numpy.empty(n)
-    step = max(1, _CHUNK // (161 * (len(kinks) + 1)))  # the first pass: 161 nodes a piece
-    for lo in range(0, n, step):
-        sl = slice(lo, lo + step)
+
+    def work(sl):
         if not kinks:
             pieces = [("real", None, None)]
         else:
@@ -182,18 +202,18 @@ def _expect_real(integrand, args, kinks=(), offset=0.0):
                 [("finite", cs[:, j:j + 1], (cs[:, j + 1:j + 2] - cs[:, j:j + 1]) / 2)
                  for j in range(cs.shape[1] - 1)]
         out[sl] = _de(integrand, [c[sl] for c in cols], pieces, offset)
-    return out
+    _in_chunks(work, n, max(1, _CHUNK // (161 * (len(kinks) + 1))))  # 161 nodes a piece
+    return put(out)
 
 
-def _expect_half(integrand, args, kinks=(), offset=0.0):
+def _expect_half(integrand, args, kinks=(), offset=0.0, keep=None):
     """E = int_0^inf exp(E1(v)) E2(v) dv, split at the (per row) kinks inside (0, inf);
     converged relative to |E - offset| (see _de)."""
-    cols, kinks = _rows(args, kinks)
+    cols, kinks, put = _rows(args, kinks, keep)
     n = cols[0].shape[0]
     out = numpy.empty(n)
-    step = max(1, _CHUNK // (161 * (len(kinks) + 1)))
-    for lo in range(0, n, step):
-        sl = slice(lo, lo + step)
+
+    def work(sl):
         if not kinks:
             pieces = [("half", None, None)]
         else:
@@ -204,71 +224,82 @@ def _expect_half(integrand, args, kinks=(), offset=0.0):
                 [("finite", ends[:, j:j + 1], (ends[:, j + 1:j + 2] - ends[:, j:j + 1]) / 2)
                  for j in range(ends.shape[1] - 1)]
         out[sl] = _de(integrand, [c[sl] for c in cols], pieces, offset)
-    return out
+    _in_chunks(work, n, max(1, _CHUNK // (161 * (len(kinks) + 1))))
+    return put(out)
 
 
-def _expect_circle(integrand, args, lower, upper):
+def _expect_circle(integrand, args, lower, upper, keep=None):
     """E = int_lower^upper exp(E1(u)) E2(u) du over one period (trapezoid rule)."""
-    cols, _ = _rows(args)
+    cols, _, put = _rows(args, (), keep)
     n = cols[0].shape[0]
     out = numpy.empty(n)
-    frac = numpy.arange(_CIRCLE_NODES) / _CIRCLE_NODES
-    step = max(1, _CHUNK // _CIRCLE_NODES)
-    for lo in range(0, n, step):
-        sl = slice(lo, lo + step)
-        u = lower + (upper - lower) * frac
+    u = lower + (upper - lower) * (numpy.arange(_CIRCLE_NODES) / _CIRCLE_NODES)
+
+    def work(sl):
         rows = [c[sl] for c in cols]
         out[sl] = _weighted(*integrand(u, *rows), (upper - lower) / _CIRCLE_NODES,
                             rows[0].shape[0])
-    return out
+    _in_chunks(work, n, max(1, _CHUNK // _CIRCLE_NODES))
+    return put(out)
 
 
-def _expect_points(integrand, args, values):
+def _expect_points(integrand, args, values, keep=None):
     """E = sum over the finite support values of exp(E1(x)) E2(x)."""
-    cols, _ = _rows(args)
+    cols, _, put = _rows(args, (), keep)
     x = numpy.asarray(values, dtype=float)
-    return _weighted(*integrand(x, *cols), 1.0, cols[0].shape[0])
+    return put(_weighted(*integrand(x, *cols), 1.0, cols[0].shape[0]))
 
 
-def _expect_series(integrand, args, lower, upper):
+def _expect_series(integrand, args, lower, upper, keep=None):
     """E = sum_{x = lower}^{upper} exp(E1(x)) E2(x), upper possibly inf.
 
     Terms are added in doubling blocks; a row is done when it reached ``upper``,
     when its last terms decrease with ratio r < 1 and t_last r / (1 - r) is
-    below 1e-17 of the sum, or when they vanish after the weights began.  Rows not done after _SERIES_MAX terms are NaN.
+    below 1e-17 of the sum, or when they vanish after the weights began.  Rows not
+    done after _SERIES_MAX terms, or whose sum is NaN, are NaN.  Rows whose blocks start at the same x
+    share one row of nodes, so terms in x alone (log x!) are computed once a block.
     """
-    cols, (lower, upper) = _rows(args, (lower, upper))
+    cols, (lower, upper), put = _rows(args, (lower, upper), keep)
     n = cols[0].shape[0]
     out = numpy.full(n, numpy.nan)
-    todo = numpy.arange(n)
-    start = lower.copy()
-    total = numpy.zeros(n)
-    mass = numpy.zeros(n)     # of the weights: zero terms before the mass starts are no tail
-    size = _SERIES_START
-    while todo.size and size <= _SERIES_MAX:
-        step = max(1, _CHUNK // size)
-        left = []
-        for lo in range(0, todo.size, step):
-            rows = todo[lo:lo + step]
-            x = start[rows, None] + numpy.arange(size)
-            e1, e2 = integrand(x, *[c[rows] for c in cols])
-            dens = numpy.exp(e1)
-            inside = (dens > 0) & (x <= upper[rows, None])
-            terms = numpy.where(inside, dens * e2, 0.0)
-            total[rows] += numpy.sum(terms, axis=-1)
-            mass[rows] += numpy.sum(numpy.where(inside, dens, 0.0), axis=-1)
-            last, prev = numpy.abs(terms[:, -1]), numpy.abs(terms[:, -2])
-            with numpy.errstate(divide="ignore", invalid="ignore"):
+
+    def work(sl):
+        a, lo_, up = [c[sl] for c in cols], lower[sl], upper[sl]
+        m = lo_.shape[0]
+        todo = numpy.arange(m)
+        start = lo_.copy()
+        total = numpy.zeros(m)
+        mass = numpy.zeros(m)  # of the weights: zero terms before the mass starts are no tail
+        res = numpy.full(m, numpy.nan)
+        size = _SERIES_START
+        while todo.size and size <= _SERIES_MAX:
+            step = max(1, _CHUNK // size)
+            left = []
+            for lo in range(0, todo.size, step):
+                rows = todo[lo:lo + step]
+                first = start[rows]
+                x = first[:1, None] + numpy.arange(size) if (first == first[0]).all() else \
+                    first[:, None] + numpy.arange(size)
+                e1, e2 = integrand(x, *[c[rows] for c in a])
+                dens = numpy.broadcast_to(numpy.exp(e1), (rows.size, size))
+                inside = (dens > 0) & (x <= up[rows, None])
+                terms = numpy.where(inside, dens * e2, 0.0)
+                total[rows] += numpy.sum(terms, axis=-1)
+                mass[rows] += numpy.sum(numpy.where(inside, dens, 0.0), axis=-1)
+                last, prev = numpy.abs(terms[:, -1]), numpy.abs(terms[:, -2])
                 ratio = last / prev
                 tail = last * ratio / (1 - ratio)
-            done = (x[:, -1] >= upper[rows]) | ((last == 0) & (prev == 0) & (mass[rows] > 0)) | \
-                ((ratio < 1) & (tail <= _TAIL * numpy.abs(total[rows])))
-            out[rows[done]] = total[rows[done]]
-            left.append(rows[~done])
-            start[rows] += size
-        todo = numpy.concatenate(left) if left else todo[:0]
-        size *= 2
-    return out
+                done = (x[:, -1] >= up[rows]) | ((last == 0) & (prev == 0) & (mass[rows] > 0)) | \
+                    ((ratio < 1) & (tail <= _TAIL * numpy.abs(total[rows])))
+                res[rows[done]] = total[rows[done]]
+                done |= numpy.isnan(total[rows])  # undefined (out of the domain): NaN now
+                left.append(rows[~done])
+                start[rows] += size
+            todo = numpy.concatenate(left) if left else todo[:0]
+            size *= 2
+        out[sl] = res
+    _in_chunks(work, n, max(1, _CHUNK // _SERIES_START))
+    return put(out)
 
 
 
@@ -532,7 +563,7 @@ def alpha_divergence(alpha, theta_p, theta_q):
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta_p) & _in_domain(theta_q) & numpy.isfinite(alpha)
-        _S = _expect_real(_integrand, [alpha, theta_p, theta_q], [(-theta_p + theta_q)/theta_p], offset=1.0).reshape(shape)
+        _S = _expect_real(_integrand, [alpha, theta_p, theta_q], [(-theta_p + theta_q)/theta_p], offset=1.0, keep=_ok).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

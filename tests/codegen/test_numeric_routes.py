@@ -119,6 +119,18 @@ def test_series_tail_reaches_heavy_rows():
     assert got[2] == pytest.approx(0.5 * np.log(2 * np.pi * np.e * 2000) - 1 / 24000, rel=1e-8)
 
 
+@pytest.mark.timeout(60)
+def test_series_rows_outside_the_domain_stop_at_once():
+    """A row whose terms are undefined (NaN, p > 1) is NaN after its first block; it used
+    to run to _SERIES_MAX terms (2^22), minutes for a few thousand such rows."""
+    fam = symgeo.get_family("negative_binomial")
+    fn, _ = _forced(fam, "entropy")
+    p = np.concatenate([np.full(3000, np.nan), np.full(3000, 1.5), [0.4]])
+    got = fn(p)
+    assert np.isnan(got[:-1]).all()
+    assert abs(got[-1] - float(fam.entropy_numeric([0.4]))) <= 1e-13 * abs(got[-1])
+
+
 def test_non_finite_arguments_in_a_numeric_route(families):
     f, _ = _forced(families["cauchy"], "alpha_divergence")
     out = f(np.array([math.inf, 0.5, math.nan]), 0.0, 1.0, 0.0, 2.0)
