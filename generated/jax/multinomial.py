@@ -207,12 +207,12 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     _t11 = (1/2)*_t5*_t9
     _t12 = _t1*_t4*_t9
     _t13 = ((p1_p**2)**2)
-    _t14 = _t1**5
+    _t14 = ((_t1**2)**2*_t1)
     _t15 = (p1_p**2*p1_p)
     _t16 = ((_t1**2)**2)
     _t17 = (_t1**2*_t1)
     _t18 = ((p2_p**2)**2)
-    _t19 = _t4**5
+    _t19 = ((_t4**2)**2*_t4)
     _t20 = (p2_p**2*p2_p)
     _t21 = ((_t4**2)**2)
     _t22 = (_t4**2*_t4)
@@ -248,7 +248,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     _t52 = 10*_t8
     _t53 = 5*_t18
     _t54 = 30*_t8
-    _t55 = 1/((_t15*_t52 - 20*_t15*p2_p + 10*_t15 - _t20*_t49 + _t20*_t50 + 10*_t20 + _t25 + _t26 + 30*_t42 - _t49*p2_p - _t50 + _t51*p2_p - _t51 - _t52 + _t53*p1_p - _t53 - _t54*_t7 + _t54*p1_p + p1_p**5 + p2_p**5 - 1))
+    _t55 = 1/((_t15*_t52 - 20*_t15*p2_p + 10*_t15 - _t20*_t49 + _t20*_t50 + 10*_t20 + _t25 + _t26 + 30*_t42 - _t49*p2_p - _t50 + _t51*p2_p - _t51 - _t52 + _t53*p1_p - _t53 - _t54*_t7 + _t54*p1_p + ((p1_p**2)**2*p1_p) + ((p2_p**2)**2*p2_p) - 1))
     _t56 = _t14*_t55
     _t57 = _t19*_t55
     _t58 = _t21*_t55
@@ -277,7 +277,7 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     _c4 = jax.numpy.log(-p1_p - p2_p + 1)
     _c5 = -_c4
     _c6 = -_c2
-    out = _full(4*((1/120)*(jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p1_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p1_p))) + jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p2_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p2_p))) + 1)**5*jax.numpy.exp((1/2)*_c0*(_c1 + 5*_c2) - 1/2*_c3*(_c1 + 5*_c4)) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*((1/120)*(((jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p1_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p1_p))) + jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p2_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p2_p))) + 1)**2)**2*(jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p1_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p1_p))) + jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p2_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p2_p))) + 1))*jax.numpy.exp((1/2)*_c0*(_c1 + 5*_c2) - 1/2*_c3*(_c1 + 5*_c4)) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -311,7 +311,7 @@ def entropy(p1, p2):
     _c17 = _c4**2
     _c18 = 10*_c15*_c8
     _c19 = -_c7
-    out = _full(-_c0*_c4**5 + _c0*p1**5 + _c0*p2**5 - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + jax.numpy.log(p1)) - 5*p2*(_c19 + jax.numpy.log(p2)), shape)
+    out = _full(-_c0*((_c4**2)**2*_c4) + _c0*((p1**2)**2*p1) + _c0*((p2**2)**2*p2) - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + jax.numpy.log(p1)) - 5*p2*(_c19 + jax.numpy.log(p2)), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -355,7 +355,7 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     _c27 = 60*_c21*_c24
     _c28 = _c15*_c22
     _c29 = -_c14
-    out = _full(-_c0*_c10**5 + _c0*p1_p**5 + _c0*p2_p**5 - _c0 - _c1*_c13 + _c1*_c4 - 20*_c10*_c16*_c19*p2_p - _c10*_c17*_c18 - _c10*_c20*_c27 + _c11*_c4 + _c11*_c7 - _c12*(_c14 - jax.numpy.log(-p1_q - p2_q + 1)) - _c13*_c5 - 5*_c14 - _c15*_c17*p2_p + 60*_c20*_c21*_c26*p2_p + _c20*_c23 - _c20*_c28 + _c23*_c26 + _c24*_c25 - _c24*_c28 + _c25*_c26 + _c26*_c27*p1_p - _c3*(_c29 + _c8) + _c3*(_c8 - jax.numpy.log(p1_q)) + _c5*_c7 - _c6*(_c29 + _c9) + _c6*(_c9 - jax.numpy.log(p2_q)), shape)
+    out = _full(-_c0*((_c10**2)**2*_c10) + _c0*((p1_p**2)**2*p1_p) + _c0*((p2_p**2)**2*p2_p) - _c0 - _c1*_c13 + _c1*_c4 - 20*_c10*_c16*_c19*p2_p - _c10*_c17*_c18 - _c10*_c20*_c27 + _c11*_c4 + _c11*_c7 - _c12*(_c14 - jax.numpy.log(-p1_q - p2_q + 1)) - _c13*_c5 - 5*_c14 - _c15*_c17*p2_p + 60*_c20*_c21*_c26*p2_p + _c20*_c23 - _c20*_c28 + _c23*_c26 + _c24*_c25 - _c24*_c28 + _c25*_c26 + _c26*_c27*p1_p - _c3*(_c29 + _c8) + _c3*(_c8 - jax.numpy.log(p1_q)) + _c5*_c7 - _c6*(_c29 + _c9) + _c6*(_c9 - jax.numpy.log(p2_q)), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -228,8 +228,8 @@ def kl(k_p, lam_p, k_q, lam_q):
     _t20 = ((k_p**2)**2)
     _t21 = ((_t2**2)**2)
     _t22 = _t21/_t20
-    _t23 = k_p**5
-    _t24 = _t2**5/_t23
+    _t23 = ((k_p**2)**2*k_p)
+    _t24 = ((_t2**2)**2*_t2)/_t23
     _t25 = (1/5)*_t24
     _t26 = (_t10**2*_t10)/(lam_p**2*lam_p)
     _t27 = (1/2)*_t6
@@ -250,7 +250,7 @@ def kl(k_p, lam_p, k_q, lam_q):
     _t42 = (1/160)*((jax.numpy.pi**2)**2)
     _t43 = _t24*_t42
     _t44 = (1/6)*_t26
-    _t45 = _t10**5/lam_p**5
+    _t45 = ((_t10**2)**2*_t10)/((lam_p**2)**2*lam_p)
     _t46 = (1/24)*_t35
     _t47 = (3/2)*_t3
     _t48 = _t26*_t47
@@ -290,7 +290,7 @@ def kl(k_p, lam_p, k_q, lam_q):
     _t82 = (1/6)*_t7
     _t83 = (1/12)*_t38
     _t84 = jax.numpy.euler_gamma*_t79
-    out = jax.numpy.where(_t14 < 1e-06, (5/12)*_t0*_t45 + _t0*_t67 - _t11*_t2*_t59 + _t14 + jax.numpy.euler_gamma*_t15*_t2*_t46 + _t15*_t36 + _t15*_t44 + (7/24)*_t15*_t45 - 5/24*_t15*_t57 - _t18*_t27 + _t18*_t39 + _t19*_t30 + _t19 - _t2*_t50 + (1/12)*_t20*_t45 + _t20*_t46 - _t22*_t39 + _t22*_t41 + _t22*_t42 - _t22*_t63 + _t22*_t71 + (1/4)*_t22 + (1/120)*_t23*_t45 - _t24*_t41 - _t24*_t62 + (1/120)*jax.numpy.euler_gamma**5*_t24 + _t25 + _t25*1.03692775514337 + _t26*_t9 + _t27*_t55 + _t27*_t75 - _t27*_t81 + _t28*_t54 - _t29 + (1/36)*_t30*_t72 - 2/3*_t30*_t75 + _t31*_t77 - _t32 + jax.numpy.euler_gamma*_t32 - _t33*_t59 + (1/2)*jax.numpy.euler_gamma*_t33*k_p - _t34 + jax.numpy.euler_gamma*_t34 - _t37 + (1/72)*_t38*_t72 - 1/3*_t38*_t75 + _t39*_t77 - _t40 + jax.numpy.euler_gamma*_t40 + _t41*_t75 + _t42*_t75 - _t43 + jax.numpy.euler_gamma*_t43 + _t44*_t54*_t6 - jax.numpy.euler_gamma*_t48 + _t48 - jax.numpy.euler_gamma*_t49 + _t49 + (11/24)*_t50 + _t51*_t65 + _t51*_t68 + (1/12)*_t52*_t6 + (1/72)*_t52*_t7 - _t52*_t80 + _t52 - _t53*_t61 + _t55*_t8 - 2*jax.numpy.euler_gamma*_t55 + _t55 + _t56*k_p + _t56 - 11/8*_t58 + (11/24)*jax.numpy.euler_gamma*_t58 - _t6*_t77 - 3/4*_t6*_t79 - 2/3*_t60 + (1/6)*jax.numpy.euler_gamma*_t60 + _t61*_t73 + _t62*_t75 + _t63*_t77 - _t64*_t65 + _t64*_t70 + _t65*_t69 + _t65*_t73*_t78 + _t65*_t76 + _t65*_t84 + (1/36)*_t66*_t7 - _t66*_t80 + (1/3)*_t66 + _t67 + _t68*_t69 + _t68*_t76 - 1/8*_t7*_t79 + _t70*_t79 + _t70*_t81 + _t71*_t75 + _t73*_t74 + _t75*_t8 - jax.numpy.euler_gamma*_t75*_t82 - jax.numpy.euler_gamma*_t76 - _t77*_t82 + _t79*_t83 - _t8*_t81 + _t81*_t83 + (3/2)*_t84, out)
+    out = jax.numpy.where(_t14 < 1e-06, (5/12)*_t0*_t45 + _t0*_t67 - _t11*_t2*_t59 + _t14 + jax.numpy.euler_gamma*_t15*_t2*_t46 + _t15*_t36 + _t15*_t44 + (7/24)*_t15*_t45 - 5/24*_t15*_t57 - _t18*_t27 + _t18*_t39 + _t19*_t30 + _t19 - _t2*_t50 + (1/12)*_t20*_t45 + _t20*_t46 - _t22*_t39 + _t22*_t41 + _t22*_t42 - _t22*_t63 + _t22*_t71 + (1/4)*_t22 + (1/120)*_t23*_t45 - _t24*_t41 - _t24*_t62 + (1/120)*((jax.numpy.euler_gamma**2)**2*jax.numpy.euler_gamma)*_t24 + _t25 + _t25*1.03692775514337 + _t26*_t9 + _t27*_t55 + _t27*_t75 - _t27*_t81 + _t28*_t54 - _t29 + (1/36)*_t30*_t72 - 2/3*_t30*_t75 + _t31*_t77 - _t32 + jax.numpy.euler_gamma*_t32 - _t33*_t59 + (1/2)*jax.numpy.euler_gamma*_t33*k_p - _t34 + jax.numpy.euler_gamma*_t34 - _t37 + (1/72)*_t38*_t72 - 1/3*_t38*_t75 + _t39*_t77 - _t40 + jax.numpy.euler_gamma*_t40 + _t41*_t75 + _t42*_t75 - _t43 + jax.numpy.euler_gamma*_t43 + _t44*_t54*_t6 - jax.numpy.euler_gamma*_t48 + _t48 - jax.numpy.euler_gamma*_t49 + _t49 + (11/24)*_t50 + _t51*_t65 + _t51*_t68 + (1/12)*_t52*_t6 + (1/72)*_t52*_t7 - _t52*_t80 + _t52 - _t53*_t61 + _t55*_t8 - 2*jax.numpy.euler_gamma*_t55 + _t55 + _t56*k_p + _t56 - 11/8*_t58 + (11/24)*jax.numpy.euler_gamma*_t58 - _t6*_t77 - 3/4*_t6*_t79 - 2/3*_t60 + (1/6)*jax.numpy.euler_gamma*_t60 + _t61*_t73 + _t62*_t75 + _t63*_t77 - _t64*_t65 + _t64*_t70 + _t65*_t69 + _t65*_t73*_t78 + _t65*_t76 + _t65*_t84 + (1/36)*_t66*_t7 - _t66*_t80 + (1/3)*_t66 + _t67 + _t68*_t69 + _t68*_t76 - 1/8*_t7*_t79 + _t70*_t79 + _t70*_t81 + _t71*_t75 + _t73*_t74 + _t75*_t8 - jax.numpy.euler_gamma*_t75*_t82 - jax.numpy.euler_gamma*_t76 - _t77*_t82 + _t79*_t83 - _t8*_t81 + _t81*_t83 + (3/2)*_t84, out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -63,6 +63,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -101,6 +127,8 @@ def fisher(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(fisher, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = numpy.empty(shape + (1, 1))
@@ -125,6 +153,8 @@ def cramer_rao(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(cramer_rao, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = numpy.empty(shape + (1, 1))
@@ -150,6 +180,8 @@ def jeffreys_prior(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(jeffreys_prior, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = numpy.sqrt(10)*numpy.sqrt(-1/(p*(p - 1)))
@@ -175,6 +207,8 @@ def score(x, p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, p, shape = _args(x, p)
+    if _blocks(shape, x, p):
+        return _by_rows(score, (x, p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
@@ -203,6 +237,8 @@ def log_density(x, p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, p, shape = _args(x, p)
+    if _blocks(shape, x, p):
+        return _by_rows(log_density, (x, p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
         out = x*numpy.log(p) - (x - 10)*numpy.log(1 - p) + numpy.log((3628800/(scipy.special.gamma(11 - x)*scipy.special.gamma(x + 1))))
@@ -265,6 +301,8 @@ def kl(p_p, p_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p_p, p_q, shape = _args(p_p, p_q)
+    if _blocks(shape, p_p, p_q):
+        return _by_rows(kl, (p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
@@ -290,7 +328,7 @@ def kl(p_p, p_q):
             _t12 = (5/2)*_t1
             _t13 = _t7/(_t11 - 3*_t4 + 3*p_p - 1)
             _t14 = _t12/(-4*_t11 + 6*_t4 + _t8 - 4*p_p + 1)
-            _t15 = 1/((10*_t11 - 10*_t4 - 5*_t8 + p_p**5 + 5*p_p - 1))
+            _t15 = 1/((10*_t11 - 10*_t4 - 5*_t8 + ((p_p**2)**2*p_p) + 5*p_p - 1))
             _close = 5*_t1*(_t2 + _t5 - _t6) < 1e-06
             out[_near] = numpy.where(_close, _t1*(_t10*_t15 + _t10/_t8 - _t13*p_p + _t13 - _t14*p_p + _t14 - _t15*_t3*_t9 + 5*_t2 + 5*_t5 - 5*_t6 + _t7/_t4 + _t12/_t11), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
@@ -318,13 +356,15 @@ def alpha_divergence(alpha, p_p, p_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
+    if _blocks(shape, alpha, p_p, p_q):
+        return _by_rows(alpha_divergence, (alpha, p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
         _c0 = alpha - 1
         _c1 = numpy.log(1 - p_p)
         _c2 = alpha + 1
         _c3 = numpy.log(1 - p_q)
-        out = 4*((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)**10*numpy.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1)
+        out = 4*(((((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)**2)**2*(numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1))**2)*numpy.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -352,6 +392,8 @@ def entropy(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(entropy, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         _c0 = p - 1
@@ -360,7 +402,7 @@ def entropy(p):
         _c3 = 45*numpy.log(45)
         _c4 = numpy.log(120)
         _c5 = 210*numpy.log(210)
-        out = 10*_c0**9*_c2*p - _c0**8*_c3*p**2 + 120*_c0**7*_c4*(p**2*p) - _c0**6*_c5*((p**2)**2) + 252*_c0**5*p**5*numpy.log(252) - ((_c0**2)**2)*_c5*p**6 + 120*(_c0**2*_c0)*_c4*p**7 - _c0**2*_c3*p**8 + 10*_c0*_c2*p**9 - 10*_c1 - 10*p*(-_c1 + numpy.log(p))
+        out = 10*(((_c0**2)**2)**2*_c0)*_c2*p - (((_c0**2)**2)**2)*_c3*p**2 + 120*((_c0**2*_c0)**2*_c0)*_c4*(p**2*p) - ((_c0**2*_c0)**2)*_c5*((p**2)**2) + 252*((_c0**2)**2*_c0)*((p**2)**2*p)*numpy.log(252) - ((_c0**2)**2)*_c5*((p**2*p)**2) + 120*(_c0**2*_c0)*_c4*((p**2*p)**2*p) - _c0**2*_c3*(((p**2)**2)**2) + 10*_c0*_c2*(((p**2)**2)**2*p) - 10*_c1 - 10*p*(-_c1 + numpy.log(p))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -389,6 +431,8 @@ def cross_entropy(p_p, p_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p_p, p_q, shape = _args(p_p, p_q)
+    if _blocks(shape, p_p, p_q):
+        return _by_rows(cross_entropy, (p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
@@ -398,7 +442,7 @@ def cross_entropy(p_p, p_q):
         _c4 = 45*numpy.log(45)
         _c5 = numpy.log(120)
         _c6 = 210*numpy.log(210)
-        out = 10*_c0**9*_c3*p_p - _c0**8*_c4*p_p**2 + 120*_c0**7*_c5*(p_p**2*p_p) - _c0**6*_c6*((p_p**2)**2) + 252*_c0**5*p_p**5*numpy.log(252) - ((_c0**2)**2)*_c6*p_p**6 + 120*(_c0**2*_c0)*_c5*p_p**7 - _c0**2*_c4*p_p**8 + 10*_c0*_c3*p_p**9 - 10*_c0*(_c1 - numpy.log(1 - p_q)) - 10*_c1 - 10*p_p*(-_c1 + _c2) + 10*p_p*(_c2 - numpy.log(p_q))
+        out = 10*(((_c0**2)**2)**2*_c0)*_c3*p_p - (((_c0**2)**2)**2)*_c4*p_p**2 + 120*((_c0**2*_c0)**2*_c0)*_c5*(p_p**2*p_p) - ((_c0**2*_c0)**2)*_c6*((p_p**2)**2) + 252*((_c0**2)**2*_c0)*((p_p**2)**2*p_p)*numpy.log(252) - ((_c0**2)**2)*_c6*((p_p**2*p_p)**2) + 120*(_c0**2*_c0)*_c5*((p_p**2*p_p)**2*p_p) - _c0**2*_c4*(((p_p**2)**2)**2) + 10*_c0*_c3*(((p_p**2)**2)**2*p_p) - 10*_c0*(_c1 - numpy.log(1 - p_q)) - 10*_c1 - 10*p_p*(-_c1 + _c2) + 10*p_p*(_c2 - numpy.log(p_q))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -419,6 +463,8 @@ def amari_chentsov(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(amari_chentsov, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = numpy.empty(shape + (1, 1, 1))
@@ -445,6 +491,8 @@ def christoffel(alpha, p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, p, shape = _args(alpha, p)
+    if _blocks(shape, alpha, p):
+        return _by_rows(christoffel, (alpha, p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(alpha)
         _c0 = 2*p
@@ -472,6 +520,8 @@ def scalar_curvature(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(scalar_curvature, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = 0

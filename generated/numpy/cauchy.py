@@ -337,6 +337,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -379,6 +405,8 @@ def fisher(x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0, gamma, shape = _args(x0, gamma)
+    if _blocks(shape, x0, gamma):
+        return _by_rows(fisher, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
         _c0 = (1/2)/gamma**2
@@ -411,6 +439,8 @@ def cramer_rao(x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0, gamma, shape = _args(x0, gamma)
+    if _blocks(shape, x0, gamma):
+        return _by_rows(cramer_rao, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
         _c0 = 2*gamma**2
@@ -440,6 +470,8 @@ def jeffreys_prior(x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0, gamma, shape = _args(x0, gamma)
+    if _blocks(shape, x0, gamma):
+        return _by_rows(jeffreys_prior, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
         out = (1/2)/gamma**2
@@ -468,6 +500,8 @@ def score(x, x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, x0, gamma, shape = _args(x, x0, gamma)
+    if _blocks(shape, x, x0, gamma):
+        return _by_rows(score, (x, x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma) & numpy.isfinite(x)
         _c0 = 1/(gamma**2)
@@ -498,6 +532,8 @@ def log_density(x, x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, x0, gamma, shape = _args(x, x0, gamma)
+    if _blocks(shape, x, x0, gamma):
+        return _by_rows(log_density, (x, x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma) & numpy.isfinite(x)
         out = -numpy.log(gamma) - numpy.log(1 + (x - x0)**2/gamma**2) - numpy.log(numpy.pi)
@@ -559,6 +595,8 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0_p, gamma_p, x0_q, gamma_q, shape = _args(x0_p, gamma_p, x0_q, gamma_q)
+    if _blocks(shape, x0_p, gamma_p, x0_q, gamma_q):
+        return _by_rows(kl, (x0_p, gamma_p, x0_q, gamma_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
         out = numpy.log((1/4)*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(gamma_p*gamma_q))
@@ -579,7 +617,7 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
             _t8 = 1/(gamma_p)
             _t9 = (_t1**2*_t1)
             _close = (1/4)*_t0*(_t2 + _t4) < 1e-06
-            out[_near] = numpy.where(_close, (1/32)*_t0*(7*_t0*((_t1**2)**2) + 6*_t0*_t2*_t4 - _t0*_t7 + 6*_t1**5*_t6 + _t1*_t5*_t8 - 2*_t1*_t6*_t7 + 8*_t2 + 4*_t4*_t6*_t9 + _t5 + 8*_t8*_t9), out[_near])
+            out[_near] = numpy.where(_close, (1/32)*_t0*(7*_t0*((_t1**2)**2) + 6*_t0*_t2*_t4 - _t0*_t7 + 6*((_t1**2)**2*_t1)*_t6 + _t1*_t5*_t8 - 2*_t1*_t6*_t7 + 8*_t2 + 4*_t4*_t6*_t9 + _t5 + 8*_t8*_t9), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -630,6 +668,8 @@ def entropy(x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0, gamma, shape = _args(x0, gamma)
+    if _blocks(shape, x0, gamma):
+        return _by_rows(entropy, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
         out = numpy.log(4*numpy.pi*gamma)
@@ -654,6 +694,8 @@ def cross_entropy(x0_p, gamma_p, x0_q, gamma_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0_p, gamma_p, x0_q, gamma_q, shape = _args(x0_p, gamma_p, x0_q, gamma_q)
+    if _blocks(shape, x0_p, gamma_p, x0_q, gamma_q):
+        return _by_rows(cross_entropy, (x0_p, gamma_p, x0_q, gamma_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
         out = numpy.log(numpy.pi*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/gamma_q)
@@ -684,6 +726,8 @@ def amari_chentsov(x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0, gamma, shape = _args(x0, gamma)
+    if _blocks(shape, x0, gamma):
+        return _by_rows(amari_chentsov, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
         out = numpy.empty(shape + (2, 2, 2))
@@ -724,6 +768,8 @@ def christoffel(alpha, x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, x0, gamma, shape = _args(alpha, x0, gamma)
+    if _blocks(shape, alpha, x0, gamma):
+        return _by_rows(christoffel, (alpha, x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma) & numpy.isfinite(alpha)
         _c0 = 1/(gamma)
@@ -758,6 +804,8 @@ def scalar_curvature(x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0, gamma, shape = _args(x0, gamma)
+    if _blocks(shape, x0, gamma):
+        return _by_rows(scalar_curvature, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
         out = -4
@@ -782,6 +830,8 @@ def gaussian_curvature(x0, gamma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x0, gamma, shape = _args(x0, gamma)
+    if _blocks(shape, x0, gamma):
+        return _by_rows(gaussian_curvature, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0, gamma)
         out = -2

@@ -62,6 +62,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -100,6 +126,8 @@ def fisher(lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     lam, shape = _args(lam)
+    if _blocks(shape, lam):
+        return _by_rows(fisher, (lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
         out = numpy.empty(shape + (1, 1))
@@ -124,6 +152,8 @@ def cramer_rao(lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     lam, shape = _args(lam)
+    if _blocks(shape, lam):
+        return _by_rows(cramer_rao, (lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
         out = numpy.empty(shape + (1, 1))
@@ -149,6 +179,8 @@ def jeffreys_prior(lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     lam, shape = _args(lam)
+    if _blocks(shape, lam):
+        return _by_rows(jeffreys_prior, (lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
         out = 1/(lam)
@@ -174,6 +206,8 @@ def score(x, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, lam, shape = _args(x, lam)
+    if _blocks(shape, x, lam):
+        return _by_rows(score, (x, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
@@ -202,6 +236,8 @@ def log_density(x, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, lam, shape = _args(x, lam)
+    if _blocks(shape, x, lam):
+        return _by_rows(log_density, (x, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(x)
         out = -lam*x + numpy.log(lam)
@@ -249,6 +285,8 @@ def kl(lam_p, lam_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     lam_p, lam_q, shape = _args(lam_p, lam_q)
+    if _blocks(shape, lam_p, lam_q):
+        return _by_rows(kl, (lam_p, lam_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q)
         out = numpy.log(lam_p/lam_q) - 1 + lam_q/lam_p
@@ -283,6 +321,8 @@ def alpha_divergence(alpha, lam_p, lam_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, lam_p, lam_q, shape = _args(alpha, lam_p, lam_q)
+    if _blocks(shape, alpha, lam_p, lam_q):
+        return _by_rows(alpha_divergence, (alpha, lam_p, lam_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
         out = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(lam_p) + (1/2)*(alpha + 1)*numpy.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1)
@@ -307,6 +347,8 @@ def entropy(lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     lam, shape = _args(lam)
+    if _blocks(shape, lam):
+        return _by_rows(entropy, (lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
         out = 1 - numpy.log(lam)
@@ -331,6 +373,8 @@ def cross_entropy(lam_p, lam_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     lam_p, lam_q, shape = _args(lam_p, lam_q)
+    if _blocks(shape, lam_p, lam_q):
+        return _by_rows(cross_entropy, (lam_p, lam_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q)
         out = -numpy.log(lam_q) + lam_q/lam_p
@@ -354,6 +398,8 @@ def amari_chentsov(lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     lam, shape = _args(lam)
+    if _blocks(shape, lam):
+        return _by_rows(amari_chentsov, (lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
         out = numpy.empty(shape + (1, 1, 1))
@@ -378,6 +424,8 @@ def christoffel(alpha, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, lam, shape = _args(alpha, lam)
+    if _blocks(shape, alpha, lam):
+        return _by_rows(christoffel, (alpha, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam) & numpy.isfinite(alpha)
         out = numpy.empty(shape + (1, 1, 1))
@@ -403,6 +451,8 @@ def scalar_curvature(lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     lam, shape = _args(lam)
+    if _blocks(shape, lam):
+        return _by_rows(scalar_curvature, (lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
         out = 0

@@ -103,6 +103,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -145,6 +171,8 @@ def fisher(alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, beta, shape = _args(alpha, beta)
+    if _blocks(shape, alpha, beta):
+        return _by_rows(fisher, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
         _c0 = -1/beta
@@ -179,6 +207,8 @@ def cramer_rao(alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, beta, shape = _args(alpha, beta)
+    if _blocks(shape, alpha, beta):
+        return _by_rows(cramer_rao, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)
@@ -210,6 +240,8 @@ def jeffreys_prior(alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, beta, shape = _args(alpha, beta)
+    if _blocks(shape, alpha, beta):
+        return _by_rows(jeffreys_prior, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
         out = numpy.sqrt(alpha*_polygamma(1, alpha) - 1)/beta
@@ -236,6 +268,8 @@ def score(x, alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, alpha, beta, shape = _args(x, alpha, beta)
+    if _blocks(shape, x, alpha, beta):
+        return _by_rows(score, (x, alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta) & numpy.isfinite(x)
         out = numpy.empty(shape + (2,))
@@ -265,6 +299,8 @@ def log_density(x, alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, alpha, beta, shape = _args(x, alpha, beta)
+    if _blocks(shape, x, alpha, beta):
+        return _by_rows(log_density, (x, alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta) & numpy.isfinite(x)
         out = alpha*numpy.log(beta) - beta*x + (alpha - 1)*numpy.log(x) - scipy.special.gammaln(alpha)
@@ -323,6 +359,8 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
+    if _blocks(shape, alpha_p, beta_p, alpha_q, beta_q):
+        return _by_rows(kl, (alpha_p, beta_p, alpha_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
         out = -alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(numpy.log(beta_p) - numpy.log(beta_q)) + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
@@ -339,7 +377,7 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
             _t4 = (1/3)*(_t1**2*_t1)/(beta_p**2*beta_p)
             _t5 = (1/4)*((_t1**2)**2)/((beta_p**2)**2)
             _close = _t3 < 1e-06
-            out[_near] = numpy.where(_close, -1/120*_t0**5*_polygamma(4, alpha_p) + (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*_t1**5*alpha_p/beta_p**5 + _t3 + _t4*alpha_p + _t5*alpha_p, out[_near])
+            out[_near] = numpy.where(_close, -1/120*((_t0**2)**2*_t0)*_polygamma(4, alpha_p) + (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*((_t1**2)**2*_t1)*alpha_p/((beta_p**2)**2*beta_p) + _t3 + _t4*alpha_p + _t5*alpha_p, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -362,6 +400,8 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha, alpha_p, beta_p, alpha_q, beta_q)
+    if _blocks(shape, alpha, alpha_p, beta_p, alpha_q, beta_q):
+        return _by_rows(alpha_divergence, (alpha, alpha_p, beta_p, alpha_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q) & numpy.isfinite(alpha)
         _c0 = -alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q
@@ -387,6 +427,8 @@ def entropy(alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, beta, shape = _args(alpha, beta)
+    if _blocks(shape, alpha, beta):
+        return _by_rows(entropy, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
         out = alpha - (alpha - 1)*scipy.special.psi(alpha) - numpy.log(beta) + scipy.special.gammaln(alpha)
@@ -412,6 +454,8 @@ def cross_entropy(alpha_p, beta_p, alpha_q, beta_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
+    if _blocks(shape, alpha_p, beta_p, alpha_q, beta_q):
+        return _by_rows(cross_entropy, (alpha_p, beta_p, alpha_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
         _c0 = alpha_q - 1
@@ -444,6 +488,8 @@ def amari_chentsov(alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, beta, shape = _args(alpha, beta)
+    if _blocks(shape, alpha, beta):
+        return _by_rows(amari_chentsov, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
         _c0 = 1/(beta**2)
@@ -493,6 +539,8 @@ def christoffel(alpha_arg, alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha_arg, alpha, beta, shape = _args(alpha_arg, alpha, beta)
+    if _blocks(shape, alpha_arg, alpha, beta):
+        return _by_rows(christoffel, (alpha_arg, alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta) & numpy.isfinite(alpha_arg)
         _c0 = _polygamma(1, alpha)
@@ -536,6 +584,8 @@ def scalar_curvature(alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, beta, shape = _args(alpha, beta)
+    if _blocks(shape, alpha, beta):
+        return _by_rows(scalar_curvature, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)
@@ -562,6 +612,8 @@ def gaussian_curvature(alpha, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, beta, shape = _args(alpha, beta)
+    if _blocks(shape, alpha, beta):
+        return _by_rows(gaussian_curvature, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)

@@ -61,6 +61,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -99,6 +125,8 @@ def fisher(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(fisher, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = numpy.empty(shape + (1, 1))
@@ -123,6 +151,8 @@ def cramer_rao(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(cramer_rao, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = numpy.empty(shape + (1, 1))
@@ -148,6 +178,8 @@ def jeffreys_prior(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(jeffreys_prior, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = numpy.sqrt(-1/(p - 1))/p
@@ -173,6 +205,8 @@ def score(x, p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, p, shape = _args(x, p)
+    if _blocks(shape, x, p):
+        return _by_rows(score, (x, p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
@@ -201,6 +235,8 @@ def log_density(x, p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, p, shape = _args(x, p)
+    if _blocks(shape, x, p):
+        return _by_rows(log_density, (x, p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(x)
         out = x*numpy.log(1 - p) + numpy.log(p)
@@ -256,6 +292,8 @@ def kl(p_p, p_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p_p, p_q, shape = _args(p_p, p_q)
+    if _blocks(shape, p_p, p_q):
+        return _by_rows(kl, (p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
@@ -300,6 +338,8 @@ def alpha_divergence(alpha, p_p, p_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, p_p, p_q, shape = _args(alpha, p_p, p_q)
+    if _blocks(shape, alpha, p_p, p_q):
+        return _by_rows(alpha_divergence, (alpha, p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
         _c0 = alpha - 1
@@ -327,6 +367,8 @@ def entropy(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(entropy, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         _c0 = p - 1
@@ -352,6 +394,8 @@ def cross_entropy(p_p, p_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p_p, p_q, shape = _args(p_p, p_q)
+    if _blocks(shape, p_p, p_q):
+        return _by_rows(cross_entropy, (p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
         out = -numpy.log(p_q) + (p_p - 1)*numpy.log(1 - p_q)/p_p
@@ -375,6 +419,8 @@ def amari_chentsov(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(amari_chentsov, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = numpy.empty(shape + (1, 1, 1))
@@ -400,6 +446,8 @@ def christoffel(alpha, p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, p, shape = _args(alpha, p)
+    if _blocks(shape, alpha, p):
+        return _by_rows(christoffel, (alpha, p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p) & numpy.isfinite(alpha)
         _c0 = 1/(p)
@@ -426,6 +474,8 @@ def scalar_curvature(p):
         except (ArithmeticError, ValueError, TypeError):
             pass
     p, shape = _args(p)
+    if _blocks(shape, p):
+        return _by_rows(scalar_curvature, (p,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
         out = 0

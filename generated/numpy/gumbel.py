@@ -338,6 +338,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -381,6 +407,8 @@ def fisher(mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, beta, shape = _args(mu, beta)
+    if _blocks(shape, mu, beta):
+        return _by_rows(fisher, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
         _c0 = 1/(beta**2)
@@ -417,6 +445,8 @@ def cramer_rao(mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, beta, shape = _args(mu, beta)
+    if _blocks(shape, mu, beta):
+        return _by_rows(cramer_rao, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
         _c0 = numpy.pi**2
@@ -449,6 +479,8 @@ def jeffreys_prior(mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, beta, shape = _args(mu, beta)
+    if _blocks(shape, mu, beta):
+        return _by_rows(jeffreys_prior, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
         out = (1/6)*numpy.sqrt(6)*numpy.pi/beta**2
@@ -477,6 +509,8 @@ def score(x, mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, beta, shape = _args(x, mu, beta)
+    if _blocks(shape, x, mu, beta):
+        return _by_rows(score, (x, mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta) & numpy.isfinite(x)
         _c0 = 1/(beta)
@@ -509,6 +543,8 @@ def log_density(x, mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, beta, shape = _args(x, mu, beta)
+    if _blocks(shape, x, mu, beta):
+        return _by_rows(log_density, (x, mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta) & numpy.isfinite(x)
         _c0 = 1/(beta)
@@ -611,6 +647,8 @@ def kl(mu_p, beta_p, mu_q, beta_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu_p, beta_p, mu_q, beta_q, shape = _args(mu_p, beta_p, mu_q, beta_q)
+    if _blocks(shape, mu_p, beta_p, mu_q, beta_q):
+        return _by_rows(kl, (mu_p, beta_p, mu_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
         _c0 = 1/(beta_q)
@@ -637,7 +675,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
             _t12 = _t11*_t2
             _t13 = _t1*_t4
             _t14 = 1/(beta_p**2*beta_p)
-            _t15 = _t1**5
+            _t15 = ((_t1**2)**2*_t1)
             _t16 = (1/120)*_t14
             _t17 = ((_t1**2)**2)
             _t18 = ((_t4**2)**2)
@@ -669,7 +707,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
             _t44 = 2*_t0
             _t45 = (1/24)*_t37
             _close = _t0*(_t12 - _t13 + numpy.euler_gamma*_t13 + _t3 + _t6 - _t7 + _t9) < 1e-06
-            out[_near] = numpy.where(_close, _t0*(-2/3*_t0*_t1*_t21 + (1/6)*numpy.euler_gamma*_t0*_t1*_t21 + (1/24)*_t0*_t10*_t17*_t8 + (1/2)*_t0*_t10*_t17 + (1/24)*_t0*_t10*_t2*_t5 + (1/12)*numpy.euler_gamma*_t0*_t10*_t20*_t4 - 1/3*_t0*_t10*_t38 + (1/3)*numpy.euler_gamma*_t0*_t17*_t28 + (1/24)*_t0*_t17*_t33 + (1/160)*_t0*_t17*_t34 + 3*_t0*_t17*_t8 + (3/4)*_t0*_t17 + (1/24)*_t0*_t18 + (1/4)*_t0*_t2*_t5*_t8 + 3*_t0*_t2*_t5 + (1/3)*_t0*_t20*_t28*_t4 + (1/6)*_t0*_t20*_t31*_t4 + 6*numpy.euler_gamma*_t0*_t20*_t4 - 3*_t0*_t38 - _t1*_t14*_t18*_t40 + (5/24)*_t1*_t14*_t18 + (3/2)*_t1*_t19*_t5 - numpy.euler_gamma*_t1*_t19*_t6 + numpy.euler_gamma*_t1*_t4 + (5/24)*_t10*_t14*_t15*_t8 + (5/6)*_t10*_t14*_t15 + (5/12)*numpy.euler_gamma*_t10*_t14*_t17*_t4 + (5/24)*_t10*_t14*_t20*_t5 + (1/4)*_t10*_t19*_t20 + (1/12)*_t10*_t2 - 1/3*numpy.euler_gamma*_t10*_t25 - 1/36*_t10*_t29 - _t10*_t40*_t43 - _t10*_t45*_t8 - _t11*_t27 - _t12*_t39 - _t13 + (5/3)*numpy.euler_gamma*_t14*_t15*_t28 + (5/24)*_t14*_t15*_t33 + (1/32)*_t14*_t15*_t34 + 5*_t14*_t15*_t8 + (4/5)*_t14*_t15 + (5/3)*_t14*_t17*_t28*_t4 + (5/6)*_t14*_t17*_t31*_t4 + 10*numpy.euler_gamma*_t14*_t17*_t4 + (5/6)*numpy.euler_gamma*_t14*_t2*_t21 + (5/4)*_t14*_t20*_t5*_t8 + 5*_t14*_t20*_t5 - numpy.euler_gamma**5*_t15*_t16 - _t16*_t4**5 + 3*numpy.euler_gamma*_t19*_t2*_t4 + (3/2)*_t19*_t20*_t8 + (2/3)*_t19*_t20 - 2*_t2*_t39 + (1/2)*_t2*_t8 + (1/2)*_t2 - _t20*_t22*_t31 - _t21*_t22 - 1/5*_t23*1.03692775514337 - _t24*_t35 - _t24*_t36 - 4*_t24 - 4/3*_t25*_t28 - 2/3*_t25*_t31 - 3*numpy.euler_gamma*_t25 - _t26*_t30 - 2*_t27 - 1/6*_t28*_t43 - 1/6*_t29*_t8 - 10/3*_t29 - numpy.euler_gamma*_t30*_t37 - 1/12*_t31*_t43 - _t32*_t41 - 5/3*_t32 - _t33*_t45 - _t35*_t37 - _t36*_t37 - 5*_t37*_t8 - 4*_t37 - _t38*_t44*_t8 - _t39*_t9 - _t41*_t42 - 1/12*_t42*_t8 - 5/3*_t42 - 5*numpy.euler_gamma*_t43 - _t44*_t5*_t7 + (1/2)*_t5 - _t7), out[_near])
+            out[_near] = numpy.where(_close, _t0*(-2/3*_t0*_t1*_t21 + (1/6)*numpy.euler_gamma*_t0*_t1*_t21 + (1/24)*_t0*_t10*_t17*_t8 + (1/2)*_t0*_t10*_t17 + (1/24)*_t0*_t10*_t2*_t5 + (1/12)*numpy.euler_gamma*_t0*_t10*_t20*_t4 - 1/3*_t0*_t10*_t38 + (1/3)*numpy.euler_gamma*_t0*_t17*_t28 + (1/24)*_t0*_t17*_t33 + (1/160)*_t0*_t17*_t34 + 3*_t0*_t17*_t8 + (3/4)*_t0*_t17 + (1/24)*_t0*_t18 + (1/4)*_t0*_t2*_t5*_t8 + 3*_t0*_t2*_t5 + (1/3)*_t0*_t20*_t28*_t4 + (1/6)*_t0*_t20*_t31*_t4 + 6*numpy.euler_gamma*_t0*_t20*_t4 - 3*_t0*_t38 - _t1*_t14*_t18*_t40 + (5/24)*_t1*_t14*_t18 + (3/2)*_t1*_t19*_t5 - numpy.euler_gamma*_t1*_t19*_t6 + numpy.euler_gamma*_t1*_t4 + (5/24)*_t10*_t14*_t15*_t8 + (5/6)*_t10*_t14*_t15 + (5/12)*numpy.euler_gamma*_t10*_t14*_t17*_t4 + (5/24)*_t10*_t14*_t20*_t5 + (1/4)*_t10*_t19*_t20 + (1/12)*_t10*_t2 - 1/3*numpy.euler_gamma*_t10*_t25 - 1/36*_t10*_t29 - _t10*_t40*_t43 - _t10*_t45*_t8 - _t11*_t27 - _t12*_t39 - _t13 + (5/3)*numpy.euler_gamma*_t14*_t15*_t28 + (5/24)*_t14*_t15*_t33 + (1/32)*_t14*_t15*_t34 + 5*_t14*_t15*_t8 + (4/5)*_t14*_t15 + (5/3)*_t14*_t17*_t28*_t4 + (5/6)*_t14*_t17*_t31*_t4 + 10*numpy.euler_gamma*_t14*_t17*_t4 + (5/6)*numpy.euler_gamma*_t14*_t2*_t21 + (5/4)*_t14*_t20*_t5*_t8 + 5*_t14*_t20*_t5 - ((numpy.euler_gamma**2)**2*numpy.euler_gamma)*_t15*_t16 - _t16*((_t4**2)**2*_t4) + 3*numpy.euler_gamma*_t19*_t2*_t4 + (3/2)*_t19*_t20*_t8 + (2/3)*_t19*_t20 - 2*_t2*_t39 + (1/2)*_t2*_t8 + (1/2)*_t2 - _t20*_t22*_t31 - _t21*_t22 - 1/5*_t23*1.03692775514337 - _t24*_t35 - _t24*_t36 - 4*_t24 - 4/3*_t25*_t28 - 2/3*_t25*_t31 - 3*numpy.euler_gamma*_t25 - _t26*_t30 - 2*_t27 - 1/6*_t28*_t43 - 1/6*_t29*_t8 - 10/3*_t29 - numpy.euler_gamma*_t30*_t37 - 1/12*_t31*_t43 - _t32*_t41 - 5/3*_t32 - _t33*_t45 - _t35*_t37 - _t36*_t37 - 5*_t37*_t8 - 4*_t37 - _t38*_t44*_t8 - _t39*_t9 - _t41*_t42 - 1/12*_t42*_t8 - 5/3*_t42 - 5*numpy.euler_gamma*_t43 - _t44*_t5*_t7 + (1/2)*_t5 - _t7), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -720,6 +758,8 @@ def entropy(mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, beta, shape = _args(mu, beta)
+    if _blocks(shape, mu, beta):
+        return _by_rows(entropy, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
         out = numpy.log(beta) + numpy.euler_gamma + 1
@@ -745,6 +785,8 @@ def cross_entropy(mu_p, beta_p, mu_q, beta_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu_p, beta_p, mu_q, beta_q, shape = _args(mu_p, beta_p, mu_q, beta_q)
+    if _blocks(shape, mu_p, beta_p, mu_q, beta_q):
+        return _by_rows(cross_entropy, (mu_p, beta_p, mu_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
         _c0 = 1/(beta_q)
@@ -782,6 +824,8 @@ def amari_chentsov(mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, beta, shape = _args(mu, beta)
+    if _blocks(shape, mu, beta):
+        return _by_rows(amari_chentsov, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
         _c0 = 1/(beta**2*beta)
@@ -846,6 +890,8 @@ def christoffel(alpha, mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu, beta, shape = _args(alpha, mu, beta)
+    if _blocks(shape, alpha, mu, beta):
+        return _by_rows(christoffel, (alpha, mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta) & numpy.isfinite(alpha)
         _c0 = 1/(beta)
@@ -898,6 +944,8 @@ def scalar_curvature(mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, beta, shape = _args(mu, beta)
+    if _blocks(shape, mu, beta):
+        return _by_rows(scalar_curvature, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
         out = -12/numpy.pi**2
@@ -922,6 +970,8 @@ def gaussian_curvature(mu, beta):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, beta, shape = _args(mu, beta)
+    if _blocks(shape, mu, beta):
+        return _by_rows(gaussian_curvature, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, beta)
         out = -6/numpy.pi**2

@@ -62,6 +62,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -100,6 +126,8 @@ def fisher(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(fisher, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.empty(shape + (1, 1))
@@ -124,6 +152,8 @@ def cramer_rao(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(cramer_rao, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.empty(shape + (1, 1))
@@ -149,6 +179,8 @@ def jeffreys_prior(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(jeffreys_prior, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.sqrt(2)/sigma
@@ -174,6 +206,8 @@ def score(x, sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, sigma, shape = _args(x, sigma)
+    if _blocks(shape, x, sigma):
+        return _by_rows(score, (x, sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
@@ -202,6 +236,8 @@ def log_density(x, sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, sigma, shape = _args(x, sigma)
+    if _blocks(shape, x, sigma):
+        return _by_rows(log_density, (x, sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(x)
         out = -numpy.log(sigma) + (1/2)*numpy.log(2/numpy.pi) - 1/2*x**2/sigma**2
@@ -249,6 +285,8 @@ def kl(sigma_p, sigma_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
+    if _blocks(shape, sigma_p, sigma_q):
+        return _by_rows(kl, (sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
         out = (1/2)*sigma_p**2/sigma_q**2 + numpy.log(sigma_q/sigma_p) - 1/2
@@ -285,6 +323,8 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, sigma_p, sigma_q, shape = _args(alpha, sigma_p, sigma_q)
+    if _blocks(shape, alpha, sigma_p, sigma_q):
+        return _by_rows(alpha_divergence, (alpha, sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
         _c0 = 1/(sigma_p**2)
@@ -311,6 +351,8 @@ def entropy(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(entropy, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.log(sigma) - 1/2*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
@@ -335,6 +377,8 @@ def cross_entropy(sigma_p, sigma_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
+    if _blocks(shape, sigma_p, sigma_q):
+        return _by_rows(cross_entropy, (sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
         out = (1/2)*sigma_p**2/sigma_q**2 + numpy.log(sigma_q) - 1/2*numpy.log(2) + (1/2)*numpy.log(numpy.pi)
@@ -358,6 +402,8 @@ def amari_chentsov(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(amari_chentsov, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.empty(shape + (1, 1, 1))
@@ -382,6 +428,8 @@ def christoffel(alpha, sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, sigma, shape = _args(alpha, sigma)
+    if _blocks(shape, alpha, sigma):
+        return _by_rows(christoffel, (alpha, sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(alpha)
         out = numpy.empty(shape + (1, 1, 1))
@@ -407,6 +455,8 @@ def scalar_curvature(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(scalar_curvature, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = 0

@@ -59,6 +59,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -100,6 +126,8 @@ def fisher(mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, lam, shape = _args(mu, lam)
+    if _blocks(shape, mu, lam):
+        return _by_rows(fisher, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
         out = numpy.empty(shape + (2, 2))
@@ -130,6 +158,8 @@ def cramer_rao(mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, lam, shape = _args(mu, lam)
+    if _blocks(shape, mu, lam):
+        return _by_rows(cramer_rao, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
         out = numpy.empty(shape + (2, 2))
@@ -158,6 +188,8 @@ def jeffreys_prior(mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, lam, shape = _args(mu, lam)
+    if _blocks(shape, mu, lam):
+        return _by_rows(jeffreys_prior, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
         out = (1/2)*numpy.sqrt(2)/(numpy.sqrt(lam)*mu**(3/2))
@@ -186,6 +218,8 @@ def score(x, mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, lam, shape = _args(x, mu, lam)
+    if _blocks(shape, x, mu, lam):
+        return _by_rows(score, (x, mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam) & numpy.isfinite(x)
         _c0 = mu - x
@@ -217,6 +251,8 @@ def log_density(x, mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, lam, shape = _args(x, mu, lam)
+    if _blocks(shape, x, mu, lam):
+        return _by_rows(log_density, (x, mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam) & numpy.isfinite(x)
         out = (1/2)*(-lam*(mu - x)**2/(mu**2*x) + numpy.log((1/2)*lam/(numpy.pi*(x**2*x))))
@@ -277,6 +313,8 @@ def kl(mu_p, lam_p, mu_q, lam_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu_p, lam_p, mu_q, lam_q, shape = _args(mu_p, lam_p, mu_q, lam_q)
+    if _blocks(shape, mu_p, lam_p, mu_q, lam_q):
+        return _by_rows(kl, (mu_p, lam_p, mu_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
         _c0 = (1/2)*lam_q
@@ -293,10 +331,10 @@ def kl(mu_p, lam_p, mu_q, lam_q):
             _t3 = mu_p - mu_q
             _t4 = _t3**2/(mu_p**2*mu_p)
             _t5 = (_t3**2*_t3)/((mu_p**2)**2)
-            _t6 = (3/2)*((_t3**2)**2)/mu_p**5
+            _t6 = (3/2)*((_t3**2)**2)/((mu_p**2)**2*mu_p)
             _t7 = (1/2)*_t4
             _close = (1/4)*_t1 + (1/4)*_t2*_t4 < 1e-06
-            out[_near] = numpy.where(_close, (1/10)*_t0**5/lam_p**5 + (1/8)*((_t0**2)**2)/((lam_p**2)**2) + (1/6)*(_t0**2*_t0)/(lam_p**2*lam_p) - _t0*_t5 - _t0*_t6 - _t0*_t7 + (1/4)*_t1 + _t2*_t3**5/mu_p**6 + _t5*lam_p + _t6*lam_p + _t7*lam_p, out[_near])
+            out[_near] = numpy.where(_close, (1/10)*((_t0**2)**2*_t0)/((lam_p**2)**2*lam_p) + (1/8)*((_t0**2)**2)/((lam_p**2)**2) + (1/6)*(_t0**2*_t0)/(lam_p**2*lam_p) - _t0*_t5 - _t0*_t6 - _t0*_t7 + (1/4)*_t1 + _t2*((_t3**2)**2*_t3)/((mu_p**2*mu_p)**2) + _t5*lam_p + _t6*lam_p + _t7*lam_p, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -327,6 +365,8 @@ def alpha_divergence(alpha, mu_p, lam_p, mu_q, lam_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu_p, lam_p, mu_q, lam_q, shape = _args(alpha, mu_p, lam_p, mu_q, lam_q)
+    if _blocks(shape, alpha, mu_p, lam_p, mu_q, lam_q):
+        return _by_rows(alpha_divergence, (alpha, mu_p, lam_p, mu_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q) & numpy.isfinite(alpha)
         _c0 = alpha*lam_q
@@ -361,6 +401,8 @@ def entropy(mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, lam, shape = _args(mu, lam)
+    if _blocks(shape, mu, lam):
+        return _by_rows(entropy, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
         _c0 = 2*lam/mu
@@ -389,6 +431,8 @@ def cross_entropy(mu_p, lam_p, mu_q, lam_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu_p, lam_p, mu_q, lam_q, shape = _args(mu_p, lam_p, mu_q, lam_q)
+    if _blocks(shape, mu_p, lam_p, mu_q, lam_q):
+        return _by_rows(cross_entropy, (mu_p, lam_p, mu_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
         _c0 = (1/2)*lam_q
@@ -423,6 +467,8 @@ def amari_chentsov(mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, lam, shape = _args(mu, lam)
+    if _blocks(shape, mu, lam):
+        return _by_rows(amari_chentsov, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
         _c0 = -1/(mu**2*mu)
@@ -466,6 +512,8 @@ def christoffel(alpha, mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu, lam, shape = _args(alpha, mu, lam)
+    if _blocks(shape, alpha, mu, lam):
+        return _by_rows(christoffel, (alpha, mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam) & numpy.isfinite(alpha)
         _c0 = alpha + 1
@@ -502,6 +550,8 @@ def scalar_curvature(mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, lam, shape = _args(mu, lam)
+    if _blocks(shape, mu, lam):
+        return _by_rows(scalar_curvature, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
         out = -1
@@ -526,6 +576,8 @@ def gaussian_curvature(mu, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, lam, shape = _args(mu, lam)
+    if _blocks(shape, mu, lam):
+        return _by_rows(gaussian_curvature, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, lam)
         out = -1/2

@@ -65,6 +65,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -107,6 +133,8 @@ def fisher(mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, b, shape = _args(mu, b)
+    if _blocks(shape, mu, b):
+        return _by_rows(fisher, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
         _c0 = 1/(b**2)
@@ -139,6 +167,8 @@ def cramer_rao(mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, b, shape = _args(mu, b)
+    if _blocks(shape, mu, b):
+        return _by_rows(cramer_rao, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
         _c0 = b**2
@@ -168,6 +198,8 @@ def jeffreys_prior(mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, b, shape = _args(mu, b)
+    if _blocks(shape, mu, b):
+        return _by_rows(jeffreys_prior, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
         out = 1/(b**2)
@@ -194,6 +226,8 @@ def score(x, mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, b, shape = _args(x, mu, b)
+    if _blocks(shape, x, mu, b):
+        return _by_rows(score, (x, mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b) & numpy.isfinite(x)
         _c0 = 1/(b)
@@ -222,6 +256,8 @@ def log_density(x, mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, b, shape = _args(x, mu, b)
+    if _blocks(shape, x, mu, b):
+        return _by_rows(log_density, (x, mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b) & numpy.isfinite(x)
         out = -numpy.log(2*b) - abs(mu - x)/b
@@ -273,6 +309,8 @@ def kl(mu_p, b_p, mu_q, b_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu_p, b_p, mu_q, b_q, shape = _args(mu_p, b_p, mu_q, b_q)
+    if _blocks(shape, mu_p, b_p, mu_q, b_q):
+        return _by_rows(kl, (mu_p, b_p, mu_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
         _c0 = 1/(b_p)
@@ -324,6 +362,8 @@ def alpha_divergence(alpha, mu_p, b_p, mu_q, b_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu_p, b_p, mu_q, b_q, shape = _args(alpha, mu_p, b_p, mu_q, b_q)
+    if _blocks(shape, alpha, mu_p, b_p, mu_q, b_q):
+        return _by_rows(alpha_divergence, (alpha, mu_p, b_p, mu_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q) & numpy.isfinite(alpha)
         _c0 = 1/(b_q)
@@ -372,6 +412,8 @@ def entropy(mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, b, shape = _args(mu, b)
+    if _blocks(shape, mu, b):
+        return _by_rows(entropy, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
         out = numpy.log(2*b) + 1
@@ -398,6 +440,8 @@ def cross_entropy(mu_p, b_p, mu_q, b_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu_p, b_p, mu_q, b_q, shape = _args(mu_p, b_p, mu_q, b_q)
+    if _blocks(shape, mu_p, b_p, mu_q, b_q):
+        return _by_rows(cross_entropy, (mu_p, b_p, mu_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
         _c0 = 1/(b_q)
@@ -430,6 +474,8 @@ def amari_chentsov(mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, b, shape = _args(mu, b)
+    if _blocks(shape, mu, b):
+        return _by_rows(amari_chentsov, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
         out = numpy.empty(shape + (2, 2, 2))
@@ -462,6 +508,8 @@ def scalar_curvature(mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, b, shape = _args(mu, b)
+    if _blocks(shape, mu, b):
+        return _by_rows(scalar_curvature, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
         out = -2
@@ -486,6 +534,8 @@ def gaussian_curvature(mu, b):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, b, shape = _args(mu, b)
+    if _blocks(shape, mu, b):
+        return _by_rows(gaussian_curvature, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, b)
         out = -1

@@ -337,6 +337,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -379,6 +405,8 @@ def fisher(mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, s, shape = _args(mu, s)
+    if _blocks(shape, mu, s):
+        return _by_rows(fisher, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
         _c0 = 1/(s**2)
@@ -411,6 +439,8 @@ def cramer_rao(mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, s, shape = _args(mu, s)
+    if _blocks(shape, mu, s):
+        return _by_rows(cramer_rao, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
         _c0 = s**2
@@ -440,6 +470,8 @@ def jeffreys_prior(mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, s, shape = _args(mu, s)
+    if _blocks(shape, mu, s):
+        return _by_rows(jeffreys_prior, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
         out = (1/9)*numpy.sqrt(3)*numpy.sqrt(3 + numpy.pi**2)/s**2
@@ -469,6 +501,8 @@ def score(x, mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, s, shape = _args(x, mu, s)
+    if _blocks(shape, x, mu, s):
+        return _by_rows(score, (x, mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s) & numpy.isfinite(x)
         _c0 = 1/(s)
@@ -502,6 +536,8 @@ def log_density(x, mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, s, shape = _args(x, mu, s)
+    if _blocks(shape, x, mu, s):
+        return _by_rows(log_density, (x, mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s) & numpy.isfinite(x)
         _c0 = 1/(s)
@@ -608,6 +644,8 @@ def entropy(mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, s, shape = _args(mu, s)
+    if _blocks(shape, mu, s):
+        return _by_rows(entropy, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
         out = numpy.log(s) + 2
@@ -666,6 +704,8 @@ def amari_chentsov(mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, s, shape = _args(mu, s)
+    if _blocks(shape, mu, s):
+        return _by_rows(amari_chentsov, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
         _c0 = (1/3)/(s**2*s)
@@ -711,6 +751,8 @@ def christoffel(alpha, mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu, s, shape = _args(alpha, mu, s)
+    if _blocks(shape, alpha, mu, s):
+        return _by_rows(christoffel, (alpha, mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s) & numpy.isfinite(alpha)
         _c0 = 1/(s)
@@ -749,6 +791,8 @@ def scalar_curvature(mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, s, shape = _args(mu, s)
+    if _blocks(shape, mu, s):
+        return _by_rows(scalar_curvature, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
         out = -18/(3 + numpy.pi**2)
@@ -773,6 +817,8 @@ def gaussian_curvature(mu, s):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, s, shape = _args(mu, s)
+    if _blocks(shape, mu, s):
+        return _by_rows(gaussian_curvature, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, s)
         out = -9/(3 + numpy.pi**2)

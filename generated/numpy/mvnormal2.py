@@ -61,6 +61,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -134,6 +160,8 @@ def fisher(mu1, mu2, s11, s12, s22):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
+    if _blocks(shape, mu1, mu2, s11, s12, s22):
+        return _by_rows(fisher, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = s11*s22
@@ -222,6 +250,8 @@ def cramer_rao(mu1, mu2, s11, s12, s22):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
+    if _blocks(shape, mu1, mu2, s11, s12, s22):
+        return _by_rows(cramer_rao, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = 2*s12
@@ -276,6 +306,8 @@ def jeffreys_prior(mu1, mu2, s11, s12, s22):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
+    if _blocks(shape, mu1, mu2, s11, s12, s22):
+        return _by_rows(jeffreys_prior, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
         out = (1/2)/(s11*s22 - s12**2)**2
@@ -435,6 +467,8 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
+    if _blocks(shape, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
+        return _by_rows(kl, (mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
         _c0 = s11_q*s22_q
@@ -486,6 +520,8 @@ def alpha_divergence(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
+    if _blocks(shape, alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
+        return _by_rows(alpha_divergence, (alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
@@ -531,6 +567,8 @@ def entropy(mu1, mu2, s11, s12, s22):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
+    if _blocks(shape, mu1, mu2, s11, s12, s22):
+        return _by_rows(entropy, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
         out = (1/2)*numpy.log(s11*s22 - s12**2) + 1 + numpy.log(2*numpy.pi)
@@ -559,6 +597,8 @@ def cross_entropy(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q,
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q, shape = _args(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q)
+    if _blocks(shape, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
+        return _by_rows(cross_entropy, (mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
         _c0 = s11_q*s22_q - s12_q**2
@@ -741,6 +781,8 @@ def amari_chentsov(mu1, mu2, s11, s12, s22):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
+    if _blocks(shape, mu1, mu2, s11, s12, s22):
+        return _by_rows(amari_chentsov, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = s22**2
@@ -1081,6 +1123,8 @@ def christoffel(alpha, mu1, mu2, s11, s12, s22):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu1, mu2, s11, s12, s22, shape = _args(alpha, mu1, mu2, s11, s12, s22)
+    if _blocks(shape, alpha, mu1, mu2, s11, s12, s22):
+        return _by_rows(christoffel, (alpha, mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22) & numpy.isfinite(alpha)
         _c0 = s11*s22
@@ -1103,7 +1147,7 @@ def christoffel(alpha, mu1, mu2, s11, s12, s22):
         _c17 = _c15*_c3
         _c18 = _c13*s11
         _c19 = _c11*_c4 + _c11*_c5*_c6 - _c11*_c9 - alpha
-        _c20 = 1/((3*_c0*_c4 - 3*_c1*_c7 + (s11**2*s11)*(s22**2*s22) - s12**6))
+        _c20 = 1/((3*_c0*_c4 - 3*_c1*_c7 + (s11**2*s11)*(s22**2*s22) - ((s12**2*s12)**2)))
         _c21 = _c10*alpha
         _c22 = _c10 + _c21
         _c23 = -_c20*_c22
@@ -1267,6 +1311,8 @@ def scalar_curvature(mu1, mu2, s11, s12, s22):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
+    if _blocks(shape, mu1, mu2, s11, s12, s22):
+        return _by_rows(scalar_curvature, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu1, mu2, s11, s12, s22)
         out = -9/2

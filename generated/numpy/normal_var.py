@@ -58,6 +58,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -99,6 +125,8 @@ def fisher(mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, v, shape = _args(mu, v)
+    if _blocks(shape, mu, v):
+        return _by_rows(fisher, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
         out = numpy.empty(shape + (2, 2))
@@ -129,6 +157,8 @@ def cramer_rao(mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, v, shape = _args(mu, v)
+    if _blocks(shape, mu, v):
+        return _by_rows(cramer_rao, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
         out = numpy.empty(shape + (2, 2))
@@ -157,6 +187,8 @@ def jeffreys_prior(mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, v, shape = _args(mu, v)
+    if _blocks(shape, mu, v):
+        return _by_rows(jeffreys_prior, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
         out = (1/2)*numpy.sqrt(2)/v**(3/2)
@@ -183,6 +215,8 @@ def score(x, mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, v, shape = _args(x, mu, v)
+    if _blocks(shape, x, mu, v):
+        return _by_rows(score, (x, mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v) & numpy.isfinite(x)
         _c0 = 1/(v)
@@ -211,6 +245,8 @@ def log_density(x, mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, mu, v, shape = _args(x, mu, v)
+    if _blocks(shape, x, mu, v):
+        return _by_rows(log_density, (x, mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v) & numpy.isfinite(x)
         out = -1/2*(numpy.log(2*numpy.pi*v) + (mu - x)**2/v)
@@ -270,6 +306,8 @@ def kl(mu_p, v_p, mu_q, v_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu_p, v_p, mu_q, v_q, shape = _args(mu_p, v_p, mu_q, v_q)
+    if _blocks(shape, mu_p, v_p, mu_q, v_q):
+        return _by_rows(kl, (mu_p, v_p, mu_q, v_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
         out = (1/2)*(-numpy.log(v_p) + numpy.log(v_q) - 1 + (v_p + (mu_p - mu_q)**2)/v_q)
@@ -289,7 +327,7 @@ def kl(mu_p, v_p, mu_q, v_q):
             _t7 = 1/(v_p**2)
             _t8 = (_t2**2*_t2)
             _close = (1/4)*_t0*(2*_t1 + _t4) < 1e-06
-            out[_near] = numpy.where(_close, (1/120)*_t0*(_t0*_t2*_t5 + 48*_t2**5/((v_p**2)**2) + 45*((_t2**2)**2)*_t6 + _t3*_t5*_t7 + 30*_t4 + _t5*_t6*_t8 + _t5 + 40*_t7*_t8), out[_near])
+            out[_near] = numpy.where(_close, (1/120)*_t0*(_t0*_t2*_t5 + 48*((_t2**2)**2*_t2)/((v_p**2)**2) + 45*((_t2**2)**2)*_t6 + _t3*_t5*_t7 + 30*_t4 + _t5*_t6*_t8 + _t5 + 40*_t7*_t8), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -315,6 +353,8 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu_p, v_p, mu_q, v_q, shape = _args(alpha, mu_p, v_p, mu_q, v_q)
+    if _blocks(shape, alpha, mu_p, v_p, mu_q, v_q):
+        return _by_rows(alpha_divergence, (alpha, mu_p, v_p, mu_q, v_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q) & numpy.isfinite(alpha)
         _c0 = 1/(v_p)
@@ -343,6 +383,8 @@ def entropy(mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, v, shape = _args(mu, v)
+    if _blocks(shape, mu, v):
+        return _by_rows(entropy, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
         out = (1/2)*(numpy.log(v) + numpy.log(2) + 1 + numpy.log(numpy.pi))
@@ -367,6 +409,8 @@ def cross_entropy(mu_p, v_p, mu_q, v_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu_p, v_p, mu_q, v_q, shape = _args(mu_p, v_p, mu_q, v_q)
+    if _blocks(shape, mu_p, v_p, mu_q, v_q):
+        return _by_rows(cross_entropy, (mu_p, v_p, mu_q, v_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
         out = (1/2)*(numpy.log(v_q) + numpy.log(2) + numpy.log(numpy.pi) + (v_p + (mu_p - mu_q)**2)/v_q)
@@ -398,6 +442,8 @@ def amari_chentsov(mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, v, shape = _args(mu, v)
+    if _blocks(shape, mu, v):
+        return _by_rows(amari_chentsov, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
         _c0 = 1/(v**2)
@@ -439,6 +485,8 @@ def christoffel(alpha, mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu, v, shape = _args(alpha, mu, v)
+    if _blocks(shape, alpha, mu, v):
+        return _by_rows(christoffel, (alpha, mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v) & numpy.isfinite(alpha)
         _c0 = (alpha + 1)/v
@@ -473,6 +521,8 @@ def scalar_curvature(mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, v, shape = _args(mu, v)
+    if _blocks(shape, mu, v):
+        return _by_rows(scalar_curvature, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
         out = -1
@@ -497,6 +547,8 @@ def gaussian_curvature(mu, v):
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, v, shape = _args(mu, v)
+    if _blocks(shape, mu, v):
+        return _by_rows(gaussian_curvature, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu, v)
         out = -1/2

@@ -62,6 +62,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -100,6 +126,8 @@ def fisher(alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, shape = _args(alpha)
+    if _blocks(shape, alpha):
+        return _by_rows(fisher, (alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
         out = numpy.empty(shape + (1, 1))
@@ -124,6 +152,8 @@ def cramer_rao(alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, shape = _args(alpha)
+    if _blocks(shape, alpha):
+        return _by_rows(cramer_rao, (alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
         out = numpy.empty(shape + (1, 1))
@@ -149,6 +179,8 @@ def jeffreys_prior(alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, shape = _args(alpha)
+    if _blocks(shape, alpha):
+        return _by_rows(jeffreys_prior, (alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
         out = 1/(alpha)
@@ -174,6 +206,8 @@ def score(x, alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, alpha, shape = _args(x, alpha)
+    if _blocks(shape, x, alpha):
+        return _by_rows(score, (x, alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
@@ -202,6 +236,8 @@ def log_density(x, alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, alpha, shape = _args(x, alpha)
+    if _blocks(shape, x, alpha):
+        return _by_rows(log_density, (x, alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha) & numpy.isfinite(x)
         out = -(alpha + 1)*numpy.log(x) + numpy.log(alpha)
@@ -249,6 +285,8 @@ def kl(alpha_p, alpha_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha_p, alpha_q, shape = _args(alpha_p, alpha_q)
+    if _blocks(shape, alpha_p, alpha_q):
+        return _by_rows(kl, (alpha_p, alpha_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
         out = numpy.log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p
@@ -283,6 +321,8 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, alpha_p, alpha_q, shape = _args(alpha, alpha_p, alpha_q)
+    if _blocks(shape, alpha, alpha_p, alpha_q):
+        return _by_rows(alpha_divergence, (alpha, alpha_p, alpha_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p) & _in_domain(alpha_q) & numpy.isfinite(alpha)
         out = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(alpha_p) + (1/2)*(alpha + 1)*numpy.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1)
@@ -307,6 +347,8 @@ def entropy(alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, shape = _args(alpha)
+    if _blocks(shape, alpha):
+        return _by_rows(entropy, (alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
         out = -numpy.log(alpha) + 1 + 1/(alpha)
@@ -331,6 +373,8 @@ def cross_entropy(alpha_p, alpha_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha_p, alpha_q, shape = _args(alpha_p, alpha_q)
+    if _blocks(shape, alpha_p, alpha_q):
+        return _by_rows(cross_entropy, (alpha_p, alpha_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
         out = -numpy.log(alpha_q) + (alpha_q + 1)/alpha_p
@@ -354,6 +398,8 @@ def amari_chentsov(alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, shape = _args(alpha)
+    if _blocks(shape, alpha):
+        return _by_rows(amari_chentsov, (alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
         out = numpy.empty(shape + (1, 1, 1))
@@ -378,6 +424,8 @@ def christoffel(alpha_arg, alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha_arg, alpha, shape = _args(alpha_arg, alpha)
+    if _blocks(shape, alpha_arg, alpha):
+        return _by_rows(christoffel, (alpha_arg, alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha) & numpy.isfinite(alpha_arg)
         out = numpy.empty(shape + (1, 1, 1))
@@ -403,6 +451,8 @@ def scalar_curvature(alpha):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, shape = _args(alpha)
+    if _blocks(shape, alpha):
+        return _by_rows(scalar_curvature, (alpha,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(alpha)
         out = 0

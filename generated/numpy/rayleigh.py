@@ -61,6 +61,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -99,6 +125,8 @@ def fisher(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(fisher, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.empty(shape + (1, 1))
@@ -123,6 +151,8 @@ def cramer_rao(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(cramer_rao, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.empty(shape + (1, 1))
@@ -148,6 +178,8 @@ def jeffreys_prior(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(jeffreys_prior, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = 2/sigma
@@ -173,6 +205,8 @@ def score(x, sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, sigma, shape = _args(x, sigma)
+    if _blocks(shape, x, sigma):
+        return _by_rows(score, (x, sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
@@ -201,6 +235,8 @@ def log_density(x, sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, sigma, shape = _args(x, sigma)
+    if _blocks(shape, x, sigma):
+        return _by_rows(log_density, (x, sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(x)
         out = -2*numpy.log(sigma) + numpy.log(x) - 1/2*x**2/sigma**2
@@ -250,6 +286,8 @@ def kl(sigma_p, sigma_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
+    if _blocks(shape, sigma_p, sigma_q):
+        return _by_rows(kl, (sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
         _c0 = sigma_p**2
@@ -288,6 +326,8 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, sigma_p, sigma_q, shape = _args(alpha, sigma_p, sigma_q)
+    if _blocks(shape, alpha, sigma_p, sigma_q):
+        return _by_rows(alpha_divergence, (alpha, sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
@@ -314,6 +354,8 @@ def entropy(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(entropy, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.log(sigma) - 1/2*numpy.log(2) + (1/2)*numpy.euler_gamma + 1
@@ -339,6 +381,8 @@ def cross_entropy(sigma_p, sigma_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma_p, sigma_q, shape = _args(sigma_p, sigma_q)
+    if _blocks(shape, sigma_p, sigma_q):
+        return _by_rows(cross_entropy, (sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
         _c0 = sigma_p**2
@@ -363,6 +407,8 @@ def amari_chentsov(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(amari_chentsov, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = numpy.empty(shape + (1, 1, 1))
@@ -387,6 +433,8 @@ def christoffel(alpha, sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, sigma, shape = _args(alpha, sigma)
+    if _blocks(shape, alpha, sigma):
+        return _by_rows(christoffel, (alpha, sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma) & numpy.isfinite(alpha)
         out = numpy.empty(shape + (1, 1, 1))
@@ -412,6 +460,8 @@ def scalar_curvature(sigma):
         except (ArithmeticError, ValueError, TypeError):
             pass
     sigma, shape = _args(sigma)
+    if _blocks(shape, sigma):
+        return _by_rows(scalar_curvature, (sigma,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(sigma)
         out = 0

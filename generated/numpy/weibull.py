@@ -338,6 +338,32 @@ def _args(*args):
     return arrays + [numpy.broadcast_shapes(*[a.shape for a in arrays])]
 
 
+_BLOCK = 1 << 16
+"""Points per block of a large call (see _by_rows)."""
+
+
+def _blocks(shape, *arrays):
+    """Whether a call on arrays of ``shape`` goes block by block: more than two blocks of
+    points, every argument of that one shape (broadcasting calls go whole)."""
+    return len(shape) > 0 and math.prod(shape) > 2 * _BLOCK and \
+        all(a.shape == shape for a in arrays)
+
+
+def _by_rows(fn, args, shape):
+    """fn over consecutive blocks of _BLOCK points, written into one output.  A block's
+    temporaries (512 kB each) stay in cache and are reused from block to block, where a
+    whole call allocates fresh arrays of every intermediate (measured at 10^6 points:
+    the normal Fisher matrix 1.14x -> 0.79x hand-written code, a categorical KL
+    2.8x -> 1.6x)."""
+    flat = [a.reshape(-1) for a in args]
+    first = numpy.asarray(fn(*[a[:_BLOCK] for a in flat]))
+    out = numpy.empty(flat[0].shape + first.shape[1:])
+    out[:_BLOCK] = first
+    for lo in range(_BLOCK, flat[0].shape[0], _BLOCK):
+        out[lo:lo + _BLOCK] = fn(*[a[lo:lo + _BLOCK] for a in flat])
+    return out.reshape(shape + first.shape[1:])
+
+
 def _full(value, shape):
     """``value`` as a float array of ``shape`` that the caller may write into."""
     value = numpy.asarray(value, dtype=float)
@@ -381,6 +407,8 @@ def fisher(k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k, lam, shape = _args(k, lam)
+    if _blocks(shape, k, lam):
+        return _by_rows(fisher, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
         _c0 = k**2
@@ -418,6 +446,8 @@ def cramer_rao(k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k, lam, shape = _args(k, lam)
+    if _blocks(shape, k, lam):
+        return _by_rows(cramer_rao, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
         _c0 = k**2
@@ -451,6 +481,8 @@ def jeffreys_prior(k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k, lam, shape = _args(k, lam)
+    if _blocks(shape, k, lam):
+        return _by_rows(jeffreys_prior, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
         out = (1/6)*numpy.sqrt(6)*numpy.pi/lam
@@ -481,6 +513,8 @@ def score(x, k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, k, lam, shape = _args(x, k, lam)
+    if _blocks(shape, x, k, lam):
+        return _by_rows(score, (x, k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam) & numpy.isfinite(x)
         _c0 = 1/(lam)
@@ -515,6 +549,8 @@ def log_density(x, k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     x, k, lam, shape = _args(x, k, lam)
+    if _blocks(shape, x, k, lam):
+        return _by_rows(log_density, (x, k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam) & numpy.isfinite(x)
         _c0 = x/lam
@@ -655,6 +691,8 @@ def kl(k_p, lam_p, k_q, lam_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k_p, lam_p, k_q, lam_q, shape = _args(k_p, lam_p, k_q, lam_q)
+    if _blocks(shape, k_p, lam_p, k_q, lam_q):
+        return _by_rows(kl, (k_p, lam_p, k_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
         _c0 = 1/(k_p)
@@ -688,8 +726,8 @@ def kl(k_p, lam_p, k_q, lam_q):
             _t20 = ((k_p**2)**2)
             _t21 = ((_t2**2)**2)
             _t22 = _t21/_t20
-            _t23 = k_p**5
-            _t24 = _t2**5/_t23
+            _t23 = ((k_p**2)**2*k_p)
+            _t24 = ((_t2**2)**2*_t2)/_t23
             _t25 = (1/5)*_t24
             _t26 = (_t10**2*_t10)/(lam_p**2*lam_p)
             _t27 = (1/2)*_t6
@@ -710,7 +748,7 @@ def kl(k_p, lam_p, k_q, lam_q):
             _t42 = (1/160)*((numpy.pi**2)**2)
             _t43 = _t24*_t42
             _t44 = (1/6)*_t26
-            _t45 = _t10**5/lam_p**5
+            _t45 = ((_t10**2)**2*_t10)/((lam_p**2)**2*lam_p)
             _t46 = (1/24)*_t35
             _t47 = (3/2)*_t3
             _t48 = _t26*_t47
@@ -751,7 +789,7 @@ def kl(k_p, lam_p, k_q, lam_q):
             _t83 = (1/12)*_t38
             _t84 = numpy.euler_gamma*_t79
             _close = _t14 < 1e-06
-            out[_near] = numpy.where(_close, (5/12)*_t0*_t45 + _t0*_t67 - _t11*_t2*_t59 + _t14 + numpy.euler_gamma*_t15*_t2*_t46 + _t15*_t36 + _t15*_t44 + (7/24)*_t15*_t45 - 5/24*_t15*_t57 - _t18*_t27 + _t18*_t39 + _t19*_t30 + _t19 - _t2*_t50 + (1/12)*_t20*_t45 + _t20*_t46 - _t22*_t39 + _t22*_t41 + _t22*_t42 - _t22*_t63 + _t22*_t71 + (1/4)*_t22 + (1/120)*_t23*_t45 - _t24*_t41 - _t24*_t62 + (1/120)*numpy.euler_gamma**5*_t24 + _t25 + _t25*1.03692775514337 + _t26*_t9 + _t27*_t55 + _t27*_t75 - _t27*_t81 + _t28*_t54 - _t29 + (1/36)*_t30*_t72 - 2/3*_t30*_t75 + _t31*_t77 - _t32 + numpy.euler_gamma*_t32 - _t33*_t59 + (1/2)*numpy.euler_gamma*_t33*k_p - _t34 + numpy.euler_gamma*_t34 - _t37 + (1/72)*_t38*_t72 - 1/3*_t38*_t75 + _t39*_t77 - _t40 + numpy.euler_gamma*_t40 + _t41*_t75 + _t42*_t75 - _t43 + numpy.euler_gamma*_t43 + _t44*_t54*_t6 - numpy.euler_gamma*_t48 + _t48 - numpy.euler_gamma*_t49 + _t49 + (11/24)*_t50 + _t51*_t65 + _t51*_t68 + (1/12)*_t52*_t6 + (1/72)*_t52*_t7 - _t52*_t80 + _t52 - _t53*_t61 + _t55*_t8 - 2*numpy.euler_gamma*_t55 + _t55 + _t56*k_p + _t56 - 11/8*_t58 + (11/24)*numpy.euler_gamma*_t58 - _t6*_t77 - 3/4*_t6*_t79 - 2/3*_t60 + (1/6)*numpy.euler_gamma*_t60 + _t61*_t73 + _t62*_t75 + _t63*_t77 - _t64*_t65 + _t64*_t70 + _t65*_t69 + _t65*_t73*_t78 + _t65*_t76 + _t65*_t84 + (1/36)*_t66*_t7 - _t66*_t80 + (1/3)*_t66 + _t67 + _t68*_t69 + _t68*_t76 - 1/8*_t7*_t79 + _t70*_t79 + _t70*_t81 + _t71*_t75 + _t73*_t74 + _t75*_t8 - numpy.euler_gamma*_t75*_t82 - numpy.euler_gamma*_t76 - _t77*_t82 + _t79*_t83 - _t8*_t81 + _t81*_t83 + (3/2)*_t84, out[_near])
+            out[_near] = numpy.where(_close, (5/12)*_t0*_t45 + _t0*_t67 - _t11*_t2*_t59 + _t14 + numpy.euler_gamma*_t15*_t2*_t46 + _t15*_t36 + _t15*_t44 + (7/24)*_t15*_t45 - 5/24*_t15*_t57 - _t18*_t27 + _t18*_t39 + _t19*_t30 + _t19 - _t2*_t50 + (1/12)*_t20*_t45 + _t20*_t46 - _t22*_t39 + _t22*_t41 + _t22*_t42 - _t22*_t63 + _t22*_t71 + (1/4)*_t22 + (1/120)*_t23*_t45 - _t24*_t41 - _t24*_t62 + (1/120)*((numpy.euler_gamma**2)**2*numpy.euler_gamma)*_t24 + _t25 + _t25*1.03692775514337 + _t26*_t9 + _t27*_t55 + _t27*_t75 - _t27*_t81 + _t28*_t54 - _t29 + (1/36)*_t30*_t72 - 2/3*_t30*_t75 + _t31*_t77 - _t32 + numpy.euler_gamma*_t32 - _t33*_t59 + (1/2)*numpy.euler_gamma*_t33*k_p - _t34 + numpy.euler_gamma*_t34 - _t37 + (1/72)*_t38*_t72 - 1/3*_t38*_t75 + _t39*_t77 - _t40 + numpy.euler_gamma*_t40 + _t41*_t75 + _t42*_t75 - _t43 + numpy.euler_gamma*_t43 + _t44*_t54*_t6 - numpy.euler_gamma*_t48 + _t48 - numpy.euler_gamma*_t49 + _t49 + (11/24)*_t50 + _t51*_t65 + _t51*_t68 + (1/12)*_t52*_t6 + (1/72)*_t52*_t7 - _t52*_t80 + _t52 - _t53*_t61 + _t55*_t8 - 2*numpy.euler_gamma*_t55 + _t55 + _t56*k_p + _t56 - 11/8*_t58 + (11/24)*numpy.euler_gamma*_t58 - _t6*_t77 - 3/4*_t6*_t79 - 2/3*_t60 + (1/6)*numpy.euler_gamma*_t60 + _t61*_t73 + _t62*_t75 + _t63*_t77 - _t64*_t65 + _t64*_t70 + _t65*_t69 + _t65*_t73*_t78 + _t65*_t76 + _t65*_t84 + (1/36)*_t66*_t7 - _t66*_t80 + (1/3)*_t66 + _t67 + _t68*_t69 + _t68*_t76 - 1/8*_t7*_t79 + _t70*_t79 + _t70*_t81 + _t71*_t75 + _t73*_t74 + _t75*_t8 - numpy.euler_gamma*_t75*_t82 - numpy.euler_gamma*_t76 - _t77*_t82 + _t79*_t83 - _t8*_t81 + _t81*_t83 + (3/2)*_t84, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -801,6 +839,8 @@ def entropy(k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k, lam, shape = _args(k, lam)
+    if _blocks(shape, k, lam):
+        return _by_rows(entropy, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
         _c0 = 1/(k)
@@ -828,6 +868,8 @@ def cross_entropy(k_p, lam_p, k_q, lam_q):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k_p, lam_p, k_q, lam_q, shape = _args(k_p, lam_p, k_q, lam_q)
+    if _blocks(shape, k_p, lam_p, k_q, lam_q):
+        return _by_rows(cross_entropy, (k_p, lam_p, k_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
         _c0 = k_q - 1
@@ -865,6 +907,8 @@ def amari_chentsov(k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k, lam, shape = _args(k, lam)
+    if _blocks(shape, k, lam):
+        return _by_rows(amari_chentsov, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
         _c0 = (k**2*k)
@@ -929,6 +973,8 @@ def christoffel(alpha, k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, k, lam, shape = _args(alpha, k, lam)
+    if _blocks(shape, alpha, k, lam):
+        return _by_rows(christoffel, (alpha, k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam) & numpy.isfinite(alpha)
         _c0 = 1/(k)
@@ -982,6 +1028,8 @@ def scalar_curvature(k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k, lam, shape = _args(k, lam)
+    if _blocks(shape, k, lam):
+        return _by_rows(scalar_curvature, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
         out = -12/numpy.pi**2
@@ -1006,6 +1054,8 @@ def gaussian_curvature(k, lam):
         except (ArithmeticError, ValueError, TypeError):
             pass
     k, lam, shape = _args(k, lam)
+    if _blocks(shape, k, lam):
+        return _by_rows(gaussian_curvature, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(k, lam)
         out = -6/numpy.pi**2

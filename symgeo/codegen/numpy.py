@@ -45,6 +45,20 @@ from .functions import IsFinite, ive, with_scaled_bessel
 from .scalar import ScalarPrinter, scalar_code
 
 
+MAX_SQUARING = 16
+"""Integer powers up to this are printed as squarings and products: at most 7 products,
+so a few ulps from the correctly rounded power (well inside 1e-14)."""
+
+
+def _by_squaring(b, k):
+    """Code of b**k (k >= 1) by binary exponentiation: b**2*b, (b**2)**2, (b**2)**2*b, ..."""
+    if k == 1:
+        return b
+    half = _by_squaring(b, k // 2)
+    square = f"{half}**2" if k // 2 == 1 else f"({half})**2"
+    return f"{square}*{b}" if k % 2 else square
+
+
 class InfiniteSeries(SymgeoError):
     """A closed form that is a series: its function is the numeric series route."""
 
@@ -124,13 +138,14 @@ class NumpyPrinter(SciPyPrinter):
         return " | ".join(f"({self._print(a)})" for a in expr.args)
 
     def _print_Pow(self, expr, rational=False):
-        # small integer powers as products and squares (numpy's pow is slower than
-        # multiplication by an order of magnitude); negative ones as one division
+        # integer powers up to MAX_SQUARING as squares and products (numpy's pow is
+        # slower than multiplication by an order of magnitude; a binomial entropy has
+        # p**9); negative ones as one division
         base, e = expr.args
-        if e.is_Integer and 2 <= abs(e) <= 4 or e == -1:
+        if e.is_Integer and 2 <= abs(e) <= MAX_SQUARING or e == -1:
             b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Pow"])
             k = abs(int(e))
-            body = {1: b, 2: f"{b}**2", 3: f"{b}**2*{b}", 4: f"({b}**2)**2"}[k]
+            body = _by_squaring(b, k)
             return f"1/({body})" if e < 0 else f"({body})" if k > 2 else body
         return super()._print_Pow(expr, rational=rational)
 
@@ -828,7 +843,8 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
                      ({"array_api_compat", "contextlib", "functools"} if backend.namespaced
                       else set()) |
                      set(printer.scalar.module_imports) |
-                     ({"math"} if printer.helpers & {"polygamma"} else set()) |
+                     ({"math"} if printer.helpers & {"polygamma"} or not backend.functional
+                      else set()) |
                      ({"scipy.special"} if printer.helpers & {"polygamma"} and
                       not printer.backend.functional else set()))
     fixed = ", ".join(f"{k.name} = {v}" for k, v in family.fixed.items())
