@@ -139,7 +139,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -149,6 +149,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(a, b):
     return (numpy.isfinite(a)) & (numpy.isfinite(b)) & (numpy.greater(a, 0)) & (numpy.greater(b, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(a, b):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(a, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(a, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(b, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(b, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -174,7 +191,8 @@ def fisher(a, b):
     if _blocks(shape, a, b):
         return _by_rows(fisher, (a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) else \
+            _in_domain(a, b)
         _c0 = -_polygamma(1, a + b)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0 + _polygamma(1, a)
@@ -213,7 +231,8 @@ def cramer_rao(a, b):
     if _blocks(shape, a, b):
         return _by_rows(cramer_rao, (a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) else \
+            _in_domain(a, b)
         _c0 = _polygamma(1, b)
         _c1 = _polygamma(1, a + b)
         _c2 = -_c1
@@ -252,7 +271,8 @@ def jeffreys_prior(a, b):
     if _blocks(shape, a, b):
         return _by_rows(jeffreys_prior, (a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) else \
+            _in_domain(a, b)
         _c0 = _polygamma(1, a)
         _c1 = _polygamma(1, b)
         _c2 = _polygamma(1, a + b)
@@ -284,7 +304,8 @@ def score(x, a, b):
     if _blocks(shape, x, a, b):
         return _by_rows(score, (x, a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) and _all_finite(x) else \
+            _in_domain(a, b) & numpy.isfinite(x)
         _c0 = scipy.special.psi(a + b)
         out = numpy.empty(shape + (2,))
         out[..., 0] = _c0 + numpy.log(x) - scipy.special.psi(a)
@@ -316,7 +337,8 @@ def log_density(x, a, b):
     if _blocks(shape, x, a, b):
         return _by_rows(log_density, (x, a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) and _all_finite(x) else \
+            _in_domain(a, b) & numpy.isfinite(x)
         out = (a - 1)*numpy.log(x) + (b - 1)*numpy.log(1 - x) - scipy.special.betaln(a, b)
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 1)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -335,7 +357,8 @@ def natural_gradient(a, b, grad):
     """
     a, b, shape = _args(a, b)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) else \
+            _in_domain(a, b)
         _c0 = -_polygamma(1, a + b)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0 + _polygamma(1, a)
@@ -399,7 +422,8 @@ def kl(a_p, b_p, a_q, b_q):
     if _blocks(shape, a_p, b_p, a_q, b_q):
         return _by_rows(kl, (a_p, b_p, a_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a_p, b_p) and _all_in_domain(a_q, b_q) else \
+            _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
         _c0 = -scipy.special.psi(a_p + b_p)
         out = (_c0 + scipy.special.psi(a_p))*(a_p - a_q) + (_c0 + scipy.special.psi(b_p))*(b_p - b_q) - scipy.special.betaln(a_p, b_p) + scipy.special.betaln(a_q, b_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
@@ -462,7 +486,8 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     if _blocks(shape, alpha, a_p, b_p, a_q, b_q):
         return _by_rows(alpha_divergence, (alpha, a_p, b_p, a_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a_p, b_p) and _all_in_domain(a_q, b_q) and _all_finite(alpha) else \
+            _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & numpy.isfinite(alpha)
         out = 4*(numpy.exp((1/2)*(alpha - 1)*scipy.special.betaln(a_p, b_p) - 1/2*(alpha + 1)*scipy.special.betaln(a_q, b_q))*scipy.special.beta((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q), (1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -489,7 +514,8 @@ def entropy(a, b):
     if _blocks(shape, a, b):
         return _by_rows(entropy, (a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) else \
+            _in_domain(a, b)
         _c0 = a + b
         out = (_c0 - 2)*scipy.special.psi(_c0) - (a - 1)*scipy.special.psi(a) - (b - 1)*scipy.special.psi(b) + scipy.special.betaln(a, b)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -516,7 +542,8 @@ def cross_entropy(a_p, b_p, a_q, b_q):
     if _blocks(shape, a_p, b_p, a_q, b_q):
         return _by_rows(cross_entropy, (a_p, b_p, a_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a_p, b_p) and _all_in_domain(a_q, b_q) else \
+            _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
         out = -(a_q - 1)*scipy.special.psi(a_p) - (b_q - 1)*scipy.special.psi(b_p) + (a_q + b_q - 2)*scipy.special.psi(a_p + b_p) + scipy.special.betaln(a_q, b_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -549,7 +576,8 @@ def amari_chentsov(a, b):
     if _blocks(shape, a, b):
         return _by_rows(amari_chentsov, (a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) else \
+            _in_domain(a, b)
         _c0 = -_polygamma(2, a + b)
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _c0 + _polygamma(2, a)
@@ -611,7 +639,8 @@ def christoffel(alpha, a, b):
     if _blocks(shape, alpha, a, b):
         return _by_rows(christoffel, (alpha, a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) and _all_finite(alpha) else \
+            _in_domain(a, b) & numpy.isfinite(alpha)
         _c0 = _polygamma(1, b)
         _c1 = _polygamma(2, a)
         _c2 = _c0*_c1
@@ -673,7 +702,8 @@ def scalar_curvature(a, b):
     if _blocks(shape, a, b):
         return _by_rows(scalar_curvature, (a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) else \
+            _in_domain(a, b)
         _c0 = _polygamma(1, a)
         _c1 = _polygamma(1, b)
         _c2 = a + b
@@ -713,7 +743,8 @@ def gaussian_curvature(a, b):
     if _blocks(shape, a, b):
         return _by_rows(gaussian_curvature, (a, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) else \
+            _in_domain(a, b)
         _c0 = _polygamma(1, a)
         _c1 = _polygamma(1, b)
         _c2 = a + b

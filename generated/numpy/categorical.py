@@ -95,7 +95,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -105,6 +105,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(p1, p2):
     return (numpy.greater(p1, 0)) & (numpy.greater(p2, 0)) & (numpy.less(p1, 1)) & (numpy.less(p2, 1)) & (numpy.less(p1 + p2, 1))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(p1, p2):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return False
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -132,7 +149,8 @@ def fisher(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(fisher, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = p2 - 1
         _c1 = 1/((_c0 + p1))
         _c2 = -_c1
@@ -168,7 +186,8 @@ def cramer_rao(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(cramer_rao, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = -p1*p2
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = p1*(1 - p1)
@@ -199,7 +218,8 @@ def jeffreys_prior(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(jeffreys_prior, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         out = numpy.sqrt(-1/(p1 + p2 - 1))/(numpy.sqrt(p1)*numpy.sqrt(p2))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -228,7 +248,8 @@ def score(x, p1, p2):
     if _blocks(shape, x, p1, p2):
         return _by_rows(score, (x, p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(x) else \
+            _in_domain(p1, p2) & numpy.isfinite(x)
         _c0 = numpy.where(numpy.equal(3, x), 1.0, 0.0)/(p1 + p2 - 1)
         out = numpy.empty(shape + (2,))
         out[..., 0] = _c0 + numpy.where(numpy.equal(1, x), 1.0, 0.0)/p1
@@ -260,7 +281,8 @@ def log_density(x, p1, p2):
     if _blocks(shape, x, p1, p2):
         return _by_rows(log_density, (x, p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(x) else \
+            _in_domain(p1, p2) & numpy.isfinite(x)
         out = numpy.log(p1)*numpy.where(numpy.equal(1, x), 1.0, 0.0) + numpy.log(p2)*numpy.where(numpy.equal(2, x), 1.0, 0.0) + numpy.log(-p1 - p2 + 1)*numpy.where(numpy.equal(3, x), 1.0, 0.0)
         out = _mask(out, (numpy.greater_equal(x, 1)) & (numpy.less_equal(x, 3)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -279,7 +301,8 @@ def natural_gradient(p1, p2, grad):
     """
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = p2 - 1
         _c1 = 1/((_c0 + p1))
         _c2 = -_c1
@@ -349,7 +372,8 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     if _blocks(shape, p1_p, p2_p, p1_q, p2_q):
         return _by_rows(kl, (p1_p, p2_p, p1_q, p2_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) else \
+            _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
         out = -_c0*(numpy.log(-_c0) - numpy.log(-p1_q - p2_q + 1)) + p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) + p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
@@ -418,7 +442,8 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     if _blocks(shape, alpha, p1_p, p2_p, p1_q, p2_q):
         return _by_rows(alpha_divergence, (alpha, p1_p, p2_p, p1_q, p2_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) and _all_finite(alpha) else \
+            _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
         _c0 = (1/2)*alpha + 1/2
         _c1 = p1_p + p2_p - 1
         out = 4*(-_c1*numpy.exp(-_c0*(numpy.log(-_c1) - numpy.log(-p1_q - p2_q + 1))) + p1_p*numpy.exp(-_c0*(numpy.log(p1_p) - numpy.log(p1_q))) + p2_p*numpy.exp(-_c0*(numpy.log(p2_p) - numpy.log(p2_q))) - 1)/(alpha**2 - 1)
@@ -447,7 +472,8 @@ def entropy(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(entropy, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = p1 + p2 - 1
         out = _c0*numpy.log(-_c0) - p1*numpy.log(p1) - p2*numpy.log(p2)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -474,7 +500,8 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     if _blocks(shape, p1_p, p2_p, p1_q, p2_q):
         return _by_rows(cross_entropy, (p1_p, p2_p, p1_q, p2_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) else \
+            _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         out = -p1_p*numpy.log(p1_q) - p2_p*numpy.log(p2_q) + (p1_p + p2_p - 1)*numpy.log(-p1_q - p2_q + 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -508,7 +535,8 @@ def amari_chentsov(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(amari_chentsov, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = 1/((p1 + p2 - 1)**2)
         _c1 = -_c0
         out = numpy.empty(shape + (2, 2, 2))
@@ -580,7 +608,8 @@ def christoffel(alpha, p1, p2):
     if _blocks(shape, alpha, p1, p2):
         return _by_rows(christoffel, (alpha, p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(alpha) else \
+            _in_domain(p1, p2) & numpy.isfinite(alpha)
         _c0 = 2*p1
         _c1 = p1**2
         _c2 = 2*p2
@@ -644,7 +673,8 @@ def scalar_curvature(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(scalar_curvature, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         out = 1/2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -670,7 +700,8 @@ def gaussian_curvature(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(gaussian_curvature, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         out = 1/4
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

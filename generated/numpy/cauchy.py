@@ -373,7 +373,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -383,6 +383,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(x0, gamma):
     return (numpy.isfinite(gamma)) & (numpy.isfinite(x0)) & (numpy.greater(gamma, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(x0, gamma):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(x0, axis=None, initial=numpy.inf) > -numpy.inf and numpy.maximum.reduce(x0, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(gamma, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(gamma, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -408,7 +425,8 @@ def fisher(x0, gamma):
     if _blocks(shape, x0, gamma):
         return _by_rows(fisher, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) else \
+            _in_domain(x0, gamma)
         _c0 = (1/2)/gamma**2
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -442,7 +460,8 @@ def cramer_rao(x0, gamma):
     if _blocks(shape, x0, gamma):
         return _by_rows(cramer_rao, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) else \
+            _in_domain(x0, gamma)
         _c0 = 2*gamma**2
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -473,7 +492,8 @@ def jeffreys_prior(x0, gamma):
     if _blocks(shape, x0, gamma):
         return _by_rows(jeffreys_prior, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) else \
+            _in_domain(x0, gamma)
         out = (1/2)/gamma**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -503,7 +523,8 @@ def score(x, x0, gamma):
     if _blocks(shape, x, x0, gamma):
         return _by_rows(score, (x, x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) and _all_finite(x) else \
+            _in_domain(x0, gamma) & numpy.isfinite(x)
         _c0 = 1/(gamma**2)
         _c1 = x - x0
         _c2 = _c1**2
@@ -535,7 +556,8 @@ def log_density(x, x0, gamma):
     if _blocks(shape, x, x0, gamma):
         return _by_rows(log_density, (x, x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) and _all_finite(x) else \
+            _in_domain(x0, gamma) & numpy.isfinite(x)
         out = -numpy.log(gamma) - numpy.log(1 + (x - x0)**2/gamma**2) - numpy.log(numpy.pi)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -553,7 +575,8 @@ def natural_gradient(x0, gamma, grad):
     """
     x0, gamma, shape = _args(x0, gamma)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) else \
+            _in_domain(x0, gamma)
         _c0 = (1/2)/gamma**2
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -598,7 +621,8 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
     if _blocks(shape, x0_p, gamma_p, x0_q, gamma_q):
         return _by_rows(kl, (x0_p, gamma_p, x0_q, gamma_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0_p, gamma_p) and _all_in_domain(x0_q, gamma_q) else \
+            _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
         out = numpy.log((1/4)*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(gamma_p*gamma_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
@@ -671,7 +695,8 @@ def entropy(x0, gamma):
     if _blocks(shape, x0, gamma):
         return _by_rows(entropy, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) else \
+            _in_domain(x0, gamma)
         out = numpy.log(4*numpy.pi*gamma)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -697,7 +722,8 @@ def cross_entropy(x0_p, gamma_p, x0_q, gamma_q):
     if _blocks(shape, x0_p, gamma_p, x0_q, gamma_q):
         return _by_rows(cross_entropy, (x0_p, gamma_p, x0_q, gamma_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0_p, gamma_p) and _all_in_domain(x0_q, gamma_q) else \
+            _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
         out = numpy.log(numpy.pi*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/gamma_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -729,7 +755,8 @@ def amari_chentsov(x0, gamma):
     if _blocks(shape, x0, gamma):
         return _by_rows(amari_chentsov, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) else \
+            _in_domain(x0, gamma)
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = 0
@@ -771,7 +798,8 @@ def christoffel(alpha, x0, gamma):
     if _blocks(shape, alpha, x0, gamma):
         return _by_rows(christoffel, (alpha, x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) and _all_finite(alpha) else \
+            _in_domain(x0, gamma) & numpy.isfinite(alpha)
         _c0 = 1/(gamma)
         _c1 = -_c0
         out = numpy.empty(shape + (2, 2, 2))
@@ -807,7 +835,8 @@ def scalar_curvature(x0, gamma):
     if _blocks(shape, x0, gamma):
         return _by_rows(scalar_curvature, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) else \
+            _in_domain(x0, gamma)
         out = -4
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -833,7 +862,8 @@ def gaussian_curvature(x0, gamma):
     if _blocks(shape, x0, gamma):
         return _by_rows(gaussian_curvature, (x0, gamma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(x0, gamma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0, gamma) else \
+            _in_domain(x0, gamma)
         out = -2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

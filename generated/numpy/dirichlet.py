@@ -143,7 +143,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -153,6 +153,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(a1, a2, a3):
     return (numpy.isfinite(a1)) & (numpy.isfinite(a2)) & (numpy.isfinite(a3)) & (numpy.greater(a1, 0)) & (numpy.greater(a2, 0)) & (numpy.greater(a3, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(a1, a2, a3):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(a1, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(a1, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(a2, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(a2, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(a3, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(a3, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -183,7 +200,8 @@ def fisher(a1, a2, a3):
     if _blocks(shape, a1, a2, a3):
         return _by_rows(fisher, (a1, a2, a3,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) else \
+            _in_domain(a1, a2, a3)
         _c0 = -_polygamma(1, a1 + a2 + a3)
         out = numpy.empty(shape + (3, 3))
         out[..., 0, 0] = _c0 + _polygamma(1, a1)
@@ -238,7 +256,8 @@ def cramer_rao(a1, a2, a3):
     if _blocks(shape, a1, a2, a3):
         return _by_rows(cramer_rao, (a1, a2, a3,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) else \
+            _in_domain(a1, a2, a3)
         _c0 = _polygamma(1, a2)
         _c1 = _polygamma(1, a3)
         _c2 = _c0*_c1
@@ -290,7 +309,8 @@ def jeffreys_prior(a1, a2, a3):
     if _blocks(shape, a1, a2, a3):
         return _by_rows(jeffreys_prior, (a1, a2, a3,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) else \
+            _in_domain(a1, a2, a3)
         _c0 = _polygamma(1, a1)
         _c1 = _polygamma(1, a2)
         _c2 = _polygamma(1, a3)
@@ -314,7 +334,8 @@ def score(x, a1, a2, a3):
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
     x1, x2, x3, a1, a2, a3, shape = _args(x1, x2, x3, a1, a2, a3)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) and _all_finite(x1, x2, x3) else \
+            _in_domain(a1, a2, a3) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
         _c0 = scipy.special.psi(a1 + a2 + a3)
         out = numpy.empty(shape + (3,))
         out[..., 0] = _c0 + numpy.log(x1) - scipy.special.psi(a1)
@@ -336,7 +357,8 @@ def log_density(x, a1, a2, a3):
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
     x1, x2, x3, a1, a2, a3, shape = _args(x1, x2, x3, a1, a2, a3)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) and _all_finite(x1, x2, x3) else \
+            _in_domain(a1, a2, a3) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
         out = (a1 - 1)*numpy.log(x1) + (a2 - 1)*numpy.log(x2) + (a3 - 1)*numpy.log(x3) - scipy.special.gammaln(a1) - scipy.special.gammaln(a2) - scipy.special.gammaln(a3) + scipy.special.gammaln(a1 + a2 + a3)
         out = _mask(out, (numpy.greater(x1, 0)) & (numpy.greater(x2, 0)) & (numpy.greater(x3, 0)) & (numpy.less_equal(abs(x1 + x2 + x3 - 1), 1.0e-9)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -360,7 +382,8 @@ def natural_gradient(a1, a2, a3, grad):
     """
     a1, a2, a3, shape = _args(a1, a2, a3)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) else \
+            _in_domain(a1, a2, a3)
         _c0 = -_polygamma(1, a1 + a2 + a3)
         out = numpy.empty(shape + (3, 3))
         out[..., 0, 0] = _c0 + _polygamma(1, a1)
@@ -463,7 +486,8 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     if _blocks(shape, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
         return _by_rows(kl, (a1_p, a2_p, a3_p, a1_q, a2_q, a3_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1_p, a2_p, a3_p) and _all_in_domain(a1_q, a2_q, a3_q) else \
+            _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
         _c0 = a1_p + a2_p + a3_p
         _c1 = a1_p - a1_q
         _c2 = a2_p - a2_q
@@ -565,7 +589,8 @@ def alpha_divergence(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     if _blocks(shape, alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
         return _by_rows(alpha_divergence, (alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1_p, a2_p, a3_p) and _all_in_domain(a1_q, a2_q, a3_q) and _all_finite(alpha) else \
+            _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = 1 - alpha
         _c2 = _c0*a1_q + _c1*a1_p
@@ -597,7 +622,8 @@ def entropy(a1, a2, a3):
     if _blocks(shape, a1, a2, a3):
         return _by_rows(entropy, (a1, a2, a3,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) else \
+            _in_domain(a1, a2, a3)
         _c0 = a1 + a2 + a3
         out = (_c0 - 3)*scipy.special.psi(_c0) - (a1 - 1)*scipy.special.psi(a1) - (a2 - 1)*scipy.special.psi(a2) - (a3 - 1)*scipy.special.psi(a3) - scipy.special.gammaln(_c0) + scipy.special.gammaln(a1) + scipy.special.gammaln(a2) + scipy.special.gammaln(a3)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -625,7 +651,8 @@ def cross_entropy(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     if _blocks(shape, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
         return _by_rows(cross_entropy, (a1_p, a2_p, a3_p, a1_q, a2_q, a3_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1_p, a2_p, a3_p) and _all_in_domain(a1_q, a2_q, a3_q) else \
+            _in_domain(a1_p, a2_p, a3_p) & _in_domain(a1_q, a2_q, a3_q)
         _c0 = a1_q + a2_q + a3_q
         out = (_c0 - 3)*scipy.special.psi(a1_p + a2_p + a3_p) - (a1_q - 1)*scipy.special.psi(a1_p) - (a2_q - 1)*scipy.special.psi(a2_p) - (a3_q - 1)*scipy.special.psi(a3_p) - scipy.special.gammaln(_c0) + scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -678,7 +705,8 @@ def amari_chentsov(a1, a2, a3):
     if _blocks(shape, a1, a2, a3):
         return _by_rows(amari_chentsov, (a1, a2, a3,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) else \
+            _in_domain(a1, a2, a3)
         _c0 = -_polygamma(2, a1 + a2 + a3)
         out = numpy.empty(shape + (3, 3, 3))
         out[..., 0, 0, 0] = _c0 + _polygamma(2, a1)
@@ -788,7 +816,8 @@ def christoffel(alpha, a1, a2, a3):
     if _blocks(shape, alpha, a1, a2, a3):
         return _by_rows(christoffel, (alpha, a1, a2, a3,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) and _all_finite(alpha) else \
+            _in_domain(a1, a2, a3) & numpy.isfinite(alpha)
         _c0 = _polygamma(2, a1)
         _c1 = _polygamma(1, a2)
         _c2 = _polygamma(1, a3)
@@ -895,7 +924,8 @@ def scalar_curvature(a1, a2, a3):
     if _blocks(shape, a1, a2, a3):
         return _by_rows(scalar_curvature, (a1, a2, a3,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(a1, a2, a3)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a1, a2, a3) else \
+            _in_domain(a1, a2, a3)
         _c0 = _polygamma(1, a1)
         _c1 = _polygamma(1, a2)
         _c2 = _polygamma(1, a3)

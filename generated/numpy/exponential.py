@@ -98,7 +98,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -108,6 +108,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(lam):
     return (numpy.isfinite(lam)) & (numpy.greater(lam, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(lam):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(lam, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(lam, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -129,7 +146,8 @@ def fisher(lam):
     if _blocks(shape, lam):
         return _by_rows(fisher, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 1/(lam**2)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -155,7 +173,8 @@ def cramer_rao(lam):
     if _blocks(shape, lam):
         return _by_rows(cramer_rao, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = lam**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -182,7 +201,8 @@ def jeffreys_prior(lam):
     if _blocks(shape, lam):
         return _by_rows(jeffreys_prior, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = 1/(lam)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -209,7 +229,8 @@ def score(x, lam):
     if _blocks(shape, x, lam):
         return _by_rows(score, (x, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
+            _in_domain(lam) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
         out[..., 0] = -x + 1/(lam)
         out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
@@ -239,7 +260,8 @@ def log_density(x, lam):
     if _blocks(shape, x, lam):
         return _by_rows(log_density, (x, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
+            _in_domain(lam) & numpy.isfinite(x)
         out = -lam*x + numpy.log(lam)
         out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -255,7 +277,8 @@ def natural_gradient(lam, grad):
     """
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 1/(lam**2)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -288,7 +311,8 @@ def kl(lam_p, lam_q):
     if _blocks(shape, lam_p, lam_q):
         return _by_rows(kl, (lam_p, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam_p) & _in_domain(lam_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) else \
+            _in_domain(lam_p) & _in_domain(lam_q)
         out = numpy.log(lam_p/lam_q) - 1 + lam_q/lam_p
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
@@ -324,7 +348,8 @@ def alpha_divergence(alpha, lam_p, lam_q):
     if _blocks(shape, alpha, lam_p, lam_q):
         return _by_rows(alpha_divergence, (alpha, lam_p, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) and _all_finite(alpha) else \
+            _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
         out = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(lam_p) + (1/2)*(alpha + 1)*numpy.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -350,7 +375,8 @@ def entropy(lam):
     if _blocks(shape, lam):
         return _by_rows(entropy, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = 1 - numpy.log(lam)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -376,7 +402,8 @@ def cross_entropy(lam_p, lam_q):
     if _blocks(shape, lam_p, lam_q):
         return _by_rows(cross_entropy, (lam_p, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam_p) & _in_domain(lam_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) else \
+            _in_domain(lam_p) & _in_domain(lam_q)
         out = -numpy.log(lam_q) + lam_q/lam_p
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -401,7 +428,8 @@ def amari_chentsov(lam):
     if _blocks(shape, lam):
         return _by_rows(amari_chentsov, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -2/(lam**2*lam)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -427,7 +455,8 @@ def christoffel(alpha, lam):
     if _blocks(shape, alpha, lam):
         return _by_rows(christoffel, (alpha, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(alpha) else \
+            _in_domain(lam) & numpy.isfinite(alpha)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (alpha - 1)/lam
     out = _mask(out, _ok, numpy.nan, shape)
@@ -454,7 +483,8 @@ def scalar_curvature(lam):
     if _blocks(shape, lam):
         return _by_rows(scalar_curvature, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = 0
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -97,7 +97,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -107,6 +107,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(p):
     return (numpy.greater(p, 0)) & (numpy.less(p, 1))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(p):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(p, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(p, axis=None, initial=-numpy.inf) < 1
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -128,7 +145,8 @@ def fisher(p):
     if _blocks(shape, p):
         return _by_rows(fisher, (p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) else \
+            _in_domain(p)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -1/(p**2*(p - 1))
     out = _mask(out, _ok, numpy.nan, shape)
@@ -154,7 +172,8 @@ def cramer_rao(p):
     if _blocks(shape, p):
         return _by_rows(cramer_rao, (p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) else \
+            _in_domain(p)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = p**2*(1 - p)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -181,7 +200,8 @@ def jeffreys_prior(p):
     if _blocks(shape, p):
         return _by_rows(jeffreys_prior, (p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) else \
+            _in_domain(p)
         out = numpy.sqrt(-1/(p - 1))/p
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -208,7 +228,8 @@ def score(x, p):
     if _blocks(shape, x, p):
         return _by_rows(score, (x, p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) and _all_finite(x) else \
+            _in_domain(p) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
         out[..., 0] = x/(p - 1) + 1/(p)
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), numpy.nan, shape)
@@ -238,7 +259,8 @@ def log_density(x, p):
     if _blocks(shape, x, p):
         return _by_rows(log_density, (x, p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) and _all_finite(x) else \
+            _in_domain(p) & numpy.isfinite(x)
         out = x*numpy.log(1 - p) + numpy.log(p)
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -254,7 +276,8 @@ def natural_gradient(p, grad):
     """
     p, shape = _args(p)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) else \
+            _in_domain(p)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = -1/(p**2*(p - 1))
     out = _mask(out, _ok, numpy.nan, shape)
@@ -295,7 +318,8 @@ def kl(p_p, p_q):
     if _blocks(shape, p_p, p_q):
         return _by_rows(kl, (p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p_p) & _in_domain(p_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) else \
+            _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
         out = -_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p + numpy.log(p_p) - numpy.log(p_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
@@ -341,7 +365,8 @@ def alpha_divergence(alpha, p_p, p_q):
     if _blocks(shape, alpha, p_p, p_q):
         return _by_rows(alpha_divergence, (alpha, p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) and _all_finite(alpha) else \
+            _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
         _c0 = alpha - 1
         _c1 = alpha + 1
         out = -4*(1 + numpy.exp(-1/2*_c0*numpy.log(p_p) + (1/2)*_c1*numpy.log(p_q))/(numpy.exp(-1/2*_c0*numpy.log(1 - p_p) + (1/2)*_c1*numpy.log(1 - p_q)) - 1))/(alpha**2 - 1)
@@ -370,7 +395,8 @@ def entropy(p):
     if _blocks(shape, p):
         return _by_rows(entropy, (p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) else \
+            _in_domain(p)
         _c0 = p - 1
         out = _c0*numpy.log(-_c0)/p - numpy.log(p)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -397,7 +423,8 @@ def cross_entropy(p_p, p_q):
     if _blocks(shape, p_p, p_q):
         return _by_rows(cross_entropy, (p_p, p_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p_p) & _in_domain(p_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) else \
+            _in_domain(p_p) & _in_domain(p_q)
         out = -numpy.log(p_q) + (p_p - 1)*numpy.log(1 - p_q)/p_p
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -422,7 +449,8 @@ def amari_chentsov(p):
     if _blocks(shape, p):
         return _by_rows(amari_chentsov, (p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) else \
+            _in_domain(p)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (p - 2)/((p**2*p)*(p - 1)**2)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -449,7 +477,8 @@ def christoffel(alpha, p):
     if _blocks(shape, alpha, p):
         return _by_rows(christoffel, (alpha, p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) and _all_finite(alpha) else \
+            _in_domain(p) & numpy.isfinite(alpha)
         _c0 = 1/(p)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (-_c0 + (1/2)*alpha*(2*_c0 + p - 3) - 3/2*p + 5/2)/(p**2 - 2*p + 1)
@@ -477,7 +506,8 @@ def scalar_curvature(p):
     if _blocks(shape, p):
         return _by_rows(scalar_curvature, (p,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) else \
+            _in_domain(p)
         out = 0
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -374,7 +374,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -384,6 +384,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu, beta):
     return (numpy.isfinite(beta)) & (numpy.isfinite(mu)) & (numpy.greater(beta, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu, beta):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(mu, axis=None, initial=numpy.inf) > -numpy.inf and numpy.maximum.reduce(mu, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(beta, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(beta, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -410,7 +427,8 @@ def fisher(mu, beta):
     if _blocks(shape, mu, beta):
         return _by_rows(fisher, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) else \
+            _in_domain(mu, beta)
         _c0 = 1/(beta**2)
         _c1 = -_c0*(1 - numpy.euler_gamma)
         out = numpy.empty(shape + (2, 2))
@@ -448,7 +466,8 @@ def cramer_rao(mu, beta):
     if _blocks(shape, mu, beta):
         return _by_rows(cramer_rao, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) else \
+            _in_domain(mu, beta)
         _c0 = numpy.pi**2
         _c1 = beta**2/_c0
         _c2 = 6*_c1
@@ -482,7 +501,8 @@ def jeffreys_prior(mu, beta):
     if _blocks(shape, mu, beta):
         return _by_rows(jeffreys_prior, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) else \
+            _in_domain(mu, beta)
         out = (1/6)*numpy.sqrt(6)*numpy.pi/beta**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -512,7 +532,8 @@ def score(x, mu, beta):
     if _blocks(shape, x, mu, beta):
         return _by_rows(score, (x, mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) and _all_finite(x) else \
+            _in_domain(mu, beta) & numpy.isfinite(x)
         _c0 = 1/(beta)
         _c1 = mu - x
         _c2 = _c0*_c1
@@ -546,7 +567,8 @@ def log_density(x, mu, beta):
     if _blocks(shape, x, mu, beta):
         return _by_rows(log_density, (x, mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) and _all_finite(x) else \
+            _in_domain(mu, beta) & numpy.isfinite(x)
         _c0 = 1/(beta)
         _c1 = mu - x
         out = _c0*_c1 - numpy.exp(_c0*_c1) - numpy.log(beta)
@@ -566,7 +588,8 @@ def natural_gradient(mu, beta, grad):
     """
     mu, beta, shape = _args(mu, beta)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) else \
+            _in_domain(mu, beta)
         _c0 = 1/(beta**2)
         _c1 = -_c0*(1 - numpy.euler_gamma)
         out = numpy.empty(shape + (2, 2))
@@ -650,7 +673,8 @@ def kl(mu_p, beta_p, mu_q, beta_q):
     if _blocks(shape, mu_p, beta_p, mu_q, beta_q):
         return _by_rows(kl, (mu_p, beta_p, mu_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, beta_p) and _all_in_domain(mu_q, beta_q) else \
+            _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
         _c0 = 1/(beta_q)
         _c1 = _c0*beta_p
         out = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(-mu_p + mu_q))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q/beta_p) - 1 - numpy.euler_gamma
@@ -761,7 +785,8 @@ def entropy(mu, beta):
     if _blocks(shape, mu, beta):
         return _by_rows(entropy, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) else \
+            _in_domain(mu, beta)
         out = numpy.log(beta) + numpy.euler_gamma + 1
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -788,7 +813,8 @@ def cross_entropy(mu_p, beta_p, mu_q, beta_q):
     if _blocks(shape, mu_p, beta_p, mu_q, beta_q):
         return _by_rows(cross_entropy, (mu_p, beta_p, mu_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, beta_p) and _all_in_domain(mu_q, beta_q) else \
+            _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
         _c0 = 1/(beta_q)
         out = _c0*(numpy.euler_gamma*beta_p + mu_p - mu_q) + numpy.log(beta_q) + numpy.exp(-_c0*mu_p)*numpy.exp(_c0*mu_q)*scipy.special.gamma(_c0*beta_p + 1)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -827,7 +853,8 @@ def amari_chentsov(mu, beta):
     if _blocks(shape, mu, beta):
         return _by_rows(amari_chentsov, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) else \
+            _in_domain(mu, beta)
         _c0 = 1/(beta**2*beta)
         _c1 = 2*_c0
         _c2 = _c1*(2 - numpy.euler_gamma)
@@ -893,7 +920,8 @@ def christoffel(alpha, mu, beta):
     if _blocks(shape, alpha, mu, beta):
         return _by_rows(christoffel, (alpha, mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) and _all_finite(alpha) else \
+            _in_domain(mu, beta) & numpy.isfinite(alpha)
         _c0 = 1/(beta)
         _c1 = numpy.pi**2
         _c2 = 1/(_c1)
@@ -947,7 +975,8 @@ def scalar_curvature(mu, beta):
     if _blocks(shape, mu, beta):
         return _by_rows(scalar_curvature, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) else \
+            _in_domain(mu, beta)
         out = -12/numpy.pi**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -973,7 +1002,8 @@ def gaussian_curvature(mu, beta):
     if _blocks(shape, mu, beta):
         return _by_rows(gaussian_curvature, (mu, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, beta) else \
+            _in_domain(mu, beta)
         out = -6/numpy.pi**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

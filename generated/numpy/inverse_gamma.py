@@ -139,7 +139,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -149,6 +149,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(alpha, beta):
     return (numpy.isfinite(alpha)) & (numpy.isfinite(beta)) & (numpy.greater(alpha, 0)) & (numpy.greater(beta, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(alpha, beta):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(alpha, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(alpha, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(beta, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(beta, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -174,7 +191,8 @@ def fisher(alpha, beta):
     if _blocks(shape, alpha, beta):
         return _by_rows(fisher, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) else \
+            _in_domain(alpha, beta)
         _c0 = -1/beta
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _polygamma(1, alpha)
@@ -210,7 +228,8 @@ def cramer_rao(alpha, beta):
     if _blocks(shape, alpha, beta):
         return _by_rows(cramer_rao, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) else \
+            _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)
         _c1 = 1/((_c0*alpha - 1))
         _c2 = _c1*beta
@@ -243,7 +262,8 @@ def jeffreys_prior(alpha, beta):
     if _blocks(shape, alpha, beta):
         return _by_rows(jeffreys_prior, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) else \
+            _in_domain(alpha, beta)
         out = numpy.sqrt(alpha*_polygamma(1, alpha) - 1)/beta
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -271,7 +291,8 @@ def score(x, alpha, beta):
     if _blocks(shape, x, alpha, beta):
         return _by_rows(score, (x, alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) and _all_finite(x) else \
+            _in_domain(alpha, beta) & numpy.isfinite(x)
         out = numpy.empty(shape + (2,))
         out[..., 0] = numpy.log(beta) - numpy.log(x) - scipy.special.psi(alpha)
         out[..., 1] = alpha/beta - 1/x
@@ -302,7 +323,8 @@ def log_density(x, alpha, beta):
     if _blocks(shape, x, alpha, beta):
         return _by_rows(log_density, (x, alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) and _all_finite(x) else \
+            _in_domain(alpha, beta) & numpy.isfinite(x)
         out = alpha*numpy.log(beta) - beta/x - (alpha + 1)*numpy.log(x) - scipy.special.gammaln(alpha)
         out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -321,7 +343,8 @@ def natural_gradient(alpha, beta, grad):
     """
     alpha, beta, shape = _args(alpha, beta)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) else \
+            _in_domain(alpha, beta)
         _c0 = -1/beta
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _polygamma(1, alpha)
@@ -362,7 +385,8 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     if _blocks(shape, alpha_p, beta_p, alpha_q, beta_q):
         return _by_rows(kl, (alpha_p, beta_p, alpha_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p, beta_p) and _all_in_domain(alpha_q, beta_q) else \
+            _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
         out = -alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(numpy.log(beta_p) - numpy.log(beta_q)) + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
@@ -403,7 +427,8 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
     if _blocks(shape, alpha, alpha_p, beta_p, alpha_q, beta_q):
         return _by_rows(alpha_divergence, (alpha, alpha_p, beta_p, alpha_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p, beta_p) and _all_in_domain(alpha_q, beta_q) and _all_finite(alpha) else \
+            _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q) & numpy.isfinite(alpha)
         _c0 = -alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q
         out = 4*(numpy.exp(-1/2*_c0*numpy.log((1/2)*(-alpha*beta_p + alpha*beta_q + beta_p + beta_q)) - 1/2*(1 - alpha)*(-alpha_p*numpy.log(beta_p) + scipy.special.gammaln(alpha_p)) - 1/2*(alpha + 1)*(-alpha_q*numpy.log(beta_q) + scipy.special.gammaln(alpha_q)) + scipy.special.gammaln((1/2)*_c0)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -430,7 +455,8 @@ def entropy(alpha, beta):
     if _blocks(shape, alpha, beta):
         return _by_rows(entropy, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) else \
+            _in_domain(alpha, beta)
         out = alpha - (alpha + 1)*scipy.special.psi(alpha) + numpy.log(beta) + scipy.special.gammaln(alpha)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -457,7 +483,8 @@ def cross_entropy(alpha_p, beta_p, alpha_q, beta_q):
     if _blocks(shape, alpha_p, beta_p, alpha_q, beta_q):
         return _by_rows(cross_entropy, (alpha_p, beta_p, alpha_q, beta_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p, beta_p) and _all_in_domain(alpha_q, beta_q) else \
+            _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
         _c0 = alpha_q + 1
         out = _c0*numpy.log(beta_p) - _c0*scipy.special.psi(alpha_p) + alpha_p*beta_q/beta_p - alpha_q*numpy.log(beta_q) + scipy.special.gammaln(alpha_q)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -491,7 +518,8 @@ def amari_chentsov(alpha, beta):
     if _blocks(shape, alpha, beta):
         return _by_rows(amari_chentsov, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) else \
+            _in_domain(alpha, beta)
         _c0 = 1/(beta**2)
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _polygamma(2, alpha)
@@ -542,7 +570,8 @@ def christoffel(alpha_arg, alpha, beta):
     if _blocks(shape, alpha_arg, alpha, beta):
         return _by_rows(christoffel, (alpha_arg, alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta) & numpy.isfinite(alpha_arg)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) and _all_finite(alpha_arg) else \
+            _in_domain(alpha, beta) & numpy.isfinite(alpha_arg)
         _c0 = _polygamma(1, alpha)
         _c1 = _c0*alpha
         _c2 = 1/((_c1 - 1))
@@ -587,7 +616,8 @@ def scalar_curvature(alpha, beta):
     if _blocks(shape, alpha, beta):
         return _by_rows(scalar_curvature, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) else \
+            _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)
         out = (1/2)*(_c0 + alpha*_polygamma(2, alpha))/(_c0*alpha - 1)**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -615,7 +645,8 @@ def gaussian_curvature(alpha, beta):
     if _blocks(shape, alpha, beta):
         return _by_rows(gaussian_curvature, (alpha, beta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha, beta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) else \
+            _in_domain(alpha, beta)
         _c0 = _polygamma(1, alpha)
         out = (1/4)*(_c0 + alpha*_polygamma(2, alpha))/(_c0*alpha - 1)**2
     out = _mask(out, _ok, numpy.nan, shape)

@@ -95,7 +95,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -105,6 +105,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu, lam):
     return (numpy.isfinite(lam)) & (numpy.isfinite(mu)) & (numpy.greater(lam, 0)) & (numpy.greater(mu, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu, lam):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(mu, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(mu, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(lam, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(lam, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -129,7 +146,8 @@ def fisher(mu, lam):
     if _blocks(shape, mu, lam):
         return _by_rows(fisher, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
+            _in_domain(mu, lam)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = lam/(mu**2*mu)
         out[..., 0, 1] = 0
@@ -161,7 +179,8 @@ def cramer_rao(mu, lam):
     if _blocks(shape, mu, lam):
         return _by_rows(cramer_rao, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
+            _in_domain(mu, lam)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (mu**2*mu)/lam
         out[..., 0, 1] = 0
@@ -191,7 +210,8 @@ def jeffreys_prior(mu, lam):
     if _blocks(shape, mu, lam):
         return _by_rows(jeffreys_prior, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
+            _in_domain(mu, lam)
         out = (1/2)*numpy.sqrt(2)/(numpy.sqrt(lam)*mu**(3/2))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -221,7 +241,8 @@ def score(x, mu, lam):
     if _blocks(shape, x, mu, lam):
         return _by_rows(score, (x, mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) and _all_finite(x) else \
+            _in_domain(mu, lam) & numpy.isfinite(x)
         _c0 = mu - x
         _c1 = 1/(mu**2*x)
         out = numpy.empty(shape + (2,))
@@ -254,7 +275,8 @@ def log_density(x, mu, lam):
     if _blocks(shape, x, mu, lam):
         return _by_rows(log_density, (x, mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) and _all_finite(x) else \
+            _in_domain(mu, lam) & numpy.isfinite(x)
         out = (1/2)*(-lam*(mu - x)**2/(mu**2*x) + numpy.log((1/2)*lam/(numpy.pi*(x**2*x))))
         out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -273,7 +295,8 @@ def natural_gradient(mu, lam, grad):
     """
     mu, lam, shape = _args(mu, lam)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
+            _in_domain(mu, lam)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = lam/(mu**2*mu)
         out[..., 0, 1] = 0
@@ -316,7 +339,8 @@ def kl(mu_p, lam_p, mu_q, lam_q):
     if _blocks(shape, mu_p, lam_p, mu_q, lam_q):
         return _by_rows(kl, (mu_p, lam_p, mu_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, lam_p) and _all_in_domain(mu_q, lam_q) else \
+            _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
         _c0 = (1/2)*lam_q
         out = _c0*mu_p/mu_q**2 + _c0/mu_p + _c0/lam_p - lam_q/mu_q + (1/2)*numpy.log(lam_p) - 1/2*numpy.log(lam_q) - 1/2
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
@@ -368,7 +392,8 @@ def alpha_divergence(alpha, mu_p, lam_p, mu_q, lam_q):
     if _blocks(shape, alpha, mu_p, lam_p, mu_q, lam_q):
         return _by_rows(alpha_divergence, (alpha, mu_p, lam_p, mu_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, lam_p) and _all_in_domain(mu_q, lam_q) and _all_finite(alpha) else \
+            _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q) & numpy.isfinite(alpha)
         _c0 = alpha*lam_q
         _c1 = alpha*lam_p
         _c2 = _c0 - _c1 + lam_p + lam_q
@@ -404,7 +429,8 @@ def entropy(mu, lam):
     if _blocks(shape, mu, lam):
         return _by_rows(entropy, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
+            _in_domain(mu, lam)
         _c0 = 2*lam/mu
         out = -3/2*numpy.exp(_c0)*scipy.special.exp1(_c0) - 1/2*numpy.log(lam) + (3/2)*numpy.log(mu) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -434,7 +460,8 @@ def cross_entropy(mu_p, lam_p, mu_q, lam_q):
     if _blocks(shape, mu_p, lam_p, mu_q, lam_q):
         return _by_rows(cross_entropy, (mu_p, lam_p, mu_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, lam_p) and _all_in_domain(mu_q, lam_q) else \
+            _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
         _c0 = (1/2)*lam_q
         _c1 = 1/(mu_p)
         _c2 = 2*_c1*lam_p
@@ -470,7 +497,8 @@ def amari_chentsov(mu, lam):
     if _blocks(shape, mu, lam):
         return _by_rows(amari_chentsov, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
+            _in_domain(mu, lam)
         _c0 = -1/(mu**2*mu)
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 3*lam/((mu**2)**2)
@@ -515,7 +543,8 @@ def christoffel(alpha, mu, lam):
     if _blocks(shape, alpha, mu, lam):
         return _by_rows(christoffel, (alpha, mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) and _all_finite(alpha) else \
+            _in_domain(mu, lam) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = 1/(lam)
         _c2 = (1/2)*_c0*_c1
@@ -553,7 +582,8 @@ def scalar_curvature(mu, lam):
     if _blocks(shape, mu, lam):
         return _by_rows(scalar_curvature, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
+            _in_domain(mu, lam)
         out = -1
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -579,7 +609,8 @@ def gaussian_curvature(mu, lam):
     if _blocks(shape, mu, lam):
         return _by_rows(gaussian_curvature, (mu, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
+            _in_domain(mu, lam)
         out = -1/2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

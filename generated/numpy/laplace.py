@@ -101,7 +101,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -111,6 +111,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu, b):
     return (numpy.isfinite(b)) & (numpy.isfinite(mu)) & (numpy.greater(b, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu, b):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(mu, axis=None, initial=numpy.inf) > -numpy.inf and numpy.maximum.reduce(mu, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(b, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(b, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -136,7 +153,8 @@ def fisher(mu, b):
     if _blocks(shape, mu, b):
         return _by_rows(fisher, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) else \
+            _in_domain(mu, b)
         _c0 = 1/(b**2)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -170,7 +188,8 @@ def cramer_rao(mu, b):
     if _blocks(shape, mu, b):
         return _by_rows(cramer_rao, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) else \
+            _in_domain(mu, b)
         _c0 = b**2
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -201,7 +220,8 @@ def jeffreys_prior(mu, b):
     if _blocks(shape, mu, b):
         return _by_rows(jeffreys_prior, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) else \
+            _in_domain(mu, b)
         out = 1/(b**2)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -229,7 +249,8 @@ def score(x, mu, b):
     if _blocks(shape, x, mu, b):
         return _by_rows(score, (x, mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) and _all_finite(x) else \
+            _in_domain(mu, b) & numpy.isfinite(x)
         _c0 = 1/(b)
         _c1 = mu - x
         out = numpy.empty(shape + (2,))
@@ -259,7 +280,8 @@ def log_density(x, mu, b):
     if _blocks(shape, x, mu, b):
         return _by_rows(log_density, (x, mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) and _all_finite(x) else \
+            _in_domain(mu, b) & numpy.isfinite(x)
         out = -numpy.log(2*b) - abs(mu - x)/b
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -277,7 +299,8 @@ def natural_gradient(mu, b, grad):
     """
     mu, b, shape = _args(mu, b)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) else \
+            _in_domain(mu, b)
         _c0 = 1/(b**2)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -312,7 +335,8 @@ def kl(mu_p, b_p, mu_q, b_q):
     if _blocks(shape, mu_p, b_p, mu_q, b_q):
         return _by_rows(kl, (mu_p, b_p, mu_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, b_p) and _all_in_domain(mu_q, b_q) else \
+            _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
         _c0 = 1/(b_p)
         _c1 = 1/(b_q)
         _c2 = abs(mu_p - mu_q)
@@ -365,7 +389,8 @@ def alpha_divergence(alpha, mu_p, b_p, mu_q, b_q):
     if _blocks(shape, alpha, mu_p, b_p, mu_q, b_q):
         return _by_rows(alpha_divergence, (alpha, mu_p, b_p, mu_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, b_p) and _all_in_domain(mu_q, b_q) and _all_finite(alpha) else \
+            _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q) & numpy.isfinite(alpha)
         _c0 = 1/(b_q)
         _c1 = _c0*b_p
         _c2 = _c1*alpha + _c1
@@ -415,7 +440,8 @@ def entropy(mu, b):
     if _blocks(shape, mu, b):
         return _by_rows(entropy, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) else \
+            _in_domain(mu, b)
         out = numpy.log(2*b) + 1
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -443,7 +469,8 @@ def cross_entropy(mu_p, b_p, mu_q, b_q):
     if _blocks(shape, mu_p, b_p, mu_q, b_q):
         return _by_rows(cross_entropy, (mu_p, b_p, mu_q, b_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, b_p) and _all_in_domain(mu_q, b_q) else \
+            _in_domain(mu_p, b_p) & _in_domain(mu_q, b_q)
         _c0 = 1/(b_q)
         _c1 = abs(mu_p - mu_q)
         out = _c0*_c1 + _c0*b_p*numpy.exp(-_c1/b_p) + numpy.log(2*b_q)
@@ -477,7 +504,8 @@ def amari_chentsov(mu, b):
     if _blocks(shape, mu, b):
         return _by_rows(amari_chentsov, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) else \
+            _in_domain(mu, b)
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
         out[..., 0, 0, 1] = 0
@@ -511,7 +539,8 @@ def scalar_curvature(mu, b):
     if _blocks(shape, mu, b):
         return _by_rows(scalar_curvature, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) else \
+            _in_domain(mu, b)
         out = -2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -537,7 +566,8 @@ def gaussian_curvature(mu, b):
     if _blocks(shape, mu, b):
         return _by_rows(gaussian_curvature, (mu, b,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, b)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, b) else \
+            _in_domain(mu, b)
         out = -1
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -373,7 +373,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -383,6 +383,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu, s):
     return (numpy.isfinite(mu)) & (numpy.isfinite(s)) & (numpy.greater(s, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu, s):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(mu, axis=None, initial=numpy.inf) > -numpy.inf and numpy.maximum.reduce(mu, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(s, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(s, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -408,7 +425,8 @@ def fisher(mu, s):
     if _blocks(shape, mu, s):
         return _by_rows(fisher, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) else \
+            _in_domain(mu, s)
         _c0 = 1/(s**2)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (1/3)*_c0
@@ -442,7 +460,8 @@ def cramer_rao(mu, s):
     if _blocks(shape, mu, s):
         return _by_rows(cramer_rao, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) else \
+            _in_domain(mu, s)
         _c0 = s**2
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = 3*_c0
@@ -473,7 +492,8 @@ def jeffreys_prior(mu, s):
     if _blocks(shape, mu, s):
         return _by_rows(jeffreys_prior, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) else \
+            _in_domain(mu, s)
         out = (1/9)*numpy.sqrt(3)*numpy.sqrt(3 + numpy.pi**2)/s**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -504,7 +524,8 @@ def score(x, mu, s):
     if _blocks(shape, x, mu, s):
         return _by_rows(score, (x, mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) and _all_finite(x) else \
+            _in_domain(mu, s) & numpy.isfinite(x)
         _c0 = 1/(s)
         _c1 = mu - x
         _c2 = _c0*_c1
@@ -539,7 +560,8 @@ def log_density(x, mu, s):
     if _blocks(shape, x, mu, s):
         return _by_rows(log_density, (x, mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) and _all_finite(x) else \
+            _in_domain(mu, s) & numpy.isfinite(x)
         _c0 = 1/(s)
         _c1 = mu - x
         out = _c0*_c1 - numpy.log(s) - 2*numpy.logaddexp(0, _c0*_c1)
@@ -559,7 +581,8 @@ def natural_gradient(mu, s, grad):
     """
     mu, s, shape = _args(mu, s)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) else \
+            _in_domain(mu, s)
         _c0 = 1/(s**2)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (1/3)*_c0
@@ -647,7 +670,8 @@ def entropy(mu, s):
     if _blocks(shape, mu, s):
         return _by_rows(entropy, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) else \
+            _in_domain(mu, s)
         out = numpy.log(s) + 2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -707,7 +731,8 @@ def amari_chentsov(mu, s):
     if _blocks(shape, mu, s):
         return _by_rows(amari_chentsov, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) else \
+            _in_domain(mu, s)
         _c0 = (1/3)/(s**2*s)
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
@@ -754,7 +779,8 @@ def christoffel(alpha, mu, s):
     if _blocks(shape, alpha, mu, s):
         return _by_rows(christoffel, (alpha, mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) and _all_finite(alpha) else \
+            _in_domain(mu, s) & numpy.isfinite(alpha)
         _c0 = 1/(s)
         _c1 = (1/2)*alpha
         _c2 = -_c0*(_c1 + 1)
@@ -794,7 +820,8 @@ def scalar_curvature(mu, s):
     if _blocks(shape, mu, s):
         return _by_rows(scalar_curvature, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) else \
+            _in_domain(mu, s)
         out = -18/(3 + numpy.pi**2)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -820,7 +847,8 @@ def gaussian_curvature(mu, s):
     if _blocks(shape, mu, s):
         return _by_rows(gaussian_curvature, (mu, s,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, s)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, s) else \
+            _in_domain(mu, s)
         out = -9/(3 + numpy.pi**2)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -94,7 +94,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -104,6 +104,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu, sigma):
     return (numpy.isfinite(mu)) & (numpy.isfinite(sigma)) & (numpy.greater(sigma, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu, sigma):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(mu, axis=None, initial=numpy.inf) > -numpy.inf and numpy.maximum.reduce(mu, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(sigma, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(sigma, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -129,7 +146,8 @@ def fisher(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(fisher, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         _c0 = 1/(sigma**2)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -163,7 +181,8 @@ def cramer_rao(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(cramer_rao, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         _c0 = sigma**2
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -194,7 +213,8 @@ def jeffreys_prior(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(jeffreys_prior, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         out = numpy.sqrt(2)/sigma**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -224,7 +244,8 @@ def score(x, mu, sigma):
     if _blocks(shape, x, mu, sigma):
         return _by_rows(score, (x, mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) and _all_finite(x) else \
+            _in_domain(mu, sigma) & numpy.isfinite(x)
         _c0 = 1/(sigma**2)
         _c1 = mu - numpy.log(x)
         out = numpy.empty(shape + (2,))
@@ -257,7 +278,8 @@ def log_density(x, mu, sigma):
     if _blocks(shape, x, mu, sigma):
         return _by_rows(log_density, (x, mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) and _all_finite(x) else \
+            _in_domain(mu, sigma) & numpy.isfinite(x)
         out = -numpy.log(sigma*x) - 1/2*numpy.log(2*numpy.pi) - 1/2*(mu - numpy.log(x))**2/sigma**2
         out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -276,7 +298,8 @@ def natural_gradient(mu, sigma, grad):
     """
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         _c0 = 1/(sigma**2)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0
@@ -319,7 +342,8 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
     if _blocks(shape, mu_p, sigma_p, mu_q, sigma_q):
         return _by_rows(kl, (mu_p, sigma_p, mu_q, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, sigma_p) and _all_in_domain(mu_q, sigma_q) else \
+            _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
         out = numpy.log(sigma_q/sigma_p) - 1/2 + (1/2)*(sigma_p**2 + (mu_p - mu_q)**2)/sigma_q**2
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
@@ -367,7 +391,8 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     if _blocks(shape, alpha, mu_p, sigma_p, mu_q, sigma_q):
         return _by_rows(alpha_divergence, (alpha, mu_p, sigma_p, mu_q, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, sigma_p) and _all_in_domain(mu_q, sigma_q) and _all_finite(alpha) else \
+            _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
         _c0 = sigma_p**2
         _c1 = 1/(_c0)
         _c2 = sigma_q**2
@@ -399,7 +424,8 @@ def entropy(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(entropy, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         out = mu + numpy.log(numpy.sqrt(2)*numpy.sqrt(numpy.pi)*sigma) + 1/2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -426,7 +452,8 @@ def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
     if _blocks(shape, mu_p, sigma_p, mu_q, sigma_q):
         return _by_rows(cross_entropy, (mu_p, sigma_p, mu_q, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, sigma_p) and _all_in_domain(mu_q, sigma_q) else \
+            _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
         _c0 = sigma_q**2
         out = numpy.log(numpy.sqrt(2)*numpy.sqrt(numpy.pi)*sigma_q) + (1/2)*(2*_c0*mu_p + sigma_p**2 + (mu_p - mu_q)**2)/_c0
     out = _mask(out, _ok, numpy.nan, shape)
@@ -461,7 +488,8 @@ def amari_chentsov(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(amari_chentsov, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         _c0 = 1/(sigma**2*sigma)
         _c1 = 2*_c0
         out = numpy.empty(shape + (2, 2, 2))
@@ -505,7 +533,8 @@ def christoffel(alpha, mu, sigma):
     if _blocks(shape, alpha, mu, sigma):
         return _by_rows(christoffel, (alpha, mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) and _all_finite(alpha) else \
+            _in_domain(mu, sigma) & numpy.isfinite(alpha)
         _c0 = 1/(sigma)
         _c1 = -_c0*(alpha + 1)
         out = numpy.empty(shape + (2, 2, 2))
@@ -541,7 +570,8 @@ def scalar_curvature(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(scalar_curvature, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         out = -1
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -567,7 +597,8 @@ def gaussian_curvature(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(gaussian_curvature, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         out = -1/2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -96,7 +96,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -106,6 +106,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(p1, p2):
     return (numpy.greater(p1, 0)) & (numpy.greater(p2, 0)) & (numpy.less(p1, 1)) & (numpy.less(p2, 1)) & (numpy.less(p1 + p2, 1))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(p1, p2):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return False
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -133,7 +150,8 @@ def fisher(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(fisher, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = p2 - 1
         _c1 = 5/(_c0 + p1)
         _c2 = -_c1
@@ -170,7 +188,8 @@ def cramer_rao(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(cramer_rao, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = (1/5)*p1
         _c1 = -_c0*p2
         out = numpy.empty(shape + (2, 2))
@@ -202,7 +221,8 @@ def jeffreys_prior(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(jeffreys_prior, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         out = 5*numpy.sqrt(-1/(p1 + p2 - 1))/(numpy.sqrt(p1)*numpy.sqrt(p2))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -220,7 +240,8 @@ def score(x, p1, p2):
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
     x1, x2, x3, p1, p2, shape = _args(x1, x2, x3, p1, p2)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(x1, x2, x3) else \
+            _in_domain(p1, p2) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
         _c0 = x3/(p1 + p2 - 1)
         out = numpy.empty(shape + (2,))
         out[..., 0] = _c0 + x1/p1
@@ -241,7 +262,8 @@ def log_density(x, p1, p2):
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
     x1, x2, x3, p1, p2, shape = _args(x1, x2, x3, p1, p2)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(x1, x2, x3) else \
+            _in_domain(p1, p2) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
         out = x1*numpy.log(p1) + x2*numpy.log(p2) + x3*numpy.log(-p1 - p2 + 1) - numpy.log(scipy.special.factorial(x1)) - numpy.log(scipy.special.factorial(x2)) - numpy.log(scipy.special.factorial(x3)) + numpy.log(120)
         out = _mask(out, (numpy.greater_equal(x1, 0)) & (numpy.greater_equal(x2, 0)) & (numpy.greater_equal(x3, 0)) & (numpy.equal(x1, numpy.floor(x1))) & (numpy.equal(x2, numpy.floor(x2))) & (numpy.equal(x3, numpy.floor(x3))) & (numpy.equal(x1 + x2 + x3, 5)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -260,7 +282,8 @@ def natural_gradient(p1, p2, grad):
     """
     p1, p2, shape = _args(p1, p2)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = p2 - 1
         _c1 = 5/(_c0 + p1)
         _c2 = -_c1
@@ -361,7 +384,8 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     if _blocks(shape, p1_p, p2_p, p1_q, p2_q):
         return _by_rows(kl, (p1_p, p2_p, p1_q, p2_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) else \
+            _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
         out = -5*_c0*(numpy.log(-_c0) - numpy.log(-p1_q - p2_q + 1)) + 5*p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) + 5*p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
@@ -466,7 +490,8 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     if _blocks(shape, alpha, p1_p, p2_p, p1_q, p2_q):
         return _by_rows(alpha_divergence, (alpha, p1_p, p2_p, p1_q, p2_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) and _all_finite(alpha) else \
+            _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = numpy.log(120)
         _c2 = numpy.log(-p1_q - p2_q + 1)
@@ -519,7 +544,8 @@ def entropy(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(entropy, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = numpy.log(120)
         _c1 = numpy.log(24)
         _c2 = ((p2**2)**2)
@@ -595,7 +621,8 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     if _blocks(shape, p1_p, p2_p, p1_q, p2_q):
         return _by_rows(cross_entropy, (p1_p, p2_p, p1_q, p2_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) else \
+            _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = numpy.log(120)
         _c1 = ((p2_p**2)**2)
         _c2 = numpy.log(24)
@@ -661,7 +688,8 @@ def amari_chentsov(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(amari_chentsov, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         _c0 = p2 - 1
         _c1 = 5/(_c0 + p1)**2
         _c2 = -_c1
@@ -737,7 +765,8 @@ def christoffel(alpha, p1, p2):
     if _blocks(shape, alpha, p1, p2):
         return _by_rows(christoffel, (alpha, p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(alpha) else \
+            _in_domain(p1, p2) & numpy.isfinite(alpha)
         _c0 = 2*p1
         _c1 = p1**2
         _c2 = 2*p2
@@ -803,7 +832,8 @@ def scalar_curvature(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(scalar_curvature, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         out = 1/10
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -829,7 +859,8 @@ def gaussian_curvature(p1, p2):
     if _blocks(shape, p1, p2):
         return _by_rows(gaussian_curvature, (p1, p2,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(p1, p2)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) else \
+            _in_domain(p1, p2)
         out = 1/20
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -97,7 +97,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -107,6 +107,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu1, mu2, s11, s12, s22):
     return (numpy.isfinite(mu1)) & (numpy.isfinite(mu2)) & (numpy.isfinite(s11)) & (numpy.isfinite(s12)) & (numpy.isfinite(s22)) & (numpy.greater(s11, 0)) & (numpy.greater(s22, 0)) & (numpy.greater(s11*s22 - s12**2, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu1, mu2, s11, s12, s22):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return False
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -163,7 +180,8 @@ def fisher(mu1, mu2, s11, s12, s22):
     if _blocks(shape, mu1, mu2, s11, s12, s22):
         return _by_rows(fisher, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) else \
+            _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = s11*s22
         _c1 = s12**2
         _c2 = _c0 - _c1
@@ -253,7 +271,8 @@ def cramer_rao(mu1, mu2, s11, s12, s22):
     if _blocks(shape, mu1, mu2, s11, s12, s22):
         return _by_rows(cramer_rao, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) else \
+            _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = 2*s12
         _c1 = _c0*s11
         _c2 = s12**2
@@ -309,7 +328,8 @@ def jeffreys_prior(mu1, mu2, s11, s12, s22):
     if _blocks(shape, mu1, mu2, s11, s12, s22):
         return _by_rows(jeffreys_prior, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) else \
+            _in_domain(mu1, mu2, s11, s12, s22)
         out = (1/2)/(s11*s22 - s12**2)**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -330,7 +350,8 @@ def score(x, mu1, mu2, s11, s12, s22):
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]
     x1, x2, mu1, mu2, s11, s12, s22, shape = _args(x1, x2, mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22) & (numpy.isfinite(x1)) & (numpy.isfinite(x2))
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) and _all_finite(x1, x2) else \
+            _in_domain(mu1, mu2, s11, s12, s22) & (numpy.isfinite(x1)) & (numpy.isfinite(x2))
         _c0 = 1/((s11*s22 - s12**2))
         _c1 = mu2 - x2
         _c2 = _c1*s12
@@ -360,7 +381,8 @@ def log_density(x, mu1, mu2, s11, s12, s22):
     x = numpy.asarray(x, dtype=float); x1 = x[..., 0]; x2 = x[..., 1]
     x1, x2, mu1, mu2, s11, s12, s22, shape = _args(x1, x2, mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22) & (numpy.isfinite(x1)) & (numpy.isfinite(x2))
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) and _all_finite(x1, x2) else \
+            _in_domain(mu1, mu2, s11, s12, s22) & (numpy.isfinite(x1)) & (numpy.isfinite(x2))
         _c0 = s11*s22 - s12**2
         _c1 = mu2 - x2
         _c2 = mu1 - x1
@@ -402,7 +424,8 @@ def natural_gradient(mu1, mu2, s11, s12, s22, grad):
     """
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) else \
+            _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = s11*s22
         _c1 = s12**2
         _c2 = _c0 - _c1
@@ -470,7 +493,8 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
     if _blocks(shape, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
         return _by_rows(kl, (mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) and _all_in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q) else \
+            _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
         _c0 = s11_q*s22_q
         _c1 = s12_q**2
         _c2 = _c0 - _c1
@@ -523,7 +547,8 @@ def alpha_divergence(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11
     if _blocks(shape, alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
         return _by_rows(alpha_divergence, (alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) and _all_in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q) and _all_finite(alpha) else \
+            _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = s11_q*s22_q - s12_q**2
         _c2 = 1/(_c1)
@@ -570,7 +595,8 @@ def entropy(mu1, mu2, s11, s12, s22):
     if _blocks(shape, mu1, mu2, s11, s12, s22):
         return _by_rows(entropy, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) else \
+            _in_domain(mu1, mu2, s11, s12, s22)
         out = (1/2)*numpy.log(s11*s22 - s12**2) + 1 + numpy.log(2*numpy.pi)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -600,7 +626,8 @@ def cross_entropy(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q,
     if _blocks(shape, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
         return _by_rows(cross_entropy, (mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) and _all_in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q) else \
+            _in_domain(mu1_p, mu2_p, s11_p, s12_p, s22_p) & _in_domain(mu1_q, mu2_q, s11_q, s12_q, s22_q)
         _c0 = s11_q*s22_q - s12_q**2
         _c1 = 2*s12_q
         _c2 = _c1*mu1_p
@@ -784,7 +811,8 @@ def amari_chentsov(mu1, mu2, s11, s12, s22):
     if _blocks(shape, mu1, mu2, s11, s12, s22):
         return _by_rows(amari_chentsov, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) else \
+            _in_domain(mu1, mu2, s11, s12, s22)
         _c0 = s22**2
         _c1 = s11*s22
         _c2 = s12**2
@@ -1126,7 +1154,8 @@ def christoffel(alpha, mu1, mu2, s11, s12, s22):
     if _blocks(shape, alpha, mu1, mu2, s11, s12, s22):
         return _by_rows(christoffel, (alpha, mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) and _all_finite(alpha) else \
+            _in_domain(mu1, mu2, s11, s12, s22) & numpy.isfinite(alpha)
         _c0 = s11*s22
         _c1 = s12**2
         _c2 = _c0 - _c1
@@ -1314,7 +1343,8 @@ def scalar_curvature(mu1, mu2, s11, s12, s22):
     if _blocks(shape, mu1, mu2, s11, s12, s22):
         return _by_rows(scalar_curvature, (mu1, mu2, s11, s12, s22,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu1, mu2, s11, s12, s22)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) else \
+            _in_domain(mu1, mu2, s11, s12, s22)
         out = -9/2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

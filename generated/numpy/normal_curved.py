@@ -377,7 +377,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -387,6 +387,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(theta):
     return (numpy.isfinite(theta)) & (numpy.greater(theta, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(theta):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(theta, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(theta, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -408,7 +425,8 @@ def fisher(theta):
     if _blocks(shape, theta):
         return _by_rows(fisher, (theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) else \
+            _in_domain(theta)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 3/theta**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -434,7 +452,8 @@ def cramer_rao(theta):
     if _blocks(shape, theta):
         return _by_rows(cramer_rao, (theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) else \
+            _in_domain(theta)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = (1/3)*theta**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -461,7 +480,8 @@ def jeffreys_prior(theta):
     if _blocks(shape, theta):
         return _by_rows(jeffreys_prior, (theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) else \
+            _in_domain(theta)
         out = numpy.sqrt(3)/theta
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -488,7 +508,8 @@ def score(x, theta):
     if _blocks(shape, x, theta):
         return _by_rows(score, (x, theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) and _all_finite(x) else \
+            _in_domain(theta) & numpy.isfinite(x)
         _c0 = 1/(theta)
         _c1 = theta - x
         out = numpy.empty(shape + (1,))
@@ -517,7 +538,8 @@ def log_density(x, theta):
     if _blocks(shape, x, theta):
         return _by_rows(log_density, (x, theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) and _all_finite(x) else \
+            _in_domain(theta) & numpy.isfinite(x)
         out = -numpy.log(theta) - 1/2*numpy.log(2*numpy.pi) - 1/2*(theta - x)**2/theta**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -532,7 +554,8 @@ def natural_gradient(theta, grad):
     """
     theta, shape = _args(theta)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) else \
+            _in_domain(theta)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 3/theta**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -565,7 +588,8 @@ def kl(theta_p, theta_q):
     if _blocks(shape, theta_p, theta_q):
         return _by_rows(kl, (theta_p, theta_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta_p) & _in_domain(theta_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta_p) and _all_in_domain(theta_q) else \
+            _in_domain(theta_p) & _in_domain(theta_q)
         out = theta_p*(theta_p - theta_q)/theta_q**2 + numpy.log(theta_q/theta_p)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
@@ -627,7 +651,8 @@ def entropy(theta):
     if _blocks(shape, theta):
         return _by_rows(entropy, (theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) else \
+            _in_domain(theta)
         out = numpy.log(theta) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -654,7 +679,8 @@ def cross_entropy(theta_p, theta_q):
     if _blocks(shape, theta_p, theta_q):
         return _by_rows(cross_entropy, (theta_p, theta_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta_p) & _in_domain(theta_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta_p) and _all_in_domain(theta_q) else \
+            _in_domain(theta_p) & _in_domain(theta_q)
         _c0 = theta_q**2
         out = ((1/2)*_c0*(numpy.log(2*numpy.pi*_c0) + 1) + theta_p*(theta_p - theta_q))/_c0
     out = _mask(out, _ok, numpy.nan, shape)
@@ -680,7 +706,8 @@ def amari_chentsov(theta):
     if _blocks(shape, theta):
         return _by_rows(amari_chentsov, (theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) else \
+            _in_domain(theta)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = 14/(theta**2*theta)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -706,7 +733,8 @@ def christoffel(alpha, theta):
     if _blocks(shape, alpha, theta):
         return _by_rows(christoffel, (alpha, theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) and _all_finite(alpha) else \
+            _in_domain(theta) & numpy.isfinite(alpha)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -((7/3)*alpha + 1)/theta
     out = _mask(out, _ok, numpy.nan, shape)
@@ -733,7 +761,8 @@ def scalar_curvature(theta):
     if _blocks(shape, theta):
         return _by_rows(scalar_curvature, (theta,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(theta)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) else \
+            _in_domain(theta)
         out = 0
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -94,7 +94,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -104,6 +104,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu, v):
     return (numpy.isfinite(mu)) & (numpy.isfinite(v)) & (numpy.greater(v, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu, v):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(mu, axis=None, initial=numpy.inf) > -numpy.inf and numpy.maximum.reduce(mu, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(v, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(v, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -128,7 +145,8 @@ def fisher(mu, v):
     if _blocks(shape, mu, v):
         return _by_rows(fisher, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) else \
+            _in_domain(mu, v)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = 1/(v)
         out[..., 0, 1] = 0
@@ -160,7 +178,8 @@ def cramer_rao(mu, v):
     if _blocks(shape, mu, v):
         return _by_rows(cramer_rao, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) else \
+            _in_domain(mu, v)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = v
         out[..., 0, 1] = 0
@@ -190,7 +209,8 @@ def jeffreys_prior(mu, v):
     if _blocks(shape, mu, v):
         return _by_rows(jeffreys_prior, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) else \
+            _in_domain(mu, v)
         out = (1/2)*numpy.sqrt(2)/v**(3/2)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -218,7 +238,8 @@ def score(x, mu, v):
     if _blocks(shape, x, mu, v):
         return _by_rows(score, (x, mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) and _all_finite(x) else \
+            _in_domain(mu, v) & numpy.isfinite(x)
         _c0 = 1/(v)
         _c1 = mu - x
         out = numpy.empty(shape + (2,))
@@ -248,7 +269,8 @@ def log_density(x, mu, v):
     if _blocks(shape, x, mu, v):
         return _by_rows(log_density, (x, mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) and _all_finite(x) else \
+            _in_domain(mu, v) & numpy.isfinite(x)
         out = -1/2*(numpy.log(2*numpy.pi*v) + (mu - x)**2/v)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -266,7 +288,8 @@ def natural_gradient(mu, v, grad):
     """
     mu, v, shape = _args(mu, v)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) else \
+            _in_domain(mu, v)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = 1/(v)
         out[..., 0, 1] = 0
@@ -309,7 +332,8 @@ def kl(mu_p, v_p, mu_q, v_q):
     if _blocks(shape, mu_p, v_p, mu_q, v_q):
         return _by_rows(kl, (mu_p, v_p, mu_q, v_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, v_p) and _all_in_domain(mu_q, v_q) else \
+            _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
         out = (1/2)*(-numpy.log(v_p) + numpy.log(v_q) - 1 + (v_p + (mu_p - mu_q)**2)/v_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
@@ -356,7 +380,8 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
     if _blocks(shape, alpha, mu_p, v_p, mu_q, v_q):
         return _by_rows(alpha_divergence, (alpha, mu_p, v_p, mu_q, v_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, v_p) and _all_in_domain(mu_q, v_q) and _all_finite(alpha) else \
+            _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q) & numpy.isfinite(alpha)
         _c0 = 1/(v_p)
         _c1 = 1/(v_q)
         _c2 = alpha - 1
@@ -386,7 +411,8 @@ def entropy(mu, v):
     if _blocks(shape, mu, v):
         return _by_rows(entropy, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) else \
+            _in_domain(mu, v)
         out = (1/2)*(numpy.log(v) + numpy.log(2) + 1 + numpy.log(numpy.pi))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -412,7 +438,8 @@ def cross_entropy(mu_p, v_p, mu_q, v_q):
     if _blocks(shape, mu_p, v_p, mu_q, v_q):
         return _by_rows(cross_entropy, (mu_p, v_p, mu_q, v_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, v_p) and _all_in_domain(mu_q, v_q) else \
+            _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
         out = (1/2)*(numpy.log(v_q) + numpy.log(2) + numpy.log(numpy.pi) + (v_p + (mu_p - mu_q)**2)/v_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -445,7 +472,8 @@ def amari_chentsov(mu, v):
     if _blocks(shape, mu, v):
         return _by_rows(amari_chentsov, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) else \
+            _in_domain(mu, v)
         _c0 = 1/(v**2)
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
@@ -488,7 +516,8 @@ def christoffel(alpha, mu, v):
     if _blocks(shape, alpha, mu, v):
         return _by_rows(christoffel, (alpha, mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) and _all_finite(alpha) else \
+            _in_domain(mu, v) & numpy.isfinite(alpha)
         _c0 = (alpha + 1)/v
         _c1 = -1/2*_c0
         out = numpy.empty(shape + (2, 2, 2))
@@ -524,7 +553,8 @@ def scalar_curvature(mu, v):
     if _blocks(shape, mu, v):
         return _by_rows(scalar_curvature, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) else \
+            _in_domain(mu, v)
         out = -1
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -550,7 +580,8 @@ def gaussian_curvature(mu, v):
     if _blocks(shape, mu, v):
         return _by_rows(gaussian_curvature, (mu, v,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, v)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, v) else \
+            _in_domain(mu, v)
         out = -1/2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

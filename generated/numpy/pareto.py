@@ -98,7 +98,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -108,6 +108,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(alpha):
     return (numpy.isfinite(alpha)) & (numpy.greater(alpha, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(alpha):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(alpha, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(alpha, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -129,7 +146,8 @@ def fisher(alpha):
     if _blocks(shape, alpha):
         return _by_rows(fisher, (alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) else \
+            _in_domain(alpha)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 1/(alpha**2)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -155,7 +173,8 @@ def cramer_rao(alpha):
     if _blocks(shape, alpha):
         return _by_rows(cramer_rao, (alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) else \
+            _in_domain(alpha)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = alpha**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -182,7 +201,8 @@ def jeffreys_prior(alpha):
     if _blocks(shape, alpha):
         return _by_rows(jeffreys_prior, (alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) else \
+            _in_domain(alpha)
         out = 1/(alpha)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -209,7 +229,8 @@ def score(x, alpha):
     if _blocks(shape, x, alpha):
         return _by_rows(score, (x, alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) and _all_finite(x) else \
+            _in_domain(alpha) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
         out[..., 0] = -numpy.log(x) + 1/(alpha)
         out = _mask(out, numpy.greater_equal(x, 1), numpy.nan, shape)
@@ -239,7 +260,8 @@ def log_density(x, alpha):
     if _blocks(shape, x, alpha):
         return _by_rows(log_density, (x, alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) and _all_finite(x) else \
+            _in_domain(alpha) & numpy.isfinite(x)
         out = -(alpha + 1)*numpy.log(x) + numpy.log(alpha)
         out = _mask(out, numpy.greater_equal(x, 1), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -255,7 +277,8 @@ def natural_gradient(alpha, grad):
     """
     alpha, shape = _args(alpha)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) else \
+            _in_domain(alpha)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 1/(alpha**2)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -288,7 +311,8 @@ def kl(alpha_p, alpha_q):
     if _blocks(shape, alpha_p, alpha_q):
         return _by_rows(kl, (alpha_p, alpha_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p) and _all_in_domain(alpha_q) else \
+            _in_domain(alpha_p) & _in_domain(alpha_q)
         out = numpy.log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
@@ -324,7 +348,8 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     if _blocks(shape, alpha, alpha_p, alpha_q):
         return _by_rows(alpha_divergence, (alpha, alpha_p, alpha_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha_p) & _in_domain(alpha_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p) and _all_in_domain(alpha_q) and _all_finite(alpha) else \
+            _in_domain(alpha_p) & _in_domain(alpha_q) & numpy.isfinite(alpha)
         out = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(alpha_p) + (1/2)*(alpha + 1)*numpy.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -350,7 +375,8 @@ def entropy(alpha):
     if _blocks(shape, alpha):
         return _by_rows(entropy, (alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) else \
+            _in_domain(alpha)
         out = -numpy.log(alpha) + 1 + 1/(alpha)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -376,7 +402,8 @@ def cross_entropy(alpha_p, alpha_q):
     if _blocks(shape, alpha_p, alpha_q):
         return _by_rows(cross_entropy, (alpha_p, alpha_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p) and _all_in_domain(alpha_q) else \
+            _in_domain(alpha_p) & _in_domain(alpha_q)
         out = -numpy.log(alpha_q) + (alpha_q + 1)/alpha_p
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -401,7 +428,8 @@ def amari_chentsov(alpha):
     if _blocks(shape, alpha):
         return _by_rows(amari_chentsov, (alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) else \
+            _in_domain(alpha)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -2/(alpha**2*alpha)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -427,7 +455,8 @@ def christoffel(alpha_arg, alpha):
     if _blocks(shape, alpha_arg, alpha):
         return _by_rows(christoffel, (alpha_arg, alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha) & numpy.isfinite(alpha_arg)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) and _all_finite(alpha_arg) else \
+            _in_domain(alpha) & numpy.isfinite(alpha_arg)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = (alpha_arg - 1)/alpha
     out = _mask(out, _ok, numpy.nan, shape)
@@ -454,7 +483,8 @@ def scalar_curvature(alpha):
     if _blocks(shape, alpha):
         return _by_rows(scalar_curvature, (alpha,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) else \
+            _in_domain(alpha)
         out = 0
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

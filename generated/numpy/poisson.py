@@ -377,7 +377,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -387,6 +387,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(lam):
     return (numpy.isfinite(lam)) & (numpy.greater(lam, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(lam):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(lam, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(lam, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -408,7 +425,8 @@ def fisher(lam):
     if _blocks(shape, lam):
         return _by_rows(fisher, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 1/(lam)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -434,7 +452,8 @@ def cramer_rao(lam):
     if _blocks(shape, lam):
         return _by_rows(cramer_rao, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = lam
     out = _mask(out, _ok, numpy.nan, shape)
@@ -461,7 +480,8 @@ def jeffreys_prior(lam):
     if _blocks(shape, lam):
         return _by_rows(jeffreys_prior, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = 1/numpy.sqrt(lam)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -488,7 +508,8 @@ def score(x, lam):
     if _blocks(shape, x, lam):
         return _by_rows(score, (x, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
+            _in_domain(lam) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
         out[..., 0] = -1 + x/lam
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), numpy.nan, shape)
@@ -518,7 +539,8 @@ def log_density(x, lam):
     if _blocks(shape, x, lam):
         return _by_rows(log_density, (x, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
+            _in_domain(lam) & numpy.isfinite(x)
         out = -lam + x*numpy.log(lam) - numpy.log(scipy.special.factorial(x))
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -534,7 +556,8 @@ def natural_gradient(lam, grad):
     """
     lam, shape = _args(lam)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 1/(lam)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -569,7 +592,8 @@ def kl(lam_p, lam_q):
     if _blocks(shape, lam_p, lam_q):
         return _by_rows(kl, (lam_p, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam_p) & _in_domain(lam_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) else \
+            _in_domain(lam_p) & _in_domain(lam_q)
         out = lam_p*(numpy.log(lam_p) - numpy.log(lam_q)) - lam_p + lam_q
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
@@ -609,7 +633,8 @@ def alpha_divergence(alpha, lam_p, lam_q):
     if _blocks(shape, alpha, lam_p, lam_q):
         return _by_rows(alpha_divergence, (alpha, lam_p, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) and _all_finite(alpha) else \
+            _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
         _c0 = (1/2)*lam_q
         _c1 = (1/2)*alpha
         out = 4*(numpy.exp(-_c0*alpha - _c0 + (1/2)*alpha*lam_p + numpy.sqrt(lam_p)*numpy.sqrt(lam_q)*numpy.exp(-_c1*numpy.log(lam_p))*numpy.exp(_c1*numpy.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1)
@@ -690,7 +715,8 @@ def amari_chentsov(lam):
     if _blocks(shape, lam):
         return _by_rows(amari_chentsov, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = 1/(lam**2)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -716,7 +742,8 @@ def christoffel(alpha, lam):
     if _blocks(shape, alpha, lam):
         return _by_rows(christoffel, (alpha, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(alpha) else \
+            _in_domain(lam) & numpy.isfinite(alpha)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -1/2*(alpha + 1)/lam
     out = _mask(out, _ok, numpy.nan, shape)
@@ -743,7 +770,8 @@ def scalar_curvature(lam):
     if _blocks(shape, lam):
         return _by_rows(scalar_curvature, (lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) else \
+            _in_domain(lam)
         out = 0
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -97,7 +97,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -107,6 +107,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(sigma):
     return (numpy.isfinite(sigma)) & (numpy.greater(sigma, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(sigma):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(sigma, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(sigma, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -128,7 +145,8 @@ def fisher(sigma):
     if _blocks(shape, sigma):
         return _by_rows(fisher, (sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) else \
+            _in_domain(sigma)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 4/sigma**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -154,7 +172,8 @@ def cramer_rao(sigma):
     if _blocks(shape, sigma):
         return _by_rows(cramer_rao, (sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) else \
+            _in_domain(sigma)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = (1/4)*sigma**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -181,7 +200,8 @@ def jeffreys_prior(sigma):
     if _blocks(shape, sigma):
         return _by_rows(jeffreys_prior, (sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) else \
+            _in_domain(sigma)
         out = 2/sigma
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -208,7 +228,8 @@ def score(x, sigma):
     if _blocks(shape, x, sigma):
         return _by_rows(score, (x, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) and _all_finite(x) else \
+            _in_domain(sigma) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
         out[..., 0] = (-2 + x**2/sigma**2)/sigma
         out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
@@ -238,7 +259,8 @@ def log_density(x, sigma):
     if _blocks(shape, x, sigma):
         return _by_rows(log_density, (x, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) and _all_finite(x) else \
+            _in_domain(sigma) & numpy.isfinite(x)
         out = -2*numpy.log(sigma) + numpy.log(x) - 1/2*x**2/sigma**2
         out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -254,7 +276,8 @@ def natural_gradient(sigma, grad):
     """
     sigma, shape = _args(sigma)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) else \
+            _in_domain(sigma)
         out = numpy.empty(shape + (1, 1))
         out[..., 0, 0] = 4/sigma**2
     out = _mask(out, _ok, numpy.nan, shape)
@@ -289,7 +312,8 @@ def kl(sigma_p, sigma_q):
     if _blocks(shape, sigma_p, sigma_q):
         return _by_rows(kl, (sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma_p) and _all_in_domain(sigma_q) else \
+            _in_domain(sigma_p) & _in_domain(sigma_q)
         _c0 = sigma_p**2
         _c1 = sigma_q**2
         out = _c0/_c1 + numpy.log(_c1/_c0) - 1
@@ -329,7 +353,8 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     if _blocks(shape, alpha, sigma_p, sigma_q):
         return _by_rows(alpha_divergence, (alpha, sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma_p) and _all_in_domain(sigma_q) and _all_finite(alpha) else \
+            _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = alpha - 1
         out = -4*(1 - 2*numpy.exp(-_c0*numpy.log(sigma_q) + _c1*numpy.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
@@ -357,7 +382,8 @@ def entropy(sigma):
     if _blocks(shape, sigma):
         return _by_rows(entropy, (sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) else \
+            _in_domain(sigma)
         out = numpy.log(sigma) - 1/2*numpy.log(2) + (1/2)*numpy.euler_gamma + 1
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -384,7 +410,8 @@ def cross_entropy(sigma_p, sigma_q):
     if _blocks(shape, sigma_p, sigma_q):
         return _by_rows(cross_entropy, (sigma_p, sigma_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma_p) & _in_domain(sigma_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma_p) and _all_in_domain(sigma_q) else \
+            _in_domain(sigma_p) & _in_domain(sigma_q)
         _c0 = sigma_p**2
         out = _c0/sigma_q**2 + (1/2)*numpy.log((1/2)*((sigma_q**2)**2)/_c0) + (1/2)*numpy.euler_gamma
     out = _mask(out, _ok, numpy.nan, shape)
@@ -410,7 +437,8 @@ def amari_chentsov(sigma):
     if _blocks(shape, sigma):
         return _by_rows(amari_chentsov, (sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) else \
+            _in_domain(sigma)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = 16/(sigma**2*sigma)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -436,7 +464,8 @@ def christoffel(alpha, sigma):
     if _blocks(shape, alpha, sigma):
         return _by_rows(christoffel, (alpha, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) and _all_finite(alpha) else \
+            _in_domain(sigma) & numpy.isfinite(alpha)
         out = numpy.empty(shape + (1, 1, 1))
         out[..., 0, 0, 0] = -(2*alpha + 1)/sigma
     out = _mask(out, _ok, numpy.nan, shape)
@@ -463,7 +492,8 @@ def scalar_curvature(sigma):
     if _blocks(shape, sigma):
         return _by_rows(scalar_curvature, (sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) else \
+            _in_domain(sigma)
         out = 0
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -374,7 +374,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -384,6 +384,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu, sigma):
     return (numpy.isfinite(mu)) & (numpy.isfinite(sigma)) & (numpy.greater(sigma, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu, sigma):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(mu, axis=None, initial=numpy.inf) > -numpy.inf and numpy.maximum.reduce(mu, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(sigma, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(sigma, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -409,7 +426,8 @@ def fisher(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(fisher, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         _c0 = 1/(sigma**2)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (5/7)*_c0
@@ -443,7 +461,8 @@ def cramer_rao(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(cramer_rao, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         _c0 = sigma**2
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (7/5)*_c0
@@ -474,7 +493,8 @@ def jeffreys_prior(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(jeffreys_prior, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         out = (2/7)*numpy.sqrt(10)/sigma**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -504,7 +524,8 @@ def score(x, mu, sigma):
     if _blocks(shape, x, mu, sigma):
         return _by_rows(score, (x, mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) and _all_finite(x) else \
+            _in_domain(mu, sigma) & numpy.isfinite(x)
         _c0 = 1/(sigma**2)
         _c1 = mu - x
         _c2 = _c1**2
@@ -536,7 +557,8 @@ def log_density(x, mu, sigma):
     if _blocks(shape, x, mu, sigma):
         return _by_rows(log_density, (x, mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) and _all_finite(x) else \
+            _in_domain(mu, sigma) & numpy.isfinite(x)
         out = -numpy.log(sigma) - 5/2*numpy.log(1 + (1/4)*(mu - x)**2/sigma**2) - 1/2*numpy.log(4*numpy.pi) + numpy.log((3/4)*numpy.sqrt(numpy.pi))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -554,7 +576,8 @@ def natural_gradient(mu, sigma, grad):
     """
     mu, sigma, shape = _args(mu, sigma)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         _c0 = 1/(sigma**2)
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = (5/7)*_c0
@@ -642,7 +665,8 @@ def entropy(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(entropy, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         out = numpy.log((1/12)*sigma) + 25/6
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -703,7 +727,8 @@ def amari_chentsov(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(amari_chentsov, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         _c0 = 1/(sigma**2*sigma)
         _c1 = (10/21)*_c0
         out = numpy.empty(shape + (2, 2, 2))
@@ -747,7 +772,8 @@ def christoffel(alpha, mu, sigma):
     if _blocks(shape, alpha, mu, sigma):
         return _by_rows(christoffel, (alpha, mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) and _all_finite(alpha) else \
+            _in_domain(mu, sigma) & numpy.isfinite(alpha)
         _c0 = 1/(sigma)
         _c1 = -_c0*((1/3)*alpha + 1)
         out = numpy.empty(shape + (2, 2, 2))
@@ -783,7 +809,8 @@ def scalar_curvature(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(scalar_curvature, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         out = -7/4
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -809,7 +836,8 @@ def gaussian_curvature(mu, sigma):
     if _blocks(shape, mu, sigma):
         return _by_rows(gaussian_curvature, (mu, sigma,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, sigma)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
+            _in_domain(mu, sigma)
         out = -7/8
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

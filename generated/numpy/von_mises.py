@@ -95,7 +95,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -105,6 +105,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(mu, kappa):
     return (numpy.isfinite(kappa)) & (numpy.less_equal(mu, numpy.pi)) & (numpy.greater(kappa, 0)) & (numpy.greater(mu, -numpy.pi))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(mu, kappa):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(mu, axis=None, initial=numpy.inf) > -numpy.pi and numpy.maximum.reduce(mu, axis=None, initial=-numpy.inf) <= numpy.pi and numpy.minimum.reduce(kappa, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(kappa, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -132,7 +149,8 @@ def fisher(mu, kappa):
     if _blocks(shape, mu, kappa):
         return _by_rows(fisher, (mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
+            _in_domain(mu, kappa)
         _c0 = scipy.special.i0e(kappa)
         _c1 = scipy.special.i1e(kappa)
         _c2 = _c1/_c0
@@ -170,7 +188,8 @@ def cramer_rao(mu, kappa):
     if _blocks(shape, mu, kappa):
         return _by_rows(cramer_rao, (mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
+            _in_domain(mu, kappa)
         _c0 = scipy.special.i0e(kappa)
         _c1 = scipy.special.i1e(kappa)
         _c2 = _c0**2*kappa
@@ -205,7 +224,8 @@ def jeffreys_prior(mu, kappa):
     if _blocks(shape, mu, kappa):
         return _by_rows(jeffreys_prior, (mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
+            _in_domain(mu, kappa)
         _c0 = scipy.special.i1e(kappa)
         _c1 = scipy.special.i0e(kappa)
         out = numpy.sqrt(-_c0*(_c0**2*kappa + _c0*_c1 - _c1**2*kappa)/(_c1**2*_c1))
@@ -236,7 +256,8 @@ def score(x, mu, kappa):
     if _blocks(shape, x, mu, kappa):
         return _by_rows(score, (x, mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) and _all_finite(x) else \
+            _in_domain(mu, kappa) & numpy.isfinite(x)
         _c0 = mu - x
         out = numpy.empty(shape + (2,))
         out[..., 0] = -kappa*numpy.sin(_c0)
@@ -268,7 +289,8 @@ def log_density(x, mu, kappa):
     if _blocks(shape, x, mu, kappa):
         return _by_rows(log_density, (x, mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) and _all_finite(x) else \
+            _in_domain(mu, kappa) & numpy.isfinite(x)
         out = kappa*numpy.cos(mu - x) - numpy.log(scipy.special.i0e(kappa)) - abs(kappa) - numpy.log(numpy.pi) - numpy.log(2)
         out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
@@ -287,7 +309,8 @@ def natural_gradient(mu, kappa, grad):
     """
     mu, kappa, shape = _args(mu, kappa)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
+            _in_domain(mu, kappa)
         _c0 = scipy.special.i0e(kappa)
         _c1 = scipy.special.i1e(kappa)
         _c2 = _c1/_c0
@@ -354,7 +377,8 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     if _blocks(shape, mu_p, kappa_p, mu_q, kappa_q):
         return _by_rows(kl, (mu_p, kappa_p, mu_q, kappa_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, kappa_p) and _all_in_domain(mu_q, kappa_q) else \
+            _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
         _c0 = scipy.special.i0e(kappa_p)
         _c1 = scipy.special.i1e(kappa_p)/_c0
         out = _c1*kappa_p - _c1*kappa_q*numpy.cos(mu_p - mu_q) - numpy.log(_c0) + numpy.log(scipy.special.i0e(kappa_q)) - abs(kappa_p) + abs(kappa_q)
@@ -426,7 +450,8 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
     if _blocks(shape, alpha, mu_p, kappa_p, mu_q, kappa_q):
         return _by_rows(alpha_divergence, (alpha, mu_p, kappa_p, mu_q, kappa_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, kappa_p) and _all_in_domain(mu_q, kappa_q) and _all_finite(alpha) else \
+            _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = numpy.log(2) + numpy.log(numpy.pi)
         _c2 = alpha - 1
@@ -461,7 +486,8 @@ def entropy(mu, kappa):
     if _blocks(shape, mu, kappa):
         return _by_rows(entropy, (mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
+            _in_domain(mu, kappa)
         _c0 = scipy.special.i0e(kappa)
         out = numpy.log(_c0) + abs(kappa) + numpy.log(2) + numpy.log(numpy.pi) - kappa*scipy.special.i1e(kappa)/_c0
     out = _mask(out, _ok, numpy.nan, shape)
@@ -488,7 +514,8 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     if _blocks(shape, mu_p, kappa_p, mu_q, kappa_q):
         return _by_rows(cross_entropy, (mu_p, kappa_p, mu_q, kappa_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, kappa_p) and _all_in_domain(mu_q, kappa_q) else \
+            _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
         out = -kappa_q*numpy.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + numpy.log(scipy.special.i0e(kappa_q)) + abs(kappa_q) + numpy.log(2) + numpy.log(numpy.pi)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -526,7 +553,8 @@ def amari_chentsov(mu, kappa):
     if _blocks(shape, mu, kappa):
         return _by_rows(amari_chentsov, (mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
+            _in_domain(mu, kappa)
         _c0 = scipy.special.i1e(kappa)
         _c1 = scipy.special.i0e(kappa)
         _c2 = 2*_c0/_c1
@@ -588,7 +616,8 @@ def christoffel(alpha, mu, kappa):
     if _blocks(shape, alpha, mu, kappa):
         return _by_rows(christoffel, (alpha, mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) and _all_finite(alpha) else \
+            _in_domain(mu, kappa) & numpy.isfinite(alpha)
         _c0 = scipy.special.i0e(kappa)
         _c1 = scipy.special.i1e(kappa)
         _c2 = _c0/_c1
@@ -643,7 +672,8 @@ def scalar_curvature(mu, kappa):
     if _blocks(shape, mu, kappa):
         return _by_rows(scalar_curvature, (mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
+            _in_domain(mu, kappa)
         _c0 = scipy.special.i1e(kappa)
         _c1 = _c0**2
         _c2 = scipy.special.i0e(kappa)
@@ -679,7 +709,8 @@ def gaussian_curvature(mu, kappa):
     if _blocks(shape, mu, kappa):
         return _by_rows(gaussian_curvature, (mu, kappa,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(mu, kappa)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
+            _in_domain(mu, kappa)
         _c0 = scipy.special.i1e(kappa)
         _c1 = _c0**2
         _c2 = scipy.special.i0e(kappa)

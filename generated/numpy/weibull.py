@@ -374,7 +374,7 @@ def _full(value, shape):
 
 def _mask(out, keep, value, shape):
     """``out`` with ``value`` wherever ``keep`` (broadcast to ``shape``) is False."""
-    if keep is True or keep.all():
+    if keep is True or numpy.count_nonzero(keep) == numpy.size(keep):  # 3x keep.all()
         return out
     if numpy.shape(out)[:len(shape)] != shape or numpy.ndim(out) == 0:
         out = _full(out, shape)  # a scalar quantity that did not depend on every argument
@@ -384,6 +384,23 @@ def _mask(out, keep, value, shape):
 
 def _in_domain(k, lam):
     return (numpy.isfinite(k)) & (numpy.isfinite(lam)) & (numpy.greater(k, 0)) & (numpy.greater(lam, 0))
+
+
+_REDUCE_FROM = 4096
+"""From this many points the domain is tested by reductions first (below, the elementwise
+mask costs less than the reductions' call overhead)."""
+
+
+def _all_in_domain(k, lam):
+    """Whether every point is inside the domain, by reductions: the elementwise mask is
+    built only when this is False (a point outside, or NaN)."""
+    return numpy.minimum.reduce(k, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(k, axis=None, initial=-numpy.inf) < numpy.inf and numpy.minimum.reduce(lam, axis=None, initial=numpy.inf) > 0 and numpy.maximum.reduce(lam, axis=None, initial=-numpy.inf) < numpy.inf
+
+
+def _all_finite(*arrays):
+    """Whether every entry is finite: a sum is (it may overflow, sending the call on to the
+    elementwise test)."""
+    return all(numpy.isfinite(numpy.add.reduce(a, axis=None)) for a in arrays)
 
 
 
@@ -410,7 +427,8 @@ def fisher(k, lam):
     if _blocks(shape, k, lam):
         return _by_rows(fisher, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
+            _in_domain(k, lam)
         _c0 = k**2
         _c1 = -(1 - numpy.euler_gamma)/lam
         out = numpy.empty(shape + (2, 2))
@@ -449,7 +467,8 @@ def cramer_rao(k, lam):
     if _blocks(shape, k, lam):
         return _by_rows(cramer_rao, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
+            _in_domain(k, lam)
         _c0 = k**2
         _c1 = numpy.pi**2
         _c2 = 1/(_c1)
@@ -484,7 +503,8 @@ def jeffreys_prior(k, lam):
     if _blocks(shape, k, lam):
         return _by_rows(jeffreys_prior, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
+            _in_domain(k, lam)
         out = (1/6)*numpy.sqrt(6)*numpy.pi/lam
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -516,7 +536,8 @@ def score(x, k, lam):
     if _blocks(shape, x, k, lam):
         return _by_rows(score, (x, k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) and _all_finite(x) else \
+            _in_domain(k, lam) & numpy.isfinite(x)
         _c0 = 1/(lam)
         _c1 = _c0*x
         _c2 = numpy.log(_c1)
@@ -552,7 +573,8 @@ def log_density(x, k, lam):
     if _blocks(shape, x, k, lam):
         return _by_rows(log_density, (x, k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam) & numpy.isfinite(x)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) and _all_finite(x) else \
+            _in_domain(k, lam) & numpy.isfinite(x)
         _c0 = x/lam
         out = -_c0**k + (k - 1)*numpy.log(_c0) + numpy.log(k) - numpy.log(lam)
         out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
@@ -572,7 +594,8 @@ def natural_gradient(k, lam, grad):
     """
     k, lam, shape = _args(k, lam)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
+            _in_domain(k, lam)
         _c0 = k**2
         _c1 = -(1 - numpy.euler_gamma)/lam
         out = numpy.empty(shape + (2, 2))
@@ -694,7 +717,8 @@ def kl(k_p, lam_p, k_q, lam_q):
     if _blocks(shape, k_p, lam_p, k_q, lam_q):
         return _by_rows(kl, (k_p, lam_p, k_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k_p, lam_p) and _all_in_domain(k_q, lam_q) else \
+            _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
         _c0 = 1/(k_p)
         out = numpy.euler_gamma*_c0*k_q - k_q*(numpy.log(lam_p) - numpy.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1 - numpy.euler_gamma
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
@@ -842,7 +866,8 @@ def entropy(k, lam):
     if _blocks(shape, k, lam):
         return _by_rows(entropy, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
+            _in_domain(k, lam)
         _c0 = 1/(k)
         out = -numpy.euler_gamma*_c0 + numpy.log(_c0*lam) + numpy.euler_gamma + 1
     out = _mask(out, _ok, numpy.nan, shape)
@@ -871,7 +896,8 @@ def cross_entropy(k_p, lam_p, k_q, lam_q):
     if _blocks(shape, k_p, lam_p, k_q, lam_q):
         return _by_rows(cross_entropy, (k_p, lam_p, k_q, lam_q,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k_p, lam_p) and _all_in_domain(k_q, lam_q) else \
+            _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
         _c0 = k_q - 1
         _c1 = 1/(k_p)
         out = numpy.euler_gamma*_c0*_c1 - _c0*numpy.log(lam_p) + k_q*numpy.log(lam_q) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c1*k_q + 1) - numpy.log(k_q)
@@ -910,7 +936,8 @@ def amari_chentsov(k, lam):
     if _blocks(shape, k, lam):
         return _by_rows(amari_chentsov, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
+            _in_domain(k, lam)
         _c0 = (k**2*k)
         _c1 = numpy.euler_gamma**2
         _c2 = numpy.pi**2
@@ -976,7 +1003,8 @@ def christoffel(alpha, k, lam):
     if _blocks(shape, alpha, k, lam):
         return _by_rows(christoffel, (alpha, k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam) & numpy.isfinite(alpha)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) and _all_finite(alpha) else \
+            _in_domain(k, lam) & numpy.isfinite(alpha)
         _c0 = 1/(k)
         _c1 = numpy.pi**2
         _c2 = 1/(_c1)
@@ -1031,7 +1059,8 @@ def scalar_curvature(k, lam):
     if _blocks(shape, k, lam):
         return _by_rows(scalar_curvature, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
+            _in_domain(k, lam)
         out = -12/numpy.pi**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -1057,7 +1086,8 @@ def gaussian_curvature(k, lam):
     if _blocks(shape, k, lam):
         return _by_rows(gaussian_curvature, (k, lam,), shape)
     with numpy.errstate(all="ignore"):
-        _ok = _in_domain(k, lam)
+        _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
+            _in_domain(k, lam)
         out = -6/numpy.pi**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -507,8 +507,9 @@ def _function(family, name, printer, expr=None):
                        f"x = {asarray}(x, dtype=float); ") + "; ".join(
                 f"{v} = x[..., {i}]" for i, v in enumerate(var_names))
             prepared = var_names + prepared
-    finite_code = _finite_code(printer, (var_names if len(var_names) > 1 else
-                                         ["x"] if q.takes_x else []) + lead_names + fixed_args)
+    finite_names = (var_names if len(var_names) > 1 else
+                    ["x"] if q.takes_x else []) + lead_names + fixed_args
+    finite_code = _finite_code(printer, finite_names)
     doc = q.doc
     if name == "kl" and family.dimension <= NEAR_MAX_DIMENSION:
         doc += (f"\nWhere 1/2 delta^T I delta < {NEAR_THRESHOLD:g} (q near p) the value is the "
@@ -550,6 +551,9 @@ def _function(family, name, printer, expr=None):
                                shape),
         "ok_code": " & ".join([f"_in_domain({xpa}{', '.join(pt)})" for pt in point_names] +
                               ([finite_code] if finite_code else [])) or "True",
+        "fast_ok_code": " and ".join(
+            [f"_all_in_domain({', '.join(pt)})" for pt in point_names] +
+            ([f"_all_finite({', '.join(finite_names)})"] if finite_names else [])) or "True",
         "rank0": q.rank == 0,
         # an entry that is a bare argument would hand the caller's array back as the
         # result, and masking would then write into it
@@ -615,6 +619,22 @@ def _domain_test(domain, sym):
     cond = domain.condition(sym)
     lo, hi = (sp.sympify(b, strict=True) for b in (domain.lower, domain.upper))
     return [cond] if lo.is_finite and hi.is_finite else [IsFinite(sym), cond]
+
+
+def backend_functional(printer):
+    return printer.backend.functional
+
+
+def _fast_domain_test(domain, name):
+    """Code true when every point of array ``name`` is inside ``domain``, by one min and
+    one max (reductions, no temporaries); False at NaN (min and max propagate it), so
+    that the call goes on to the elementwise mask."""
+    lo, hi = (sp.sympify(b, strict=True) for b in (domain.lower, domain.upper))
+    low = "-numpy.inf" if lo == -sp.oo else sp.pycode(lo).replace("math.", "numpy.")
+    high = "numpy.inf" if hi == sp.oo else sp.pycode(hi).replace("math.", "numpy.")
+    right = "<=" if domain.name == "circle" and hi != sp.oo else "<"
+    return (f"numpy.minimum.reduce({name}, axis=None, initial=numpy.inf) > {low} and "
+            f"numpy.maximum.reduce({name}, axis=None, initial=-numpy.inf) {right} {high}")
 
 
 def _finite_code(printer, names):
@@ -829,6 +849,8 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
     else:
         domain_code = f"{printer._module_format('numpy.full')}(" \
             f"{printer._module_format('numpy.shape')}({first}), True)"
+    fast_domain = "False" if family.constraints or backend_functional(printer) else \
+        " and ".join(_fast_domain_test(family.domains[c], plain[c].name) for c in family.coordinates)
     domain_text = "; ".join([family.domains[c].describe(plain[c].name) for c in family.coordinates] +
                             [sp.sstr(sp.sympify(c, strict=True).xreplace(plain)) for c in family.constraints])
     if any(fn["post"] == "solve" for fn in functions) and not printer.backend.functional:
@@ -852,7 +874,8 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
         title=family.title or family.name, family=family.name, version=__version__,
         coordinates=[str(plain[c]) for c in family.coordinates],
         variables=[v.name for v in family.variables], fixed=fixed,
-        domain_text=domain_text, domain_code=domain_code, imports=imports,
+        domain_text=domain_text, domain_code=domain_code, fast_domain=fast_domain,
+        imports=imports,
         functions=functions, helpers=helpers, skipped=skipped,
         emitted=[fn["name"] for fn in functions],
         functional=backend.functional, requires=backend.requires, backend=backend.name,
