@@ -339,7 +339,7 @@ def log_density(x, p1, p2):
     x = xp.asarray(x); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
     x1, x2, x3, p1, p2, shape = _args(xp, x1, x2, x3, p1, p2)
     _ok = _in_domain(xp, p1, p2) & (xp.isfinite(x1)) & (xp.isfinite(x2)) & (xp.isfinite(x3))
-    out = _full(xp, x1*xp.log(p1) + x2*xp.log(p2) + x3*xp.log(-p1 - p2 + 1) - xp.log(_special(xp).factorial(x1)) - xp.log(_special(xp).factorial(x2)) - xp.log(_special(xp).factorial(x3)) + 4.787491742782046, shape)
+    out = _full(xp, x1*xp.log(p1) + x2*xp.log(p2) + x3*xp.log(-p1 - p2 + 1) - _special(xp).gammaln(x1 + 1) - _special(xp).gammaln(x2 + 1) - _special(xp).gammaln(x3 + 1) + 4.787491742782046, shape)
     out = _mask(xp, out, ((x1 >= 0)) & ((x2 >= 0)) & ((x3 >= 0)) & ((x1 == xp.floor(x1))) & ((x2 == xp.floor(x2))) & ((x3 == xp.floor(x3))) & ((x1 + x2 + x3 == 5)), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out

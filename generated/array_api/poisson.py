@@ -325,7 +325,7 @@ def log_density(x, lam):
     xp = _xp(x, lam)
     x, lam, shape = _args(xp, x, lam)
     _ok = _in_domain(xp, lam) & xp.isfinite(x)
-    out = _full(xp, -lam + x*xp.log(lam) - xp.log(_special(xp).factorial(x)), shape)
+    out = _full(xp, -lam + x*xp.log(lam) - _special(xp).gammaln(x + 1), shape)
     out = _mask(xp, out, ((x >= 0)) & ((x == xp.floor(x))), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out

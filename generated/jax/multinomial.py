@@ -150,7 +150,7 @@ def log_density(x, p1, p2):
     x = jax.numpy.asarray(x); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
     x1, x2, x3, p1, p2, shape = _args(x1, x2, x3, p1, p2)
     _ok = _in_domain(p1, p2) & (jax.numpy.isfinite(x1)) & (jax.numpy.isfinite(x2)) & (jax.numpy.isfinite(x3))
-    out = _full(x1*jax.numpy.log(p1) + x2*jax.numpy.log(p2) + x3*jax.numpy.log(-p1 - p2 + 1) - jax.numpy.log(jax.scipy.special.factorial(x1)) - jax.numpy.log(jax.scipy.special.factorial(x2)) - jax.numpy.log(jax.scipy.special.factorial(x3)) + jax.numpy.log(120), shape)
+    out = _full(x1*jax.numpy.log(p1) + x2*jax.numpy.log(p2) + x3*jax.numpy.log(-p1 - p2 + 1) - jax.scipy.special.gammaln(x1 + 1) - jax.scipy.special.gammaln(x2 + 1) - jax.scipy.special.gammaln(x3 + 1) + jax.numpy.log(120), shape)
     out = _mask(out, (jax.numpy.greater_equal(x1, 0)) & (jax.numpy.greater_equal(x2, 0)) & (jax.numpy.greater_equal(x3, 0)) & (jax.numpy.equal(x1, jax.numpy.floor(x1))) & (jax.numpy.equal(x2, jax.numpy.floor(x2))) & (jax.numpy.equal(x3, jax.numpy.floor(x3))) & (jax.numpy.equal(x1 + x2 + x3, 5)), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

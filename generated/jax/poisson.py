@@ -136,7 +136,7 @@ def log_density(x, lam):
     """
     x, lam, shape = _args(x, lam)
     _ok = _in_domain(lam) & jax.numpy.isfinite(x)
-    out = _full(-lam + x*jax.numpy.log(lam) - jax.numpy.log(jax.scipy.special.factorial(x)), shape)
+    out = _full(-lam + x*jax.numpy.log(lam) - jax.scipy.special.gammaln(x + 1), shape)
     out = _mask(out, (jax.numpy.greater_equal(x, 0)) & (jax.numpy.equal(x, jax.numpy.floor(x))), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

@@ -264,7 +264,7 @@ def log_density(x, p1, p2):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(x1, x2, x3) else \
             _in_domain(p1, p2) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
-        out = x1*numpy.log(p1) + x2*numpy.log(p2) + x3*numpy.log(-p1 - p2 + 1) - numpy.log(scipy.special.factorial(x1)) - numpy.log(scipy.special.factorial(x2)) - numpy.log(scipy.special.factorial(x3)) + numpy.log(120)
+        out = x1*numpy.log(p1) + x2*numpy.log(p2) + x3*numpy.log(-p1 - p2 + 1) - scipy.special.gammaln(x1 + 1) - scipy.special.gammaln(x2 + 1) - scipy.special.gammaln(x3 + 1) + numpy.log(120)
         out = _mask(out, (numpy.greater_equal(x1, 0)) & (numpy.greater_equal(x2, 0)) & (numpy.greater_equal(x3, 0)) & (numpy.equal(x1, numpy.floor(x1))) & (numpy.equal(x2, numpy.floor(x2))) & (numpy.equal(x3, numpy.floor(x3))) & (numpy.equal(x1 + x2 + x3, 5)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -531,7 +531,7 @@ def log_density(x, lam):
                 return numpy.float64(numpy.nan)
             if not (((x >= 0)) and ((x == math.floor(x)))):
                 return numpy.float64(-numpy.inf)
-            out = -lam + x*math.log(lam) - math.log(math.factorial(x))
+            out = -lam + x*math.log(lam) - math.lgamma(x + 1)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -541,7 +541,7 @@ def log_density(x, lam):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
             _in_domain(lam) & numpy.isfinite(x)
-        out = -lam + x*numpy.log(lam) - numpy.log(scipy.special.factorial(x))
+        out = -lam + x*numpy.log(lam) - scipy.special.gammaln(x + 1)
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

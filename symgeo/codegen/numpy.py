@@ -109,8 +109,9 @@ class NumpyPrinter(SciPyPrinter):
     def _print_log(self, expr):
         # log(1 + e^a e^b) as logaddexp(0, a + b): no overflow where e^a is huge
         arg = expr.args[0]
-        if isinstance(arg, sp.gamma):  # log Gamma(x + 1) stays finite past x = 171
-            return f"{self._module_format('scipy.special.gammaln')}({self._print(arg.args[0])})"
+        if isinstance(arg, (sp.gamma, sp.factorial)):  # log Gamma stays finite past 171
+            inner = arg.args[0] + (1 if isinstance(arg, sp.factorial) else 0)
+            return f"{self._module_format('scipy.special.gammaln')}({self._print(inner)})"
         if isinstance(arg, sp.beta):  # and log B(a, b) where B underflows
             if not self.backend.betaln:
                 return self._lbeta(*arg.args)

@@ -54,6 +54,10 @@ class ScalarPrinter(PythonCodePrinter):
             return self._call("scipy.special.psi", z)
         return self._call("scipy.special.polygamma", n, z)
 
+    def _print_factorial(self, expr):
+        # x arrives as a float (math.factorial takes integers only)
+        return self._call("math.gamma", expr.args[0] + 1)
+
     def _print_loggamma(self, expr):
         return self._call("math.lgamma", expr.args[0])
 
@@ -61,6 +65,8 @@ class ScalarPrinter(PythonCodePrinter):
         arg = expr.args[0]
         if isinstance(arg, sp.gamma):
             return self._call("math.lgamma", arg.args[0])
+        if isinstance(arg, sp.factorial):  # math.factorial refuses floats, and overflows
+            return self._call("math.lgamma", arg.args[0] + 1)
         if isinstance(arg, sp.beta):
             return self._call("scipy.special.betaln", *arg.args)
         return self._call("math.log", arg)
