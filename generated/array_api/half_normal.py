@@ -391,7 +391,7 @@ def entropy(sigma):
     xp = _xp(sigma)
     sigma, shape = _args(xp, sigma)
     _ok = _in_domain(xp, sigma)
-    out = _full(xp, xp.log(sigma) - 0.34657359027997264 + 1/2 + 0.5723649429247001, shape)
+    out = _full(xp, xp.log(sigma) + 0.7257913526447274, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -407,7 +407,7 @@ def cross_entropy(sigma_p, sigma_q):
     xp = _xp(sigma_p, sigma_q)
     sigma_p, sigma_q, shape = _args(xp, sigma_p, sigma_q)
     _ok = _in_domain(xp, sigma_p) & _in_domain(xp, sigma_q)
-    out = _full(xp, (1/2)*sigma_p**2/sigma_q**2 + xp.log(sigma_q) - 0.34657359027997264 + 0.5723649429247001, shape)
+    out = _full(xp, (1/2)*sigma_p**2/sigma_q**2 + xp.log(sigma_q) + 0.22579135264472744, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

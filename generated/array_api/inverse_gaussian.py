@@ -424,7 +424,7 @@ def entropy(mu, lam):
     mu, lam, shape = _args(xp, mu, lam)
     _ok = _in_domain(xp, mu, lam)
     _c0 = 2*lam/mu
-    out = _full(xp, -3/2*xp.exp(_c0)*_special(xp).exp1(_c0) - 1/2*xp.log(lam) + (3/2)*xp.log(mu) + 0.34657359027997264 + 1/2 + 0.5723649429247001, shape)
+    out = _full(xp, -3/2*xp.exp(_c0)*_special(xp).exp1(_c0) - 1/2*xp.log(lam) + (3/2)*xp.log(mu) + 1.4189385332046727, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -603,7 +603,7 @@ def entropy(mu1, mu2, s11, s12, s22):
     xp = _xp(mu1, mu2, s11, s12, s22)
     mu1, mu2, s11, s12, s22, shape = _args(xp, mu1, mu2, s11, s12, s22)
     _ok = _in_domain(xp, mu1, mu2, s11, s12, s22)
-    out = _full(xp, (1/2)*xp.log(s11*s22 - s12**2) + 1 + 1.8378770664093456, shape)
+    out = _full(xp, (1/2)*xp.log(s11*s22 - s12**2) + 2.8378770664093453, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -420,7 +420,7 @@ def entropy(mu, sigma):
     xp = _xp(mu, sigma)
     mu, sigma, shape = _args(xp, mu, sigma)
     _ok = _in_domain(xp, mu, sigma)
-    out = _full(xp, xp.log(sigma) + 0.34657359027997264 + 1/2 + 0.5723649429247001, shape)
+    out = _full(xp, xp.log(sigma) + 1.4189385332046727, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

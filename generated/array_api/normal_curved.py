@@ -384,7 +384,7 @@ def entropy(theta):
     xp = _xp(theta)
     theta, shape = _args(xp, theta)
     _ok = _in_domain(xp, theta)
-    out = _full(xp, xp.log(theta) + 0.34657359027997264 + 1/2 + 0.5723649429247001, shape)
+    out = _full(xp, xp.log(theta) + 1.4189385332046727, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

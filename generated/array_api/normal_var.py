@@ -416,7 +416,7 @@ def entropy(mu, v):
     xp = _xp(mu, v)
     mu, v, shape = _args(xp, mu, v)
     _ok = _in_domain(xp, mu, v)
-    out = _full(xp, (1/2)*(xp.log(v) + 0.6931471805599453 + 1 + 1.1447298858494002), shape)
+    out = _full(xp, (1/2)*(xp.log(v) + 2.8378770664093453), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -432,7 +432,7 @@ def cross_entropy(mu_p, v_p, mu_q, v_q):
     xp = _xp(mu_p, v_p, mu_q, v_q)
     mu_p, v_p, mu_q, v_q, shape = _args(xp, mu_p, v_p, mu_q, v_q)
     _ok = _in_domain(xp, mu_p, v_p) & _in_domain(xp, mu_q, v_q)
-    out = _full(xp, (1/2)*(xp.log(v_q) + 0.6931471805599453 + 1.1447298858494002 + (v_p + (mu_p - mu_q)**2)/v_q), shape)
+    out = _full(xp, (1/2)*(xp.log(v_q) + (v_p + (mu_p - mu_q)**2)/v_q + 1.8378770664093456), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

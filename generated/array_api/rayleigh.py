@@ -392,7 +392,7 @@ def entropy(sigma):
     xp = _xp(sigma)
     sigma, shape = _args(xp, sigma)
     _ok = _in_domain(xp, sigma)
-    out = _full(xp, xp.log(sigma) - 0.34657359027997264 + 0.28860783245076643 + 1, shape)
+    out = _full(xp, xp.log(sigma) + 0.9420342421707938, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -366,7 +366,7 @@ def log_density(x, mu, sigma):
     xp = _xp(x, mu, sigma)
     x, mu, sigma, shape = _args(xp, x, mu, sigma)
     _ok = _in_domain(xp, mu, sigma) & xp.isfinite(x)
-    out = _full(xp, -xp.log(sigma) - 5/2*xp.log(1 + (1/4)*(mu - x)**2/sigma**2) - 1.2655121234846454 + 0.2846828704729192, shape)
+    out = _full(xp, -xp.log(sigma) - 5/2*xp.log(1 + (1/4)*(mu - x)**2/sigma**2) - 0.9808292530117262, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -337,7 +337,7 @@ def log_density(x, mu, kappa):
     xp = _xp(x, mu, kappa)
     x, mu, kappa, shape = _args(xp, x, mu, kappa)
     _ok = _in_domain(xp, mu, kappa) & xp.isfinite(x)
-    out = _full(xp, kappa*xp.cos(mu - x) - xp.log(_special(xp).i0e(kappa)) - abs(kappa) - 1.1447298858494002 - 0.6931471805599453, shape)
+    out = _full(xp, kappa*xp.cos(mu - x) - xp.log(_special(xp).i0e(kappa)) - abs(kappa) - 1.8378770664093456, shape)
     out = _mask(xp, out, ((x <= xp.pi)) & ((x >= -3.141592653589793)), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -454,7 +454,7 @@ def entropy(mu, kappa):
     mu, kappa, shape = _args(xp, mu, kappa)
     _ok = _in_domain(xp, mu, kappa)
     _c0 = _special(xp).i0e(kappa)
-    out = _full(xp, xp.log(_c0) + abs(kappa) + 0.6931471805599453 + 1.1447298858494002 - kappa*_special(xp).i1e(kappa)/_c0, shape)
+    out = _full(xp, xp.log(_c0) + abs(kappa) - kappa*_special(xp).i1e(kappa)/_c0 + 1.8378770664093456, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -470,7 +470,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     xp = _xp(mu_p, kappa_p, mu_q, kappa_q)
     mu_p, kappa_p, mu_q, kappa_q, shape = _args(xp, mu_p, kappa_p, mu_q, kappa_q)
     _ok = _in_domain(xp, mu_p, kappa_p) & _in_domain(xp, mu_q, kappa_q)
-    out = _full(xp, -kappa_q*xp.cos(mu_p - mu_q)*_special(xp).i1e(kappa_p)/_special(xp).i0e(kappa_p) + xp.log(_special(xp).i0e(kappa_q)) + abs(kappa_q) + 0.6931471805599453 + 1.1447298858494002, shape)
+    out = _full(xp, -kappa_q*xp.cos(mu_p - mu_q)*_special(xp).i1e(kappa_p)/_special(xp).i0e(kappa_p) + xp.log(_special(xp).i0e(kappa_q)) + abs(kappa_q) + 1.8378770664093456, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -106,7 +106,7 @@ def cramer_rao(mu, beta):
     _c2 = 6*_c1
     _c3 = _c2*(1 - jax.numpy.euler_gamma)
     out = _fill(shape, (2, 2), [
-        _c1*(_c0 - 12*jax.numpy.euler_gamma + 6*jax.numpy.euler_gamma**2 + 6),
+        _c1*(_c0 + 1.0724795640279177),
         _c3,
         _c3,
         _c2,
@@ -203,7 +203,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
     _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
     _c0 = 1/(beta_q)
     _c1 = _c0*beta_p
-    out = _full(_c0*mu_p - _c0*mu_q + jax.numpy.euler_gamma*_c1 + jax.numpy.exp(_c0*(-mu_p + mu_q))*jax.scipy.special.gamma(_c1 + 1) + jax.numpy.log(beta_q/beta_p) - 1 - jax.numpy.euler_gamma, shape)
+    out = _full(_c0*mu_p - _c0*mu_q + jax.numpy.euler_gamma*_c1 + jax.numpy.exp(_c0*(-mu_p + mu_q))*jax.scipy.special.gamma(_c1 + 1) + jax.numpy.log(beta_q/beta_p) - 1.5772156649015328, shape)
     _t0 = 1/(beta_p**2)
     _t1 = beta_p - beta_q
     _t2 = _t1**2
@@ -264,7 +264,7 @@ def entropy(mu, beta):
     """
     mu, beta, shape = _args(mu, beta)
     _ok = _in_domain(mu, beta)
-    out = _full(jax.numpy.log(beta) + jax.numpy.euler_gamma + 1, shape)
+    out = _full(jax.numpy.log(beta) + 1.5772156649015328, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -305,7 +305,7 @@ def amari_chentsov(mu, beta):
     _c2 = _c1*(2 - jax.numpy.euler_gamma)
     _c3 = jax.numpy.pi**2
     _c4 = jax.numpy.euler_gamma**2
-    _c5 = -1/3*_c0*(_c3 + 6*_c4 - 24*jax.numpy.euler_gamma + 12)
+    _c5 = -1/3*_c0*(_c3 + 6*_c4 - 1.8531759576367886)
     out = _fill(shape, (2, 2, 2), [
         -_c1,
         _c2,
@@ -314,7 +314,7 @@ def amari_chentsov(mu, beta):
         _c2,
         _c5,
         _c5,
-        -_c0*(-2*_c3 + jax.numpy.euler_gamma*_c3 - 12*_c4 - 2 + 2*(jax.numpy.euler_gamma**2*jax.numpy.euler_gamma) + 4*1.2020569031595942 + 12*jax.numpy.euler_gamma),
+        -_c0*(-2*_c3 + jax.numpy.euler_gamma*_c3 - 12*_c4 + 10.11944662509914),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -360,11 +360,11 @@ def christoffel(alpha, mu, beta):
         _c0*(_c3 + _c5 + alpha*(_c6 + _c7)),
         _c13,
         _c13,
-        _c0*(-_c14*_c2 - _c15*_c3 + 18*_c2*_c8 - _c6 - 1/6*alpha*(-_c1 - _c14 - _c15*_c16 + _c16*_c8 - _c16 + jax.numpy.euler_gamma*_c16 - _c18 + jax.numpy.euler_gamma*_c18 + 6*_c8 + 18) - jax.numpy.euler_gamma + 1),
+        _c0*(-_c14*_c2 - _c15*_c3 + 18*_c2*_c8 - _c6 - 1/6*alpha*(-_c1 - _c14 - _c15*_c16 + _c16*_c8 - _c16 + jax.numpy.euler_gamma*_c16 - _c18 + jax.numpy.euler_gamma*_c18 + 6*_c8 + 18) + 0.42278433509846713),
         _c0*_c3*(1 - alpha),
         _c19,
         _c19,
-        _c0*(_c12 + alpha*(_c10 + _c11*_c17 + _c3 - 5 + 2*jax.numpy.euler_gamma) - 1),
+        _c0*(_c12 + alpha*(_c10 + _c11*_c17 + _c3 - 3.8455686701969345) - 1),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

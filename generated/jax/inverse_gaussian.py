@@ -227,7 +227,7 @@ def entropy(mu, lam):
     mu, lam, shape = _args(mu, lam)
     _ok = _in_domain(mu, lam)
     _c0 = 2*lam/mu
-    out = _full(-3/2*jax.numpy.exp(_c0)*jax.scipy.special.exp1(_c0) - 1/2*jax.numpy.log(lam) + (3/2)*jax.numpy.log(mu) + (1/2)*jax.numpy.log(2) + 1/2 + (1/2)*jax.numpy.log(jax.numpy.pi), shape)
+    out = _full(-3/2*jax.numpy.exp(_c0)*jax.scipy.special.exp1(_c0) - 1/2*jax.numpy.log(lam) + (3/2)*jax.numpy.log(mu) + 1.4189385332046727, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -405,7 +405,7 @@ def entropy(mu1, mu2, s11, s12, s22):
     """
     mu1, mu2, s11, s12, s22, shape = _args(mu1, mu2, s11, s12, s22)
     _ok = _in_domain(mu1, mu2, s11, s12, s22)
-    out = _full((1/2)*jax.numpy.log(s11*s22 - s12**2) + 1 + jax.numpy.log(2*jax.numpy.pi), shape)
+    out = _full((1/2)*jax.numpy.log(s11*s22 - s12**2) + 2.8378770664093453, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -222,7 +222,7 @@ def entropy(mu, sigma):
     """
     mu, sigma, shape = _args(mu, sigma)
     _ok = _in_domain(mu, sigma)
-    out = _full(jax.numpy.log(sigma) + (1/2)*jax.numpy.log(2) + 1/2 + (1/2)*jax.numpy.log(jax.numpy.pi), shape)
+    out = _full(jax.numpy.log(sigma) + 1.4189385332046727, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

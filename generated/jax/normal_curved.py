@@ -188,7 +188,7 @@ def entropy(theta):
     """
     theta, shape = _args(theta)
     _ok = _in_domain(theta)
-    out = _full(jax.numpy.log(theta) + (1/2)*jax.numpy.log(2) + 1/2 + (1/2)*jax.numpy.log(jax.numpy.pi), shape)
+    out = _full(jax.numpy.log(theta) + 1.4189385332046727, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -194,7 +194,7 @@ def entropy(sigma):
     """
     sigma, shape = _args(sigma)
     _ok = _in_domain(sigma)
-    out = _full(jax.numpy.log(sigma) - 1/2*jax.numpy.log(2) + (1/2)*jax.numpy.euler_gamma + 1, shape)
+    out = _full(jax.numpy.log(sigma) + 0.9420342421707938, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -110,7 +110,7 @@ def cramer_rao(k, lam):
         _c0*_c3,
         _c4,
         _c4,
-        _c2*lam**2*(_c1 - 12*jax.numpy.euler_gamma + 6*jax.numpy.euler_gamma**2 + 6)/_c0,
+        _c2*lam**2*(_c1 + 1.0724795640279177)/_c0,
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -204,7 +204,7 @@ def kl(k_p, lam_p, k_q, lam_q):
     k_p, lam_p, k_q, lam_q, shape = _args(k_p, lam_p, k_q, lam_q)
     _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
     _c0 = 1/(k_p)
-    out = _full(jax.numpy.euler_gamma*_c0*k_q - k_q*(jax.numpy.log(lam_p) - jax.numpy.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*jax.scipy.special.gamma(_c0*k_q + 1) + jax.numpy.log(k_p) - jax.numpy.log(k_q) - 1 - jax.numpy.euler_gamma, shape)
+    out = _full(jax.numpy.euler_gamma*_c0*k_q - k_q*(jax.numpy.log(lam_p) - jax.numpy.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*jax.scipy.special.gamma(_c0*k_q + 1) + jax.numpy.log(k_p) - jax.numpy.log(k_q) - 1.5772156649015328, shape)
     _t0 = k_p**2
     _t1 = 1/(_t0)
     _t2 = k_p - k_q
@@ -305,7 +305,7 @@ def entropy(k, lam):
     k, lam, shape = _args(k, lam)
     _ok = _in_domain(k, lam)
     _c0 = 1/(k)
-    out = _full(-jax.numpy.euler_gamma*_c0 + jax.numpy.log(_c0*lam) + jax.numpy.euler_gamma + 1, shape)
+    out = _full(-jax.numpy.euler_gamma*_c0 + jax.numpy.log(_c0*lam) + 1.5772156649015328, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -345,10 +345,10 @@ def amari_chentsov(k, lam):
     _c0 = (k**2*k)
     _c1 = jax.numpy.euler_gamma**2
     _c2 = jax.numpy.pi**2
-    _c3 = (1/3)*(6*_c1 + _c2 - 24*jax.numpy.euler_gamma + 12)/(k*lam)
+    _c3 = (1/3)*(6*_c1 + _c2 - 1.8531759576367886)/(k*lam)
     _c4 = -2*k*(2 - jax.numpy.euler_gamma)/lam**2
     out = _fill(shape, (2, 2, 2), [
-        (-12*_c1 - 2*_c2 + jax.numpy.euler_gamma*_c2 - 2 + 2*(jax.numpy.euler_gamma**2*jax.numpy.euler_gamma) + 4*1.2020569031595942 + 12*jax.numpy.euler_gamma)/_c0,
+        (-12*_c1 - 2*_c2 + jax.numpy.euler_gamma*_c2 + 10.11944662509914)/_c0,
         _c3,
         _c3,
         _c4,
@@ -399,11 +399,11 @@ def christoffel(alpha, k, lam):
     _c19 = 72*_c2*_c4
     _c20 = _c0*(_c9 + alpha*(_c11 + _c8 + 1))
     out = _fill(shape, (2, 2, 2), [
-        _c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 5 + 2*jax.numpy.euler_gamma)),
+        _c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 3.8455686701969345)),
         _c14,
         _c14,
         _c15*_c3*(alpha - 1)/lam**2,
-        lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(-_c1 - _c16 - _c17*_c18 + _c18*_c6 - _c18 + jax.numpy.euler_gamma*_c18 - _c19 + jax.numpy.euler_gamma*_c19 + 6*_c6 + 18) - 1 + jax.numpy.euler_gamma)/_c15,
+        lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(-_c1 - _c16 - _c17*_c18 + _c18*_c6 - _c18 + jax.numpy.euler_gamma*_c18 - _c19 + jax.numpy.euler_gamma*_c19 + 6*_c6 + 18) - 0.42278433509846713)/_c15,
         _c20,
         _c20,
         _c10*(6*jax.numpy.euler_gamma*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1),

@@ -432,7 +432,7 @@ def entropy(mu, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
             _in_domain(mu, lam)
         _c0 = 2*lam/mu
-        out = -3/2*numpy.exp(_c0)*scipy.special.exp1(_c0) - 1/2*numpy.log(lam) + (3/2)*numpy.log(mu) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
+        out = -3/2*numpy.exp(_c0)*scipy.special.exp1(_c0) - 1/2*numpy.log(lam) + (3/2)*numpy.log(mu) + 1.4189385332046727
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -603,7 +603,7 @@ def entropy(mu1, mu2, s11, s12, s22):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) else \
             _in_domain(mu1, mu2, s11, s12, s22)
-        out = (1/2)*numpy.log(s11*s22 - s12**2) + 1 + numpy.log(2*numpy.pi)
+        out = (1/2)*numpy.log(s11*s22 - s12**2) + 2.8378770664093453
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -420,7 +420,7 @@ def entropy(mu, sigma):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) else \
             _in_domain(mu, sigma)
-        out = numpy.log(sigma) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
+        out = numpy.log(sigma) + 1.4189385332046727
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -620,7 +620,7 @@ def alpha_divergence(alpha, theta_p, theta_q):
     def _integrand(_node, alpha, theta_p, theta_q):
         _r0 = (1/4)*(-alpha*theta_p**2/theta_q**2 + alpha - theta_p**2/theta_q**2 - 1)
         _r1 = (1/2)*theta_p*(-alpha*theta_p/theta_q + alpha - theta_p/theta_q + 1)/theta_q
-        _r2 = -1/4*alpha*theta_p**2/theta_q**2 + (1/2)*alpha*theta_p/theta_q + (1/2)*alpha*numpy.log(theta_p) - 1/2*alpha*numpy.log(theta_q) - 1/4*alpha - 1/4*theta_p**2/theta_q**2 + (1/2)*theta_p/theta_q + (1/2)*numpy.log(theta_p) - 1/2*numpy.log(theta_q) - 1/2*numpy.log(numpy.pi) - 1/2*numpy.log(2) - 1/4
+        _r2 = -1/4*alpha*theta_p**2/theta_q**2 + (1/2)*alpha*theta_p/theta_q + (1/2)*alpha*numpy.log(theta_p) - 1/2*alpha*numpy.log(theta_q) - 1/4*alpha - 1/4*theta_p**2/theta_q**2 + (1/2)*theta_p/theta_q + (1/2)*numpy.log(theta_p) - 1/2*numpy.log(theta_q) - 1.1689385332046727
         return _node*(_node*_r0 + _r1) + _r2, 1
 
     with numpy.errstate(all="ignore"):
@@ -653,7 +653,7 @@ def entropy(theta):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta) else \
             _in_domain(theta)
-        out = numpy.log(theta) + (1/2)*numpy.log(2) + 1/2 + (1/2)*numpy.log(numpy.pi)
+        out = numpy.log(theta) + 1.4189385332046727
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

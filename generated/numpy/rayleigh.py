@@ -384,7 +384,7 @@ def entropy(sigma):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) else \
             _in_domain(sigma)
-        out = numpy.log(sigma) - 1/2*numpy.log(2) + (1/2)*numpy.euler_gamma + 1
+        out = numpy.log(sigma) + 0.9420342421707938
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -559,7 +559,7 @@ def log_density(x, mu, sigma):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) and _all_finite(x) else \
             _in_domain(mu, sigma) & numpy.isfinite(x)
-        out = -numpy.log(sigma) - 5/2*numpy.log(1 + (1/4)*(mu - x)**2/sigma**2) - 1/2*numpy.log(4*numpy.pi) + numpy.log((3/4)*numpy.sqrt(numpy.pi))
+        out = -numpy.log(sigma) - 5/2*numpy.log(1 + (1/4)*(mu - x)**2/sigma**2) - 0.9808292530117262
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -606,7 +606,7 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
         _r2 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
         _r3 = -numpy.log(sigma_p) - 4*numpy.log(sigma_q)
         _c0 = -5/2*numpy.log(_node**2 + 4)
-        return _c0 + numpy.log(3) + 2*numpy.log(2), _c0 + _r3 + (5/2)*numpy.log(_node*(_node*_r0 + _r1) + _r2)
+        return _c0 + 2.4849066497880004, _c0 + _r3 + (5/2)*numpy.log(_node*(_node*_r0 + _r1) + _r2)
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
@@ -634,7 +634,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _r2 = 2*sigma_p*(mu_p - mu_q)
         _r3 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
         _r4 = -5/4*(alpha + 1)
-        _r5 = (1/2)*alpha*numpy.log(sigma_p) + 2*alpha*numpy.log(sigma_q) + (1/2)*numpy.log(sigma_p) + 2*numpy.log(sigma_q) + numpy.log(3) + 2*numpy.log(2)
+        _r5 = (1/2)*alpha*numpy.log(sigma_p) + 2*alpha*numpy.log(sigma_q) + (1/2)*numpy.log(sigma_p) + 2*numpy.log(sigma_q) + 2.4849066497880004
         return _r0*numpy.log(_node**2 + 4) + _r4*numpy.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
     with numpy.errstate(all="ignore"):
@@ -688,8 +688,8 @@ def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
         _r0 = sigma_p**2
         _r1 = 2*sigma_p*(mu_p - mu_q)
         _r2 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
-        _r3 = -4*numpy.log(sigma_q) - 2*numpy.log(2) - numpy.log(3)
-        return -5/2*numpy.log(_node**2 + 4) + numpy.log(3) + 2*numpy.log(2), _r3 + (5/2)*numpy.log(_node*(_node*_r0 + _r1) + _r2)
+        _r3 = -4*numpy.log(sigma_q) - 2.4849066497880004
+        return -5/2*numpy.log(_node**2 + 4) + 2.4849066497880004, _r3 + (5/2)*numpy.log(_node*(_node*_r0 + _r1) + _r2)
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)

@@ -478,7 +478,7 @@ def cramer_rao(k, lam):
         out[..., 0, 0] = _c0*_c3
         out[..., 0, 1] = _c4
         out[..., 1, 0] = _c4
-        out[..., 1, 1] = _c2*lam**2*(_c1 - 12*numpy.euler_gamma + 6*numpy.euler_gamma**2 + 6)/_c0
+        out[..., 1, 1] = _c2*lam**2*(_c1 + 1.0724795640279177)/_c0
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -720,7 +720,7 @@ def kl(k_p, lam_p, k_q, lam_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k_p, lam_p) and _all_in_domain(k_q, lam_q) else \
             _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
         _c0 = 1/(k_p)
-        out = numpy.euler_gamma*_c0*k_q - k_q*(numpy.log(lam_p) - numpy.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1 - numpy.euler_gamma
+        out = numpy.euler_gamma*_c0*k_q - k_q*(numpy.log(lam_p) - numpy.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1.5772156649015328
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -869,7 +869,7 @@ def entropy(k, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
             _in_domain(k, lam)
         _c0 = 1/(k)
-        out = -numpy.euler_gamma*_c0 + numpy.log(_c0*lam) + numpy.euler_gamma + 1
+        out = -numpy.euler_gamma*_c0 + numpy.log(_c0*lam) + 1.5772156649015328
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -941,10 +941,10 @@ def amari_chentsov(k, lam):
         _c0 = (k**2*k)
         _c1 = numpy.euler_gamma**2
         _c2 = numpy.pi**2
-        _c3 = (1/3)*(6*_c1 + _c2 - 24*numpy.euler_gamma + 12)/(k*lam)
+        _c3 = (1/3)*(6*_c1 + _c2 - 1.8531759576367886)/(k*lam)
         _c4 = -2*k*(2 - numpy.euler_gamma)/lam**2
         out = numpy.empty(shape + (2, 2, 2))
-        out[..., 0, 0, 0] = (-12*_c1 - 2*_c2 + numpy.euler_gamma*_c2 - 2 + 2*(numpy.euler_gamma**2*numpy.euler_gamma) + 4*1.2020569031595942 + 12*numpy.euler_gamma)/_c0
+        out[..., 0, 0, 0] = (-12*_c1 - 2*_c2 + numpy.euler_gamma*_c2 + 10.11944662509914)/_c0
         out[..., 0, 0, 1] = _c3
         out[..., 0, 1, 0] = _c3
         out[..., 0, 1, 1] = _c4
@@ -1027,11 +1027,11 @@ def christoffel(alpha, k, lam):
         _c19 = 72*_c2*_c4
         _c20 = _c0*(_c9 + alpha*(_c11 + _c8 + 1))
         out = numpy.empty(shape + (2, 2, 2))
-        out[..., 0, 0, 0] = _c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 5 + 2*numpy.euler_gamma))
+        out[..., 0, 0, 0] = _c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 3.8455686701969345))
         out[..., 0, 0, 1] = _c14
         out[..., 0, 1, 0] = _c14
         out[..., 0, 1, 1] = _c15*_c3*(alpha - 1)/lam**2
-        out[..., 1, 0, 0] = lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(-_c1 - _c16 - _c17*_c18 + _c18*_c6 - _c18 + numpy.euler_gamma*_c18 - _c19 + numpy.euler_gamma*_c19 + 6*_c6 + 18) - 1 + numpy.euler_gamma)/_c15
+        out[..., 1, 0, 0] = lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(-_c1 - _c16 - _c17*_c18 + _c18*_c6 - _c18 + numpy.euler_gamma*_c18 - _c19 + numpy.euler_gamma*_c19 + 6*_c6 + 18) - 0.42278433509846713)/_c15
         out[..., 1, 0, 1] = _c20
         out[..., 1, 1, 0] = _c20
         out[..., 1, 1, 1] = _c10*(6*numpy.euler_gamma*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1)

@@ -50,6 +50,12 @@ MAX_SQUARING = 16
 so a few ulps from the correctly rounded power (well inside 1e-14)."""
 
 
+def _real_float(value):
+    """``value`` (a sympy number) as a Python float, or None if it is not a finite real."""
+    z = complex(sp.N(value, 30))
+    return z.real if z.imag == 0 and math.isfinite(z.real) else None
+
+
 def _by_squaring(b, k):
     """Code of b**k (k >= 1) by binary exponentiation: b**2*b, (b**2)**2, (b**2)**2*b, ..."""
     if k == 1:
@@ -80,10 +86,24 @@ class NumpyPrinter(SciPyPrinter):
                 not expr.is_Rational and not isinstance(expr, sp.NumberSymbol):
             # a constant such as sqrt(2) or 2 log(2) + 2 log(pi) as its float: the
             # standard's functions take arrays, never Python numbers
-            value = complex(sp.N(expr, 20))
-            if value.imag == 0 and math.isfinite(value.real):
-                return repr(value.real)
+            value = _real_float(expr)
+            if value is not None:
+                return repr(value)
         return super()._print(expr, **kwargs)
+
+    def _print_Add(self, expr, order=None):
+        # the constant terms of a sum as one float: log(sigma) - log(2)/2 + 1/2 + log(pi)/2
+        # is one array pass (log(sigma) + 0.7257913526447274), not four
+        numbers = [a for a in expr.args if a.is_number]
+        value = _real_float(sp.Add(*numbers)) if len(numbers) > 1 else None
+        if value is not None and abs(value) <= 1e-20 * sum(abs(_real_float(a) or 0) for a in numbers):
+            value = 0.0  # terms that cancel exactly (log 2 + log 3 - log 6): not a rounding residue
+        if value is None or len(numbers) == len(expr.args):
+            return super()._print_Add(expr, order=order)
+        rest = self._print(sp.Add(*[a for a in expr.args if not a.is_number]))
+        if value == 0:
+            return rest
+        return f"{rest} {'-' if value < 0 else '+'} {abs(value)!r}"
 
     def _module_format(self, fqn, register=True):
         # every module name goes through the backend's table (numpy.exp -> jax.numpy.exp)

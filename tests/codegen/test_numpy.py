@@ -267,3 +267,20 @@ def test_log_factorial_past_170_and_at_one_float_point():
     want = float(-lam + x * mpmath.log(lam) - mpmath.loggamma(x + 1))
     for got in (mod.log_density(x, lam), mod.log_density(np.array([x]), np.array([lam]))[0]):
         assert math.isfinite(got) and abs(got - want) <= 1e-13 * abs(want), (got, want)
+
+
+def test_constant_terms_of_a_sum_print_as_one_float():
+    # log(sigma) - log(2)/2 + 1/2 + log(pi)/2: one array pass, the constant to the last bit
+    sigma, x = sp.symbols("sigma x", real=True)
+    printer = N.NumpyPrinter()
+    code = printer.doprint(sp.log(sigma) - sp.log(2) / 2 + sp.S.Half + sp.log(sp.pi) / 2)
+    head, _, literal = code.rpartition(" + ")
+    assert head == "numpy.log(sigma)"
+    with mpmath.workdps(40):
+        exact = mpmath.mpf(1) / 2 - mpmath.log(2) / 2 + mpmath.log(mpmath.pi) / 2
+    assert float(literal) == float(exact)
+    # exact cancellation leaves no residue; a single constant keeps its symbolic form
+    assert printer.doprint(x + sp.log(2) + sp.log(3) - sp.log(6)) == "x"
+    assert printer.doprint(x - sp.log(2)) == "x - numpy.log(2)"
+    # a complex constant is not folded into a float
+    assert "1j" in printer.doprint(x + sp.I + sp.log(2))
