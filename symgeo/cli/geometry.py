@@ -1,7 +1,7 @@
 """CLI subcommands (registered by :func:`symgeo.cli.build_parser`).
 
     symgeo connection NAME [--alpha A] [--kind first|second] [--amari-chentsov] [--format text|json]
-    symgeo curvature NAME [--alpha A] [--format text|json]
+    symgeo curvature NAME [--alpha A] [--plane U V [--at P]] [--format text|json]
     symgeo geodesic NAME --from P --to Q [--method auto|closed|numeric] [--transport W]
                     [--format text|json]
     symgeo geodesic NAME --batch PAIRS.csv [-o OUT.csv] [--method ...] [--format text|json]
@@ -85,6 +85,18 @@ def cmd_curvature(args):
         out["gaussian_curvature"] = sp.sstr(fam.gaussian_curvature())
     Rm = fam.riemann(alpha)
     out["flat"] = all(e == 0 for e in sp.flatten(Rm.tolist()))
+    if args.at and not args.plane:
+        raise SymgeoError("symgeo curvature: --at evaluates the sectional curvature, "
+                          "so it needs --plane U V")
+    if args.plane:
+        u, v = (vector_arg(fam, w, "--plane") for w in args.plane)
+        K = fam.sectional_curvature(u, v, alpha)
+        out["plane"] = [[sp.sstr(c) for c in u], [sp.sstr(c) for c in v]]
+        out["sectional_curvature"] = sp.sstr(K)
+        if args.at:
+            pt = point_arg(fam, args.at, "--at")
+            out["at"] = [sp.sstr(c) for c in pt.values()]
+            out["sectional_curvature_at"] = _number(K.xreplace(pt))
     if args.format == "json":
         print(json.dumps(out, indent=2))
         return
@@ -96,6 +108,20 @@ def cmd_curvature(args):
     if "gaussian_curvature" in out:
         print(f"  Gaussian curvature K = {out['gaussian_curvature']}  (R = 2K)")
     print(f"  flat: {'yes' if out['flat'] else 'no'}")
+    if "sectional_curvature" in out:
+        u, v = (", ".join(w) for w in out["plane"])
+        print(f"  sectional curvature K(u, v), u = ({u}), v = ({v}):\n"
+              f"    K = {out['sectional_curvature']}")
+        if "at" in out:
+            print(f"    at ({', '.join(out['at'])}): K = {out['sectional_curvature_at']!r}")
+
+
+def _number(expr):
+    """A real float of an exact number (the sectional curvature at a point)."""
+    value = complex(sp.N(expr, 20))
+    if value.imag != 0 or not np.isfinite(value.real):
+        raise SymgeoError(f"the sectional curvature is not a finite real number there: {expr}")
+    return value.real
 
 
 def _route(res):
@@ -267,6 +293,10 @@ def register(sub, add_family_arguments):
                                          "or of an alpha-connection")
     add_family_arguments(s)
     s.add_argument("--alpha", default="0", help="alpha (default 0: Levi-Civita)")
+    s.add_argument("--plane", nargs=2, metavar=("U", "V"),
+                   help="also the sectional curvature K(u, v) of the plane spanned by the "
+                        "tangent vectors U and V (comma-separated components)")
+    s.add_argument("--at", metavar="P", help="evaluate K(u, v) at the point P (needs --plane)")
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.set_defaults(func=cmd_curvature)
 
