@@ -241,3 +241,27 @@ def test_cli_geodesic_batch_csv(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("1,2,3\n")
     assert main(["geodesic", "gamma", "--batch", str(bad)]) == 2
+
+
+def test_polish_takes_a_near_velocity_to_tolerance(families):
+    """One Newton step on a loose Jacobian takes velocities 1e-8 off (relative) to an
+    endpoint miss below 1e-12, measured by an integration at RTOL; a velocity that is
+    already better is kept."""
+    fam = families["gamma"]
+    core = G._core(fam, 0)
+    rng = _rng("polish")
+    P, Q = _sample(fam, 12, rng), _sample(fam, 12, rng)
+    sol = GN.solve(core, P, Q)
+    assert sol.converged.all()
+    v = sol.velocity * (1 + 1e-8 * rng.standard_normal(sol.velocity.shape))
+    fl = GN.integrate(core, P, v, rtol=GN.RTOL)
+    before = GN._residual(fl.y[:, :2], Q)
+    assert (before > 1e-10).all()
+    v2, res, conv = GN.polish(core, P, Q, v, fl.y[:, :2])
+    assert conv.all() and (res <= 1e-12).all()
+    check = GN.integrate(core, P, v2, rtol=GN.RTOL)
+    assert np.allclose(GN._residual(check.y[:, :2], Q), res, rtol=0, atol=1e-15)
+    # the exact velocities are not made worse
+    fl = GN.integrate(core, P, sol.velocity, rtol=GN.RTOL)
+    _, res2, _ = GN.polish(core, P, Q, sol.velocity, fl.y[:, :2])
+    assert (res2 <= GN._residual(fl.y[:, :2], Q)).all()
