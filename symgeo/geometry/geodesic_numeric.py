@@ -58,6 +58,7 @@ with its best residual; the whole solve is bounded by ``time_limit``.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from math import factorial
@@ -235,6 +236,33 @@ def emit_function(name, arg_symbols, outputs):
     return "\n".join(lines) + "\n"
 
 
+def _scalar_namespace():
+    """Names of the one-point functions: ``math`` on Python floats; the special
+    functions math lacks from scipy.special, returned as Python floats."""
+    ns = {name: getattr(math, name) for name in dir(math) if not name.startswith("_")}
+    for name in ("zeta", "psi", "ive", "gammaln", "polygamma"):
+        fn = getattr(scipy.special, name)
+        ns[name] = lambda *a, _fn=fn: float(_fn(*a))
+    ns.update(pi=math.pi, euler_gamma=float(sp.EulerGamma.evalf(20)), abs=abs)
+    return ns
+
+
+def emit_scalar_function(name, args, outputs):
+    """Source of ``def name(*args)`` returning the tuple of ``outputs`` (sympy
+    expressions in the symbols ``args``) as Python floats: the right-hand side of one
+    geodesic, where numpy's per-call overhead on arrays of one row (about 1 us per
+    operation) costs more than the arithmetic."""
+    printer = _CorePrinter()
+    names = [sp.Symbol(f"_a{i}", real=True) for i in range(len(args))]
+    rename = dict(zip(args, names))
+    flat = [sp.sympify(e, strict=True).xreplace(rename) for e in outputs]
+    repl, reduced = sp.cse(flat, symbols=sp.numbered_symbols("_c"), order="none")
+    lines = [f"def {name}({', '.join(map(str, names))}):"]
+    lines += [f"    {lhs} = {printer.doprint(rhs)}" for lhs, rhs in repl]
+    lines.append(f"    return ({', '.join(printer.doprint(e) for e in reduced)},)")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass
 class Core:
     """Compiled geodesic functions of one connection (arrays: pair axis first).
@@ -257,6 +285,27 @@ class Core:
     source: str
     theta: object = None
     xi_of_theta: object = None
+    acc1: object = None
+    acc1_source: str = ""
+
+    def one_point_rhs(self, x, u):
+        """The one-point acceleration function, or None: checked once against ``acc``
+        at the first state it is asked for (a name math lacks, or any disagreement
+        beyond rounding, turns it off for good)."""
+        if self.acc1 is None or self.acc1 is _CHECKED_OFF:
+            return None
+        if not getattr(self, "_acc1_checked", False):
+            self._acc1_checked = True
+            try:
+                (a,) = self.acc(x[None], u[None])
+                b = np.array(self.acc1(*x.tolist(), *u.tolist()))
+                good = np.all(np.isfinite(a)) and np.allclose(b, a[0], rtol=1e-12, atol=1e-300)
+            except (ArithmeticError, ValueError, TypeError, NameError):
+                good = False
+            if not good:
+                self.acc1 = _CHECKED_OFF
+                return None
+        return self.acc1
 
     def inside(self, x):
         x = np.asarray(x, dtype=float)
@@ -320,9 +369,15 @@ def build_core(fam, alpha, christoffel_symbols):
         if dom.name == "circle":
             periods[i] = float(sp.sympify(dom.upper, strict=True)
                                - sp.sympify(dom.lower, strict=True))
+    one = emit_scalar_function("acc1", xi + u, acc)
+    ns1 = _scalar_namespace()
+    exec(compile(one, f"<symgeo geodesic core {fam.name} alpha={alpha}, one point>", "exec"),  # noqa: S102
+         ns1)
     return Core(d, alpha, ns["acc"], ns["jac"], ns["metric"], ns.get("domain"), periods,
-                source, ns.get("theta"), ns.get("xi_of_theta"))
+                source, ns.get("theta"), ns.get("xi_of_theta"), ns1["acc1"], one)
 
+
+_CHECKED_OFF = object()
 
 NATURAL_BUDGET = 20.0  # seconds for the structure behind the e-geodesic guess
 
@@ -404,6 +459,22 @@ def _rhs(core, d, variational, transport=0):
     return f
 
 
+def _rhs_one(acc1, d):
+    """The right-hand side (xi, u)' = (u, a(xi, u)) of one geodesic on Python floats; a
+    floating-point exception (log of a negative number outside the domain, overflow) is
+    a row of NaN, as numpy would give, and the step is rejected."""
+    nan = [math.nan] * d
+
+    def f(y):
+        row = y[0].tolist()
+        try:
+            a = list(acc1(*row[:2 * d]))
+        except (ArithmeticError, ValueError):
+            a = nan
+        return np.array([row[d:2 * d] + a])
+    return f
+
+
 @dataclass
 class Flow:
     """End of a batch of integrations: ``y`` (N, n) state at t = 1 (NaN where failed),
@@ -433,7 +504,8 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
         k = W.shape[1]
         parts.append(W.reshape(N, -1))
     y = np.concatenate(parts, axis=1)
-    f = _rhs(core, d, variational, k)
+    one = core.one_point_rhs(x0[0], v0[0]) if N == 1 and not variational and not k else None
+    f = _rhs_one(one, d) if one is not None else _rhs(core, d, variational, k)
     rtol = np.broadcast_to(np.asarray(rtol, dtype=float), (N,)).copy()
     atol = rtol * 1e-2
     t1 = np.broadcast_to(np.asarray(t1, dtype=float), (N,)).copy()
