@@ -505,7 +505,10 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
         parts.append(W.reshape(N, -1))
     y = np.concatenate(parts, axis=1)
     one = core.one_point_rhs(x0[0], v0[0]) if N == 1 and not variational and not k else None
-    f = _rhs_one(one, d) if one is not None else _rhs(core, d, variational, k)
+    if one is not None:
+        return _integrate_one(core, one, y[0], float(np.asarray(t1).reshape(-1)[0]),
+                              float(np.asarray(rtol).reshape(-1)[0]), max_steps, deadline)
+    f = _rhs(core, d, variational, k)
     rtol = np.broadcast_to(np.asarray(rtol, dtype=float), (N,)).copy()
     atol = rtol * 1e-2
     t1 = np.broadcast_to(np.asarray(t1, dtype=float), (N,)).copy()
@@ -581,6 +584,91 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
             done[act[finished | collapsed]] = True
     y[~ok] = np.nan
     return Flow(y, ok, steps, evals)
+
+
+def _integrate_one(core, acc1, y0, t1, rtol, max_steps, deadline):
+    """:func:`integrate` of one geodesic (no variational equations, no transport): the
+    same Dormand-Prince 8(5,3) steps and step-size control, with the bookkeeping on
+    Python floats and the right-hand side ``acc1`` on floats (the batched loop's two
+    dozen numpy calls per step on arrays of one row cost more than its arithmetic)."""
+    d = core.d
+    n = ne = 2 * d
+    nan = [math.nan] * d
+
+    def f(y):
+        try:
+            a = list(acc1(*y))
+        except (ArithmeticError, ValueError):
+            a = nan
+        return y[d:] + a
+
+    def finite(v):
+        return all(math.isfinite(c) for c in v)
+
+    atol = rtol * 1e-2
+    y = [float(c) for c in y0]
+    t, steps, evals, ok = 0.0, 0, 2, True
+    with np.errstate(all="ignore"):
+        fy = f(y)
+        if not finite(fy):
+            return Flow(np.full((1, n), np.nan), np.array([False]), np.array([0]), 1)
+        if t1 == 0:
+            return Flow(np.array([y]), np.array([True]), np.array([0]), 1)
+        # initial step (Hairer, Norsett & Wanner II.4), as in integrate
+        sc = [atol + abs(c) * rtol for c in y]
+        d0 = math.sqrt(sum((c / w) ** 2 for c, w in zip(y, sc)) / ne)
+        d1 = math.sqrt(sum((c / w) ** 2 for c, w in zip(fy, sc)) / ne)
+        h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / max(d1, 1e-300)
+        h0 = min(h0, abs(t1))
+        f1 = f([a + h0 * b for a, b in zip(y, fy)])
+        d2 = math.sqrt(sum(((a - b) / w) ** 2 for a, b, w in zip(f1, fy, sc)) / ne) / h0
+        dm = max(d1, d2)
+        h1 = max(1e-6, h0 * 1e-3) if dm <= 1e-15 else (0.01 / max(dm, 1e-300)) ** (1 / 8)
+        h = min(100 * h0, h1)
+        h = h if math.isfinite(h) and h > 0 else 1e-3
+        K = np.empty((_dop.N_STAGES + 1, n))
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                ok = False
+                break
+            ha = min(h, t1 - t)
+            ya = np.array(y)
+            K[0] = fy
+            for s in range(1, _dop.N_STAGES):
+                K[s] = f((ya + ha * (_A[s, :s] @ K[:s])).tolist())
+            ynew = (ya + ha * (_B @ K[:-1])).tolist()
+            fnew = f(ynew)
+            K[-1] = fnew
+            evals += _dop.N_STAGES
+            e5v, e3v = (_E5 @ K).tolist(), (_E3 @ K).tolist()
+            e5 = e3 = 0.0
+            for i in range(ne):
+                w = atol + max(abs(y[i]), abs(ynew[i])) * rtol
+                e5 += (e5v[i] / w) ** 2
+                e3 += (e3v[i] / w) ** 2
+            denom = e5 + 0.01 * e3
+            err = ha * e5 / math.sqrt(max(denom, 1e-300) * ne) if denom > 0 else 0.0
+            good = math.isfinite(err) and finite(fnew) and finite(ynew) and \
+                bool(core.inside(np.array([ynew[:d]]))[0])
+            if err == 0:
+                fac = _MAX_FACTOR
+            else:
+                fac = min(max(_SAFETY * (err if err > 0 else 1.0) ** (-1 / 8), _MIN_FACTOR),
+                          _MAX_FACTOR)
+            if good and err < 1:
+                y, fy, t = ynew, fnew, t + ha
+            else:
+                fac = min(fac, 1.0) if good else 0.25
+            h = ha * fac
+            steps += 1
+            finished = abs(t1 - t) <= 1e-14 * abs(t1)
+            collapsed = h < 1e-12 * abs(t1) or steps >= max_steps
+            if collapsed and not finished:
+                ok = False
+            if finished or collapsed:
+                break
+    out = np.array([y]) if ok else np.full((1, n), np.nan)
+    return Flow(out, np.array([ok]), np.array([steps]), evals)
 
 
 # ----------------------------------------------------------------------
