@@ -56,6 +56,7 @@ table) and used automatically by ``fisher_rao_distance``:
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from dataclasses import dataclass, field
 from math import factorial
@@ -257,6 +258,9 @@ def _as_vector(fam, point, what="point"):
     if len(vals) != d:
         raise SymgeoError(f"family {fam.name!r}: {what} needs {d} coordinates "
                           f"({', '.join(c.name for c in fam.coordinates)}), got {len(vals)}")
+    if all(isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, bool)
+           and math.isfinite(v) for v in vals):
+        return np.array(vals, dtype=float)  # numbers already: no sympy round trip per call
     vals = [user_value(v, where=f"family {fam.name!r}: {what}") for v in vals]
     return np.array([float(sp.N(v)) for v in vals], dtype=float)
 

@@ -84,13 +84,17 @@ when it is at most this: the rounding level of the generated right-hand side."""
 FINAL_GUESS = 1e-7
 """Residual below which the next full Newton step is expected to converge (integrated
 without the variational equations; redone with them if it misses)."""
+NEWTON_FROM = 1e-3
+"""Residual of an unresolved collocated curve up to which shooting starts from it at once."""
 COLLOCATION_NODES = 20
 """Chebyshev nodes (M + 1, end points included) of the collocation that makes the first guess."""
-COLLOCATION_LADDER = ((COLLOCATION_NODES, 1), (40, 1), (40, 8), (80, 8))
+COLLOCATION_LADDER = ((COLLOCATION_NODES, 1, False), (40, 1, False), (40, 1, True),
+                      (40, 8, True), (80, 16, True), (80, 8, False))
+"""(nodes, continuation pieces, warped coordinates) tried in turn on the pairs the previous
+rung did not resolve (warped rungs only where some coordinate is positive or in (0, 1))."""
 RESOLVED = 1e-13
 """A collocated curve is resolved when its last Chebyshev coefficients are below this
 (relative to the largest); else the next node count is tried."""
-"""(nodes, continuation pieces) tried in turn on the pairs the previous rung did not resolve."""
 MAX_STEPS = 4000
 """Integration steps (accepted or rejected) allowed to one pair in one integration."""
 
@@ -287,6 +291,7 @@ class Core:
     xi_of_theta: object = None
     acc1: object = None
     acc1_source: str = ""
+    warp: np.ndarray = None
 
     def one_point_rhs(self, x, u):
         """The one-point acceleration function, or None: checked once against ``acc``
@@ -373,8 +378,12 @@ def build_core(fam, alpha, christoffel_symbols):
     ns1 = _scalar_namespace()
     exec(compile(one, f"<symgeo geodesic core {fam.name} alpha={alpha}, one point>", "exec"),  # noqa: S102
          ns1)
+    warp = np.zeros(d, dtype=int)  # Warp kinds: log for (0, oo), logit for (0, 1)
+    for i, c in enumerate(xi):
+        lo, hi = (sp.sympify(b, strict=True) for b in (fam.domains[c].lower, fam.domains[c].upper))
+        warp[i] = 1 if (lo == 0 and hi == sp.oo) else 2 if (lo == 0 and hi == 1) else 0
     return Core(d, alpha, ns["acc"], ns["jac"], ns["metric"], ns.get("domain"), periods,
-                source, ns.get("theta"), ns.get("xi_of_theta"), ns1["acc1"], one)
+                source, ns.get("theta"), ns.get("xi_of_theta"), ns1["acc1"], one, warp)
 
 
 _CHECKED_OFF = object()
@@ -725,8 +734,60 @@ def _cheb(M):
     return (1 - x) / 2, -2 * D
 
 
+class Warp:
+    """Coordinates in which a geodesic spanning decades is smooth: z = log xi for a
+    coordinate of domain (0, oo), z = logit xi for (0, 1), z = xi otherwise (kinds 1, 2,
+    0).  With xi = phi(z) the geodesic equation xi'' = a(xi, xi') reads
+
+        z'' = a(phi(z), phi'(z) z') / phi'(z) - psi(z) z'^2,   psi = phi'' / phi',
+
+    and its derivatives, from A_x = da/dxi and A_u = da/dxi' (chain rule),
+
+        d rhs_k / d z_m  = (A_x,km phi'_m + A_u,km psi_m phi'_m z'_m) / phi'_k
+                           - delta_km (a_k psi_k / phi'_k + psi'_k z'_k^2),
+        d rhs_k / d z'_m = A_u,km phi'_m / phi'_k - 2 delta_km psi_k z'_k.
+
+    A chart change that is linear in these coordinates (gamma's (shape, rate) ->
+    (shape, mean = shape / rate) in logs) leaves the polynomial collocation unchanged."""
+
+    def __init__(self, kinds):
+        self.log, self.logit = kinds == 1, kinds == 2
+
+    def x(self, z):
+        with np.errstate(all="ignore"):
+            return np.where(self.log, np.exp(z), np.where(self.logit, 1 / (1 + np.exp(-z)), z))
+
+    def z(self, x):
+        with np.errstate(all="ignore"):
+            return np.where(self.log, np.log(x), np.where(self.logit, np.log(x / (1 - x)), x))
+
+    def parts(self, z):
+        """phi', psi, psi' at z."""
+        x = self.x(z)
+        d1 = np.where(self.log, x, np.where(self.logit, x * (1 - x), 1.0))
+        psi = np.where(self.log, 1.0, np.where(self.logit, 1 - 2 * x, 0.0))
+        dpsi = np.where(self.logit, -2 * x * (1 - x), 0.0)
+        return x, d1, psi, dpsi
+
+    def rhs(self, core, z, w, want_jac):
+        """(rhs, d rhs / dz, d rhs / dz') at rows z, w = z' (n, d)."""
+        x, d1, psi, dpsi = self.parts(z)
+        u = d1 * w
+        if not want_jac:
+            (a,) = core.acc(x, u)
+            return a / d1 - psi * w * w, None, None
+        a, Ax, Au = core.jac(x, u)
+        inv = (1 / d1)[:, :, None]
+        Az = (Ax * d1[:, None, :] + Au * (psi * d1 * w)[:, None, :]) * inv
+        Aw = Au * d1[:, None, :] * inv
+        k = np.arange(z.shape[1])
+        Az[:, k, k] -= a * psi / d1 + dpsi * w * w
+        Aw[:, k, k] -= 2 * psi * w
+        return a / d1 - psi * w * w, Az, Aw
+
+
 def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1,
-              deadline=None):
+              deadline=None, warp=False):
     """A first guess for shooting by Chebyshev collocation of the boundary-value problem
     xi'' = a(xi, xi'), xi(0) = p, xi(1) = q at M + 1 Lobatto nodes: damped Newton on
     the interior nodes with the exact Jacobian (from A_x, A_u), all pairs at once,
@@ -736,7 +797,9 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     p + s (q - p), s = 1/pieces, ..., 1, each curve warm-started from the previous
     one).  Stops at ``deadline`` (time.monotonic()).  Returns (v = xi'(0) (N, d), ok (N,)
     Newton converged,
-    resolved (N,) and the last three Chebyshev coefficients below RESOLVED)."""
+    resolved (N,) and the last three Chebyshev coefficients below RESOLVED).  ``warp``:
+    the curve is collocated in the coordinates of :class:`Warp` (log / logit), where
+    geodesics between far points of a positive coordinate are smooth."""
     N, d = x0.shape
     t, D = _cheb(M)
     D2 = D @ D
@@ -744,6 +807,7 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     m = M - 1
     first = x0 + (xq - x0) / pieces
     X = x0[:, None, :] + t[None, :, None] * (first - x0)[:, None, :]   # (N, M+1, d)
+    straight = np.ones(N, dtype=bool)  # rows still on the chord
     if pieces == 1 and core.theta is not None:  # the e-geodesic where it is defined
         with np.errstate(all="ignore"):
             (tp,), (tq,) = core.theta(x0), core.theta(xq)
@@ -753,6 +817,18 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
         good = core.inside(E.reshape(-1, d)).reshape(N, M + 1).all(axis=1)
         X[good] = E[good]
         X[:, 0], X[:, -1] = x0, xq
+        straight &= ~good
+    wp = Warp(core.warp) if warp else None
+    if wp is not None:  # from here on X holds the warped coordinates z of the curve
+        x0_xi, xq_xi = x0, xq
+        X, x0, xq = wp.z(X), wp.z(x0), wp.z(xq)
+        # the chord drawn in z instead (geometric in a positive coordinate)
+        first = x0 + (xq - x0) / pieces
+        X[straight] = (x0[:, None, :] + t[None, :, None] * (first - x0)[:, None, :])[straight]
+
+    def inside(Xt):
+        return core.inside(wp.x(Xt) if wp is not None else Xt)
+
     eye = np.eye(d)
     big = D2i[None, :, None, :, None] * eye[None, None, :, None, :]  # (1, m, d, m, d)
     scale = np.maximum(1.0, np.maximum(np.abs(x0), np.abs(xq)))[:, None, :]
@@ -762,7 +838,9 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
         XX = np.einsum("jl,nld->njd", D2, X)
         xs, us = X[:, 1:-1].reshape(-1, d), U[:, 1:-1].reshape(-1, d)
         with np.errstate(all="ignore"):
-            if want_jac:
+            if wp is not None:
+                a, Ax, Au = wp.rhs(core, xs, us, want_jac)
+            elif want_jac:
                 a, Ax, Au = core.jac(xs, us)
             else:
                 (a,) = core.acc(xs, us)
@@ -771,9 +849,10 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
         if not want_jac:
             return R, None
         Ax, Au = Ax.reshape(-1, m, d, d), Au.reshape(-1, m, d, d)
-        J = big - np.einsum("njkm,jl->njklm", Au, Di)
-        idx = np.arange(m)
-        J[:, idx, :, idx, :] -= Ax.transpose(1, 0, 2, 3)
+        with np.errstate(all="ignore"):  # a trial curve far out: inf rows, rejected below
+            J = big - np.einsum("njkm,jl->njklm", Au, Di)
+            idx = np.arange(m)
+            J[:, idx, :, idx, :] -= Ax.transpose(1, 0, 2, 3)
         return R, J.reshape(-1, m * d, m * d)
 
     def norm(R):
@@ -804,9 +883,9 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
                     break
                 Xt = X[idx[pi]].copy()
                 Xt[:, 1:-1] -= lam[pi, None, None] * dX[pi]
-                inside = core.inside(Xt.reshape(-1, d)).reshape(-1, M + 1).all(axis=1)
+                in_dom = inside(Xt.reshape(-1, d)).reshape(-1, M + 1).all(axis=1)
                 Rt, Jt = residual(Xt, True)
-                rt = np.where(inside, norm(Rt), np.inf)
+                rt = np.where(in_dom, norm(Rt), np.inf)
                 good = rt < r[idx[pi]] * (1 - 1e-4 * lam[pi]) + 1e-300
                 gi = idx[pi[good]]
                 step = np.max(np.abs(lam[pi[good], None, None] * dX[pi[good]]) /
@@ -831,7 +910,10 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
             live = np.flatnonzero(ok)
             if live.size == 0:
                 break
-            target = x0[live] + k / pieces * (xq[live] - x0[live])
+            if wp is not None:  # the straight continuation path is drawn in xi
+                target = wp.z(x0_xi[live] + k / pieces * (xq_xi[live] - x0_xi[live]))
+            else:
+                target = x0[live] + k / pieces * (xq[live] - x0[live])
             Xl = X[live]
             Xl += t[None, :, None] * (target - Xl[:, -1])[:, None, :]
             Xl[:, -1] = target
@@ -839,6 +921,8 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
             X[live] = Xl
             ok[live[~okl]] = False
     U0 = np.einsum("l,nld->nd", D[0], X)
+    if wp is not None:  # xi'(0) = phi'(z(0)) z'(0)
+        U0 = wp.parts(X[:, 0])[1] * U0
     ok &= np.all(np.isfinite(U0), axis=1)
     # resolved: the last Chebyshev coefficients of the curve are at rounding level
     T = np.linalg.inv(np.polynomial.chebyshev.chebvander(1 - 2 * t, M))
@@ -995,11 +1079,14 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16)):
     conv = np.zeros(N, dtype=bool)
     tried = np.zeros(N, dtype=bool)
     iters = np.zeros(N, dtype=int)
-    for M, n in COLLOCATION_LADDER:  # more nodes / continuation where the last rung failed
+    for M, n, warp in COLLOCATION_LADDER:  # more nodes, warped coordinates, continuation
         todo = np.flatnonzero(~resolved & ~conv)
         if todo.size == 0 or time.monotonic() > deadline:
             break
-        vc, ok, res_ok = collocate(core, x0[todo], xq[todo], M=M, pieces=n, deadline=deadline)
+        if warp and not core.warp.any():
+            continue
+        vc, ok, res_ok = collocate(core, x0[todo], xq[todo], M=M, pieces=n, deadline=deadline,
+                                   warp=warp)
         new = todo[ok]
         v[new] = vc[ok]
         okc[new] = True
@@ -1018,8 +1105,10 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16)):
                 at = np.isin(new, near)
                 v[near], res[near], conv[near] = polish(core, x0[near], xq[near], v[near],
                                                         fl.y[at, :d], tol, deadline)
-            # else (or if that missed) Newton now, before harder rungs
-            nc = new[~conv[new]]
+            # else (or if that missed) Newton now, before harder rungs, where the curve is
+            # resolved or lands near q; a far miss of an unresolved curve goes on to the
+            # next rung (Newton from 1e6 off spent the whole time limit)
+            nc = new[~conv[new] & (resolved[new] | (res[new] <= NEWTON_FROM))]
             if nc.size:
                 v[nc], res[nc], conv[nc], iters[nc] = newton(
                     core, x0[nc], xq[nc], v[nc], tol, deadline=deadline, loose=True)
