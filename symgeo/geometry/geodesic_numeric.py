@@ -292,6 +292,20 @@ class Core:
     acc1: object = None
     acc1_source: str = ""
     warp: np.ndarray = None
+    domain1: object = None
+
+    def inside_one(self, x):
+        """:meth:`inside` of one point given as a list of floats (no arrays)."""
+        if not all(math.isfinite(c) for c in x):
+            return False
+        if self._h is None:
+            return True
+        if self.domain1 is None:
+            return bool(self.inside(np.array([x]))[0])
+        try:
+            return all(h > 0 for h in self.domain1(*x))
+        except (ArithmeticError, ValueError):
+            return False
 
     def one_point_rhs(self, x, u):
         """The one-point acceleration function, or None: checked once against ``acc``
@@ -375,6 +389,8 @@ def build_core(fam, alpha, christoffel_symbols):
             periods[i] = float(sp.sympify(dom.upper, strict=True)
                                - sp.sympify(dom.lower, strict=True))
     one = emit_scalar_function("acc1", xi + u, acc)
+    if hs:
+        one += "\n\n" + emit_scalar_function("domain1", xi, hs)
     ns1 = _scalar_namespace()
     exec(compile(one, f"<symgeo geodesic core {fam.name} alpha={alpha}, one point>", "exec"),  # noqa: S102
          ns1)
@@ -383,7 +399,8 @@ def build_core(fam, alpha, christoffel_symbols):
         lo, hi = (sp.sympify(b, strict=True) for b in (fam.domains[c].lower, fam.domains[c].upper))
         warp[i] = 1 if (lo == 0 and hi == sp.oo) else 2 if (lo == 0 and hi == 1) else 0
     return Core(d, alpha, ns["acc"], ns["jac"], ns["metric"], ns.get("domain"), periods,
-                source, ns.get("theta"), ns.get("xi_of_theta"), ns1["acc1"], one, warp)
+                source, ns.get("theta"), ns.get("xi_of_theta"), ns1["acc1"], one, warp,
+                ns1.get("domain1"))
 
 
 _CHECKED_OFF = object()
@@ -658,7 +675,7 @@ def _integrate_one(core, acc1, y0, t1, rtol, max_steps, deadline):
             denom = e5 + 0.01 * e3
             err = ha * e5 / math.sqrt(max(denom, 1e-300) * ne) if denom > 0 else 0.0
             good = math.isfinite(err) and finite(fnew) and finite(ynew) and \
-                bool(core.inside(np.array([ynew[:d]]))[0])
+                core.inside_one(ynew[:d])
             if err == 0:
                 fac = _MAX_FACTOR
             else:
