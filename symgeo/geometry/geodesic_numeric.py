@@ -58,6 +58,7 @@ with its best residual; the whole solve is bounded by ``time_limit``.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -738,9 +739,12 @@ def initial_guess(core, x0, xq):
     return v
 
 
+@functools.lru_cache(maxsize=16)
 def _cheb(M):
     """Chebyshev-Lobatto nodes on [0, 1] (t_0 = 0, t_M = 1) and the first-derivative
-    matrix in t (Trefethen, Spectral Methods in MATLAB, cheb.m, mapped by t = (1 - x)/2)."""
+    matrix in t (Trefethen, Spectral Methods in MATLAB, cheb.m, mapped by t = (1 - x)/2);
+    then D^2 and the map from values at the nodes to Chebyshev coefficients (read-only,
+    shared by every call with M + 1 nodes)."""
     x = np.cos(np.pi * np.arange(M + 1) / M)
     c = np.ones(M + 1)
     c[0] = c[-1] = 2
@@ -748,7 +752,12 @@ def _cheb(M):
     X = x[:, None] - x[None, :]
     D = np.outer(c, 1 / c) / (X + np.eye(M + 1))
     D -= np.diag(D.sum(axis=1))
-    return (1 - x) / 2, -2 * D
+    t, D = (1 - x) / 2, -2 * D
+    T = np.linalg.inv(np.polynomial.chebyshev.chebvander(1 - 2 * t, M))
+    D2 = D @ D
+    for a in (t, D, D2, T):
+        a.flags.writeable = False
+    return t, D, D2, T
 
 
 class Warp:
@@ -818,8 +827,7 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     the curve is collocated in the coordinates of :class:`Warp` (log / logit), where
     geodesics between far points of a positive coordinate are smooth."""
     N, d = x0.shape
-    t, D = _cheb(M)
-    D2 = D @ D
+    t, D, D2, T = _cheb(M)
     Di, D2i = D[1:-1, 1:-1], D2[1:-1, 1:-1]
     m = M - 1
     first = x0 + (xq - x0) / pieces
@@ -942,7 +950,6 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
         U0 = wp.parts(X[:, 0])[1] * U0
     ok &= np.all(np.isfinite(U0), axis=1)
     # resolved: the last Chebyshev coefficients of the curve are at rounding level
-    T = np.linalg.inv(np.polynomial.chebyshev.chebvander(1 - 2 * t, M))
     coef = np.abs(np.einsum("kl,nld->nkd", T, X))
     tail = np.max(coef[:, -3:], axis=(1, 2)) / np.max(coef[:, 1:], axis=(1, 2))
     resolved = ok & (tail <= RESOLVED)
