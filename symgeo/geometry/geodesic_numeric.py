@@ -294,6 +294,26 @@ class Core:
     acc1_source: str = ""
     warp: np.ndarray = None
     domain1: object = None
+    jac1: object = None
+
+    def one_point_jac(self, x, u):
+        """The one-point (a, A_x, A_u) function, or None; checked once against ``jac``
+        like :meth:`one_point_rhs`."""
+        if self.jac1 is None or self.jac1 is _CHECKED_OFF:
+            return None
+        if not getattr(self, "_jac1_checked", False):
+            self._jac1_checked = True
+            try:
+                ref = np.concatenate([e.reshape(-1) for e in self.jac(x[None], u[None])])
+                got = np.array(self.jac1(*x.tolist(), *u.tolist()))
+                good = np.all(np.isfinite(ref)) and np.allclose(got, ref, rtol=1e-12,
+                                                                atol=1e-300)
+            except (ArithmeticError, ValueError, TypeError, NameError):
+                good = False
+            if not good:
+                self.jac1 = _CHECKED_OFF
+                return None
+        return self.jac1
 
     def inside_one(self, x):
         """:meth:`inside` of one point given as a list of floats (no arrays)."""
@@ -389,7 +409,8 @@ def build_core(fam, alpha, christoffel_symbols):
         if dom.name == "circle":
             periods[i] = float(sp.sympify(dom.upper, strict=True)
                                - sp.sympify(dom.lower, strict=True))
-    one = emit_scalar_function("acc1", xi + u, acc)
+    one = emit_scalar_function("acc1", xi + u, acc) + "\n\n" + \
+        emit_scalar_function("jac1", xi + u, acc + Ax + Au)
     if hs:
         one += "\n\n" + emit_scalar_function("domain1", xi, hs)
     ns1 = _scalar_namespace()
@@ -401,7 +422,7 @@ def build_core(fam, alpha, christoffel_symbols):
         warp[i] = 1 if (lo == 0 and hi == sp.oo) else 2 if (lo == 0 and hi == 1) else 0
     return Core(d, alpha, ns["acc"], ns["jac"], ns["metric"], ns.get("domain"), periods,
                 source, ns.get("theta"), ns.get("xi_of_theta"), ns1["acc1"], one, warp,
-                ns1.get("domain1"))
+                ns1.get("domain1"), ns1["jac1"])
 
 
 _CHECKED_OFF = object()
@@ -531,9 +552,15 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
         k = W.shape[1]
         parts.append(W.reshape(N, -1))
     y = np.concatenate(parts, axis=1)
-    one = core.one_point_rhs(x0[0], v0[0]) if N == 1 and not variational and not k else None
+    one = core.one_point_rhs(x0[0], v0[0]) if N == 1 and not k else None
+    if one is not None and variational:
+        jac1 = core.one_point_jac(x0[0], v0[0])
+        one = _one_variational(jac1, d) if jac1 is not None else None
+    elif one is not None:
+        one = _one_rhs(one, d)
     if one is not None:
-        return _integrate_one(core, one, y[0], float(np.asarray(t1).reshape(-1)[0]),
+        return _integrate_one(core, one, y[0].tolist(), 2 * d,
+                              float(np.asarray(t1).reshape(-1)[0]),
                               float(np.asarray(rtol).reshape(-1)[0]), max_steps, deadline)
     f = _rhs(core, d, variational, k)
     rtol = np.broadcast_to(np.asarray(rtol, dtype=float), (N,)).copy()
@@ -613,13 +640,10 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
     return Flow(y, ok, steps, evals)
 
 
-def _integrate_one(core, acc1, y0, t1, rtol, max_steps, deadline):
-    """:func:`integrate` of one geodesic (no variational equations, no transport): the
-    same Dormand-Prince 8(5,3) steps and step-size control, with the bookkeeping on
-    Python floats and the right-hand side ``acc1`` on floats (the batched loop's two
-    dozen numpy calls per step on arrays of one row cost more than its arithmetic)."""
-    d = core.d
-    n = ne = 2 * d
+def _one_rhs(acc1, d):
+    """(xi, u)' = (u, a(xi, u)) on Python floats; a floating-point exception (log of a
+    negative number outside the domain, overflow) gives NaN, as numpy would, and the
+    step is rejected."""
     nan = [math.nan] * d
 
     def f(y):
@@ -628,6 +652,36 @@ def _integrate_one(core, acc1, y0, t1, rtol, max_steps, deadline):
         except (ArithmeticError, ValueError):
             a = nan
         return y[d:] + a
+    return f
+
+
+def _one_variational(jac1, d):
+    """The state (xi, u, Phi_x, Phi_u) of :func:`integrate` with ``variational=True`` on
+    Python floats: Phi_x' = Phi_u, Phi_u' = A_x Phi_x + A_u Phi_u (row-major d x d)."""
+    dd = d * d
+    nan = [math.nan] * (d + 2 * dd)
+    R = range(d)
+
+    def f(y):
+        try:
+            r = list(jac1(*y[:2 * d]))
+        except (ArithmeticError, ValueError):
+            r = nan
+        Ax, Au = r[d:d + dd], r[d + dd:]
+        Px, Pu = y[2 * d:2 * d + dd], y[2 * d + dd:]
+        dPu = [sum(Ax[i * d + m] * Px[m * d + j] + Au[i * d + m] * Pu[m * d + j] for m in R)
+               for i in R for j in R]
+        return y[d:2 * d] + r[:d] + Pu + dPu
+    return f
+
+
+def _integrate_one(core, f, y0, ne, t1, rtol, max_steps, deadline):
+    """:func:`integrate` of one geodesic: the same Dormand-Prince 8(5,3) steps and
+    step-size control (error on the first ``ne`` components), with the bookkeeping and
+    the right-hand side ``f`` (list -> list) on Python floats (the batched loop's two
+    dozen numpy calls per step on arrays of one row cost more than its arithmetic)."""
+    d = core.d
+    n = len(y0)
 
     def finite(v):
         return all(math.isfinite(c) for c in v)
@@ -642,7 +696,7 @@ def _integrate_one(core, acc1, y0, t1, rtol, max_steps, deadline):
         if t1 == 0:
             return Flow(np.array([y]), np.array([True]), np.array([0]), 1)
         # initial step (Hairer, Norsett & Wanner II.4), as in integrate
-        sc = [atol + abs(c) * rtol for c in y]
+        sc = [atol + abs(c) * rtol for c in y[:ne]]
         d0 = math.sqrt(sum((c / w) ** 2 for c, w in zip(y, sc)) / ne)
         d1 = math.sqrt(sum((c / w) ** 2 for c, w in zip(fy, sc)) / ne)
         h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / max(d1, 1e-300)

@@ -277,7 +277,10 @@ def test_one_point_right_hand_side_matches_the_array_one(families, name):
     (a,) = core.acc(X, U)
     b = np.array([core.acc1(*x.tolist(), *u.tolist()) for x, u in zip(X, U)])
     np.testing.assert_allclose(b, a, rtol=1e-13, atol=1e-300)
-    one = GN.integrate(core, X[:1], 0.3 * U[:1])
-    two = GN.integrate(core, np.repeat(X[:1], 2, axis=0), np.repeat(0.3 * U[:1], 2, axis=0))
-    assert one.ok[0] and two.ok.all()
-    np.testing.assert_allclose(one.y[0], two.y[0], rtol=1e-12)
+    for variational in (False, True):  # the variational equations too (Phi_x, Phi_u)
+        one = GN.integrate(core, X[:1], 0.3 * U[:1], variational=variational)
+        two = GN.integrate(core, np.repeat(X[:1], 2, axis=0), np.repeat(0.3 * U[:1], 2, axis=0),
+                           variational=variational)
+        assert one.ok[0] and two.ok.all()
+        np.testing.assert_allclose(one.y[0], two.y[0], rtol=1e-12, atol=1e-14)
+    assert core.one_point_jac(X[0], U[0]) is not None
