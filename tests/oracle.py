@@ -238,3 +238,41 @@ def _simplex(both, nf, dps):
             for i, f in enumerate(vals):
                 tot[i] += w * f
     return tot
+
+
+def dirichlet_sectional(a, u, v):
+    """K(u, v) of the Dirichlet Fisher metric g_ij = psi1(a_i) delta_ij - psi1(a_0) from the
+    metric's derivatives in mpmath (R(u, v)v, u with R^l_ijk = d_i G^l_jk - d_j G^l_ik +
+    G^l_im G^m_jk - G^l_jm G^m_ik): independent of symgeo's symbolic pipeline."""
+    d = len(a)
+    a0 = sum(a)
+
+    def dg(order, i, j, *ms):  # d^order g_ij / d a_m1 ... (order = len(ms))
+        own = mp.psi(order + 1, a[i]) if i == j and all(m == i for m in ms) else 0
+        return own - mp.psi(order + 1, a0)
+
+    g = mp.matrix([[dg(0, i, j) for j in range(d)] for i in range(d)])
+    gi = g ** -1
+    R = range(d)
+    first = [[[(dg(1, j, k, i) + dg(1, i, k, j) - dg(1, i, j, k)) / 2 for k in R] for j in R]
+             for i in R]  # Gamma_ij,k
+    second = [[[sum(gi[l, k] * first[i][j][k] for k in R) for j in R] for i in R] for l in R]
+    # d_m Gamma^l_ij = d_m(g^lk) Gamma_ij,k + g^lk d_m Gamma_ij,k, d_m g^-1 = -g^-1 (d_m g) g^-1
+    def d_second(m, l, i, j):
+        dgm = mp.matrix([[dg(1, p, q, m) for q in R] for p in R])
+        dgi = -gi * dgm * gi
+        dfirst = [(dg(2, j, k, i, m) + dg(2, i, k, j, m) - dg(2, i, j, k, m)) / 2 for k in R]
+        return sum(dgi[l, k] * first[i][j][k] + gi[l, k] * dfirst[k] for k in R)
+
+    num = 0
+    for i, j, k, l, p in itertools.product(R, R, R, R, R):
+        coef = u[i] * v[j] * v[k] * u[p] * g[l, p]
+        if coef == 0:
+            continue
+        Rl = (d_second(i, l, j, k) - d_second(j, l, i, k)
+              + sum(second[l][i][m] * second[m][j][k] - second[l][j][m] * second[m][i][k]
+                    for m in R))
+        num += coef * Rl
+    def ip(x, y):
+        return sum(g[i, j] * x[i] * y[j] for i in R for j in R)
+    return num / (ip(u, u) * ip(v, v) - ip(u, v) ** 2)

@@ -372,6 +372,13 @@ class Core:
         return evs
 
 
+def _compiled(source, label, ns):
+    """``ns`` after running ``source`` in it.  The source is printed from sympy
+    expressions by this module's printers (never user text): safe to execute."""
+    exec(compile(source, label, "exec"), ns)  # noqa: S102
+    return ns
+
+
 def build_core(fam, alpha, christoffel_symbols):
     """Generate and compile the :class:`Core` of ``fam`` for the connection whose
     second-kind symbols are ``christoffel_symbols`` (Array [k][i][j])."""
@@ -400,9 +407,7 @@ def build_core(fam, alpha, christoffel_symbols):
         src.append(emit_function("xi_of_theta", [("th", syms)],
                                  [((d,), [inverse[c] for c in xi])]))
     source = "\n\n".join(src)
-    ns = _namespace()
-    # the source is printed from sympy expressions (never user text): safe to execute
-    exec(compile(source, f"<symgeo geodesic core {fam.name} alpha={alpha}>", "exec"), ns)  # noqa: S102
+    ns = _compiled(source, f"<symgeo geodesic core {fam.name} alpha={alpha}>", _namespace())
     periods = np.zeros(d)
     for i, c in enumerate(xi):
         dom = fam.domains[c]
@@ -413,9 +418,8 @@ def build_core(fam, alpha, christoffel_symbols):
         emit_scalar_function("jac1", xi + u, acc + Ax + Au)
     if hs:
         one += "\n\n" + emit_scalar_function("domain1", xi, hs)
-    ns1 = _scalar_namespace()
-    exec(compile(one, f"<symgeo geodesic core {fam.name} alpha={alpha}, one point>", "exec"),  # noqa: S102
-         ns1)
+    ns1 = _compiled(one, f"<symgeo geodesic core {fam.name} alpha={alpha}, one point>",
+                    _scalar_namespace())
     warp = np.zeros(d, dtype=int)  # Warp kinds: log for (0, oo), logit for (0, 1)
     for i, c in enumerate(xi):
         lo, hi = (sp.sympify(b, strict=True) for b in (fam.domains[c].lower, fam.domains[c].upper))

@@ -8,6 +8,8 @@ import sympy as sp
 from symgeo.geometry import geodesic as G
 from symgeo.geometry import transport as T
 
+from oracle import dirichlet_sectional
+
 
 @pytest.mark.parametrize("name", ["gamma", "beta"])
 def test_transport_preserves_the_fisher_inner_product(families, name):
@@ -89,3 +91,21 @@ def test_sectional_curvature_rejects_a_line(families):
     fam = families["normal"]
     with pytest.raises(Exception, match="plane"):
         fam.sectional_curvature([1, 2], [2, 4])
+
+
+@pytest.mark.slow  # the Dirichlet Riemann tensor, about 12 s
+def test_sectional_curvature_depends_on_the_plane_in_3d(families):
+    """Dirichlet (K = 3) at (1, 2, 3): K(u, v) for two planes against the metric's
+    derivatives in mpmath (an independent oracle), and the two planes differ."""
+    import mpmath as mp
+
+    fam = families["dirichlet"]
+    at = dict(zip(fam.coordinates, (1, 2, 3)))
+    values = []
+    for u, v in (([1, 0, 0], [0, 1, 1]), ([0, 0, 1], [1, -1, 0])):
+        K = float(sp.N(fam.sectional_curvature(u, v).xreplace(at), 30))
+        with mp.workdps(30):
+            oracle = dirichlet_sectional([mp.mpf(1), mp.mpf(2), mp.mpf(3)], u, v)
+        assert K == pytest.approx(float(oracle), rel=1e-12)
+        values.append(K)
+    assert abs(values[0] - values[1]) > 1e-3
