@@ -69,7 +69,10 @@ def check_family(name):
             jargs = [jnp.asarray(a) for a in args]
             expect(np.allclose(np.asarray(jax.jit(fj)(*jargs)), got, rtol=1e-13, atol=1e-14),
                    f"{quantity}: jit differs")
-            expect(np.allclose(np.asarray(jax.vmap(fj)(*jargs)), got, rtol=1e-13, atol=1e-14),
+            # vmap under jit: one XLA compilation, where an eager vmap compiles every
+            # primitive of the formula on its own (most of this check's time)
+            expect(np.allclose(np.asarray(jax.jit(jax.vmap(fj))(*jargs)), got, rtol=1e-13,
+                               atol=1e-14),
                    f"{quantity}: vmap differs")
     if hasattr(jmod, "kl") and hasattr(jmod, "fisher"):
         p = arguments(fam, "fisher", random.Random(5))
@@ -77,8 +80,8 @@ def check_family(name):
         def kl_of_q(q):
             return jmod.kl(*p, *q)
         q0 = jnp.asarray(p)
-        grad = np.asarray(jax.grad(kl_of_q)(q0))
-        hess = np.asarray(jax.hessian(kl_of_q)(q0))
+        grad = np.asarray(jax.jit(jax.grad(kl_of_q))(q0))
+        hess = np.asarray(jax.jit(jax.hessian(kl_of_q))(q0))
         fisher = np.asarray(jmod.fisher(*p))
         expect(np.allclose(grad, 0, atol=1e-10), f"grad KL at q=p is {grad.tolist()}")
         expect(np.allclose(hess, fisher, rtol=1e-10, atol=1e-10),
@@ -105,9 +108,10 @@ def check_family(name):
         expect(np.allclose(np.asarray(jax.jit(fa)(*jargs)), want, rtol=1e-12, atol=1e-13,
                            equal_nan=True), f"array_api {quantity} under jit differs")
     if len(fam.variables) == 1 and hasattr(jmod, "score") and hasattr(jmod, "log_density"):
+        grad_ld = jax.jit(jax.grad(lambda c, x: jmod.log_density(x, *c)))
         for _ in range(3):
             x, *coords = arguments(fam, "log_density", rng)
-            grad = np.asarray(jax.grad(lambda c: jmod.log_density(x, *c))(jnp.asarray(coords)))
+            grad = np.asarray(grad_ld(jnp.asarray(coords), x))
             score = np.asarray(jmod.score(x, *coords))
             expect(np.allclose(grad, score, rtol=1e-10, atol=1e-12),
                    f"grad log_density {grad.tolist()} != score {score.tolist()} at x={x}")
