@@ -61,7 +61,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import factorial
 
 import numpy as np
@@ -277,7 +277,10 @@ class Core:
     ``periods``: (d,) period of each angle coordinate, 0 elsewhere;
     ``source``: the generated Python source; ``theta(x)`` / ``xi_of_theta(th)``: the
     natural parameters of a full exponential family and their explicit inverse (None
-    otherwise), for the e-geodesic first guess.
+    otherwise), for the e-geodesic first guess; ``acc1``, ``jac1``, ``domain1``: the same
+    as ``acc``, ``jac`` and the domain functions at one point on Python floats (source in
+    ``one_point_source``; see :meth:`one_point`); ``warp``: (d,) :class:`Warp` kind of
+    each coordinate.
     """
 
     d: int
@@ -291,29 +294,31 @@ class Core:
     theta: object = None
     xi_of_theta: object = None
     acc1: object = None
-    acc1_source: str = ""
+    one_point_source: str = ""
     warp: np.ndarray = None
     domain1: object = None
     jac1: object = None
+    _checked: dict = field(default_factory=dict)
 
-    def one_point_jac(self, x, u):
-        """The one-point (a, A_x, A_u) function, or None; checked once against ``jac``
-        like :meth:`one_point_rhs`."""
-        if self.jac1 is None or self.jac1 is _CHECKED_OFF:
+    def one_point(self, name, x, u):
+        """The one-point function ``acc1`` or ``jac1`` (floats in, a tuple of floats out:
+        a, or a then A_x and A_u row-major), or None.  Checked once against its array twin
+        (``acc`` / ``jac``) at the first state it is asked for: a name math lacks, or any
+        disagreement beyond rounding, turns it off for good."""
+        fn = getattr(self, name)
+        if fn is None:
             return None
-        if not getattr(self, "_jac1_checked", False):
-            self._jac1_checked = True
+        if name not in self._checked:
             try:
-                ref = np.concatenate([e.reshape(-1) for e in self.jac(x[None], u[None])])
-                got = np.array(self.jac1(*x.tolist(), *u.tolist()))
-                good = np.all(np.isfinite(ref)) and np.allclose(got, ref, rtol=1e-12,
-                                                                atol=1e-300)
+                ref = np.concatenate([e.reshape(-1) for e in
+                                      getattr(self, name[:-1])(x[None], u[None])])
+                got = np.array(fn(*x.tolist(), *u.tolist()), dtype=float)
+                good = bool(np.all(np.isfinite(ref))) and \
+                    np.allclose(got, ref, rtol=1e-12, atol=1e-300)
             except (ArithmeticError, ValueError, TypeError, NameError):
                 good = False
-            if not good:
-                self.jac1 = _CHECKED_OFF
-                return None
-        return self.jac1
+            self._checked[name] = good
+        return fn if self._checked[name] else None
 
     def inside_one(self, x):
         """:meth:`inside` of one point given as a list of floats (no arrays)."""
@@ -327,25 +332,6 @@ class Core:
             return all(h > 0 for h in self.domain1(*x))
         except (ArithmeticError, ValueError):
             return False
-
-    def one_point_rhs(self, x, u):
-        """The one-point acceleration function, or None: checked once against ``acc``
-        at the first state it is asked for (a name math lacks, or any disagreement
-        beyond rounding, turns it off for good)."""
-        if self.acc1 is None or self.acc1 is _CHECKED_OFF:
-            return None
-        if not getattr(self, "_acc1_checked", False):
-            self._acc1_checked = True
-            try:
-                (a,) = self.acc(x[None], u[None])
-                b = np.array(self.acc1(*x.tolist(), *u.tolist()))
-                good = np.all(np.isfinite(a)) and np.allclose(b, a[0], rtol=1e-12, atol=1e-300)
-            except (ArithmeticError, ValueError, TypeError, NameError):
-                good = False
-            if not good:
-                self.acc1 = _CHECKED_OFF
-                return None
-        return self.acc1
 
     def inside(self, x):
         x = np.asarray(x, dtype=float)
@@ -425,11 +411,9 @@ def build_core(fam, alpha, christoffel_symbols):
         lo, hi = (sp.sympify(b, strict=True) for b in (fam.domains[c].lower, fam.domains[c].upper))
         warp[i] = 1 if (lo == 0 and hi == sp.oo) else 2 if (lo == 0 and hi == 1) else 0
     return Core(d, alpha, ns["acc"], ns["jac"], ns["metric"], ns.get("domain"), periods,
-                source, ns.get("theta"), ns.get("xi_of_theta"), ns1["acc1"], one, warp,
-                ns1.get("domain1"), ns1["jac1"])
+                source, ns.get("theta"), ns.get("xi_of_theta"), acc1=ns1["acc1"],
+                one_point_source=one, warp=warp, domain1=ns1.get("domain1"), jac1=ns1["jac1"])
 
-
-_CHECKED_OFF = object()
 
 NATURAL_BUDGET = 20.0  # seconds for the structure behind the e-geodesic guess
 
@@ -511,22 +495,6 @@ def _rhs(core, d, variational, transport=0):
     return f
 
 
-def _rhs_one(acc1, d):
-    """The right-hand side (xi, u)' = (u, a(xi, u)) of one geodesic on Python floats; a
-    floating-point exception (log of a negative number outside the domain, overflow) is
-    a row of NaN, as numpy would give, and the step is rejected."""
-    nan = [math.nan] * d
-
-    def f(y):
-        row = y[0].tolist()
-        try:
-            a = list(acc1(*row[:2 * d]))
-        except (ArithmeticError, ValueError):
-            a = nan
-        return np.array([row[d:2 * d] + a])
-    return f
-
-
 @dataclass
 class Flow:
     """End of a batch of integrations: ``y`` (N, n) state at t = 1 (NaN where failed),
@@ -556,14 +524,11 @@ def integrate(core, x0, v0, t1=1.0, variational=False, rtol=RTOL, max_steps=MAX_
         k = W.shape[1]
         parts.append(W.reshape(N, -1))
     y = np.concatenate(parts, axis=1)
-    one = core.one_point_rhs(x0[0], v0[0]) if N == 1 and not k else None
-    if one is not None and variational:
-        jac1 = core.one_point_jac(x0[0], v0[0])
-        one = _one_variational(jac1, d) if jac1 is not None else None
-    elif one is not None:
-        one = _one_rhs(one, d)
+    one = core.one_point("jac1" if variational else "acc1", x0[0], v0[0]) \
+        if N == 1 and not k else None
     if one is not None:
-        return _integrate_one(core, one, y[0].tolist(), 2 * d,
+        f = _one_variational(one, d) if variational else _one_rhs(one, d)
+        return _integrate_one(core, f, y[0].tolist(), 2 * d,
                               float(np.asarray(t1).reshape(-1)[0]),
                               float(np.asarray(rtol).reshape(-1)[0]), max_steps, deadline)
     f = _rhs(core, d, variational, k)

@@ -273,7 +273,7 @@ def test_one_point_right_hand_side_matches_the_array_one(families, name):
     rng = _rng(name + "-one")
     X = _sample(fam, 8, rng)
     U = rng.standard_normal(X.shape)
-    assert core.one_point_rhs(X[0], U[0]) is not None
+    assert core.one_point("acc1", X[0], U[0]) is not None
     (a,) = core.acc(X, U)
     b = np.array([core.acc1(*x.tolist(), *u.tolist()) for x, u in zip(X, U)])
     np.testing.assert_allclose(b, a, rtol=1e-13, atol=1e-300)
@@ -283,4 +283,4 @@ def test_one_point_right_hand_side_matches_the_array_one(families, name):
                            variational=variational)
         assert one.ok[0] and two.ok.all()
         np.testing.assert_allclose(one.y[0], two.y[0], rtol=1e-12, atol=1e-14)
-    assert core.one_point_jac(X[0], U[0]) is not None
+    assert core.one_point("jac1", X[0], U[0]) is not None
