@@ -456,7 +456,7 @@ class Family(Declaration):
         ``jax.vmap`` and ``jax.grad``; ``backend="array_api"``: one pure function
         for numpy, JAX, PyTorch, CuPy and Dask arrays alike (the namespace is taken
         from the arguments; Dask arrays stay lazy).  The numeric routes
-        (quadrature, series) are numpy only.
+        (quadrature, series) exist in every backend, with the same rules.
         """
         key = ("numeric", quantity) if backend == "numpy" else ("numeric", quantity, backend)
         return self._cached(key, lambda: _codegen.compile_quantity(self, quantity, backend))

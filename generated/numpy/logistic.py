@@ -90,7 +90,10 @@ def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
     there, as at a node on the end of its interval); ``rows``: how many rows.  ``norm``: also
-    sum_k |exp(e1_k) e2_k| weights_k (of the first weight column), as a pair."""
+    sum_k (|exp(e1_k) e2_k| + |exp(e1_k) e1_k|) weights_k (of the first weight column),
+    as a pair: the size of the sum's rounding.  The second part is there because E2 of a
+    KL or cross-entropy is a difference of log-densities of E1's size, whose rounding
+    stays when they cancel (at q = p every term is rounding)."""
     dens = numpy.exp(e1)
     if dens.ndim < 2:  # an integrand that depends on no argument: the same on every row
         dens = numpy.broadcast_to(dens, (rows, numpy.size(dens)))
@@ -104,8 +107,14 @@ def _weighted(e1, e2, weights, rows, norm=False):
     if not norm:
         return out
     first = weights if weights.ndim == 1 else weights[:, 0]
-    return out, ((out if out.ndim == 1 else out[:, 0]) if terms is dens
-                 else numpy.abs(terms) @ first)
+    if terms is dens:
+        return out, out if out.ndim == 1 else out[:, 0]
+    size = numpy.abs(dens * e1) @ first
+    bad = numpy.isnan(size)
+    if bad.any():  # a zero density where log p is -inf
+        e1 = numpy.broadcast_to(e1, dens.shape)
+        size[bad] = numpy.where(dens[bad] > 0, numpy.abs(dens[bad] * e1[bad]), 0.0) @ first
+    return out, numpy.abs(terms) @ first + size
 
 
 def _rows(args, extra=(), keep=None):
@@ -611,7 +620,7 @@ def kl(mu_p, s_p, mu_q, s_q):
         _r2 = -s_p/s_q + 1
         _r3 = mu_p/s_q - mu_q/s_q - numpy.log(s_p) + numpy.log(s_q)
         _c0 = -2*numpy.log(_node + 1)
-        return _c0, _c0 + _r2*numpy.log(_node) + _r3 + 2*numpy.log(_node**_r0*_r1 + 1)
+        return _c0, _c0 + _r2*numpy.log(_node) + _r3 + 2*numpy.logaddexp(0, _r0*numpy.log(_node) + numpy.log(_r1))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q)
@@ -640,7 +649,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _r3 = -(alpha + 1)
         _r4 = (1/2)*(alpha*s_p/s_q - alpha + s_p/s_q - 1)
         _r5 = -1/2*alpha*mu_p/s_q + (1/2)*alpha*mu_q/s_q + (1/2)*alpha*numpy.log(s_p) - 1/2*alpha*numpy.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*numpy.log(s_p) - 1/2*numpy.log(s_q)
-        return _r0*numpy.log(_node + 1) + _r3*numpy.log(_node**_r1*_r2 + 1) + _r4*numpy.log(_node) + _r5, 1
+        return _r0*numpy.log(_node + 1) + _r3*numpy.logaddexp(0, _r1*numpy.log(_node) + numpy.log(_r2)) + _r4*numpy.log(_node) + _r5, 1
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q) & numpy.isfinite(alpha)
@@ -694,7 +703,7 @@ def cross_entropy(mu_p, s_p, mu_q, s_q):
         _r1 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
         _r2 = -s_p/s_q
         _r3 = mu_p/s_q - mu_q/s_q + numpy.log(s_q)
-        return -2*numpy.log(_node + 1), _r2*numpy.log(_node) + _r3 + 2*numpy.log(_node**_r0*_r1 + 1)
+        return -2*numpy.log(_node + 1), _r2*numpy.log(_node) + _r3 + 2*numpy.logaddexp(0, _r0*numpy.log(_node) + numpy.log(_r1))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q)

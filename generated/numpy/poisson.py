@@ -94,7 +94,10 @@ def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
     there, as at a node on the end of its interval); ``rows``: how many rows.  ``norm``: also
-    sum_k |exp(e1_k) e2_k| weights_k (of the first weight column), as a pair."""
+    sum_k (|exp(e1_k) e2_k| + |exp(e1_k) e1_k|) weights_k (of the first weight column),
+    as a pair: the size of the sum's rounding.  The second part is there because E2 of a
+    KL or cross-entropy is a difference of log-densities of E1's size, whose rounding
+    stays when they cancel (at q = p every term is rounding)."""
     dens = numpy.exp(e1)
     if dens.ndim < 2:  # an integrand that depends on no argument: the same on every row
         dens = numpy.broadcast_to(dens, (rows, numpy.size(dens)))
@@ -108,8 +111,14 @@ def _weighted(e1, e2, weights, rows, norm=False):
     if not norm:
         return out
     first = weights if weights.ndim == 1 else weights[:, 0]
-    return out, ((out if out.ndim == 1 else out[:, 0]) if terms is dens
-                 else numpy.abs(terms) @ first)
+    if terms is dens:
+        return out, out if out.ndim == 1 else out[:, 0]
+    size = numpy.abs(dens * e1) @ first
+    bad = numpy.isnan(size)
+    if bad.any():  # a zero density where log p is -inf
+        e1 = numpy.broadcast_to(e1, dens.shape)
+        size[bad] = numpy.where(dens[bad] > 0, numpy.abs(dens[bad] * e1[bad]), 0.0) @ first
+    return out, numpy.abs(terms) @ first + size
 
 
 def _rows(args, extra=(), keep=None):

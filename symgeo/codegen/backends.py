@@ -91,8 +91,6 @@ BACKENDS = {
                            "jax.scipy.special.zeta_unsupported"}),
         # helpers/polygamma_jax.py: the numpy helper's series with a fixed number of
         # steps; jax.scipy.special.polygamma (Hurwitz zeta) made a KL 5-7x slower
-        # the numeric routes loop over nodes and blocks with data-dependent stopping
-        numeric_routes=False,
         # jax.scipy.special.betaln (jax 0.10) is off by 1e-6 relative at (3.45, 8.02),
         # where gammaln(a) + gammaln(b) - gammaln(a + b) is good to 1e-15
         betaln=False, xp="jax.numpy", helper_suffix="_jax", check_import="jax", extra="jax"),
@@ -109,7 +107,7 @@ BACKENDS = {
                  "xp.euler_gamma": repr(0.5772156649015329), "xp.select": "_select"},
         known=frozenset(ARRAY_API_NAMES),
         local=frozenset({"xp", "_special(xp)"}),
-        polygamma_helper=False, numeric_routes=False, betaln=False, xp="xp",
+        polygamma_helper=False, betaln=False, xp="xp",
         namespaced=True, helper_suffix="_array_api", check_import="array_api_compat",
         extra="array_api"),
 }

@@ -128,7 +128,11 @@ def hoist(exprs, var, prefix="_r"):
             return e
         if e not in names:
             name = f"{prefix}{next(counter)}"
-            names[e] = sp.Symbol(name, real=True) if e.is_real else sp.Symbol(name)
+            # a product of exponentials is positive (or NaN off the domain, masked anyway)
+            positive = e.is_positive or all(isinstance(f, sp.exp) or f.is_positive
+                                            for f in sp.Mul.make_args(e))
+            names[e] = sp.Symbol(name, positive=True) if positive else \
+                sp.Symbol(name, real=True) if e.is_real else sp.Symbol(name)
             definitions.append((names[e], e))
         return names[e]
 

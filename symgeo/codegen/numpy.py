@@ -69,6 +69,29 @@ class InfiniteSeries(SymgeoError):
     """A closed form that is a series: its function is the numeric series route."""
 
 
+def _log_of_factor(factor, wide):
+    """log(factor) for log(1 + prod factors) printed as a softplus: a factor e^a gives a;
+    with ``wide`` (quadrature integrands, whose nodes reach 1e50, where v^3 overflows
+    while 3 log v does not) also a positive base to a power b^e, e log b, and a positive
+    symbol or number c, log c.  None where the factor has no such log."""
+    if isinstance(factor, sp.exp):
+        return factor.args[0]
+    if not wide:
+        return None
+    if isinstance(factor, sp.Pow) and factor.base.is_positive and factor.exp.is_real is not False:
+        return factor.exp * sp.log(factor.base)
+    if factor.is_positive and (factor.is_Symbol or factor.is_Number):
+        return sp.log(factor)
+    return None
+
+
+def _wide_softplus(product):
+    """Whether log(1 + product) needs the softplus form in a quadrature integrand: a power
+    of the node can overflow (1 + v is harmless)."""
+    return any(isinstance(f, sp.Pow) and not f.exp.is_Integer or isinstance(f, sp.exp)
+               for f in sp.Mul.make_args(product))
+
+
 class NumpyPrinter(SciPyPrinter):
     """SciPy printer with vectorised indicators and numpy's pi."""
 
@@ -80,6 +103,7 @@ class NumpyPrinter(SciPyPrinter):
         self.backend = backend or BACKENDS["numpy"]
         self.helpers = set()
         self.scalar = ScalarPrinter()  # the pure-Python path of the same module
+        self.wide_logs = False  # see _print_log: set while printing quadrature integrands
 
     def _print(self, expr, **kwargs):
         if self.backend.namespaced and isinstance(expr, sp.Expr) and expr.is_number and \
@@ -139,9 +163,9 @@ class NumpyPrinter(SciPyPrinter):
             return f"{self._module_format('scipy.special.betaln')}({args})"
         if arg.is_Add and len(arg.args) == 2 and sp.S.One in arg.args:
             other = arg.args[1] if arg.args[0] == 1 else arg.args[0]
-            factors = sp.Mul.make_args(other)
-            if all(isinstance(f, sp.exp) for f in factors):
-                exponent = sp.Add(*(f.args[0] for f in factors))
+            logs = [_log_of_factor(f, self.wide_logs) for f in sp.Mul.make_args(other)]
+            if all(g is not None for g in logs) and _wide_softplus(other):
+                exponent = sp.Add(*logs)
                 if self.backend.namespaced:
                     # the standard's logaddexp takes no Python number: the same softplus,
                     # log(1 + e^a) = log1p(e^-|a|) + max(a, 0), from elementwise functions
@@ -668,7 +692,9 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
                          fixed_syms):
     """Template context of a quantity computed by a numeric route (see :mod:`.quadrature`)."""
     q = QUANTITIES[name]
-    node, total = sp.Symbol("_node", real=True), sp.Symbol("_S", real=True)
+    # the half-line rule's nodes are positive (exp-sinh, shifted by kinks >= 0)
+    node = sp.Symbol("_node", **({"positive": True} if integral.rule == "half" else {"real": True}))
+    total = sp.Symbol("_S", real=True)
     rename = {**rename, integral.var: node, _quad.SUM: total}
     lead_names = [names[a] for a in lead_syms]
     flat_points = [names[c] for pt in points for c in pt]
@@ -677,7 +703,12 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
     body = [sp.sympify(e, strict=True).xreplace(rename) for e in (integral.log_weight, integral.factor)]
     rows, nodal = hoist(body, node)  # parameter-only work once per row, not per node
     cse, reduced = sp.cse(nodal, symbols=sp.numbered_symbols("_c"), optimizations="basic")
-    cse = [(str(lhs), printer.doprint(rhs)) for lhs, rhs in rows + cse]
+    printer.wide_logs = True
+    try:
+        cse = [(str(lhs), printer.doprint(rhs)) for lhs, rhs in rows + cse]
+        entries = [("...", printer.doprint(e)) for e in reduced]
+    finally:
+        printer.wide_logs = False
     printer.helpers.add("quadrature")
     def listed(values):
         return ", ".join(printer.doprint(sp.sympify(v, strict=True).xreplace(rename)) for v in values)
@@ -703,7 +734,8 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         "domain_calls": [", ".join(names[c] for c in pt) for pt in points],
         "support_code": "",
         "finite_code": _finite_code(printer, lead_names + fixed_args),
-        "ok_code": " & ".join([f"_in_domain({', '.join(names[c] for c in pt)})" for pt in points]
+        "ok_code": " & ".join([f"_in_domain({printer.backend.xp_arg}"
+                               f"{', '.join(names[c] for c in pt)})" for pt in points]
                               + ([_finite_code(printer, lead_names + fixed_args)]
                                  if lead_names + fixed_args else [])) or "True",
         "rank0": True,
@@ -712,7 +744,7 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         "post": q.post,
         "extra": list(q.extra),
         "cse": cse,
-        "entries": [("...", printer.doprint(e)) for e in reduced],
+        "entries": entries,
         "quadrature": {"rule": integral.rule, "extra": extra,
                        "post": printer.doprint(integral.post.xreplace(rename))},
     }
@@ -883,6 +915,9 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
     imports = sorted({m for m in printer.module_imports if m != "numpy" and
                       m not in backend.local} |
                      ({"jax.numpy"} if backend.name == "jax" else set()) |
+                     # the quadrature rules' nodes are computed once, in float64, by numpy
+                     ({"numpy"} if backend.functional and "quadrature" in printer.helpers
+                      else set()) |
                      ({"array_api_compat", "contextlib", "functools"} if backend.namespaced
                       else set()) |
                      set(printer.scalar.module_imports) |

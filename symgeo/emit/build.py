@@ -516,7 +516,7 @@ def _render(names, budget, log, replan=False):
              "Rebuild with `symgeo build` after changing families or quantities.", "",
              "- `numpy/NAME.py`: standalone vectorised functions (numpy and scipy.special only)",
              "- `jax/NAME.py`: the same functions in jax.numpy, pure and traceable (jit, vmap, "
-             "grad); the numeric routes are numpy only",
+             "grad), numeric routes included",
              "- `array_api/NAME.py`: the same functions for any array-API namespace "
              "(numpy, JAX, PyTorch, CuPy, Dask arrays; array_api_compat), special functions "
              "by library",

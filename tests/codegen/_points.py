@@ -34,3 +34,53 @@ def arguments(fam, quantity, rng):
     for pt in points:
         args += [float(pt[c]) for c in fam.coordinates]
     return args
+
+
+def forced_module(fam, quantity, backend="numpy"):
+    """The namespace of a generated module whose ``quantity`` goes by its numeric route
+    (the closed form withheld), in ``backend``."""
+    from symgeo.errors import DerivationError
+    src, emitted, _ = N.module_parts(fam, [quantity], backend=backend,
+                                     derived={quantity: DerivationError("withheld")})
+    assert emitted == [quantity] and "numeric route" in src
+    ns = {"__name__": f"forced_{backend}_{fam.name}"}
+    exec(compile(src, f"<forced {fam.name}.{quantity}>", "exec"), ns)  # noqa: S102 - ours
+    return ns
+
+
+CARDIOID = """
+name = "cardioid"
+variables = ["x"]
+support = { kind = "circle", lower = "-pi", upper = "pi" }
+log_density = "log(1 + 2*rho*cos(x - mu)) - log(2*pi)"
+
+[[coordinates]]
+name = "mu"
+domain = "circle"
+
+[[coordinates]]
+name = "rho"
+domain = ["0", "1/2"]
+"""
+"""The cardioid distribution (Mardia and Jupp, sec. 3.5.5): a circular family whose
+density has no special function (von Mises' Bessel I0 has no JAX version)."""
+
+
+def route_family(name):
+    """A catalog family, or the cardioid above."""
+    import symgeo
+    if name != "cardioid":
+        return symgeo.get_family(name)
+    from symgeo.declare.loader import declaration_from_text
+    return symgeo.Family(**declaration_from_text(CARDIOID, "<cardioid>"))
+
+
+ROUTE_CASES = [
+    ("logistic", "kl"),              # real line
+    ("gamma", "kl"),                 # half-line
+    ("laplace", "alpha_divergence"),  # split at kinks (tanh-sinh between them)
+    ("cardioid", "entropy"),         # periodic trapezoid
+    ("bernoulli", "entropy"),        # finite set of values
+    ("poisson", "entropy"),          # infinite series
+]
+"""One case per numeric route rule (shared by the backend tests; see route_family)."""

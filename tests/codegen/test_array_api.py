@@ -21,7 +21,7 @@ import symgeo
 from symgeo.codegen import numpy as N
 from symgeo.declare.catalog import family_names
 
-from _points import arguments, generated_module
+from _points import ROUTE_CASES, arguments, forced_module, generated_module, route_family
 
 xs = pytest.importorskip("array_api_strict")
 da = pytest.importorskip("dask.array")
@@ -73,6 +73,28 @@ def test_array_api_backend_matches_numpy(families, name):
             checked += 1
     assert checked >= 5 or name in ("mvnormal", "mvnormal2", "multinomial", "dirichlet",
                                     "categorical"), checked
+
+
+@pytest.mark.parametrize("name, quantity", ROUTE_CASES)
+def test_array_api_numeric_routes_match_numpy(families, name, quantity):
+    """Every numeric route rule, forced where the quantity has a closed form: numpy,
+    array-api-strict and Dask arrays against the numpy module (1e-12), broadcasting
+    rows and a point outside the domain (NaN)."""
+    fam = families[name] if name in families else route_family(name)
+    fn = forced_module(fam, quantity)[quantity]
+    fa = forced_module(fam, quantity, backend="array_api")[quantity]
+    args = _rows(fam, quantity, random.Random(7), n=5)
+    args[-1] = np.concatenate([args[-1][:-1], [-1.0]])  # a coordinate out of its domain
+    want = np.asarray(fn(*args))
+    assert np.isnan(want[-1]) and np.isfinite(want[:-1]).all()
+    assert _same(np.asarray(fa(*args)), want)
+    assert _same(np.from_dlpack(fa(*[xs.asarray(a) for a in args])), want)
+    with dask.config.set(scheduler="synchronous"):
+        lazy = fa(*[da.from_array(a, chunks=2) for a in args])
+        assert isinstance(lazy, da.Array) and _same(lazy.compute(), want)
+    column = [a[:, None] if i == 0 else a[:1] for i, a in enumerate(args)]
+    grid = fa(*column)
+    assert grid.shape == (5, 1) and _same(grid, np.asarray(fn(*column)))
 
 
 def test_array_api_keeps_float32_and_broadcasts(families):

@@ -31,3 +31,13 @@ def test_jax_backend(names):
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert report["failures"] == []
     assert report["checked"] >= 5 * len(names)
+
+
+@pytest.mark.slow  # a JAX process: each numeric route rule, jit, vmap, float32, grad
+def test_jax_numeric_routes():
+    res = subprocess.run([sys.executable, str(CHECKS), "--routes"], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert report["failures"] == []
+    assert report["checked"] >= 4 * 6

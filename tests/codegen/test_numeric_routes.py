@@ -81,6 +81,23 @@ def test_numeric_route_is_vectorised_and_masks_the_domain():
     assert fn(0.2, 2.0, 0.2, 2.0) == pytest.approx(0, abs=1e-15)
 
 
+@pytest.mark.parametrize("name", ["logistic", "student_t", "gamma"])
+def test_kl_route_near_and_at_q_equal_p(name):
+    """At q = p every term of the KL sum is rounding: the rule accepts the sum by its
+    rounding allowance (0 to 1e-15, never NaN as before); at q = p (1 + 1e-5) the value
+    follows KL ~ 1/2 delta^T I delta with the derived Fisher matrix."""
+    fam = symgeo.get_family(name)
+    fn, _ = _forced(fam, "kl")
+    fisher = N.compile_quantity(fam, "fisher")
+    for seed in (1, 2, 3):
+        p, _ = _pair(fam, seed)
+        assert abs(fn(*p, *p)) <= 1e-15, (p, fn(*p, *p))
+        q = [v * (1 + 1e-5) for v in p]
+        delta = np.subtract(q, p)
+        quad = 0.5 * delta @ fisher(*p) @ delta
+        assert fn(*p, *q) == pytest.approx(quad, rel=1e-4), (p, fn(*p, *q), quad)
+
+
 def test_user_family_with_a_kink_on_the_half_line():
     """An asymmetric Laplace-type density on (0, oo) with a kink at its mode m
     (normaliser: int_0^oo e^{-|x - m|/b} dx = b (2 - e^{-m/b}))."""

@@ -1,74 +1,13 @@
-_DE_LEVELS = 5
-_DE_STEP = 1.0 / 64.0                              # the finest step: 1/4 halved 4 times
-# t in [-5, 5]: the nodes reach |u| = 2e50, so that an algebraic tail |u|^-(1 + a)
-# leaves out about (2e50)^-a of the mass (5e-22 for a = 0.42, a logistic affinity)
-_DE_T = numpy.arange(-320, 321) * _DE_STEP
-_SINH = numpy.pi / 2 * numpy.sinh(_DE_T)
-# sinh-sinh: u = sinh(pi/2 sinh t) on the real line
-_REAL_U = numpy.sinh(_SINH)
-_REAL_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * numpy.cosh(_SINH)
-# exp-sinh: offsets v = exp(pi/2 sinh t) on a half-line: from v = 4e-51, so that an
-# endpoint singularity v^(a - 1) leaves out less than (4e-51)^a of the mass
-_HALF_V = numpy.exp(_SINH)
-_HALF_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * _HALF_V
-# tanh-sinh on (-1, 1), as 1 + s = 2 / (1 + exp(-pi sinh t)): the nodes come
-# within 1e-101 of the left end without rounding onto it (where the integrand may be
-# undefined), so that a singularity v^(a - 1) there leaves out about (1e-101)^a
-_FIN_1PS = 2 / (1 + numpy.exp(-numpy.pi * numpy.sinh(_DE_T)))
-_FIN_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) / \
-    numpy.cosh(_SINH) ** 2
-
-
-def _level_of(t):
-    """Level k of each node: step 1/4 has the nodes of level 0, step 1/4 / 2^k adds level k."""
-    i = numpy.rint(t / _DE_STEP).astype(int)
-    level = numpy.full(i.shape, _DE_LEVELS - 1)
-    for k in range(_DE_LEVELS - 2, -1, -1):
-        level[i % (1 << (_DE_LEVELS - 1 - k)) == 0] = k
-    return level
-
-
-def _passes(nodes, weights, t):
-    """The nodes of each pass with their weights: the first pass has the nodes of steps
-    down to 1/16 and two weight columns (the sums at steps 1/16 and 1/8, each before
-    its factor 2^(levels - 1 - k)); each later pass adds one halving."""
-    level = _level_of(t)
-    first = level <= _DE_FIRST
-    columns = [numpy.where(level[first] <= k, weights[first], 0.0) for k in (2, 1)]
-    return [(nodes[first], numpy.stack(columns, axis=-1))] + \
-        [(nodes[level == k], weights[level == k]) for k in range(_DE_FIRST + 1, _DE_LEVELS)]
-
-
-_DE_FIRST = 2
-"""The first level a row may stop at (step 1/16): two coarser sums can agree by chance
-(seen: 3e-10 apart with an error of 4e-9, a gamma KL of shape 0.46)."""
-_BASES = {"real": _passes(_REAL_U, _REAL_W, _DE_T), "half": _passes(_HALF_V, _HALF_W, _DE_T),
-          "finite": _passes(_FIN_1PS, _FIN_W, _DE_T)}
-_DE_ACCEPT = 1e-9
-"""A row stops at the first step (from step 1/16) whose sum differs from the previous
-step's by at most this relative to the result (plus _DE_ROUND).  Not 1e-7: before a
-double-exponential rule reaches its fast regime the error need not square when the
-step halves (seen: a Cauchy affinity whose steps 1/8 and 1/16 agreed to 2.6e-8 while
-step 1/16 was 3.6e-9 off).  Measured on 6000 random generic pairs per route against
-step 1/128: worst error 6.6e-13 at 1e-9, 4.5e-12 at 1e-8."""
-_DE_ROUND = 1e-14
-"""Allowance for rounding, relative to the sum of |terms| (a sum that cancels, as a KL
-near p = q, cannot be resolved more finely)."""
-_DE_LAST = 1e-7
-"""At the finest step (1/64) a row is kept when its last two sums agree to this; else
-NaN (never an unconverged number)."""
-_CIRCLE_NODES = 256
-_CHUNK = 1 << 17          # nodes x rows evaluated at once (memory stays ~ 1 MB per array)
-_SERIES_START = 32
-_SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a truncated sum)
-_TAIL = 1e-17
-
+{% include "helpers/quadrature_rules.py" %}
 
 def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
     there, as at a node on the end of its interval); ``rows``: how many rows.  ``norm``: also
-    sum_k |exp(e1_k) e2_k| weights_k (of the first weight column), as a pair."""
+    sum_k (|exp(e1_k) e2_k| + |exp(e1_k) e1_k|) weights_k (of the first weight column),
+    as a pair: the size of the sum's rounding.  The second part is there because E2 of a
+    KL or cross-entropy is a difference of log-densities of E1's size, whose rounding
+    stays when they cancel (at q = p every term is rounding)."""
     dens = numpy.exp(e1)
     if dens.ndim < 2:  # an integrand that depends on no argument: the same on every row
         dens = numpy.broadcast_to(dens, (rows, numpy.size(dens)))
@@ -82,8 +21,14 @@ def _weighted(e1, e2, weights, rows, norm=False):
     if not norm:
         return out
     first = weights if weights.ndim == 1 else weights[:, 0]
-    return out, ((out if out.ndim == 1 else out[:, 0]) if terms is dens
-                 else numpy.abs(terms) @ first)
+    if terms is dens:
+        return out, out if out.ndim == 1 else out[:, 0]
+    size = numpy.abs(dens * e1) @ first
+    bad = numpy.isnan(size)
+    if bad.any():  # a zero density where log p is -inf
+        e1 = numpy.broadcast_to(e1, dens.shape)
+        size[bad] = numpy.where(dens[bad] > 0, numpy.abs(dens[bad] * e1[bad]), 0.0) @ first
+    return out, numpy.abs(terms) @ first + size
 
 
 def _rows(args, extra=(), keep=None):

@@ -1,0 +1,1 @@
+{% include "helpers/quadrature_functional.py" %}
