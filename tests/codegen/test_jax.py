@@ -40,4 +40,4 @@ def test_jax_numeric_routes():
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert report["failures"] == []
-    assert report["checked"] >= 4 * 6
+    assert report["checked"] >= 3 * 6 + 2 * 2  # three per rule, two more per KL
