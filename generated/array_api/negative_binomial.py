@@ -97,6 +97,8 @@ _TAIL = 1e-17
 
 
 _SERIES_PART = 256        # terms of a series block evaluated at once
+_SERIES_GROWTH = 8        # each series block is 8 times the last (numpy's doubles): 7 blocks
+# reach _SERIES_MAX terms, so a traced series compiles 7 integrands, not 18
 
 # The numpy helper's rules over any array namespace: rows go in blocks, and a halving
 # of the step (a block of series terms) is computed only while a row of the block is
@@ -307,8 +309,8 @@ def _expect_points(xp, integrand, args, values, keep=True, shape=()):
 
 def _expect_series(xp, integrand, args, lower, upper, keep=True, shape=()):
     """E = sum_{x = lower}^{upper} exp(E1(x)) E2(x), upper possibly inf: the numpy
-    helper's doubling blocks and tail test (see its _expect_series), each block summed
-    in parts of _SERIES_PART terms and computed only while a row is not done."""
+    helper's blocks and tail test (see its _expect_series), growing 8-fold, each block
+    summed in parts of _SERIES_PART terms and computed only while a row is not done."""
     def work(xp, a, bounds, keep):
         lo, up = bounds
         m, dtype = lo.shape[0], lo.dtype
@@ -338,11 +340,12 @@ def _expect_series(xp, integrand, args, lower, upper, keep=True, shape=()):
             return start + size, total, mass, done | ok | xp.isnan(total), res
 
         state = (lo, zero, zero, ~keep, xp.full((m,), float("nan"), dtype=dtype))
-        size = _SERIES_START
-        while size <= _SERIES_MAX:
+        size, covered = _SERIES_START, 0
+        while covered < _SERIES_MAX:
             state = _unless(xp, xp.all(state[3]), lambda s, size=size: block(size, s), state,
                             bounded=False)
-            size *= 2
+            covered += size
+            size *= _SERIES_GROWTH
         return state[4]
     return _routed(xp, work, args, (lower, upper), keep, shape, max(1, _CHUNK // 2048))
 
