@@ -95,7 +95,9 @@ def check_family(name):
     for quantity in ("fisher", "score", "kl", "entropy", "log_density"):
         fa, fn = getattr(amod, quantity, None), getattr(nmod, quantity, None)
         args = _stack(fam, quantity, rng) if fa is not None and fn is not None else None
-        if args is None:
+        if args is None or "numeric route" in (fa.__doc__ or ""):
+            # a numeric route on JAX arrays is the jax module's (checked above); the
+            # array-API route's code is checked on numpy, strict and Dask arrays
             continue
         want = np.asarray(fn(*args))
         jargs = [jnp.asarray(a) for a in args]
@@ -109,8 +111,6 @@ def check_family(name):
                                                           atol=1e-13, equal_nan=True),
                f"array_api {quantity} on JAX arrays: {np.asarray(got).tolist()} != numpy "
                f"{want.tolist()}")
-        if "numeric route" in (fa.__doc__ or ""):
-            continue  # traced, a route computes every halving: the jax backend is the one
         try:
             jitted = np.asarray(jax.jit(fa)(*jargs))
         except ValueError as exc:  # a series route: its length depends on the values
