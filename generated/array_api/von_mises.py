@@ -19,9 +19,58 @@ Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradi
 import array_api_compat
 import contextlib
 import functools
+import math
 
 COORDINATES = ["mu", "kappa"]
 VARIABLES = ["x"]
+
+
+# I_n(x) e^-|x| by formulas with a fixed number of steps: JAX has only i0e and i1e.
+_IVE_SWITCH = 25.0        # power series below, Hankel's asymptotic series above
+_IVE_SERIES_TERMS = 70    # enough for |x| <= 25 at every order the printer uses
+_IVE_ASYMPTOTIC_TERMS = 40  # the asymptotic series' smallest term at 25 is ~e^-50
+_IVE_MAX_ORDER = 8
+
+
+def _ive(xp, n, x):
+    """I_n(x) e^-|x| for an integer 0 <= n <= 8 and real x; traceable (no control flow on
+    values).
+
+    For |x| <= 25 the power series I_n(x) = sum_k (x/2)^(2k+n) / (k! (k+n)!) (70 terms,
+    each from the last by the ratio, all positive: no cancellation), scaled by e^-|x|
+    from its first term; above, Hankel's series I_n(x) e^-x ~ (2 pi x)^(-1/2) sum_k
+    (-1)^k prod_{j<=k} (4n^2 - (2j-1)^2) / (k! (8x)^k) (40 terms; the neglected
+    e^-2x part is below 1e-21).  I_n(-x) = (-1)^n I_n(x).  Relative accuracy 2e-15
+    against mpmath for n <= 8 over 1e-3 <= |x| <= 1e4.
+    Arrays of a library with its own ive (numpy, CuPy, Dask) use it.
+    """
+    n = int(n)
+    if not 0 <= n <= _IVE_MAX_ORDER:
+        raise ValueError("_ive: n must be an integer from 0 to 8")
+    try:
+        return _special(xp).ive(n, x)
+    except NotImplementedError:
+        pass
+    x = xp.asarray(x) * 1.0
+    ax = xp.abs(x)
+    xs = xp.minimum(ax, _IVE_SWITCH)
+    half2 = (xs / 2) ** 2
+    term = xp.exp(-xs) * (xs / 2) ** n / math.factorial(n)
+    series = term
+    for k in range(_IVE_SERIES_TERMS):
+        term = term * half2 / ((k + 1) * (k + n + 1))
+        series = series + term
+    xa = xp.maximum(ax, _IVE_SWITCH)
+    mu = 4.0 * n * n
+    term = xp.ones_like(xa)
+    hankel = term
+    for k in range(1, _IVE_ASYMPTOTIC_TERMS + 1):
+        term = -term * (mu - (2 * k - 1) ** 2) / (8 * k * xa)
+        hankel = hankel + term
+    out = xp.where(ax <= _IVE_SWITCH, series, hankel / xp.sqrt(2 * math.pi * xa))
+    return xp.where(x < 0, -out, out) if n % 2 else out
+
+
 
 
 _SPECIAL = {}
@@ -389,7 +438,7 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     _t1 = _t0**2
     _t2 = _special(xp).i0e(kappa_p)
     _t3 = 1/(_t2)
-    _t4 = _special(xp).ive(2, kappa_p)
+    _t4 = _ive(xp, 2, kappa_p)
     _t5 = _t3*_t4
     _t6 = mu_p - mu_q
     _t7 = _t6**2
@@ -403,9 +452,9 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     _t15 = ((_t0**2)**2*_t0)
     _t16 = _t15*_t3
     _t17 = (_t0**2*_t0)
-    _t18 = _special(xp).ive(3, kappa_p)
+    _t18 = _ive(xp, 3, kappa_p)
     _t19 = 80*_t18
-    _t20 = _special(xp).ive(4, kappa_p)
+    _t20 = _ive(xp, 4, kappa_p)
     _t21 = ((_t6**2)**2)
     _t22 = 1/(_t2**2*_t2)
     _t23 = (_t8**2*_t8)
@@ -413,7 +462,7 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     _t25 = _t4**2
     _t26 = _t11*_t14
     _t27 = _t15*_t8
-    out = xp.where((1/4)*_t1*_t5 + (1/4)*_t1 + (1/2)*_t10*kappa_p - 1/2*_t13 < 1e-06, -1/2*_t0*_t10 + (1/24)*_t0*_t21*_t3*_t8 + (1/4)*_t1*_t3*_t4 + (1/4)*_t1 + (1/8)*_t11*_t12*_t14 + (1/96)*_t11*_t15*_t18*_t4 + (1/192)*_t11*_t15*_t20*_t8 + (1/4)*_t11*_t17*_t4*_t8 - 7/96*_t11*_t27*_t4 + (1/4)*_t12*_t14*_t22*_t4 - 1/1920*_t12*_t15*_t19*_t22 - 1/2*_t13 + (1/192)*_t14*_t20*_t3 - 1/4*_t14*_t24*((_t8**2)**2) - 1/24*_t14*_t5 - 1/64*_t14 + (1/128)*_t15*_t18*_t3 + (1/8)*_t15*_t22*_t23 + (1/4)*_t15*_t23*_t24*_t4 - 1/5*_t15*((_t8**2)**2*_t8)/((_t2**2)**2*_t2) - 1/48*_t16*_t8 - 1/1920*_t16*_special(xp).ive(5, kappa_p) - 1/1920*_t17*_t19*_t3 - 1/3*_t17*_t22*_t23 + (1/8)*_t17*_t3*_t8 - 1/1920*_t19*_t26*_t8 - 1/24*_t21*_t9*kappa_p - 1/16*_t22*_t25*_t27 - 1/32*_t25*_t26 + (1/2)*_t3*_t7*_t8*kappa_p, out)
+    out = xp.where((1/4)*_t1*_t5 + (1/4)*_t1 + (1/2)*_t10*kappa_p - 1/2*_t13 < 1e-06, -1/2*_t0*_t10 + (1/24)*_t0*_t21*_t3*_t8 + (1/4)*_t1*_t3*_t4 + (1/4)*_t1 + (1/8)*_t11*_t12*_t14 + (1/96)*_t11*_t15*_t18*_t4 + (1/192)*_t11*_t15*_t20*_t8 + (1/4)*_t11*_t17*_t4*_t8 - 7/96*_t11*_t27*_t4 + (1/4)*_t12*_t14*_t22*_t4 - 1/1920*_t12*_t15*_t19*_t22 - 1/2*_t13 + (1/192)*_t14*_t20*_t3 - 1/4*_t14*_t24*((_t8**2)**2) - 1/24*_t14*_t5 - 1/64*_t14 + (1/128)*_t15*_t18*_t3 + (1/8)*_t15*_t22*_t23 + (1/4)*_t15*_t23*_t24*_t4 - 1/5*_t15*((_t8**2)**2*_t8)/((_t2**2)**2*_t2) - 1/48*_t16*_t8 - 1/1920*_t16*_ive(xp, 5, kappa_p) - 1/1920*_t17*_t19*_t3 - 1/3*_t17*_t22*_t23 + (1/8)*_t17*_t3*_t8 - 1/1920*_t19*_t26*_t8 - 1/24*_t21*_t9*kappa_p - 1/16*_t22*_t25*_t27 - 1/32*_t25*_t26 + (1/2)*_t3*_t7*_t8*kappa_p, out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -437,7 +486,7 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
     _c5 = -_c4
     _c6 = _c5**2 + (_c0*kappa_q*xp.sin(mu_q) - _c3*xp.sin(mu_p))**2
     _c7 = xp.sqrt(_c6)
-    out = _full(xp, 4*(2*xp.pi*xp.exp(-1/2*_c0*(_c1 + xp.log(_special(xp).i0e(kappa_q)) + abs(kappa_q)) + (1/2)*_c2*(_c1 + xp.log(_special(xp).i0e(kappa_p)) + abs(kappa_p)))*_special(xp).iv(0, (1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(2*xp.pi*xp.exp(-1/2*_c0*(_c1 + xp.log(_special(xp).i0e(kappa_q)) + abs(kappa_q)) + (1/2)*_c2*(_c1 + xp.log(_special(xp).i0e(kappa_p)) + abs(kappa_p)))*xp.exp((1/2)*abs((_c5*_c7 - _c6)/(_c4 + _c7)))*_special(xp).i0e((1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

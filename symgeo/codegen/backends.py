@@ -50,6 +50,7 @@ class Backend:
     renames: dict = field(default_factory=dict)
     missing: frozenset = frozenset()
     polygamma_helper: bool = True
+    bessel_helper: bool = False  # True: I_n for n >= 2 by helpers/bessel<suffix>.py
     numeric_routes: bool = True
     betaln: bool = True  # False: log B(a, b) printed through gammaln
     xp: str = "numpy"  # the array module's name in the template
@@ -93,6 +94,8 @@ BACKENDS = {
         # steps; jax.scipy.special.polygamma (Hurwitz zeta) made a KL 5-7x slower
         # jax.scipy.special.betaln (jax 0.10) is off by 1e-6 relative at (3.45, 8.02),
         # where gammaln(a) + gammaln(b) - gammaln(a + b) is good to 1e-15
+        # helpers/bessel_jax.py: I_n e^-|x| for n >= 2 (jax.scipy.special has i0e, i1e)
+        bessel_helper=True,
         betaln=False, xp="jax.numpy", helper_suffix="_jax", check_import="jax", extra="jax"),
     "array_api": Backend(
         "array_api", {"numpy": "xp", "scipy.special": "_special(xp)"},
@@ -107,7 +110,7 @@ BACKENDS = {
                  "xp.euler_gamma": repr(0.5772156649015329), "xp.select": "_select"},
         known=frozenset(ARRAY_API_NAMES),
         local=frozenset({"xp", "_special(xp)"}),
-        polygamma_helper=False, betaln=False, xp="xp",
+        polygamma_helper=False, bessel_helper=True, betaln=False, xp="xp",
         namespaced=True, helper_suffix="_array_api", check_import="array_api_compat",
         extra="array_api"),
 }

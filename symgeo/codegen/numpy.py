@@ -97,6 +97,7 @@ class NumpyPrinter(SciPyPrinter):
 
     #: polygamma orders printed with the fast helper (tested range of the helper)
     HELPER_POLYGAMMA_ORDERS = (1, 2, 3, 4)
+    HELPER_IVE_MAX = 8  # helpers/bessel_functional.py's highest order
 
     def __init__(self, settings=None, backend=None):
         super().__init__({"fully_qualified_modules": True, **(settings or {})})
@@ -226,8 +227,17 @@ class NumpyPrinter(SciPyPrinter):
     def _print_digamma(self, expr):
         return f"{self._module_format('scipy.special.psi')}({self._print(expr.args[0])})"
 
+    def _print_besseli(self, expr):
+        if not self.backend.bessel_helper:
+            return super()._print_besseli(expr)
+        nu, z = expr.args
+        return self._print(ive(nu, z) * sp.exp(sp.Abs(z)))
+
     def _print_ive(self, expr):
         nu, z = expr.args
+        if self.backend.bessel_helper and nu.is_Integer and 2 <= nu <= self.HELPER_IVE_MAX:
+            self.helpers.add("bessel")
+            return f"_ive({self.backend.xp_arg}{int(nu)}, {self._print(z)})"
         if nu in (0, 1):
             return f"{self._module_format(f'scipy.special.i{int(nu)}e')}({self._print(z)})"
         return f"{self._module_format('scipy.special.ive')}({self._print(nu)}, {self._print(z)})"
@@ -921,7 +931,7 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
                      ({"array_api_compat", "contextlib", "functools"} if backend.namespaced
                       else set()) |
                      set(printer.scalar.module_imports) |
-                     ({"math"} if printer.helpers & {"polygamma"} or not backend.functional
+                     ({"math"} if printer.helpers & {"polygamma", "bessel"} or not backend.functional
                       else set()) |
                      ({"scipy.special"} if printer.helpers & {"polygamma"} and
                       not printer.backend.functional else set()))

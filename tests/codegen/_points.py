@@ -66,13 +66,18 @@ domain = ["0", "1/2"]
 density has no special function (von Mises' Bessel I0 has no JAX version)."""
 
 
-def route_family(name):
-    """A catalog family, or the cardioid above."""
+def route_family(name, validate=True):
+    """A catalog family, or the cardioid above.  ``validate=False`` skips the declaration's
+    normalisation check (an mpmath quadrature, about a second; the catalog's is tested
+    elsewhere): for the JAX check process, which builds every family once more."""
     import symgeo
-    if name != "cardioid":
-        return symgeo.get_family(name)
     from symgeo.declare.loader import declaration_from_text
-    return symgeo.Family(**declaration_from_text(CARDIOID, "<cardioid>"))
+    if name == "cardioid":
+        return symgeo.Family(**declaration_from_text(CARDIOID, "<cardioid>"), validate=validate)
+    if validate:
+        return symgeo.get_family(name)
+    from symgeo.declare.catalog import catalog_text
+    return symgeo.Family(**declaration_from_text(*catalog_text(name)), validate=False)
 
 
 ROUTE_CASES = [
