@@ -386,7 +386,7 @@ def log_density(x, mu, kappa):
     xp = _xp(x, mu, kappa)
     x, mu, kappa, shape = _args(xp, x, mu, kappa)
     _ok = _in_domain(xp, mu, kappa) & xp.isfinite(x)
-    out = _full(xp, kappa*xp.cos(mu - x) - xp.log(_special(xp).i0e(kappa)) - abs(kappa) - 1.8378770664093456, shape)
+    out = _full(xp, kappa*xp.cos(mu - x) - kappa - xp.log(_special(xp).i0e(kappa)) - 1.8378770664093456, shape)
     out = _mask(xp, out, ((x <= xp.pi)) & ((x >= -3.141592653589793)), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -432,8 +432,9 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     mu_p, kappa_p, mu_q, kappa_q, shape = _args(xp, mu_p, kappa_p, mu_q, kappa_q)
     _ok = _in_domain(xp, mu_p, kappa_p) & _in_domain(xp, mu_q, kappa_q)
     _c0 = _special(xp).i0e(kappa_p)
-    _c1 = _special(xp).i1e(kappa_p)/_c0
-    out = _full(xp, _c1*kappa_p - _c1*kappa_q*xp.cos(mu_p - mu_q) - xp.log(_c0) + xp.log(_special(xp).i0e(kappa_q)) - abs(kappa_p) + abs(kappa_q), shape)
+    _c1 = _special(xp).i1e(kappa_p)
+    _c2 = 1/(_c0)
+    out = _full(xp, _c1*_c2*kappa_p - _c1*_c2*kappa_q*xp.cos(mu_p - mu_q) - kappa_p + kappa_q - xp.log(_c0) + xp.log(_special(xp).i0e(kappa_q)), shape)
     _t0 = kappa_p - kappa_q
     _t1 = _t0**2
     _t2 = _special(xp).i0e(kappa_p)
@@ -486,7 +487,7 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
     _c5 = -_c4
     _c6 = _c5**2 + (_c0*kappa_q*xp.sin(mu_q) - _c3*xp.sin(mu_p))**2
     _c7 = xp.sqrt(_c6)
-    out = _full(xp, 4*(2*xp.pi*xp.exp(-1/2*_c0*(_c1 + xp.log(_special(xp).i0e(kappa_q)) + abs(kappa_q)) + (1/2)*_c2*(_c1 + xp.log(_special(xp).i0e(kappa_p)) + abs(kappa_p)))*xp.exp((1/2)*abs((_c5*_c7 - _c6)/(_c4 + _c7)))*_special(xp).i0e((1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(2*xp.pi*xp.exp(-1/2*_c0*(_c1 + kappa_q + xp.log(_special(xp).i0e(kappa_q))) + (1/2)*_c2*(_c1 + kappa_p + xp.log(_special(xp).i0e(kappa_p))))*xp.exp((1/2)*abs((_c5*_c7 - _c6)/(_c4 + _c7)))*_special(xp).i0e((1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -503,7 +504,7 @@ def entropy(mu, kappa):
     mu, kappa, shape = _args(xp, mu, kappa)
     _ok = _in_domain(xp, mu, kappa)
     _c0 = _special(xp).i0e(kappa)
-    out = _full(xp, xp.log(_c0) + abs(kappa) - kappa*_special(xp).i1e(kappa)/_c0 + 1.8378770664093456, shape)
+    out = _full(xp, kappa + xp.log(_c0) - kappa*_special(xp).i1e(kappa)/_c0 + 1.8378770664093456, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -519,7 +520,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     xp = _xp(mu_p, kappa_p, mu_q, kappa_q)
     mu_p, kappa_p, mu_q, kappa_q, shape = _args(xp, mu_p, kappa_p, mu_q, kappa_q)
     _ok = _in_domain(xp, mu_p, kappa_p) & _in_domain(xp, mu_q, kappa_q)
-    out = _full(xp, -kappa_q*xp.cos(mu_p - mu_q)*_special(xp).i1e(kappa_p)/_special(xp).i0e(kappa_p) + xp.log(_special(xp).i0e(kappa_q)) + abs(kappa_q) + 1.8378770664093456, shape)
+    out = _full(xp, -kappa_q*xp.cos(mu_p - mu_q)*_special(xp).i1e(kappa_p)/_special(xp).i0e(kappa_p) + kappa_q + xp.log(_special(xp).i0e(kappa_q)) + 1.8378770664093456, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -192,7 +192,7 @@ def log_density(x, mu, kappa):
     """
     x, mu, kappa, shape = _args(x, mu, kappa)
     _ok = _in_domain(mu, kappa) & jax.numpy.isfinite(x)
-    out = _full(kappa*jax.numpy.cos(mu - x) - jax.numpy.log(jax.scipy.special.i0e(kappa)) - abs(kappa) - 1.8378770664093456, shape)
+    out = _full(kappa*jax.numpy.cos(mu - x) - kappa - jax.numpy.log(jax.scipy.special.i0e(kappa)) - 1.8378770664093456, shape)
     out = _mask(out, (jax.numpy.less_equal(x, jax.numpy.pi)) & (jax.numpy.greater_equal(x, -jax.numpy.pi)), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -234,8 +234,9 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     mu_p, kappa_p, mu_q, kappa_q, shape = _args(mu_p, kappa_p, mu_q, kappa_q)
     _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
     _c0 = jax.scipy.special.i0e(kappa_p)
-    _c1 = jax.scipy.special.i1e(kappa_p)/_c0
-    out = _full(_c1*kappa_p - _c1*kappa_q*jax.numpy.cos(mu_p - mu_q) - jax.numpy.log(_c0) + jax.numpy.log(jax.scipy.special.i0e(kappa_q)) - abs(kappa_p) + abs(kappa_q), shape)
+    _c1 = jax.scipy.special.i1e(kappa_p)
+    _c2 = 1/(_c0)
+    out = _full(_c1*_c2*kappa_p - _c1*_c2*kappa_q*jax.numpy.cos(mu_p - mu_q) - kappa_p + kappa_q - jax.numpy.log(_c0) + jax.numpy.log(jax.scipy.special.i0e(kappa_q)), shape)
     _t0 = kappa_p - kappa_q
     _t1 = _t0**2
     _t2 = jax.scipy.special.i0e(kappa_p)
@@ -286,7 +287,7 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
     _c5 = -_c4
     _c6 = _c5**2 + (_c0*kappa_q*jax.numpy.sin(mu_q) - _c3*jax.numpy.sin(mu_p))**2
     _c7 = jax.numpy.sqrt(_c6)
-    out = _full(4*(2*jax.numpy.pi*jax.numpy.exp(-1/2*_c0*(_c1 + jax.numpy.log(jax.scipy.special.i0e(kappa_q)) + abs(kappa_q)) + (1/2)*_c2*(_c1 + jax.numpy.log(jax.scipy.special.i0e(kappa_p)) + abs(kappa_p)))*jax.numpy.exp((1/2)*abs((_c5*_c7 - _c6)/(_c4 + _c7)))*jax.scipy.special.i0e((1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(2*jax.numpy.pi*jax.numpy.exp(-1/2*_c0*(_c1 + kappa_q + jax.numpy.log(jax.scipy.special.i0e(kappa_q))) + (1/2)*_c2*(_c1 + kappa_p + jax.numpy.log(jax.scipy.special.i0e(kappa_p))))*jax.numpy.exp((1/2)*abs((_c5*_c7 - _c6)/(_c4 + _c7)))*jax.scipy.special.i0e((1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -301,7 +302,7 @@ def entropy(mu, kappa):
     mu, kappa, shape = _args(mu, kappa)
     _ok = _in_domain(mu, kappa)
     _c0 = jax.scipy.special.i0e(kappa)
-    out = _full(jax.numpy.log(_c0) + abs(kappa) - kappa*jax.scipy.special.i1e(kappa)/_c0 + 1.8378770664093456, shape)
+    out = _full(kappa + jax.numpy.log(_c0) - kappa*jax.scipy.special.i1e(kappa)/_c0 + 1.8378770664093456, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -315,7 +316,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     """
     mu_p, kappa_p, mu_q, kappa_q, shape = _args(mu_p, kappa_p, mu_q, kappa_q)
     _ok = _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
-    out = _full(-kappa_q*jax.numpy.cos(mu_p - mu_q)*jax.scipy.special.i1e(kappa_p)/jax.scipy.special.i0e(kappa_p) + jax.numpy.log(jax.scipy.special.i0e(kappa_q)) + abs(kappa_q) + 1.8378770664093456, shape)
+    out = _full(-kappa_q*jax.numpy.cos(mu_p - mu_q)*jax.scipy.special.i1e(kappa_p)/jax.scipy.special.i0e(kappa_p) + kappa_q + jax.numpy.log(jax.scipy.special.i0e(kappa_q)) + 1.8378770664093456, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

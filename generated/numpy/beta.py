@@ -310,7 +310,9 @@ def score(x, a, b):
         out = numpy.empty(shape + (2,))
         out[..., 0] = _c0 + numpy.log(x) - scipy.special.psi(a)
         out[..., 1] = _c0 + numpy.log(1 - x) - scipy.special.psi(b)
-        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 1)), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0 and numpy.maximum.reduce(x, axis=None, initial=-numpy.inf) <= 1):
+            out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 1)), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -340,7 +342,9 @@ def log_density(x, a, b):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a, b) and _all_finite(x) else \
             _in_domain(a, b) & numpy.isfinite(x)
         out = (a - 1)*numpy.log(x) + (b - 1)*numpy.log(1 - x) - scipy.special.betaln(a, b)
-        out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 1)), -numpy.inf, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0 and numpy.maximum.reduce(x, axis=None, initial=-numpy.inf) <= 1):
+            out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 1)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

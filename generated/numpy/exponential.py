@@ -233,7 +233,9 @@ def score(x, lam):
             _in_domain(lam) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
         out[..., 0] = -x + 1/(lam)
-        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -263,7 +265,9 @@ def log_density(x, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
             _in_domain(lam) & numpy.isfinite(x)
         out = -lam*x + numpy.log(lam)
-        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -233,7 +233,9 @@ def score(x, sigma):
             _in_domain(sigma) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
         out[..., 0] = (-1 + x**2/sigma**2)/sigma
-        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -263,7 +265,9 @@ def log_density(x, sigma):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) and _all_finite(x) else \
             _in_domain(sigma) & numpy.isfinite(x)
         out = -numpy.log(sigma) + (1/2)*numpy.log(2/numpy.pi) - 1/2*x**2/sigma**2
-        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -296,7 +296,9 @@ def score(x, alpha, beta):
         out = numpy.empty(shape + (2,))
         out[..., 0] = numpy.log(beta) - numpy.log(x) - scipy.special.psi(alpha)
         out[..., 1] = alpha/beta - 1/x
-        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -326,7 +328,9 @@ def log_density(x, alpha, beta):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha, beta) and _all_finite(x) else \
             _in_domain(alpha, beta) & numpy.isfinite(x)
         out = alpha*numpy.log(beta) - beta/x - (alpha + 1)*numpy.log(x) - scipy.special.gammaln(alpha)
-        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -248,7 +248,9 @@ def score(x, mu, lam):
         out = numpy.empty(shape + (2,))
         out[..., 0] = _c0*_c1*lam*(_c0/mu - 1)
         out[..., 1] = -1/2*_c0**2*_c1 + (1/2)/lam
-        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -278,7 +280,9 @@ def log_density(x, mu, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) and _all_finite(x) else \
             _in_domain(mu, lam) & numpy.isfinite(x)
         out = (1/2)*(-lam*(mu - x)**2/(mu**2*x) + numpy.log((1/2)*lam/(numpy.pi*(x**2*x))))
-        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

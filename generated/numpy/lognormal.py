@@ -251,7 +251,9 @@ def score(x, mu, sigma):
         out = numpy.empty(shape + (2,))
         out[..., 0] = -_c0*_c1
         out[..., 1] = (_c0*_c1**2 - 1)/sigma
-        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -281,7 +283,9 @@ def log_density(x, mu, sigma):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, sigma) and _all_finite(x) else \
             _in_domain(mu, sigma) & numpy.isfinite(x)
         out = -numpy.log(sigma*x) - 1/2*numpy.log(2*numpy.pi) - 1/2*(mu - numpy.log(x))**2/sigma**2
-        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

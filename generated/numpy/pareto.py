@@ -233,7 +233,9 @@ def score(x, alpha):
             _in_domain(alpha) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
         out[..., 0] = -numpy.log(x) + 1/(alpha)
-        out = _mask(out, numpy.greater_equal(x, 1), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 1):
+            out = _mask(out, numpy.greater_equal(x, 1), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -263,7 +265,9 @@ def log_density(x, alpha):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) and _all_finite(x) else \
             _in_domain(alpha) & numpy.isfinite(x)
         out = -(alpha + 1)*numpy.log(x) + numpy.log(alpha)
-        out = _mask(out, numpy.greater_equal(x, 1), -numpy.inf, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 1):
+            out = _mask(out, numpy.greater_equal(x, 1), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -262,7 +262,9 @@ def score(x, mu, kappa):
         out = numpy.empty(shape + (2,))
         out[..., 0] = -kappa*numpy.sin(_c0)
         out[..., 1] = numpy.cos(_c0) - scipy.special.i1e(kappa)/scipy.special.i0e(kappa)
-        out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= -numpy.pi and numpy.maximum.reduce(x, axis=None, initial=-numpy.inf) <= numpy.pi):
+            out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -281,7 +283,7 @@ def log_density(x, mu, kappa):
                 return numpy.float64(numpy.nan)
             if not (((x <= math.pi)) and ((x >= -math.pi))):
                 return numpy.float64(-numpy.inf)
-            out = kappa*math.cos(mu - x) - math.log(scipy.special.i0e(kappa)) - abs(kappa) - math.log(math.pi) - math.log(2)
+            out = kappa*math.cos(mu - x) - kappa - math.log(scipy.special.i0e(kappa)) - math.log(math.pi) - math.log(2)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -291,8 +293,10 @@ def log_density(x, mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) and _all_finite(x) else \
             _in_domain(mu, kappa) & numpy.isfinite(x)
-        out = kappa*numpy.cos(mu - x) - numpy.log(scipy.special.i0e(kappa)) - abs(kappa) - 1.8378770664093456
-        out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), -numpy.inf, shape)
+        out = kappa*numpy.cos(mu - x) - kappa - numpy.log(scipy.special.i0e(kappa)) - 1.8378770664093456
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= -numpy.pi and numpy.maximum.reduce(x, axis=None, initial=-numpy.inf) <= numpy.pi):
+            out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -337,8 +341,9 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
             if not ((math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
                 return numpy.float64(numpy.nan)
             _c0 = scipy.special.i0e(kappa_p)
-            _c1 = scipy.special.i1e(kappa_p)/_c0
-            out = _c1*kappa_p - _c1*kappa_q*math.cos(mu_p - mu_q) - math.log(_c0) + math.log(scipy.special.i0e(kappa_q)) - abs(kappa_p) + abs(kappa_q)
+            _c1 = scipy.special.i1e(kappa_p)
+            _c2 = _c0**(-1)
+            out = _c1*_c2*kappa_p - _c1*_c2*kappa_q*math.cos(mu_p - mu_q) - kappa_p + kappa_q - math.log(_c0) + math.log(scipy.special.i0e(kappa_q))
             if out < 2e-06:
                 _t0 = kappa_p - kappa_q
                 _t1 = _t0**2
@@ -380,8 +385,9 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, kappa_p) and _all_in_domain(mu_q, kappa_q) else \
             _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
         _c0 = scipy.special.i0e(kappa_p)
-        _c1 = scipy.special.i1e(kappa_p)/_c0
-        out = _c1*kappa_p - _c1*kappa_q*numpy.cos(mu_p - mu_q) - numpy.log(_c0) + numpy.log(scipy.special.i0e(kappa_q)) - abs(kappa_p) + abs(kappa_q)
+        _c1 = scipy.special.i1e(kappa_p)
+        _c2 = 1/(_c0)
+        out = _c1*_c2*kappa_p - _c1*_c2*kappa_q*numpy.cos(mu_p - mu_q) - kappa_p + kappa_q - numpy.log(_c0) + numpy.log(scipy.special.i0e(kappa_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -442,7 +448,7 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
             _c5 = -_c4
             _c6 = _c5**2 + (_c0*kappa_q*math.sin(mu_q) - _c3*math.sin(mu_p))**2
             _c7 = math.sqrt(_c6)
-            out = 4*(2*math.pi*math.exp(-0.5*_c0*(_c1 + math.log(scipy.special.i0e(kappa_q)) + abs(kappa_q)) + (0.5)*_c2*(_c1 + math.log(scipy.special.i0e(kappa_p)) + abs(kappa_p)))*scipy.special.iv(0, (0.5)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
+            out = 4*(2*math.pi*math.exp(-0.5*_c0*(_c1 + kappa_q + math.log(scipy.special.i0e(kappa_q))) + (0.5)*_c2*(_c1 + kappa_p + math.log(scipy.special.i0e(kappa_p))))*scipy.special.iv(0, (0.5)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -460,7 +466,7 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
         _c5 = -_c4
         _c6 = _c5**2 + (_c0*kappa_q*numpy.sin(mu_q) - _c3*numpy.sin(mu_p))**2
         _c7 = numpy.sqrt(_c6)
-        out = 4*(2*numpy.pi*numpy.exp(-1/2*_c0*(_c1 + numpy.log(scipy.special.i0e(kappa_q)) + abs(kappa_q)) + (1/2)*_c2*(_c1 + numpy.log(scipy.special.i0e(kappa_p)) + abs(kappa_p)))*scipy.special.iv(0, (1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
+        out = 4*(2*numpy.pi*numpy.exp(-1/2*_c0*(_c1 + kappa_q + numpy.log(scipy.special.i0e(kappa_q))) + (1/2)*_c2*(_c1 + kappa_p + numpy.log(scipy.special.i0e(kappa_p))))*scipy.special.iv(0, (1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -478,7 +484,7 @@ def entropy(mu, kappa):
             if not ((math.isfinite(kappa)) and ((mu <= math.pi)) and ((kappa > 0)) and ((mu > -math.pi))):
                 return numpy.float64(numpy.nan)
             _c0 = scipy.special.i0e(kappa)
-            out = math.log(_c0) + abs(kappa) + math.log(2) + math.log(math.pi) - kappa*scipy.special.i1e(kappa)/_c0
+            out = kappa + math.log(_c0) + math.log(2) + math.log(math.pi) - kappa*scipy.special.i1e(kappa)/_c0
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -489,7 +495,7 @@ def entropy(mu, kappa):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
         _c0 = scipy.special.i0e(kappa)
-        out = numpy.log(_c0) + abs(kappa) - kappa*scipy.special.i1e(kappa)/_c0 + 1.8378770664093456
+        out = kappa + numpy.log(_c0) - kappa*scipy.special.i1e(kappa)/_c0 + 1.8378770664093456
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -506,7 +512,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
             mu_p, kappa_p, mu_q, kappa_q, = float(mu_p), float(kappa_p), float(mu_q), float(kappa_q),
             if not ((math.isfinite(kappa_p)) and (math.isfinite(kappa_q)) and ((mu_p <= math.pi)) and ((mu_q <= math.pi)) and ((kappa_p > 0)) and ((kappa_q > 0)) and ((mu_p > -math.pi)) and ((mu_q > -math.pi))):
                 return numpy.float64(numpy.nan)
-            out = -kappa_q*math.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + math.log(scipy.special.i0e(kappa_q)) + abs(kappa_q) + math.log(2) + math.log(math.pi)
+            out = -kappa_q*math.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + kappa_q + math.log(scipy.special.i0e(kappa_q)) + math.log(2) + math.log(math.pi)
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -516,7 +522,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, kappa_p) and _all_in_domain(mu_q, kappa_q) else \
             _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
-        out = -kappa_q*numpy.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + numpy.log(scipy.special.i0e(kappa_q)) + abs(kappa_q) + 1.8378770664093456
+        out = -kappa_q*numpy.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + kappa_q + numpy.log(scipy.special.i0e(kappa_q)) + 1.8378770664093456
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -554,7 +554,9 @@ def score(x, k, lam):
         out = numpy.empty(shape + (2,))
         out[..., 0] = -_c2*_c3 + _c2 + 1/(k)
         out[..., 1] = _c0*(_c3*k - k)
-        out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -586,7 +588,9 @@ def log_density(x, k, lam):
             _in_domain(k, lam) & numpy.isfinite(x)
         _c0 = x/lam
         out = -_c0**k + (k - 1)*numpy.log(_c0) + numpy.log(k) - numpy.log(lam)
-        out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
+        # every x inside the support (reductions): no elementwise mask
+        if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
+            out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

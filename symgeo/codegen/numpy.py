@@ -520,12 +520,14 @@ def _function(family, name, printer, expr=None):
                                     points, fixed_syms)
     entries, shape = _entries(q.rank, expr)
     exprs = [sp.sympify(e, strict=True).xreplace(rename) for _, e in entries]
-    support_code = ""
+    support_code = fast_support = ""
     cond = sp.true
     if q.takes_x:
         cond = support_condition(family, [rename[v] for v in family.variables], rename)
         if cond is not sp.true:
             support_code = printer.doprint(cond)
+            if not printer.backend.functional:
+                fast_support = _fast_support_test(family, [rename[v].name for v in family.variables])
     near = None
     if name == "kl" and family.dimension <= NEAR_MAX_DIMENSION and \
             sp.count_ops(exprs[0]) <= NEAR_MAX_OPS:
@@ -534,8 +536,12 @@ def _function(family, name, printer, expr=None):
             near = _near_diagonal(exprs[0], tuple(p_syms), tuple(q_syms))
         except (TypeError, ValueError, NotImplementedError):  # pragma: no cover
             near = None
-    code_exprs = [_code_form(e) for e in exprs]
-    near = near and tuple(with_scaled_bessel(e) for e in near)
+    # |c| = c for a coordinate whose domain is positive (the value is masked elsewhere):
+    # log I0(kappa) = log ive(0, kappa) + kappa, one array pass fewer
+    on_domain = {sp.Abs(rename[c]): rename[c] for pt in points
+                 for c, c0 in zip(pt, family.coordinates) if family.domains[c0].positive}
+    code_exprs = [_code_form(e).xreplace(on_domain) for e in exprs]
+    near = near and tuple(with_scaled_bessel(e).xreplace(on_domain) for e in near)
     cse, reduced = _cse(tuple(code_exprs), "_c")
     near_code = None
     if near is not None:
@@ -590,6 +596,7 @@ def _function(family, name, printer, expr=None):
         "doc": doc,
         "domain_calls": [", ".join(pt) for pt in point_names],
         "support_code": support_code,
+        "fast_support_code": fast_support,
         "finite_code": finite_code,
         "outside_support": {"nan": printer._module_format("numpy.nan"),
                             "-inf": "-" + printer._module_format("numpy.inf")}[q.outside_support],
@@ -690,6 +697,28 @@ def _fast_domain_test(domain, name):
     right = "<=" if domain.name == "circle" and hi != sp.oo else "<"
     return (f"numpy.minimum.reduce({name}, axis=None, initial=numpy.inf) > {low} and "
             f"numpy.maximum.reduce({name}, axis=None, initial=-numpy.inf) {right} {high}")
+
+
+def _fast_support_test(family, names):
+    """Code true when every x (arrays ``names``) lies in a box support with constant bounds,
+    by one min and one max per variable (no temporaries); False at NaN; "" for other
+    supports (bounds that depend on the coordinates, integers, the simplex)."""
+    sup = family.support
+    if not isinstance(sup, Box):
+        return ""
+    tests = []
+    for name, lo, hi in zip(names, sup.lower, sup.upper):
+        lo, hi = (sp.sympify(v, strict=True) for v in (lo, hi))
+        if lo.free_symbols or hi.free_symbols:
+            return ""
+        # an infinite bound needs no test (an infinite x is outside the domain test's finite)
+        if lo != -sp.oo:
+            tests.append(f"numpy.minimum.reduce({name}, axis=None, initial=numpy.inf) >= "
+                         f"{sp.pycode(lo).replace('math.', 'numpy.')}")
+        if hi != sp.oo:
+            tests.append(f"numpy.maximum.reduce({name}, axis=None, initial=-numpy.inf) <= "
+                         f"{sp.pycode(hi).replace('math.', 'numpy.')}")
+    return " and ".join(tests)
 
 
 def _finite_code(printer, names):

@@ -1,6 +1,7 @@
 """Numeric code generation: generated numpy modules and the polygamma helper."""
 
 import math
+import random
 import subprocess
 import sys
 import textwrap
@@ -58,6 +59,25 @@ def test_printer_uses_helper_and_psi():
     assert p.doprint(sp.polygamma(0, x)) == "scipy.special.psi(x)"
     assert "scipy.special.polygamma" in p.doprint(sp.polygamma(7, x))
     assert p.helpers == {"polygamma"}
+
+
+@pytest.mark.parametrize("name, outside", [("gamma", -1.0), ("von_mises", 3.5)])
+def test_support_mask_on_large_arrays(name, outside, families):
+    """From 4096 points the support is tested by reductions first: a point outside (or
+    NaN) among many inside still gets -inf (NaN for the score), the rest their values."""
+    fam = families[name]
+    ld, score = fam.numeric("log_density"), fam.numeric("score")
+    x = np.full(5000, 1.0)
+    coords = [float(fam.random_point(random.Random(2))[c]) for c in fam.coordinates]
+    inside = ld(x, *coords)
+    assert np.isfinite(inside).all()
+    x[17], x[4000] = outside, np.nan
+    got, s = ld(x, *coords), score(x, *coords)
+    assert got[17] == -np.inf and np.isnan(got[4000])
+    assert np.isnan(s[17]).all() and np.isnan(s[4000]).all()
+    keep = np.ones(5000, bool)
+    keep[[17, 4000]] = False
+    assert np.array_equal(got[keep], inside[keep]) and np.isfinite(s[keep]).all()
 
 
 @pytest.mark.slow
