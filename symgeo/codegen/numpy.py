@@ -692,11 +692,17 @@ def _fast_domain_test(domain, name):
     one max (reductions, no temporaries); False at NaN (min and max propagate it), so
     that the call goes on to the elementwise mask."""
     lo, hi = (sp.sympify(b, strict=True) for b in (domain.lower, domain.upper))
-    low = "-numpy.inf" if lo == -sp.oo else sp.pycode(lo).replace("math.", "numpy.")
-    high = "numpy.inf" if hi == sp.oo else sp.pycode(hi).replace("math.", "numpy.")
+    low, high = _bound_code(lo), _bound_code(hi)
     right = "<=" if domain.name == "circle" and hi != sp.oo else "<"
     return (f"numpy.minimum.reduce({name}, axis=None, initial=numpy.inf) > {low} and "
             f"numpy.maximum.reduce({name}, axis=None, initial=-numpy.inf) {right} {high}")
+
+
+def _bound_code(bound):
+    """numpy code of a constant interval bound (a number, pi, or +-oo)."""
+    if bound in (sp.oo, -sp.oo):
+        return f"{'-' if bound == -sp.oo else ''}numpy.inf"
+    return sp.pycode(bound).replace("math.", "numpy.")
 
 
 def _fast_support_test(family, names):
@@ -714,10 +720,10 @@ def _fast_support_test(family, names):
         # an infinite bound needs no test (an infinite x is outside the domain test's finite)
         if lo != -sp.oo:
             tests.append(f"numpy.minimum.reduce({name}, axis=None, initial=numpy.inf) >= "
-                         f"{sp.pycode(lo).replace('math.', 'numpy.')}")
+                         f"{_bound_code(lo)}")
         if hi != sp.oo:
             tests.append(f"numpy.maximum.reduce({name}, axis=None, initial=-numpy.inf) <= "
-                         f"{sp.pycode(hi).replace('math.', 'numpy.')}")
+                         f"{_bound_code(hi)}")
     return " and ".join(tests)
 
 
