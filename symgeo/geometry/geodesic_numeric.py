@@ -644,6 +644,41 @@ def _one_variational(jac1, d):
     return f
 
 
+def _combination(terms):
+    """Python source of sum(c * v) over (c, v) with c != 0 (coefficients as exact reprs)."""
+    return " + ".join(f"{float(c)!r}*{v}" for c, v in terms if c != 0) or "0.0"
+
+
+@functools.lru_cache(maxsize=None)
+def _dop853_step(n):
+    """One Dormand-Prince 8(5,3) step of an n-component state on Python floats, as
+    straight-line code printed from scipy's tableau (its zero coefficients left out):
+    ``step(f, y, k0, h) -> (y_new, f(y_new), err5, err3)`` with k0 = f(y) and the
+    error estimates E5 @ K, E3 @ K of :func:`integrate` (without the factor h).  The
+    stage loop on numpy arrays of one row spent more in call overhead than in
+    arithmetic (a single gamma distance: 8-13% faster, median of the best of 5)."""
+    S = _dop.N_STAGES
+    R = range(n)
+    lines = ["def step(f, y, k0, h):", f"    {', '.join(f'y{i}' for i in R)}, = y",
+             f"    {', '.join(f'k0_{i}' for i in R)}, = k0"]
+    for s in range(1, S + 1):
+        coef = _B if s == S else _A[s, :s]
+        args = ", ".join(
+            f"y{i} + h*({_combination((c, f'k{j}_{i}') for j, c in enumerate(coef))})"
+            for i in R)
+        if s == S:
+            lines.append(f"    y_new = [{args}]")
+            args = "y_new"
+        else:
+            args = f"[{args}]"
+        lines.append(f"    {', '.join(f'k{s}_{i}' for i in R)}, = f({args})")
+    for name, E in (("e5", _E5), ("e3", _E3)):
+        lines.append(f"    {name} = [" + ", ".join(
+            _combination((c, f"k{j}_{i}") for j, c in enumerate(E)) for i in R) + "]")
+    lines.append(f"    return y_new, [{', '.join(f'k{S}_{i}' for i in R)}], e5, e3")
+    return _compiled("\n".join(lines) + "\n", f"<dop853 step, {n} components>", {})["step"]
+
+
 def _integrate_one(core, f, y0, ne, t1, rtol, max_steps, deadline):
     """:func:`integrate` of one geodesic: the same Dormand-Prince 8(5,3) steps and
     step-size control (error on the first ``ne`` components), with the bookkeeping and
@@ -676,21 +711,14 @@ def _integrate_one(core, f, y0, ne, t1, rtol, max_steps, deadline):
         h1 = max(1e-6, h0 * 1e-3) if dm <= 1e-15 else (0.01 / max(dm, 1e-300)) ** (1 / 8)
         h = min(100 * h0, h1)
         h = h if math.isfinite(h) and h > 0 else 1e-3
-        K = np.empty((_dop.N_STAGES + 1, n))
+        step = _dop853_step(n)
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 ok = False
                 break
             ha = min(h, t1 - t)
-            ya = np.array(y)
-            K[0] = fy
-            for s in range(1, _dop.N_STAGES):
-                K[s] = f((ya + ha * (_A[s, :s] @ K[:s])).tolist())
-            ynew = (ya + ha * (_B @ K[:-1])).tolist()
-            fnew = f(ynew)
-            K[-1] = fnew
+            ynew, fnew, e5v, e3v = step(f, y, fy, ha)
             evals += _dop.N_STAGES
-            e5v, e3v = (_E5 @ K).tolist(), (_E3 @ K).tolist()
             e5 = e3 = 0.0
             for i in range(ne):
                 w = atol + max(abs(y[i]), abs(ynew[i])) * rtol
