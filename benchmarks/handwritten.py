@@ -1033,7 +1033,6 @@ _X = {
     "mvnormal": lambda r, n: r.uniform(-4.0, 4.0, (n, 2)),
     "mvnormal2": lambda r, n: r.uniform(-4.0, 4.0, (n, 2)),
     "pareto": lambda r, n: PARETO_XM + r.uniform(0.01, 5.0, n),
-    "von_mises": lambda r, n: r.uniform(-np.pi, np.pi, n),  # the circle [-pi, pi]
     "von_mises": lambda r, n: r.uniform(-np.pi, np.pi, n),
 }
 _POSITIVE_SUPPORT = {"exponential", "gamma", "half_normal", "inverse_gamma", "inverse_gaussian",

@@ -50,7 +50,7 @@ class Backend:
     renames: dict = field(default_factory=dict)
     missing: frozenset = frozenset()
     polygamma_helper: bool = True
-    bessel_helper: bool = False  # True: I_n for n >= 2 by helpers/bessel<suffix>.py
+    bessel_helper: bool = False  # True: I_n, integer 2 <= n <= 8, by helpers/bessel<suffix>.py
     numeric_routes: bool = True
     betaln: bool = True  # False: log B(a, b) printed through gammaln
     xp: str = "numpy"  # the array module's name in the template
@@ -94,7 +94,7 @@ BACKENDS = {
         # steps; jax.scipy.special.polygamma (Hurwitz zeta) made a KL 5-7x slower
         # jax.scipy.special.betaln (jax 0.10) is off by 1e-6 relative at (3.45, 8.02),
         # where gammaln(a) + gammaln(b) - gammaln(a + b) is good to 1e-15
-        # helpers/bessel_jax.py: I_n e^-|x| for n >= 2 (jax.scipy.special has i0e, i1e)
+        # helpers/bessel_jax.py: I_n e^-|x| for integer 2 <= n <= 8 (JAX has i0e, i1e only)
         bessel_helper=True,
         betaln=False, xp="jax.numpy", helper_suffix="_jax", check_import="jax", extra="jax"),
     "array_api": Backend(

@@ -980,7 +980,7 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
         functions=functions, helpers=helpers, skipped=skipped,
         emitted=[fn["name"] for fn in functions],
         functional=backend.functional, requires=backend.requires, backend=backend.name,
-        xp=backend.xp, xpa=backend.xp_arg)
+        xp=backend.xp, xpa=backend.xp_arg, ive_max=NumpyPrinter.HELPER_IVE_MAX)
     return src, [fn["name"] for fn in functions], skipped, routes
 
 

@@ -76,24 +76,14 @@ def check_family(name):
             expect(np.allclose(np.asarray(jax.jit(jax.vmap(fj))(*jargs)), got, rtol=1e-13,
                                atol=1e-14),
                    f"{quantity}: jit(vmap) differs from the eager call")
-    if "Taylor polynomial" in (getattr(jmod, "kl", None).__doc__ or "" if hasattr(jmod, "kl")
-                               else ""):
+    if "Taylor polynomial" in (getattr(getattr(jmod, "kl", None), "__doc__", None) or ""):
         # q within 1e-5 of p: the near-diagonal Taylor branch against numpy's
         p = arguments(fam, "fisher", random.Random(7))
         q = [c * (1 + 1e-5) if c else 1e-5 for c in p]
         want, got = float(nmod.kl(*p, *q)), float(jax.jit(jmod.kl)(*p, *q))
         expect(abs(got - want) <= 1e-12 * abs(want), f"kl near p: jax {got} != numpy {want}")
-    if hasattr(jmod, "_ive"):  # the bundled I_n e^-|x| against mpmath (30 digits)
-        import mpmath
-        mpmath.mp.dps = 30
-        x = np.concatenate([-np.geomspace(1e-3, 1e4, 25), [0.0], np.geomspace(1e-3, 1e4, 25),
-                            [24.999, 25.001]])
-        orders = range(2, jmod._IVE_MAX_ORDER + 1)
-        table = np.asarray(jax.jit(lambda v: jnp.stack([jmod._ive(n, v) for n in orders]))(x))
-        for n, got in zip(orders, table):
-            want = np.array([float(mpmath.besseli(n, v) * mpmath.exp(-abs(v))) for v in x])
-            expect(np.allclose(got, want, rtol=3e-15, atol=0),
-                   f"_ive({n}, x): {got.tolist()} != mpmath {want.tolist()}")
+    if hasattr(jmod, "_ive"):
+        check_ive(jmod._ive, jmod._IVE_MAX_ORDER, expect)
     if hasattr(jmod, "kl") and hasattr(jmod, "fisher"):
         p = arguments(fam, "fisher", random.Random(5))
 
@@ -150,6 +140,34 @@ def check_family(name):
             expect(np.allclose(grad, score, rtol=1e-10, atol=1e-12),
                    f"grad log_density {grad.tolist()} != score {score.tolist()} at x={x}")
     return checked, failures
+
+
+def check_ive(ive, top, expect):
+    """The bundled I_n e^-|x| (n = 2 .. top) against mpmath (30 digits) on both sides of
+    the switch to the asymptotic series, at 0 and at NaN; its derivative against
+    d/dx [I_n(x) e^-|x|] = (I_(n-1) + I_(n+1))/2 e^-|x| - sign(x) I_n e^-|x|, where
+    the switch is (|x| = 25: a minimum/maximum split would halve the gradient there)."""
+    import mpmath
+
+    def exact(n, v):
+        return mpmath.besseli(n, v) * mpmath.exp(-abs(v))
+
+    orders = range(2, top + 1)
+    x = np.concatenate([-np.geomspace(1e-3, 1e4, 25), [0.0], np.geomspace(1e-3, 1e4, 25),
+                        [24.999, 25.0, 25.001, np.nan]])
+    table = np.asarray(jax.jit(lambda v: jnp.stack([ive(n, v) for n in orders]))(x))
+    at = np.array([24.0, 25.0, -25.0, 26.0])
+    slopes = np.asarray(jax.jit(lambda v: jnp.stack(
+        [jax.vmap(jax.grad(lambda t, n=n: ive(n, t)))(v) for n in orders]))(at))
+    with mpmath.workdps(30):
+        for n, got, slope in zip(orders, table, slopes):
+            want = np.array([float(exact(n, v)) for v in x[:-1]] + [np.nan])
+            expect(np.allclose(got, want, rtol=3e-15, atol=0, equal_nan=True),
+                   f"_ive({n}, x): {got.tolist()} != mpmath {want.tolist()}")
+            dwant = np.array([float((exact(n - 1, v) + exact(n + 1, v)) / 2 -
+                                    mpmath.sign(v) * exact(n, v)) for v in at])
+            expect(np.allclose(slope, dwant, rtol=1e-12, atol=0),
+                   f"d/dx _ive({n}, x) at {at.tolist()}: {slope.tolist()} != {dwant.tolist()}")
 
 
 def check_routes():

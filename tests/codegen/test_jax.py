@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                 reason="the jax extra is not installed")
 
 
-@pytest.mark.slow  # each part is a JAX process: the numeric routes and half of the catalog
+@pytest.mark.slow  # each part is a JAX process: the routes and a third of the catalog, the rest
 @pytest.mark.parametrize("names", PARTS, ids=[f"part{i}" for i in range(len(PARTS))])
 def test_jax_backend(names):
     res = subprocess.run([sys.executable, str(CHECKS), *names], capture_output=True,
