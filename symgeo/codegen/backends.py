@@ -51,7 +51,6 @@ class Backend:
     missing: frozenset = frozenset()
     polygamma_helper: bool = True
     bessel_helper: bool = False  # True: I_n, integer 2 <= n <= 8, by helpers/bessel<suffix>.py
-    numeric_routes: bool = True
     betaln: bool = True  # False: log B(a, b) printed through gammaln
     xp: str = "numpy"  # the array module's name in the template
     namespaced: bool = False  # functions take the namespace ``xp`` from their arguments

@@ -512,10 +512,6 @@ def _function(family, name, printer, expr=None):
         raise InfiniteSeries(f"family {family.name!r}: {name} is an exact series; "
                              "the generated function sums it numerically")
     if isinstance(expr, _quad.Integral):
-        if not printer.backend.numeric_routes:
-            raise SymgeoError(f"family {family.name!r}: {name} has no closed form, and its "
-                              f"numeric route is not available in the {printer.backend.name} "
-                              "backend (use the numpy backend)")
         return _quadrature_function(family, name, printer, expr, names, rename, lead_syms,
                                     points, fixed_syms)
     entries, shape = _entries(q.rank, expr)
