@@ -143,10 +143,25 @@ def _rows(args, extra=(), keep=None):
     return [c[idx] for c in cols], [r[idx] for r in rows], put
 
 
+def _recycled_chunks():
+    """Allocate and free one block of 8 chunks, never written (so no page of it is touched).
+
+    glibc's malloc maps a fresh block for every request at or above its mmap threshold,
+    and raises the threshold to the size of the last mapped block it freed.  After one
+    chunk-sized array (1 MB) has been freed, every chunk-sized temporary of the integrand
+    was mapped anew, and each of its pages faulted in (about 2 us a page on the machine
+    where this was measured): a third to a half of a KL's time.  Freeing a larger block
+    first sets the threshold above the chunks (and the trim threshold to twice that), so
+    their temporaries are reused from the heap.  Other allocators: no effect."""
+    numpy.empty(8 * _CHUNK)
+
+
 def _in_chunks(work, n, step):
     """work(sl) for the slices of ``step`` rows that cover range(n).  One after the other:
     threads were measured no faster (the chunks are too small to leave the GIL alone,
     larger ones spill the cache)."""
+    if n > step:
+        _recycled_chunks()
     for lo in range(0, n, step):
         work(slice(lo, min(lo + step, n)))
 
