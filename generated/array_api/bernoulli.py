@@ -299,7 +299,7 @@ def score(x, p):
     x, p, shape = _args(xp, x, p)
     _ok = _in_domain(xp, p) & xp.isfinite(x)
     out = _fill(xp, shape, (1,), [
-        -(x - 1)/(p - 1) + x/p,
+        x/p - (x - 1)/(p - 1),
     ])
     out = _mask(xp, out, ((x == 0)) | ((x == 1)), xp.nan, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
@@ -354,7 +354,7 @@ def kl(p_p, p_q):
     p_p, p_q, shape = _args(xp, p_p, p_q)
     _ok = _in_domain(xp, p_p) & _in_domain(xp, p_q)
     _c0 = p_p - 1
-    out = _full(xp, -_c0*(xp.log(-_c0) - xp.log(1 - p_q)) + p_p*(xp.log(p_p) - xp.log(p_q)), shape)
+    out = _full(xp, p_p*(xp.log(p_p) - xp.log(p_q)) - _c0*(xp.log(-_c0) - xp.log(1 - p_q)), shape)
     _t0 = p_p - p_q
     _t1 = _t0**2
     _t2 = 1/(p_p)
@@ -363,7 +363,7 @@ def kl(p_p, p_q):
     _t5 = ((p_p**2)**2)
     _t6 = (_t0**2*_t0)
     _t7 = (p_p**2*p_p)
-    out = xp.where((1/2)*_t1*(_t2 - _t3) < 1e-06, (1/60)*_t1*(-20*_t0/(_t4 - 2*p_p + 1) + 20*_t0/_t4 - 15*_t1/(-3*_t4 + _t7 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out)
+    out = xp.where((1/2)*_t1*(_t2 - _t3) < 1e-06, (1/60)*_t1*(20*_t0/_t4 - 20*_t0/(_t4 - 2*p_p + 1) - 15*_t1/(_t7 - 3*_t4 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -383,7 +383,7 @@ def alpha_divergence(alpha, p_p, p_q):
     _c1 = xp.log(1 - p_p)
     _c2 = alpha + 1
     _c3 = xp.log(1 - p_q)
-    out = _full(xp, 4*((xp.exp(-1/2*_c0*(-_c1 + xp.log(p_p)) + (1/2)*_c2*(-_c3 + xp.log(p_q))) + 1)*xp.exp(-1/2*_c0*_c1 + (1/2)*_c2*_c3) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*((xp.exp((1/2)*_c2*(xp.log(p_q) - _c3) - 1/2*_c0*(xp.log(p_p) - _c1)) + 1)*xp.exp((1/2)*_c2*_c3 - 1/2*_c0*_c1) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -416,7 +416,7 @@ def cross_entropy(p_p, p_q):
     xp = _xp(p_p, p_q)
     p_p, p_q, shape = _args(xp, p_p, p_q)
     _ok = _in_domain(xp, p_p) & _in_domain(xp, p_q)
-    out = _full(xp, -p_p*xp.log(p_q) + (p_p - 1)*xp.log(1 - p_q), shape)
+    out = _full(xp, (p_p - 1)*xp.log(1 - p_q) - p_p*xp.log(p_q), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -453,7 +453,7 @@ def christoffel(alpha, p):
     _c0 = 2*p
     _c1 = 1/(p)
     out = _fill(xp, shape, (1, 1, 1), [
-        (-1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p + 3/2)/(-_c0 + p**2 + 1),
+        (3/2 - 1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p)/(p**2 - _c0 + 1),
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out

@@ -428,7 +428,7 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     xp = _xp(alpha, a_p, b_p, a_q, b_q)
     alpha, a_p, b_p, a_q, b_q, shape = _args(xp, alpha, a_p, b_p, a_q, b_q)
     _ok = _in_domain(xp, a_p, b_p) & _in_domain(xp, a_q, b_q) & xp.isfinite(alpha)
-    out = _full(xp, 4*(xp.exp((1/2)*(alpha - 1)*(_special(xp).gammaln(a_p) + _special(xp).gammaln(b_p) - _special(xp).gammaln(a_p + b_p)) - 1/2*(alpha + 1)*(_special(xp).gammaln(a_q) + _special(xp).gammaln(b_q) - _special(xp).gammaln(a_q + b_q)))*xp.exp((_special(xp).gammaln((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q)) + _special(xp).gammaln((1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)) - _special(xp).gammaln((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q) + (1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)))) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(xp.exp((1/2)*(alpha - 1)*(_special(xp).gammaln(a_p) + _special(xp).gammaln(b_p) - _special(xp).gammaln(a_p + b_p)) - 1/2*(alpha + 1)*(_special(xp).gammaln(a_q) + _special(xp).gammaln(b_q) - _special(xp).gammaln(a_q + b_q)))*xp.exp((_special(xp).gammaln((1/2)*(a_p - a_p*alpha + a_q*alpha + a_q)) + _special(xp).gammaln((1/2)*(alpha*b_q - alpha*b_p + b_p + b_q)) - _special(xp).gammaln((1/2)*(a_p - a_p*alpha + a_q*alpha + a_q) + (1/2)*(alpha*b_q - alpha*b_p + b_p + b_q)))) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -461,7 +461,7 @@ def cross_entropy(a_p, b_p, a_q, b_q):
     xp = _xp(a_p, b_p, a_q, b_q)
     a_p, b_p, a_q, b_q, shape = _args(xp, a_p, b_p, a_q, b_q)
     _ok = _in_domain(xp, a_p, b_p) & _in_domain(xp, a_q, b_q)
-    out = _full(xp, -(a_q - 1)*_special(xp).psi(a_p) - (b_q - 1)*_special(xp).psi(b_p) + (a_q + b_q - 2)*_special(xp).psi(a_p + b_p) + (_special(xp).gammaln(a_q) + _special(xp).gammaln(b_q) - _special(xp).gammaln(a_q + b_q)), shape)
+    out = _full(xp, (a_q + b_q - 2)*_special(xp).psi(a_p + b_p) - (a_q - 1)*_special(xp).psi(a_p) - (b_q - 1)*_special(xp).psi(b_p) + (_special(xp).gammaln(a_q) + _special(xp).gammaln(b_q) - _special(xp).gammaln(a_q + b_q)), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -528,7 +528,7 @@ def christoffel(alpha, a, b):
     _c8 = -_c7
     _c9 = _c0*_c4
     _c10 = _special(xp).polygamma(1, a)
-    _c11 = (1/2)/(-_c0*_c10 + _c0*_c6 + _c10*_c6)
+    _c11 = (1/2)/(_c0*_c6 - _c0*_c10 + _c10*_c6)
     _c12 = _c11*(1 - alpha)
     _c13 = _c12*_c9
     _c14 = _special(xp).polygamma(2, b)
@@ -539,7 +539,7 @@ def christoffel(alpha, a, b):
     _c19 = _c12*_c18
     _c20 = _c10*_c14
     out = _fill(xp, shape, (2, 2, 2), [
-        _c11*(-_c2 - _c5 - _c8 - alpha*(-_c2 + _c7 + _c9)),
+        _c11*(-_c2 - _c5 - _c8 - alpha*(_c7 - _c2 + _c9)),
         _c13,
         _c13,
         _c11*(-_c15 - _c5 - alpha*(_c16 + _c9)),
@@ -570,7 +570,7 @@ def scalar_curvature(a, b):
     _c4 = _special(xp).polygamma(2, b)
     _c5 = _special(xp).polygamma(2, _c2)
     _c6 = _special(xp).polygamma(2, a)
-    out = _full(xp, (1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2, shape)
+    out = _full(xp, (1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(_c0*_c3 - _c0*_c1 + _c1*_c3)**2, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -593,7 +593,7 @@ def gaussian_curvature(a, b):
     _c4 = _special(xp).polygamma(2, b)
     _c5 = _special(xp).polygamma(2, _c2)
     _c6 = _special(xp).polygamma(2, a)
-    out = _full(xp, (1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2, shape)
+    out = _full(xp, (1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(_c0*_c3 - _c0*_c1 + _c1*_c3)**2, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -334,7 +334,7 @@ def log_density(x, p1, p2):
     xp = _xp(x, p1, p2)
     x, p1, p2, shape = _args(xp, x, p1, p2)
     _ok = _in_domain(xp, p1, p2) & xp.isfinite(x)
-    out = _full(xp, xp.log(p1)*xp.astype(1 == x, xp.float64) + xp.log(p2)*xp.astype(2 == x, xp.float64) + xp.log(-p1 - p2 + 1)*xp.astype(3 == x, xp.float64), shape)
+    out = _full(xp, xp.log(p1)*xp.astype(1 == x, xp.float64) + xp.log(p2)*xp.astype(2 == x, xp.float64) + xp.log(1 - p1 - p2)*xp.astype(3 == x, xp.float64), shape)
     out = _mask(xp, out, ((x >= 1)) & ((x <= 3)) & ((x == xp.floor(x))), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -380,7 +380,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     p1_p, p2_p, p1_q, p2_q, shape = _args(xp, p1_p, p2_p, p1_q, p2_q)
     _ok = _in_domain(xp, p1_p, p2_p) & _in_domain(xp, p1_q, p2_q)
     _c0 = p1_p + p2_p - 1
-    out = _full(xp, -_c0*(xp.log(-_c0) - xp.log(-p1_q - p2_q + 1)) + p1_p*(xp.log(p1_p) - xp.log(p1_q)) + p2_p*(xp.log(p2_p) - xp.log(p2_q)), shape)
+    out = _full(xp, p1_p*(xp.log(p1_p) - xp.log(p1_q)) - _c0*(xp.log(-_c0) - xp.log(1 - p1_q - p2_q)) + p2_p*(xp.log(p2_p) - xp.log(p2_q)), shape)
     _t0 = p1_p - p1_q
     _t1 = _t0**2
     _t2 = p2_p - p2_q
@@ -413,7 +413,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     _t29 = 1/((_t10*_t27 - 4*_t10 + _t12*_t26 - 4*_t12 + _t14 + _t16 + 12*_t21 - _t26 - _t27 + _t28*_t8 + _t28 - 12*_t6*p2_p - 12*_t8*p1_p + 6*_t8 + 1))
     _t30 = (1/5)*_t29
     _t31 = 2*_t29
-    out = xp.where(-_t5 < 1e-06, -_t0*_t13*_t29 - _t0*_t19*_t3 - _t0*_t24*_t9 - _t1*_t19*_t2 - 3/2*_t1*_t24*_t3 - _t1*_t31*_t9 - _t11*_t2*_t29 - _t11*_t25 - _t13*_t25 - _t15*_t30 - _t17*_t30 - _t2*_t24*_t7 - _t20*_t7 - _t20*_t9 - _t3*_t31*_t7 - _t5 + (1/3)*_t9/_t8 + (1/3)*_t7/_t6 + (1/5)*_t17/_t16 + (1/5)*_t15/_t14 + (1/4)*_t13/_t12 + (1/4)*_t11/_t10, out)
+    out = xp.where(-_t5 < 1e-06, (1/3)*_t9/_t8 - _t0*_t13*_t29 - _t0*_t19*_t3 - _t0*_t24*_t9 - _t1*_t19*_t2 - 3/2*_t1*_t24*_t3 - _t1*_t31*_t9 - _t11*_t2*_t29 - _t11*_t25 - _t13*_t25 - _t15*_t30 - _t17*_t30 - _t2*_t24*_t7 - _t20*_t7 - _t20*_t9 - _t3*_t31*_t7 - _t5 + (1/3)*_t7/_t6 + (1/5)*_t17/_t16 + (1/5)*_t15/_t14 + (1/4)*_t13/_t12 + (1/4)*_t11/_t10, out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -431,7 +431,7 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     _ok = _in_domain(xp, p1_p, p2_p) & _in_domain(xp, p1_q, p2_q) & xp.isfinite(alpha)
     _c0 = (1/2)*alpha + 1/2
     _c1 = p1_p + p2_p - 1
-    out = _full(xp, 4*(-_c1*xp.exp(-_c0*(xp.log(-_c1) - xp.log(-p1_q - p2_q + 1))) + p1_p*xp.exp(-_c0*(xp.log(p1_p) - xp.log(p1_q))) + p2_p*xp.exp(-_c0*(xp.log(p2_p) - xp.log(p2_q))) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(p1_p*xp.exp(-_c0*(xp.log(p1_p) - xp.log(p1_q))) - _c1*xp.exp(-_c0*(xp.log(-_c1) - xp.log(1 - p1_q - p2_q))) + p2_p*xp.exp(-_c0*(xp.log(p2_p) - xp.log(p2_q))) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -464,7 +464,7 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     xp = _xp(p1_p, p2_p, p1_q, p2_q)
     p1_p, p2_p, p1_q, p2_q, shape = _args(xp, p1_p, p2_p, p1_q, p2_q)
     _ok = _in_domain(xp, p1_p, p2_p) & _in_domain(xp, p1_q, p2_q)
-    out = _full(xp, -p1_p*xp.log(p1_q) - p2_p*xp.log(p2_q) + (p1_p + p2_p - 1)*xp.log(-p1_q - p2_q + 1), shape)
+    out = _full(xp, (p1_p + p2_p - 1)*xp.log(1 - p1_q - p2_q) - p1_p*xp.log(p1_q) - p2_p*xp.log(p2_q), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -490,14 +490,14 @@ def amari_chentsov(p1, p2):
     _c0 = 1/((p1 + p2 - 1)**2)
     _c1 = -_c0
     out = _fill(xp, shape, (2, 2, 2), [
-        -_c0 + 1/(p1**2),
+        1/(p1**2) - _c0,
         _c1,
         _c1,
         _c1,
         _c1,
         _c1,
         _c1,
-        -_c0 + 1/(p2**2),
+        1/(p2**2) - _c0,
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -552,14 +552,14 @@ def christoffel(alpha, p1, p2):
     _c28 = (1/2)*_c18 + _c4
     _c29 = _c20*p2
     out = _fill(xp, shape, (2, 2, 2), [
-        -_c12*(_c1*_c9 - _c10 + _c11 + _c6) - _c14 - _c15 + _c17 - _c19 - _c2*_c4 + (1/2)*_c3*_c4 - _c5,
+        _c17 - _c12*(_c1*_c9 - _c10 + _c11 + _c6) - _c14 - _c15 - _c19 - _c2*_c4 + (1/2)*_c3*_c4 - _c5,
         _c21,
         _c21,
-        p1*(-_c12*(-_c22 + _c24) + (1/2)*_c18*p1 + _c25 - _c26 + _c27 - _c28 + _c5),
-        p2*(-_c12*(_c24 - _c6) + _c14 + _c15 + _c16 - _c17 + (1/2)*_c18*p2 - _c28),
+        p1*((1/2)*_c18*p1 - _c12*(_c24 - _c22) + _c25 - _c26 + _c27 - _c28 + _c5),
+        p2*(_c14 - _c12*(_c24 - _c6) + _c15 + _c16 - _c17 + (1/2)*_c18*p2 - _c28),
         _c29,
         _c29,
-        -_c0*_c4 + (1/2)*_c1*_c4 - _c12*(_c11 + _c22 - _c23 + _c3*_c9) - _c16 - _c19 - _c25 + _c26 - _c27,
+        (1/2)*_c1*_c4 - _c0*_c4 - _c12*(_c11 + _c22 - _c23 + _c3*_c9) - _c16 - _c19 - _c25 + _c26 - _c27,
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out

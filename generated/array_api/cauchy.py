@@ -737,7 +737,7 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r5 = (1/2)*alpha*xp.log(gamma_p) + (1/2)*alpha*xp.log(gamma_q) + (1/2)*xp.log(gamma_p) + (1/2)*xp.log(gamma_q) - 1.1447298858494002
         return _r0*xp.log(_node**2 + 1) + _r4*xp.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
-    _S = _expect_real(xp, _integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(-x0_p + x0_q)/gamma_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(xp, _integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(x0_q - x0_p)/gamma_p], offset=1.0, keep=_ok, shape=shape)
     return _mask(xp, _full(xp, 4*(1 - _S)/(1 - alpha**2), shape), _ok, xp.nan, shape)
 
 

@@ -303,15 +303,15 @@ def cramer_rao(a1, a2, a3):
     _c10 = _c3*_c6
     _c11 = -_c10*_c7
     out = _fill(xp, shape, (3, 3), [
-        _c7*(-_c2 + _c4 + _c5),
+        _c7*(_c4 - _c2 + _c5),
         _c8,
         _c9,
         _c8,
-        _c7*(-_c1*_c6 + _c10 + _c5),
+        _c7*(_c10 - _c1*_c6 + _c5),
         _c11,
         _c9,
         _c11,
-        _c7*(-_c0*_c6 + _c10 + _c4),
+        _c7*(_c10 - _c0*_c6 + _c4),
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -515,7 +515,7 @@ def alpha_divergence(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     _c2 = _c0*a1_q + _c1*a1_p
     _c3 = _c0*a2_q + _c1*a2_p
     _c4 = _c0*a3_q + _c1*a3_p
-    out = _full(xp, 4*(xp.exp(-1/2*_c0*(_special(xp).gammaln(a1_q) + _special(xp).gammaln(a2_q) + _special(xp).gammaln(a3_q) - _special(xp).gammaln(a1_q + a2_q + a3_q)) - 1/2*_c1*(_special(xp).gammaln(a1_p) + _special(xp).gammaln(a2_p) + _special(xp).gammaln(a3_p) - _special(xp).gammaln(a1_p + a2_p + a3_p)) + _special(xp).gammaln((1/2)*_c2) + _special(xp).gammaln((1/2)*_c3) + _special(xp).gammaln((1/2)*_c4) - _special(xp).gammaln((1/2)*_c2 + (1/2)*_c3 + (1/2)*_c4)) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(xp.exp(_special(xp).gammaln((1/2)*_c2) - 1/2*_c0*(_special(xp).gammaln(a1_q) + _special(xp).gammaln(a2_q) + _special(xp).gammaln(a3_q) - _special(xp).gammaln(a1_q + a2_q + a3_q)) - 1/2*_c1*(_special(xp).gammaln(a1_p) + _special(xp).gammaln(a2_p) + _special(xp).gammaln(a3_p) - _special(xp).gammaln(a1_p + a2_p + a3_p)) + _special(xp).gammaln((1/2)*_c3) + _special(xp).gammaln((1/2)*_c4) - _special(xp).gammaln((1/2)*_c2 + (1/2)*_c3 + (1/2)*_c4)) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -672,7 +672,7 @@ def christoffel(alpha, a1, a2, a3):
     _c7 = _c2*_c6
     _c8 = _special(xp).polygamma(1, _c4)
     _c9 = _c0*_c8
-    _c10 = -_c0*_c3 + _c1*_c9 + _c2*_c9 + _c7
+    _c10 = _c1*_c9 - _c0*_c3 + _c2*_c9 + _c7
     _c11 = _special(xp).polygamma(1, a1)
     _c12 = _c11*_c8
     _c13 = (1/2)/(_c1*_c12 - _c11*_c3 + _c12*_c2 + _c3*_c8)
@@ -680,21 +680,21 @@ def christoffel(alpha, a1, a2, a3):
     _c15 = _c14*_c7
     _c16 = _special(xp).polygamma(2, a2)
     _c17 = _c16*_c8
-    _c18 = _c1*_c5 - _c17 - alpha*(-_c17 + _c6)
+    _c18 = _c1*_c5 - _c17 - alpha*(_c6 - _c17)
     _c19 = _c13*_c2
     _c20 = _special(xp).polygamma(2, a3)
     _c21 = _c20*_c8
     _c22 = _c2*_c5
-    _c23 = _c13*(_c2*_c5 - _c21 - alpha*(-_c21 + _c22))
+    _c23 = _c13*(_c2*_c5 - _c21 - alpha*(_c22 - _c21))
     _c24 = _c11*_c5 - _c9 - alpha*(_c11*_c5 - _c9)
     _c25 = _c11*_c22
     _c26 = _c14*_c25
-    _c27 = -_c11*_c16*_c2 + _c11*_c17 + _c17*_c2 + _c25
+    _c27 = _c11*_c17 - _c11*_c16*_c2 + _c17*_c2 + _c25
     _c28 = _c11*_c6
     _c29 = _c14*_c28
-    _c30 = -_c1*_c11*_c20 + _c1*_c21 + _c11*_c21 + _c28
+    _c30 = _c1*_c21 - _c1*_c11*_c20 + _c11*_c21 + _c28
     out = _fill(xp, shape, (3, 3, 3), [
-        _c13*(-_c10*alpha + _c10),
+        _c13*(_c10 - _c10*alpha),
         _c15,
         _c15,
         _c15,
@@ -707,7 +707,7 @@ def christoffel(alpha, a1, a2, a3):
         _c26,
         _c26,
         _c26,
-        _c13*(-_c27*alpha + _c27),
+        _c13*(_c27 - _c27*alpha),
         _c26,
         _c26,
         _c26,
@@ -720,7 +720,7 @@ def christoffel(alpha, a1, a2, a3):
         _c29,
         _c29,
         _c29,
-        _c13*(-_c30*alpha + _c30),
+        _c13*(_c30 - _c30*alpha),
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -760,7 +760,7 @@ def scalar_curvature(a1, a2, a3):
     _c20 = _special(xp).polygamma(2, a1)
     _c21 = _c15*_c20
     _c22 = _c10*_c5
-    out = _full(xp, (1/2)*(_c0*_c12*_c14 + _c1*_c14*_c20 + _c11*_c12*_c15 + _c11*_c9 - _c12*_c13*_c20*_c5 - _c12*_c16*_c22 + _c17*_c18 + _c17*_c19 + _c18*_c21 + _c19*_c21 + _c2*_c20*_c9 - _c20*_c22*_c8)/(-_c0*_c3 + _c1*_c6 + _c2*_c6 + _c3*_c5)**2, shape)
+    out = _full(xp, (1/2)*(_c0*_c12*_c14 + _c1*_c14*_c20 + _c11*_c12*_c15 + _c11*_c9 - _c12*_c13*_c20*_c5 - _c12*_c16*_c22 + _c17*_c18 + _c17*_c19 + _c18*_c21 + _c19*_c21 + _c2*_c20*_c9 - _c20*_c22*_c8)/(_c1*_c6 - _c0*_c3 + _c2*_c6 + _c3*_c5)**2, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -300,7 +300,7 @@ def score(x, lam):
     x, lam, shape = _args(xp, x, lam)
     _ok = _in_domain(xp, lam) & xp.isfinite(x)
     out = _fill(xp, shape, (1,), [
-        -x + 1/(lam),
+        1/(lam) - x,
     ])
     out = _mask(xp, out, (x >= 0), xp.nan, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
@@ -318,7 +318,7 @@ def log_density(x, lam):
     xp = _xp(x, lam)
     x, lam, shape = _args(xp, x, lam)
     _ok = _in_domain(xp, lam) & xp.isfinite(x)
-    out = _full(xp, -lam*x + xp.log(lam), shape)
+    out = _full(xp, xp.log(lam) - lam*x, shape)
     out = _mask(xp, out, (x >= 0), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -373,7 +373,7 @@ def alpha_divergence(alpha, lam_p, lam_q):
     xp = _xp(alpha, lam_p, lam_q)
     alpha, lam_p, lam_q, shape = _args(xp, alpha, lam_p, lam_q)
     _ok = _in_domain(xp, lam_p) & _in_domain(xp, lam_q) & xp.isfinite(alpha)
-    out = _full(xp, -4*(1 - 2*xp.exp(-1/2*(alpha - 1)*xp.log(lam_p) + (1/2)*(alpha + 1)*xp.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1), shape)
+    out = _full(xp, -4*(1 - 2*xp.exp((1/2)*(alpha + 1)*xp.log(lam_q) - 1/2*(alpha - 1)*xp.log(lam_p))/(alpha*lam_q - alpha*lam_p + lam_p + lam_q))/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -405,7 +405,7 @@ def cross_entropy(lam_p, lam_q):
     xp = _xp(lam_p, lam_q)
     lam_p, lam_q, shape = _args(xp, lam_p, lam_q)
     _ok = _in_domain(xp, lam_p) & _in_domain(xp, lam_q)
-    out = _full(xp, -xp.log(lam_q) + lam_q/lam_p, shape)
+    out = _full(xp, lam_q/lam_p - xp.log(lam_q), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

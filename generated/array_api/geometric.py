@@ -354,7 +354,7 @@ def kl(p_p, p_q):
     p_p, p_q, shape = _args(xp, p_p, p_q)
     _ok = _in_domain(xp, p_p) & _in_domain(xp, p_q)
     _c0 = p_p - 1
-    out = _full(xp, -_c0*(xp.log(-_c0) - xp.log(1 - p_q))/p_p + xp.log(p_p) - xp.log(p_q), shape)
+    out = _full(xp, xp.log(p_p) - _c0*(xp.log(-_c0) - xp.log(1 - p_q))/p_p - xp.log(p_q), shape)
     _t0 = 1/(p_p)
     _t1 = 1/((p_p - 1))
     _t2 = p_p - p_q
@@ -364,7 +364,7 @@ def kl(p_p, p_q):
     _t6 = ((p_p**2)**2)
     _t7 = (_t2**2*_t2)
     _t8 = (p_p**2*p_p)
-    out = xp.where((1/2)*_t4*(_t0 - _t1) < 1e-06, (1/60)*_t4*(30*_t0 - 30*_t1 - 20*_t2/(_t5 - 2*p_p + 1) + 20*_t2/_t5 - 15*_t3/(-3*_t5 + _t8 + 3*p_p - 1) + 15*_t3/_t8 - 12*_t7/(6*_t5 + _t6 - 4*_t8 - 4*p_p + 1) + 12*_t7/_t6), out)
+    out = xp.where((1/2)*_t4*(_t0 - _t1) < 1e-06, (1/60)*_t4*(30*_t0 - 30*_t1 - 20*_t2/(_t5 - 2*p_p + 1) + 20*_t2/_t5 - 15*_t3/(_t8 - 3*_t5 + 3*p_p - 1) + 15*_t3/_t8 - 12*_t7/(6*_t5 + _t6 - 4*_t8 - 4*p_p + 1) + 12*_t7/_t6), out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -382,7 +382,7 @@ def alpha_divergence(alpha, p_p, p_q):
     _ok = _in_domain(xp, p_p) & _in_domain(xp, p_q) & xp.isfinite(alpha)
     _c0 = alpha - 1
     _c1 = alpha + 1
-    out = _full(xp, -4*(1 + xp.exp(-1/2*_c0*xp.log(p_p) + (1/2)*_c1*xp.log(p_q))/(xp.exp(-1/2*_c0*xp.log(1 - p_p) + (1/2)*_c1*xp.log(1 - p_q)) - 1))/(alpha**2 - 1), shape)
+    out = _full(xp, -4*(1 + xp.exp((1/2)*_c1*xp.log(p_q) - 1/2*_c0*xp.log(p_p))/(xp.exp((1/2)*_c1*xp.log(1 - p_q) - 1/2*_c0*xp.log(1 - p_p)) - 1))/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -415,7 +415,7 @@ def cross_entropy(p_p, p_q):
     xp = _xp(p_p, p_q)
     p_p, p_q, shape = _args(xp, p_p, p_q)
     _ok = _in_domain(xp, p_p) & _in_domain(xp, p_q)
-    out = _full(xp, -xp.log(p_q) + (p_p - 1)*xp.log(1 - p_q)/p_p, shape)
+    out = _full(xp, (p_p - 1)*xp.log(1 - p_q)/p_p - xp.log(p_q), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -451,7 +451,7 @@ def christoffel(alpha, p):
     _ok = _in_domain(xp, p) & xp.isfinite(alpha)
     _c0 = 1/(p)
     out = _fill(xp, shape, (1, 1, 1), [
-        (-_c0 + (1/2)*alpha*(2*_c0 + p - 3) - 3/2*p + 5/2)/(p**2 - 2*p + 1),
+        ((1/2)*alpha*(2*_c0 + p - 3) - _c0 - 3/2*p + 5/2)/(p**2 - 2*p + 1),
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out

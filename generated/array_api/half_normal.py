@@ -300,7 +300,7 @@ def score(x, sigma):
     x, sigma, shape = _args(xp, x, sigma)
     _ok = _in_domain(xp, sigma) & xp.isfinite(x)
     out = _fill(xp, shape, (1,), [
-        (-1 + x**2/sigma**2)/sigma,
+        (x**2/sigma**2 - 1)/sigma,
     ])
     out = _mask(xp, out, (x >= 0), xp.nan, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
@@ -318,7 +318,7 @@ def log_density(x, sigma):
     xp = _xp(x, sigma)
     x, sigma, shape = _args(xp, x, sigma)
     _ok = _in_domain(xp, sigma) & xp.isfinite(x)
-    out = _full(xp, -xp.log(sigma) - 0.22579135264472744 - 1/2*x**2/sigma**2, shape)
+    out = _full(xp, -0.22579135264472744 - xp.log(sigma) - 1/2*x**2/sigma**2, shape)
     out = _mask(xp, out, (x >= 0), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -375,7 +375,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     _ok = _in_domain(xp, sigma_p) & _in_domain(xp, sigma_q) & xp.isfinite(alpha)
     _c0 = 1/(sigma_p**2)
     _c1 = 1/(sigma_q**2)
-    out = _full(xp, 4*(1.4142135623730951*xp.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*xp.exp((1/2)*(alpha - 1)*xp.log(sigma_p) - 1/2*(alpha + 1)*xp.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(1.4142135623730951*xp.sqrt(1/((_c0 - _c0*alpha + _c1*alpha + _c1)))*xp.exp((1/2)*(alpha - 1)*xp.log(sigma_p) - 1/2*(alpha + 1)*xp.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

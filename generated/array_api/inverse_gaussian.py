@@ -312,7 +312,7 @@ def score(x, mu, lam):
     _c1 = 1/(mu**2*x)
     out = _fill(xp, shape, (2,), [
         _c0*_c1*lam*(_c0/mu - 1),
-        -1/2*_c0**2*_c1 + (1/2)/lam,
+        (1/2)/lam - 1/2*_c0**2*_c1,
     ])
     out = _mask(xp, out, (x >= 0), xp.nan, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
@@ -330,7 +330,7 @@ def log_density(x, mu, lam):
     xp = _xp(x, mu, lam)
     x, mu, lam, shape = _args(xp, x, mu, lam)
     _ok = _in_domain(xp, mu, lam) & xp.isfinite(x)
-    out = _full(xp, (1/2)*(-lam*(mu - x)**2/(mu**2*x) + xp.log((1/2)*lam/(xp.pi*(x**2*x)))), shape)
+    out = _full(xp, (1/2)*(xp.log((1/2)*lam/(xp.pi*(x**2*x))) - lam*(mu - x)**2/(mu**2*x)), shape)
     out = _mask(xp, out, (x >= 0), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -424,7 +424,7 @@ def entropy(mu, lam):
     mu, lam, shape = _args(xp, mu, lam)
     _ok = _in_domain(xp, mu, lam)
     _c0 = 2*lam/mu
-    out = _full(xp, -3/2*xp.exp(_c0)*_special(xp).exp1(_c0) - 1/2*xp.log(lam) + (3/2)*xp.log(mu) + 1.4189385332046727, shape)
+    out = _full(xp, (3/2)*xp.log(mu) - 3/2*xp.exp(_c0)*_special(xp).exp1(_c0) - 1/2*xp.log(lam) + 1.4189385332046727, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

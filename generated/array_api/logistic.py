@@ -639,7 +639,7 @@ def score(x, mu, s):
     _c3 = xp.exp(_c2)
     _c4 = 1/((_c3 + 1))
     out = _fill(xp, shape, (2,), [
-        _c0*(-2*_c3*_c4 + 1),
+        _c0*(1 - 2*_c3*_c4),
         _c0*(2*_c0*_c1*_c3*_c4 - _c2 - 1),
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
@@ -706,7 +706,7 @@ def kl(mu_p, s_p, mu_q, s_q):
     def _integrand(xp, _node, mu_p, s_p, mu_q, s_q):
         _r0 = s_p/s_q
         _r1 = xp.exp(-mu_p/s_q)*xp.exp(mu_q/s_q)
-        _r2 = -s_p/s_q + 1
+        _r2 = 1 - s_p/s_q
         _r3 = mu_p/s_q - mu_q/s_q - xp.log(s_p) + xp.log(s_q)
         _c0 = -2*xp.log(_node + 1)
         return _c0, _c0 + _r2*xp.log(_node) + _r3 + 2*(xp.log1p(xp.exp(-xp.abs((_r0*xp.log(_node) + xp.log(_r1))))) + ((_r0*xp.log(_node) + xp.log(_r1)) + xp.abs((_r0*xp.log(_node) + xp.log(_r1))))/2)
@@ -735,7 +735,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _r2 = xp.exp(-mu_p/s_q)*xp.exp(mu_q/s_q)
         _r3 = -(alpha + 1)
         _r4 = (1/2)*(alpha*s_p/s_q - alpha + s_p/s_q - 1)
-        _r5 = -1/2*alpha*mu_p/s_q + (1/2)*alpha*mu_q/s_q + (1/2)*alpha*xp.log(s_p) - 1/2*alpha*xp.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*xp.log(s_p) - 1/2*xp.log(s_q)
+        _r5 = (1/2)*alpha*mu_q/s_q - 1/2*alpha*mu_p/s_q + (1/2)*alpha*xp.log(s_p) - 1/2*alpha*xp.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*xp.log(s_p) - 1/2*xp.log(s_q)
         return _r0*xp.log(_node + 1) + _r3*(xp.log1p(xp.exp(-xp.abs((_r1*xp.log(_node) + xp.log(_r2))))) + ((_r1*xp.log(_node) + xp.log(_r2)) + xp.abs((_r1*xp.log(_node) + xp.log(_r2))))/2) + _r4*xp.log(_node) + _r5, 1
 
     _S = _expect_half(xp, _integrand, [alpha, mu_p, s_p, mu_q, s_q], [xp.exp((mu_p - mu_q)/s_p)], offset=1.0, keep=_ok, shape=shape)

@@ -406,7 +406,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     _c3 = 1/(_c2)
     _c4 = alpha - 1
     _c5 = alpha + 1
-    out = _full(xp, 4*(1.4142135623730951*xp.sqrt(1/((-_c1*alpha + _c1 + _c3*alpha + _c3)))*xp.exp((1/4)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (1/2)*_c4*xp.log(sigma_p) - 1/2*_c5*xp.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(1.4142135623730951*xp.sqrt(1/((_c1 - _c1*alpha + _c3*alpha + _c3)))*xp.exp((1/4)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (1/2)*_c4*xp.log(sigma_p) - 1/2*_c5*xp.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

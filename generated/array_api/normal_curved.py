@@ -625,7 +625,7 @@ def score(x, theta):
     _c0 = 1/(theta)
     _c1 = theta - x
     out = _fill(xp, shape, (1,), [
-        _c0*(-_c0*_c1 + _c1**2/theta**2 - 1),
+        _c0*(_c1**2/theta**2 - _c0*_c1 - 1),
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -700,12 +700,12 @@ def alpha_divergence(alpha, theta_p, theta_q):
     _ok = _in_domain(xp, theta_p) & _in_domain(xp, theta_q) & xp.isfinite(alpha)
 
     def _integrand(xp, _node, alpha, theta_p, theta_q):
-        _r0 = (1/4)*(-alpha*theta_p**2/theta_q**2 + alpha - theta_p**2/theta_q**2 - 1)
-        _r1 = (1/2)*theta_p*(-alpha*theta_p/theta_q + alpha - theta_p/theta_q + 1)/theta_q
-        _r2 = -1/4*alpha*theta_p**2/theta_q**2 + (1/2)*alpha*theta_p/theta_q + (1/2)*alpha*xp.log(theta_p) - 1/2*alpha*xp.log(theta_q) - 1/4*alpha - 1/4*theta_p**2/theta_q**2 + (1/2)*theta_p/theta_q + (1/2)*xp.log(theta_p) - 1/2*xp.log(theta_q) - 1.1689385332046727
+        _r0 = (1/4)*(alpha - alpha*theta_p**2/theta_q**2 - theta_p**2/theta_q**2 - 1)
+        _r1 = (1/2)*theta_p*(alpha - alpha*theta_p/theta_q - theta_p/theta_q + 1)/theta_q
+        _r2 = (1/2)*alpha*theta_p/theta_q - 1/4*alpha*theta_p**2/theta_q**2 + (1/2)*alpha*xp.log(theta_p) - 1/2*alpha*xp.log(theta_q) - 1/4*alpha - 1/4*theta_p**2/theta_q**2 + (1/2)*theta_p/theta_q + (1/2)*xp.log(theta_p) - 1/2*xp.log(theta_q) - 1.1689385332046727
         return _node*(_node*_r0 + _r1) + _r2, 1
 
-    _S = _expect_real(xp, _integrand, [alpha, theta_p, theta_q], [(-theta_p + theta_q)/theta_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(xp, _integrand, [alpha, theta_p, theta_q], [(theta_q - theta_p)/theta_p], offset=1.0, keep=_ok, shape=shape)
     return _mask(xp, _full(xp, 4*(1 - _S)/(1 - alpha**2), shape), _ok, xp.nan, shape)
 
 

@@ -300,7 +300,7 @@ def score(x, alpha):
     x, alpha, shape = _args(xp, x, alpha)
     _ok = _in_domain(xp, alpha) & xp.isfinite(x)
     out = _fill(xp, shape, (1,), [
-        -xp.log(x) + 1/(alpha),
+        1/(alpha) - xp.log(x),
     ])
     out = _mask(xp, out, (x >= 1), xp.nan, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
@@ -318,7 +318,7 @@ def log_density(x, alpha):
     xp = _xp(x, alpha)
     x, alpha, shape = _args(xp, x, alpha)
     _ok = _in_domain(xp, alpha) & xp.isfinite(x)
-    out = _full(xp, -(alpha + 1)*xp.log(x) + xp.log(alpha), shape)
+    out = _full(xp, xp.log(alpha) - (alpha + 1)*xp.log(x), shape)
     out = _mask(xp, out, (x >= 1), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -373,7 +373,7 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     xp = _xp(alpha, alpha_p, alpha_q)
     alpha, alpha_p, alpha_q, shape = _args(xp, alpha, alpha_p, alpha_q)
     _ok = _in_domain(xp, alpha_p) & _in_domain(xp, alpha_q) & xp.isfinite(alpha)
-    out = _full(xp, -4*(1 - 2*xp.exp(-1/2*(alpha - 1)*xp.log(alpha_p) + (1/2)*(alpha + 1)*xp.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1), shape)
+    out = _full(xp, -4*(1 - 2*xp.exp((1/2)*(alpha + 1)*xp.log(alpha_q) - 1/2*(alpha - 1)*xp.log(alpha_p))/(alpha*alpha_q - alpha*alpha_p + alpha_p + alpha_q))/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -389,7 +389,7 @@ def entropy(alpha):
     xp = _xp(alpha)
     alpha, shape = _args(xp, alpha)
     _ok = _in_domain(xp, alpha)
-    out = _full(xp, -xp.log(alpha) + 1 + 1/(alpha), shape)
+    out = _full(xp, 1 - xp.log(alpha) + 1/(alpha), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -405,7 +405,7 @@ def cross_entropy(alpha_p, alpha_q):
     xp = _xp(alpha_p, alpha_q)
     alpha_p, alpha_q, shape = _args(xp, alpha_p, alpha_q)
     _ok = _in_domain(xp, alpha_p) & _in_domain(xp, alpha_q)
-    out = _full(xp, -xp.log(alpha_q) + (alpha_q + 1)/alpha_p, shape)
+    out = _full(xp, (alpha_q + 1)/alpha_p - xp.log(alpha_q), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -622,7 +622,7 @@ def score(x, lam):
     x, lam, shape = _args(xp, x, lam)
     _ok = _in_domain(xp, lam) & xp.isfinite(x)
     out = _fill(xp, shape, (1,), [
-        -1 + x/lam,
+        x/lam - 1,
     ])
     out = _mask(xp, out, ((x >= 0)) & ((x == xp.floor(x))), xp.nan, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
@@ -640,7 +640,7 @@ def log_density(x, lam):
     xp = _xp(x, lam)
     x, lam, shape = _args(xp, x, lam)
     _ok = _in_domain(xp, lam) & xp.isfinite(x)
-    out = _full(xp, -lam + x*xp.log(lam) - _special(xp).gammaln(x + 1), shape)
+    out = _full(xp, x*xp.log(lam) - lam - _special(xp).gammaln(x + 1), shape)
     out = _mask(xp, out, ((x >= 0)) & ((x == xp.floor(x))), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -699,7 +699,7 @@ def alpha_divergence(alpha, lam_p, lam_q):
     _ok = _in_domain(xp, lam_p) & _in_domain(xp, lam_q) & xp.isfinite(alpha)
     _c0 = (1/2)*lam_q
     _c1 = (1/2)*alpha
-    out = _full(xp, 4*(xp.exp(-_c0*alpha - _c0 + (1/2)*alpha*lam_p + xp.sqrt(lam_p)*xp.sqrt(lam_q)*xp.exp(-_c1*xp.log(lam_p))*xp.exp(_c1*xp.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(xp.exp((1/2)*alpha*lam_p - _c0*alpha - _c0 + xp.sqrt(lam_p)*xp.sqrt(lam_q)*xp.exp(-_c1*xp.log(lam_p))*xp.exp(_c1*xp.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -723,7 +723,7 @@ def entropy(lam):
         _r1 = -lam
         _r2 = -xp.log(lam)
         _c0 = _special(xp).gammaln(_node + 1)
-        return -_c0 + _node*_r0 + _r1, _c0 + _node*_r2 + lam
+        return _node*_r0 - _c0 + _r1, _c0 + _node*_r2 + lam
 
     _S = _expect_series(xp, _integrand, [lam], 0, xp.inf, keep=_ok, shape=shape)
     return _mask(xp, _full(xp, _S, shape), _ok, xp.nan, shape)
@@ -748,7 +748,7 @@ def cross_entropy(lam_p, lam_q):
         _r1 = -lam_p
         _r2 = -xp.log(lam_q)
         _c0 = _special(xp).gammaln(_node + 1)
-        return -_c0 + _node*_r0 + _r1, _c0 + _node*_r2 + lam_q
+        return _node*_r0 - _c0 + _r1, _c0 + _node*_r2 + lam_q
 
     _S = _expect_series(xp, _integrand, [lam_p, lam_q], 0, xp.inf, keep=_ok, shape=shape)
     return _mask(xp, _full(xp, _S, shape), _ok, xp.nan, shape)

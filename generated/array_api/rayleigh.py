@@ -299,7 +299,7 @@ def score(x, sigma):
     x, sigma, shape = _args(xp, x, sigma)
     _ok = _in_domain(xp, sigma) & xp.isfinite(x)
     out = _fill(xp, shape, (1,), [
-        (-2 + x**2/sigma**2)/sigma,
+        (x**2/sigma**2 - 2)/sigma,
     ])
     out = _mask(xp, out, (x >= 0), xp.nan, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
@@ -317,7 +317,7 @@ def log_density(x, sigma):
     xp = _xp(x, sigma)
     x, sigma, shape = _args(xp, x, sigma)
     _ok = _in_domain(xp, sigma) & xp.isfinite(x)
-    out = _full(xp, -2*xp.log(sigma) + xp.log(x) - 1/2*x**2/sigma**2, shape)
+    out = _full(xp, xp.log(x) - 2*xp.log(sigma) - 1/2*x**2/sigma**2, shape)
     out = _mask(xp, out, (x >= 0), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -376,7 +376,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     _ok = _in_domain(xp, sigma_p) & _in_domain(xp, sigma_q) & xp.isfinite(alpha)
     _c0 = alpha + 1
     _c1 = alpha - 1
-    out = _full(xp, -4*(1 - 2*xp.exp(-_c0*xp.log(sigma_q) + _c1*xp.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1), shape)
+    out = _full(xp, -4*(1 - 2*xp.exp(_c1*xp.log(sigma_p) - _c0*xp.log(sigma_q))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -736,7 +736,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _r5 = (1/2)*alpha*xp.log(sigma_p) + 2*alpha*xp.log(sigma_q) + (1/2)*xp.log(sigma_p) + 2*xp.log(sigma_q) + 2.4849066497880004
         return _r0*xp.log(_node**2 + 4) + _r4*xp.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
-    _S = _expect_real(xp, _integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(-mu_p + mu_q)/sigma_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(xp, _integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p], offset=1.0, keep=_ok, shape=shape)
     return _mask(xp, _full(xp, 4*(1 - _S)/(1 - alpha**2), shape), _ok, xp.nan, shape)
 
 

@@ -306,7 +306,7 @@ def fisher(mu, kappa):
         _c2*kappa,
         0,
         0,
-        -_c2/kappa + 1 - _c1**2/_c0**2,
+        1 - _c2**2 - _c2/kappa,
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -417,7 +417,7 @@ def natural_gradient(mu, kappa, grad):
         _c2*kappa,
         0,
         0,
-        -_c2/kappa + 1 - _c1**2/_c0**2,
+        1 - _c2**2 - _c2/kappa,
     ])
     out = _mask(xp, out, _ok, xp.nan, shape)
     return _solve(xp, out, grad)
@@ -467,7 +467,7 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     _t25 = _t4**2
     _t26 = _t11*_t14
     _t27 = _t15*_t8
-    out = xp.where((1/4)*_t1*_t5 + (1/4)*_t1 + (1/2)*_t10*kappa_p - 1/2*_t13 < 1e-06, -1/2*_t0*_t10 + (1/24)*_t0*_t21*_t3*_t8 + (1/4)*_t1*_t3*_t4 + (1/4)*_t1 + (1/8)*_t11*_t12*_t14 + (1/96)*_t11*_t15*_t18*_t4 + (1/192)*_t11*_t15*_t20*_t8 + (1/4)*_t11*_t17*_t4*_t8 - 7/96*_t11*_t27*_t4 + (1/4)*_t12*_t14*_t22*_t4 - 1/1920*_t12*_t15*_t19*_t22 - 1/2*_t13 + (1/192)*_t14*_t20*_t3 - 1/4*_t14*_t24*((_t8**2)**2) - 1/24*_t14*_t5 - 1/64*_t14 + (1/128)*_t15*_t18*_t3 + (1/8)*_t15*_t22*_t23 + (1/4)*_t15*_t23*_t24*_t4 - 1/5*_t15*((_t8**2)**2*_t8)/((_t2**2)**2*_t2) - 1/48*_t16*_t8 - 1/1920*_t16*_ive(xp, 5, kappa_p) - 1/1920*_t17*_t19*_t3 - 1/3*_t17*_t22*_t23 + (1/8)*_t17*_t3*_t8 - 1/1920*_t19*_t26*_t8 - 1/24*_t21*_t9*kappa_p - 1/16*_t22*_t25*_t27 - 1/32*_t25*_t26 + (1/2)*_t3*_t7*_t8*kappa_p, out)
+    out = xp.where((1/4)*_t1*_t5 + (1/4)*_t1 + (1/2)*_t10*kappa_p - 1/2*_t13 < 1e-06, (1/24)*_t0*_t21*_t3*_t8 - 1/2*_t0*_t10 + (1/4)*_t1*_t3*_t4 + (1/4)*_t1 + (1/8)*_t11*_t12*_t14 + (1/96)*_t11*_t15*_t18*_t4 + (1/192)*_t11*_t15*_t20*_t8 + (1/4)*_t11*_t17*_t4*_t8 - 7/96*_t11*_t27*_t4 + (1/4)*_t12*_t14*_t22*_t4 - 1/1920*_t12*_t15*_t19*_t22 - 1/2*_t13 + (1/192)*_t14*_t20*_t3 - 1/4*_t14*_t24*((_t8**2)**2) - 1/24*_t14*_t5 - 1/64*_t14 + (1/128)*_t15*_t18*_t3 + (1/8)*_t15*_t22*_t23 + (1/4)*_t15*_t23*_t24*_t4 - 1/5*_t15*((_t8**2)**2*_t8)/((_t2**2)**2*_t2) - 1/48*_t16*_t8 - 1/1920*_t16*_ive(xp, 5, kappa_p) - 1/1920*_t17*_t19*_t3 - 1/3*_t17*_t22*_t23 + (1/8)*_t17*_t3*_t8 - 1/1920*_t19*_t26*_t8 - 1/24*_t21*_t9*kappa_p - 1/16*_t22*_t25*_t27 - 1/32*_t25*_t26 + (1/2)*_t3*_t7*_t8*kappa_p, out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -487,11 +487,11 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
     _c1 = 1.8378770664093456
     _c2 = alpha - 1
     _c3 = _c2*kappa_p
-    _c4 = -_c0*kappa_q*xp.cos(mu_q) + _c3*xp.cos(mu_p)
+    _c4 = _c3*xp.cos(mu_p) - _c0*kappa_q*xp.cos(mu_q)
     _c5 = -_c4
     _c6 = _c5**2 + (_c0*kappa_q*xp.sin(mu_q) - _c3*xp.sin(mu_p))**2
     _c7 = xp.sqrt(_c6)
-    out = _full(xp, 4*(2*xp.pi*xp.exp(-1/2*_c0*(_c1 + kappa_q + xp.log(_special(xp).i0e(kappa_q))) + (1/2)*_c2*(_c1 + kappa_p + xp.log(_special(xp).i0e(kappa_p))))*xp.exp((1/2)*abs((_c5*_c7 - _c6)/(_c4 + _c7)))*_special(xp).i0e((1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1), shape)
+    out = _full(xp, 4*(2*xp.pi*xp.exp((1/2)*_c2*(_c1 + kappa_p + xp.log(_special(xp).i0e(kappa_p))) - 1/2*_c0*(_c1 + kappa_q + xp.log(_special(xp).i0e(kappa_q))))*xp.exp((1/2)*abs((_c5*_c7 - _c6)/(_c4 + _c7)))*_special(xp).i0e((1/2)*(_c6 - _c5*_c7)/(-_c4 - _c7)) - 1)/(alpha**2 - 1), shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -524,7 +524,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     xp = _xp(mu_p, kappa_p, mu_q, kappa_q)
     mu_p, kappa_p, mu_q, kappa_q, shape = _args(xp, mu_p, kappa_p, mu_q, kappa_q)
     _ok = _in_domain(xp, mu_p, kappa_p) & _in_domain(xp, mu_q, kappa_q)
-    out = _full(xp, -kappa_q*xp.cos(mu_p - mu_q)*_special(xp).i1e(kappa_p)/_special(xp).i0e(kappa_p) + kappa_q + xp.log(_special(xp).i0e(kappa_q)) + 1.8378770664093456, shape)
+    out = _full(xp, kappa_q - kappa_q*xp.cos(mu_p - mu_q)*_special(xp).i1e(kappa_p)/_special(xp).i0e(kappa_p) + xp.log(_special(xp).i0e(kappa_q)) + 1.8378770664093456, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -551,7 +551,7 @@ def amari_chentsov(mu, kappa):
     _c1 = _special(xp).i0e(kappa)
     _c2 = 2*_c0/_c1
     _c3 = _c0**2/_c1**2
-    _c4 = -_c2 - _c3*kappa + kappa
+    _c4 = kappa - _c2 - _c3*kappa
     _c5 = 1/(kappa)
     out = _fill(xp, shape, (2, 2, 2), [
         0,
@@ -592,7 +592,7 @@ def christoffel(alpha, mu, kappa):
     _c4 = _c1*_c3
     _c5 = 1/(kappa)
     _c6 = 2*_c5
-    _c7 = (1/2)*_c2 - 1/2*_c4 + (1/2)*alpha*(-_c2 + _c4 + _c6)
+    _c7 = (1/2)*_c2 - 1/2*_c4 + (1/2)*alpha*(_c4 - _c2 + _c6)
     _c8 = _c0*_c1
     _c9 = 2*_c8
     _c10 = _c1**2

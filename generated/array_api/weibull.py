@@ -643,7 +643,7 @@ def score(x, k, lam):
     _c2 = xp.log(_c1)
     _c3 = _c1**k
     out = _fill(xp, shape, (2,), [
-        -_c2*_c3 + _c2 + 1/(k),
+        _c2 - _c2*_c3 + 1/(k),
         _c0*(_c3*k - k),
     ])
     out = _mask(xp, out, (x >= 0), xp.nan, shape)
@@ -663,7 +663,7 @@ def log_density(x, k, lam):
     x, k, lam, shape = _args(xp, x, k, lam)
     _ok = _in_domain(xp, k, lam) & xp.isfinite(x)
     _c0 = x/lam
-    out = _full(xp, -_c0**k + (k - 1)*xp.log(_c0) + xp.log(k) - xp.log(lam), shape)
+    out = _full(xp, (k - 1)*xp.log(_c0) - _c0**k + xp.log(k) - xp.log(lam), shape)
     out = _mask(xp, out, (x >= 0), -xp.inf, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
@@ -735,7 +735,7 @@ def kl(k_p, lam_p, k_q, lam_q):
     _t23 = ((k_p**2)**2*k_p)
     _t24 = ((_t2**2)**2*_t2)/_t23
     _t25 = (1/5)*_t24
-    _t26 = (_t10**2*_t10)/(lam_p**2*lam_p)
+    _t26 = (_t12**2*_t12)
     _t27 = (1/2)*_t6
     _t28 = (1/2)*_t11
     _t29 = _t2*_t28
@@ -744,7 +744,7 @@ def kl(k_p, lam_p, k_q, lam_q):
     _t32 = _t22*_t31
     _t33 = _t2*_t26
     _t34 = (1/3)*_t33
-    _t35 = ((_t10**2)**2)/((lam_p**2)**2)
+    _t35 = ((_t12**2)**2)
     _t36 = (1/4)*_t35
     _t37 = _t2*_t36
     _t38 = 0.19231551682118458
@@ -754,7 +754,7 @@ def kl(k_p, lam_p, k_q, lam_q):
     _t42 = 0.6088068189625152
     _t43 = _t24*_t42
     _t44 = (1/6)*_t26
-    _t45 = ((_t10**2)**2*_t10)/((lam_p**2)**2*lam_p)
+    _t45 = ((_t12**2)**2*_t12)
     _t46 = (1/24)*_t35
     _t47 = (3/2)*_t3
     _t48 = _t26*_t47
@@ -814,7 +814,7 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
     _ok = _in_domain(xp, k_p, lam_p) & _in_domain(xp, k_q, lam_q) & xp.isfinite(alpha)
 
     def _integrand(xp, _node, alpha, k_p, lam_p, k_q, lam_q):
-        _r0 = -1/2*alpha*k_p + (1/2)*alpha*k_q + (1/2)*k_p + (1/2)*k_q - 1
+        _r0 = (1/2)*alpha*k_q - 1/2*alpha*k_p + (1/2)*k_p + (1/2)*k_q - 1
         _r1 = (1/2)*(alpha - 1)
         _r2 = -1/2*lam_p**k_q*lam_q**(-k_q)*(alpha + 1)
         _r3 = (1/2)*alpha*k_q*xp.log(lam_p) - 1/2*alpha*k_q*xp.log(lam_q) - 1/2*alpha*xp.log(k_p) + (1/2)*alpha*xp.log(k_q) + (1/2)*k_q*xp.log(lam_p) - 1/2*k_q*xp.log(lam_q) + (1/2)*xp.log(k_p) + (1/2)*xp.log(k_q)
@@ -836,7 +836,7 @@ def entropy(k, lam):
     k, lam, shape = _args(xp, k, lam)
     _ok = _in_domain(xp, k, lam)
     _c0 = 1/(k)
-    out = _full(xp, -0.5772156649015329*_c0 + xp.log(_c0*lam) + 1.5772156649015328, shape)
+    out = _full(xp, xp.log(_c0*lam) - 0.5772156649015329*_c0 + 1.5772156649015328, shape)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 
@@ -883,7 +883,7 @@ def amari_chentsov(k, lam):
     _c3 = (1/3)*(6*_c1 + _c2 - 1.8531759576367886)/(k*lam)
     _c4 = -2*k*(1.4227843350984672)/lam**2
     out = _fill(xp, shape, (2, 2, 2), [
-        (-12*_c1 - 2*_c2 + 0.5772156649015329*_c2 + 10.11944662509914)/_c0,
+        (0.5772156649015329*_c2 - 12*_c1 - 2*_c2 + 10.11944662509914)/_c0,
         _c3,
         _c3,
         _c4,
@@ -940,7 +940,7 @@ def christoffel(alpha, k, lam):
         _c14,
         _c14,
         _c15*_c3*(alpha - 1)/lam**2,
-        lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(-_c1 - _c16 - _c17*_c18 + _c18*_c6 - _c18 + 0.5772156649015329*_c18 - _c19 + 0.5772156649015329*_c19 + 6*_c6 + 18) - 0.42278433509846713)/_c15,
+        lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(_c18*_c6 - _c1 - _c16 - _c17*_c18 - _c18 + 0.5772156649015329*_c18 - _c19 + 0.5772156649015329*_c19 + 6*_c6 + 18) - 0.42278433509846713)/_c15,
         _c20,
         _c20,
         _c10*(6*0.5772156649015329*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1),

@@ -111,7 +111,7 @@ def score(x, p):
     x, p, shape = _args(x, p)
     _ok = _in_domain(p) & jax.numpy.isfinite(x)
     out = _fill(shape, (1,), [
-        -(x - 1)/(p - 1) + x/p,
+        x/p - (x - 1)/(p - 1),
     ])
     out = _mask(out, (jax.numpy.equal(x, 0)) | (jax.numpy.equal(x, 1)), jax.numpy.nan, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -160,7 +160,7 @@ def kl(p_p, p_q):
     p_p, p_q, shape = _args(p_p, p_q)
     _ok = _in_domain(p_p) & _in_domain(p_q)
     _c0 = p_p - 1
-    out = _full(-_c0*(jax.numpy.log(-_c0) - jax.numpy.log(1 - p_q)) + p_p*(jax.numpy.log(p_p) - jax.numpy.log(p_q)), shape)
+    out = _full(p_p*(jax.numpy.log(p_p) - jax.numpy.log(p_q)) - _c0*(jax.numpy.log(-_c0) - jax.numpy.log(1 - p_q)), shape)
     _t0 = p_p - p_q
     _t1 = _t0**2
     _t2 = 1/(p_p)
@@ -169,7 +169,7 @@ def kl(p_p, p_q):
     _t5 = ((p_p**2)**2)
     _t6 = (_t0**2*_t0)
     _t7 = (p_p**2*p_p)
-    out = jax.numpy.where((1/2)*_t1*(_t2 - _t3) < 1e-06, (1/60)*_t1*(-20*_t0/(_t4 - 2*p_p + 1) + 20*_t0/_t4 - 15*_t1/(-3*_t4 + _t7 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out)
+    out = jax.numpy.where((1/2)*_t1*(_t2 - _t3) < 1e-06, (1/60)*_t1*(20*_t0/_t4 - 20*_t0/(_t4 - 2*p_p + 1) - 15*_t1/(_t7 - 3*_t4 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -187,7 +187,7 @@ def alpha_divergence(alpha, p_p, p_q):
     _c1 = jax.numpy.log(1 - p_p)
     _c2 = alpha + 1
     _c3 = jax.numpy.log(1 - p_q)
-    out = _full(4*((jax.numpy.exp(-1/2*_c0*(-_c1 + jax.numpy.log(p_p)) + (1/2)*_c2*(-_c3 + jax.numpy.log(p_q))) + 1)*jax.numpy.exp(-1/2*_c0*_c1 + (1/2)*_c2*_c3) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*((jax.numpy.exp((1/2)*_c2*(jax.numpy.log(p_q) - _c3) - 1/2*_c0*(jax.numpy.log(p_p) - _c1)) + 1)*jax.numpy.exp((1/2)*_c2*_c3 - 1/2*_c0*_c1) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -216,7 +216,7 @@ def cross_entropy(p_p, p_q):
     """
     p_p, p_q, shape = _args(p_p, p_q)
     _ok = _in_domain(p_p) & _in_domain(p_q)
-    out = _full(-p_p*jax.numpy.log(p_q) + (p_p - 1)*jax.numpy.log(1 - p_q), shape)
+    out = _full((p_p - 1)*jax.numpy.log(1 - p_q) - p_p*jax.numpy.log(p_q), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -249,7 +249,7 @@ def christoffel(alpha, p):
     _c0 = 2*p
     _c1 = 1/(p)
     out = _fill(shape, (1, 1, 1), [
-        (-1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p + 3/2)/(-_c0 + p**2 + 1),
+        (3/2 - 1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p)/(p**2 - _c0 + 1),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

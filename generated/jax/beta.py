@@ -272,7 +272,7 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     """
     alpha, a_p, b_p, a_q, b_q, shape = _args(alpha, a_p, b_p, a_q, b_q)
     _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & jax.numpy.isfinite(alpha)
-    out = _full(4*(jax.numpy.exp((1/2)*(alpha - 1)*(jax.scipy.special.gammaln(a_p) + jax.scipy.special.gammaln(b_p) - jax.scipy.special.gammaln(a_p + b_p)) - 1/2*(alpha + 1)*(jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)))*jax.numpy.exp((jax.scipy.special.gammaln((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q)) + jax.scipy.special.gammaln((1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)) - jax.scipy.special.gammaln((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q) + (1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)))) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(jax.numpy.exp((1/2)*(alpha - 1)*(jax.scipy.special.gammaln(a_p) + jax.scipy.special.gammaln(b_p) - jax.scipy.special.gammaln(a_p + b_p)) - 1/2*(alpha + 1)*(jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)))*jax.numpy.exp((jax.scipy.special.gammaln((1/2)*(a_p - a_p*alpha + a_q*alpha + a_q)) + jax.scipy.special.gammaln((1/2)*(alpha*b_q - alpha*b_p + b_p + b_q)) - jax.scipy.special.gammaln((1/2)*(a_p - a_p*alpha + a_q*alpha + a_q) + (1/2)*(alpha*b_q - alpha*b_p + b_p + b_q)))) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -301,7 +301,7 @@ def cross_entropy(a_p, b_p, a_q, b_q):
     """
     a_p, b_p, a_q, b_q, shape = _args(a_p, b_p, a_q, b_q)
     _ok = _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
-    out = _full(-(a_q - 1)*jax.scipy.special.digamma(a_p) - (b_q - 1)*jax.scipy.special.digamma(b_p) + (a_q + b_q - 2)*jax.scipy.special.digamma(a_p + b_p) + (jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)), shape)
+    out = _full((a_q + b_q - 2)*jax.scipy.special.digamma(a_p + b_p) - (a_q - 1)*jax.scipy.special.digamma(a_p) - (b_q - 1)*jax.scipy.special.digamma(b_p) + (jax.scipy.special.gammaln(a_q) + jax.scipy.special.gammaln(b_q) - jax.scipy.special.gammaln(a_q + b_q)), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -364,7 +364,7 @@ def christoffel(alpha, a, b):
     _c8 = -_c7
     _c9 = _c0*_c4
     _c10 = _polygamma(1, a)
-    _c11 = (1/2)/(-_c0*_c10 + _c0*_c6 + _c10*_c6)
+    _c11 = (1/2)/(_c0*_c6 - _c0*_c10 + _c10*_c6)
     _c12 = _c11*(1 - alpha)
     _c13 = _c12*_c9
     _c14 = _polygamma(2, b)
@@ -375,7 +375,7 @@ def christoffel(alpha, a, b):
     _c19 = _c12*_c18
     _c20 = _c10*_c14
     out = _fill(shape, (2, 2, 2), [
-        _c11*(-_c2 - _c5 - _c8 - alpha*(-_c2 + _c7 + _c9)),
+        _c11*(-_c2 - _c5 - _c8 - alpha*(_c7 - _c2 + _c9)),
         _c13,
         _c13,
         _c11*(-_c15 - _c5 - alpha*(_c16 + _c9)),
@@ -404,7 +404,7 @@ def scalar_curvature(a, b):
     _c4 = _polygamma(2, b)
     _c5 = _polygamma(2, _c2)
     _c6 = _polygamma(2, a)
-    out = _full((1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2, shape)
+    out = _full((1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(_c0*_c3 - _c0*_c1 + _c1*_c3)**2, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -425,7 +425,7 @@ def gaussian_curvature(a, b):
     _c4 = _polygamma(2, b)
     _c5 = _polygamma(2, _c2)
     _c6 = _polygamma(2, a)
-    out = _full((1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2, shape)
+    out = _full((1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(_c0*_c3 - _c0*_c1 + _c1*_c3)**2, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

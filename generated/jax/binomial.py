@@ -113,7 +113,7 @@ def score(x, p):
     x, p, shape = _args(x, p)
     _ok = _in_domain(p) & jax.numpy.isfinite(x)
     out = _fill(shape, (1,), [
-        -(x - 10)/(p - 1) + x/p,
+        x/p - (x - 10)/(p - 1),
     ])
     out = _mask(out, (jax.numpy.greater_equal(x, 0)) & (jax.numpy.less_equal(x, 10)) & (jax.numpy.equal(x, jax.numpy.floor(x))), jax.numpy.nan, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -162,13 +162,13 @@ def kl(p_p, p_q):
     p_p, p_q, shape = _args(p_p, p_q)
     _ok = _in_domain(p_p) & _in_domain(p_q)
     _c0 = p_p - 1
-    out = _full(-10*_c0*(jax.numpy.log(-_c0) - jax.numpy.log(1 - p_q)) + 10*p_p*(jax.numpy.log(p_p) - jax.numpy.log(p_q)), shape)
+    out = _full(10*p_p*(jax.numpy.log(p_p) - jax.numpy.log(p_q)) - 10*_c0*(jax.numpy.log(-_c0) - jax.numpy.log(1 - p_q)), shape)
     _t0 = p_p - p_q
     _t1 = _t0**2
     _t2 = 1/(p_p)
     _t3 = 2*p_p
     _t4 = p_p**2
-    _t5 = 1/((-_t3 + _t4 + 1))
+    _t5 = 1/((_t4 - _t3 + 1))
     _t6 = _t5*p_p
     _t7 = (10/3)*_t0
     _t8 = ((p_p**2)**2)
@@ -177,7 +177,7 @@ def kl(p_p, p_q):
     _t11 = (p_p**2*p_p)
     _t12 = (5/2)*_t1
     _t13 = _t7/(_t11 - 3*_t4 + 3*p_p - 1)
-    _t14 = _t12/(-4*_t11 + 6*_t4 + _t8 - 4*p_p + 1)
+    _t14 = _t12/(6*_t4 - 4*_t11 + _t8 - 4*p_p + 1)
     _t15 = 1/((10*_t11 - 10*_t4 - 5*_t8 + ((p_p**2)**2*p_p) + 5*p_p - 1))
     out = jax.numpy.where(5*_t1*(_t2 + _t5 - _t6) < 1e-06, _t1*(_t10*_t15 + _t10/_t8 - _t13*p_p + _t13 - _t14*p_p + _t14 - _t15*_t3*_t9 + 5*_t2 + 5*_t5 - 5*_t6 + _t7/_t4 + _t12/_t11), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -197,7 +197,7 @@ def alpha_divergence(alpha, p_p, p_q):
     _c1 = jax.numpy.log(1 - p_p)
     _c2 = alpha + 1
     _c3 = jax.numpy.log(1 - p_q)
-    out = _full(4*(((((jax.numpy.exp(-1/2*_c0*(-_c1 + jax.numpy.log(p_p)) + (1/2)*_c2*(-_c3 + jax.numpy.log(p_q))) + 1)**2)**2*(jax.numpy.exp(-1/2*_c0*(-_c1 + jax.numpy.log(p_p)) + (1/2)*_c2*(-_c3 + jax.numpy.log(p_q))) + 1))**2)*jax.numpy.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(((((jax.numpy.exp((1/2)*_c2*(jax.numpy.log(p_q) - _c3) - 1/2*_c0*(jax.numpy.log(p_p) - _c1)) + 1)**2)**2*(jax.numpy.exp((1/2)*_c2*(jax.numpy.log(p_q) - _c3) - 1/2*_c0*(jax.numpy.log(p_p) - _c1)) + 1))**2)*jax.numpy.exp(5*_c2*_c3 - 5*_c0*_c1) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -217,7 +217,7 @@ def entropy(p):
     _c3 = 45*jax.numpy.log(45)
     _c4 = jax.numpy.log(120)
     _c5 = 210*jax.numpy.log(210)
-    out = _full(10*(((_c0**2)**2)**2*_c0)*_c2*p - (((_c0**2)**2)**2)*_c3*p**2 + 120*((_c0**2*_c0)**2*_c0)*_c4*(p**2*p) - ((_c0**2*_c0)**2)*_c5*((p**2)**2) + 252*((_c0**2)**2*_c0)*((p**2)**2*p)*jax.numpy.log(252) - ((_c0**2)**2)*_c5*((p**2*p)**2) + 120*(_c0**2*_c0)*_c4*((p**2*p)**2*p) - _c0**2*_c3*(((p**2)**2)**2) + 10*_c0*_c2*(((p**2)**2)**2*p) - 10*_c1 - 10*p*(-_c1 + jax.numpy.log(p)), shape)
+    out = _full(10*(((_c0**2)**2)**2*_c0)*_c2*p - (((_c0**2)**2)**2)*_c3*p**2 + 120*((_c0**2*_c0)**2*_c0)*_c4*(p**2*p) - ((_c0**2*_c0)**2)*_c5*((p**2)**2) + 252*((_c0**2)**2*_c0)*((p**2)**2*p)*jax.numpy.log(252) - ((_c0**2)**2)*_c5*((p**2*p)**2) + 120*(_c0**2*_c0)*_c4*((p**2*p)**2*p) - _c0**2*_c3*(((p**2)**2)**2) + 10*_c0*_c2*(((p**2)**2)**2*p) - 10*_c1 - 10*p*(jax.numpy.log(p) - _c1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -238,7 +238,7 @@ def cross_entropy(p_p, p_q):
     _c4 = 45*jax.numpy.log(45)
     _c5 = jax.numpy.log(120)
     _c6 = 210*jax.numpy.log(210)
-    out = _full(10*(((_c0**2)**2)**2*_c0)*_c3*p_p - (((_c0**2)**2)**2)*_c4*p_p**2 + 120*((_c0**2*_c0)**2*_c0)*_c5*(p_p**2*p_p) - ((_c0**2*_c0)**2)*_c6*((p_p**2)**2) + 252*((_c0**2)**2*_c0)*((p_p**2)**2*p_p)*jax.numpy.log(252) - ((_c0**2)**2)*_c6*((p_p**2*p_p)**2) + 120*(_c0**2*_c0)*_c5*((p_p**2*p_p)**2*p_p) - _c0**2*_c4*(((p_p**2)**2)**2) + 10*_c0*_c3*(((p_p**2)**2)**2*p_p) - 10*_c0*(_c1 - jax.numpy.log(1 - p_q)) - 10*_c1 - 10*p_p*(-_c1 + _c2) + 10*p_p*(_c2 - jax.numpy.log(p_q)), shape)
+    out = _full(10*(((_c0**2)**2)**2*_c0)*_c3*p_p - (((_c0**2)**2)**2)*_c4*p_p**2 + 120*((_c0**2*_c0)**2*_c0)*_c5*(p_p**2*p_p) - ((_c0**2*_c0)**2)*_c6*((p_p**2)**2) + 252*((_c0**2)**2*_c0)*((p_p**2)**2*p_p)*jax.numpy.log(252) - ((_c0**2)**2)*_c6*((p_p**2*p_p)**2) + 120*(_c0**2*_c0)*_c5*((p_p**2*p_p)**2*p_p) - _c0**2*_c4*(((p_p**2)**2)**2) + 10*_c0*_c3*(((p_p**2)**2)**2*p_p) - 10*_c0*(_c1 - jax.numpy.log(1 - p_q)) - 10*_c1 - 10*p_p*(_c2 - _c1) + 10*p_p*(_c2 - jax.numpy.log(p_q)), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -271,7 +271,7 @@ def christoffel(alpha, p):
     _c0 = 2*p
     _c1 = 1/(p)
     out = _fill(shape, (1, 1, 1), [
-        (-1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p + 3/2)/(-_c0 + p**2 + 1),
+        (3/2 - 1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p)/(p**2 - _c0 + 1),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

@@ -513,7 +513,7 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r5 = (1/2)*alpha*jax.numpy.log(gamma_p) + (1/2)*alpha*jax.numpy.log(gamma_q) + (1/2)*jax.numpy.log(gamma_p) + (1/2)*jax.numpy.log(gamma_q) - jax.numpy.log(jax.numpy.pi)
         return _r0*jax.numpy.log(_node**2 + 1) + _r4*jax.numpy.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
-    _S = _expect_real(jax.numpy, _integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(-x0_p + x0_q)/gamma_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(jax.numpy, _integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(x0_q - x0_p)/gamma_p], offset=1.0, keep=_ok, shape=shape)
     return _mask(_full(4*(1 - _S)/(1 - alpha**2), shape), _ok, jax.numpy.nan, shape)
 
 

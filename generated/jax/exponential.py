@@ -112,7 +112,7 @@ def score(x, lam):
     x, lam, shape = _args(x, lam)
     _ok = _in_domain(lam) & jax.numpy.isfinite(x)
     out = _fill(shape, (1,), [
-        -x + 1/(lam),
+        1/(lam) - x,
     ])
     out = _mask(out, jax.numpy.greater_equal(x, 0), jax.numpy.nan, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -128,7 +128,7 @@ def log_density(x, lam):
     """
     x, lam, shape = _args(x, lam)
     _ok = _in_domain(lam) & jax.numpy.isfinite(x)
-    out = _full(-lam*x + jax.numpy.log(lam), shape)
+    out = _full(jax.numpy.log(lam) - lam*x, shape)
     out = _mask(out, jax.numpy.greater_equal(x, 0), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -177,7 +177,7 @@ def alpha_divergence(alpha, lam_p, lam_q):
     """
     alpha, lam_p, lam_q, shape = _args(alpha, lam_p, lam_q)
     _ok = _in_domain(lam_p) & _in_domain(lam_q) & jax.numpy.isfinite(alpha)
-    out = _full(-4*(1 - 2*jax.numpy.exp(-1/2*(alpha - 1)*jax.numpy.log(lam_p) + (1/2)*(alpha + 1)*jax.numpy.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1), shape)
+    out = _full(-4*(1 - 2*jax.numpy.exp((1/2)*(alpha + 1)*jax.numpy.log(lam_q) - 1/2*(alpha - 1)*jax.numpy.log(lam_p))/(alpha*lam_q - alpha*lam_p + lam_p + lam_q))/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -205,7 +205,7 @@ def cross_entropy(lam_p, lam_q):
     """
     lam_p, lam_q, shape = _args(lam_p, lam_q)
     _ok = _in_domain(lam_p) & _in_domain(lam_q)
-    out = _full(-jax.numpy.log(lam_q) + lam_q/lam_p, shape)
+    out = _full(lam_q/lam_p - jax.numpy.log(lam_q), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -221,14 +221,14 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     """
     alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha_p, beta_p, alpha_q, beta_q)
     _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
-    out = _full(-alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(jax.numpy.log(beta_p) - jax.numpy.log(beta_q)) + (alpha_p - alpha_q)*jax.scipy.special.digamma(alpha_p) - jax.scipy.special.gammaln(alpha_p) + jax.scipy.special.gammaln(alpha_q), shape)
+    out = _full(alpha_q*(jax.numpy.log(beta_p) - jax.numpy.log(beta_q)) - alpha_p*(beta_p - beta_q)/beta_p + (alpha_p - alpha_q)*jax.scipy.special.digamma(alpha_p) - jax.scipy.special.gammaln(alpha_p) + jax.scipy.special.gammaln(alpha_q), shape)
     _t0 = alpha_p - alpha_q
     _t1 = beta_p - beta_q
     _t2 = (1/2)*_t1**2/beta_p**2
     _t3 = (1/2)*_t0**2*_polygamma(1, alpha_p) - _t0*_t1/beta_p + _t2*alpha_p
     _t4 = (1/3)*(_t1**2*_t1)/(beta_p**2*beta_p)
     _t5 = (1/4)*((_t1**2)**2)/((beta_p**2)**2)
-    out = jax.numpy.where(_t3 < 1e-06, -1/120*((_t0**2)**2*_t0)*_polygamma(4, alpha_p) + (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*((_t1**2)**2*_t1)*alpha_p/((beta_p**2)**2*beta_p) + _t3 + _t4*alpha_p + _t5*alpha_p, out)
+    out = jax.numpy.where(_t3 < 1e-06, (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/120*((_t0**2)**2*_t0)*_polygamma(4, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*((_t1**2)**2*_t1)*alpha_p/((beta_p**2)**2*beta_p) + _t3 + _t4*alpha_p + _t5*alpha_p, out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -242,8 +242,8 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
     """
     alpha, alpha_p, beta_p, alpha_q, beta_q, shape = _args(alpha, alpha_p, beta_p, alpha_q, beta_q)
     _ok = _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q) & jax.numpy.isfinite(alpha)
-    _c0 = -alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q
-    out = _full(4*(jax.numpy.exp(-1/2*_c0*jax.numpy.log((1/2)*(-alpha*beta_p + alpha*beta_q + beta_p + beta_q)) - 1/2*(1 - alpha)*(-alpha_p*jax.numpy.log(beta_p) + jax.scipy.special.gammaln(alpha_p)) - 1/2*(alpha + 1)*(-alpha_q*jax.numpy.log(beta_q) + jax.scipy.special.gammaln(alpha_q)) + jax.scipy.special.gammaln((1/2)*_c0)) - 1)/(alpha**2 - 1), shape)
+    _c0 = alpha*alpha_q - alpha*alpha_p + alpha_p + alpha_q
+    out = _full(4*(jax.numpy.exp(jax.scipy.special.gammaln((1/2)*_c0) - 1/2*_c0*jax.numpy.log((1/2)*(alpha*beta_q - alpha*beta_p + beta_p + beta_q)) - 1/2*(1 - alpha)*(jax.scipy.special.gammaln(alpha_p) - alpha_p*jax.numpy.log(beta_p)) - 1/2*(alpha + 1)*(jax.scipy.special.gammaln(alpha_q) - alpha_q*jax.numpy.log(beta_q))) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -342,7 +342,7 @@ def christoffel(alpha_arg, alpha, beta):
         _c6*beta,
         _c9,
         _c9,
-        _c7*(-_c1 + (1/2)*alpha_arg*(2*_c1 - 1) + 1/2),
+        _c7*((1/2)*alpha_arg*(2*_c1 - 1) - _c1 + 1/2),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

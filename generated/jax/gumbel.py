@@ -366,7 +366,7 @@ def fisher(mu, beta):
         _c0,
         _c1,
         _c1,
-        _c0*(-2*jax.numpy.euler_gamma + jax.numpy.euler_gamma**2 + 1 + (1/6)*jax.numpy.pi**2),
+        _c0*(jax.numpy.euler_gamma**2 - 2*jax.numpy.euler_gamma + 1 + (1/6)*jax.numpy.pi**2),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -468,7 +468,7 @@ def natural_gradient(mu, beta, grad):
         _c0,
         _c1,
         _c1,
-        _c0*(-2*jax.numpy.euler_gamma + jax.numpy.euler_gamma**2 + 1 + (1/6)*jax.numpy.pi**2),
+        _c0*(jax.numpy.euler_gamma**2 - 2*jax.numpy.euler_gamma + 1 + (1/6)*jax.numpy.pi**2),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return _solve(out, grad)
@@ -486,7 +486,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
     _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
     _c0 = 1/(beta_q)
     _c1 = _c0*beta_p
-    out = _full(_c0*mu_p - _c0*mu_q + jax.numpy.euler_gamma*_c1 + jax.numpy.exp(_c0*(-mu_p + mu_q))*jax.scipy.special.gamma(_c1 + 1) + jax.numpy.log(beta_q/beta_p) - 1.5772156649015328, shape)
+    out = _full(_c0*mu_p - _c0*mu_q + jax.numpy.euler_gamma*_c1 + jax.numpy.exp(_c0*(mu_q - mu_p))*jax.scipy.special.gamma(_c1 + 1) + jax.numpy.log(beta_q/beta_p) - 1.5772156649015328, shape)
     _t0 = 1/(beta_p**2)
     _t1 = beta_p - beta_q
     _t2 = _t1**2
@@ -533,7 +533,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
     _t43 = _t14*_t20*_t5
     _t44 = 2*_t0
     _t45 = (1/24)*_t37
-    out = jax.numpy.where(_t0*(_t12 - _t13 + jax.numpy.euler_gamma*_t13 + _t3 + _t6 - _t7 + _t9) < 1e-06, _t0*(-2/3*_t0*_t1*_t21 + (1/6)*jax.numpy.euler_gamma*_t0*_t1*_t21 + (1/24)*_t0*_t10*_t17*_t8 + (1/2)*_t0*_t10*_t17 + (1/24)*_t0*_t10*_t2*_t5 + (1/12)*jax.numpy.euler_gamma*_t0*_t10*_t20*_t4 - 1/3*_t0*_t10*_t38 + (1/3)*jax.numpy.euler_gamma*_t0*_t17*_t28 + (1/24)*_t0*_t17*_t33 + (1/160)*_t0*_t17*_t34 + 3*_t0*_t17*_t8 + (3/4)*_t0*_t17 + (1/24)*_t0*_t18 + (1/4)*_t0*_t2*_t5*_t8 + 3*_t0*_t2*_t5 + (1/3)*_t0*_t20*_t28*_t4 + (1/6)*_t0*_t20*_t31*_t4 + 6*jax.numpy.euler_gamma*_t0*_t20*_t4 - 3*_t0*_t38 - _t1*_t14*_t18*_t40 + (5/24)*_t1*_t14*_t18 + (3/2)*_t1*_t19*_t5 - jax.numpy.euler_gamma*_t1*_t19*_t6 + jax.numpy.euler_gamma*_t1*_t4 + (5/24)*_t10*_t14*_t15*_t8 + (5/6)*_t10*_t14*_t15 + (5/12)*jax.numpy.euler_gamma*_t10*_t14*_t17*_t4 + (5/24)*_t10*_t14*_t20*_t5 + (1/4)*_t10*_t19*_t20 + (1/12)*_t10*_t2 - 1/3*jax.numpy.euler_gamma*_t10*_t25 - 1/36*_t10*_t29 - _t10*_t40*_t43 - _t10*_t45*_t8 - _t11*_t27 - _t12*_t39 - _t13 + (5/3)*jax.numpy.euler_gamma*_t14*_t15*_t28 + (5/24)*_t14*_t15*_t33 + (1/32)*_t14*_t15*_t34 + 5*_t14*_t15*_t8 + (4/5)*_t14*_t15 + (5/3)*_t14*_t17*_t28*_t4 + (5/6)*_t14*_t17*_t31*_t4 + 10*jax.numpy.euler_gamma*_t14*_t17*_t4 + (5/6)*jax.numpy.euler_gamma*_t14*_t2*_t21 + (5/4)*_t14*_t20*_t5*_t8 + 5*_t14*_t20*_t5 - ((jax.numpy.euler_gamma**2)**2*jax.numpy.euler_gamma)*_t15*_t16 - _t16*((_t4**2)**2*_t4) + 3*jax.numpy.euler_gamma*_t19*_t2*_t4 + (3/2)*_t19*_t20*_t8 + (2/3)*_t19*_t20 - 2*_t2*_t39 + (1/2)*_t2*_t8 + (1/2)*_t2 - _t20*_t22*_t31 - _t21*_t22 - 1/5*_t23*1.03692775514337 - _t24*_t35 - _t24*_t36 - 4*_t24 - 4/3*_t25*_t28 - 2/3*_t25*_t31 - 3*jax.numpy.euler_gamma*_t25 - _t26*_t30 - 2*_t27 - 1/6*_t28*_t43 - 1/6*_t29*_t8 - 10/3*_t29 - jax.numpy.euler_gamma*_t30*_t37 - 1/12*_t31*_t43 - _t32*_t41 - 5/3*_t32 - _t33*_t45 - _t35*_t37 - _t36*_t37 - 5*_t37*_t8 - 4*_t37 - _t38*_t44*_t8 - _t39*_t9 - _t41*_t42 - 1/12*_t42*_t8 - 5/3*_t42 - 5*jax.numpy.euler_gamma*_t43 - _t44*_t5*_t7 + (1/2)*_t5 - _t7), out)
+    out = jax.numpy.where(_t0*(_t12 - _t13 + jax.numpy.euler_gamma*_t13 + _t3 + _t6 - _t7 + _t9) < 1e-06, _t0*((1/6)*jax.numpy.euler_gamma*_t0*_t1*_t21 - 2/3*_t0*_t1*_t21 + (1/24)*_t0*_t10*_t17*_t8 + (1/2)*_t0*_t10*_t17 + (1/24)*_t0*_t10*_t2*_t5 + (1/12)*jax.numpy.euler_gamma*_t0*_t10*_t20*_t4 - 1/3*_t0*_t10*_t38 + (1/3)*jax.numpy.euler_gamma*_t0*_t17*_t28 + (1/24)*_t0*_t17*_t33 + (1/160)*_t0*_t17*_t34 + 3*_t0*_t17*_t8 + (3/4)*_t0*_t17 + (1/24)*_t0*_t18 + (1/4)*_t0*_t2*_t5*_t8 + 3*_t0*_t2*_t5 + (1/3)*_t0*_t20*_t28*_t4 + (1/6)*_t0*_t20*_t31*_t4 + 6*jax.numpy.euler_gamma*_t0*_t20*_t4 - 3*_t0*_t38 - _t1*_t14*_t18*_t40 + (5/24)*_t1*_t14*_t18 + (3/2)*_t1*_t19*_t5 - jax.numpy.euler_gamma*_t1*_t19*_t6 + jax.numpy.euler_gamma*_t1*_t4 + (5/24)*_t10*_t14*_t15*_t8 + (5/6)*_t10*_t14*_t15 + (5/12)*jax.numpy.euler_gamma*_t10*_t14*_t17*_t4 + (5/24)*_t10*_t14*_t20*_t5 + (1/4)*_t10*_t19*_t20 + (1/12)*_t10*_t2 - 1/3*jax.numpy.euler_gamma*_t10*_t25 - 1/36*_t10*_t29 - _t10*_t40*_t43 - _t10*_t45*_t8 - _t11*_t27 - _t12*_t39 - _t13 + (5/3)*jax.numpy.euler_gamma*_t14*_t15*_t28 + (5/24)*_t14*_t15*_t33 + (1/32)*_t14*_t15*_t34 + 5*_t14*_t15*_t8 + (4/5)*_t14*_t15 + (5/3)*_t14*_t17*_t28*_t4 + (5/6)*_t14*_t17*_t31*_t4 + 10*jax.numpy.euler_gamma*_t14*_t17*_t4 + (5/6)*jax.numpy.euler_gamma*_t14*_t2*_t21 + (5/4)*_t14*_t20*_t5*_t8 + 5*_t14*_t20*_t5 - ((jax.numpy.euler_gamma**2)**2*jax.numpy.euler_gamma)*_t15*_t16 - _t16*((_t4**2)**2*_t4) + 3*jax.numpy.euler_gamma*_t19*_t2*_t4 + (3/2)*_t19*_t20*_t8 + (2/3)*_t19*_t20 - 2*_t2*_t39 + (1/2)*_t2*_t8 + (1/2)*_t2 - _t20*_t22*_t31 - _t21*_t22 - 1/5*_t23*1.03692775514337 - _t24*_t35 - _t24*_t36 - 4*_t24 - 4/3*_t25*_t28 - 2/3*_t25*_t31 - 3*jax.numpy.euler_gamma*_t25 - _t26*_t30 - 2*_t27 - 1/6*_t28*_t43 - 1/6*_t29*_t8 - 10/3*_t29 - jax.numpy.euler_gamma*_t30*_t37 - 1/12*_t31*_t43 - _t32*_t41 - 5/3*_t32 - _t33*_t45 - _t35*_t37 - _t36*_t37 - 5*_t37*_t8 - 4*_t37 - _t38*_t44*_t8 - _t39*_t9 - _t41*_t42 - 1/12*_t42*_t8 - 5/3*_t42 - 5*jax.numpy.euler_gamma*_t43 - _t44*_t5*_t7 + (1/2)*_t5 - _t7), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -622,7 +622,7 @@ def amari_chentsov(mu, beta):
         _c2,
         _c5,
         _c5,
-        -_c0*(-2*_c3 + jax.numpy.euler_gamma*_c3 - 12*_c4 + 10.11944662509914),
+        -_c0*(jax.numpy.euler_gamma*_c3 - 2*_c3 - 12*_c4 + 10.11944662509914),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -656,7 +656,7 @@ def christoffel(alpha, mu, beta):
     _c9 = _c3*_c8
     _c10 = -_c9
     _c11 = 12*_c2
-    _c12 = -jax.numpy.euler_gamma*_c11 + _c3 + _c9
+    _c12 = _c3 - jax.numpy.euler_gamma*_c11 + _c9
     _c13 = _c0*(-_c12 - alpha*(_c10 + _c7) - 1)
     _c14 = 18*jax.numpy.euler_gamma
     _c15 = (jax.numpy.euler_gamma**2*jax.numpy.euler_gamma)
@@ -668,7 +668,7 @@ def christoffel(alpha, mu, beta):
         _c0*(_c3 + _c5 + alpha*(_c6 + _c7)),
         _c13,
         _c13,
-        _c0*(-_c14*_c2 - _c15*_c3 + 18*_c2*_c8 - _c6 - 1/6*alpha*(-_c1 - _c14 - _c15*_c16 + _c16*_c8 - _c16 + jax.numpy.euler_gamma*_c16 - _c18 + jax.numpy.euler_gamma*_c18 + 6*_c8 + 18) + 0.42278433509846713),
+        _c0*(18*_c2*_c8 - _c14*_c2 - _c15*_c3 - _c6 - 1/6*alpha*(_c16*_c8 - _c1 - _c14 - _c15*_c16 - _c16 + jax.numpy.euler_gamma*_c16 - _c18 + jax.numpy.euler_gamma*_c18 + 6*_c8 + 18) + 0.42278433509846713),
         _c0*_c3*(1 - alpha),
         _c19,
         _c19,

@@ -112,7 +112,7 @@ def score(x, sigma):
     x, sigma, shape = _args(x, sigma)
     _ok = _in_domain(sigma) & jax.numpy.isfinite(x)
     out = _fill(shape, (1,), [
-        (-1 + x**2/sigma**2)/sigma,
+        (x**2/sigma**2 - 1)/sigma,
     ])
     out = _mask(out, jax.numpy.greater_equal(x, 0), jax.numpy.nan, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -128,7 +128,7 @@ def log_density(x, sigma):
     """
     x, sigma, shape = _args(x, sigma)
     _ok = _in_domain(sigma) & jax.numpy.isfinite(x)
-    out = _full(-jax.numpy.log(sigma) + (1/2)*jax.numpy.log(2/jax.numpy.pi) - 1/2*x**2/sigma**2, shape)
+    out = _full((1/2)*jax.numpy.log(2/jax.numpy.pi) - jax.numpy.log(sigma) - 1/2*x**2/sigma**2, shape)
     out = _mask(out, jax.numpy.greater_equal(x, 0), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -179,7 +179,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & jax.numpy.isfinite(alpha)
     _c0 = 1/(sigma_p**2)
     _c1 = 1/(sigma_q**2)
-    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*jax.numpy.exp((1/2)*(alpha - 1)*jax.numpy.log(sigma_p) - 1/2*(alpha + 1)*jax.numpy.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(1/((_c0 - _c0*alpha + _c1*alpha + _c1)))*jax.numpy.exp((1/2)*(alpha - 1)*jax.numpy.log(sigma_p) - 1/2*(alpha + 1)*jax.numpy.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

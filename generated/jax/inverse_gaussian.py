@@ -125,7 +125,7 @@ def score(x, mu, lam):
     _c1 = 1/(mu**2*x)
     out = _fill(shape, (2,), [
         _c0*_c1*lam*(_c0/mu - 1),
-        -1/2*_c0**2*_c1 + (1/2)/lam,
+        (1/2)/lam - 1/2*_c0**2*_c1,
     ])
     out = _mask(out, jax.numpy.greater_equal(x, 0), jax.numpy.nan, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -141,7 +141,7 @@ def log_density(x, mu, lam):
     """
     x, mu, lam, shape = _args(x, mu, lam)
     _ok = _in_domain(mu, lam) & jax.numpy.isfinite(x)
-    out = _full((1/2)*(-lam*(mu - x)**2/(mu**2*x) + jax.numpy.log((1/2)*lam/(jax.numpy.pi*(x**2*x)))), shape)
+    out = _full((1/2)*(jax.numpy.log((1/2)*lam/(jax.numpy.pi*(x**2*x))) - lam*(mu - x)**2/(mu**2*x)), shape)
     out = _mask(out, jax.numpy.greater_equal(x, 0), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -227,7 +227,7 @@ def entropy(mu, lam):
     mu, lam, shape = _args(mu, lam)
     _ok = _in_domain(mu, lam)
     _c0 = 2*lam/mu
-    out = _full(-3/2*jax.numpy.exp(_c0)*jax.scipy.special.exp1(_c0) - 1/2*jax.numpy.log(lam) + (3/2)*jax.numpy.log(mu) + 1.4189385332046727, shape)
+    out = _full((3/2)*jax.numpy.log(mu) - 3/2*jax.numpy.exp(_c0)*jax.scipy.special.exp1(_c0) - 1/2*jax.numpy.log(lam) + 1.4189385332046727, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

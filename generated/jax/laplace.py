@@ -221,13 +221,13 @@ def alpha_divergence(alpha, mu_p, b_p, mu_q, b_q):
     _c15 = 1/(_c14)
     _c16 = 1/(b_p)
     _c17 = _c16*_c6
-    _c18 = -_c10 + _c11*_c9
+    _c18 = _c11*_c9 - _c10
     _c19 = -_c14
     _c20 = _c16*_c5
     _c21 = (1/2)*_c5*_c7
     _c22 = jax.numpy.exp(-_c12 - _c21)
     _c23 = (1/2)*_c20
-    out = _full(4*((1/2)*jax.numpy.sqrt(b_p)*jax.numpy.select([jax.numpy.less_equal(_c20, 0),True], [2*_c13*_c15 - 2*_c13*_c4 + 2*_c4*jax.numpy.exp(_c17*_c3 + _c18 - _c8) - 2*jax.numpy.exp(_c17*_c19 + _c18 + _c8)/_c19,2*_c15*_c22 + 2*_c15*jax.numpy.exp(-_c14*_c23 + _c18 + _c21) - 2*_c22*_c4 + 2*_c4*jax.numpy.exp(_c18 - _c21 + _c23*_c3)], default=jax.numpy.nan)/jax.numpy.sqrt(b_q) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*((1/2)*jax.numpy.sqrt(b_p)*jax.numpy.select([jax.numpy.less_equal(_c20, 0),True], [2*_c13*_c15 - 2*_c13*_c4 + 2*_c4*jax.numpy.exp(_c17*_c3 + _c18 - _c8) - 2*jax.numpy.exp(_c17*_c19 + _c18 + _c8)/_c19,2*_c15*_c22 + 2*_c15*jax.numpy.exp(_c18 - _c14*_c23 + _c21) - 2*_c22*_c4 + 2*_c4*jax.numpy.exp(_c18 - _c21 + _c23*_c3)], default=jax.numpy.nan)/jax.numpy.sqrt(b_q) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -423,7 +423,7 @@ def score(x, mu, s):
     _c3 = jax.numpy.exp(_c2)
     _c4 = 1/((_c3 + 1))
     out = _fill(shape, (2,), [
-        _c0*(-2*_c3*_c4 + 1),
+        _c0*(1 - 2*_c3*_c4),
         _c0*(2*_c0*_c1*_c3*_c4 - _c2 - 1),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -484,7 +484,7 @@ def kl(mu_p, s_p, mu_q, s_q):
     def _integrand(_node, mu_p, s_p, mu_q, s_q):
         _r0 = s_p/s_q
         _r1 = jax.numpy.exp(-mu_p/s_q)*jax.numpy.exp(mu_q/s_q)
-        _r2 = -s_p/s_q + 1
+        _r2 = 1 - s_p/s_q
         _r3 = mu_p/s_q - mu_q/s_q - jax.numpy.log(s_p) + jax.numpy.log(s_q)
         _c0 = -2*jax.numpy.log(_node + 1)
         return _c0, _c0 + _r2*jax.numpy.log(_node) + _r3 + 2*jax.numpy.logaddexp(0, _r0*jax.numpy.log(_node) + jax.numpy.log(_r1))
@@ -511,7 +511,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _r2 = jax.numpy.exp(-mu_p/s_q)*jax.numpy.exp(mu_q/s_q)
         _r3 = -(alpha + 1)
         _r4 = (1/2)*(alpha*s_p/s_q - alpha + s_p/s_q - 1)
-        _r5 = -1/2*alpha*mu_p/s_q + (1/2)*alpha*mu_q/s_q + (1/2)*alpha*jax.numpy.log(s_p) - 1/2*alpha*jax.numpy.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*jax.numpy.log(s_p) - 1/2*jax.numpy.log(s_q)
+        _r5 = (1/2)*alpha*mu_q/s_q - 1/2*alpha*mu_p/s_q + (1/2)*alpha*jax.numpy.log(s_p) - 1/2*alpha*jax.numpy.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*jax.numpy.log(s_p) - 1/2*jax.numpy.log(s_q)
         return _r0*jax.numpy.log(_node + 1) + _r3*jax.numpy.logaddexp(0, _r1*jax.numpy.log(_node) + jax.numpy.log(_r2)) + _r4*jax.numpy.log(_node) + _r5, 1
 
     _S = _expect_half(jax.numpy, _integrand, [alpha, mu_p, s_p, mu_q, s_q], [jax.numpy.exp((mu_p - mu_q)/s_p)], offset=1.0, keep=_ok, shape=shape)

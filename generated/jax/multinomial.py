@@ -150,7 +150,7 @@ def log_density(x, p1, p2):
     x = jax.numpy.asarray(x); x1 = x[..., 0]; x2 = x[..., 1]; x3 = x[..., 2]
     x1, x2, x3, p1, p2, shape = _args(x1, x2, x3, p1, p2)
     _ok = _in_domain(p1, p2) & (jax.numpy.isfinite(x1)) & (jax.numpy.isfinite(x2)) & (jax.numpy.isfinite(x3))
-    out = _full(x1*jax.numpy.log(p1) + x2*jax.numpy.log(p2) + x3*jax.numpy.log(-p1 - p2 + 1) - jax.scipy.special.gammaln(x1 + 1) - jax.scipy.special.gammaln(x2 + 1) - jax.scipy.special.gammaln(x3 + 1) + jax.numpy.log(120), shape)
+    out = _full(x1*jax.numpy.log(p1) + x2*jax.numpy.log(p2) + x3*jax.numpy.log(1 - p1 - p2) - jax.scipy.special.gammaln(x1 + 1) - jax.scipy.special.gammaln(x2 + 1) - jax.scipy.special.gammaln(x3 + 1) + jax.numpy.log(120), shape)
     out = _mask(out, (jax.numpy.greater_equal(x1, 0)) & (jax.numpy.greater_equal(x2, 0)) & (jax.numpy.greater_equal(x3, 0)) & (jax.numpy.equal(x1, jax.numpy.floor(x1))) & (jax.numpy.equal(x2, jax.numpy.floor(x2))) & (jax.numpy.equal(x3, jax.numpy.floor(x3))) & (jax.numpy.equal(x1 + x2 + x3, 5)), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -192,7 +192,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
     p1_p, p2_p, p1_q, p2_q, shape = _args(p1_p, p2_p, p1_q, p2_q)
     _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
     _c0 = p1_p + p2_p - 1
-    out = _full(-5*_c0*(jax.numpy.log(-_c0) - jax.numpy.log(-p1_q - p2_q + 1)) + 5*p1_p*(jax.numpy.log(p1_p) - jax.numpy.log(p1_q)) + 5*p2_p*(jax.numpy.log(p2_p) - jax.numpy.log(p2_q)), shape)
+    out = _full(5*p1_p*(jax.numpy.log(p1_p) - jax.numpy.log(p1_q)) - 5*_c0*(jax.numpy.log(-_c0) - jax.numpy.log(1 - p1_q - p2_q)) + 5*p2_p*(jax.numpy.log(p2_p) - jax.numpy.log(p2_q)), shape)
     _t0 = 1/(p1_p)
     _t1 = p1_p - p1_q
     _t2 = _t1**2
@@ -272,9 +272,9 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     _ok = _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & jax.numpy.isfinite(alpha)
     _c0 = alpha + 1
     _c1 = jax.numpy.log(120)
-    _c2 = jax.numpy.log(-p1_q - p2_q + 1)
+    _c2 = jax.numpy.log(1 - p1_q - p2_q)
     _c3 = alpha - 1
-    _c4 = jax.numpy.log(-p1_p - p2_p + 1)
+    _c4 = jax.numpy.log(1 - p1_p - p2_p)
     _c5 = -_c4
     _c6 = -_c2
     out = _full(4*((1/120)*(((jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p1_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p1_p))) + jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p2_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p2_p))) + 1)**2)**2*(jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p1_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p1_p))) + jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p2_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p2_p))) + 1))*jax.numpy.exp((1/2)*_c0*(_c1 + 5*_c2) - 1/2*_c3*(_c1 + 5*_c4)) - 1)/(alpha**2 - 1), shape)
@@ -311,7 +311,7 @@ def entropy(p1, p2):
     _c17 = _c4**2
     _c18 = 10*_c15*_c8
     _c19 = -_c7
-    out = _full(-_c0*((_c4**2)**2*_c4) + _c0*((p1**2)**2*p1) + _c0*((p2**2)**2*p2) - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + jax.numpy.log(p1)) - 5*p2*(_c19 + jax.numpy.log(p2)), shape)
+    out = _full(_c0*((p1**2)**2*p1) - _c0*((_c4**2)**2*_c4) + _c0*((p2**2)**2*p2) - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + jax.numpy.log(p1)) - 5*p2*(_c19 + jax.numpy.log(p2)), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -355,7 +355,7 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     _c27 = 60*_c21*_c24
     _c28 = _c15*_c22
     _c29 = -_c14
-    out = _full(-_c0*((_c10**2)**2*_c10) + _c0*((p1_p**2)**2*p1_p) + _c0*((p2_p**2)**2*p2_p) - _c0 - _c1*_c13 + _c1*_c4 - 20*_c10*_c16*_c19*p2_p - _c10*_c17*_c18 - _c10*_c20*_c27 + _c11*_c4 + _c11*_c7 - _c12*(_c14 - jax.numpy.log(-p1_q - p2_q + 1)) - _c13*_c5 - 5*_c14 - _c15*_c17*p2_p + 60*_c20*_c21*_c26*p2_p + _c20*_c23 - _c20*_c28 + _c23*_c26 + _c24*_c25 - _c24*_c28 + _c25*_c26 + _c26*_c27*p1_p - _c3*(_c29 + _c8) + _c3*(_c8 - jax.numpy.log(p1_q)) + _c5*_c7 - _c6*(_c29 + _c9) + _c6*(_c9 - jax.numpy.log(p2_q)), shape)
+    out = _full(_c0*((p1_p**2)**2*p1_p) - _c0*((_c10**2)**2*_c10) + _c0*((p2_p**2)**2*p2_p) - _c0 - _c1*_c13 + _c1*_c4 - 20*_c10*_c16*_c19*p2_p - _c10*_c17*_c18 - _c10*_c20*_c27 + _c11*_c4 + _c11*_c7 - _c12*(_c14 - jax.numpy.log(1 - p1_q - p2_q)) - _c13*_c5 - 5*_c14 - _c15*_c17*p2_p + 60*_c20*_c21*_c26*p2_p + _c20*_c23 - _c20*_c28 + _c23*_c26 + _c24*_c25 - _c24*_c28 + _c25*_c26 + _c26*_c27*p1_p - _c3*(_c29 + _c8) + _c3*(_c8 - jax.numpy.log(p1_q)) + _c5*_c7 - _c6*(_c29 + _c9) + _c6*(_c9 - jax.numpy.log(p2_q)), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -425,32 +425,32 @@ def christoffel(alpha, p1, p2):
     _c12 = p1 + p2
     _c13 = _c0 - _c12**2 + _c2 - 1
     _c14 = -1/_c13
-    _c15 = -_c0*_c8 + _c14*p1*p2 - 3*_c4
+    _c15 = _c14*p1*p2 - _c0*_c8 - 3*_c4
     _c16 = (1/2)*alpha
     _c17 = (1/2)*_c10 - _c9*p2 + (1/2)*_c9
     _c18 = 1/(_c13)
     _c19 = -1/2*_c18*p1*p2 - _c4*p1*p2 - 3/2*_c4
-    _c20 = -1/2*_c14*alpha*(_c12 - 1) + (1/2)*_c18*p1 + (1/2)*_c18*p2 - 1/2*_c18
+    _c20 = (1/2)*_c18*p1 - 1/2*_c14*alpha*(_c12 - 1) + (1/2)*_c18*p2 - 1/2*_c18
     _c21 = _c20*p1
     _c22 = _c18*p1
     _c23 = -_c18 - 2*_c4
     _c24 = 1/(p2)
     _c25 = _c24*_c4
     _c26 = _c1*_c25
-    _c27 = -_c0*_c25 + _c25 + _c26
+    _c27 = _c25 - _c0*_c25 + _c26
     _c28 = -1/2*_c18 - _c4
-    _c29 = -_c24*_c6 + (1/2)*_c25 + (1/2)*_c26
+    _c29 = (1/2)*_c25 - _c24*_c6 + (1/2)*_c26
     _c30 = _c18*p2
     _c31 = _c20*p2
     out = _fill(shape, (2, 2, 2), [
-        -_c16*(_c11 + _c15 - _c3*_c4 + _c7 + 4*_c8) - _c17 - _c19 + (1/2)*_c3*_c4 - _c5 - _c6,
+        (1/2)*_c3*_c4 - _c16*(_c11 + _c15 - _c3*_c4 + _c7 + 4*_c8) - _c17 - _c19 - _c5 - _c6,
         _c21,
         _c21,
         p1*(_c16*(_c22 + _c23 + _c27 + _c7) + (1/2)*_c22 + _c28 + _c29 + _c6),
         p2*(_c16*(_c11 + _c23 + _c30 + _c5) + _c17 + _c28 + (1/2)*_c30 + _c8),
         _c31,
         _c31,
-        (1/2)*_c1*_c4 - _c16*(-_c1*_c4 + _c15 + _c27 + _c5 + 4*_c6) - _c19 - _c29 - _c7 - _c8,
+        (1/2)*_c1*_c4 - _c16*(_c15 - _c1*_c4 + _c27 + _c5 + 4*_c6) - _c19 - _c29 - _c7 - _c8,
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

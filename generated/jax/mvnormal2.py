@@ -234,13 +234,13 @@ def score(x, mu1, mu2, s11, s12, s22):
     _c3 = mu1 - x1
     _c4 = _c1**2
     _c5 = _c3**2
-    _c6 = -2*_c2*_c3 + _c4*s11 + _c5*s22
+    _c6 = _c4*s11 - 2*_c2*_c3 + _c5*s22
     _c7 = (1/2)*_c0
     out = _fill(shape, (5,), [
         _c0*(_c2 - _c3*s22),
         -_c0*(_c1*s11 - _c3*s12),
         _c7*(_c0*_c6*s22 - _c4 - s22),
-        _c0*(-_c0*_c6*s12 + _c1*_c3 + s12),
+        _c0*(_c1*_c3 - _c0*_c6*s12 + s12),
         _c7*(_c0*_c6*s11 - _c5 - s11),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -356,7 +356,7 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
     _c3 = 2*s12_q
     _c4 = _c3*mu1_p
     _c5 = _c3*mu1_q
-    out = _full((1/2)*jax.numpy.log(_c2) - 1/2*jax.numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(-2*_c0 + 2*_c1 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2, shape)
+    out = _full((1/2)*jax.numpy.log(_c2) - 1/2*jax.numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(2*_c1 - 2*_c0 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -386,12 +386,12 @@ def alpha_divergence(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11
     _c13 = _c10*s11_p + _c9*s11_q
     _c14 = _c10*s22_p + _c9*s22_q
     _c15 = _c13*_c14
-    _c16 = 1/((-_c12 + _c15))
-    _c17 = _c10*(-mu1_p*s22_p + mu2_p*s12_p) + _c9*(-mu1_q*s22_q + mu2_q*s12_q)
-    _c18 = _c10*(-_c8 + mu2_p*s11_p) + _c9*(-_c3 + mu2_q*s11_q)
+    _c16 = 1/((_c15 - _c12))
+    _c17 = _c10*(mu2_p*s12_p - mu1_p*s22_p) + _c9*(mu2_q*s12_q - mu1_q*s22_q)
+    _c18 = _c10*(mu2_p*s11_p - _c8) + _c9*(mu2_q*s11_q - _c3)
     _c19 = 2*jax.numpy.log(4*_c16)
-    _c20 = -1/2*_c12 + (1/2)*_c15
-    out = _full(4*(jax.numpy.exp(-1/4*_c0*(-2*_c2*_c3*mu2_q + _c2*mu1_q**2*s22_q + _c2*mu2_q**2*s11_q + _c4 + jax.numpy.log(_c1)) + (1/4)*_c16*(-2*_c11*_c17*_c18 - _c12*_c19 + _c13*_c17**2 + _c14*_c18**2 + _c15*_c19 + 8*jax.numpy.log(2**_c20*jax.numpy.pi**_c20)) - 1/4*_c5*(_c4 - 2*_c7*_c8*mu2_p + _c7*mu1_p**2*s22_p + _c7*mu2_p**2*s11_p + jax.numpy.log(_c6))) - 1)/(alpha**2 - 1), shape)
+    _c20 = (1/2)*_c15 - 1/2*_c12
+    out = _full(4*(jax.numpy.exp((1/4)*_c16*(_c13*_c17**2 - 2*_c11*_c17*_c18 - _c12*_c19 + _c14*_c18**2 + _c15*_c19 + 8*jax.numpy.log(2**_c20*jax.numpy.pi**_c20)) - 1/4*_c0*(_c2*mu1_q**2*s22_q - 2*_c2*_c3*mu2_q + _c2*mu2_q**2*s11_q + _c4 + jax.numpy.log(_c1)) - 1/4*_c5*(_c4 - 2*_c7*_c8*mu2_p + _c7*mu1_p**2*s22_p + _c7*mu2_p**2*s11_p + jax.numpy.log(_c6))) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -423,7 +423,7 @@ def cross_entropy(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q,
     _c1 = 2*s12_q
     _c2 = _c1*mu1_p
     _c3 = _c1*mu1_q
-    out = _full((1/2)*jax.numpy.log(_c0) + jax.numpy.log(2*jax.numpy.pi) + (1/2)*(-_c1*s12_p - _c2*mu2_p + _c2*mu2_q + _c3*mu2_p - _c3*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c0, shape)
+    out = _full((1/2)*jax.numpy.log(_c0) + jax.numpy.log(2*jax.numpy.pi) + (1/2)*(_c2*mu2_q - _c1*s12_p - _c2*mu2_p + _c3*mu2_p - _c3*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c0, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -458,7 +458,7 @@ def kl(p_p, p_q):
     p_p, p_q, shape = _args(p_p, p_q)
     _ok = _in_domain(p_p) & _in_domain(p_q)
     _c0 = p_p - 1
-    out = _full(-3*_c0*(jax.numpy.log(-_c0) - jax.numpy.log(1 - p_q))/p_p + 3*jax.numpy.log(p_p) - 3*jax.numpy.log(p_q), shape)
+    out = _full(3*jax.numpy.log(p_p) - 3*_c0*(jax.numpy.log(-_c0) - jax.numpy.log(1 - p_q))/p_p - 3*jax.numpy.log(p_q), shape)
     _t0 = p_p - p_q
     _t1 = _t0**2
     _t2 = p_p**2
@@ -471,9 +471,9 @@ def kl(p_p, p_q):
     _t9 = (3/5)*(_t0**2*_t0)
     _t10 = ((p_p**2)**2)
     _t11 = (3/4)*_t1
-    _t12 = _t0/(-3*_t2 + _t7 + 3*p_p - 1)
+    _t12 = _t0/(_t7 - 3*_t2 + 3*p_p - 1)
     _t13 = _t11/(_t10 + 6*_t2 - 4*_t7 - 4*p_p + 1)
-    _t14 = _t9/(-5*_t10 - 10*_t2 + 10*_t7 + _t8 + 5*p_p - 1)
+    _t14 = _t9/(10*_t7 - 5*_t10 - 10*_t2 + _t8 + 5*p_p - 1)
     out = jax.numpy.where((3/2)*_t1*(_t3 - _t4 + _t6) < 1e-06, _t1*(_t0/_t7 + _t12*_t5 - _t12 + _t13*_t5 - _t13 + _t14*_t5 - _t14 + (3/2)*_t3 - 3/2*_t4 + (3/2)*_t6 + _t9/_t8 + _t11/_t10), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -490,7 +490,7 @@ def alpha_divergence(alpha, p_p, p_q):
     _ok = _in_domain(p_p) & _in_domain(p_q) & jax.numpy.isfinite(alpha)
     _c0 = alpha - 1
     _c1 = alpha + 1
-    out = _full(-4*(1 + jax.numpy.exp(-3/2*_c0*jax.numpy.log(p_p) + (3/2)*_c1*jax.numpy.log(p_q))/((jax.numpy.exp(-1/2*_c0*jax.numpy.log(1 - p_p) + (1/2)*_c1*jax.numpy.log(1 - p_q)) - 1)**2*(jax.numpy.exp(-1/2*_c0*jax.numpy.log(1 - p_p) + (1/2)*_c1*jax.numpy.log(1 - p_q)) - 1)))/(alpha**2 - 1), shape)
+    out = _full(-4*(1 + jax.numpy.exp((3/2)*_c1*jax.numpy.log(p_q) - 3/2*_c0*jax.numpy.log(p_p))/((jax.numpy.exp((1/2)*_c1*jax.numpy.log(1 - p_q) - 1/2*_c0*jax.numpy.log(1 - p_p)) - 1)**2*(jax.numpy.exp((1/2)*_c1*jax.numpy.log(1 - p_q) - 1/2*_c0*jax.numpy.log(1 - p_p)) - 1)))/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -511,10 +511,10 @@ def entropy(p):
         _r0 = jax.numpy.log(1 - p)
         _r1 = 3*jax.numpy.log(p) - jax.numpy.log(2)
         _r2 = -jax.numpy.log(1 - p)
-        _r3 = -3*jax.numpy.log(p) + jax.numpy.log(2)
+        _r3 = jax.numpy.log(2) - 3*jax.numpy.log(p)
         _c0 = jax.scipy.special.gammaln(_node + 3)
         _c1 = jax.scipy.special.gammaln(_node + 1)
-        return _c0 - _c1 + _node*_r0 + _r1, -_c0 + _c1 + _node*_r2 + _r3
+        return _c0 - _c1 + _node*_r0 + _r1, _c1 - _c0 + _node*_r2 + _r3
 
     _S = _expect_series(jax.numpy, _integrand, [p], 0, jax.numpy.inf, keep=_ok, shape=shape)
     return _mask(_full(_S, shape), _ok, jax.numpy.nan, shape)
@@ -536,10 +536,10 @@ def cross_entropy(p_p, p_q):
         _r0 = jax.numpy.log(1 - p_p)
         _r1 = 3*jax.numpy.log(p_p) - jax.numpy.log(2)
         _r2 = -jax.numpy.log(1 - p_q)
-        _r3 = -3*jax.numpy.log(p_q) + jax.numpy.log(2)
+        _r3 = jax.numpy.log(2) - 3*jax.numpy.log(p_q)
         _c0 = jax.scipy.special.gammaln(_node + 3)
         _c1 = jax.scipy.special.gammaln(_node + 1)
-        return _c0 - _c1 + _node*_r0 + _r1, -_c0 + _c1 + _node*_r2 + _r3
+        return _c0 - _c1 + _node*_r0 + _r1, _c1 - _c0 + _node*_r2 + _r3
 
     _S = _expect_series(jax.numpy, _integrand, [p_p, p_q], 0, jax.numpy.inf, keep=_ok, shape=shape)
     return _mask(_full(_S, shape), _ok, jax.numpy.nan, shape)
@@ -572,7 +572,7 @@ def christoffel(alpha, p):
     _ok = _in_domain(p) & jax.numpy.isfinite(alpha)
     _c0 = 1/(p)
     out = _fill(shape, (1, 1, 1), [
-        (-_c0 + (1/2)*alpha*(2*_c0 + p - 3) - 3/2*p + 5/2)/(p**2 - 2*p + 1),
+        ((1/2)*alpha*(2*_c0 + p - 3) - _c0 - 3/2*p + 5/2)/(p**2 - 2*p + 1),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

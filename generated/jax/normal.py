@@ -208,7 +208,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     _c3 = 1/(_c2)
     _c4 = alpha - 1
     _c5 = alpha + 1
-    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(1/((-_c1*alpha + _c1 + _c3*alpha + _c3)))*jax.numpy.exp((1/4)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (1/2)*_c4*jax.numpy.log(sigma_p) - 1/2*_c5*jax.numpy.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(1/((_c1 - _c1*alpha + _c3*alpha + _c3)))*jax.numpy.exp((1/4)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (1/2)*_c4*jax.numpy.log(sigma_p) - 1/2*_c5*jax.numpy.log(sigma_q)) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -409,7 +409,7 @@ def score(x, theta):
     _c0 = 1/(theta)
     _c1 = theta - x
     out = _fill(shape, (1,), [
-        _c0*(-_c0*_c1 + _c1**2/theta**2 - 1),
+        _c0*(_c1**2/theta**2 - _c0*_c1 - 1),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -476,12 +476,12 @@ def alpha_divergence(alpha, theta_p, theta_q):
     _ok = _in_domain(theta_p) & _in_domain(theta_q) & jax.numpy.isfinite(alpha)
 
     def _integrand(_node, alpha, theta_p, theta_q):
-        _r0 = (1/4)*(-alpha*theta_p**2/theta_q**2 + alpha - theta_p**2/theta_q**2 - 1)
-        _r1 = (1/2)*theta_p*(-alpha*theta_p/theta_q + alpha - theta_p/theta_q + 1)/theta_q
-        _r2 = -1/4*alpha*theta_p**2/theta_q**2 + (1/2)*alpha*theta_p/theta_q + (1/2)*alpha*jax.numpy.log(theta_p) - 1/2*alpha*jax.numpy.log(theta_q) - 1/4*alpha - 1/4*theta_p**2/theta_q**2 + (1/2)*theta_p/theta_q + (1/2)*jax.numpy.log(theta_p) - 1/2*jax.numpy.log(theta_q) - 1.1689385332046727
+        _r0 = (1/4)*(alpha - alpha*theta_p**2/theta_q**2 - theta_p**2/theta_q**2 - 1)
+        _r1 = (1/2)*theta_p*(alpha - alpha*theta_p/theta_q - theta_p/theta_q + 1)/theta_q
+        _r2 = (1/2)*alpha*theta_p/theta_q - 1/4*alpha*theta_p**2/theta_q**2 + (1/2)*alpha*jax.numpy.log(theta_p) - 1/2*alpha*jax.numpy.log(theta_q) - 1/4*alpha - 1/4*theta_p**2/theta_q**2 + (1/2)*theta_p/theta_q + (1/2)*jax.numpy.log(theta_p) - 1/2*jax.numpy.log(theta_q) - 1.1689385332046727
         return _node*(_node*_r0 + _r1) + _r2, 1
 
-    _S = _expect_real(jax.numpy, _integrand, [alpha, theta_p, theta_q], [(-theta_p + theta_q)/theta_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(jax.numpy, _integrand, [alpha, theta_p, theta_q], [(theta_q - theta_p)/theta_p], offset=1.0, keep=_ok, shape=shape)
     return _mask(_full(4*(1 - _S)/(1 - alpha**2), shape), _ok, jax.numpy.nan, shape)
 
 

@@ -176,7 +176,7 @@ def kl(mu_p, v_p, mu_q, v_q):
     """
     mu_p, v_p, mu_q, v_q, shape = _args(mu_p, v_p, mu_q, v_q)
     _ok = _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
-    out = _full((1/2)*(-jax.numpy.log(v_p) + jax.numpy.log(v_q) - 1 + (v_p + (mu_p - mu_q)**2)/v_q), shape)
+    out = _full((1/2)*(jax.numpy.log(v_q) - jax.numpy.log(v_p) - 1 + (v_p + (mu_p - mu_q)**2)/v_q), shape)
     _t0 = 1/(v_p)
     _t1 = (mu_p - mu_q)**2
     _t2 = v_p - v_q
@@ -204,7 +204,7 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
     _c1 = 1/(v_q)
     _c2 = alpha - 1
     _c3 = (1/4)*alpha + 1/4
-    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*jax.numpy.exp(_c2*_c3*(mu_p - mu_q)**2/(alpha*v_p - alpha*v_q + v_p + v_q) + (1/4)*_c2*jax.numpy.log(v_p) - _c3*jax.numpy.log(v_q)) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(1/((_c0 - _c0*alpha + _c1*alpha + _c1)))*jax.numpy.exp(_c2*_c3*(mu_p - mu_q)**2/(alpha*v_p - alpha*v_q + v_p + v_q) + (1/4)*_c2*jax.numpy.log(v_p) - _c3*jax.numpy.log(v_q)) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -112,7 +112,7 @@ def score(x, alpha):
     x, alpha, shape = _args(x, alpha)
     _ok = _in_domain(alpha) & jax.numpy.isfinite(x)
     out = _fill(shape, (1,), [
-        -jax.numpy.log(x) + 1/(alpha),
+        1/(alpha) - jax.numpy.log(x),
     ])
     out = _mask(out, jax.numpy.greater_equal(x, 1), jax.numpy.nan, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -128,7 +128,7 @@ def log_density(x, alpha):
     """
     x, alpha, shape = _args(x, alpha)
     _ok = _in_domain(alpha) & jax.numpy.isfinite(x)
-    out = _full(-(alpha + 1)*jax.numpy.log(x) + jax.numpy.log(alpha), shape)
+    out = _full(jax.numpy.log(alpha) - (alpha + 1)*jax.numpy.log(x), shape)
     out = _mask(out, jax.numpy.greater_equal(x, 1), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -177,7 +177,7 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     """
     alpha, alpha_p, alpha_q, shape = _args(alpha, alpha_p, alpha_q)
     _ok = _in_domain(alpha_p) & _in_domain(alpha_q) & jax.numpy.isfinite(alpha)
-    out = _full(-4*(1 - 2*jax.numpy.exp(-1/2*(alpha - 1)*jax.numpy.log(alpha_p) + (1/2)*(alpha + 1)*jax.numpy.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1), shape)
+    out = _full(-4*(1 - 2*jax.numpy.exp((1/2)*(alpha + 1)*jax.numpy.log(alpha_q) - 1/2*(alpha - 1)*jax.numpy.log(alpha_p))/(alpha*alpha_q - alpha*alpha_p + alpha_p + alpha_q))/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -191,7 +191,7 @@ def entropy(alpha):
     """
     alpha, shape = _args(alpha)
     _ok = _in_domain(alpha)
-    out = _full(-jax.numpy.log(alpha) + 1 + 1/(alpha), shape)
+    out = _full(1 - jax.numpy.log(alpha) + 1/(alpha), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -205,7 +205,7 @@ def cross_entropy(alpha_p, alpha_q):
     """
     alpha_p, alpha_q, shape = _args(alpha_p, alpha_q)
     _ok = _in_domain(alpha_p) & _in_domain(alpha_q)
-    out = _full(-jax.numpy.log(alpha_q) + (alpha_q + 1)/alpha_p, shape)
+    out = _full((alpha_q + 1)/alpha_p - jax.numpy.log(alpha_q), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -407,7 +407,7 @@ def score(x, lam):
     x, lam, shape = _args(x, lam)
     _ok = _in_domain(lam) & jax.numpy.isfinite(x)
     out = _fill(shape, (1,), [
-        -1 + x/lam,
+        x/lam - 1,
     ])
     out = _mask(out, (jax.numpy.greater_equal(x, 0)) & (jax.numpy.equal(x, jax.numpy.floor(x))), jax.numpy.nan, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -423,7 +423,7 @@ def log_density(x, lam):
     """
     x, lam, shape = _args(x, lam)
     _ok = _in_domain(lam) & jax.numpy.isfinite(x)
-    out = _full(-lam + x*jax.numpy.log(lam) - jax.scipy.special.gammaln(x + 1), shape)
+    out = _full(x*jax.numpy.log(lam) - lam - jax.scipy.special.gammaln(x + 1), shape)
     out = _mask(out, (jax.numpy.greater_equal(x, 0)) & (jax.numpy.equal(x, jax.numpy.floor(x))), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -476,7 +476,7 @@ def alpha_divergence(alpha, lam_p, lam_q):
     _ok = _in_domain(lam_p) & _in_domain(lam_q) & jax.numpy.isfinite(alpha)
     _c0 = (1/2)*lam_q
     _c1 = (1/2)*alpha
-    out = _full(4*(jax.numpy.exp(-_c0*alpha - _c0 + (1/2)*alpha*lam_p + jax.numpy.sqrt(lam_p)*jax.numpy.sqrt(lam_q)*jax.numpy.exp(-_c1*jax.numpy.log(lam_p))*jax.numpy.exp(_c1*jax.numpy.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1), shape)
+    out = _full(4*(jax.numpy.exp((1/2)*alpha*lam_p - _c0*alpha - _c0 + jax.numpy.sqrt(lam_p)*jax.numpy.sqrt(lam_q)*jax.numpy.exp(-_c1*jax.numpy.log(lam_p))*jax.numpy.exp(_c1*jax.numpy.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 
@@ -498,7 +498,7 @@ def entropy(lam):
         _r1 = -lam
         _r2 = -jax.numpy.log(lam)
         _c0 = jax.scipy.special.gammaln(_node + 1)
-        return -_c0 + _node*_r0 + _r1, _c0 + _node*_r2 + lam
+        return _node*_r0 - _c0 + _r1, _c0 + _node*_r2 + lam
 
     _S = _expect_series(jax.numpy, _integrand, [lam], 0, jax.numpy.inf, keep=_ok, shape=shape)
     return _mask(_full(_S, shape), _ok, jax.numpy.nan, shape)
@@ -521,7 +521,7 @@ def cross_entropy(lam_p, lam_q):
         _r1 = -lam_p
         _r2 = -jax.numpy.log(lam_q)
         _c0 = jax.scipy.special.gammaln(_node + 1)
-        return -_c0 + _node*_r0 + _r1, _c0 + _node*_r2 + lam_q
+        return _node*_r0 - _c0 + _r1, _c0 + _node*_r2 + lam_q
 
     _S = _expect_series(jax.numpy, _integrand, [lam_p, lam_q], 0, jax.numpy.inf, keep=_ok, shape=shape)
     return _mask(_full(_S, shape), _ok, jax.numpy.nan, shape)

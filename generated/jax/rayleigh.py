@@ -111,7 +111,7 @@ def score(x, sigma):
     x, sigma, shape = _args(x, sigma)
     _ok = _in_domain(sigma) & jax.numpy.isfinite(x)
     out = _fill(shape, (1,), [
-        (-2 + x**2/sigma**2)/sigma,
+        (x**2/sigma**2 - 2)/sigma,
     ])
     out = _mask(out, jax.numpy.greater_equal(x, 0), jax.numpy.nan, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
@@ -127,7 +127,7 @@ def log_density(x, sigma):
     """
     x, sigma, shape = _args(x, sigma)
     _ok = _in_domain(sigma) & jax.numpy.isfinite(x)
-    out = _full(-2*jax.numpy.log(sigma) + jax.numpy.log(x) - 1/2*x**2/sigma**2, shape)
+    out = _full(jax.numpy.log(x) - 2*jax.numpy.log(sigma) - 1/2*x**2/sigma**2, shape)
     out = _mask(out, jax.numpy.greater_equal(x, 0), -jax.numpy.inf, shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
@@ -180,7 +180,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
     _ok = _in_domain(sigma_p) & _in_domain(sigma_q) & jax.numpy.isfinite(alpha)
     _c0 = alpha + 1
     _c1 = alpha - 1
-    out = _full(-4*(1 - 2*jax.numpy.exp(-_c0*jax.numpy.log(sigma_q) + _c1*jax.numpy.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1), shape)
+    out = _full(-4*(1 - 2*jax.numpy.exp(_c1*jax.numpy.log(sigma_p) - _c0*jax.numpy.log(sigma_q))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1), shape)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -512,7 +512,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _r5 = (1/2)*alpha*jax.numpy.log(sigma_p) + 2*alpha*jax.numpy.log(sigma_q) + (1/2)*jax.numpy.log(sigma_p) + 2*jax.numpy.log(sigma_q) + 2.4849066497880004
         return _r0*jax.numpy.log(_node**2 + 4) + _r4*jax.numpy.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
-    _S = _expect_real(jax.numpy, _integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(-mu_p + mu_q)/sigma_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(jax.numpy, _integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p], offset=1.0, keep=_ok, shape=shape)
     return _mask(_full(4*(1 - _S)/(1 - alpha**2), shape), _ok, jax.numpy.nan, shape)
 
 

@@ -231,7 +231,7 @@ def score(x, p):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) and _all_finite(x) else \
             _in_domain(p) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
-        out[..., 0] = -(x - 1)/(p - 1) + x/p
+        out[..., 0] = x/p - (x - 1)/(p - 1)
         out = _mask(out, (numpy.equal(x, 0)) | (numpy.equal(x, 1)), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
@@ -320,7 +320,7 @@ def kl(p_p, p_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) else \
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
-        out = -_c0*(numpy.log(-_c0) - numpy.log(1 - p_q)) + p_p*(numpy.log(p_p) - numpy.log(p_q))
+        out = p_p*(numpy.log(p_p) - numpy.log(p_q)) - _c0*(numpy.log(-_c0) - numpy.log(1 - p_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -336,7 +336,7 @@ def kl(p_p, p_q):
             _t6 = (_t0**2*_t0)
             _t7 = (p_p**2*p_p)
             _close = (1/2)*_t1*(_t2 - _t3) < 1e-06
-            out[_near] = numpy.where(_close, (1/60)*_t1*(-20*_t0/(_t4 - 2*p_p + 1) + 20*_t0/_t4 - 15*_t1/(-3*_t4 + _t7 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out[_near])
+            out[_near] = numpy.where(_close, (1/60)*_t1*(20*_t0/_t4 - 20*_t0/(_t4 - 2*p_p + 1) - 15*_t1/(_t7 - 3*_t4 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -371,7 +371,7 @@ def alpha_divergence(alpha, p_p, p_q):
         _c1 = numpy.log(1 - p_p)
         _c2 = alpha + 1
         _c3 = numpy.log(1 - p_q)
-        out = 4*((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)*numpy.exp(-1/2*_c0*_c1 + (1/2)*_c2*_c3) - 1)/(alpha**2 - 1)
+        out = 4*((numpy.exp((1/2)*_c2*(numpy.log(p_q) - _c3) - 1/2*_c0*(numpy.log(p_p) - _c1)) + 1)*numpy.exp((1/2)*_c2*_c3 - 1/2*_c0*_c1) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -427,7 +427,7 @@ def cross_entropy(p_p, p_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) else \
             _in_domain(p_p) & _in_domain(p_q)
-        out = -p_p*numpy.log(p_q) + (p_p - 1)*numpy.log(1 - p_q)
+        out = (p_p - 1)*numpy.log(1 - p_q) - p_p*numpy.log(p_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -485,7 +485,7 @@ def christoffel(alpha, p):
         _c0 = 2*p
         _c1 = 1/(p)
         out = numpy.empty(shape + (1, 1, 1))
-        out[..., 0, 0, 0] = (-1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p + 3/2)/(-_c0 + p**2 + 1)
+        out[..., 0, 0, 0] = (3/2 - 1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p)/(p**2 - _c0 + 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

@@ -492,7 +492,7 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a_p, b_p) and _all_in_domain(a_q, b_q) and _all_finite(alpha) else \
             _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & numpy.isfinite(alpha)
-        out = 4*(numpy.exp((1/2)*(alpha - 1)*scipy.special.betaln(a_p, b_p) - 1/2*(alpha + 1)*scipy.special.betaln(a_q, b_q))*scipy.special.beta((1/2)*(-a_p*alpha + a_p + a_q*alpha + a_q), (1/2)*(-alpha*b_p + alpha*b_q + b_p + b_q)) - 1)/(alpha**2 - 1)
+        out = 4*(numpy.exp((1/2)*(alpha - 1)*scipy.special.betaln(a_p, b_p) - 1/2*(alpha + 1)*scipy.special.betaln(a_q, b_q))*scipy.special.beta((1/2)*(a_p - a_p*alpha + a_q*alpha + a_q), (1/2)*(alpha*b_q - alpha*b_p + b_p + b_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -548,7 +548,7 @@ def cross_entropy(a_p, b_p, a_q, b_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a_p, b_p) and _all_in_domain(a_q, b_q) else \
             _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
-        out = -(a_q - 1)*scipy.special.psi(a_p) - (b_q - 1)*scipy.special.psi(b_p) + (a_q + b_q - 2)*scipy.special.psi(a_p + b_p) + scipy.special.betaln(a_q, b_q)
+        out = (a_q + b_q - 2)*scipy.special.psi(a_p + b_p) - (a_q - 1)*scipy.special.psi(a_p) - (b_q - 1)*scipy.special.psi(b_p) + scipy.special.betaln(a_q, b_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -656,7 +656,7 @@ def christoffel(alpha, a, b):
         _c8 = -_c7
         _c9 = _c0*_c4
         _c10 = _polygamma(1, a)
-        _c11 = (1/2)/(-_c0*_c10 + _c0*_c6 + _c10*_c6)
+        _c11 = (1/2)/(_c0*_c6 - _c0*_c10 + _c10*_c6)
         _c12 = _c11*(1 - alpha)
         _c13 = _c12*_c9
         _c14 = _polygamma(2, b)
@@ -667,7 +667,7 @@ def christoffel(alpha, a, b):
         _c19 = _c12*_c18
         _c20 = _c10*_c14
         out = numpy.empty(shape + (2, 2, 2))
-        out[..., 0, 0, 0] = _c11*(-_c2 - _c5 - _c8 - alpha*(-_c2 + _c7 + _c9))
+        out[..., 0, 0, 0] = _c11*(-_c2 - _c5 - _c8 - alpha*(_c7 - _c2 + _c9))
         out[..., 0, 0, 1] = _c13
         out[..., 0, 1, 0] = _c13
         out[..., 0, 1, 1] = _c11*(-_c15 - _c5 - alpha*(_c16 + _c9))
@@ -715,7 +715,7 @@ def scalar_curvature(a, b):
         _c4 = _polygamma(2, b)
         _c5 = _polygamma(2, _c2)
         _c6 = _polygamma(2, a)
-        out = (1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
+        out = (1/2)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(_c0*_c3 - _c0*_c1 + _c1*_c3)**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -756,7 +756,7 @@ def gaussian_curvature(a, b):
         _c4 = _polygamma(2, b)
         _c5 = _polygamma(2, _c2)
         _c6 = _polygamma(2, a)
-        out = (1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(-_c0*_c1 + _c0*_c3 + _c1*_c3)**2
+        out = (1/4)*(_c0*_c4*_c5 + _c1*_c5*_c6 - _c3*_c4*_c6)/(_c0*_c3 - _c0*_c1 + _c1*_c3)**2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

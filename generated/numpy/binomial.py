@@ -233,7 +233,7 @@ def score(x, p):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p) and _all_finite(x) else \
             _in_domain(p) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
-        out[..., 0] = -(x - 10)/(p - 1) + x/p
+        out[..., 0] = x/p - (x - 10)/(p - 1)
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.less_equal(x, 10)) & (numpy.equal(x, numpy.floor(x))), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
@@ -330,7 +330,7 @@ def kl(p_p, p_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) else \
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
-        out = -10*_c0*(numpy.log(-_c0) - numpy.log(1 - p_q)) + 10*p_p*(numpy.log(p_p) - numpy.log(p_q))
+        out = 10*p_p*(numpy.log(p_p) - numpy.log(p_q)) - 10*_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -342,7 +342,7 @@ def kl(p_p, p_q):
             _t2 = 1/(p_p)
             _t3 = 2*p_p
             _t4 = p_p**2
-            _t5 = 1/((-_t3 + _t4 + 1))
+            _t5 = 1/((_t4 - _t3 + 1))
             _t6 = _t5*p_p
             _t7 = (10/3)*_t0
             _t8 = ((p_p**2)**2)
@@ -351,7 +351,7 @@ def kl(p_p, p_q):
             _t11 = (p_p**2*p_p)
             _t12 = (5/2)*_t1
             _t13 = _t7/(_t11 - 3*_t4 + 3*p_p - 1)
-            _t14 = _t12/(-4*_t11 + 6*_t4 + _t8 - 4*p_p + 1)
+            _t14 = _t12/(6*_t4 - 4*_t11 + _t8 - 4*p_p + 1)
             _t15 = 1/((10*_t11 - 10*_t4 - 5*_t8 + ((p_p**2)**2*p_p) + 5*p_p - 1))
             _close = 5*_t1*(_t2 + _t5 - _t6) < 1e-06
             out[_near] = numpy.where(_close, _t1*(_t10*_t15 + _t10/_t8 - _t13*p_p + _t13 - _t14*p_p + _t14 - _t15*_t3*_t9 + 5*_t2 + 5*_t5 - 5*_t6 + _t7/_t4 + _t12/_t11), out[_near])
@@ -389,7 +389,7 @@ def alpha_divergence(alpha, p_p, p_q):
         _c1 = numpy.log(1 - p_p)
         _c2 = alpha + 1
         _c3 = numpy.log(1 - p_q)
-        out = 4*(((((numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1)**2)**2*(numpy.exp(-1/2*_c0*(-_c1 + numpy.log(p_p)) + (1/2)*_c2*(-_c3 + numpy.log(p_q))) + 1))**2)*numpy.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1)
+        out = 4*(((((numpy.exp((1/2)*_c2*(numpy.log(p_q) - _c3) - 1/2*_c0*(numpy.log(p_p) - _c1)) + 1)**2)**2*(numpy.exp((1/2)*_c2*(numpy.log(p_q) - _c3) - 1/2*_c0*(numpy.log(p_p) - _c1)) + 1))**2)*numpy.exp(5*_c2*_c3 - 5*_c0*_c1) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -428,7 +428,7 @@ def entropy(p):
         _c3 = 45*numpy.log(45)
         _c4 = numpy.log(120)
         _c5 = 210*numpy.log(210)
-        out = 10*(((_c0**2)**2)**2*_c0)*_c2*p - (((_c0**2)**2)**2)*_c3*p**2 + 120*((_c0**2*_c0)**2*_c0)*_c4*(p**2*p) - ((_c0**2*_c0)**2)*_c5*((p**2)**2) + 252*((_c0**2)**2*_c0)*((p**2)**2*p)*numpy.log(252) - ((_c0**2)**2)*_c5*((p**2*p)**2) + 120*(_c0**2*_c0)*_c4*((p**2*p)**2*p) - _c0**2*_c3*(((p**2)**2)**2) + 10*_c0*_c2*(((p**2)**2)**2*p) - 10*_c1 - 10*p*(-_c1 + numpy.log(p))
+        out = 10*(((_c0**2)**2)**2*_c0)*_c2*p - (((_c0**2)**2)**2)*_c3*p**2 + 120*((_c0**2*_c0)**2*_c0)*_c4*(p**2*p) - ((_c0**2*_c0)**2)*_c5*((p**2)**2) + 252*((_c0**2)**2*_c0)*((p**2)**2*p)*numpy.log(252) - ((_c0**2)**2)*_c5*((p**2*p)**2) + 120*(_c0**2*_c0)*_c4*((p**2*p)**2*p) - _c0**2*_c3*(((p**2)**2)**2) + 10*_c0*_c2*(((p**2)**2)**2*p) - 10*_c1 - 10*p*(numpy.log(p) - _c1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -469,7 +469,7 @@ def cross_entropy(p_p, p_q):
         _c4 = 45*numpy.log(45)
         _c5 = numpy.log(120)
         _c6 = 210*numpy.log(210)
-        out = 10*(((_c0**2)**2)**2*_c0)*_c3*p_p - (((_c0**2)**2)**2)*_c4*p_p**2 + 120*((_c0**2*_c0)**2*_c0)*_c5*(p_p**2*p_p) - ((_c0**2*_c0)**2)*_c6*((p_p**2)**2) + 252*((_c0**2)**2*_c0)*((p_p**2)**2*p_p)*numpy.log(252) - ((_c0**2)**2)*_c6*((p_p**2*p_p)**2) + 120*(_c0**2*_c0)*_c5*((p_p**2*p_p)**2*p_p) - _c0**2*_c4*(((p_p**2)**2)**2) + 10*_c0*_c3*(((p_p**2)**2)**2*p_p) - 10*_c0*(_c1 - numpy.log(1 - p_q)) - 10*_c1 - 10*p_p*(-_c1 + _c2) + 10*p_p*(_c2 - numpy.log(p_q))
+        out = 10*(((_c0**2)**2)**2*_c0)*_c3*p_p - (((_c0**2)**2)**2)*_c4*p_p**2 + 120*((_c0**2*_c0)**2*_c0)*_c5*(p_p**2*p_p) - ((_c0**2*_c0)**2)*_c6*((p_p**2)**2) + 252*((_c0**2)**2*_c0)*((p_p**2)**2*p_p)*numpy.log(252) - ((_c0**2)**2)*_c6*((p_p**2*p_p)**2) + 120*(_c0**2*_c0)*_c5*((p_p**2*p_p)**2*p_p) - _c0**2*_c4*(((p_p**2)**2)**2) + 10*_c0*_c3*(((p_p**2)**2)**2*p_p) - 10*_c0*(_c1 - numpy.log(1 - p_q)) - 10*_c1 - 10*p_p*(_c2 - _c1) + 10*p_p*(_c2 - numpy.log(p_q))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -527,7 +527,7 @@ def christoffel(alpha, p):
         _c0 = 2*p
         _c1 = 1/(p)
         out = numpy.empty(shape + (1, 1, 1))
-        out[..., 0, 0, 0] = (-1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p + 3/2)/(-_c0 + p**2 + 1)
+        out[..., 0, 0, 0] = (3/2 - 1/2*_c1 - 1/2*alpha*(_c0 + _c1 - 3) - p)/(p**2 - _c0 + 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

@@ -283,7 +283,7 @@ def log_density(x, p1, p2):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(x) else \
             _in_domain(p1, p2) & numpy.isfinite(x)
-        out = numpy.log(p1)*numpy.where(numpy.equal(1, x), 1.0, 0.0) + numpy.log(p2)*numpy.where(numpy.equal(2, x), 1.0, 0.0) + numpy.log(-p1 - p2 + 1)*numpy.where(numpy.equal(3, x), 1.0, 0.0)
+        out = numpy.log(p1)*numpy.where(numpy.equal(1, x), 1.0, 0.0) + numpy.log(p2)*numpy.where(numpy.equal(2, x), 1.0, 0.0) + numpy.log(1 - p1 - p2)*numpy.where(numpy.equal(3, x), 1.0, 0.0)
         out = _mask(out, (numpy.greater_equal(x, 1)) & (numpy.less_equal(x, 3)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -375,7 +375,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) else \
             _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
-        out = -_c0*(numpy.log(-_c0) - numpy.log(-p1_q - p2_q + 1)) + p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) + p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
+        out = p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) - _c0*(numpy.log(-_c0) - numpy.log(1 - p1_q - p2_q)) + p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -415,7 +415,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
             _t30 = (1/5)*_t29
             _t31 = 2*_t29
             _close = -_t5 < 1e-06
-            out[_near] = numpy.where(_close, -_t0*_t13*_t29 - _t0*_t19*_t3 - _t0*_t24*_t9 - _t1*_t19*_t2 - 3/2*_t1*_t24*_t3 - _t1*_t31*_t9 - _t11*_t2*_t29 - _t11*_t25 - _t13*_t25 - _t15*_t30 - _t17*_t30 - _t2*_t24*_t7 - _t20*_t7 - _t20*_t9 - _t3*_t31*_t7 - _t5 + (1/3)*_t9/_t8 + (1/3)*_t7/_t6 + (1/5)*_t17/_t16 + (1/5)*_t15/_t14 + (1/4)*_t13/_t12 + (1/4)*_t11/_t10, out[_near])
+            out[_near] = numpy.where(_close, (1/3)*_t9/_t8 - _t0*_t13*_t29 - _t0*_t19*_t3 - _t0*_t24*_t9 - _t1*_t19*_t2 - 3/2*_t1*_t24*_t3 - _t1*_t31*_t9 - _t11*_t2*_t29 - _t11*_t25 - _t13*_t25 - _t15*_t30 - _t17*_t30 - _t2*_t24*_t7 - _t20*_t7 - _t20*_t9 - _t3*_t31*_t7 - _t5 + (1/3)*_t7/_t6 + (1/5)*_t17/_t16 + (1/5)*_t15/_t14 + (1/4)*_t13/_t12 + (1/4)*_t11/_t10, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -446,7 +446,7 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
             _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
         _c0 = (1/2)*alpha + 1/2
         _c1 = p1_p + p2_p - 1
-        out = 4*(-_c1*numpy.exp(-_c0*(numpy.log(-_c1) - numpy.log(-p1_q - p2_q + 1))) + p1_p*numpy.exp(-_c0*(numpy.log(p1_p) - numpy.log(p1_q))) + p2_p*numpy.exp(-_c0*(numpy.log(p2_p) - numpy.log(p2_q))) - 1)/(alpha**2 - 1)
+        out = 4*(p1_p*numpy.exp(-_c0*(numpy.log(p1_p) - numpy.log(p1_q))) - _c1*numpy.exp(-_c0*(numpy.log(-_c1) - numpy.log(1 - p1_q - p2_q))) + p2_p*numpy.exp(-_c0*(numpy.log(p2_p) - numpy.log(p2_q))) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -502,7 +502,7 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) else \
             _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
-        out = -p1_p*numpy.log(p1_q) - p2_p*numpy.log(p2_q) + (p1_p + p2_p - 1)*numpy.log(-p1_q - p2_q + 1)
+        out = (p1_p + p2_p - 1)*numpy.log(1 - p1_q - p2_q) - p1_p*numpy.log(p1_q) - p2_p*numpy.log(p2_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -540,14 +540,14 @@ def amari_chentsov(p1, p2):
         _c0 = 1/((p1 + p2 - 1)**2)
         _c1 = -_c0
         out = numpy.empty(shape + (2, 2, 2))
-        out[..., 0, 0, 0] = -_c0 + 1/(p1**2)
+        out[..., 0, 0, 0] = 1/(p1**2) - _c0
         out[..., 0, 0, 1] = _c1
         out[..., 0, 1, 0] = _c1
         out[..., 0, 1, 1] = _c1
         out[..., 1, 0, 0] = _c1
         out[..., 1, 0, 1] = _c1
         out[..., 1, 1, 0] = _c1
-        out[..., 1, 1, 1] = -_c0 + 1/(p2**2)
+        out[..., 1, 1, 1] = 1/(p2**2) - _c0
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -641,14 +641,14 @@ def christoffel(alpha, p1, p2):
         _c28 = (1/2)*_c18 + _c4
         _c29 = _c20*p2
         out = numpy.empty(shape + (2, 2, 2))
-        out[..., 0, 0, 0] = -_c12*(_c1*_c9 - _c10 + _c11 + _c6) - _c14 - _c15 + _c17 - _c19 - _c2*_c4 + (1/2)*_c3*_c4 - _c5
+        out[..., 0, 0, 0] = _c17 - _c12*(_c1*_c9 - _c10 + _c11 + _c6) - _c14 - _c15 - _c19 - _c2*_c4 + (1/2)*_c3*_c4 - _c5
         out[..., 0, 0, 1] = _c21
         out[..., 0, 1, 0] = _c21
-        out[..., 0, 1, 1] = p1*(-_c12*(-_c22 + _c24) + (1/2)*_c18*p1 + _c25 - _c26 + _c27 - _c28 + _c5)
-        out[..., 1, 0, 0] = p2*(-_c12*(_c24 - _c6) + _c14 + _c15 + _c16 - _c17 + (1/2)*_c18*p2 - _c28)
+        out[..., 0, 1, 1] = p1*((1/2)*_c18*p1 - _c12*(_c24 - _c22) + _c25 - _c26 + _c27 - _c28 + _c5)
+        out[..., 1, 0, 0] = p2*(_c14 - _c12*(_c24 - _c6) + _c15 + _c16 - _c17 + (1/2)*_c18*p2 - _c28)
         out[..., 1, 0, 1] = _c29
         out[..., 1, 1, 0] = _c29
-        out[..., 1, 1, 1] = -_c0*_c4 + (1/2)*_c1*_c4 - _c12*(_c11 + _c22 - _c23 + _c3*_c9) - _c16 - _c19 - _c25 + _c26 - _c27
+        out[..., 1, 1, 1] = (1/2)*_c1*_c4 - _c0*_c4 - _c12*(_c11 + _c22 - _c23 + _c3*_c9) - _c16 - _c19 - _c25 + _c26 - _c27
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

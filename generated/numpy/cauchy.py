@@ -693,7 +693,7 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q) & numpy.isfinite(alpha)
-        _S = _expect_real(_integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(-x0_p + x0_q)/gamma_p], offset=1.0, keep=_ok).reshape(shape)
+        _S = _expect_real(_integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(x0_q - x0_p)/gamma_p], offset=1.0, keep=_ok).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

@@ -232,7 +232,7 @@ def score(x, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
             _in_domain(lam) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
-        out[..., 0] = -x + 1/(lam)
+        out[..., 0] = 1/(lam) - x
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
@@ -264,7 +264,7 @@ def log_density(x, lam):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
             _in_domain(lam) & numpy.isfinite(x)
-        out = -lam*x + numpy.log(lam)
+        out = numpy.log(lam) - lam*x
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
@@ -354,7 +354,7 @@ def alpha_divergence(alpha, lam_p, lam_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) and _all_finite(alpha) else \
             _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
-        out = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(lam_p) + (1/2)*(alpha + 1)*numpy.log(lam_q))/(-alpha*lam_p + alpha*lam_q + lam_p + lam_q))/(alpha**2 - 1)
+        out = -4*(1 - 2*numpy.exp((1/2)*(alpha + 1)*numpy.log(lam_q) - 1/2*(alpha - 1)*numpy.log(lam_p))/(alpha*lam_q - alpha*lam_p + lam_p + lam_q))/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -408,7 +408,7 @@ def cross_entropy(lam_p, lam_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) else \
             _in_domain(lam_p) & _in_domain(lam_q)
-        out = -numpy.log(lam_q) + lam_q/lam_p
+        out = lam_q/lam_p - numpy.log(lam_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

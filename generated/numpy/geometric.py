@@ -321,7 +321,7 @@ def kl(p_p, p_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) else \
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
-        out = -_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p + numpy.log(p_p) - numpy.log(p_q)
+        out = numpy.log(p_p) - _c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p - numpy.log(p_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -338,7 +338,7 @@ def kl(p_p, p_q):
             _t7 = (_t2**2*_t2)
             _t8 = (p_p**2*p_p)
             _close = (1/2)*_t4*(_t0 - _t1) < 1e-06
-            out[_near] = numpy.where(_close, (1/60)*_t4*(30*_t0 - 30*_t1 - 20*_t2/(_t5 - 2*p_p + 1) + 20*_t2/_t5 - 15*_t3/(-3*_t5 + _t8 + 3*p_p - 1) + 15*_t3/_t8 - 12*_t7/(6*_t5 + _t6 - 4*_t8 - 4*p_p + 1) + 12*_t7/_t6), out[_near])
+            out[_near] = numpy.where(_close, (1/60)*_t4*(30*_t0 - 30*_t1 - 20*_t2/(_t5 - 2*p_p + 1) + 20*_t2/_t5 - 15*_t3/(_t8 - 3*_t5 + 3*p_p - 1) + 15*_t3/_t8 - 12*_t7/(6*_t5 + _t6 - 4*_t8 - 4*p_p + 1) + 12*_t7/_t6), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -369,7 +369,7 @@ def alpha_divergence(alpha, p_p, p_q):
             _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
         _c0 = alpha - 1
         _c1 = alpha + 1
-        out = -4*(1 + numpy.exp(-1/2*_c0*numpy.log(p_p) + (1/2)*_c1*numpy.log(p_q))/(numpy.exp(-1/2*_c0*numpy.log(1 - p_p) + (1/2)*_c1*numpy.log(1 - p_q)) - 1))/(alpha**2 - 1)
+        out = -4*(1 + numpy.exp((1/2)*_c1*numpy.log(p_q) - 1/2*_c0*numpy.log(p_p))/(numpy.exp((1/2)*_c1*numpy.log(1 - p_q) - 1/2*_c0*numpy.log(1 - p_p)) - 1))/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -425,7 +425,7 @@ def cross_entropy(p_p, p_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) else \
             _in_domain(p_p) & _in_domain(p_q)
-        out = -numpy.log(p_q) + (p_p - 1)*numpy.log(1 - p_q)/p_p
+        out = (p_p - 1)*numpy.log(1 - p_q)/p_p - numpy.log(p_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -481,7 +481,7 @@ def christoffel(alpha, p):
             _in_domain(p) & numpy.isfinite(alpha)
         _c0 = 1/(p)
         out = numpy.empty(shape + (1, 1, 1))
-        out[..., 0, 0, 0] = (-_c0 + (1/2)*alpha*(2*_c0 + p - 3) - 3/2*p + 5/2)/(p**2 - 2*p + 1)
+        out[..., 0, 0, 0] = ((1/2)*alpha*(2*_c0 + p - 3) - _c0 - 3/2*p + 5/2)/(p**2 - 2*p + 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

@@ -459,7 +459,7 @@ def fisher(mu, beta):
         out[..., 0, 0] = _c0
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
-        out[..., 1, 1] = _c0*(-2*numpy.euler_gamma + numpy.euler_gamma**2 + 1 + (1/6)*numpy.pi**2)
+        out[..., 1, 1] = _c0*(numpy.euler_gamma**2 - 2*numpy.euler_gamma + 1 + (1/6)*numpy.pi**2)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -620,7 +620,7 @@ def natural_gradient(mu, beta, grad):
         out[..., 0, 0] = _c0
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
-        out[..., 1, 1] = _c0*(-2*numpy.euler_gamma + numpy.euler_gamma**2 + 1 + (1/6)*numpy.pi**2)
+        out[..., 1, 1] = _c0*(numpy.euler_gamma**2 - 2*numpy.euler_gamma + 1 + (1/6)*numpy.pi**2)
     out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
@@ -701,7 +701,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
             _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q)
         _c0 = 1/(beta_q)
         _c1 = _c0*beta_p
-        out = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(-mu_p + mu_q))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q/beta_p) - 1.5772156649015328
+        out = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(mu_q - mu_p))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q/beta_p) - 1.5772156649015328
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -755,7 +755,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
             _t44 = 2*_t0
             _t45 = (1/24)*_t37
             _close = _t0*(_t12 - _t13 + numpy.euler_gamma*_t13 + _t3 + _t6 - _t7 + _t9) < 1e-06
-            out[_near] = numpy.where(_close, _t0*(-2/3*_t0*_t1*_t21 + (1/6)*numpy.euler_gamma*_t0*_t1*_t21 + (1/24)*_t0*_t10*_t17*_t8 + (1/2)*_t0*_t10*_t17 + (1/24)*_t0*_t10*_t2*_t5 + (1/12)*numpy.euler_gamma*_t0*_t10*_t20*_t4 - 1/3*_t0*_t10*_t38 + (1/3)*numpy.euler_gamma*_t0*_t17*_t28 + (1/24)*_t0*_t17*_t33 + (1/160)*_t0*_t17*_t34 + 3*_t0*_t17*_t8 + (3/4)*_t0*_t17 + (1/24)*_t0*_t18 + (1/4)*_t0*_t2*_t5*_t8 + 3*_t0*_t2*_t5 + (1/3)*_t0*_t20*_t28*_t4 + (1/6)*_t0*_t20*_t31*_t4 + 6*numpy.euler_gamma*_t0*_t20*_t4 - 3*_t0*_t38 - _t1*_t14*_t18*_t40 + (5/24)*_t1*_t14*_t18 + (3/2)*_t1*_t19*_t5 - numpy.euler_gamma*_t1*_t19*_t6 + numpy.euler_gamma*_t1*_t4 + (5/24)*_t10*_t14*_t15*_t8 + (5/6)*_t10*_t14*_t15 + (5/12)*numpy.euler_gamma*_t10*_t14*_t17*_t4 + (5/24)*_t10*_t14*_t20*_t5 + (1/4)*_t10*_t19*_t20 + (1/12)*_t10*_t2 - 1/3*numpy.euler_gamma*_t10*_t25 - 1/36*_t10*_t29 - _t10*_t40*_t43 - _t10*_t45*_t8 - _t11*_t27 - _t12*_t39 - _t13 + (5/3)*numpy.euler_gamma*_t14*_t15*_t28 + (5/24)*_t14*_t15*_t33 + (1/32)*_t14*_t15*_t34 + 5*_t14*_t15*_t8 + (4/5)*_t14*_t15 + (5/3)*_t14*_t17*_t28*_t4 + (5/6)*_t14*_t17*_t31*_t4 + 10*numpy.euler_gamma*_t14*_t17*_t4 + (5/6)*numpy.euler_gamma*_t14*_t2*_t21 + (5/4)*_t14*_t20*_t5*_t8 + 5*_t14*_t20*_t5 - ((numpy.euler_gamma**2)**2*numpy.euler_gamma)*_t15*_t16 - _t16*((_t4**2)**2*_t4) + 3*numpy.euler_gamma*_t19*_t2*_t4 + (3/2)*_t19*_t20*_t8 + (2/3)*_t19*_t20 - 2*_t2*_t39 + (1/2)*_t2*_t8 + (1/2)*_t2 - _t20*_t22*_t31 - _t21*_t22 - 1/5*_t23*1.03692775514337 - _t24*_t35 - _t24*_t36 - 4*_t24 - 4/3*_t25*_t28 - 2/3*_t25*_t31 - 3*numpy.euler_gamma*_t25 - _t26*_t30 - 2*_t27 - 1/6*_t28*_t43 - 1/6*_t29*_t8 - 10/3*_t29 - numpy.euler_gamma*_t30*_t37 - 1/12*_t31*_t43 - _t32*_t41 - 5/3*_t32 - _t33*_t45 - _t35*_t37 - _t36*_t37 - 5*_t37*_t8 - 4*_t37 - _t38*_t44*_t8 - _t39*_t9 - _t41*_t42 - 1/12*_t42*_t8 - 5/3*_t42 - 5*numpy.euler_gamma*_t43 - _t44*_t5*_t7 + (1/2)*_t5 - _t7), out[_near])
+            out[_near] = numpy.where(_close, _t0*((1/6)*numpy.euler_gamma*_t0*_t1*_t21 - 2/3*_t0*_t1*_t21 + (1/24)*_t0*_t10*_t17*_t8 + (1/2)*_t0*_t10*_t17 + (1/24)*_t0*_t10*_t2*_t5 + (1/12)*numpy.euler_gamma*_t0*_t10*_t20*_t4 - 1/3*_t0*_t10*_t38 + (1/3)*numpy.euler_gamma*_t0*_t17*_t28 + (1/24)*_t0*_t17*_t33 + (1/160)*_t0*_t17*_t34 + 3*_t0*_t17*_t8 + (3/4)*_t0*_t17 + (1/24)*_t0*_t18 + (1/4)*_t0*_t2*_t5*_t8 + 3*_t0*_t2*_t5 + (1/3)*_t0*_t20*_t28*_t4 + (1/6)*_t0*_t20*_t31*_t4 + 6*numpy.euler_gamma*_t0*_t20*_t4 - 3*_t0*_t38 - _t1*_t14*_t18*_t40 + (5/24)*_t1*_t14*_t18 + (3/2)*_t1*_t19*_t5 - numpy.euler_gamma*_t1*_t19*_t6 + numpy.euler_gamma*_t1*_t4 + (5/24)*_t10*_t14*_t15*_t8 + (5/6)*_t10*_t14*_t15 + (5/12)*numpy.euler_gamma*_t10*_t14*_t17*_t4 + (5/24)*_t10*_t14*_t20*_t5 + (1/4)*_t10*_t19*_t20 + (1/12)*_t10*_t2 - 1/3*numpy.euler_gamma*_t10*_t25 - 1/36*_t10*_t29 - _t10*_t40*_t43 - _t10*_t45*_t8 - _t11*_t27 - _t12*_t39 - _t13 + (5/3)*numpy.euler_gamma*_t14*_t15*_t28 + (5/24)*_t14*_t15*_t33 + (1/32)*_t14*_t15*_t34 + 5*_t14*_t15*_t8 + (4/5)*_t14*_t15 + (5/3)*_t14*_t17*_t28*_t4 + (5/6)*_t14*_t17*_t31*_t4 + 10*numpy.euler_gamma*_t14*_t17*_t4 + (5/6)*numpy.euler_gamma*_t14*_t2*_t21 + (5/4)*_t14*_t20*_t5*_t8 + 5*_t14*_t20*_t5 - ((numpy.euler_gamma**2)**2*numpy.euler_gamma)*_t15*_t16 - _t16*((_t4**2)**2*_t4) + 3*numpy.euler_gamma*_t19*_t2*_t4 + (3/2)*_t19*_t20*_t8 + (2/3)*_t19*_t20 - 2*_t2*_t39 + (1/2)*_t2*_t8 + (1/2)*_t2 - _t20*_t22*_t31 - _t21*_t22 - 1/5*_t23*1.03692775514337 - _t24*_t35 - _t24*_t36 - 4*_t24 - 4/3*_t25*_t28 - 2/3*_t25*_t31 - 3*numpy.euler_gamma*_t25 - _t26*_t30 - 2*_t27 - 1/6*_t28*_t43 - 1/6*_t29*_t8 - 10/3*_t29 - numpy.euler_gamma*_t30*_t37 - 1/12*_t31*_t43 - _t32*_t41 - 5/3*_t32 - _t33*_t45 - _t35*_t37 - _t36*_t37 - 5*_t37*_t8 - 4*_t37 - _t38*_t44*_t8 - _t39*_t9 - _t41*_t42 - 1/12*_t42*_t8 - 5/3*_t42 - 5*numpy.euler_gamma*_t43 - _t44*_t5*_t7 + (1/2)*_t5 - _t7), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -893,7 +893,7 @@ def amari_chentsov(mu, beta):
         out[..., 1, 0, 0] = _c2
         out[..., 1, 0, 1] = _c5
         out[..., 1, 1, 0] = _c5
-        out[..., 1, 1, 1] = -_c0*(-2*_c3 + numpy.euler_gamma*_c3 - 12*_c4 + 10.11944662509914)
+        out[..., 1, 1, 1] = -_c0*(numpy.euler_gamma*_c3 - 2*_c3 - 12*_c4 + 10.11944662509914)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -958,7 +958,7 @@ def christoffel(alpha, mu, beta):
         _c9 = _c3*_c8
         _c10 = -_c9
         _c11 = 12*_c2
-        _c12 = -numpy.euler_gamma*_c11 + _c3 + _c9
+        _c12 = _c3 - numpy.euler_gamma*_c11 + _c9
         _c13 = _c0*(-_c12 - alpha*(_c10 + _c7) - 1)
         _c14 = 18*numpy.euler_gamma
         _c15 = (numpy.euler_gamma**2*numpy.euler_gamma)
@@ -970,7 +970,7 @@ def christoffel(alpha, mu, beta):
         out[..., 0, 0, 0] = _c0*(_c3 + _c5 + alpha*(_c6 + _c7))
         out[..., 0, 0, 1] = _c13
         out[..., 0, 1, 0] = _c13
-        out[..., 0, 1, 1] = _c0*(-_c14*_c2 - _c15*_c3 + 18*_c2*_c8 - _c6 - 1/6*alpha*(-_c1 - _c14 - _c15*_c16 + _c16*_c8 - _c16 + numpy.euler_gamma*_c16 - _c18 + numpy.euler_gamma*_c18 + 6*_c8 + 18) + 0.42278433509846713)
+        out[..., 0, 1, 1] = _c0*(18*_c2*_c8 - _c14*_c2 - _c15*_c3 - _c6 - 1/6*alpha*(_c16*_c8 - _c1 - _c14 - _c15*_c16 - _c16 + numpy.euler_gamma*_c16 - _c18 + numpy.euler_gamma*_c18 + 6*_c8 + 18) + 0.42278433509846713)
         out[..., 1, 0, 0] = _c0*_c3*(1 - alpha)
         out[..., 1, 0, 1] = _c19
         out[..., 1, 1, 0] = _c19

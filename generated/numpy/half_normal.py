@@ -232,7 +232,7 @@ def score(x, sigma):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) and _all_finite(x) else \
             _in_domain(sigma) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
-        out[..., 0] = (-1 + x**2/sigma**2)/sigma
+        out[..., 0] = (x**2/sigma**2 - 1)/sigma
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
@@ -264,7 +264,7 @@ def log_density(x, sigma):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) and _all_finite(x) else \
             _in_domain(sigma) & numpy.isfinite(x)
-        out = -numpy.log(sigma) + (1/2)*numpy.log(2/numpy.pi) - 1/2*x**2/sigma**2
+        out = (1/2)*numpy.log(2/numpy.pi) - numpy.log(sigma) - 1/2*x**2/sigma**2
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
@@ -358,7 +358,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
             _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
         _c0 = 1/(sigma_p**2)
         _c1 = 1/(sigma_q**2)
-        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*numpy.exp((1/2)*(alpha - 1)*numpy.log(sigma_p) - 1/2*(alpha + 1)*numpy.log(sigma_q)) - 1)/(alpha**2 - 1)
+        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((_c0 - _c0*alpha + _c1*alpha + _c1)))*numpy.exp((1/2)*(alpha - 1)*numpy.log(sigma_p) - 1/2*(alpha + 1)*numpy.log(sigma_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

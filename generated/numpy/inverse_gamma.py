@@ -391,7 +391,7 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p, beta_p) and _all_in_domain(alpha_q, beta_q) else \
             _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
-        out = -alpha_p*(beta_p - beta_q)/beta_p + alpha_q*(numpy.log(beta_p) - numpy.log(beta_q)) + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
+        out = alpha_q*(numpy.log(beta_p) - numpy.log(beta_q)) - alpha_p*(beta_p - beta_q)/beta_p + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -405,7 +405,7 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
             _t4 = (1/3)*(_t1**2*_t1)/(beta_p**2*beta_p)
             _t5 = (1/4)*((_t1**2)**2)/((beta_p**2)**2)
             _close = _t3 < 1e-06
-            out[_near] = numpy.where(_close, -1/120*((_t0**2)**2*_t0)*_polygamma(4, alpha_p) + (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*((_t1**2)**2*_t1)*alpha_p/((beta_p**2)**2*beta_p) + _t3 + _t4*alpha_p + _t5*alpha_p, out[_near])
+            out[_near] = numpy.where(_close, (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/120*((_t0**2)**2*_t0)*_polygamma(4, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*((_t1**2)**2*_t1)*alpha_p/((beta_p**2)**2*beta_p) + _t3 + _t4*alpha_p + _t5*alpha_p, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -433,8 +433,8 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p, beta_p) and _all_in_domain(alpha_q, beta_q) and _all_finite(alpha) else \
             _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q) & numpy.isfinite(alpha)
-        _c0 = -alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q
-        out = 4*(numpy.exp(-1/2*_c0*numpy.log((1/2)*(-alpha*beta_p + alpha*beta_q + beta_p + beta_q)) - 1/2*(1 - alpha)*(-alpha_p*numpy.log(beta_p) + scipy.special.gammaln(alpha_p)) - 1/2*(alpha + 1)*(-alpha_q*numpy.log(beta_q) + scipy.special.gammaln(alpha_q)) + scipy.special.gammaln((1/2)*_c0)) - 1)/(alpha**2 - 1)
+        _c0 = alpha*alpha_q - alpha*alpha_p + alpha_p + alpha_q
+        out = 4*(numpy.exp(scipy.special.gammaln((1/2)*_c0) - 1/2*_c0*numpy.log((1/2)*(alpha*beta_q - alpha*beta_p + beta_p + beta_q)) - 1/2*(1 - alpha)*(scipy.special.gammaln(alpha_p) - alpha_p*numpy.log(beta_p)) - 1/2*(alpha + 1)*(scipy.special.gammaln(alpha_q) - alpha_q*numpy.log(beta_q))) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -594,7 +594,7 @@ def christoffel(alpha_arg, alpha, beta):
         out[..., 1, 0, 0] = _c6*beta
         out[..., 1, 0, 1] = _c9
         out[..., 1, 1, 0] = _c9
-        out[..., 1, 1, 1] = _c7*(-_c1 + (1/2)*alpha_arg*(2*_c1 - 1) + 1/2)
+        out[..., 1, 1, 1] = _c7*((1/2)*alpha_arg*(2*_c1 - 1) - _c1 + 1/2)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

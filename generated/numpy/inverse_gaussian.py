@@ -247,7 +247,7 @@ def score(x, mu, lam):
         _c1 = 1/(mu**2*x)
         out = numpy.empty(shape + (2,))
         out[..., 0] = _c0*_c1*lam*(_c0/mu - 1)
-        out[..., 1] = -1/2*_c0**2*_c1 + (1/2)/lam
+        out[..., 1] = (1/2)/lam - 1/2*_c0**2*_c1
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
@@ -279,7 +279,7 @@ def log_density(x, mu, lam):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) and _all_finite(x) else \
             _in_domain(mu, lam) & numpy.isfinite(x)
-        out = (1/2)*(-lam*(mu - x)**2/(mu**2*x) + numpy.log((1/2)*lam/(numpy.pi*(x**2*x))))
+        out = (1/2)*(numpy.log((1/2)*lam/(numpy.pi*(x**2*x))) - lam*(mu - x)**2/(mu**2*x))
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
@@ -436,7 +436,7 @@ def entropy(mu, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, lam) else \
             _in_domain(mu, lam)
         _c0 = 2*lam/mu
-        out = -3/2*numpy.exp(_c0)*scipy.special.exp1(_c0) - 1/2*numpy.log(lam) + (3/2)*numpy.log(mu) + 1.4189385332046727
+        out = (3/2)*numpy.log(mu) - 3/2*numpy.exp(_c0)*scipy.special.exp1(_c0) - 1/2*numpy.log(lam) + 1.4189385332046727
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -556,7 +556,7 @@ def score(x, mu, s):
         _c3 = numpy.exp(_c2)
         _c4 = 1/((_c3 + 1))
         out = numpy.empty(shape + (2,))
-        out[..., 0] = _c0*(-2*_c3*_c4 + 1)
+        out[..., 0] = _c0*(1 - 2*_c3*_c4)
         out[..., 1] = _c0*(2*_c0*_c1*_c3*_c4 - _c2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
@@ -632,7 +632,7 @@ def kl(mu_p, s_p, mu_q, s_q):
     def _integrand(_node, mu_p, s_p, mu_q, s_q):
         _r0 = s_p/s_q
         _r1 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
-        _r2 = -s_p/s_q + 1
+        _r2 = 1 - s_p/s_q
         _r3 = mu_p/s_q - mu_q/s_q - numpy.log(s_p) + numpy.log(s_q)
         _c0 = -2*numpy.log(_node + 1)
         return _c0, _c0 + _r2*numpy.log(_node) + _r3 + 2*numpy.logaddexp(0, _r0*numpy.log(_node) + numpy.log(_r1))
@@ -663,7 +663,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _r2 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
         _r3 = -(alpha + 1)
         _r4 = (1/2)*(alpha*s_p/s_q - alpha + s_p/s_q - 1)
-        _r5 = -1/2*alpha*mu_p/s_q + (1/2)*alpha*mu_q/s_q + (1/2)*alpha*numpy.log(s_p) - 1/2*alpha*numpy.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*numpy.log(s_p) - 1/2*numpy.log(s_q)
+        _r5 = (1/2)*alpha*mu_q/s_q - 1/2*alpha*mu_p/s_q + (1/2)*alpha*numpy.log(s_p) - 1/2*alpha*numpy.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*numpy.log(s_p) - 1/2*numpy.log(s_q)
         return _r0*numpy.log(_node + 1) + _r3*numpy.logaddexp(0, _r1*numpy.log(_node) + numpy.log(_r2)) + _r4*numpy.log(_node) + _r5, 1
 
     with numpy.errstate(all="ignore"):

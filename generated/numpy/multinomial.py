@@ -264,7 +264,7 @@ def log_density(x, p1, p2):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1, p2) and _all_finite(x1, x2, x3) else \
             _in_domain(p1, p2) & (numpy.isfinite(x1)) & (numpy.isfinite(x2)) & (numpy.isfinite(x3))
-        out = x1*numpy.log(p1) + x2*numpy.log(p2) + x3*numpy.log(-p1 - p2 + 1) - scipy.special.gammaln(x1 + 1) - scipy.special.gammaln(x2 + 1) - scipy.special.gammaln(x3 + 1) + numpy.log(120)
+        out = x1*numpy.log(p1) + x2*numpy.log(p2) + x3*numpy.log(1 - p1 - p2) - scipy.special.gammaln(x1 + 1) - scipy.special.gammaln(x2 + 1) - scipy.special.gammaln(x3 + 1) + numpy.log(120)
         out = _mask(out, (numpy.greater_equal(x1, 0)) & (numpy.greater_equal(x2, 0)) & (numpy.greater_equal(x3, 0)) & (numpy.equal(x1, numpy.floor(x1))) & (numpy.equal(x2, numpy.floor(x2))) & (numpy.equal(x3, numpy.floor(x3))) & (numpy.equal(x1 + x2 + x3, 5)), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -387,7 +387,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p1_p, p2_p) and _all_in_domain(p1_q, p2_q) else \
             _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
-        out = -5*_c0*(numpy.log(-_c0) - numpy.log(-p1_q - p2_q + 1)) + 5*p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) + 5*p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
+        out = 5*p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) - 5*_c0*(numpy.log(-_c0) - numpy.log(1 - p1_q - p2_q)) + 5*p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -494,9 +494,9 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
             _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = numpy.log(120)
-        _c2 = numpy.log(-p1_q - p2_q + 1)
+        _c2 = numpy.log(1 - p1_q - p2_q)
         _c3 = alpha - 1
-        _c4 = numpy.log(-p1_p - p2_p + 1)
+        _c4 = numpy.log(1 - p1_p - p2_p)
         _c5 = -_c4
         _c6 = -_c2
         out = 4*((1/120)*(((numpy.exp((1/2)*_c0*(_c6 + numpy.log(p1_q)) - 1/2*_c3*(_c5 + numpy.log(p1_p))) + numpy.exp((1/2)*_c0*(_c6 + numpy.log(p2_q)) - 1/2*_c3*(_c5 + numpy.log(p2_p))) + 1)**2)**2*(numpy.exp((1/2)*_c0*(_c6 + numpy.log(p1_q)) - 1/2*_c3*(_c5 + numpy.log(p1_p))) + numpy.exp((1/2)*_c0*(_c6 + numpy.log(p2_q)) - 1/2*_c3*(_c5 + numpy.log(p2_p))) + 1))*numpy.exp((1/2)*_c0*(_c1 + 5*_c2) - 1/2*_c3*(_c1 + 5*_c4)) - 1)/(alpha**2 - 1)
@@ -566,7 +566,7 @@ def entropy(p1, p2):
         _c17 = _c4**2
         _c18 = 10*_c15*_c8
         _c19 = -_c7
-        out = -_c0*((_c4**2)**2*_c4) + _c0*((p1**2)**2*p1) + _c0*((p2**2)**2*p2) - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + numpy.log(p1)) - 5*p2*(_c19 + numpy.log(p2))
+        out = _c0*((p1**2)**2*p1) - _c0*((_c4**2)**2*_c4) + _c0*((p2**2)**2*p2) - _c0 - _c1*_c2*_c6 + 5*_c1*_c2*p1 - _c1*_c3*_c6 + 5*_c1*_c3*p2 + 5*_c1*_c5*p1 + 5*_c1*_c5*p2 - _c10*_c11*_c4 - _c10*_c8*p2 + 10*_c11*_c13*_c15 + 10*_c11*_c15*_c17 + 10*_c12*_c15*_c16 + 10*_c12*_c15*_c17 - 20*_c12*_c4*_c9*p2 - 60*_c13*_c14*_c16*_c4 + 60*_c13*_c14*_c17*p2 - _c13*_c18 + 60*_c14*_c16*_c17*p1 - _c16*_c18 - 5*_c7 - 5*p1*(_c19 + numpy.log(p1)) - 5*p2*(_c19 + numpy.log(p2))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -653,7 +653,7 @@ def cross_entropy(p1_p, p2_p, p1_q, p2_q):
         _c27 = 60*_c21*_c24
         _c28 = _c15*_c22
         _c29 = -_c14
-        out = -_c0*((_c10**2)**2*_c10) + _c0*((p1_p**2)**2*p1_p) + _c0*((p2_p**2)**2*p2_p) - _c0 - _c1*_c13 + _c1*_c4 - 20*_c10*_c16*_c19*p2_p - _c10*_c17*_c18 - _c10*_c20*_c27 + _c11*_c4 + _c11*_c7 - _c12*(_c14 - numpy.log(-p1_q - p2_q + 1)) - _c13*_c5 - 5*_c14 - _c15*_c17*p2_p + 60*_c20*_c21*_c26*p2_p + _c20*_c23 - _c20*_c28 + _c23*_c26 + _c24*_c25 - _c24*_c28 + _c25*_c26 + _c26*_c27*p1_p - _c3*(_c29 + _c8) + _c3*(_c8 - numpy.log(p1_q)) + _c5*_c7 - _c6*(_c29 + _c9) + _c6*(_c9 - numpy.log(p2_q))
+        out = _c0*((p1_p**2)**2*p1_p) - _c0*((_c10**2)**2*_c10) + _c0*((p2_p**2)**2*p2_p) - _c0 - _c1*_c13 + _c1*_c4 - 20*_c10*_c16*_c19*p2_p - _c10*_c17*_c18 - _c10*_c20*_c27 + _c11*_c4 + _c11*_c7 - _c12*(_c14 - numpy.log(1 - p1_q - p2_q)) - _c13*_c5 - 5*_c14 - _c15*_c17*p2_p + 60*_c20*_c21*_c26*p2_p + _c20*_c23 - _c20*_c28 + _c23*_c26 + _c24*_c25 - _c24*_c28 + _c25*_c26 + _c26*_c27*p1_p - _c3*(_c29 + _c8) + _c3*(_c8 - numpy.log(p1_q)) + _c5*_c7 - _c6*(_c29 + _c9) + _c6*(_c9 - numpy.log(p2_q))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -782,32 +782,32 @@ def christoffel(alpha, p1, p2):
         _c12 = p1 + p2
         _c13 = _c0 - _c12**2 + _c2 - 1
         _c14 = -1/_c13
-        _c15 = -_c0*_c8 + _c14*p1*p2 - 3*_c4
+        _c15 = _c14*p1*p2 - _c0*_c8 - 3*_c4
         _c16 = (1/2)*alpha
         _c17 = (1/2)*_c10 - _c9*p2 + (1/2)*_c9
         _c18 = 1/(_c13)
         _c19 = -1/2*_c18*p1*p2 - _c4*p1*p2 - 3/2*_c4
-        _c20 = -1/2*_c14*alpha*(_c12 - 1) + (1/2)*_c18*p1 + (1/2)*_c18*p2 - 1/2*_c18
+        _c20 = (1/2)*_c18*p1 - 1/2*_c14*alpha*(_c12 - 1) + (1/2)*_c18*p2 - 1/2*_c18
         _c21 = _c20*p1
         _c22 = _c18*p1
         _c23 = -_c18 - 2*_c4
         _c24 = 1/(p2)
         _c25 = _c24*_c4
         _c26 = _c1*_c25
-        _c27 = -_c0*_c25 + _c25 + _c26
+        _c27 = _c25 - _c0*_c25 + _c26
         _c28 = -1/2*_c18 - _c4
-        _c29 = -_c24*_c6 + (1/2)*_c25 + (1/2)*_c26
+        _c29 = (1/2)*_c25 - _c24*_c6 + (1/2)*_c26
         _c30 = _c18*p2
         _c31 = _c20*p2
         out = numpy.empty(shape + (2, 2, 2))
-        out[..., 0, 0, 0] = -_c16*(_c11 + _c15 - _c3*_c4 + _c7 + 4*_c8) - _c17 - _c19 + (1/2)*_c3*_c4 - _c5 - _c6
+        out[..., 0, 0, 0] = (1/2)*_c3*_c4 - _c16*(_c11 + _c15 - _c3*_c4 + _c7 + 4*_c8) - _c17 - _c19 - _c5 - _c6
         out[..., 0, 0, 1] = _c21
         out[..., 0, 1, 0] = _c21
         out[..., 0, 1, 1] = p1*(_c16*(_c22 + _c23 + _c27 + _c7) + (1/2)*_c22 + _c28 + _c29 + _c6)
         out[..., 1, 0, 0] = p2*(_c16*(_c11 + _c23 + _c30 + _c5) + _c17 + _c28 + (1/2)*_c30 + _c8)
         out[..., 1, 0, 1] = _c31
         out[..., 1, 1, 0] = _c31
-        out[..., 1, 1, 1] = (1/2)*_c1*_c4 - _c16*(-_c1*_c4 + _c15 + _c27 + _c5 + 4*_c6) - _c19 - _c29 - _c7 - _c8
+        out[..., 1, 1, 1] = (1/2)*_c1*_c4 - _c16*(_c15 - _c1*_c4 + _c27 + _c5 + 4*_c6) - _c19 - _c29 - _c7 - _c8
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

@@ -354,7 +354,7 @@ def score(x, mu1, mu2, s11, s12, s22):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu1, mu2, s11, s12, s22) and _all_finite(x1, x2) else \
             _in_domain(mu1, mu2, s11, s12, s22) & (numpy.isfinite(x1)) & (numpy.isfinite(x2))
         _c0 = s12**2
-        _c1 = 1/((-_c0 + s11*s22))
+        _c1 = 1/((s11*s22 - _c0))
         _c2 = mu2 - x2
         _c3 = _c2*s12
         _c4 = mu1 - x1
@@ -366,7 +366,7 @@ def score(x, mu1, mu2, s11, s12, s22):
         _c10 = _c1*s12
         out = numpy.empty(shape + (5,))
         out[..., 0] = _c1*(_c3 - _c5)
-        out[..., 1] = _c1*(-_c2*s11 + _c4*s12)
+        out[..., 1] = _c1*(_c4*s12 - _c2*s11)
         out[..., 2] = _c1*((1/2)*_c1*_c6*s11*s22 + (1/2)*_c1*_c7*s22**2 - _c5*_c8 - 1/2*_c6 - 1/2*s22)
         out[..., 3] = _c1*(2*_c0*_c1*_c9 - _c10*_c6*s11 - _c10*_c7*s22 + _c9 + s12)
         out[..., 4] = _c1*((1/2)*_c1*_c6*s11**2 + (1/2)*_c1*_c7*s11*s22 - _c4*_c8*s11 - 1/2*_c7 - 1/2*s11)
@@ -392,7 +392,7 @@ def log_density(x, mu1, mu2, s11, s12, s22):
         _c2 = 1/(_c0)
         _c3 = (1/2)*_c2
         _c4 = mu1 - x1
-        out = -_c1**2*_c3*s11 + _c1*_c2*_c4*s12 - _c3*_c4**2*s22 - 1/2*numpy.log(_c0) - numpy.log(2*numpy.pi)
+        out = _c1*_c2*_c4*s12 - _c1**2*_c3*s11 - _c3*_c4**2*s22 - 1/2*numpy.log(_c0) - numpy.log(2*numpy.pi)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -507,7 +507,7 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
         _c3 = 2*s12_q
         _c4 = _c3*mu1_p
         _c5 = _c3*mu1_q
-        out = (1/2)*numpy.log(_c2) - 1/2*numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(-2*_c0 + 2*_c1 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2
+        out = (1/2)*numpy.log(_c2) - 1/2*numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(2*_c1 - 2*_c0 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -571,12 +571,12 @@ def alpha_divergence(alpha, mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11
         _c13 = _c10*s11_p + _c9*s11_q
         _c14 = _c10*s22_p + _c9*s22_q
         _c15 = _c13*_c14
-        _c16 = 1/((-_c12 + _c15))
-        _c17 = _c10*(-mu1_p*s22_p + mu2_p*s12_p) + _c9*(-mu1_q*s22_q + mu2_q*s12_q)
-        _c18 = _c10*(-_c8 + mu2_p*s11_p) + _c9*(-_c3 + mu2_q*s11_q)
+        _c16 = 1/((_c15 - _c12))
+        _c17 = _c10*(mu2_p*s12_p - mu1_p*s22_p) + _c9*(mu2_q*s12_q - mu1_q*s22_q)
+        _c18 = _c10*(mu2_p*s11_p - _c8) + _c9*(mu2_q*s11_q - _c3)
         _c19 = 2*numpy.log(4*_c16)
-        _c20 = -1/2*_c12 + (1/2)*_c15
-        out = 4*(numpy.exp(-1/4*_c0*(-2*_c2*_c3*mu2_q + _c2*mu1_q**2*s22_q + _c2*mu2_q**2*s11_q + _c4 + numpy.log(_c1)) + (1/4)*_c16*(-2*_c11*_c17*_c18 - _c12*_c19 + _c13*_c17**2 + _c14*_c18**2 + _c15*_c19 + 8*numpy.log(2**_c20*numpy.pi**_c20)) - 1/4*_c5*(_c4 - 2*_c7*_c8*mu2_p + _c7*mu1_p**2*s22_p + _c7*mu2_p**2*s11_p + numpy.log(_c6))) - 1)/(alpha**2 - 1)
+        _c20 = (1/2)*_c15 - 1/2*_c12
+        out = 4*(numpy.exp((1/4)*_c16*(_c13*_c17**2 - 2*_c11*_c17*_c18 - _c12*_c19 + _c14*_c18**2 + _c15*_c19 + 8*numpy.log(2**_c20*numpy.pi**_c20)) - 1/4*_c0*(_c2*mu1_q**2*s22_q - 2*_c2*_c3*mu2_q + _c2*mu2_q**2*s11_q + _c4 + numpy.log(_c1)) - 1/4*_c5*(_c4 - 2*_c7*_c8*mu2_p + _c7*mu1_p**2*s22_p + _c7*mu2_p**2*s11_p + numpy.log(_c6))) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -638,7 +638,7 @@ def cross_entropy(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q,
         _c1 = 2*s12_q
         _c2 = _c1*mu1_p
         _c3 = _c1*mu1_q
-        out = (1/2)*numpy.log(_c0) + numpy.log(2*numpy.pi) + (1/2)*(-_c1*s12_p - _c2*mu2_p + _c2*mu2_q + _c3*mu2_p - _c3*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c0
+        out = (1/2)*numpy.log(_c0) + numpy.log(2*numpy.pi) + (1/2)*(_c2*mu2_q - _c1*s12_p - _c2*mu2_p + _c3*mu2_p - _c3*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c0
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -633,7 +633,7 @@ def kl(p_p, p_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(p_p) and _all_in_domain(p_q) else \
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
-        out = -3*_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p + 3*numpy.log(p_p) - 3*numpy.log(p_q)
+        out = 3*numpy.log(p_p) - 3*_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p - 3*numpy.log(p_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -652,9 +652,9 @@ def kl(p_p, p_q):
             _t9 = (3/5)*(_t0**2*_t0)
             _t10 = ((p_p**2)**2)
             _t11 = (3/4)*_t1
-            _t12 = _t0/(-3*_t2 + _t7 + 3*p_p - 1)
+            _t12 = _t0/(_t7 - 3*_t2 + 3*p_p - 1)
             _t13 = _t11/(_t10 + 6*_t2 - 4*_t7 - 4*p_p + 1)
-            _t14 = _t9/(-5*_t10 - 10*_t2 + 10*_t7 + _t8 + 5*p_p - 1)
+            _t14 = _t9/(10*_t7 - 5*_t10 - 10*_t2 + _t8 + 5*p_p - 1)
             _close = (3/2)*_t1*(_t3 - _t4 + _t6) < 1e-06
             out[_near] = numpy.where(_close, _t1*(_t0/_t7 + _t12*_t5 - _t12 + _t13*_t5 - _t13 + _t14*_t5 - _t14 + (3/2)*_t3 - 3/2*_t4 + (3/2)*_t6 + _t9/_t8 + _t11/_t10), out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
@@ -687,7 +687,7 @@ def alpha_divergence(alpha, p_p, p_q):
             _in_domain(p_p) & _in_domain(p_q) & numpy.isfinite(alpha)
         _c0 = alpha - 1
         _c1 = alpha + 1
-        out = -4*(1 + numpy.exp(-3/2*_c0*numpy.log(p_p) + (3/2)*_c1*numpy.log(p_q))/((numpy.exp(-1/2*_c0*numpy.log(1 - p_p) + (1/2)*_c1*numpy.log(1 - p_q)) - 1)**2*(numpy.exp(-1/2*_c0*numpy.log(1 - p_p) + (1/2)*_c1*numpy.log(1 - p_q)) - 1)))/(alpha**2 - 1)
+        out = -4*(1 + numpy.exp((3/2)*_c1*numpy.log(p_q) - 3/2*_c0*numpy.log(p_p))/((numpy.exp((1/2)*_c1*numpy.log(1 - p_q) - 1/2*_c0*numpy.log(1 - p_p)) - 1)**2*(numpy.exp((1/2)*_c1*numpy.log(1 - p_q) - 1/2*_c0*numpy.log(1 - p_p)) - 1)))/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -708,10 +708,10 @@ def entropy(p):
         _r0 = numpy.log(1 - p)
         _r1 = 3*numpy.log(p) - numpy.log(2)
         _r2 = -numpy.log(1 - p)
-        _r3 = -3*numpy.log(p) + numpy.log(2)
+        _r3 = numpy.log(2) - 3*numpy.log(p)
         _c0 = scipy.special.gammaln(_node + 3)
         _c1 = scipy.special.gammaln(_node + 1)
-        return _c0 - _c1 + _node*_r0 + _r1, -_c0 + _c1 + _node*_r2 + _r3
+        return _c0 - _c1 + _node*_r0 + _r1, _c1 - _c0 + _node*_r2 + _r3
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p)
@@ -737,10 +737,10 @@ def cross_entropy(p_p, p_q):
         _r0 = numpy.log(1 - p_p)
         _r1 = 3*numpy.log(p_p) - numpy.log(2)
         _r2 = -numpy.log(1 - p_q)
-        _r3 = -3*numpy.log(p_q) + numpy.log(2)
+        _r3 = numpy.log(2) - 3*numpy.log(p_q)
         _c0 = scipy.special.gammaln(_node + 3)
         _c1 = scipy.special.gammaln(_node + 1)
-        return _c0 - _c1 + _node*_r0 + _r1, -_c0 + _c1 + _node*_r2 + _r3
+        return _c0 - _c1 + _node*_r0 + _r1, _c1 - _c0 + _node*_r2 + _r3
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(p_p) & _in_domain(p_q)
@@ -801,7 +801,7 @@ def christoffel(alpha, p):
             _in_domain(p) & numpy.isfinite(alpha)
         _c0 = 1/(p)
         out = numpy.empty(shape + (1, 1, 1))
-        out[..., 0, 0, 0] = (-_c0 + (1/2)*alpha*(2*_c0 + p - 3) - 3/2*p + 5/2)/(p**2 - 2*p + 1)
+        out[..., 0, 0, 0] = ((1/2)*alpha*(2*_c0 + p - 3) - _c0 - 3/2*p + 5/2)/(p**2 - 2*p + 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

@@ -393,7 +393,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _c3 = 1/(_c2)
         _c4 = alpha - 1
         _c5 = alpha + 1
-        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((-_c1*alpha + _c1 + _c3*alpha + _c3)))*numpy.exp((1/4)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (1/2)*_c4*numpy.log(sigma_p) - 1/2*_c5*numpy.log(sigma_q)) - 1)/(alpha**2 - 1)
+        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((_c1 - _c1*alpha + _c3*alpha + _c3)))*numpy.exp((1/4)*_c4*_c5*(mu_p - mu_q)**2/(_c0*alpha + _c0 - _c2*alpha + _c2) + (1/2)*_c4*numpy.log(sigma_p) - 1/2*_c5*numpy.log(sigma_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

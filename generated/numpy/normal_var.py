@@ -334,7 +334,7 @@ def kl(mu_p, v_p, mu_q, v_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, v_p) and _all_in_domain(mu_q, v_q) else \
             _in_domain(mu_p, v_p) & _in_domain(mu_q, v_q)
-        out = (1/2)*(-numpy.log(v_p) + numpy.log(v_q) - 1 + (v_p + (mu_p - mu_q)**2)/v_q)
+        out = (1/2)*(numpy.log(v_q) - numpy.log(v_p) - 1 + (v_p + (mu_p - mu_q)**2)/v_q)
         # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
         # can the quadratic form be under the threshold, so it is tested there only
         _near = out < 2e-06
@@ -386,7 +386,7 @@ def alpha_divergence(alpha, mu_p, v_p, mu_q, v_q):
         _c1 = 1/(v_q)
         _c2 = alpha - 1
         _c3 = (1/4)*alpha + 1/4
-        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((-_c0*alpha + _c0 + _c1*alpha + _c1)))*numpy.exp(_c2*_c3*(mu_p - mu_q)**2/(alpha*v_p - alpha*v_q + v_p + v_q) + (1/4)*_c2*numpy.log(v_p) - _c3*numpy.log(v_q)) - 1)/(alpha**2 - 1)
+        out = 4*(numpy.sqrt(2)*numpy.sqrt(1/((_c0 - _c0*alpha + _c1*alpha + _c1)))*numpy.exp(_c2*_c3*(mu_p - mu_q)**2/(alpha*v_p - alpha*v_q + v_p + v_q) + (1/4)*_c2*numpy.log(v_p) - _c3*numpy.log(v_q)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

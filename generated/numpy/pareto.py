@@ -232,7 +232,7 @@ def score(x, alpha):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) and _all_finite(x) else \
             _in_domain(alpha) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
-        out[..., 0] = -numpy.log(x) + 1/(alpha)
+        out[..., 0] = 1/(alpha) - numpy.log(x)
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 1):
             out = _mask(out, numpy.greater_equal(x, 1), numpy.nan, shape)
@@ -264,7 +264,7 @@ def log_density(x, alpha):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) and _all_finite(x) else \
             _in_domain(alpha) & numpy.isfinite(x)
-        out = -(alpha + 1)*numpy.log(x) + numpy.log(alpha)
+        out = numpy.log(alpha) - (alpha + 1)*numpy.log(x)
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 1):
             out = _mask(out, numpy.greater_equal(x, 1), -numpy.inf, shape)
@@ -354,7 +354,7 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p) and _all_in_domain(alpha_q) and _all_finite(alpha) else \
             _in_domain(alpha_p) & _in_domain(alpha_q) & numpy.isfinite(alpha)
-        out = -4*(1 - 2*numpy.exp(-1/2*(alpha - 1)*numpy.log(alpha_p) + (1/2)*(alpha + 1)*numpy.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1)
+        out = -4*(1 - 2*numpy.exp((1/2)*(alpha + 1)*numpy.log(alpha_q) - 1/2*(alpha - 1)*numpy.log(alpha_p))/(alpha*alpha_q - alpha*alpha_p + alpha_p + alpha_q))/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -381,7 +381,7 @@ def entropy(alpha):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha) else \
             _in_domain(alpha)
-        out = -numpy.log(alpha) + 1 + 1/(alpha)
+        out = 1 - numpy.log(alpha) + 1/(alpha)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -408,7 +408,7 @@ def cross_entropy(alpha_p, alpha_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p) and _all_in_domain(alpha_q) else \
             _in_domain(alpha_p) & _in_domain(alpha_q)
-        out = -numpy.log(alpha_q) + (alpha_q + 1)/alpha_p
+        out = (alpha_q + 1)/alpha_p - numpy.log(alpha_q)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -535,7 +535,7 @@ def score(x, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
             _in_domain(lam) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
-        out[..., 0] = -1 + x/lam
+        out[..., 0] = x/lam - 1
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), numpy.nan, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
@@ -565,7 +565,7 @@ def log_density(x, lam):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam) and _all_finite(x) else \
             _in_domain(lam) & numpy.isfinite(x)
-        out = -lam + x*numpy.log(lam) - scipy.special.gammaln(x + 1)
+        out = x*numpy.log(lam) - lam - scipy.special.gammaln(x + 1)
         out = _mask(out, (numpy.greater_equal(x, 0)) & (numpy.equal(x, numpy.floor(x))), -numpy.inf, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -661,7 +661,7 @@ def alpha_divergence(alpha, lam_p, lam_q):
             _in_domain(lam_p) & _in_domain(lam_q) & numpy.isfinite(alpha)
         _c0 = (1/2)*lam_q
         _c1 = (1/2)*alpha
-        out = 4*(numpy.exp(-_c0*alpha - _c0 + (1/2)*alpha*lam_p + numpy.sqrt(lam_p)*numpy.sqrt(lam_q)*numpy.exp(-_c1*numpy.log(lam_p))*numpy.exp(_c1*numpy.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1)
+        out = 4*(numpy.exp((1/2)*alpha*lam_p - _c0*alpha - _c0 + numpy.sqrt(lam_p)*numpy.sqrt(lam_q)*numpy.exp(-_c1*numpy.log(lam_p))*numpy.exp(_c1*numpy.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -683,7 +683,7 @@ def entropy(lam):
         _r1 = -lam
         _r2 = -numpy.log(lam)
         _c0 = scipy.special.gammaln(_node + 1)
-        return -_c0 + _node*_r0 + _r1, _c0 + _node*_r2 + lam
+        return _node*_r0 - _c0 + _r1, _c0 + _node*_r2 + lam
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam)
@@ -710,7 +710,7 @@ def cross_entropy(lam_p, lam_q):
         _r1 = -lam_p
         _r2 = -numpy.log(lam_q)
         _c0 = scipy.special.gammaln(_node + 1)
-        return -_c0 + _node*_r0 + _r1, _c0 + _node*_r2 + lam_q
+        return _node*_r0 - _c0 + _r1, _c0 + _node*_r2 + lam_q
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(lam_p) & _in_domain(lam_q)

@@ -231,7 +231,7 @@ def score(x, sigma):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) and _all_finite(x) else \
             _in_domain(sigma) & numpy.isfinite(x)
         out = numpy.empty(shape + (1,))
-        out[..., 0] = (-2 + x**2/sigma**2)/sigma
+        out[..., 0] = (x**2/sigma**2 - 2)/sigma
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), numpy.nan, shape)
@@ -263,7 +263,7 @@ def log_density(x, sigma):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(sigma) and _all_finite(x) else \
             _in_domain(sigma) & numpy.isfinite(x)
-        out = -2*numpy.log(sigma) + numpy.log(x) - 1/2*x**2/sigma**2
+        out = numpy.log(x) - 2*numpy.log(sigma) - 1/2*x**2/sigma**2
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
@@ -361,7 +361,7 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
             _in_domain(sigma_p) & _in_domain(sigma_q) & numpy.isfinite(alpha)
         _c0 = alpha + 1
         _c1 = alpha - 1
-        out = -4*(1 - 2*numpy.exp(-_c0*numpy.log(sigma_q) + _c1*numpy.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
+        out = -4*(1 - 2*numpy.exp(_c1*numpy.log(sigma_p) - _c0*numpy.log(sigma_q))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -663,7 +663,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
-        _S = _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(-mu_p + mu_q)/sigma_p], offset=1.0, keep=_ok).reshape(shape)
+        _S = _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p], offset=1.0, keep=_ok).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

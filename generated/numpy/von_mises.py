@@ -142,7 +142,7 @@ def fisher(mu, kappa):
             _c0 = scipy.special.i0e(kappa)
             _c1 = scipy.special.i1e(kappa)
             _c2 = _c1/_c0
-            return numpy.array([_c2*kappa, 0, 0, -_c2/kappa + 1 - _c1**2/_c0**2], dtype=float).reshape((2, 2))
+            return numpy.array([_c2*kappa, 0, 0, -_c2**2 - _c2/kappa + 1], dtype=float).reshape((2, 2))
         except (ArithmeticError, ValueError, TypeError):
             pass
     mu, kappa, shape = _args(mu, kappa)
@@ -158,7 +158,7 @@ def fisher(mu, kappa):
         out[..., 0, 0] = _c2*kappa
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
-        out[..., 1, 1] = -_c2/kappa + 1 - _c1**2/_c0**2
+        out[..., 1, 1] = 1 - _c2**2 - _c2/kappa
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 
@@ -322,7 +322,7 @@ def natural_gradient(mu, kappa, grad):
         out[..., 0, 0] = _c2*kappa
         out[..., 0, 1] = 0
         out[..., 1, 0] = 0
-        out[..., 1, 1] = -_c2/kappa + 1 - _c1**2/_c0**2
+        out[..., 1, 1] = 1 - _c2**2 - _c2/kappa
     out = _mask(out, _ok, numpy.nan, shape)
     return _solve(out, grad)
 
@@ -423,7 +423,7 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
             _t26 = _t11*_t14
             _t27 = _t15*_t8
             _close = (1/4)*_t1*_t5 + (1/4)*_t1 + (1/2)*_t10*kappa_p - 1/2*_t13 < 1e-06
-            out[_near] = numpy.where(_close, -1/2*_t0*_t10 + (1/24)*_t0*_t21*_t3*_t8 + (1/4)*_t1*_t3*_t4 + (1/4)*_t1 + (1/8)*_t11*_t12*_t14 + (1/96)*_t11*_t15*_t18*_t4 + (1/192)*_t11*_t15*_t20*_t8 + (1/4)*_t11*_t17*_t4*_t8 - 7/96*_t11*_t27*_t4 + (1/4)*_t12*_t14*_t22*_t4 - 1/1920*_t12*_t15*_t19*_t22 - 1/2*_t13 + (1/192)*_t14*_t20*_t3 - 1/4*_t14*_t24*((_t8**2)**2) - 1/24*_t14*_t5 - 1/64*_t14 + (1/128)*_t15*_t18*_t3 + (1/8)*_t15*_t22*_t23 + (1/4)*_t15*_t23*_t24*_t4 - 1/5*_t15*((_t8**2)**2*_t8)/((_t2**2)**2*_t2) - 1/48*_t16*_t8 - 1/1920*_t16*scipy.special.ive(5, kappa_p) - 1/1920*_t17*_t19*_t3 - 1/3*_t17*_t22*_t23 + (1/8)*_t17*_t3*_t8 - 1/1920*_t19*_t26*_t8 - 1/24*_t21*_t9*kappa_p - 1/16*_t22*_t25*_t27 - 1/32*_t25*_t26 + (1/2)*_t3*_t7*_t8*kappa_p, out[_near])
+            out[_near] = numpy.where(_close, (1/24)*_t0*_t21*_t3*_t8 - 1/2*_t0*_t10 + (1/4)*_t1*_t3*_t4 + (1/4)*_t1 + (1/8)*_t11*_t12*_t14 + (1/96)*_t11*_t15*_t18*_t4 + (1/192)*_t11*_t15*_t20*_t8 + (1/4)*_t11*_t17*_t4*_t8 - 7/96*_t11*_t27*_t4 + (1/4)*_t12*_t14*_t22*_t4 - 1/1920*_t12*_t15*_t19*_t22 - 1/2*_t13 + (1/192)*_t14*_t20*_t3 - 1/4*_t14*_t24*((_t8**2)**2) - 1/24*_t14*_t5 - 1/64*_t14 + (1/128)*_t15*_t18*_t3 + (1/8)*_t15*_t22*_t23 + (1/4)*_t15*_t23*_t24*_t4 - 1/5*_t15*((_t8**2)**2*_t8)/((_t2**2)**2*_t2) - 1/48*_t16*_t8 - 1/1920*_t16*scipy.special.ive(5, kappa_p) - 1/1920*_t17*_t19*_t3 - 1/3*_t17*_t22*_t23 + (1/8)*_t17*_t3*_t8 - 1/1920*_t19*_t26*_t8 - 1/24*_t21*_t9*kappa_p - 1/16*_t22*_t25*_t27 - 1/32*_t25*_t26 + (1/2)*_t3*_t7*_t8*kappa_p, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -462,11 +462,11 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
         _c1 = numpy.log(2) + numpy.log(numpy.pi)
         _c2 = alpha - 1
         _c3 = _c2*kappa_p
-        _c4 = -_c0*kappa_q*numpy.cos(mu_q) + _c3*numpy.cos(mu_p)
+        _c4 = _c3*numpy.cos(mu_p) - _c0*kappa_q*numpy.cos(mu_q)
         _c5 = -_c4
         _c6 = _c5**2 + (_c0*kappa_q*numpy.sin(mu_q) - _c3*numpy.sin(mu_p))**2
         _c7 = numpy.sqrt(_c6)
-        out = 4*(2*numpy.pi*numpy.exp(-1/2*_c0*(_c1 + kappa_q + numpy.log(scipy.special.i0e(kappa_q))) + (1/2)*_c2*(_c1 + kappa_p + numpy.log(scipy.special.i0e(kappa_p))))*scipy.special.iv(0, (1/2)*(-_c5*_c7 + _c6)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
+        out = 4*(2*numpy.pi*numpy.exp((1/2)*_c2*(_c1 + kappa_p + numpy.log(scipy.special.i0e(kappa_p))) - 1/2*_c0*(_c1 + kappa_q + numpy.log(scipy.special.i0e(kappa_q))))*scipy.special.iv(0, (1/2)*(_c6 - _c5*_c7)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -522,7 +522,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, kappa_p) and _all_in_domain(mu_q, kappa_q) else \
             _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
-        out = -kappa_q*numpy.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + kappa_q + numpy.log(scipy.special.i0e(kappa_q)) + 1.8378770664093456
+        out = kappa_q - kappa_q*numpy.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + numpy.log(scipy.special.i0e(kappa_q)) + 1.8378770664093456
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -565,7 +565,7 @@ def amari_chentsov(mu, kappa):
         _c1 = scipy.special.i0e(kappa)
         _c2 = 2*_c0/_c1
         _c3 = _c0**2/_c1**2
-        _c4 = -_c2 - _c3*kappa + kappa
+        _c4 = kappa - _c2 - _c3*kappa
         _c5 = 1/(kappa)
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = 0
@@ -631,7 +631,7 @@ def christoffel(alpha, mu, kappa):
         _c4 = _c1*_c3
         _c5 = 1/(kappa)
         _c6 = 2*_c5
-        _c7 = (1/2)*_c2 - 1/2*_c4 + (1/2)*alpha*(-_c2 + _c4 + _c6)
+        _c7 = (1/2)*_c2 - 1/2*_c4 + (1/2)*alpha*(_c4 - _c2 + _c6)
         _c8 = _c0*_c1
         _c9 = 2*_c8
         _c10 = _c1**2

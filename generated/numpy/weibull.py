@@ -456,7 +456,7 @@ def fisher(k, lam):
         _c0 = k**2
         _c1 = -(1 - numpy.euler_gamma)/lam
         out = numpy.empty(shape + (2, 2))
-        out[..., 0, 0] = (-2*numpy.euler_gamma + numpy.euler_gamma**2 + 1 + (1/6)*numpy.pi**2)/_c0
+        out[..., 0, 0] = (numpy.euler_gamma**2 - 2*numpy.euler_gamma + 1 + (1/6)*numpy.pi**2)/_c0
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
         out[..., 1, 1] = _c0/lam**2
@@ -567,7 +567,7 @@ def score(x, k, lam):
         _c2 = numpy.log(_c1)
         _c3 = _c1**k
         out = numpy.empty(shape + (2,))
-        out[..., 0] = -_c2*_c3 + _c2 + 1/(k)
+        out[..., 0] = _c2 - _c2*_c3 + 1/(k)
         out[..., 1] = _c0*(_c3*k - k)
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
@@ -602,7 +602,7 @@ def log_density(x, k, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) and _all_finite(x) else \
             _in_domain(k, lam) & numpy.isfinite(x)
         _c0 = x/lam
-        out = -_c0**k + (k - 1)*numpy.log(_c0) + numpy.log(k) - numpy.log(lam)
+        out = (k - 1)*numpy.log(_c0) - _c0**k + numpy.log(k) - numpy.log(lam)
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= 0):
             out = _mask(out, numpy.greater_equal(x, 0), -numpy.inf, shape)
@@ -627,7 +627,7 @@ def natural_gradient(k, lam, grad):
         _c0 = k**2
         _c1 = -(1 - numpy.euler_gamma)/lam
         out = numpy.empty(shape + (2, 2))
-        out[..., 0, 0] = (-2*numpy.euler_gamma + numpy.euler_gamma**2 + 1 + (1/6)*numpy.pi**2)/_c0
+        out[..., 0, 0] = (numpy.euler_gamma**2 - 2*numpy.euler_gamma + 1 + (1/6)*numpy.pi**2)/_c0
         out[..., 0, 1] = _c1
         out[..., 1, 0] = _c1
         out[..., 1, 1] = _c0/lam**2
@@ -677,7 +677,7 @@ def kl(k_p, lam_p, k_q, lam_q):
                 _t23 = k_p**5
                 _t24 = _t2**5/_t23
                 _t25 = (0.2)*_t24
-                _t26 = _t10**3/lam_p**3
+                _t26 = _t12**3
                 _t27 = (0.5)*_t6
                 _t28 = (0.5)*_t11
                 _t29 = _t2*_t28
@@ -686,7 +686,7 @@ def kl(k_p, lam_p, k_q, lam_q):
                 _t32 = _t22*_t31
                 _t33 = _t2*_t26
                 _t34 = (0.3333333333333333)*_t33
-                _t35 = _t10**4/lam_p**4
+                _t35 = _t12**4
                 _t36 = (0.25)*_t35
                 _t37 = _t2*_t36
                 _t38 = 0.57721566490153286**3
@@ -696,7 +696,7 @@ def kl(k_p, lam_p, k_q, lam_q):
                 _t42 = (0.00625)*math.pi**4
                 _t43 = _t24*_t42
                 _t44 = (0.16666666666666666)*_t26
-                _t45 = _t10**5/lam_p**5
+                _t45 = _t12**5
                 _t46 = (0.041666666666666664)*_t35
                 _t47 = (1.5)*_t3
                 _t48 = _t26*_t47
@@ -781,7 +781,7 @@ def kl(k_p, lam_p, k_q, lam_q):
             _t23 = ((k_p**2)**2*k_p)
             _t24 = ((_t2**2)**2*_t2)/_t23
             _t25 = (1/5)*_t24
-            _t26 = (_t10**2*_t10)/(lam_p**2*lam_p)
+            _t26 = (_t12**2*_t12)
             _t27 = (1/2)*_t6
             _t28 = (1/2)*_t11
             _t29 = _t2*_t28
@@ -790,7 +790,7 @@ def kl(k_p, lam_p, k_q, lam_q):
             _t32 = _t22*_t31
             _t33 = _t2*_t26
             _t34 = (1/3)*_t33
-            _t35 = ((_t10**2)**2)/((lam_p**2)**2)
+            _t35 = ((_t12**2)**2)
             _t36 = (1/4)*_t35
             _t37 = _t2*_t36
             _t38 = (numpy.euler_gamma**2*numpy.euler_gamma)
@@ -800,7 +800,7 @@ def kl(k_p, lam_p, k_q, lam_q):
             _t42 = (1/160)*((numpy.pi**2)**2)
             _t43 = _t24*_t42
             _t44 = (1/6)*_t26
-            _t45 = ((_t10**2)**2*_t10)/((lam_p**2)**2*lam_p)
+            _t45 = ((_t12**2)**2*_t12)
             _t46 = (1/24)*_t35
             _t47 = (3/2)*_t3
             _t48 = _t26*_t47
@@ -859,7 +859,7 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
     shape = alpha.shape
 
     def _integrand(_node, alpha, k_p, lam_p, k_q, lam_q):
-        _r0 = -1/2*alpha*k_p + (1/2)*alpha*k_q + (1/2)*k_p + (1/2)*k_q - 1
+        _r0 = (1/2)*alpha*k_q - 1/2*alpha*k_p + (1/2)*k_p + (1/2)*k_q - 1
         _r1 = (1/2)*(alpha - 1)
         _r2 = -1/2*lam_p**k_q*lam_q**(-k_q)*(alpha + 1)
         _r3 = (1/2)*alpha*k_q*numpy.log(lam_p) - 1/2*alpha*k_q*numpy.log(lam_q) - 1/2*alpha*numpy.log(k_p) + (1/2)*alpha*numpy.log(k_q) + (1/2)*k_q*numpy.log(lam_p) - 1/2*k_q*numpy.log(lam_q) + (1/2)*numpy.log(k_p) + (1/2)*numpy.log(k_q)
@@ -897,7 +897,7 @@ def entropy(k, lam):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(k, lam) else \
             _in_domain(k, lam)
         _c0 = 1/(k)
-        out = -numpy.euler_gamma*_c0 + numpy.log(_c0*lam) + 1.5772156649015328
+        out = numpy.log(_c0*lam) - numpy.euler_gamma*_c0 + 1.5772156649015328
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -972,7 +972,7 @@ def amari_chentsov(k, lam):
         _c3 = (1/3)*(6*_c1 + _c2 - 1.8531759576367886)/(k*lam)
         _c4 = -2*k*(2 - numpy.euler_gamma)/lam**2
         out = numpy.empty(shape + (2, 2, 2))
-        out[..., 0, 0, 0] = (-12*_c1 - 2*_c2 + numpy.euler_gamma*_c2 + 10.11944662509914)/_c0
+        out[..., 0, 0, 0] = (numpy.euler_gamma*_c2 - 12*_c1 - 2*_c2 + 10.11944662509914)/_c0
         out[..., 0, 0, 1] = _c3
         out[..., 0, 1, 0] = _c3
         out[..., 0, 1, 1] = _c4
@@ -1059,7 +1059,7 @@ def christoffel(alpha, k, lam):
         out[..., 0, 0, 1] = _c14
         out[..., 0, 1, 0] = _c14
         out[..., 0, 1, 1] = _c15*_c3*(alpha - 1)/lam**2
-        out[..., 1, 0, 0] = lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(-_c1 - _c16 - _c17*_c18 + _c18*_c6 - _c18 + numpy.euler_gamma*_c18 - _c19 + numpy.euler_gamma*_c19 + 6*_c6 + 18) - 0.42278433509846713)/_c15
+        out[..., 1, 0, 0] = lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(_c18*_c6 - _c1 - _c16 - _c17*_c18 - _c18 + numpy.euler_gamma*_c18 - _c19 + numpy.euler_gamma*_c19 + 6*_c6 + 18) - 0.42278433509846713)/_c15
         out[..., 1, 0, 1] = _c20
         out[..., 1, 1, 0] = _c20
         out[..., 1, 1, 1] = _c10*(6*numpy.euler_gamma*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1)

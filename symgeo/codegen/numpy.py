@@ -116,6 +116,17 @@ class NumpyPrinter(SciPyPrinter):
                 return repr(value)
         return super()._print(expr, **kwargs)
 
+    def _as_ordered_terms(self, expr, order=None):
+        # a positive term first: 1 - a - b is three array passes, -a - b + 1 four (the
+        # leading unary minus is a pass of its own)
+        terms = list(super()._as_ordered_terms(expr, order=order))
+        if terms and terms[0].could_extract_minus_sign():
+            first = next((k for k, t in enumerate(terms) if not t.could_extract_minus_sign()),
+                         None)
+            if first is not None:
+                terms.insert(0, terms.pop(first))
+        return terms
+
     def _print_Add(self, expr, order=None):
         # the constant terms of a sum as one float: log(sigma) - log(2)/2 + 1/2 + log(pi)/2
         # is one array pass (log(sigma) + 0.7257913526447274), not four
@@ -665,7 +676,41 @@ def _code_form(expr):
 
 @functools.lru_cache(maxsize=1024)
 def _cse(exprs, prefix):
-    return sp.cse(list(exprs), symbols=sp.numbered_symbols(prefix), optimizations="basic")
+    cse, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols(prefix),
+                          optimizations="basic")
+    return _reuse_quotients(cse, reduced)
+
+
+def _reuse_quotients(cse, reduced):
+    """a**n * b**-n -> s**n wherever a common subexpression s = a/b (a, b symbols) is
+    defined: sympy's cse leaves I1(k)**2/I0(k)**2 beside s = I1(k)/I0(k), which costs
+    two array passes more than s**2 (and rounds twice more)."""
+    quotients = {}
+    for lhs, rhs in cse:
+        num, den = rhs.as_numer_denom() if rhs.is_Mul else (None, None)
+        if num is not None and num.is_Symbol and den.is_Symbol:
+            quotients[lhs] = (num, den)
+    if not quotients:
+        return cse, reduced
+
+    def rewrite(expr, known):
+        def one(m):
+            powers = m.as_powers_dict()
+            for s in known:
+                a, b = quotients[s]
+                n = powers.get(a)
+                if n is not None and n.is_Integer and powers.get(b) == -n:
+                    rest = [f for f in m.args if f.as_base_exp()[0] not in (a, b)]
+                    return sp.Mul(*rest, s**n)
+            return m
+        return expr.replace(lambda e: e.is_Mul, one) if known else expr
+
+    out, known = [], []
+    for lhs, rhs in cse:
+        out.append((lhs, rewrite(rhs, known)))
+        if lhs in quotients:
+            known.append(lhs)
+    return out, [rewrite(e, known) for e in reduced]
 
 
 def _domain_test(domain, sym):

@@ -304,3 +304,33 @@ def test_constant_terms_of_a_sum_print_as_one_float():
     assert printer.doprint(x - sp.log(2)) == "x - numpy.log(2)"
     # a complex constant is not folded into a float
     assert "1j" in printer.doprint(x + sp.I + sp.log(2))
+
+
+def test_a_sum_prints_a_positive_term_first():
+    # 1 - a**2 - a/k: no leading unary minus (an array pass of its own); same value
+    a, k = sp.symbols("a k", positive=True)
+    expr = -a**2 - a / k + 1
+    code = N.NumpyPrinter().doprint(expr)
+    assert not code.startswith("-")
+    vals = {"a": np.array([0.3, 2.0]), "k": np.array([1.5, 0.25])}
+    got = eval(code, {"numpy": np, **vals})  # noqa: S307 - the printer's own output
+    want = -vals["a"]**2 - vals["a"] / vals["k"] + 1
+    assert np.allclose(got, want, rtol=1e-15, atol=0)
+    assert N.NumpyPrinter().doprint(-a - k) == "-a - k"  # nothing positive: unchanged
+
+
+def test_powers_of_a_common_quotient_reuse_it():
+    # cse leaves I1**2/I0**2 beside s = I1/I0: it becomes s**2
+    k = sp.Symbol("k", positive=True)
+    i0, i1 = sp.besseli(0, k), sp.besseli(1, k)
+    exprs = (k * i1 / i0, 1 - i1**2 / i0**2 - i1 / (k * i0), i0**3 / i1**3 + k)
+    cse, reduced = N._cse(exprs, "_c")
+    defs = dict(cse)
+    (s,) = [lhs for lhs, rhs in cse if rhs.is_Mul and not rhs.has(k)]
+    at = {k: sp.Rational(37, 10)}
+    for e, r in zip(exprs, reduced):
+        full = r
+        for lhs, rhs in reversed(cse):
+            full = full.xreplace({lhs: rhs})
+        assert abs(sp.N((full - e).subs(at), 30)) < 1e-25
+    assert reduced[1].has(s**2) and reduced[2].has(s**-3), (defs, reduced)

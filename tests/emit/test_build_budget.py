@@ -21,7 +21,7 @@ def _burn(seconds):
         pass
 
 
-def _job(monkeypatch, tmp_path, tasks, budget=0.2, planned=True):
+def _job(monkeypatch, tmp_path, tasks, budget=0.05, planned=True):
     monkeypatch.setattr(B, "_optional_tasks", lambda fam: tasks)
     job = B._OptionalJob(FAM, budget, tmp_path, {} if planned else None)
     try:
@@ -54,7 +54,7 @@ def test_a_planned_overrun_is_tried_once_more(monkeypatch, tmp_path, capsys):
     def flaky():
         if not marker.exists():
             marker.write_text("x")
-            _burn(60)  # over PLANNED_FACTOR x budget = 4 s on the first try only
+            _burn(60)  # over PLANNED_FACTOR x budget = 1 s on the first try only
         return "second try"
     out, job = _job(monkeypatch, tmp_path, [("a", lambda: 1), ("flaky", flaky)])
     assert out == {"a": 1, "flaky": "second try"}
@@ -64,6 +64,6 @@ def test_a_planned_overrun_is_tried_once_more(monkeypatch, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_planned_overrun_twice_stands(monkeypatch, tmp_path):
-    out, job = _job(monkeypatch, tmp_path, [("slow", lambda: _burn(60))], budget=0.1)
+    out, job = _job(monkeypatch, tmp_path, [("slow", lambda: _burn(60))])
     assert "budget" in str(out["slow"])
     assert "slow" in job.timed_out
