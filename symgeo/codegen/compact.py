@@ -13,6 +13,7 @@ The rewritings here are identities, kept only when they lower
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import sympy as sp
@@ -78,8 +79,10 @@ def split_ratios(expr):
         if not isinstance(num, sp.Add):
             return mul
         whole, rest = [], []
+        symbols = den.free_symbols
         for t in num.args:
-            q = sp.cancel(t / den)
+            # a multiple of D has D's symbols: cancel (slow on large terms) only then
+            q = sp.cancel(t / den) if t.free_symbols == symbols else t / den
             (whole if q.is_number else rest).append(t if not q.is_number else q)
         if not whole:
             return mul
@@ -88,8 +91,11 @@ def split_ratios(expr):
         isinstance(a, sp.Pow) and a.exp.is_negative for a in e.args), rewrite)
 
 
+@functools.lru_cache(maxsize=4096)
 def compact(expr):
-    """The cheapest of ``expr`` and its rewritings (by :func:`code_cost`); always equal to it."""
+    """The cheapest of ``expr`` and its rewritings (by :func:`code_cost`); always equal to it.
+
+    Cached: every backend prints the same derived expressions."""
     best, best_cost = expr, code_cost(expr)
     candidate = expr
     for step in (complete_squares, split_ratios):
