@@ -184,6 +184,9 @@ class NumpyPrinter(SciPyPrinter):
                     a = self.parenthesize(exponent, sp.printing.precedence.PRECEDENCE["Mul"])
                     xp = self.backend.xp
                     return f"({xp}.log1p({xp}.exp(-{xp}.abs({a}))) + ({a} + {xp}.abs({a}))/2)"
+                if not self.backend.functional:  # numpy: the faster bundled form
+                    self.helpers.add("softplus")
+                    return f"_softplus({self._print(exponent)})"
                 return f"{self._module_format('numpy.logaddexp')}(0, {self._print(exponent)})"
         return super()._print_log(expr)
 

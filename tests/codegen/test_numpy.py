@@ -334,3 +334,19 @@ def test_powers_of_a_common_quotient_reuse_it():
             full = full.xreplace({lhs: rhs})
         assert abs(sp.N((full - e).subs(at), 30)) < 1e-25
     assert reduced[1].has(s**2) and reduced[2].has(s**-3), (defs, reduced)
+
+
+def test_softplus_helper_against_mpmath():
+    # log(1 + e^z), the numpy form of a wide log(1 + e^a e^b): no overflow, no lost tail
+    src = (Path(N.__file__).parent / "templates" / "helpers" / "softplus.py").read_text()
+    ns = {"numpy": np}
+    exec(compile(src, "softplus", "exec"), ns)  # noqa: S102 - our own helper
+    z = np.concatenate([np.linspace(-40, 40, 801), [-745.0, -700.0, -1e-300, 0.0, 1e-12,
+                                                    36.0, 710.0, 1e300]])
+    got = ns["_softplus"](z)
+    with mpmath.workdps(40):
+        want = [float(mpmath.log1p(mpmath.exp(mpmath.mpf(v)))) for v in z]
+    assert np.all(np.abs(got - want) <= 4e-16 * np.abs(want) + 1e-320)
+    assert np.isnan(ns["_softplus"](np.nan)) and ns["_softplus"](np.inf) == np.inf
+    assert ns["_softplus"](-np.inf) == 0.0
+    assert "_softplus(" in N.NumpyPrinter().doprint(sp.log(1 + sp.exp(sp.Symbol("a") * 40)))
