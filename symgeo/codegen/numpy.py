@@ -190,6 +190,14 @@ class NumpyPrinter(SciPyPrinter):
                 return f"{self._module_format('numpy.logaddexp')}(0, {self._print(exponent)})"
         return super()._print_log(expr)
 
+    def _print_sin(self, expr):
+        # numpy only (see helpers/trig.py): JAX's XLA and the array-API libraries
+        # have their own vectorised sin
+        if self.backend.functional or self.backend.namespaced:
+            return f"{self._module_format('numpy.sin')}({self._print(expr.args[0])})"
+        self.helpers.add("trig")
+        return f"_sin({self._print(expr.args[0])})"
+
     def _print_And(self, expr):
         # a & b & c: one pass each, where logical_and.reduce first stacks its arguments
         return " & ".join(f"({self._print(a)})" for a in expr.args)

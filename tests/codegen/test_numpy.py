@@ -350,3 +350,21 @@ def test_softplus_helper_against_mpmath():
     assert np.isnan(ns["_softplus"](np.nan)) and ns["_softplus"](np.inf) == np.inf
     assert ns["_softplus"](-np.inf) == 0.0
     assert "_softplus(" in N.NumpyPrinter().doprint(sp.log(1 + sp.exp(sp.Symbol("a") * 40)))
+
+
+def test_half_angle_sin_against_mpmath():
+    # the numpy backend's _sin (one vectorised tan) against mpmath at the exact binary
+    # argument, zeros of sin included (0, pi, 2 pi as doubles)
+    src = (Path(N.__file__).parent / "templates" / "helpers" / "trig.py").read_text()
+    ns = {"numpy": np}
+    exec(compile(src, "trig", "exec"), ns)  # noqa: S102 - our own helper
+    rng = np.random.default_rng(7)
+    c = np.concatenate([rng.uniform(-7, 7, 4000), rng.uniform(-1e3, 1e3, 200),
+                        [1e-300, -1e-8, np.pi / 2, np.pi, -np.pi, 2 * np.pi, 3 * np.pi,
+                         np.pi + 1e-9]])
+    got = ns["_sin"](c)
+    with mpmath.workdps(40):
+        want = np.array([float(mpmath.sin(mpmath.mpf(v))) for v in c])
+    assert np.max(np.abs(got - want) / np.abs(want)) < 1e-15
+    assert ns["_sin"](0.0) == 0.0 and np.isnan(ns["_sin"](np.inf))
+    assert "_sin(" in N.NumpyPrinter().doprint(sp.sin(sp.Symbol("a")))
