@@ -95,7 +95,7 @@ def _weighted(e1, e2, weights, rows, norm=False):
     as a pair: the size of the sum's rounding.  The second part is there because E2 of a
     KL or cross-entropy is a difference of log-densities of E1's size, whose rounding
     stays when they cancel (at q = p every term is rounding)."""
-    dens = numpy.exp(e1)
+    dens = nodal = numpy.exp(e1)
     if dens.ndim < 2:  # an integrand that depends on no argument: the same on every row
         dens = numpy.broadcast_to(dens, (rows, numpy.size(dens)))
     terms = dens * e2 if numpy.ndim(e2) or e2 != 1 else dens
@@ -110,6 +110,10 @@ def _weighted(e1, e2, weights, rows, norm=False):
     first = weights if weights.ndim == 1 else weights[:, 0]
     if terms is dens:
         return out, out if out.ndim == 1 else out[:, 0]
+    if nodal is not dens:  # a log-weight of the node alone: its part once, not per row
+        d1, e1 = (numpy.broadcast_to(v, first.shape) for v in (nodal, e1))
+        size = numpy.full(out.shape[0], numpy.where(d1 > 0, numpy.abs(d1 * e1), 0.0) @ first)
+        return out, numpy.abs(terms) @ first + size
     size = numpy.abs(dens * e1) @ first
     bad = numpy.isnan(size)
     if bad.any():  # a zero density where log p is -inf
