@@ -17,16 +17,17 @@ from symgeo.codegen import numpy as N
 
 NAMES = symgeo.family_names()
 REPO = Path(__file__).resolve().parents[2]
-HELPER = Path(N.__file__).parent / "templates" / "helpers" / "polygamma.py"
+HELPERS = Path(N.__file__).parent / "templates" / "helpers"
 CORE = ("fisher", "cramer_rao", "jeffreys_prior", "score", "log_density")
 
 
-def _helper():
+def _helper(file="polygamma", name="_polygamma"):
+    """A function of a bundled numpy helper (templates/helpers/FILE.py)."""
     import scipy.special
 
     ns = {"numpy": np, "math": math, "scipy": scipy}
-    exec(HELPER.read_text(), ns)  # noqa: S102 - our own template helper
-    return ns["_polygamma"]
+    exec((HELPERS / f"{file}.py").read_text(), ns)  # noqa: S102 - our own template helper
+    return ns[name]
 
 
 # ----------------------------------------------------------------------
@@ -338,33 +339,29 @@ def test_powers_of_a_common_quotient_reuse_it():
 
 def test_softplus_helper_against_mpmath():
     # log(1 + e^z), the numpy form of a wide log(1 + e^a e^b): no overflow, no lost tail
-    src = (Path(N.__file__).parent / "templates" / "helpers" / "softplus.py").read_text()
-    ns = {"numpy": np}
-    exec(compile(src, "softplus", "exec"), ns)  # noqa: S102 - our own helper
+    softplus = _helper("softplus", "_softplus")
     z = np.concatenate([np.linspace(-40, 40, 801), [-745.0, -700.0, -1e-300, 0.0, 1e-12,
                                                     36.0, 710.0, 1e300]])
-    got = ns["_softplus"](z)
+    got = softplus(z)
     with mpmath.workdps(40):
         want = [float(mpmath.log1p(mpmath.exp(mpmath.mpf(v)))) for v in z]
     assert np.all(np.abs(got - want) <= 4e-16 * np.abs(want) + 1e-320)
-    assert np.isnan(ns["_softplus"](np.nan)) and ns["_softplus"](np.inf) == np.inf
-    assert ns["_softplus"](-np.inf) == 0.0
+    assert np.isnan(softplus(np.nan)) and softplus(np.inf) == np.inf
+    assert softplus(-np.inf) == 0.0
     assert "_softplus(" in N.NumpyPrinter().doprint(sp.log(1 + sp.exp(sp.Symbol("a") * 40)))
 
 
 def test_half_angle_sin_against_mpmath():
     # the numpy backend's _sin (one vectorised tan) against mpmath at the exact binary
     # argument, zeros of sin included (0, pi, 2 pi as doubles)
-    src = (Path(N.__file__).parent / "templates" / "helpers" / "trig.py").read_text()
-    ns = {"numpy": np}
-    exec(compile(src, "trig", "exec"), ns)  # noqa: S102 - our own helper
+    sin = _helper("trig", "_sin")
     rng = np.random.default_rng(7)
     c = np.concatenate([rng.uniform(-7, 7, 4000), rng.uniform(-1e3, 1e3, 200),
                         [1e-300, -1e-8, np.pi / 2, np.pi, -np.pi, 2 * np.pi, 3 * np.pi,
                          np.pi + 1e-9]])
-    got = ns["_sin"](c)
+    got = sin(c)
     with mpmath.workdps(40):
         want = np.array([float(mpmath.sin(mpmath.mpf(v))) for v in c])
     assert np.max(np.abs(got - want) / np.abs(want)) < 1e-15
-    assert ns["_sin"](0.0) == 0.0 and np.isnan(ns["_sin"](np.inf))
+    assert sin(0.0) == 0.0 and np.isnan(sin(np.inf))
     assert "_sin(" in N.NumpyPrinter().doprint(sp.sin(sp.Symbol("a")))
