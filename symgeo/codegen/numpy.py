@@ -36,7 +36,8 @@ from sympy.printing.numpy import SciPyPrinter
 
 from .._version import __version__
 from ..declare.support import Box, Compositions, FiniteValues, IntegerRange, Simplex
-from ..divergence.closed_forms import NEAR_ORDER, kl_near_diagonal
+from ..divergence.closed_forms import (NEAR_ORDER, REMAINDER_NODES, kl_near_diagonal,
+                                       kl_near_diagonal_remainder)
 from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import quadrature as _quad
 from .backends import BACKENDS
@@ -385,9 +386,10 @@ NEAR_THRESHOLD = 1e-6
 its truncation error is then ~1e-12 relative and the closed form's cancellation ~1e-10."""
 
 NEAR_MAX_DIMENSION = 3
+"""Families with more coordinates use the remainder integral near the diagonal instead
+of the Taylor polynomial (whose number of terms grows like d^5, the integral's like d^2)."""
 NEAR_MAX_OPS = 400
-"""Families with more coordinates or longer KL forms get no near-diagonal polynomial
-(its number of terms grows like d^5)."""
+"""KL forms longer than this get no near-diagonal branch."""
 
 
 def available(family, name):
@@ -547,13 +549,10 @@ def _function(family, name, printer, expr=None):
             if not printer.backend.functional:
                 fast_support = _fast_support_test(family, [rename[v].name for v in family.variables])
     near = None
-    if name == "kl" and family.dimension <= NEAR_MAX_DIMENSION and \
-            sp.count_ops(exprs[0]) <= NEAR_MAX_OPS:
+    if name == "kl" and sp.count_ops(exprs[0]) <= NEAR_MAX_OPS:
         p_syms, q_syms = ([rename[c] for c in pt] for pt in points)
-        try:
-            near = _near_diagonal(exprs[0], tuple(p_syms), tuple(q_syms))
-        except (TypeError, ValueError, NotImplementedError):  # pragma: no cover
-            near = None
+        near_rule, near = _near_diagonal(exprs[0], tuple(p_syms), tuple(q_syms),
+                                         family.dimension <= NEAR_MAX_DIMENSION)
     # |c| = c for a coordinate whose domain is positive (the value is masked elsewhere):
     # log I0(kappa) = log ive(0, kappa) + kappa, one array pass fewer
     on_domain = {sp.Abs(rename[c]): rename[c] for pt in points
@@ -590,10 +589,14 @@ def _function(family, name, printer, expr=None):
                     ["x"] if q.takes_x else []) + lead_names + fixed_args
     finite_code = _finite_code(printer, finite_names)
     doc = q.doc
-    if name == "kl" and family.dimension <= NEAR_MAX_DIMENSION:
-        doc += (f"\nWhere 1/2 delta^T I delta < {NEAR_THRESHOLD:g} (q near p) the value is the "
-                f"Taylor polynomial of order {NEAR_ORDER} in delta = q - p, which keeps "
-                "relative accuracy where the closed form cancels.")
+    if near is not None:
+        doc += ((f"\nWhere 1/2 delta^T I delta < {NEAR_THRESHOLD:g} (q near p) the value is the "
+                 f"Taylor polynomial of order {NEAR_ORDER} in delta = q - p"
+                 if near_rule == "taylor" else
+                 f"\nWhere KL < {NEAR_THRESHOLD:g} (q near p) the value is the remainder integral "
+                 "int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the "
+                 f"Hessian of KL in q; Gauss-Legendre, {REMAINDER_NODES} nodes)") +
+                ", which keeps relative accuracy where the closed form cancels.")
     if q.takes_x and len(var_names) > 1:
         doc += f"\nx has last axis ({', '.join(var_names)})."
     if fixed_args:
@@ -676,8 +679,18 @@ def _scalar_path(printer, family, q, points, rename, cse, reduced, support, near
 # prints each family once per backend, so it is computed once (keys are exact
 # sympy expressions, so a hit is always the same mathematics).
 @functools.lru_cache(maxsize=4096)
-def _near_diagonal(expr, p_syms, q_syms):
-    return kl_near_diagonal(expr, list(p_syms), list(q_syms))
+def _near_diagonal(expr, p_syms, q_syms, taylor):
+    """(rule, (c2, value)) of the near-diagonal branch, or (None, None): the Taylor
+    polynomial where it is short and exists, else the remainder integral (any
+    dimension, and KL forms with a kink at q = p)."""
+    rules = ([("taylor", kl_near_diagonal)] if taylor else []) + \
+        [("remainder", kl_near_diagonal_remainder)]
+    for rule, near in rules:
+        try:
+            return rule, near(expr, list(p_syms), list(q_syms))
+        except (TypeError, ValueError, NotImplementedError):
+            continue
+    return None, None
 
 
 @functools.lru_cache(maxsize=4096)

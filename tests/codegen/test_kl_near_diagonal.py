@@ -1,5 +1,6 @@
 """float64 accuracy of the generated KL as q -> p: the closed form cancels there, the
-generated function switches to its Taylor polynomial in delta = q - p.  The reference
+generated function switches to its Taylor polynomial in delta = q - p (or, above three
+coordinates, to the remainder integral of the Hessian along the segment).  The reference
 is the exact closed form evaluated at 40 digits (itself checked against quadrature in
 the divergence tests)."""
 
@@ -33,7 +34,8 @@ def _relative_error(fam, fn, pv, qv):
 
 
 @pytest.mark.parametrize("name", ["poisson", "bernoulli", "normal", "gamma", "beta",
-                                  "inverse_gaussian", "dirichlet", "binomial"])
+                                  "inverse_gaussian", "dirichlet", "binomial", "mvnormal2",
+                                  "laplace"])
 def test_kl_keeps_relative_accuracy_near_the_diagonal(name, compiled):
     fam, fn = compiled(name)
     p = fam.random_point(random.Random(5))
@@ -52,3 +54,32 @@ def test_taylor_and_closed_form_meet_at_the_switch(compiled):
     for target in (0.9e-6, 1.1e-6):
         t = np.sqrt(2 * target / (v @ g @ v))
         assert _relative_error(fam, fn, pv, list(np.array(pv) + t * v)) < 1e-9
+
+
+@pytest.mark.parametrize("name", ["mvnormal2", "gamma", "laplace"])
+def test_kl_near_the_diagonal_in_a_generic_direction(name, compiled):
+    """q = p + eps v, v random (not a rescaling of p), one point and an array of them."""
+    fam, fn = compiled(name)
+    rng = np.random.default_rng(11)
+    for seed in (3, 4):
+        p = fam.random_point(random.Random(seed))
+        pv = np.array([float(p[c]) for c in fam.coordinates])
+        v = rng.normal(size=pv.size) * np.abs(pv)
+        for eps in (1e-5, 1e-7, 1e-9):
+            qv = pv + eps * v
+            assert _relative_error(fam, fn, pv, qv) < 1e-10, (name, seed, eps)
+            both = fn(*[np.array([a, a]) for a in pv], *[np.array([b, b]) for b in qv])
+            assert both[0] == both[1]
+            assert abs(both[0] - fn(*pv, *qv)) <= 1e-14 * abs(both[0])  # the scalar path
+
+
+def test_remainder_rule_drops_a_kink_only_at_q_equal_p():
+    """|mu_p - mu_q| is crossed at t = 0 only; a kink elsewhere on the segment is refused."""
+    from symgeo.divergence.closed_forms import kl_near_diagonal_remainder
+    a, b, c, d = sp.symbols("a b c d", real=True)
+    c2, value = kl_near_diagonal_remainder(sp.Abs(a - c) ** 3, [a], [c])
+    assert not value.has(sp.DiracDelta)
+    # int_0^1 (1 - t) 6 t |delta|^3 dt = |delta|^3, exact for the 3-node rule
+    assert abs(float(value.subs({a: 0.3, c: 0.5})) - 0.2 ** 3) < 1e-15
+    with pytest.raises(ValueError, match="kink"):
+        kl_near_diagonal_remainder(sp.Abs(c - 1) * (a - c) ** 2, [a], [c])
