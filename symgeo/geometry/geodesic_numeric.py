@@ -304,7 +304,9 @@ class Core:
         """The one-point function ``acc1`` or ``jac1`` (floats in, a tuple of floats out:
         a, or a then A_x and A_u row-major), or None.  Checked once against its array twin
         (``acc`` / ``jac``) at the first state it is asked for: a name math lacks, or any
-        disagreement beyond rounding, turns it off for good."""
+        disagreement beyond rounding, turns it off for good.  Rounding is judged against
+        the largest entry too: an entry that cancels (a sum of terms far larger than
+        itself) differs between the two codes by a rounding of those terms."""
         fn = getattr(self, name)
         if fn is None:
             return None
@@ -314,7 +316,7 @@ class Core:
                                       getattr(self, name[:-1])(x[None], u[None])])
                 got = np.array(fn(*x.tolist(), *u.tolist()), dtype=float)
                 good = bool(np.all(np.isfinite(ref))) and \
-                    np.allclose(got, ref, rtol=1e-12, atol=1e-300)
+                    np.allclose(got, ref, rtol=1e-12, atol=1e-11 * np.max(np.abs(ref)))
             except (ArithmeticError, ValueError, TypeError, NameError):
                 good = False
             self._checked[name] = good

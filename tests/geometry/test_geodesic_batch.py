@@ -286,3 +286,20 @@ def test_one_point_right_hand_side_matches_the_array_one(families, name):
         # matmul): rounding differences, amplified by the step-size control (1.3e-12 seen)
         np.testing.assert_allclose(one.y[0], two.y[0], rtol=1e-11, atol=1e-13)
     assert core.one_point("jac1", X[0], U[0]) is not None
+
+
+def test_one_point_check_allows_rounding_of_a_cancelling_entry(families):
+    """The one-point functions are checked against the array ones at the first state
+    asked for; an entry that cancels there (seen for dirichlet at 5% of random states,
+    entry-wise relative differences up to 6e-15 of the largest entry) is rounding, not a
+    disagreement, and must not switch the one-point path off for the whole session."""
+    import dataclasses
+    fam = families["dirichlet"]
+    core = G._core(fam, 0)
+    rng = _rng("dirichlet-cancel")
+    X = _sample(fam, 200, rng)
+    U = rng.standard_normal(X.shape) * rng.choice([1e-3, 1.0, 30.0], size=(200, 1))
+    for x, u in zip(X, U):
+        fresh = dataclasses.replace(core, _checked={})
+        assert fresh.one_point("acc1", x, u) is not None
+        assert fresh.one_point("jac1", x, u) is not None
