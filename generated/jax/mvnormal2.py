@@ -18,6 +18,7 @@ Not derived (left out):
     families; this one has dimension 5 (use scalar_curvature() or riemann())
 """
 
+import jax.lax
 import jax.numpy
 
 COORDINATES = ["mu1", "mu2", "s11", "s12", "s22"]
@@ -344,7 +345,7 @@ def natural_gradient(mu1, mu2, s11, s12, s22, grad):
 
 def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
-    Where KL < 1e-06 (q near p) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of KL in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
+    Where KL < 1e-06 (q near p) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of KL in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels. Derivatives (jax.grad, jax.hessian) are the closed form's there.
 
     Formula (entries in row-major order):
       [.] -log(s11_p*s22_p - s12_p**2)/2 + log(s11_q*s22_q - s12_q**2)/2 + (mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q - 2*mu1_p*mu2_p*s12_q + 2*mu1_p*mu2_q*s12_q + mu1_q**2*s22_q + 2*mu1_q*mu2_p*s12_q - 2*mu1_q*mu2_q*s12_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p - 2*s11_q*s22_q - 2*s12_p*s12_q + 2*s12_q**2)/(2*(s11_q*s22_q - s12_q**2))
@@ -547,7 +548,7 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
     _t186 = _t152 + 1
     _t187 = 0.49294351923374552*_t28
     _t188 = (1/2)*_t0*_t2*_t9 - 1/2*_t0*_t113*_t93*(_t112 - _t108*_t60 + 0.25*s22_p - 0.75*s22_q) + (1/2)*_t0*_t41*_t43*_t45 + (1/2)*_t11*_t3*_t9 + 0.031306018160905093*_t11*_t30 + 0.24647175961687276*_t11*_t31 - 1/2*_t113*_t114*_t3*(_t118 - _t108*_t57 + 0.25*s11_p - 0.75*s11_q) - 1/2*_t114*_t142*_t17*(_t141 - _t139*_t17 + 0.83094750193111255*s11_p - 1.3309475019311126*s11_q) + (1/2)*_t114*_t154*_t25*(_t152*_t25 + _t153 + 0.33094750193111255*s11_p + 0.16905249806888745*s11_q) - 0.88888888888888884*_t12*_t13 + (1/2)*_t125*_t126*(_t0*_t119 + _t120*_t121 - _t123*_t94 - _t124*_t59) + (1/2)*_t125*_t72*(_t14*_t160 + _t15*_t158 - _t156*_t161 + _t156) - 1/2*_t125*_t82*(_t165*_t168 - _t165 + _t166*_t23 + _t167*_t22) + (1/2)*_t126*_t128*(_t119*_t3 + _t121*_t127 - _t123*_t96 - _t124*_t56) + (1/2)*_t128*_t72*(_t15*_t164 + _t160*_t17 - _t161*_t162 + _t162) - 1/2*_t128*_t82*(_t167*_t25 + _t168*_t169 - _t169 + _t170*_t23) - 0.062612036321810186*_t13*_t32 - 0.49294351923374552*_t13*_t33 - 1/2*_t14*_t142*_t93*(_t143 - _t139*_t14 + 0.83094750193111255*s22_p - 1.3309475019311126*s22_q) + (1/2)*_t14*_t43*_t70*_t72 + (1/2)*_t154*_t22*_t93*(_t152*_t22 + _t155 + 0.33094750193111255*s22_p + 0.16905249806888745*s22_q) - 1/2*_t17*_t49*_t72*_t84 + (1/2)*_t171*_t177*(8.0*_t12*_t123 - _t172*_t8 + 16.0*_t176*_t6 + _t8*(_t100*_t56 + 0.5*_t104 + 0.5*_t106 - _t116*_t59 + _t172 + _t173*_t174 + _t173*_t39*mu1_p - _t175*_t37 - _t39*_t56*mu2_p - 2.0*_t4 + _t56*s22_p + _t59*_t99 + _t59*s11_p - 4.0*_t95 - 4.0*_t98) + 1) + (1/2)*_t171*_t184*(4*_t16*_t182 - _t130*_t20 - 4*_t160*_t32 + _t183) + (1/2)*_t171*_t187*(4*_t167*_t33 - _t144*_t28 + 4*_t185*_t24 + _t186) - 1/2*_t177*_t181*(_t120*_t57 + _t127*_t60 - 8.0*_t176*_t4 + _t178*_t8 + 2*_t8*(_t0*_t115 - _t0*_t117 + _t100*_t180 + _t109*_t3 - _t111*_t3 - _t121*_t37*_t39 - _t173*_t97 + 1.0*_t174*_t5 + _t175*mu1_p - _t178 + _t179*_t99 + _t179*s11_p + _t180*s22_p + 1.0*_t6 - 2.0*_t95) + 1) - 1/2*_t181*_t184*(_t158*_t30 - _t131*_t182 + _t164*_t21 + _t18*_t20 + _t183) - 1/2*_t181*_t187*(_t186 - _t145*_t185 - _t166*_t31 - _t170*_t29 + _t26*_t28) + 0.031306018160905093*_t2*_t21 + 0.24647175961687276*_t2*_t29 + (1/2)*_t22*_t43*_t80*_t82 - 1/2*_t25*_t49*_t82*_t86 - 1/2*_t3*_t45*_t47*_t49 - 1/2*_t52*_t54*(_t41*_t51 - _t36 + _t50) + (1/2)*_t52*_t58*(_t41*_t57 - _t34 + _t55) - 1/2*_t52*_t61*(_t36 + _t47*_t60 - _t50) + (1/2)*_t52*_t62*(_t34 + _t47*_t51 - _t55) - 1/2*_t54*_t87*(_t65 + _t70*_t90 - _t74) - 1/2*_t54*_t88*(_t75 - _t64 + _t80*_t92) + (1/2)*_t58*_t87*(_t30*_t70 + _t68 - _t77) + (1/2)*_t58*_t88*(_t31*_t80 - _t67 + _t78) - 1/2*_t61*_t87*(_t21*_t84 - _t65 + _t74) - 1/2*_t61*_t88*(_t29*_t86 + _t64 - _t75) + (1/2)*_t62*_t87*(_t77 - _t68 + _t84*_t90) + (1/2)*_t62*_t88*(_t67 - _t78 + _t86*_t92)
-    out = jax.numpy.where(_t188 < 1e-06, _t188, out)
+    out = out + jax.lax.stop_gradient(jax.numpy.where(_t188 < 1e-06, _t188 - out, 0.0))
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

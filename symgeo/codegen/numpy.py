@@ -567,7 +567,12 @@ def _function(family, name, printer, expr=None):
         t_cse, (c2, taylor) = _cse(tuple(near), "_t")
         near_code = {"c2": printer.doprint(c2), "threshold": repr(NEAR_THRESHOLD),
                      "cse": [(str(lhs), printer.doprint(rhs)) for lhs, rhs in t_cse],
-                     "taylor": printer.doprint(taylor)}
+                     "taylor": printer.doprint(taylor), "stop_gradient": None}
+        if near_rule == "remainder" and printer.backend.name == "jax":
+            # the remainder holds second derivatives already: differentiated through it,
+            # a Hessian of the KL traced for a minute (mvnormal2).  Its value is kept, its
+            # derivatives are the closed form's (exact, and the Fisher matrix at q = p)
+            near_code["stop_gradient"] = printer._module_format("jax.lax.stop_gradient")
     lead_names = [names[a] for a in lead_syms]
     point_names = [[names[c] for c in pt] for pt in points]
     xpa = printer.backend.xp_arg
@@ -596,7 +601,9 @@ def _function(family, name, printer, expr=None):
                  f"\nWhere KL < {NEAR_THRESHOLD:g} (q near p) the value is the remainder integral "
                  "int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the "
                  f"Hessian of KL in q; Gauss-Legendre, {REMAINDER_NODES} nodes)") +
-                ", which keeps relative accuracy where the closed form cancels.")
+                ", which keeps relative accuracy where the closed form cancels." +
+                (" Derivatives (jax.grad, jax.hessian) are the closed form's there."
+                 if near_code and near_code["stop_gradient"] else ""))
     if q.takes_x and len(var_names) > 1:
         doc += f"\nx has last axis ({', '.join(var_names)})."
     if fixed_args:
