@@ -76,8 +76,10 @@ def check_family(name):
             expect(np.allclose(np.asarray(jax.jit(jax.vmap(fj))(*jargs)), got, rtol=1e-13,
                                atol=1e-14),
                    f"{quantity}: jit(vmap) differs from the eager call")
-    if "Taylor polynomial" in (getattr(getattr(jmod, "kl", None), "__doc__", None) or ""):
-        # q within 1e-5 of p: the near-diagonal Taylor branch against numpy's
+    kl_doc = getattr(getattr(jmod, "kl", None), "__doc__", None) or ""
+    if "Taylor polynomial" in kl_doc or "remainder integral" in kl_doc:
+        # q within 1e-5 of p: the near-diagonal branch (Taylor polynomial or remainder
+        # integral) against numpy's
         p = arguments(fam, "fisher", random.Random(7))
         q = [c * (1 + 1e-5) if c else 1e-5 for c in p]
         want, got = float(nmod.kl(*p, *q)), float(jax.jit(jmod.kl)(*p, *q))
