@@ -709,7 +709,8 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
     _t7 = ((_t3**2)**2)
     _t8 = 1/(gamma_p)
     _t9 = (_t1**2*_t1)
-    out = xp.where((1/4)*_t0*(_t2 + _t4) < 1e-06, (1/32)*_t0*(7*_t0*((_t1**2)**2) + 6*_t0*_t2*_t4 - _t0*_t7 + 6*((_t1**2)**2*_t1)*_t6 + _t1*_t5*_t8 - 2*_t1*_t6*_t7 + 8*_t2 + 4*_t4*_t6*_t9 + _t5 + 8*_t8*_t9), out)
+    _close = (out < 2e-06) & ((1/4)*_t0*(_t2 + _t4) < 1e-06)
+    out = xp.where(_close, (1/32)*_t0*(7*_t0*((_t1**2)**2) + 6*_t0*_t2*_t4 - _t0*_t7 + 6*((_t1**2)**2*_t1)*_t6 + _t1*_t5*_t8 - 2*_t1*_t6*_t7 + 8*_t2 + 4*_t4*_t6*_t9 + _t5 + 8*_t8*_t9), out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

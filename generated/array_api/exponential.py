@@ -357,7 +357,8 @@ def kl(lam_p, lam_q):
     out = _full(xp, xp.log(lam_p/lam_q) - 1 + lam_q/lam_p, shape)
     _t0 = lam_p - lam_q
     _t1 = _t0**2/lam_p**2
-    out = xp.where((1/2)*_t1 < 1e-06, (1/60)*_t1*(12*(_t0**2*_t0)/(lam_p**2*lam_p) + 20*_t0/lam_p + 15*_t1 + 30), out)
+    _close = (out < 2e-06) & ((1/2)*_t1 < 1e-06)
+    out = xp.where(_close, (1/60)*_t1*(12*(_t0**2*_t0)/(lam_p**2*lam_p) + 20*_t0/lam_p + 15*_t1 + 30), out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -357,7 +357,8 @@ def kl(sigma_p, sigma_q):
     out = _full(xp, (1/2)*sigma_p**2/sigma_q**2 + xp.log(sigma_q/sigma_p) - 1/2, shape)
     _t0 = sigma_p - sigma_q
     _t1 = _t0**2/sigma_p**2
-    out = xp.where(_t1 < 1e-06, _t1*((14/5)*(_t0**2*_t0)/(sigma_p**2*sigma_p) + (5/3)*_t0/sigma_p + (9/4)*_t1 + 1), out)
+    _close = (out < 2e-06) & (_t1 < 1e-06)
+    out = xp.where(_close, _t1*((14/5)*(_t0**2*_t0)/(sigma_p**2*sigma_p) + (5/3)*_t0/sigma_p + (9/4)*_t1 + 1), out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -382,7 +382,8 @@ def kl(mu_p, lam_p, mu_q, lam_q):
     _t5 = (_t3**2*_t3)/((mu_p**2)**2)
     _t6 = (3/2)*((_t3**2)**2)/((mu_p**2)**2*mu_p)
     _t7 = (1/2)*_t4
-    out = xp.where((1/4)*_t1 + (1/4)*_t2*_t4 < 1e-06, (1/10)*((_t0**2)**2*_t0)/((lam_p**2)**2*lam_p) + (1/8)*((_t0**2)**2)/((lam_p**2)**2) + (1/6)*(_t0**2*_t0)/(lam_p**2*lam_p) - _t0*_t5 - _t0*_t6 - _t0*_t7 + (1/4)*_t1 + _t2*((_t3**2)**2*_t3)/((mu_p**2*mu_p)**2) + _t5*lam_p + _t6*lam_p + _t7*lam_p, out)
+    _close = (out < 2e-06) & ((1/4)*_t1 + (1/4)*_t2*_t4 < 1e-06)
+    out = xp.where(_close, (1/10)*((_t0**2)**2*_t0)/((lam_p**2)**2*lam_p) + (1/8)*((_t0**2)**2)/((lam_p**2)**2) + (1/6)*(_t0**2*_t0)/(lam_p**2*lam_p) - _t0*_t5 - _t0*_t6 - _t0*_t7 + (1/4)*_t1 + _t2*((_t3**2)**2*_t3)/((mu_p**2*mu_p)**2) + _t5*lam_p + _t6*lam_p + _t7*lam_p, out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

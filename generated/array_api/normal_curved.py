@@ -680,7 +680,8 @@ def kl(theta_p, theta_q):
     out = _full(xp, theta_p*(theta_p - theta_q)/theta_q**2 + xp.log(theta_q/theta_p), shape)
     _t0 = theta_p - theta_q
     _t1 = _t0**2/theta_p**2
-    out = xp.where((3/2)*_t1 < 1e-06, (1/60)*_t1*(288*(_t0**2*_t0)/(theta_p**2*theta_p) + 160*_t0/theta_p + 225*_t1 + 90), out)
+    _close = (out < 2e-06) & ((3/2)*_t1 < 1e-06)
+    out = xp.where(_close, (1/60)*_t1*(288*(_t0**2*_t0)/(theta_p**2*theta_p) + 160*_t0/theta_p + 225*_t1 + 90), out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

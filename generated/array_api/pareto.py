@@ -357,7 +357,8 @@ def kl(alpha_p, alpha_q):
     out = _full(xp, xp.log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p, shape)
     _t0 = alpha_p - alpha_q
     _t1 = _t0**2/alpha_p**2
-    out = xp.where((1/2)*_t1 < 1e-06, (1/60)*_t1*(12*(_t0**2*_t0)/(alpha_p**2*alpha_p) + 20*_t0/alpha_p + 15*_t1 + 30), out)
+    _close = (out < 2e-06) & ((1/2)*_t1 < 1e-06)
+    out = xp.where(_close, (1/60)*_t1*(12*(_t0**2*_t0)/(alpha_p**2*alpha_p) + 20*_t0/alpha_p + 15*_t1 + 30), out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -358,7 +358,8 @@ def kl(sigma_p, sigma_q):
     out = _full(xp, _c0/_c1 + xp.log(_c1/_c0) - 1, shape)
     _t0 = sigma_p - sigma_q
     _t1 = _t0**2/sigma_p**2
-    out = xp.where(2*_t1 < 1e-06, _t1*((28/5)*(_t0**2*_t0)/(sigma_p**2*sigma_p) + (10/3)*_t0/sigma_p + (9/2)*_t1 + 2), out)
+    _close = (out < 2e-06) & (2*_t1 < 1e-06)
+    out = xp.where(_close, _t1*((28/5)*(_t0**2*_t0)/(sigma_p**2*sigma_p) + (10/3)*_t0/sigma_p + (9/2)*_t1 + 2), out)
     out = _mask(xp, out, _ok, xp.nan, shape)
     return out
 

@@ -169,7 +169,8 @@ def kl(p_p, p_q):
     _t5 = ((p_p**2)**2)
     _t6 = (_t0**2*_t0)
     _t7 = (p_p**2*p_p)
-    out = jax.numpy.where((1/2)*_t1*(_t2 - _t3) < 1e-06, (1/60)*_t1*(20*_t0/_t4 - 20*_t0/(_t4 - 2*p_p + 1) - 15*_t1/(_t7 - 3*_t4 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out)
+    _close = (out < 2e-06) & ((1/2)*_t1*(_t2 - _t3) < 1e-06)
+    out = jax.numpy.where(_close, (1/60)*_t1*(20*_t0/_t4 - 20*_t0/(_t4 - 2*p_p + 1) - 15*_t1/(_t7 - 3*_t4 + 3*p_p - 1) + 15*_t1/_t7 + 30*_t2 - 30*_t3 - 12*_t6/(6*_t4 + _t5 - 4*_t7 - 4*p_p + 1) + 12*_t6/_t5), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

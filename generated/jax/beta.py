@@ -258,7 +258,8 @@ def kl(a_p, b_p, a_q, b_q):
     _t25 = (1/24)*_t24
     _t26 = _polygamma(4, _t6)
     _t27 = (1/12)*_t26
-    out = jax.numpy.where((1/2)*_t0*_t2 - _t11 - _t12 + (1/2)*_t3*_t5 - _t9 < 1e-06, _t0*_t8 + _t1*_t10*_t23 - _t1*_t19*_t24 + _t1*_t21*_t26 + _t10*_t3 - _t11 - _t12 + _t13*_t27*_t5 + _t14*_t23 - _t14*_t24*_t4 - _t14*_polygamma(2, a_p) - _t15*_t25 + _t16*_t26*_t4 + _t16*_polygamma(3, a_p) + _t17*_t26 - _t17*_polygamma(4, a_p) + _t18*_t2*_t27 + _t19*_t23 - _t19*_polygamma(2, b_p) - 1/4*_t2*_t24*_t5 - _t20*_t25 + _t21*_polygamma(3, b_p) + _t22*_t26 - _t22*_polygamma(4, b_p) + _t23*_t4*_t8 - _t9, out)
+    _close = (out < 2e-06) & ((1/2)*_t0*_t2 - _t11 - _t12 + (1/2)*_t3*_t5 - _t9 < 1e-06)
+    out = jax.numpy.where(_close, _t0*_t8 + _t1*_t10*_t23 - _t1*_t19*_t24 + _t1*_t21*_t26 + _t10*_t3 - _t11 - _t12 + _t13*_t27*_t5 + _t14*_t23 - _t14*_t24*_t4 - _t14*_polygamma(2, a_p) - _t15*_t25 + _t16*_t26*_t4 + _t16*_polygamma(3, a_p) + _t17*_t26 - _t17*_polygamma(4, a_p) + _t18*_t2*_t27 + _t19*_t23 - _t19*_polygamma(2, b_p) - 1/4*_t2*_t24*_t5 - _t20*_t25 + _t21*_polygamma(3, b_p) + _t22*_t26 - _t22*_polygamma(4, b_p) + _t23*_t4*_t8 - _t9, out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -179,7 +179,8 @@ def kl(p_p, p_q):
     _t13 = _t7/(_t11 - 3*_t4 + 3*p_p - 1)
     _t14 = _t12/(6*_t4 - 4*_t11 + _t8 - 4*p_p + 1)
     _t15 = 1/((10*_t11 - 10*_t4 - 5*_t8 + ((p_p**2)**2*p_p) + 5*p_p - 1))
-    out = jax.numpy.where(5*_t1*(_t2 + _t5 - _t6) < 1e-06, _t1*(_t10*_t15 + _t10/_t8 - _t13*p_p + _t13 - _t14*p_p + _t14 - _t15*_t3*_t9 + 5*_t2 + 5*_t5 - 5*_t6 + _t7/_t4 + _t12/_t11), out)
+    _close = (out < 2e-06) & (5*_t1*(_t2 + _t5 - _t6) < 1e-06)
+    out = jax.numpy.where(_close, _t1*(_t10*_t15 + _t10/_t8 - _t13*p_p + _t13 - _t14*p_p + _t14 - _t15*_t3*_t9 + 5*_t2 + 5*_t5 - 5*_t6 + _t7/_t4 + _t12/_t11), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

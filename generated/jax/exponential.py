@@ -163,7 +163,8 @@ def kl(lam_p, lam_q):
     out = _full(jax.numpy.log(lam_p/lam_q) - 1 + lam_q/lam_p, shape)
     _t0 = lam_p - lam_q
     _t1 = _t0**2/lam_p**2
-    out = jax.numpy.where((1/2)*_t1 < 1e-06, (1/60)*_t1*(12*(_t0**2*_t0)/(lam_p**2*lam_p) + 20*_t0/lam_p + 15*_t1 + 30), out)
+    _close = (out < 2e-06) & ((1/2)*_t1 < 1e-06)
+    out = jax.numpy.where(_close, (1/60)*_t1*(12*(_t0**2*_t0)/(lam_p**2*lam_p) + 20*_t0/lam_p + 15*_t1 + 30), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -170,7 +170,8 @@ def kl(p_p, p_q):
     _t6 = ((p_p**2)**2)
     _t7 = (_t2**2*_t2)
     _t8 = (p_p**2*p_p)
-    out = jax.numpy.where((1/2)*_t4*(_t0 - _t1) < 1e-06, (1/60)*_t4*(30*_t0 - 30*_t1 - 20*_t2/(_t5 - 2*p_p + 1) + 20*_t2/_t5 - 15*_t3/(_t8 - 3*_t5 + 3*p_p - 1) + 15*_t3/_t8 - 12*_t7/(6*_t5 + _t6 - 4*_t8 - 4*p_p + 1) + 12*_t7/_t6), out)
+    _close = (out < 2e-06) & ((1/2)*_t4*(_t0 - _t1) < 1e-06)
+    out = jax.numpy.where(_close, (1/60)*_t4*(30*_t0 - 30*_t1 - 20*_t2/(_t5 - 2*p_p + 1) + 20*_t2/_t5 - 15*_t3/(_t8 - 3*_t5 + 3*p_p - 1) + 15*_t3/_t8 - 12*_t7/(6*_t5 + _t6 - 4*_t8 - 4*p_p + 1) + 12*_t7/_t6), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

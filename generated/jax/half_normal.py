@@ -163,7 +163,8 @@ def kl(sigma_p, sigma_q):
     out = _full((1/2)*sigma_p**2/sigma_q**2 + jax.numpy.log(sigma_q/sigma_p) - 1/2, shape)
     _t0 = sigma_p - sigma_q
     _t1 = _t0**2/sigma_p**2
-    out = jax.numpy.where(_t1 < 1e-06, _t1*((14/5)*(_t0**2*_t0)/(sigma_p**2*sigma_p) + (5/3)*_t0/sigma_p + (9/4)*_t1 + 1), out)
+    _close = (out < 2e-06) & (_t1 < 1e-06)
+    out = jax.numpy.where(_close, _t1*((14/5)*(_t0**2*_t0)/(sigma_p**2*sigma_p) + (5/3)*_t0/sigma_p + (9/4)*_t1 + 1), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -228,7 +228,8 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
     _t3 = (1/2)*_t0**2*_polygamma(1, alpha_p) - _t0*_t1/beta_p + _t2*alpha_p
     _t4 = (1/3)*(_t1**2*_t1)/(beta_p**2*beta_p)
     _t5 = (1/4)*((_t1**2)**2)/((beta_p**2)**2)
-    out = jax.numpy.where(_t3 < 1e-06, (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/120*((_t0**2)**2*_t0)*_polygamma(4, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*((_t1**2)**2*_t1)*alpha_p/((beta_p**2)**2*beta_p) + _t3 + _t4*alpha_p + _t5*alpha_p, out)
+    _close = (out < 2e-06) & (_t3 < 1e-06)
+    out = jax.numpy.where(_close, (1/24)*((_t0**2)**2)*_polygamma(3, alpha_p) - 1/120*((_t0**2)**2*_t0)*_polygamma(4, alpha_p) - 1/6*(_t0**2*_t0)*_polygamma(2, alpha_p) - _t0*_t2 - _t0*_t4 - _t0*_t5 + (1/5)*((_t1**2)**2*_t1)*alpha_p/((beta_p**2)**2*beta_p) + _t3 + _t4*alpha_p + _t5*alpha_p, out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

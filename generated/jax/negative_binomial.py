@@ -474,7 +474,8 @@ def kl(p_p, p_q):
     _t12 = _t0/(_t7 - 3*_t2 + 3*p_p - 1)
     _t13 = _t11/(_t10 + 6*_t2 - 4*_t7 - 4*p_p + 1)
     _t14 = _t9/(10*_t7 - 5*_t10 - 10*_t2 + _t8 + 5*p_p - 1)
-    out = jax.numpy.where((3/2)*_t1*(_t3 - _t4 + _t6) < 1e-06, _t1*(_t0/_t7 + _t12*_t5 - _t12 + _t13*_t5 - _t13 + _t14*_t5 - _t14 + (3/2)*_t3 - 3/2*_t4 + (3/2)*_t6 + _t9/_t8 + _t11/_t10), out)
+    _close = (out < 2e-06) & ((3/2)*_t1*(_t3 - _t4 + _t6) < 1e-06)
+    out = jax.numpy.where(_close, _t1*(_t0/_t7 + _t12*_t5 - _t12 + _t13*_t5 - _t13 + _t14*_t5 - _t14 + (3/2)*_t3 - 3/2*_t4 + (3/2)*_t6 + _t9/_t8 + _t11/_t10), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -188,7 +188,8 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
     _t5 = 1/(sigma_p)
     _t6 = (_t1**2*_t1)
     _t7 = 1/(sigma_p**2*sigma_p)
-    out = jax.numpy.where(_t0*_t4 < 1e-06, _t0*((9/4)*_t0*((_t1**2)**2) + (3/2)*_t0*_t2*_t3 + (14/5)*((_t1**2)**2*_t1)*_t7 + _t1*_t3*_t5 + 2*_t3*_t6*_t7 + _t4 + (5/3)*_t5*_t6), out)
+    _close = (out < 2e-06) & (_t0*_t4 < 1e-06)
+    out = jax.numpy.where(_close, _t0*((9/4)*_t0*((_t1**2)**2) + (3/2)*_t0*_t2*_t3 + (14/5)*((_t1**2)**2*_t1)*_t7 + _t1*_t3*_t5 + 2*_t3*_t6*_t7 + _t4 + (5/3)*_t5*_t6), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -186,7 +186,8 @@ def kl(mu_p, v_p, mu_q, v_q):
     _t6 = 1/(v_p**2*v_p)
     _t7 = 1/(v_p**2)
     _t8 = (_t2**2*_t2)
-    out = jax.numpy.where((1/4)*_t0*(2*_t1 + _t4) < 1e-06, (1/120)*_t0*(_t0*_t2*_t5 + 48*((_t2**2)**2*_t2)/((v_p**2)**2) + 45*((_t2**2)**2)*_t6 + _t3*_t5*_t7 + 30*_t4 + _t5*_t6*_t8 + _t5 + 40*_t7*_t8), out)
+    _close = (out < 2e-06) & ((1/4)*_t0*(2*_t1 + _t4) < 1e-06)
+    out = jax.numpy.where(_close, (1/120)*_t0*(_t0*_t2*_t5 + 48*((_t2**2)**2*_t2)/((v_p**2)**2) + 45*((_t2**2)**2)*_t6 + _t3*_t5*_t7 + 30*_t4 + _t5*_t6*_t8 + _t5 + 40*_t7*_t8), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

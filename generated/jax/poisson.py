@@ -460,7 +460,8 @@ def kl(lam_p, lam_q):
     _t1 = lam_p - lam_q
     _t2 = _t1**2
     _t3 = _t0*_t2
-    out = jax.numpy.where((1/2)*_t3 < 1e-06, (1/60)*_t3*(20*_t0*_t1 + 12*(_t1**2*_t1)/(lam_p**2*lam_p) + 15*_t2/lam_p**2 + 30), out)
+    _close = (out < 2e-06) & ((1/2)*_t3 < 1e-06)
+    out = jax.numpy.where(_close, (1/60)*_t3*(20*_t0*_t1 + 12*(_t1**2*_t1)/(lam_p**2*lam_p) + 15*_t2/lam_p**2 + 30), out)
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

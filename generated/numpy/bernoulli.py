@@ -321,8 +321,8 @@ def kl(p_p, p_q):
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
         out = p_p*(numpy.log(p_p) - numpy.log(p_q)) - _c0*(numpy.log(-_c0) - numpy.log(1 - p_q))
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

@@ -430,8 +430,8 @@ def kl(a_p, b_p, a_q, b_q):
             _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
         _c0 = -scipy.special.psi(a_p + b_p)
         out = (_c0 + scipy.special.psi(a_p))*(a_p - a_q) + (_c0 + scipy.special.psi(b_p))*(b_p - b_q) - scipy.special.betaln(a_p, b_p) + scipy.special.betaln(a_q, b_q)
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

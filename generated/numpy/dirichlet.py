@@ -493,8 +493,8 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
         _c2 = a2_p - a2_q
         _c3 = a3_p - a3_q
         out = _c1*scipy.special.psi(a1_p) + _c2*scipy.special.psi(a2_p) + _c3*scipy.special.psi(a3_p) - (_c1 + _c2 + _c3)*scipy.special.psi(_c0) + scipy.special.gammaln(_c0) - scipy.special.gammaln(a1_p) + scipy.special.gammaln(a1_q) - scipy.special.gammaln(a2_p) + scipy.special.gammaln(a2_q) - scipy.special.gammaln(a3_p) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

@@ -392,8 +392,8 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p, beta_p) and _all_in_domain(alpha_q, beta_q) else \
             _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
         out = alpha_q*(numpy.log(beta_p) - numpy.log(beta_q)) - alpha_p*(beta_p - beta_q)/beta_p + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

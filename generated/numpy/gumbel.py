@@ -706,8 +706,8 @@ def kl(mu_p, beta_p, mu_q, beta_q):
         _c0 = 1/(beta_q)
         _c1 = _c0*beta_p
         out = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(mu_q - mu_p))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q/beta_p) - 1.5772156649015328
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

@@ -347,8 +347,8 @@ def kl(mu_p, lam_p, mu_q, lam_q):
             _in_domain(mu_p, lam_p) & _in_domain(mu_q, lam_q)
         _c0 = (1/2)*lam_q
         out = _c0*mu_p/mu_q**2 + _c0/mu_p + _c0/lam_p - lam_q/mu_q + (1/2)*numpy.log(lam_p) - 1/2*numpy.log(lam_q) - 1/2
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

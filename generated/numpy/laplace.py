@@ -314,7 +314,7 @@ def natural_gradient(mu, b, grad):
 
 def kl(mu_p, b_p, mu_q, b_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
-    Where KL < 1e-06 (q near p) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of KL in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
+    Where KL < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of KL in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] b_p*exp(-Abs(mu_p - mu_q)/b_p)/b_q + log(b_q/b_p) - 1 + Abs(mu_p - mu_q)/b_q
@@ -369,8 +369,8 @@ def kl(mu_p, b_p, mu_q, b_q):
         _c1 = 1/(b_q)
         _c2 = abs(mu_p - mu_q)
         out = _c1*_c2 + _c1*b_p*numpy.exp(-_c0*_c2) + numpy.log(_c0*b_q) - 1
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

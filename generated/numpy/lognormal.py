@@ -349,8 +349,8 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, sigma_p) and _all_in_domain(mu_q, sigma_q) else \
             _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
         out = numpy.log(sigma_q/sigma_p) - 1/2 + (1/2)*(sigma_p**2 + (mu_p - mu_q)**2)/sigma_q**2
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

@@ -476,7 +476,7 @@ def natural_gradient(mu1, mu2, s11, s12, s22, grad):
 
 def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
-    Where KL < 1e-06 (q near p) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of KL in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
+    Where KL < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of KL in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] -log(s11_p*s22_p - s12_p**2)/2 + log(s11_q*s22_q - s12_q**2)/2 + (mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q - 2*mu1_p*mu2_p*s12_q + 2*mu1_p*mu2_q*s12_q + mu1_q**2*s22_q + 2*mu1_q*mu2_p*s12_q - 2*mu1_q*mu2_q*s12_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p - 2*s11_q*s22_q - 2*s12_p*s12_q + 2*s12_q**2)/(2*(s11_q*s22_q - s12_q**2))
@@ -701,8 +701,8 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
         _c4 = _c3*mu1_p
         _c5 = _c3*mu1_q
         out = (1/2)*numpy.log(_c2) - 1/2*numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(2*_c1 - 2*_c0 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

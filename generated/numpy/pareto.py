@@ -318,8 +318,8 @@ def kl(alpha_p, alpha_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p) and _all_in_domain(alpha_q) else \
             _in_domain(alpha_p) & _in_domain(alpha_q)
         out = numpy.log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

@@ -623,8 +623,8 @@ def kl(lam_p, lam_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) else \
             _in_domain(lam_p) & _in_domain(lam_q)
         out = lam_p*(numpy.log(lam_p) - numpy.log(lam_q)) - lam_p + lam_q
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

@@ -321,8 +321,8 @@ def kl(sigma_p, sigma_q):
         _c0 = sigma_p**2
         _c1 = sigma_q**2
         out = _c0/_c1 + numpy.log(_c1/_c0) - 1
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

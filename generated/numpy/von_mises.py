@@ -402,8 +402,8 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
         _c1 = scipy.special.i1e(kappa_p)
         _c2 = 1/(_c0)
         out = _c1*_c2*kappa_p - _c1*_c2*kappa_q*numpy.cos(mu_p - mu_q) - kappa_p + kappa_q - numpy.log(_c0) + numpy.log(scipy.special.i0e(kappa_q))
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

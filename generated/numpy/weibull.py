@@ -753,8 +753,8 @@ def kl(k_p, lam_p, k_q, lam_q):
             _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
         _c0 = 1/(k_p)
         out = numpy.euler_gamma*_c0*k_q - k_q*(numpy.log(lam_p) - numpy.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1.5772156649015328
-        # KL ~ 1/2 delta^T I delta near the diagonal: only where the value is that small
-        # can the quadratic form be under the threshold, so it is tested there only
+        # the near branch serves small KLs only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
             out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)

@@ -598,7 +598,8 @@ def _function(family, name, printer, expr=None):
         doc += ((f"\nWhere 1/2 delta^T I delta < {NEAR_THRESHOLD:g} (q near p) the value is the "
                  f"Taylor polynomial of order {NEAR_ORDER} in delta = q - p"
                  if near_rule == "taylor" else
-                 f"\nWhere KL < {NEAR_THRESHOLD:g} (q near p) the value is the remainder integral "
+                 f"\nWhere KL < {NEAR_THRESHOLD:g} (q near p; tested on the closed form and on the "
+                 "remainder) the value is the remainder integral "
                  "int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the "
                  f"Hessian of KL in q; Gauss-Legendre, {REMAINDER_NODES} nodes)") +
                 ", which keeps relative accuracy where the closed form cancels." +

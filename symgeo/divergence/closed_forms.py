@@ -380,8 +380,8 @@ REMAINDER_NODES = 3
 
 
 def kl_near_diagonal_remainder(kl, p, q, nodes=REMAINDER_NODES):
-    """(c_2, R): KL(p || q) as the integral form of its Taylor remainder, and its
-    leading term c_2 = 1/2 delta^T I(p) delta, delta = q - p.
+    """(R, R): KL(p || q) near q = p as the integral form of its Taylor remainder,
+    delta = q - p, twice: the value, and the switch test (see below).
 
     KL(p || p) = 0 and its gradient in q vanishes there, so with
     g(t) = delta^T H(p, p + t delta) delta, H(p, q) = the Hessian of KL(p || q) in q
@@ -395,12 +395,15 @@ def kl_near_diagonal_remainder(kl, p, q, nodes=REMAINDER_NODES):
     relative to KL is O(|delta|^(2 nodes - 1)).  Its size grows like d^2 (the
     Hessian), where the Taylor polynomial of :func:`kl_near_diagonal` grows like d^order.
 
-    The formula needs KL to be C^1 with g integrable, not C^2: a kink |a(p, q)| with
-    a = 0 at q = p (Laplace's |mu_p - mu_q|) is crossed at t = 0 only, where the
-    rule has no node, so its DiracDelta(a) terms are dropped.  A kink elsewhere on
-    the segment raises ValueError.  The leading term c_2 is returned as the
-    integral itself (= 1/2 delta^T I delta (1 + O(|delta|)), also at a kink, where H(p, p)
-    is not the Fisher matrix).
+    The formula needs KL to be C^1 with g integrable, not C^2 (a KL of a family with
+    a Fisher matrix is O(|delta|^2), so its one-sided slope at q = p is 0): a kink
+    |a(p, q)| with a affine in q and a = 0 at q = p (Laplace's |mu_p - mu_q|) is
+    crossed at t = 0 only, where the rule has no node, so its DiracDelta(a) terms
+    are dropped.  Any other kink raises ValueError (its zeros may lie inside the
+    segment).  The switch test is the integral itself (= 1/2 delta^T I delta
+    (1 + O(|delta|)) near p, also at a kink, where H(p, p) is not the Fisher matrix);
+    far from p it is no KL (H need not be positive there), so a caller also tests
+    that the closed form is small.
     """
     kl = sp.sympify(kl, strict=True)
     deltas = [sp.Dummy(f"d{i}") for i in range(len(p))]
@@ -409,12 +412,14 @@ def kl_near_diagonal_remainder(kl, p, q, nodes=REMAINDER_NODES):
     at_p = dict(zip(q, p))
 
     def kink_at_p(d):
-        if sp.simplify(d.args[0].xreplace(at_p)) != 0:
-            raise ValueError(f"a kink of KL off q = p: {d}")
+        a = sp.expand(d.args[0])
+        affine = a.is_polynomial(*q) and sp.Poly(a, *q).total_degree() <= 1
+        if not affine or sp.simplify(a.xreplace(at_p)) != 0:
+            raise ValueError(f"a kink of KL that may lie inside the segment from p to q: {d}")
         return sp.S.Zero
     g = g.replace(lambda e: isinstance(e, sp.DiracDelta), kink_at_p)
     # sign(a)^2 = 1 off the kink, and on it (delta = 0 along a) the term is 0 anyway;
-    # left as sign(a)^2, its derivatives at q = p (autodiff) would miss the term
+    # left as sign(a)^2, the branch's own derivatives at q = p would miss the term
     g = g.replace(lambda e: e.is_Pow and isinstance(e.base, sp.sign) and e.exp.is_even,
                   lambda e: sp.S.One)
     back = {di: qi - pi for pi, qi, di in zip(p, q, deltas)}

@@ -83,3 +83,27 @@ def test_remainder_rule_drops_a_kink_only_at_q_equal_p():
     assert abs(float(value.subs({a: 0.3, c: 0.5})) - 0.2 ** 3) < 1e-15
     with pytest.raises(ValueError, match="kink"):
         kl_near_diagonal_remainder(sp.Abs(c - 1) * (a - c) ** 2, [a], [c])
+    # zero at q = p but not affine in q: another zero may lie inside the segment
+    # (a = 0.01, c = -0.03 crosses c = -a), where the rule would silently be wrong
+    with pytest.raises(ValueError, match="kink"):
+        kl_near_diagonal_remainder(sp.Abs(c ** 2 - a ** 2) * (a - c) ** 2, [a], [c])
+
+
+@pytest.mark.parametrize("name", ["laplace", "mvnormal2", "gamma"])
+def test_functional_kl_takes_the_near_branch_only_near_p(name, compiled):
+    """Far from p the remainder rule is no KL (the Hessian along the segment need not be
+    positive; Laplace at b_q = 100 b_p gave -14.5): the array-API code (the functional
+    template, as JAX's) agrees with numpy at far pairs and near ones."""
+    fam, fn = compiled(name)
+    fa = fam.numeric("kl", backend="array_api")
+    p = fam.random_point(random.Random(9))
+    pv = np.array([float(p[c]) for c in fam.coordinates])
+    scale = np.array([100.0 if fam.domains[c].positive else 1.0 for c in fam.coordinates])
+    far = pv * scale + (scale == 1.0) * 3.0
+    if name.startswith("mvnormal"):  # Sigma_q = 100 Sigma_p keeps it positive definite
+        far = np.concatenate([pv[:2] + 3.0, 100 * pv[2:]])
+    for qv in (far, pv * (1 + 1e-7), pv * 1.01):
+        want = fn(*pv, *qv)
+        got = float(fa(*[np.asarray(v) for v in pv], *[np.asarray(v) for v in qv]))
+        # the closed form's own rounding (1e-16 absolute) differs between the backends
+        assert want > 0 and abs(got - want) <= 1e-12 * want + 1e-15, (name, qv, got, want)
