@@ -305,18 +305,22 @@ class Core:
         a, or a then A_x and A_u row-major), or None.  Checked once against its array twin
         (``acc`` / ``jac``) at the first state it is asked for: a name math lacks, or any
         disagreement beyond rounding, turns it off for good.  Rounding is judged against
-        the largest entry too: an entry that cancels (a sum of terms far larger than
-        itself) differs between the two codes by a rounding of those terms."""
+        the largest entry of the same output (a, A_x or A_u) too: an entry that cancels
+        (a sum of terms far larger than itself) differs between the two codes by a
+        rounding of those terms."""
         fn = getattr(self, name)
         if fn is None:
             return None
         if name not in self._checked:
             try:
-                ref = np.concatenate([e.reshape(-1) for e in
-                                      getattr(self, name[:-1])(x[None], u[None])])
+                blocks = getattr(self, name[:-1])(x[None], u[None])
+                ref = np.concatenate([e.reshape(-1) for e in blocks])
+                # each output (a, A_x, A_u) judged against its own largest entry
+                scale = np.concatenate([np.full(e.size, np.max(np.abs(e), initial=0.0))
+                                        for e in blocks])
                 got = np.array(fn(*x.tolist(), *u.tolist()), dtype=float)
-                good = bool(np.all(np.isfinite(ref))) and \
-                    np.allclose(got, ref, rtol=1e-12, atol=1e-11 * np.max(np.abs(ref)))
+                good = bool(np.all(np.isfinite(ref))) and got.shape == ref.shape and \
+                    bool(np.all(np.abs(got - ref) <= 1e-12 * np.abs(ref) + 1e-11 * scale))
             except (ArithmeticError, ValueError, TypeError, NameError):
                 good = False
             self._checked[name] = good
