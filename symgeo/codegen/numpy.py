@@ -548,7 +548,7 @@ def _function(family, name, printer, expr=None):
             support_code = printer.doprint(cond)
             if not printer.backend.functional:
                 fast_support = _fast_support_test(family, [rename[v].name for v in family.variables])
-    near = None
+    near_rule, near = None, None
     if name == "kl" and sp.count_ops(exprs[0]) <= NEAR_MAX_OPS:
         p_syms, q_syms = ([rename[c] for c in pt] for pt in points)
         near_rule, near = _near_diagonal(exprs[0], tuple(p_syms), tuple(q_syms),

@@ -76,8 +76,8 @@ def test_kl_near_the_diagonal_in_a_generic_direction(name, compiled):
 def test_remainder_rule_drops_a_kink_only_at_q_equal_p():
     """|mu_p - mu_q| is crossed at t = 0 only; a kink elsewhere on the segment is refused."""
     from symgeo.divergence.closed_forms import kl_near_diagonal_remainder
-    a, b, c, d = sp.symbols("a b c d", real=True)
-    c2, value = kl_near_diagonal_remainder(sp.Abs(a - c) ** 3, [a], [c])
+    a, c = sp.symbols("a c", real=True)
+    _, value = kl_near_diagonal_remainder(sp.Abs(a - c) ** 3, [a], [c])
     assert not value.has(sp.DiracDelta)
     # int_0^1 (1 - t) 6 t |delta|^3 dt = |delta|^3, exact for the 3-node rule
     assert abs(float(value.subs({a: 0.3, c: 0.5})) - 0.2 ** 3) < 1e-15

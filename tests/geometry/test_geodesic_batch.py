@@ -2,6 +2,7 @@
 with a residual and a converged flag, and chart independence (distances computed in
 two charts of the same family agree)."""
 
+import dataclasses
 import zlib
 
 import numpy as np
@@ -293,7 +294,6 @@ def test_one_point_check_allows_rounding_of_a_cancelling_entry(families):
     asked for; an entry that cancels there (seen for dirichlet at 5% of random states,
     entry-wise relative differences up to 6e-15 of the largest entry) is rounding, not a
     disagreement, and must not switch the one-point path off for the whole session."""
-    import dataclasses
     fam = families["dirichlet"]
     core = G._core(fam, 0)
     rng = _rng("dirichlet-cancel")
