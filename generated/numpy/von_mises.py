@@ -21,6 +21,81 @@ COORDINATES = ["mu", "kappa"]
 VARIABLES = ["x"]
 
 
+# Chebyshev coefficients, highest order first, of (y = x/2 - 2 on 0 <= x <= 8)
+# e^-x I0(x) and e^-x I1(x) / x, and of (y = 32/x - 2 on x >= 8) sqrt(x) e^-x I0(x) and
+# sqrt(x) e^-x I1(x): computed with mpmath at 50 digits when the module was emitted
+# (symgeo.codegen.chebyshev), cut where a term is below 1e-17 of the function.  The
+# split and the variables are Clenshaw's (Abramowitz and Stegun 9.8), as in Cephes.
+_I0E_SMALL = (-4.4153416464793395e-18, 3.3307945188222384e-17, -2.431279846547955e-16, 1.715391285555133e-15, -1.1685332877993451e-14, 7.676185498604936e-14, -4.856446783111929e-13, 2.95505266312964e-12, -1.726826291441556e-11, 9.675809035373237e-11, -5.189795601635263e-10, 2.6598237246823866e-09, -1.300025009986248e-08, 6.046995022541919e-08, -2.670793853940612e-07, 1.1173875391201037e-06, -4.4167383584587505e-06, 1.6448448070728896e-05, -5.754195010082104e-05, 0.00018850288509584165, -0.0005763755745385824, 0.0016394756169413357, -0.004324309995050576, 0.010546460394594998, -0.02373741480589947, 0.04930528423967071, -0.09490109704804764, 0.17162090152220877, -0.3046826723431984, 0.6767952744094761)
+_I1E_SMALL = (-3.541581772542136e-19, 2.7779141127610464e-18, -2.111421214358166e-17, 1.5536319577362005e-16, -1.1055969477353862e-15, 7.600684294735408e-15, -5.042185504727912e-14, 3.223793365945575e-13, -1.9839743977649436e-12, 1.1736186298890901e-11, -6.663489723502027e-11, 3.625590281552117e-10, -1.8872497517228294e-09, 9.381537386495773e-09, -4.445059128796328e-08, 2.0032947535521353e-07, -8.568720264695455e-07, 3.4702513081376785e-06, -1.3273163656039436e-05, 4.781565107550054e-05, -0.00016176081582589674, 0.0005122859561685758, -0.0015135724506312532, 0.004156422944312888, -0.010564084894626197, 0.024726449030626516, -0.05294598120809499, 0.1026436586898471, -0.17641651835783406, 0.25258718644363365)
+_I0E_LARGE = (-7.233180487874754e-18, -4.830504485944182e-18, 4.46562142029676e-17, 3.461222867697461e-17, -2.8276239805165836e-16, -3.425485619677219e-16, 1.7725601330565263e-15, 3.8116806693526224e-15, -9.554846698828307e-15, -4.150569347287222e-14, 1.54008621752141e-14, 3.8527783827421426e-13, 7.180124451383666e-13, -1.7941785315068062e-12, -1.3215811840447713e-11, -3.1499165279632416e-11, 1.1889147107846439e-11, 4.94060238822497e-10, 3.3962320257083865e-09, 2.266668990498178e-08, 2.0489185894690638e-07, 2.8913705208347567e-06, 6.889758346916825e-05, 0.0033691164782556943, 0.8044904110141088)
+_I1E_LARGE = (7.517296310842105e-18, 4.414348323071708e-18, -4.6503053684893586e-17, -3.209525921993424e-17, 2.96262899764595e-16, 3.3082023109209285e-16, -1.8803547755107825e-15, -3.8144030724370075e-15, 1.0420276984128802e-14, 4.272440016711951e-14, -2.1015418427726643e-14, -4.0835511110921974e-13, -7.198551776245908e-13, 2.0356285441470896e-12, 1.4125807436613782e-11, 3.2526035830154884e-11, -1.8974958123505413e-11, -5.589743462196584e-10, -3.835380385964237e-09, -2.6314688468895196e-08, -2.512236237870209e-07, -3.882564808877691e-06, -0.00011058893876262371, -0.009761097491361469, 0.7785762350182801)
+_CLENSHAW_FROM = 4096
+"""From this many points the series run as array passes; below, scipy's ufunc (its fixed
+cost per call is less than the passes' Python overhead)."""
+_CLENSHAW_BLOCK = 16384
+"""Points per block of the passes: the recurrence's three arrays stay in the core's cache
+(at 65536 points a block, half again the time)."""
+
+
+def _chebyshev(y, coefficients):
+    """sum' c_k T_k(y / 2) (first term halved) by Clenshaw's recurrence, in place."""
+    b0 = numpy.full_like(y, coefficients[0])
+    b1 = numpy.zeros_like(y)
+    t = numpy.empty_like(y)
+    for c in coefficients[1:]:
+        numpy.multiply(y, b0, out=t)
+        t -= b1
+        t += c
+        b1, b0, t = b0, t, b1
+    b0 -= t
+    b0 *= 0.5
+    return b0
+
+
+def _scaled_bessel(x, small, large, odd):
+    x = numpy.asarray(x, dtype=float)
+    if x.size < _CLENSHAW_FROM:
+        return (scipy.special.i1e if odd else scipy.special.i0e)(x)
+    ax = numpy.abs(x)
+    inner = ax <= 8.0
+
+    def near(a):
+        out = _chebyshev(0.5 * a - 2.0, small)
+        return out * a if odd else out
+
+    def far(a):
+        return _chebyshev(32.0 / a - 2.0, large) / numpy.sqrt(a)
+    if inner.all():
+        part = near
+    elif not inner.any():  # also NaN (no branch holds it): NaN
+        part = far
+    else:
+        out = numpy.empty_like(ax)
+        out[inner] = _scaled_bessel(ax[inner], small, large, odd)
+        out[~inner] = _scaled_bessel(ax[~inner], small, large, odd)
+        return numpy.copysign(out, x) if odd else out
+    flat = ax.reshape(-1)
+    out = numpy.empty_like(flat)
+    for lo in range(0, flat.size, _CLENSHAW_BLOCK):
+        out[lo:lo + _CLENSHAW_BLOCK] = part(flat[lo:lo + _CLENSHAW_BLOCK])
+    out = out.reshape(ax.shape)
+    return numpy.copysign(out, x) if odd else out
+
+
+def _i0e(x):
+    """I_0(x) e^-|x| (scipy.special.i0e), vectorised: the Chebyshev series run as array
+    passes, about twice as fast as the ufunc on large arrays, to the same accuracy (a
+    few units in the last place; tested against mpmath)."""
+    return _scaled_bessel(x, _I0E_SMALL, _I0E_LARGE, False)
+
+
+def _i1e(x):
+    """I_1(x) e^-|x| (scipy.special.i1e), vectorised as _i0e."""
+    return _scaled_bessel(x, _I1E_SMALL, _I1E_LARGE, True)
+
+
+
 def _solve(matrix, rhs):
     """Solve matrix v = rhs over broadcast leading axes; NaN where the matrix is not finite."""
     rhs = numpy.asarray(rhs, dtype=float)
@@ -165,8 +240,8 @@ def fisher(mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
-        _c0 = scipy.special.i0e(kappa)
-        _c1 = scipy.special.i1e(kappa)
+        _c0 = _i0e(kappa)
+        _c1 = _i1e(kappa)
         _c2 = _c1/_c0
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c2*kappa
@@ -204,8 +279,8 @@ def cramer_rao(mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
-        _c0 = scipy.special.i0e(kappa)
-        _c1 = scipy.special.i1e(kappa)
+        _c0 = _i0e(kappa)
+        _c1 = _i1e(kappa)
         _c2 = _c0**2*kappa
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c0/(_c1*kappa)
@@ -240,8 +315,8 @@ def jeffreys_prior(mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
-        _c0 = scipy.special.i1e(kappa)
-        _c1 = scipy.special.i0e(kappa)
+        _c0 = _i1e(kappa)
+        _c1 = _i0e(kappa)
         out = numpy.sqrt(-_c0*(_c0**2*kappa + _c0*_c1 - _c1**2*kappa)/(_c1**2*_c1))
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
@@ -275,7 +350,7 @@ def score(x, mu, kappa):
         _c0 = mu - x
         out = numpy.empty(shape + (2,))
         out[..., 0] = -kappa*_sin(_c0)
-        out[..., 1] = numpy.cos(_c0) - scipy.special.i1e(kappa)/scipy.special.i0e(kappa)
+        out[..., 1] = numpy.cos(_c0) - _i1e(kappa)/_i0e(kappa)
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= -numpy.pi and numpy.maximum.reduce(x, axis=None, initial=-numpy.inf) <= numpy.pi):
             out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), numpy.nan, shape)
@@ -307,7 +382,7 @@ def log_density(x, mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) and _all_finite(x) else \
             _in_domain(mu, kappa) & numpy.isfinite(x)
-        out = kappa*numpy.cos(mu - x) - kappa - numpy.log(scipy.special.i0e(kappa)) - 1.8378770664093456
+        out = kappa*numpy.cos(mu - x) - kappa - numpy.log(_i0e(kappa)) - 1.8378770664093456
         # every x inside the support (reductions): no elementwise mask
         if math.prod(shape) < _REDUCE_FROM or not (numpy.minimum.reduce(x, axis=None, initial=numpy.inf) >= -numpy.pi and numpy.maximum.reduce(x, axis=None, initial=-numpy.inf) <= numpy.pi):
             out = _mask(out, (numpy.less_equal(x, numpy.pi)) & (numpy.greater_equal(x, -numpy.pi)), -numpy.inf, shape)
@@ -329,8 +404,8 @@ def natural_gradient(mu, kappa, grad):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
-        _c0 = scipy.special.i0e(kappa)
-        _c1 = scipy.special.i1e(kappa)
+        _c0 = _i0e(kappa)
+        _c1 = _i1e(kappa)
         _c2 = _c1/_c0
         out = numpy.empty(shape + (2, 2))
         out[..., 0, 0] = _c2*kappa
@@ -398,10 +473,10 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, kappa_p) and _all_in_domain(mu_q, kappa_q) else \
             _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
-        _c0 = scipy.special.i0e(kappa_p)
-        _c1 = scipy.special.i1e(kappa_p)
+        _c0 = _i0e(kappa_p)
+        _c1 = _i1e(kappa_p)
         _c2 = 1/(_c0)
-        out = _c1*_c2*kappa_p - _c1*_c2*kappa_q*numpy.cos(mu_p - mu_q) - kappa_p + kappa_q - numpy.log(_c0) + numpy.log(scipy.special.i0e(kappa_q))
+        out = _c1*_c2*kappa_p - _c1*_c2*kappa_q*numpy.cos(mu_p - mu_q) - kappa_p + kappa_q - numpy.log(_c0) + numpy.log(_i0e(kappa_q))
         # the near branch serves small KLs only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
@@ -410,13 +485,13 @@ def kl(mu_p, kappa_p, mu_q, kappa_q):
             mu_p, kappa_p, mu_q, kappa_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (mu_p, kappa_p, mu_q, kappa_q,)]
             _t0 = kappa_p - kappa_q
             _t1 = _t0**2
-            _t2 = scipy.special.i0e(kappa_p)
+            _t2 = _i0e(kappa_p)
             _t3 = 1/(_t2)
             _t4 = scipy.special.ive(2, kappa_p)
             _t5 = _t3*_t4
             _t6 = mu_p - mu_q
             _t7 = _t6**2
-            _t8 = scipy.special.i1e(kappa_p)
+            _t8 = _i1e(kappa_p)
             _t9 = _t3*_t8
             _t10 = _t7*_t9
             _t11 = 1/(_t2**2)
@@ -480,7 +555,7 @@ def alpha_divergence(alpha, mu_p, kappa_p, mu_q, kappa_q):
         _c5 = -_c4
         _c6 = _c5**2 + (_c0*kappa_q*_sin(mu_q) - _c3*_sin(mu_p))**2
         _c7 = numpy.sqrt(_c6)
-        out = 4*(2*numpy.pi*numpy.exp((1/2)*_c2*(_c1 + kappa_p + numpy.log(scipy.special.i0e(kappa_p))) - 1/2*_c0*(_c1 + kappa_q + numpy.log(scipy.special.i0e(kappa_q))))*scipy.special.iv(0, (1/2)*(_c6 - _c5*_c7)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
+        out = 4*(2*numpy.pi*numpy.exp((1/2)*_c2*(_c1 + kappa_p + numpy.log(_i0e(kappa_p))) - 1/2*_c0*(_c1 + kappa_q + numpy.log(_i0e(kappa_q))))*scipy.special.iv(0, (1/2)*(_c6 - _c5*_c7)/(-_c4 - _c7)) - 1)/(alpha**2 - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -508,8 +583,8 @@ def entropy(mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
-        _c0 = scipy.special.i0e(kappa)
-        out = kappa + numpy.log(_c0) - kappa*scipy.special.i1e(kappa)/_c0 + 1.8378770664093456
+        _c0 = _i0e(kappa)
+        out = kappa + numpy.log(_c0) - kappa*_i1e(kappa)/_c0 + 1.8378770664093456
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -536,7 +611,7 @@ def cross_entropy(mu_p, kappa_p, mu_q, kappa_q):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu_p, kappa_p) and _all_in_domain(mu_q, kappa_q) else \
             _in_domain(mu_p, kappa_p) & _in_domain(mu_q, kappa_q)
-        out = kappa_q - kappa_q*numpy.cos(mu_p - mu_q)*scipy.special.i1e(kappa_p)/scipy.special.i0e(kappa_p) + numpy.log(scipy.special.i0e(kappa_q)) + 1.8378770664093456
+        out = kappa_q - kappa_q*numpy.cos(mu_p - mu_q)*_i1e(kappa_p)/_i0e(kappa_p) + numpy.log(_i0e(kappa_q)) + 1.8378770664093456
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 
@@ -575,8 +650,8 @@ def amari_chentsov(mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
-        _c0 = scipy.special.i1e(kappa)
-        _c1 = scipy.special.i0e(kappa)
+        _c0 = _i1e(kappa)
+        _c1 = _i0e(kappa)
         _c2 = 2*_c0/_c1
         _c3 = _c0**2/_c1**2
         _c4 = kappa - _c2 - _c3*kappa
@@ -638,8 +713,8 @@ def christoffel(alpha, mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) and _all_finite(alpha) else \
             _in_domain(mu, kappa) & numpy.isfinite(alpha)
-        _c0 = scipy.special.i0e(kappa)
-        _c1 = scipy.special.i1e(kappa)
+        _c0 = _i0e(kappa)
+        _c1 = _i1e(kappa)
         _c2 = _c0/_c1
         _c3 = 1/(_c0)
         _c4 = _c1*_c3
@@ -694,9 +769,9 @@ def scalar_curvature(mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
-        _c0 = scipy.special.i1e(kappa)
+        _c0 = _i1e(kappa)
         _c1 = _c0**2
-        _c2 = scipy.special.i0e(kappa)
+        _c2 = _i0e(kappa)
         _c3 = _c0*_c2
         _c4 = _c1*kappa - _c2**2*kappa
         out = (1/2)*(2*_c3 + _c4)*(((_c0**2)**2)*kappa + 2*_c0*(_c2**2*_c2) - ((_c2**2)**2)*kappa)/(_c1*(_c3 + _c4)**2)
@@ -731,9 +806,9 @@ def gaussian_curvature(mu, kappa):
     with numpy.errstate(all="ignore"):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(mu, kappa) else \
             _in_domain(mu, kappa)
-        _c0 = scipy.special.i1e(kappa)
+        _c0 = _i1e(kappa)
         _c1 = _c0**2
-        _c2 = scipy.special.i0e(kappa)
+        _c2 = _i0e(kappa)
         _c3 = _c0*_c2
         _c4 = _c1*kappa - _c2**2*kappa
         out = (1/4)*(2*_c3 + _c4)*(((_c0**2)**2)*kappa + 2*_c0*(_c2**2*_c2) - ((_c2**2)**2)*kappa)/(_c1*(_c3 + _c4)**2)

@@ -42,6 +42,7 @@ from ..errors import BudgetExceeded, DerivationError, SymgeoError
 from . import quadrature as _quad
 from .backends import BACKENDS
 from .compact import compact, hoist
+from .chebyshev import scaled_bessel_series
 from .functions import IsFinite, ive, with_scaled_bessel
 from .scalar import ScalarPrinter, scalar_code
 
@@ -261,6 +262,10 @@ class NumpyPrinter(SciPyPrinter):
         if self.backend.bessel_helper and nu.is_Integer and 2 <= nu <= self.HELPER_IVE_MAX:
             self.helpers.add("bessel")
             return f"_ive({self.backend.xp_arg}{int(nu)}, {self._print(z)})"
+        if nu in (0, 1) and self.backend.bessel01_helper:
+            self.helpers.add("bessel01")
+            self._module_format("scipy.special.i0e")  # the helper's route for small arrays
+            return f"_i{int(nu)}e({self._print(z)})"
         if nu in (0, 1):
             return f"{self._module_format(f'scipy.special.i{int(nu)}e')}({self._print(z)})"
         return f"{self._module_format('scipy.special.ive')}({self._print(nu)}, {self._print(z)})"
@@ -1053,7 +1058,8 @@ def module_report(family, quantities=None, *, skip_failures=False, derived=None,
         functions=functions, helpers=helpers, skipped=skipped,
         emitted=[fn["name"] for fn in functions],
         functional=backend.functional, requires=backend.requires, backend=backend.name,
-        xp=backend.xp, xpa=backend.xp_arg, ive_max=NumpyPrinter.HELPER_IVE_MAX)
+        xp=backend.xp, xpa=backend.xp_arg, ive_max=NumpyPrinter.HELPER_IVE_MAX,
+        coefficients=scaled_bessel_series() if "bessel01" in printer.helpers else None)
     return src, [fn["name"] for fn in functions], skipped, routes
 
 

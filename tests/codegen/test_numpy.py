@@ -365,3 +365,74 @@ def test_half_angle_sin_against_mpmath():
     assert np.max(np.abs(got - want) / np.abs(want)) < 1e-15
     assert sin(0.0) == 0.0 and np.isnan(sin(np.inf))
     assert "_sin(" in N.NumpyPrinter().doprint(sp.sin(sp.Symbol("a")))
+
+
+# ----------------------------------------------------------------------
+# the scaled Bessel helper (I_0 e^-|x|, I_1 e^-|x| by Clenshaw's recurrence as array passes)
+
+@pytest.fixture(scope="module")
+def bessel01():
+    import scipy.special
+
+    from symgeo.codegen.chebyshev import scaled_bessel_series
+
+    src = N._ENV.get_template("helpers/bessel01.py").render(coefficients=scaled_bessel_series())
+    ns = {"numpy": np, "math": math, "scipy": scipy}
+    exec(src, ns)  # noqa: S102 - our own template helper
+    return ns
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_scaled_bessel_helper_against_mpmath(bessel01, order):
+    # both branches (|x| <= 8, > 8), tiny, huge and negative arguments, and the block
+    # boundaries; against mpmath at the exact binary argument
+    rng = np.random.default_rng(11 + order)
+    x = np.concatenate([rng.uniform(0, 8, 20000), rng.uniform(8, 1e3, 3000),
+                        np.exp(rng.uniform(-40, 12, 3000)), -rng.uniform(0, 30, 3000),
+                        [0.0, -0.0, 8.0, np.nextafter(8.0, 9.0), 1e-300, 1e300, -1e300]])
+    rng.shuffle(x[:-7])
+    fn = bessel01[f"_i{order}e"]
+    inner = np.abs(x) <= 8
+    assert inner.sum() > bessel01["_CLENSHAW_BLOCK"] > bessel01["_CLENSHAW_FROM"]
+    got = fn(x)
+    checked = np.r_[np.arange(2500), np.arange(x.size - 7, x.size)]  # random ones, the edges
+    with mpmath.workdps(40):
+        exact = np.array([float(mpmath.besseli(order, mpmath.mpf(v)) *
+                                mpmath.exp(-abs(mpmath.mpf(v)))) for v in x[checked]])
+    err = np.abs(got[checked] - exact) / np.maximum(np.abs(exact), 1e-300)
+    assert err.max() <= 4e-15, (x[checked][err.argmax()], err.max())
+    # every point (across the blocks) beside scipy's ufunc, itself checked to mpmath here
+    import scipy.special
+
+    want = (scipy.special.i1e if order else scipy.special.i0e)(x)
+    assert np.abs(want[checked] - exact).max() <= 4e-15 * np.abs(exact).max()
+    assert np.allclose(got, want, rtol=4e-15, atol=0)
+    # one branch only (no masks), and a few points (scipy's ufunc itself)
+    for part in (inner, ~inner, slice(0, 100)):
+        assert np.allclose(fn(x[part]), want[part], rtol=4e-15, atol=0)
+    assert np.array_equal(np.signbit(got), np.signbit(x) if order else np.zeros(x.size, bool))
+
+
+def test_scaled_bessel_helper_edges(bessel01):
+    n = bessel01["_CLENSHAW_FROM"]
+    special = np.tile([np.nan, np.inf, -np.inf, 0.0, -0.0], n)
+    i0, i1 = bessel01["_i0e"](special), bessel01["_i1e"](special)
+    assert np.isnan(i0[0]) and np.isnan(i1[0])
+    assert i0[1] == i0[2] == 0.0 and i0[3] == i0[4] == 1.0
+    assert i1[1] == 0.0 and i1[2] == 0.0 and np.signbit(i1[2]) and i1[3] == 0.0
+    shaped = np.linspace(0.1, 20.0, 2 * n).reshape(2, n)  # any shape, both branches
+    import scipy.special
+
+    assert np.allclose(bessel01["_i1e"](shaped), scipy.special.i1e(shaped), rtol=4e-15, atol=0)
+
+
+def test_printer_uses_the_scaled_bessel_helper_for_numpy_only():
+    k = sp.Symbol("k", positive=True)
+    from symgeo.codegen.functions import with_scaled_bessel
+
+    expr = with_scaled_bessel(sp.besseli(1, k) / sp.besseli(0, k))
+    assert "_i1e(k)/_i0e(k)" in N.NumpyPrinter().doprint(expr).replace(" ", "")
+    from symgeo.codegen.backends import BACKENDS
+
+    jax_code = N.NumpyPrinter(backend=BACKENDS["jax"]).doprint(expr)
+    assert "jax.scipy.special.i1e" in jax_code and "_i1e" not in jax_code.replace(".i1e", "")
