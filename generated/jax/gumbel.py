@@ -656,24 +656,25 @@ def christoffel(alpha, mu, beta):
     _c8 = jax.numpy.euler_gamma**2
     _c9 = _c3*_c8
     _c10 = -_c9
-    _c11 = 12*_c2
-    _c12 = _c3 - jax.numpy.euler_gamma*_c11 + _c9
-    _c13 = _c0*(-_c12 - alpha*(_c10 + _c7) - 1)
-    _c14 = 18*jax.numpy.euler_gamma
-    _c15 = (jax.numpy.euler_gamma**2*jax.numpy.euler_gamma)
-    _c16 = 36*_c2
-    _c17 = 1.2020569031595942
-    _c18 = 72*_c17*_c2
-    _c19 = _c0*(_c4 + _c6 + alpha*(_c5 + 1))
+    _c11 = _c3 + 1
+    _c12 = 12*_c2
+    _c13 = _c9 - jax.numpy.euler_gamma*_c12
+    _c14 = _c0*(-_c11 - _c13 - alpha*(_c10 + _c7))
+    _c15 = 18*jax.numpy.euler_gamma
+    _c16 = (jax.numpy.euler_gamma**2*jax.numpy.euler_gamma)
+    _c17 = 36*_c2
+    _c18 = 1.2020569031595942
+    _c19 = 72*_c18*_c2
+    _c20 = _c0*(_c4 + _c6 + alpha*(_c5 + 1))
     out = _fill(shape, (2, 2, 2), [
         _c0*(_c3 + _c5 + alpha*(_c6 + _c7)),
-        _c13,
-        _c13,
-        _c0*(18*_c2*_c8 - _c14*_c2 - _c15*_c3 - _c6 - 1/6*alpha*(_c16*_c8 - _c1 - _c14 - _c15*_c16 - _c16 + jax.numpy.euler_gamma*_c16 - _c18 + jax.numpy.euler_gamma*_c18 + 6*_c8 + 18) + 0.42278433509846713),
+        _c14,
+        _c14,
+        _c0*(_c11 - _c15*_c2 - _c16*_c3 + 18*_c2*_c8 + (1/6)*alpha*(_c1 + _c15 + _c16*_c17 - _c17*_c8 - jax.numpy.euler_gamma*_c17 + _c17 - jax.numpy.euler_gamma*_c19 + _c19 - 6*_c8 - 18) - jax.numpy.euler_gamma),
         _c0*_c3*(1 - alpha),
-        _c19,
-        _c19,
-        _c0*(_c12 + alpha*(_c10 + _c11*_c17 + _c3 - 3.8455686701969345) - 1),
+        _c20,
+        _c20,
+        _c0*(_c13 + _c3 + alpha*(_c10 + _c12*_c18 + _c3 - 3.8455686701969345) - 1),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

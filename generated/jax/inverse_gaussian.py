@@ -15,6 +15,7 @@ Requires jax (jax.numpy and jax.scipy.special) only.
 Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 """
 
+import jax.lax
 import jax.numpy
 import jax.scipy.special
 
@@ -198,6 +199,7 @@ def kl(mu_p, lam_p, mu_q, lam_q):
 
 def alpha_divergence(alpha, mu_p, lam_p, mu_q, lam_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels. Derivatives (jax.grad, jax.hessian) are the closed form's there.
 
     Formula (entries in row-major order):
       [.] 4*(1 - sqrt(pi)*exp(-(1/2 - alpha/2)*(-lam_p/mu_p - log(lam_p)/2 + log(2)/2 + log(pi)/2) - (alpha/2 + 1/2)*(-lam_q/mu_q - log(lam_q)/2 + log(2)/2 + log(pi)/2) + (alpha*lam_p - alpha*lam_q - lam_p - lam_q)/(2*mu_p*mu_q*sqrt(-(alpha*lam_p - alpha*lam_q - lam_p - lam_q)/(-alpha*lam_p*mu_q**2 + alpha*lam_q*mu_p**2 + lam_p*mu_q**2 + lam_q*mu_p**2))))/sqrt(-alpha*lam_p/4 + alpha*lam_q/4 + lam_p/4 + lam_q/4))/(1 - alpha**2)
@@ -214,6 +216,138 @@ def alpha_divergence(alpha, mu_p, lam_p, mu_q, lam_q):
     _c7 = mu_q**2
     _c8 = mu_p**2
     out = _full(-4*(1 - 2*jax.numpy.sqrt(jax.numpy.pi)*jax.numpy.exp((1/2)*_c3*_c5*_c6/jax.numpy.sqrt(-_c6/(_c0*_c8 - _c1*_c7 + _c7*lam_p + _c8*lam_q)) - 1/4*(1 - alpha)*(-_c4 - 2*_c5*lam_p - jax.numpy.log(lam_p)) - 1/4*(alpha + 1)*(-2*_c3*lam_q - _c4 - jax.numpy.log(lam_q)))/jax.numpy.sqrt(_c2))/(alpha**2 - 1), shape)
+    _t0 = mu_p - mu_q
+    _t1 = _t0**2
+    _t2 = mu_p + mu_q
+    _t3 = 1/(_t2**2*_t2)
+    _t4 = alpha + 1
+    _t5 = lam_p + lam_q
+    _t6 = _t4*_t5
+    _t7 = alpha*lam_p
+    _t8 = -_t7
+    _t9 = 0.5*_t5
+    _t10 = _t9*alpha
+    _t11 = _t10 + _t8 + 1.5*lam_p + 0.5*lam_q
+    _t12 = _t2**2
+    _t13 = 0.25*_t12
+    _t14 = mu_p**2
+    _t15 = _t10*_t14 - _t13*_t7 + _t13*lam_p + _t14*_t9
+    _t16 = 1/(_t15)
+    _t17 = _t11*_t16
+    _t18 = 1/jax.numpy.sqrt(_t17)
+    _t19 = _t5*alpha
+    _t20 = 1/(mu_p)
+    _t21 = 2*_t20
+    _t22 = 1/(_t2)
+    _t23 = 4.0*_t22
+    _t24 = _t18*_t20
+    _t25 = _t23*_t24
+    _t26 = alpha - 1
+    _t27 = _t26*lam_p
+    _t28 = _t26**2*lam_p**2
+    _t29 = 1/(_t12)
+    _t30 = 2.0*lam_q
+    _t31 = 2.0*_t19 + _t30 - 4.0*_t7 + 6.0*lam_p
+    _t32 = _t24*_t29
+    _t33 = _t24*_t27
+    _t34 = _t17*_t33 - 2.0*_t29*_t6 + _t31*_t32
+    _t35 = -jax.numpy.log(jax.numpy.pi) - jax.numpy.log(2)
+    _t36 = -1/4*_t26*(-_t21*lam_p - _t35 - jax.numpy.log(lam_p))
+    _t37 = (1/4)*_t4
+    _t38 = jax.numpy.exp(-1/4*_t20*_t22*_t31/jax.numpy.sqrt(_t11*_t16) - _t36 - _t37*(-_t22*(_t30 + 2.0*lam_p) - _t35 - jax.numpy.log(0.5*_t5)))/jax.numpy.sqrt(_t11)
+    _t39 = 0.88888888888888884*_t38
+    _t40 = 0.8872983346207417*lam_q
+    _t41 = _t40 + 0.1127016653792583*lam_p
+    _t42 = _t4*_t41
+    _t43 = 0.1127016653792583*mu_p + 0.8872983346207417*mu_q
+    _t44 = 4/(_t43**2*_t43)
+    _t45 = _t41*alpha
+    _t46 = _t40 + _t45 + _t8 + 1.1127016653792583*lam_p
+    _t47 = _t43**2
+    _t48 = _t14*_t41 + _t14*_t45 - _t47*_t7 + _t47*lam_p
+    _t49 = 1/(_t48)
+    _t50 = _t46*_t49
+    _t51 = 1/jax.numpy.sqrt(_t50)
+    _t52 = _t20*_t51
+    _t53 = _t46*_t52
+    _t54 = 1/(_t43)
+    _t55 = 2*_t54
+    _t56 = _t52*_t55
+    _t57 = _t21*_t28
+    _t58 = 1/(_t47)
+    _t59 = _t27*_t52
+    _t60 = _t50*_t59 - _t42*_t58 + _t53*_t58
+    _t61 = -_t46
+    _t62 = jax.numpy.exp((1/2)*_t20*_t54*_t61/jax.numpy.sqrt(-_t49*_t61) - _t36 - _t37*(-_t35 - _t41*_t55 - jax.numpy.log(_t41)))/jax.numpy.sqrt(_t46)
+    _t63 = 0.12522407264362037*_t62
+    _t64 = 0.1127016653792583*lam_q
+    _t65 = _t64 + 0.8872983346207417*lam_p
+    _t66 = _t4*_t65
+    _t67 = 0.8872983346207417*mu_p + 0.1127016653792583*mu_q
+    _t68 = 4/(_t67**2*_t67)
+    _t69 = _t65*alpha
+    _t70 = _t64 + _t69 + _t8 + 1.8872983346207417*lam_p
+    _t71 = _t67**2
+    _t72 = _t14*_t65 + _t14*_t69 - _t7*_t71 + _t71*lam_p
+    _t73 = 1/(_t72)
+    _t74 = _t70*_t73
+    _t75 = 1/jax.numpy.sqrt(_t74)
+    _t76 = _t20*_t75
+    _t77 = _t70*_t76
+    _t78 = 1/(_t67)
+    _t79 = 2*_t78
+    _t80 = _t76*_t79
+    _t81 = 1/(_t71)
+    _t82 = _t27*_t76
+    _t83 = _t74*_t82 - _t66*_t81 + _t77*_t81
+    _t84 = -_t70
+    _t85 = jax.numpy.exp((1/2)*_t20*_t78*_t84/jax.numpy.sqrt(-_t73*_t84) - _t36 - _t37*(-_t35 - _t65*_t79 - jax.numpy.log(_t65)))/jax.numpy.sqrt(_t70)
+    _t86 = 0.98588703846749104*_t85
+    _t87 = 12*_t4
+    _t88 = _t22*_t24
+    _t89 = 1/(_t11)
+    _t90 = _t4*_t89
+    _t91 = _t14*_t17
+    _t92 = _t91 - 1
+    _t93 = 8.0*_t92
+    _t94 = 2.0*_t91 - 2.0
+    _t95 = _t23 - _t25 + 2.0/_t5
+    _t96 = _t95 - _t88*_t94
+    _t97 = 4*_t4
+    _t98 = lam_p - lam_q
+    _t99 = _t4*_t98**2
+    _t100 = _t14*_t50
+    _t101 = _t100 - 1
+    _t102 = _t52*_t54
+    _t103 = _t101*_t102
+    _t104 = 1/(_t46)
+    _t105 = _t104*_t97
+    _t106 = _t101*_t51
+    _t107 = _t97*mu_p
+    _t108 = _t55 - _t56 + 1/(_t41)
+    _t109 = _t108 - _t103
+    _t110 = _t14*_t74
+    _t111 = _t110 - 1
+    _t112 = _t76*_t78
+    _t113 = _t111*_t112
+    _t114 = 1/(_t70)
+    _t115 = _t114*_t97
+    _t116 = _t111*_t75
+    _t117 = _t79 - _t80 + 1/(_t65)
+    _t118 = _t117 - _t113
+    _t119 = 16.0*_t29
+    _t120 = _t16*_t33
+    _t121 = 4*_t120
+    _t122 = _t0*_t4*_t98
+    _t123 = 4*_t58
+    _t124 = _t49*_t59
+    _t125 = 4*_t124
+    _t126 = 4*_t81
+    _t127 = _t73*_t82
+    _t128 = 4*_t127
+    _t129 = (1/2)*jax.numpy.sqrt(jax.numpy.pi)*(_t1*_t39*(1.0*_t11*_t2*_t24*_t28/_t15**2 - _t17*_t25*_t27 - _t18*_t21*_t3*(8.0*_t19 - 16.0*_t7 + 24.0*lam_p + 8.0*lam_q) + 16.0*_t3*_t6 + _t34**2) + _t1*_t63*(_t42*_t44 - _t27*_t50*_t56 + _t43*_t46*_t51*_t57/_t48**2 - _t44*_t53 + _t60**2) + _t1*_t86*(_t57*_t67*_t70*_t75/_t72**2 - _t27*_t74*_t80 + _t66*_t68 - _t68*_t77 + _t83**2) + _t122*_t39*(_t119*_t24 - _t119 + 6*_t120*_t92 - _t121*(2*_t91 - 1) + _t121 + _t32*(8.0*_t91 - 8.0) - 2*_t34*_t89 + _t34*(_t95 - _t88*_t94)) + _t122*_t63*(6*_t101*_t124 - 2*_t104*_t60 + _t106*_t21*_t58 + _t123*_t52 - _t123 - _t125*(2*_t100 - 1) + _t125 + _t60*(_t108 - _t101*_t102)) + _t122*_t86*(6*_t111*_t127 - 2*_t114*_t83 + _t116*_t21*_t81 + _t126*_t76 - _t126 - _t128*(2*_t110 - 1) + _t128 + _t83*(_t117 - _t111*_t112)) - 0.22222222222222221*_t38*_t99*(_t25*_t90*_t92**2 - _t16*_t18*_t22*_t4*_t93*mu_p - _t4*_t96**2 + _t88*_t90*_t93 + _t89*_t96*_t97 + 16.0/_t5**2 - _t87/_t11**2) - 0.031306018160905093*_t62*_t99*(_t101**2*_t104*_t4*_t56 + _t103*_t105 + _t105*_t109 - _t106*_t107*_t49*_t54 - _t109**2*_t4 - _t87/_t46**2 + 4/_t41**2) - 0.24647175961687276*_t85*_t99*(_t111**2*_t114*_t4*_t80 - _t107*_t116*_t73*_t78 + _t113*_t115 + _t115*_t118 - _t118**2*_t4 - _t87/_t70**2 + 4/_t65**2))/(alpha**2 - 1)
+    _close = (out < 2e-06) & (_t129 < 1e-06)
+    out = out + jax.lax.stop_gradient(jax.numpy.where(_close, _t129 - out, 0.0))
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -16,6 +16,7 @@ Requires jax (jax.numpy and jax.scipy.special) only.
 Functions: fisher, cramer_rao, jeffreys_prior, score, log_density, natural_gradient, kl, alpha_divergence, entropy, cross_entropy, amari_chentsov, christoffel, scalar_curvature, gaussian_curvature
 """
 
+import jax.lax
 import jax.numpy
 import jax.scipy.special
 
@@ -265,6 +266,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
 
 def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels. Derivatives (jax.grad, jax.hessian) are the closed form's there.
 
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p1_p) - log(-p1_p - p2_p + 1)) + (alpha/2 + 1/2)*(log(p1_q) - log(-p1_q - p2_q + 1))) + exp((1/2 - alpha/2)*(log(p2_p) - log(-p1_p - p2_p + 1)) + (alpha/2 + 1/2)*(log(p2_q) - log(-p1_q - p2_q + 1))) + 1)**5*exp(-(1/2 - alpha/2)*(-5*log(-p1_p - p2_p + 1) - log(120)) - (alpha/2 + 1/2)*(-5*log(-p1_q - p2_q + 1) - log(120)))/120 + 1)/(1 - alpha**2)
@@ -279,6 +281,117 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     _c5 = -_c4
     _c6 = -_c2
     out = _full(4*((1/120)*(((jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p1_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p1_p))) + jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p2_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p2_p))) + 1)**2)**2*(jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p1_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p1_p))) + jax.numpy.exp((1/2)*_c0*(_c6 + jax.numpy.log(p2_q)) - 1/2*_c3*(_c5 + jax.numpy.log(p2_p))) + 1))*jax.numpy.exp((1/2)*_c0*(_c1 + 5*_c2) - 1/2*_c3*(_c1 + 5*_c4)) - 1)/(alpha**2 - 1), shape)
+    _t0 = alpha + 1
+    _t1 = p1_p - p1_q
+    _t2 = _t1**2
+    _t3 = alpha - 1
+    _t4 = jax.numpy.log(1 - p1_p - p2_p)
+    _t5 = -_t4
+    _t6 = _t3*(_t5 + jax.numpy.log(p1_p))
+    _t7 = p1_p + p1_q
+    _t8 = 0.5*p1_p + 0.5*p1_q + 0.5*p2_p + 0.5*p2_q - 1
+    _t9 = jax.numpy.log(-_t8)
+    _t10 = -_t9
+    _t11 = _t10 + jax.numpy.log(0.5*_t7)
+    _t12 = _t3*(_t5 + jax.numpy.log(p2_p))
+    _t13 = p2_p + p2_q
+    _t14 = _t10 + jax.numpy.log(0.5*_t13)
+    _t15 = jax.numpy.exp((1/2)*_t0*_t11 - 1/2*_t6) + jax.numpy.exp((1/2)*_t0*_t14 - 1/2*_t12) + 1
+    _t16 = (1/2)*_t12
+    _t17 = jax.numpy.exp((1/2)*_t0*_t14 - _t16)
+    _t18 = 1/(_t8**2)
+    _t19 = _t17*_t18
+    _t20 = (1/2)*_t6
+    _t21 = jax.numpy.exp((1/2)*_t0*_t11 - _t20)
+    _t22 = 2*_t21
+    _t23 = 1/(_t8)
+    _t24 = _t23 - 2.0/_t7
+    _t25 = _t0*_t21
+    _t26 = _t17*_t23
+    _t27 = _t21*_t24
+    _t28 = _t26 + _t27
+    _t29 = 4*_t0
+    _t30 = 10*_t0
+    _t31 = _t15*_t23
+    _t32 = _t28*_t31
+    _t33 = _t15**2*_t18
+    _t34 = 5*_t0
+    _t35 = _t33*_t34 - 2*_t33
+    _t36 = jax.numpy.log(120)
+    _t37 = (1/2)*_t3*(_t36 + 5*_t4)
+    _t38 = (_t15**2*_t15)*jax.numpy.exp((1/2)*_t0*(_t36 + 5*_t9) - _t37)
+    _t39 = 0.0092592592592592587*_t38
+    _t40 = p2_p - p2_q
+    _t41 = _t40**2
+    _t42 = _t23 - 2.0/_t13
+    _t43 = _t21*_t23
+    _t44 = _t17*_t42
+    _t45 = _t43 + _t44
+    _t46 = _t31*_t45
+    _t47 = 0.1127016653792583*p1_p + 0.8872983346207417*p1_q
+    _t48 = 0.1127016653792583*p2_p + 0.8872983346207417*p2_q
+    _t49 = _t47 + _t48 - 1
+    _t50 = jax.numpy.log(-_t49)
+    _t51 = -_t50
+    _t52 = _t51 + jax.numpy.log(_t47)
+    _t53 = _t51 + jax.numpy.log(_t48)
+    _t54 = jax.numpy.exp((1/2)*_t0*_t52 - 1/2*_t6) + jax.numpy.exp((1/2)*_t0*_t53 - 1/2*_t12) + 1
+    _t55 = jax.numpy.exp((1/2)*_t0*_t53 - _t16)
+    _t56 = 1/(_t49**2)
+    _t57 = _t55*_t56
+    _t58 = jax.numpy.exp((1/2)*_t0*_t52 - _t20)
+    _t59 = 2*_t58
+    _t60 = 1/(_t49)
+    _t61 = _t60 - 1/_t47
+    _t62 = _t0*_t58
+    _t63 = _t55*_t60
+    _t64 = _t58*_t61
+    _t65 = _t63 + _t64
+    _t66 = _t54*_t60
+    _t67 = _t30*_t66
+    _t68 = _t54**2*_t56
+    _t69 = _t34*_t68 - 2*_t68
+    _t70 = (_t54**2*_t54)*jax.numpy.exp((1/2)*_t0*(_t36 + 5*_t50) - _t37)
+    _t71 = 0.0013044174233710455*_t70
+    _t72 = 0.8872983346207417*p1_p + 0.1127016653792583*p1_q
+    _t73 = 0.8872983346207417*p2_p + 0.1127016653792583*p2_q
+    _t74 = _t72 + _t73 - 1
+    _t75 = jax.numpy.log(-_t74)
+    _t76 = -_t75
+    _t77 = _t76 + jax.numpy.log(_t72)
+    _t78 = _t76 + jax.numpy.log(_t73)
+    _t79 = jax.numpy.exp((1/2)*_t0*_t77 - 1/2*_t6) + jax.numpy.exp((1/2)*_t0*_t78 - 1/2*_t12) + 1
+    _t80 = jax.numpy.exp((1/2)*_t0*_t78 - _t16)
+    _t81 = 1/(_t74**2)
+    _t82 = _t80*_t81
+    _t83 = jax.numpy.exp((1/2)*_t0*_t77 - _t20)
+    _t84 = 2*_t83
+    _t85 = 1/(_t74)
+    _t86 = _t85 - 1/_t72
+    _t87 = _t0*_t83
+    _t88 = _t80*_t85
+    _t89 = _t83*_t86
+    _t90 = _t88 + _t89
+    _t91 = _t79*_t85
+    _t92 = _t30*_t91
+    _t93 = _t79**2*_t81
+    _t94 = _t34*_t93 - 2*_t93
+    _t95 = (_t79**2*_t79)*jax.numpy.exp((1/2)*_t0*(_t36 + 5*_t75) - _t37)
+    _t96 = 0.010269656650703032*_t95
+    _t97 = _t60 - 1/_t48
+    _t98 = _t58*_t60
+    _t99 = _t55*_t97
+    _t100 = _t98 + _t99
+    _t101 = _t85 - 1/_t73
+    _t102 = _t83*_t85
+    _t103 = _t101*_t80
+    _t104 = _t102 + _t103
+    _t105 = _t1*_t40
+    _t106 = _t34*_t66
+    _t107 = _t34*_t91
+    _t108 = _t0*(0.018518518518518517*_t105*_t38*(_t28*_t29*_t45 + _t31*(_t0*_t27 + _t0*_t44 + 2*_t26 + 2*_t43) - _t32*_t34 - _t34*_t46 + _t35) + 0.0026088348467420911*_t105*_t70*(_t100*_t29*_t65 - _t100*_t106 - _t106*_t65 + _t66*(_t0*_t64 + _t0*_t99 + 2*_t63 + 2*_t98) + _t69) + 0.020539313301406063*_t105*_t95*(_t104*_t29*_t90 - _t104*_t107 - _t107*_t90 + _t91*(_t0*_t103 + _t0*_t89 + 2*_t102 + 2*_t88) + _t94) + _t2*_t39*(_t15*(_t0*_t19 + 2*_t19 + _t22*(_t18 - 4.0/_t7**2) + _t24**2*_t25) + _t28**2*_t29 - _t30*_t32 + _t35) + _t2*_t71*(_t29*_t65**2 + _t54*(_t0*_t57 + 2*_t57 + _t59*(_t56 - 1/_t47**2) + _t61**2*_t62) - _t65*_t67 + _t69) + _t2*_t96*(_t29*_t90**2 + _t79*(_t0*_t82 + 2*_t82 + _t84*(_t81 - 1/_t72**2) + _t86**2*_t87) - _t90*_t92 + _t94) + _t39*_t41*(_t15*(_t0*_t17*_t42**2 + 2*_t17*(_t18 - 4.0/_t13**2) + _t18*_t22 + _t18*_t25) + _t29*_t45**2 - _t30*_t46 + _t35) + _t41*_t71*(_t100**2*_t29 - _t100*_t67 + _t54*(_t0*_t55*_t97**2 + 2*_t55*(_t56 - 1/_t48**2) + _t56*_t59 + _t56*_t62) + _t69) + _t41*_t96*(_t104**2*_t29 - _t104*_t92 + _t79*(_t0*_t101**2*_t80 + 2*_t80*(_t81 - 1/_t73**2) + _t81*_t84 + _t81*_t87) + _t94))/(alpha**2 - 1)
+    _close = (out < 2e-06) & (_t108 < 1e-06)
+    out = out + jax.lax.stop_gradient(jax.numpy.where(_close, _t108 - out, 0.0))
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out
 

@@ -693,27 +693,26 @@ def christoffel(alpha, k, lam):
     _c6 = jax.numpy.euler_gamma**2
     _c7 = _c3*_c6
     _c8 = -_c7
-    _c9 = _c3 - jax.numpy.euler_gamma*_c5 + _c7 + 1
-    _c10 = 1/(lam)
-    _c11 = jax.numpy.euler_gamma*_c3
-    _c12 = -_c3
-    _c13 = _c11 + _c12
-    _c14 = _c10*k*(-_c13 - alpha*(1 - _c11))
+    _c9 = _c3 + 1
+    _c10 = _c7 - jax.numpy.euler_gamma*_c5 + _c9
+    _c11 = 1/(lam)
+    _c12 = jax.numpy.euler_gamma*_c3
+    _c13 = _c12 - _c3
+    _c14 = _c11*k*(-_c13 - alpha*(1 - _c12))
     _c15 = (k**2*k)
-    _c16 = 18*jax.numpy.euler_gamma
-    _c17 = (jax.numpy.euler_gamma**2*jax.numpy.euler_gamma)
-    _c18 = 36*_c2
-    _c19 = 72*_c2*_c4
-    _c20 = _c0*(_c9 + alpha*(_c11 + _c8 + 1))
+    _c16 = (jax.numpy.euler_gamma**2*jax.numpy.euler_gamma)
+    _c17 = 36*_c2
+    _c18 = 72*_c2*_c4
+    _c19 = _c0*(_c10 + alpha*(_c12 + _c8 + 1))
     out = _fill(shape, (2, 2, 2), [
-        _c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 3.8455686701969345)),
+        _c0*(-_c10 - alpha*(_c3 + _c4*_c5 + _c8 - 3.8455686701969345)),
         _c14,
         _c14,
         _c15*_c3*(alpha - 1)/lam**2,
-        lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(_c18*_c6 - _c1 - _c16 - _c17*_c18 - _c18 + jax.numpy.euler_gamma*_c18 - _c19 + jax.numpy.euler_gamma*_c19 + 6*_c6 + 18) - 0.42278433509846713)/_c15,
-        _c20,
-        _c20,
-        _c10*(6*jax.numpy.euler_gamma*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1),
+        lam*(6*_c16*_c2 - 18*_c2*_c6 + 18*jax.numpy.euler_gamma*_c2 - _c9 - 1/6*alpha*(_c1 + _c16*_c17 - _c17*_c6 - jax.numpy.euler_gamma*_c17 + _c17 - jax.numpy.euler_gamma*_c18 + _c18 - 6*_c6 - 7.610118031772409) + jax.numpy.euler_gamma)/_c15,
+        _c19,
+        _c19,
+        _c11*(6*jax.numpy.euler_gamma*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1),
     ])
     out = _mask(out, _ok, jax.numpy.nan, shape)
     return out

@@ -321,7 +321,7 @@ def kl(p_p, p_q):
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
         out = p_p*(numpy.log(p_p) - numpy.log(p_q)) - _c0*(numpy.log(-_c0) - numpy.log(1 - p_q))
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -344,6 +344,7 @@ def kl(p_p, p_q):
 
 def alpha_divergence(alpha, p_p, p_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p_p) - log(1 - p_p)) + (alpha/2 + 1/2)*(log(p_q) - log(1 - p_q))) + 1)*exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
@@ -358,6 +359,46 @@ def alpha_divergence(alpha, p_p, p_q):
             _c2 = alpha + 1
             _c3 = math.log(1 - p_q)
             out = 4*((math.exp(-0.5*_c0*(-_c1 + math.log(p_p)) + (0.5)*_c2*(-_c3 + math.log(p_q))) + 1)*math.exp(-0.5*_c0*_c1 + (0.5)*_c2*_c3) - 1)/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = alpha - 1
+                _t2 = math.log(1 - p_p)
+                _t3 = (0.5)*_t1*_t2
+                _t4 = 0.5*p_p + 0.5*p_q - 1
+                _t5 = math.log(-_t4)
+                _t6 = _t4**(-2)
+                _t7 = _t1*(-_t2 + math.log(p_p))
+                _t8 = p_p + p_q
+                _t9 = -_t5 + math.log(0.5*_t8)
+                _t10 = _t6*(math.exp((0.5)*_t0*_t9 - 0.5*_t7) + 1)
+                _t11 = (0.5)*_t7
+                _t12 = math.exp((0.5)*_t0*_t9 - _t11)
+                _t13 = 2*_t12
+                _t14 = _t4**(-1)
+                _t15 = _t14 - 2.0/_t8
+                _t16 = 0.1127016653792583*p_p + 0.8872983346207417*p_q
+                _t17 = _t16 - 1
+                _t18 = math.log(-_t17)
+                _t19 = _t17**(-2)
+                _t20 = -_t18 + math.log(_t16)
+                _t21 = _t19*(math.exp((0.5)*_t0*_t20 - 0.5*_t7) + 1)
+                _t22 = math.exp((0.5)*_t0*_t20 - _t11)
+                _t23 = 2*_t22
+                _t24 = _t17**(-1)
+                _t25 = _t24 - 1/_t16
+                _t26 = 0.8872983346207417*p_p + 0.1127016653792583*p_q
+                _t27 = _t26 - 1
+                _t28 = math.log(-_t27)
+                _t29 = _t27**(-2)
+                _t30 = -_t28 + math.log(_t26)
+                _t31 = _t29*(math.exp((0.5)*_t0*_t30 - 0.5*_t7) + 1)
+                _t32 = math.exp((0.5)*_t0*_t30 - _t11)
+                _t33 = 2*_t32
+                _t34 = _t27**(-1)
+                _t35 = _t34 - 1/_t26
+                _t36 = _t0*(p_p - p_q)**2*(0.22222222222222221*(_t0*_t10 + _t0*_t12*_t15**2 - _t0*_t13*_t14*_t15 - 2*_t10 + _t13*(_t6 - 4.0/_t8**2))*math.exp((0.5)*_t0*_t5 - _t3) + 0.031306018160905093*(_t0*_t21 + _t0*_t22*_t25**2 - _t0*_t23*_t24*_t25 - 2*_t21 + _t23*(_t19 - 1/_t16**2))*math.exp((0.5)*_t0*_t18 - _t3) + 0.24647175961687276*(_t0*_t31 + _t0*_t32*_t35**2 - _t0*_t33*_t34*_t35 - 2*_t31 + _t33*(_t29 - 1/_t26**2))*math.exp((0.5)*_t0*_t28 - _t3))/(alpha**2 - 1)
+                if _t36 < 1e-06:
+                    out = _t36
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -372,6 +413,51 @@ def alpha_divergence(alpha, p_p, p_q):
         _c2 = alpha + 1
         _c3 = numpy.log(1 - p_q)
         out = 4*((numpy.exp((1/2)*_c2*(numpy.log(p_q) - _c3) - 1/2*_c0*(numpy.log(p_p) - _c1)) + 1)*numpy.exp((1/2)*_c2*_c3 - 1/2*_c0*_c1) - 1)/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, p_p, p_q,)]
+            _t0 = alpha + 1
+            _t1 = alpha - 1
+            _t2 = numpy.log(1 - p_p)
+            _t3 = (1/2)*_t1*_t2
+            _t4 = 0.5*p_p + 0.5*p_q - 1
+            _t5 = numpy.log(-_t4)
+            _t6 = 1/(_t4**2)
+            _t7 = _t1*(numpy.log(p_p) - _t2)
+            _t8 = p_p + p_q
+            _t9 = numpy.log(0.5*_t8) - _t5
+            _t10 = _t6*(numpy.exp((1/2)*_t0*_t9 - 1/2*_t7) + 1)
+            _t11 = (1/2)*_t7
+            _t12 = numpy.exp((1/2)*_t0*_t9 - _t11)
+            _t13 = 2*_t12
+            _t14 = 1/(_t4)
+            _t15 = _t14 - 2.0/_t8
+            _t16 = 0.1127016653792583*p_p + 0.8872983346207417*p_q
+            _t17 = _t16 - 1
+            _t18 = numpy.log(-_t17)
+            _t19 = 1/(_t17**2)
+            _t20 = numpy.log(_t16) - _t18
+            _t21 = _t19*(numpy.exp((1/2)*_t0*_t20 - 1/2*_t7) + 1)
+            _t22 = numpy.exp((1/2)*_t0*_t20 - _t11)
+            _t23 = 2*_t22
+            _t24 = 1/(_t17)
+            _t25 = _t24 - 1/_t16
+            _t26 = 0.8872983346207417*p_p + 0.1127016653792583*p_q
+            _t27 = _t26 - 1
+            _t28 = numpy.log(-_t27)
+            _t29 = 1/(_t27**2)
+            _t30 = numpy.log(_t26) - _t28
+            _t31 = _t29*(numpy.exp((1/2)*_t0*_t30 - 1/2*_t7) + 1)
+            _t32 = numpy.exp((1/2)*_t0*_t30 - _t11)
+            _t33 = 2*_t32
+            _t34 = 1/(_t27)
+            _t35 = _t34 - 1/_t26
+            _t36 = _t0*(p_p - p_q)**2*(0.22222222222222221*(_t0*_t10 + _t0*_t12*_t15**2 - _t0*_t13*_t14*_t15 - 2*_t10 + _t13*(_t6 - 4.0/_t8**2))*numpy.exp((1/2)*_t0*_t5 - _t3) + 0.031306018160905093*(_t0*_t21 + _t0*_t22*_t25**2 - _t0*_t23*_t24*_t25 - 2*_t21 + _t23*(_t19 - 1/_t16**2))*numpy.exp((1/2)*_t0*_t18 - _t3) + 0.24647175961687276*(_t0*_t31 + _t0*_t32*_t35**2 - _t0*_t33*_t34*_t35 - 2*_t31 + _t33*(_t29 - 1/_t26**2))*numpy.exp((1/2)*_t0*_t28 - _t3))/(alpha**2 - 1)
+            _close = _t36 < 1e-06
+            out[_near] = numpy.where(_close, _t36, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -430,7 +430,7 @@ def kl(a_p, b_p, a_q, b_q):
             _in_domain(a_p, b_p) & _in_domain(a_q, b_q)
         _c0 = -scipy.special.psi(a_p + b_p)
         out = (_c0 + scipy.special.psi(a_p))*(a_p - a_q) + (_c0 + scipy.special.psi(b_p))*(b_p - b_q) - scipy.special.betaln(a_p, b_p) + scipy.special.betaln(a_q, b_q)
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -473,6 +473,7 @@ def kl(a_p, b_p, a_q, b_q):
 
 def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(-exp((alpha - 1)*log(beta(a_p, b_p))/2 - (alpha + 1)*log(beta(a_q, b_q))/2)*beta(-a_p*alpha/2 + a_p/2 + a_q*alpha/2 + a_q/2, -alpha*b_p/2 + alpha*b_q/2 + b_p/2 + b_q/2) + 1)/(1 - alpha**2)
@@ -483,6 +484,91 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
             if not ((math.isfinite(a_p)) and (math.isfinite(a_q)) and (math.isfinite(alpha)) and (math.isfinite(b_p)) and (math.isfinite(b_q)) and ((a_p > 0)) and ((a_q > 0)) and ((b_p > 0)) and ((b_q > 0))):
                 return numpy.float64(numpy.nan)
             out = 4*(math.exp((0.5)*(alpha - 1)*scipy.special.betaln(a_p, b_p) - 0.5*(alpha + 1)*scipy.special.betaln(a_q, b_q))*scipy.special.beta((0.5)*(-a_p*alpha + a_p + a_q*alpha + a_q), (0.5)*(-alpha*b_p + alpha*b_q + b_p + b_q)) - 1)/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = a_p - a_q
+                _t2 = _t1**2
+                _t3 = a_p + a_q
+                _t4 = 0.5*_t3
+                _t5 = b_p + b_q
+                _t6 = 0.5*_t3 + 0.5*_t5
+                _t7 = 2*scipy.special.polygamma(1, _t6)
+                _t8 = -scipy.special.psi(_t6)
+                _t9 = _t8 + scipy.special.psi(_t4)
+                _t10 = -a_p*alpha
+                _t11 = 0.5*alpha
+                _t12 = _t10 + _t11*_t3 + 1.5*a_p + 0.5*a_q
+                _t13 = (0.5)*_t12
+                _t14 = -alpha*b_p
+                _t15 = _t11*_t5 + _t14 + 1.5*b_p + 0.5*b_q
+                _t16 = (0.5)*_t12 + (0.5)*_t15
+                _t17 = scipy.special.polygamma(1, _t16)
+                _t18 = -_t17
+                _t19 = -scipy.special.psi(_t16)
+                _t20 = _t19 + scipy.special.psi(_t13)
+                _t21 = _t0*_t20
+                _t22 = (0.5)*_t15
+                _t23 = (0.5)*(alpha - 1)*scipy.special.betaln(a_p, b_p)
+                _t24 = 0.5*_t5
+                _t25 = (0.5)*_t0
+                _t26 = math.exp(_t23 - _t25*scipy.special.betaln(_t4, _t24))*scipy.special.beta(_t13, _t22)
+                _t27 = 0.22222222222222221*_t26
+                _t28 = b_p - b_q
+                _t29 = _t28**2
+                _t30 = _t8 + scipy.special.psi(_t24)
+                _t31 = _t19 + scipy.special.psi(_t22)
+                _t32 = 2*_t0
+                _t33 = 0.8872983346207417*a_q
+                _t34 = _t33 + 0.1127016653792583*a_p
+                _t35 = 0.8872983346207417*b_q
+                _t36 = _t35 + 0.1127016653792583*b_p
+                _t37 = _t34 + _t36
+                _t38 = 2*scipy.special.polygamma(1, _t37)
+                _t39 = -scipy.special.psi(_t37)
+                _t40 = _t39 + scipy.special.psi(_t34)
+                _t41 = _t10 + _t33 + _t34*alpha + 1.1127016653792583*a_p
+                _t42 = (0.5)*_t41
+                _t43 = _t14 + _t35 + _t36*alpha + 1.1127016653792583*b_p
+                _t44 = (0.5)*_t41 + (0.5)*_t43
+                _t45 = scipy.special.polygamma(1, _t44)
+                _t46 = -_t45
+                _t47 = -scipy.special.psi(_t44)
+                _t48 = _t47 + scipy.special.psi(_t42)
+                _t49 = _t0*_t48
+                _t50 = (0.5)*_t43
+                _t51 = math.exp(_t23 - _t25*scipy.special.betaln(_t34, _t36))*scipy.special.beta(_t42, _t50)
+                _t52 = 0.031306018160905093*_t51
+                _t53 = 0.1127016653792583*a_q
+                _t54 = _t53 + 0.8872983346207417*a_p
+                _t55 = 0.1127016653792583*b_q
+                _t56 = _t55 + 0.8872983346207417*b_p
+                _t57 = _t54 + _t56
+                _t58 = 2*scipy.special.polygamma(1, _t57)
+                _t59 = -scipy.special.psi(_t57)
+                _t60 = _t59 + scipy.special.psi(_t54)
+                _t61 = _t10 + _t53 + _t54*alpha + 1.8872983346207417*a_p
+                _t62 = (0.5)*_t61
+                _t63 = _t14 + _t55 + _t56*alpha + 1.8872983346207417*b_p
+                _t64 = (0.5)*_t61 + (0.5)*_t63
+                _t65 = scipy.special.polygamma(1, _t64)
+                _t66 = -_t65
+                _t67 = -scipy.special.psi(_t64)
+                _t68 = _t67 + scipy.special.psi(_t62)
+                _t69 = _t0*_t68
+                _t70 = (0.5)*_t63
+                _t71 = math.exp(_t23 - _t25*scipy.special.betaln(_t54, _t56))*scipy.special.beta(_t62, _t70)
+                _t72 = 0.24647175961687276*_t71
+                _t73 = _t39 + scipy.special.psi(_t36)
+                _t74 = _t47 + scipy.special.psi(_t50)
+                _t75 = _t59 + scipy.special.psi(_t56)
+                _t76 = _t67 + scipy.special.psi(_t70)
+                _t77 = _t0*_t9
+                _t78 = _t1*_t28
+                _t79 = _t0*_t40
+                _t80 = _t0*_t60
+                _t81 = _t0*(_t2*_t27*(_t0*_t20**2 + _t0*_t9**2 + _t0*(_t18 + scipy.special.polygamma(1, _t13)) - 2*_t21*_t9 + _t7 - 2*scipy.special.polygamma(1, _t4)) + _t2*_t52*(_t0*_t40**2 + _t0*_t48**2 + _t0*(_t46 + scipy.special.polygamma(1, _t42)) + _t38 - 2*_t40*_t49 - 2*scipy.special.polygamma(1, _t34)) + _t2*_t72*(_t0*_t60**2 + _t0*_t68**2 + _t0*(_t66 + scipy.special.polygamma(1, _t62)) + _t58 - 2*_t60*_t69 - 2*scipy.special.polygamma(1, _t54)) + 0.44444444444444442*_t26*_t78*(-_t0*_t17 - _t21*_t30 + _t21*_t31 + _t30*_t77 - _t31*_t77 + _t7) + _t27*_t29*(_t0*_t30**2 + _t0*_t31**2 + _t0*(_t18 + scipy.special.polygamma(1, _t22)) - _t30*_t31*_t32 + _t7 - 2*scipy.special.polygamma(1, _t24)) + _t29*_t52*(_t0*_t73**2 + _t0*_t74**2 + _t0*(_t46 + scipy.special.polygamma(1, _t50)) - _t32*_t73*_t74 + _t38 - 2*scipy.special.polygamma(1, _t36)) + _t29*_t72*(_t0*_t75**2 + _t0*_t76**2 + _t0*(_t66 + scipy.special.polygamma(1, _t70)) - _t32*_t75*_t76 + _t58 - 2*scipy.special.polygamma(1, _t56)) + 0.062612036321810186*_t51*_t78*(-_t0*_t45 + _t38 - _t49*_t73 + _t49*_t74 + _t73*_t79 - _t74*_t79) + 0.49294351923374552*_t71*_t78*(-_t0*_t65 + _t58 - _t69*_t75 + _t69*_t76 + _t75*_t80 - _t76*_t80))/(alpha**2 - 1)
+                if _t81 < 1e-06:
+                    out = _t81
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -493,6 +579,96 @@ def alpha_divergence(alpha, a_p, b_p, a_q, b_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(a_p, b_p) and _all_in_domain(a_q, b_q) and _all_finite(alpha) else \
             _in_domain(a_p, b_p) & _in_domain(a_q, b_q) & numpy.isfinite(alpha)
         out = 4*(numpy.exp((1/2)*(alpha - 1)*scipy.special.betaln(a_p, b_p) - 1/2*(alpha + 1)*scipy.special.betaln(a_q, b_q))*scipy.special.beta((1/2)*(a_p - a_p*alpha + a_q*alpha + a_q), (1/2)*(alpha*b_q - alpha*b_p + b_p + b_q)) - 1)/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, a_p, b_p, a_q, b_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, a_p, b_p, a_q, b_q,)]
+            _t0 = alpha + 1
+            _t1 = a_p - a_q
+            _t2 = _t1**2
+            _t3 = a_p + a_q
+            _t4 = 0.5*_t3
+            _t5 = b_p + b_q
+            _t6 = 0.5*_t3 + 0.5*_t5
+            _t7 = 2*_polygamma(1, _t6)
+            _t8 = -scipy.special.psi(_t6)
+            _t9 = _t8 + scipy.special.psi(_t4)
+            _t10 = -a_p*alpha
+            _t11 = 0.5*alpha
+            _t12 = _t10 + _t11*_t3 + 1.5*a_p + 0.5*a_q
+            _t13 = (1/2)*_t12
+            _t14 = -alpha*b_p
+            _t15 = _t11*_t5 + _t14 + 1.5*b_p + 0.5*b_q
+            _t16 = (1/2)*_t12 + (1/2)*_t15
+            _t17 = _polygamma(1, _t16)
+            _t18 = -_t17
+            _t19 = -scipy.special.psi(_t16)
+            _t20 = _t19 + scipy.special.psi(_t13)
+            _t21 = _t0*_t20
+            _t22 = (1/2)*_t15
+            _t23 = (1/2)*(alpha - 1)*scipy.special.betaln(a_p, b_p)
+            _t24 = 0.5*_t5
+            _t25 = (1/2)*_t0
+            _t26 = numpy.exp(_t23 - _t25*scipy.special.betaln(_t4, _t24))*scipy.special.beta(_t13, _t22)
+            _t27 = 0.22222222222222221*_t26
+            _t28 = b_p - b_q
+            _t29 = _t28**2
+            _t30 = _t8 + scipy.special.psi(_t24)
+            _t31 = _t19 + scipy.special.psi(_t22)
+            _t32 = 2*_t0
+            _t33 = 0.8872983346207417*a_q
+            _t34 = _t33 + 0.1127016653792583*a_p
+            _t35 = 0.8872983346207417*b_q
+            _t36 = _t35 + 0.1127016653792583*b_p
+            _t37 = _t34 + _t36
+            _t38 = 2*_polygamma(1, _t37)
+            _t39 = -scipy.special.psi(_t37)
+            _t40 = _t39 + scipy.special.psi(_t34)
+            _t41 = _t10 + _t33 + _t34*alpha + 1.1127016653792583*a_p
+            _t42 = (1/2)*_t41
+            _t43 = _t14 + _t35 + _t36*alpha + 1.1127016653792583*b_p
+            _t44 = (1/2)*_t41 + (1/2)*_t43
+            _t45 = _polygamma(1, _t44)
+            _t46 = -_t45
+            _t47 = -scipy.special.psi(_t44)
+            _t48 = _t47 + scipy.special.psi(_t42)
+            _t49 = _t0*_t48
+            _t50 = (1/2)*_t43
+            _t51 = numpy.exp(_t23 - _t25*scipy.special.betaln(_t34, _t36))*scipy.special.beta(_t42, _t50)
+            _t52 = 0.031306018160905093*_t51
+            _t53 = 0.1127016653792583*a_q
+            _t54 = _t53 + 0.8872983346207417*a_p
+            _t55 = 0.1127016653792583*b_q
+            _t56 = _t55 + 0.8872983346207417*b_p
+            _t57 = _t54 + _t56
+            _t58 = 2*_polygamma(1, _t57)
+            _t59 = -scipy.special.psi(_t57)
+            _t60 = _t59 + scipy.special.psi(_t54)
+            _t61 = _t10 + _t53 + _t54*alpha + 1.8872983346207417*a_p
+            _t62 = (1/2)*_t61
+            _t63 = _t14 + _t55 + _t56*alpha + 1.8872983346207417*b_p
+            _t64 = (1/2)*_t61 + (1/2)*_t63
+            _t65 = _polygamma(1, _t64)
+            _t66 = -_t65
+            _t67 = -scipy.special.psi(_t64)
+            _t68 = _t67 + scipy.special.psi(_t62)
+            _t69 = _t0*_t68
+            _t70 = (1/2)*_t63
+            _t71 = numpy.exp(_t23 - _t25*scipy.special.betaln(_t54, _t56))*scipy.special.beta(_t62, _t70)
+            _t72 = 0.24647175961687276*_t71
+            _t73 = _t39 + scipy.special.psi(_t36)
+            _t74 = _t47 + scipy.special.psi(_t50)
+            _t75 = _t59 + scipy.special.psi(_t56)
+            _t76 = _t67 + scipy.special.psi(_t70)
+            _t77 = _t0*_t9
+            _t78 = _t1*_t28
+            _t79 = _t0*_t40
+            _t80 = _t0*_t60
+            _t81 = _t0*(_t2*_t27*(_t0*_t20**2 + _t0*_t9**2 + _t0*(_t18 + _polygamma(1, _t13)) - 2*_t21*_t9 + _t7 - 2*_polygamma(1, _t4)) + _t2*_t52*(_t0*_t40**2 + _t0*_t48**2 + _t0*(_t46 + _polygamma(1, _t42)) + _t38 - 2*_t40*_t49 - 2*_polygamma(1, _t34)) + _t2*_t72*(_t0*_t60**2 + _t0*_t68**2 + _t0*(_t66 + _polygamma(1, _t62)) + _t58 - 2*_t60*_t69 - 2*_polygamma(1, _t54)) + 0.44444444444444442*_t26*_t78*(_t21*_t31 - _t0*_t17 - _t21*_t30 + _t30*_t77 - _t31*_t77 + _t7) + _t27*_t29*(_t0*_t30**2 + _t0*_t31**2 + _t0*(_t18 + _polygamma(1, _t22)) - _t30*_t31*_t32 + _t7 - 2*_polygamma(1, _t24)) + _t29*_t52*(_t0*_t73**2 + _t0*_t74**2 + _t0*(_t46 + _polygamma(1, _t50)) - _t32*_t73*_t74 + _t38 - 2*_polygamma(1, _t36)) + _t29*_t72*(_t0*_t75**2 + _t0*_t76**2 + _t0*(_t66 + _polygamma(1, _t70)) - _t32*_t75*_t76 + _t58 - 2*_polygamma(1, _t56)) + 0.062612036321810186*_t51*_t78*(_t38 - _t0*_t45 - _t49*_t73 + _t49*_t74 + _t73*_t79 - _t74*_t79) + 0.49294351923374552*_t71*_t78*(_t58 - _t0*_t65 - _t69*_t75 + _t69*_t76 + _t75*_t80 - _t76*_t80))/(alpha**2 - 1)
+            _close = _t81 < 1e-06
+            out[_near] = numpy.where(_close, _t81, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

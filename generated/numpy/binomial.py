@@ -331,7 +331,7 @@ def kl(p_p, p_q):
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
         out = 10*p_p*(numpy.log(p_p) - numpy.log(p_q)) - 10*_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -362,6 +362,7 @@ def kl(p_p, p_q):
 
 def alpha_divergence(alpha, p_p, p_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(-(exp((1/2 - alpha/2)*(log(p_p) - log(1 - p_p)) + (alpha/2 + 1/2)*(log(p_q) - log(1 - p_q))) + 1)**10*exp(10*(1/2 - alpha/2)*log(1 - p_p) + 10*(alpha/2 + 1/2)*log(1 - p_q)) + 1)/(1 - alpha**2)
@@ -376,6 +377,54 @@ def alpha_divergence(alpha, p_p, p_q):
             _c2 = alpha + 1
             _c3 = math.log(1 - p_q)
             out = 4*((math.exp(-0.5*_c0*(-_c1 + math.log(p_p)) + (0.5)*_c2*(-_c3 + math.log(p_q))) + 1)**10*math.exp(-5*_c0*_c1 + 5*_c2*_c3) - 1)/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = alpha - 1
+                _t2 = math.log(1 - p_p)
+                _t3 = 5*_t1*_t2
+                _t4 = 0.5*p_p + 0.5*p_q - 1
+                _t5 = math.log(-_t4)
+                _t6 = _t1*(-_t2 + math.log(p_p))
+                _t7 = p_p + p_q
+                _t8 = -_t5 + math.log(0.5*_t7)
+                _t9 = _t0*_t8 - _t6
+                _t10 = math.exp((0.5)*_t9) + 1
+                _t11 = _t4**(-2)
+                _t12 = _t10**2*_t11
+                _t13 = 10*_t0
+                _t14 = _t4**(-1)
+                _t15 = _t14 - 2.0/_t7
+                _t16 = _t0*_t15**2
+                _t17 = (0.5)*_t6
+                _t18 = _t10*math.exp((0.5)*_t0*_t8 - _t17)
+                _t19 = 20*_t0
+                _t20 = 0.1127016653792583*p_p + 0.8872983346207417*p_q
+                _t21 = _t20 - 1
+                _t22 = math.log(-_t21)
+                _t23 = -_t22 + math.log(_t20)
+                _t24 = _t0*_t23 - _t6
+                _t25 = math.exp((0.5)*_t24) + 1
+                _t26 = _t21**(-2)
+                _t27 = _t25**2*_t26
+                _t28 = _t21**(-1)
+                _t29 = _t28 - 1/_t20
+                _t30 = _t0*_t29**2
+                _t31 = _t25*math.exp((0.5)*_t0*_t23 - _t17)
+                _t32 = 0.8872983346207417*p_p + 0.1127016653792583*p_q
+                _t33 = _t32 - 1
+                _t34 = math.log(-_t33)
+                _t35 = -_t34 + math.log(_t32)
+                _t36 = _t0*_t35 - _t6
+                _t37 = math.exp((0.5)*_t36) + 1
+                _t38 = _t33**(-2)
+                _t39 = _t37**2*_t38
+                _t40 = _t33**(-1)
+                _t41 = _t40 - 1/_t32
+                _t42 = _t0*_t41**2
+                _t43 = _t37*math.exp((0.5)*_t0*_t35 - _t17)
+                _t44 = (0.5)*_t0*(p_p - p_q)**2*(4.4444444444444442*_t10**8*(_t12*_t13 - 2*_t12 - _t14*_t15*_t18*_t19 + _t16*_t18 + 9*_t16*math.exp(_t9) + 2*_t18*(_t11 - 4.0/_t7**2))*math.exp(5*_t0*_t5 - _t3) + 0.62612036321810186*_t25**8*(_t13*_t27 - _t19*_t28*_t29*_t31 - 2*_t27 + _t30*_t31 + 9*_t30*math.exp(_t24) + 2*_t31*(_t26 - 1/_t20**2))*math.exp(5*_t0*_t22 - _t3) + 4.9294351923374552*_t37**8*(_t13*_t39 - _t19*_t40*_t41*_t43 - 2*_t39 + _t42*_t43 + 9*_t42*math.exp(_t36) + 2*_t43*(_t38 - 1/_t32**2))*math.exp(5*_t0*_t34 - _t3))/(alpha**2 - 1)
+                if _t44 < 1e-06:
+                    out = _t44
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -390,6 +439,59 @@ def alpha_divergence(alpha, p_p, p_q):
         _c2 = alpha + 1
         _c3 = numpy.log(1 - p_q)
         out = 4*(((((numpy.exp((1/2)*_c2*(numpy.log(p_q) - _c3) - 1/2*_c0*(numpy.log(p_p) - _c1)) + 1)**2)**2*(numpy.exp((1/2)*_c2*(numpy.log(p_q) - _c3) - 1/2*_c0*(numpy.log(p_p) - _c1)) + 1))**2)*numpy.exp(5*_c2*_c3 - 5*_c0*_c1) - 1)/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, p_p, p_q,)]
+            _t0 = alpha + 1
+            _t1 = alpha - 1
+            _t2 = numpy.log(1 - p_p)
+            _t3 = 5*_t1*_t2
+            _t4 = 0.5*p_p + 0.5*p_q - 1
+            _t5 = numpy.log(-_t4)
+            _t6 = _t1*(numpy.log(p_p) - _t2)
+            _t7 = p_p + p_q
+            _t8 = numpy.log(0.5*_t7) - _t5
+            _t9 = _t0*_t8 - _t6
+            _t10 = numpy.exp((1/2)*_t9) + 1
+            _t11 = 1/(_t4**2)
+            _t12 = _t10**2*_t11
+            _t13 = 10*_t0
+            _t14 = 1/(_t4)
+            _t15 = _t14 - 2.0/_t7
+            _t16 = _t0*_t15**2
+            _t17 = (1/2)*_t6
+            _t18 = _t10*numpy.exp((1/2)*_t0*_t8 - _t17)
+            _t19 = 20*_t0
+            _t20 = 0.1127016653792583*p_p + 0.8872983346207417*p_q
+            _t21 = _t20 - 1
+            _t22 = numpy.log(-_t21)
+            _t23 = numpy.log(_t20) - _t22
+            _t24 = _t0*_t23 - _t6
+            _t25 = numpy.exp((1/2)*_t24) + 1
+            _t26 = 1/(_t21**2)
+            _t27 = _t25**2*_t26
+            _t28 = 1/(_t21)
+            _t29 = _t28 - 1/_t20
+            _t30 = _t0*_t29**2
+            _t31 = _t25*numpy.exp((1/2)*_t0*_t23 - _t17)
+            _t32 = 0.8872983346207417*p_p + 0.1127016653792583*p_q
+            _t33 = _t32 - 1
+            _t34 = numpy.log(-_t33)
+            _t35 = numpy.log(_t32) - _t34
+            _t36 = _t0*_t35 - _t6
+            _t37 = numpy.exp((1/2)*_t36) + 1
+            _t38 = 1/(_t33**2)
+            _t39 = _t37**2*_t38
+            _t40 = 1/(_t33)
+            _t41 = _t40 - 1/_t32
+            _t42 = _t0*_t41**2
+            _t43 = _t37*numpy.exp((1/2)*_t0*_t35 - _t17)
+            _t44 = (1/2)*_t0*(p_p - p_q)**2*(4.4444444444444442*(((_t10**2)**2)**2)*(_t12*_t13 - 2*_t12 - _t14*_t15*_t18*_t19 + _t16*_t18 + 9*_t16*numpy.exp(_t9) + 2*_t18*(_t11 - 4.0/_t7**2))*numpy.exp(5*_t0*_t5 - _t3) + 0.62612036321810186*(((_t25**2)**2)**2)*(_t13*_t27 - _t19*_t28*_t29*_t31 - 2*_t27 + _t30*_t31 + 9*_t30*numpy.exp(_t24) + 2*_t31*(_t26 - 1/_t20**2))*numpy.exp(5*_t0*_t22 - _t3) + 4.9294351923374552*(((_t37**2)**2)**2)*(_t13*_t39 - _t19*_t40*_t41*_t43 - 2*_t39 + _t42*_t43 + 9*_t42*numpy.exp(_t36) + 2*_t43*(_t38 - 1/_t32**2))*numpy.exp(5*_t0*_t34 - _t3))/(alpha**2 - 1)
+            _close = _t44 < 1e-06
+            out[_near] = numpy.where(_close, _t44, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

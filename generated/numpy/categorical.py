@@ -376,7 +376,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
             _in_domain(p1_p, p2_p) & _in_domain(p1_q, p2_q)
         _c0 = p1_p + p2_p - 1
         out = p1_p*(numpy.log(p1_p) - numpy.log(p1_q)) - _c0*(numpy.log(-_c0) - numpy.log(1 - p1_q - p2_q)) + p2_p*(numpy.log(p2_p) - numpy.log(p2_q))
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -423,6 +423,7 @@ def kl(p1_p, p2_p, p1_q, p2_q):
 
 def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(-p1_p*exp((alpha/2 + 1/2)*(-log(p1_p) + log(p1_q))) - p2_p*exp((alpha/2 + 1/2)*(-log(p2_p) + log(p2_q))) - (-p1_p - p2_p + 1)*exp((alpha/2 + 1/2)*(-log(-p1_p - p2_p + 1) + log(-p1_q - p2_q + 1))) + 1)/(1 - alpha**2)
@@ -435,6 +436,49 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
             _c0 = (0.5)*alpha + 0.5
             _c1 = p1_p + p2_p - 1
             out = 4*(-_c1*math.exp(-_c0*(math.log(-_c1) - math.log(-p1_q - p2_q + 1))) + p1_p*math.exp(-_c0*(math.log(p1_p) - math.log(p1_q))) + p2_p*math.exp(-_c0*(math.log(p2_p) - math.log(p2_q))) - 1)/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = 0.1127016653792583*p1_p + 0.8872983346207417*p1_q
+                _t2 = 0.1127016653792583*p2_p + 0.8872983346207417*p2_q
+                _t3 = _t1 + _t2 - 1
+                _t4 = p1_p + p2_p - 1
+                _t5 = math.log(-_t4)
+                _t6 = (0.5)*_t0
+                _t7 = math.exp(-_t6*(_t5 - math.log(-_t3)))/_t3**2
+                _t8 = p1_p - p1_q
+                _t9 = p2_p - p2_q
+                _t10 = _t4*_t8*_t9*(alpha - 1)
+                _t11 = 0.5*p1_p + 0.5*p1_q + 0.5*p2_p + 0.5*p2_q - 1
+                _t12 = math.exp(-_t6*(_t5 - math.log(-_t11)))/_t11**2
+                _t13 = 0.8872983346207417*p1_p + 0.1127016653792583*p1_q
+                _t14 = 0.8872983346207417*p2_p + 0.1127016653792583*p2_q
+                _t15 = _t13 + _t14 - 1
+                _t16 = math.exp(-_t6*(_t5 - math.log(-_t15)))/_t15**2
+                _t17 = _t8**2
+                _t18 = p1_p + p1_q
+                _t19 = math.log(p1_p)
+                _t20 = p1_p*math.exp(-_t6*(_t19 - math.log(0.5*_t18)))/_t18**2
+                _t21 = 4.0*_t0
+                _t22 = 2*_t4
+                _t23 = _t0*_t4
+                _t24 = _t12*_t22 - _t12*_t23
+                _t25 = _t9**2
+                _t26 = p2_p + p2_q
+                _t27 = math.log(p2_p)
+                _t28 = p2_p*math.exp(-_t6*(_t27 - math.log(0.5*_t26)))/_t26**2
+                _t29 = 2*p1_p
+                _t30 = math.exp(-_t6*(_t19 - math.log(_t1)))/_t1**2
+                _t31 = _t0*p1_p
+                _t32 = _t22*_t7 - _t23*_t7
+                _t33 = math.exp(-_t6*(_t19 - math.log(_t13)))/_t13**2
+                _t34 = _t16*_t22 - _t16*_t23
+                _t35 = 2*p2_p
+                _t36 = math.exp(-_t6*(_t27 - math.log(_t2)))/_t2**2
+                _t37 = _t0*p2_p
+                _t38 = math.exp(-_t6*(_t27 - math.log(_t14)))/_t14**2
+                _t39 = _t0*(-0.44444444444444442*_t10*_t12 - 0.49294351923374552*_t10*_t16 - 0.062612036321810186*_t10*_t7 + 0.22222222222222221*_t17*(_t20*_t21 - 8.0*_t20 + _t24) + 0.031306018160905093*_t17*(-_t29*_t30 + _t30*_t31 + _t32) + 0.24647175961687276*_t17*(-_t29*_t33 + _t31*_t33 + _t34) + 0.031306018160905093*_t25*(_t32 - _t35*_t36 + _t36*_t37) + 0.24647175961687276*_t25*(_t34 - _t35*_t38 + _t37*_t38) + 0.22222222222222221*_t25*(_t21*_t28 + _t24 - 8.0*_t28))/(alpha**2 - 1)
+                if _t39 < 1e-06:
+                    out = _t39
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -447,6 +491,54 @@ def alpha_divergence(alpha, p1_p, p2_p, p1_q, p2_q):
         _c0 = (1/2)*alpha + 1/2
         _c1 = p1_p + p2_p - 1
         out = 4*(p1_p*numpy.exp(-_c0*(numpy.log(p1_p) - numpy.log(p1_q))) - _c1*numpy.exp(-_c0*(numpy.log(-_c1) - numpy.log(1 - p1_q - p2_q))) + p2_p*numpy.exp(-_c0*(numpy.log(p2_p) - numpy.log(p2_q))) - 1)/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, p1_p, p2_p, p1_q, p2_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, p1_p, p2_p, p1_q, p2_q,)]
+            _t0 = alpha + 1
+            _t1 = 0.1127016653792583*p1_p + 0.8872983346207417*p1_q
+            _t2 = 0.1127016653792583*p2_p + 0.8872983346207417*p2_q
+            _t3 = _t1 + _t2 - 1
+            _t4 = p1_p + p2_p - 1
+            _t5 = numpy.log(-_t4)
+            _t6 = (1/2)*_t0
+            _t7 = numpy.exp(-_t6*(_t5 - numpy.log(-_t3)))/_t3**2
+            _t8 = p1_p - p1_q
+            _t9 = p2_p - p2_q
+            _t10 = _t4*_t8*_t9*(alpha - 1)
+            _t11 = 0.5*p1_p + 0.5*p1_q + 0.5*p2_p + 0.5*p2_q - 1
+            _t12 = numpy.exp(-_t6*(_t5 - numpy.log(-_t11)))/_t11**2
+            _t13 = 0.8872983346207417*p1_p + 0.1127016653792583*p1_q
+            _t14 = 0.8872983346207417*p2_p + 0.1127016653792583*p2_q
+            _t15 = _t13 + _t14 - 1
+            _t16 = numpy.exp(-_t6*(_t5 - numpy.log(-_t15)))/_t15**2
+            _t17 = _t8**2
+            _t18 = p1_p + p1_q
+            _t19 = numpy.log(p1_p)
+            _t20 = p1_p*numpy.exp(-_t6*(_t19 - numpy.log(0.5*_t18)))/_t18**2
+            _t21 = 4.0*_t0
+            _t22 = 2*_t4
+            _t23 = _t0*_t4
+            _t24 = _t12*_t22 - _t12*_t23
+            _t25 = _t9**2
+            _t26 = p2_p + p2_q
+            _t27 = numpy.log(p2_p)
+            _t28 = p2_p*numpy.exp(-_t6*(_t27 - numpy.log(0.5*_t26)))/_t26**2
+            _t29 = 2*p1_p
+            _t30 = numpy.exp(-_t6*(_t19 - numpy.log(_t1)))/_t1**2
+            _t31 = _t0*p1_p
+            _t32 = _t22*_t7 - _t23*_t7
+            _t33 = numpy.exp(-_t6*(_t19 - numpy.log(_t13)))/_t13**2
+            _t34 = _t16*_t22 - _t16*_t23
+            _t35 = 2*p2_p
+            _t36 = numpy.exp(-_t6*(_t27 - numpy.log(_t2)))/_t2**2
+            _t37 = _t0*p2_p
+            _t38 = numpy.exp(-_t6*(_t27 - numpy.log(_t14)))/_t14**2
+            _t39 = _t0*(0.22222222222222221*_t17*(_t20*_t21 - 8.0*_t20 + _t24) - 0.44444444444444442*_t10*_t12 - 0.49294351923374552*_t10*_t16 - 0.062612036321810186*_t10*_t7 + 0.031306018160905093*_t17*(_t30*_t31 - _t29*_t30 + _t32) + 0.24647175961687276*_t17*(_t31*_t33 - _t29*_t33 + _t34) + 0.031306018160905093*_t25*(_t32 - _t35*_t36 + _t36*_t37) + 0.24647175961687276*_t25*(_t34 - _t35*_t38 + _t37*_t38) + 0.22222222222222221*_t25*(_t21*_t28 + _t24 - 8.0*_t28))/(alpha**2 - 1)
+            _close = _t39 < 1e-06
+            out[_near] = numpy.where(_close, _t39, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

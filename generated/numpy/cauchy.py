@@ -652,7 +652,7 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(x0_p, gamma_p) and _all_in_domain(x0_q, gamma_q) else \
             _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q)
         out = numpy.log((1/4)*((gamma_p + gamma_q)**2 + (x0_p - x0_q)**2)/(gamma_p*gamma_q))
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():

@@ -493,7 +493,7 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
         _c2 = a2_p - a2_q
         _c3 = a3_p - a3_q
         out = _c1*scipy.special.psi(a1_p) + _c2*scipy.special.psi(a2_p) + _c3*scipy.special.psi(a3_p) - (_c1 + _c2 + _c3)*scipy.special.psi(_c0) + scipy.special.gammaln(_c0) - scipy.special.gammaln(a1_p) + scipy.special.gammaln(a1_q) - scipy.special.gammaln(a2_p) + scipy.special.gammaln(a2_q) - scipy.special.gammaln(a3_p) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -567,6 +567,7 @@ def kl(a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
 
 def alpha_divergence(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-(1/2 - alpha/2)*(loggamma(a1_p) + loggamma(a2_p) + loggamma(a3_p) - loggamma(a1_p + a2_p + a3_p)) - (alpha/2 + 1/2)*(loggamma(a1_q) + loggamma(a2_q) + loggamma(a3_q) - loggamma(a1_q + a2_q + a3_q)) + loggamma(a1_p*(1/2 - alpha/2) + a1_q*(alpha/2 + 1/2)) + loggamma(a2_p*(1/2 - alpha/2) + a2_q*(alpha/2 + 1/2)) + loggamma(a3_p*(1/2 - alpha/2) + a3_q*(alpha/2 + 1/2)) - loggamma(a1_p*(1/2 - alpha/2) + a1_q*(alpha/2 + 1/2) + a2_p*(1/2 - alpha/2) + a2_q*(alpha/2 + 1/2) + a3_p*(1/2 - alpha/2) + a3_q*(alpha/2 + 1/2))))/(1 - alpha**2)
@@ -582,6 +583,104 @@ def alpha_divergence(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
             _c3 = _c0*a2_q + _c1*a2_p
             _c4 = _c0*a3_q + _c1*a3_p
             out = 4*(math.exp(-0.5*_c0*(math.lgamma(a1_q) + math.lgamma(a2_q) + math.lgamma(a3_q) - math.lgamma(a1_q + a2_q + a3_q)) - 0.5*_c1*(math.lgamma(a1_p) + math.lgamma(a2_p) + math.lgamma(a3_p) - math.lgamma(a1_p + a2_p + a3_p)) + math.lgamma((0.5)*_c2) + math.lgamma((0.5)*_c3) + math.lgamma((0.5)*_c4) - math.lgamma((0.5)*_c2 + (0.5)*_c3 + (0.5)*_c4)) - 1)/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = a1_p - a1_q
+                _t2 = _t1**2
+                _t3 = a1_p + a1_q
+                _t4 = 0.5*_t3
+                _t5 = alpha - 1
+                _t6 = _t5*a1_p
+                _t7 = -0.5*_t0*_t3 + _t6
+                _t8 = -0.5*_t7
+                _t9 = a2_p + a2_q
+                _t10 = a3_p + a3_q
+                _t11 = 0.5*_t10 + 0.5*_t3 + 0.5*_t9
+                _t12 = _t5*a2_p
+                _t13 = -0.5*_t0*_t9 + _t12
+                _t14 = _t5*a3_p
+                _t15 = -0.5*_t0*_t10 + _t14
+                _t16 = -0.5*_t13 - 0.5*_t15 - 0.5*_t7
+                _t17 = -scipy.special.psi(_t11) + scipy.special.psi(_t16)
+                _t18 = _t17 + scipy.special.psi(_t4) - scipy.special.psi(_t8)
+                _t19 = -_t0*scipy.special.polygamma(1, _t16) + 2*scipy.special.polygamma(1, _t11)
+                _t20 = -_t5
+                _t21 = _t20*a1_p
+                _t22 = 0.5*_t0
+                _t23 = _t21 + _t22*_t3
+                _t24 = _t20*a2_p
+                _t25 = _t22*_t9 + _t24
+                _t26 = _t20*a3_p
+                _t27 = _t10*_t22 + _t26
+                _t28 = (0.5)*_t20*(math.lgamma(a1_p) + math.lgamma(a2_p) + math.lgamma(a3_p) - math.lgamma(a1_p + a2_p + a3_p))
+                _t29 = 0.5*_t9
+                _t30 = 0.5*_t10
+                _t31 = (0.5)*_t0
+                _t32 = math.exp(-_t28 - _t31*(-math.lgamma(_t11) + math.lgamma(_t29) + math.lgamma(_t30) + math.lgamma(_t4)) + math.lgamma((0.5)*_t23) + math.lgamma((0.5)*_t25) + math.lgamma((0.5)*_t27) - math.lgamma((0.5)*_t23 + (0.5)*_t25 + (0.5)*_t27))
+                _t33 = 0.22222222222222221*_t32
+                _t34 = a2_p - a2_q
+                _t35 = _t34**2
+                _t36 = -0.5*_t13
+                _t37 = _t17 + scipy.special.psi(_t29) - scipy.special.psi(_t36)
+                _t38 = a3_p - a3_q
+                _t39 = _t38**2
+                _t40 = -0.5*_t15
+                _t41 = _t17 + scipy.special.psi(_t30) - scipy.special.psi(_t40)
+                _t42 = _t0*_t18
+                _t43 = _t1*_t34
+                _t44 = 0.44444444444444442*_t32
+                _t45 = _t38*_t44
+                _t46 = 0.1127016653792583*a1_p + 0.8872983346207417*a1_q
+                _t47 = -_t0*_t46 + _t6
+                _t48 = -0.5*_t47
+                _t49 = 0.1127016653792583*a2_p + 0.8872983346207417*a2_q
+                _t50 = 0.1127016653792583*a3_p + 0.8872983346207417*a3_q
+                _t51 = _t46 + _t49 + _t50
+                _t52 = -_t0*_t49 + _t12
+                _t53 = -_t0*_t50 + _t14
+                _t54 = -0.5*_t47 - 0.5*_t52 - 0.5*_t53
+                _t55 = -scipy.special.psi(_t51) + scipy.special.psi(_t54)
+                _t56 = _t55 + scipy.special.psi(_t46) - scipy.special.psi(_t48)
+                _t57 = -_t0*scipy.special.polygamma(1, _t54) + 2*scipy.special.polygamma(1, _t51)
+                _t58 = _t0*_t46 + _t21
+                _t59 = _t0*_t49 + _t24
+                _t60 = _t0*_t50 + _t26
+                _t61 = math.exp(-_t28 - _t31*(math.lgamma(_t46) + math.lgamma(_t49) + math.lgamma(_t50) - math.lgamma(_t51)) + math.lgamma((0.5)*_t58) + math.lgamma((0.5)*_t59) + math.lgamma((0.5)*_t60) - math.lgamma((0.5)*_t58 + (0.5)*_t59 + (0.5)*_t60))
+                _t62 = 0.031306018160905093*_t61
+                _t63 = 0.8872983346207417*a1_p + 0.1127016653792583*a1_q
+                _t64 = -_t0*_t63 + _t6
+                _t65 = -0.5*_t64
+                _t66 = 0.8872983346207417*a2_p + 0.1127016653792583*a2_q
+                _t67 = 0.8872983346207417*a3_p + 0.1127016653792583*a3_q
+                _t68 = _t63 + _t66 + _t67
+                _t69 = -_t0*_t66 + _t12
+                _t70 = -_t0*_t67 + _t14
+                _t71 = -0.5*_t64 - 0.5*_t69 - 0.5*_t70
+                _t72 = -scipy.special.psi(_t68) + scipy.special.psi(_t71)
+                _t73 = _t72 + scipy.special.psi(_t63) - scipy.special.psi(_t65)
+                _t74 = -_t0*scipy.special.polygamma(1, _t71) + 2*scipy.special.polygamma(1, _t68)
+                _t75 = _t0*_t63 + _t21
+                _t76 = _t0*_t66 + _t24
+                _t77 = _t0*_t67 + _t26
+                _t78 = math.exp(-_t28 - _t31*(math.lgamma(_t63) + math.lgamma(_t66) + math.lgamma(_t67) - math.lgamma(_t68)) + math.lgamma((0.5)*_t75) + math.lgamma((0.5)*_t76) + math.lgamma((0.5)*_t77) - math.lgamma((0.5)*_t75 + (0.5)*_t76 + (0.5)*_t77))
+                _t79 = 0.24647175961687276*_t78
+                _t80 = -0.5*_t52
+                _t81 = _t55 + scipy.special.psi(_t49) - scipy.special.psi(_t80)
+                _t82 = -0.5*_t69
+                _t83 = _t72 + scipy.special.psi(_t66) - scipy.special.psi(_t82)
+                _t84 = -0.5*_t53
+                _t85 = _t55 + scipy.special.psi(_t50) - scipy.special.psi(_t84)
+                _t86 = -0.5*_t70
+                _t87 = _t72 + scipy.special.psi(_t67) - scipy.special.psi(_t86)
+                _t88 = _t0*_t56
+                _t89 = 0.062612036321810186*_t61
+                _t90 = _t0*_t73
+                _t91 = 0.49294351923374552*_t78
+                _t92 = _t38*_t89
+                _t93 = _t38*_t91
+                _t94 = _t0*(_t1*_t45*(_t19 + _t41*_t42) + _t1*_t92*(_t57 + _t85*_t88) + _t1*_t93*(_t74 + _t87*_t90) + _t2*_t33*(_t0*_t18**2 + _t0*scipy.special.polygamma(1, _t8) + _t19 - 2*scipy.special.polygamma(1, _t4)) + _t2*_t62*(_t0*_t56**2 + _t0*scipy.special.polygamma(1, _t48) + _t57 - 2*scipy.special.polygamma(1, _t46)) + _t2*_t79*(_t0*_t73**2 + _t0*scipy.special.polygamma(1, _t65) + _t74 - 2*scipy.special.polygamma(1, _t63)) + _t33*_t35*(_t0*_t37**2 + _t0*scipy.special.polygamma(1, _t36) + _t19 - 2*scipy.special.polygamma(1, _t29)) + _t33*_t39*(_t0*_t41**2 + _t0*scipy.special.polygamma(1, _t40) + _t19 - 2*scipy.special.polygamma(1, _t30)) + _t34*_t45*(_t0*_t37*_t41 + _t19) + _t34*_t92*(_t0*_t81*_t85 + _t57) + _t34*_t93*(_t0*_t83*_t87 + _t74) + _t35*_t62*(_t0*_t81**2 + _t0*scipy.special.polygamma(1, _t80) + _t57 - 2*scipy.special.polygamma(1, _t49)) + _t35*_t79*(_t0*_t83**2 + _t0*scipy.special.polygamma(1, _t82) + _t74 - 2*scipy.special.polygamma(1, _t66)) + _t39*_t62*(_t0*_t85**2 + _t0*scipy.special.polygamma(1, _t84) + _t57 - 2*scipy.special.polygamma(1, _t50)) + _t39*_t79*(_t0*_t87**2 + _t0*scipy.special.polygamma(1, _t86) + _t74 - 2*scipy.special.polygamma(1, _t67)) + _t43*_t44*(_t19 + _t37*_t42) + _t43*_t89*(_t57 + _t81*_t88) + _t43*_t91*(_t74 + _t83*_t90))/(alpha**2 - 1)
+                if _t94 < 1e-06:
+                    out = _t94
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -597,6 +696,109 @@ def alpha_divergence(alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q):
         _c3 = _c0*a2_q + _c1*a2_p
         _c4 = _c0*a3_q + _c1*a3_p
         out = 4*(numpy.exp(scipy.special.gammaln((1/2)*_c2) - 1/2*_c0*(scipy.special.gammaln(a1_q) + scipy.special.gammaln(a2_q) + scipy.special.gammaln(a3_q) - scipy.special.gammaln(a1_q + a2_q + a3_q)) - 1/2*_c1*(scipy.special.gammaln(a1_p) + scipy.special.gammaln(a2_p) + scipy.special.gammaln(a3_p) - scipy.special.gammaln(a1_p + a2_p + a3_p)) + scipy.special.gammaln((1/2)*_c3) + scipy.special.gammaln((1/2)*_c4) - scipy.special.gammaln((1/2)*_c2 + (1/2)*_c3 + (1/2)*_c4)) - 1)/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, a1_p, a2_p, a3_p, a1_q, a2_q, a3_q,)]
+            _t0 = alpha + 1
+            _t1 = a1_p - a1_q
+            _t2 = _t1**2
+            _t3 = a1_p + a1_q
+            _t4 = 0.5*_t3
+            _t5 = alpha - 1
+            _t6 = _t5*a1_p
+            _t7 = _t6 - 0.5*_t0*_t3
+            _t8 = -1/2*_t7
+            _t9 = a2_p + a2_q
+            _t10 = a3_p + a3_q
+            _t11 = 0.5*_t10 + 0.5*_t3 + 0.5*_t9
+            _t12 = _t5*a2_p
+            _t13 = _t12 - 0.5*_t0*_t9
+            _t14 = _t5*a3_p
+            _t15 = _t14 - 0.5*_t0*_t10
+            _t16 = -1/2*_t13 - 1/2*_t15 - 1/2*_t7
+            _t17 = scipy.special.psi(_t16) - scipy.special.psi(_t11)
+            _t18 = _t17 + scipy.special.psi(_t4) - scipy.special.psi(_t8)
+            _t19 = 2*_polygamma(1, _t11) - _t0*_polygamma(1, _t16)
+            _t20 = -_t5
+            _t21 = _t20*a1_p
+            _t22 = 0.5*_t0
+            _t23 = _t21 + _t22*_t3
+            _t24 = _t20*a2_p
+            _t25 = _t22*_t9 + _t24
+            _t26 = _t20*a3_p
+            _t27 = _t10*_t22 + _t26
+            _t28 = (1/2)*_t20*(scipy.special.gammaln(a1_p) + scipy.special.gammaln(a2_p) + scipy.special.gammaln(a3_p) - scipy.special.gammaln(a1_p + a2_p + a3_p))
+            _t29 = 0.5*_t9
+            _t30 = 0.5*_t10
+            _t31 = (1/2)*_t0
+            _t32 = numpy.exp(scipy.special.gammaln((1/2)*_t23) - _t28 - _t31*(scipy.special.gammaln(_t29) - scipy.special.gammaln(_t11) + scipy.special.gammaln(_t30) + scipy.special.gammaln(_t4)) + scipy.special.gammaln((1/2)*_t25) + scipy.special.gammaln((1/2)*_t27) - scipy.special.gammaln((1/2)*_t23 + (1/2)*_t25 + (1/2)*_t27))
+            _t33 = 0.22222222222222221*_t32
+            _t34 = a2_p - a2_q
+            _t35 = _t34**2
+            _t36 = -1/2*_t13
+            _t37 = _t17 + scipy.special.psi(_t29) - scipy.special.psi(_t36)
+            _t38 = a3_p - a3_q
+            _t39 = _t38**2
+            _t40 = -1/2*_t15
+            _t41 = _t17 + scipy.special.psi(_t30) - scipy.special.psi(_t40)
+            _t42 = _t0*_t18
+            _t43 = _t1*_t34
+            _t44 = 0.44444444444444442*_t32
+            _t45 = _t38*_t44
+            _t46 = 0.1127016653792583*a1_p + 0.8872983346207417*a1_q
+            _t47 = _t6 - _t0*_t46
+            _t48 = -1/2*_t47
+            _t49 = 0.1127016653792583*a2_p + 0.8872983346207417*a2_q
+            _t50 = 0.1127016653792583*a3_p + 0.8872983346207417*a3_q
+            _t51 = _t46 + _t49 + _t50
+            _t52 = _t12 - _t0*_t49
+            _t53 = _t14 - _t0*_t50
+            _t54 = -1/2*_t47 - 1/2*_t52 - 1/2*_t53
+            _t55 = scipy.special.psi(_t54) - scipy.special.psi(_t51)
+            _t56 = _t55 + scipy.special.psi(_t46) - scipy.special.psi(_t48)
+            _t57 = 2*_polygamma(1, _t51) - _t0*_polygamma(1, _t54)
+            _t58 = _t0*_t46 + _t21
+            _t59 = _t0*_t49 + _t24
+            _t60 = _t0*_t50 + _t26
+            _t61 = numpy.exp(scipy.special.gammaln((1/2)*_t58) - _t28 - _t31*(scipy.special.gammaln(_t46) + scipy.special.gammaln(_t49) + scipy.special.gammaln(_t50) - scipy.special.gammaln(_t51)) + scipy.special.gammaln((1/2)*_t59) + scipy.special.gammaln((1/2)*_t60) - scipy.special.gammaln((1/2)*_t58 + (1/2)*_t59 + (1/2)*_t60))
+            _t62 = 0.031306018160905093*_t61
+            _t63 = 0.8872983346207417*a1_p + 0.1127016653792583*a1_q
+            _t64 = _t6 - _t0*_t63
+            _t65 = -1/2*_t64
+            _t66 = 0.8872983346207417*a2_p + 0.1127016653792583*a2_q
+            _t67 = 0.8872983346207417*a3_p + 0.1127016653792583*a3_q
+            _t68 = _t63 + _t66 + _t67
+            _t69 = _t12 - _t0*_t66
+            _t70 = _t14 - _t0*_t67
+            _t71 = -1/2*_t64 - 1/2*_t69 - 1/2*_t70
+            _t72 = scipy.special.psi(_t71) - scipy.special.psi(_t68)
+            _t73 = _t72 + scipy.special.psi(_t63) - scipy.special.psi(_t65)
+            _t74 = 2*_polygamma(1, _t68) - _t0*_polygamma(1, _t71)
+            _t75 = _t0*_t63 + _t21
+            _t76 = _t0*_t66 + _t24
+            _t77 = _t0*_t67 + _t26
+            _t78 = numpy.exp(scipy.special.gammaln((1/2)*_t75) - _t28 - _t31*(scipy.special.gammaln(_t63) + scipy.special.gammaln(_t66) + scipy.special.gammaln(_t67) - scipy.special.gammaln(_t68)) + scipy.special.gammaln((1/2)*_t76) + scipy.special.gammaln((1/2)*_t77) - scipy.special.gammaln((1/2)*_t75 + (1/2)*_t76 + (1/2)*_t77))
+            _t79 = 0.24647175961687276*_t78
+            _t80 = -1/2*_t52
+            _t81 = _t55 + scipy.special.psi(_t49) - scipy.special.psi(_t80)
+            _t82 = -1/2*_t69
+            _t83 = _t72 + scipy.special.psi(_t66) - scipy.special.psi(_t82)
+            _t84 = -1/2*_t53
+            _t85 = _t55 + scipy.special.psi(_t50) - scipy.special.psi(_t84)
+            _t86 = -1/2*_t70
+            _t87 = _t72 + scipy.special.psi(_t67) - scipy.special.psi(_t86)
+            _t88 = _t0*_t56
+            _t89 = 0.062612036321810186*_t61
+            _t90 = _t0*_t73
+            _t91 = 0.49294351923374552*_t78
+            _t92 = _t38*_t89
+            _t93 = _t38*_t91
+            _t94 = _t0*(_t1*_t45*(_t19 + _t41*_t42) + _t1*_t92*(_t57 + _t85*_t88) + _t1*_t93*(_t74 + _t87*_t90) + _t2*_t33*(_t0*_t18**2 + _t0*_polygamma(1, _t8) + _t19 - 2*_polygamma(1, _t4)) + _t2*_t62*(_t0*_t56**2 + _t0*_polygamma(1, _t48) + _t57 - 2*_polygamma(1, _t46)) + _t2*_t79*(_t0*_t73**2 + _t0*_polygamma(1, _t65) + _t74 - 2*_polygamma(1, _t63)) + _t33*_t35*(_t0*_t37**2 + _t0*_polygamma(1, _t36) + _t19 - 2*_polygamma(1, _t29)) + _t33*_t39*(_t0*_t41**2 + _t0*_polygamma(1, _t40) + _t19 - 2*_polygamma(1, _t30)) + _t34*_t45*(_t0*_t37*_t41 + _t19) + _t34*_t92*(_t0*_t81*_t85 + _t57) + _t34*_t93*(_t0*_t83*_t87 + _t74) + _t35*_t62*(_t0*_t81**2 + _t0*_polygamma(1, _t80) + _t57 - 2*_polygamma(1, _t49)) + _t35*_t79*(_t0*_t83**2 + _t0*_polygamma(1, _t82) + _t74 - 2*_polygamma(1, _t66)) + _t39*_t62*(_t0*_t85**2 + _t0*_polygamma(1, _t84) + _t57 - 2*_polygamma(1, _t50)) + _t39*_t79*(_t0*_t87**2 + _t0*_polygamma(1, _t86) + _t74 - 2*_polygamma(1, _t67)) + _t43*_t44*(_t19 + _t37*_t42) + _t43*_t89*(_t57 + _t81*_t88) + _t43*_t91*(_t74 + _t83*_t90))/(alpha**2 - 1)
+            _close = _t94 < 1e-06
+            out[_near] = numpy.where(_close, _t94, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

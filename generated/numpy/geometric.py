@@ -322,7 +322,7 @@ def kl(p_p, p_q):
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
         out = numpy.log(p_p) - _c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p - numpy.log(p_q)
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -346,6 +346,7 @@ def kl(p_p, p_q):
 
 def alpha_divergence(alpha, p_p, p_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(1 - exp((1/2 - alpha/2)*log(p_p) + (alpha/2 + 1/2)*log(p_q))/(1 - exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q))))/(1 - alpha**2)
@@ -358,6 +359,48 @@ def alpha_divergence(alpha, p_p, p_q):
             _c0 = alpha - 1
             _c1 = alpha + 1
             out = -4*(1 + math.exp(-0.5*_c0*math.log(p_p) + (0.5)*_c1*math.log(p_q))/(math.exp(-0.5*_c0*math.log(1 - p_p) + (0.5)*_c1*math.log(1 - p_q)) - 1))/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = alpha - 1
+                _t2 = (0.5)*_t1*math.log(p_p)
+                _t3 = p_p + p_q
+                _t4 = _t1*math.log(1 - p_p)
+                _t5 = 0.5*p_p + 0.5*p_q - 1
+                _t6 = math.log(-_t5)
+                _t7 = _t0*_t6 - _t4
+                _t8 = math.exp((0.5)*_t7) - 1
+                _t9 = _t8**(-1)
+                _t10 = _t3**(-2)
+                _t11 = _t5**(-2)
+                _t12 = 2*_t11
+                _t13 = (0.5)*_t4
+                _t14 = _t9*math.exp((0.5)*_t0*_t6 - _t13)
+                _t15 = _t0*_t14
+                _t16 = 0.8872983346207417*p_p + 0.1127016653792583*p_q
+                _t17 = _t16 - 1
+                _t18 = math.log(-_t17)
+                _t19 = _t0*_t18 - _t4
+                _t20 = math.exp((0.5)*_t19) - 1
+                _t21 = _t20**(-1)
+                _t22 = _t16**(-2)
+                _t23 = _t17**(-2)
+                _t24 = 2*_t23
+                _t25 = _t21*math.exp((0.5)*_t0*_t18 - _t13)
+                _t26 = _t0*_t25
+                _t27 = 0.1127016653792583*p_p + 0.8872983346207417*p_q
+                _t28 = _t27 - 1
+                _t29 = math.log(-_t28)
+                _t30 = _t0*_t29 - _t4
+                _t31 = math.exp((0.5)*_t30) - 1
+                _t32 = _t31**(-1)
+                _t33 = _t27**(-2)
+                _t34 = _t28**(-2)
+                _t35 = 2*_t34
+                _t36 = _t32*math.exp((0.5)*_t0*_t29 - _t13)
+                _t37 = _t0*_t36
+                _t38 = _t0*(p_p - p_q)**2*(0.24647175961687276*_t21*(-_t0*_t22 - _t0*_t24*math.exp(_t19)/_t20**2 + 2*_t22 + _t23*_t26 - _t24*_t25 + 2*_t26/(_t16*_t17))*math.exp((0.5)*_t0*math.log(_t16) - _t2) + 0.031306018160905093*_t32*(-_t0*_t33 - _t0*_t35*math.exp(_t30)/_t31**2 + 2*_t33 + _t34*_t37 - _t35*_t36 + 2*_t37/(_t27*_t28))*math.exp((0.5)*_t0*math.log(_t27) - _t2) + 0.22222222222222221*_t9*(-_t0*_t12*math.exp(_t7)/_t8**2 - _t10*(4.0*alpha + 4.0) + 8.0*_t10 + _t11*_t15 - _t12*_t14 + 4.0*_t15/(_t3*_t5))*math.exp((0.5)*_t0*math.log(0.5*_t3) - _t2))/(alpha**2 - 1)
+                if _t38 < 1e-06:
+                    out = _t38
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -370,6 +413,53 @@ def alpha_divergence(alpha, p_p, p_q):
         _c0 = alpha - 1
         _c1 = alpha + 1
         out = -4*(1 + numpy.exp((1/2)*_c1*numpy.log(p_q) - 1/2*_c0*numpy.log(p_p))/(numpy.exp((1/2)*_c1*numpy.log(1 - p_q) - 1/2*_c0*numpy.log(1 - p_p)) - 1))/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, p_p, p_q,)]
+            _t0 = alpha + 1
+            _t1 = alpha - 1
+            _t2 = (1/2)*_t1*numpy.log(p_p)
+            _t3 = p_p + p_q
+            _t4 = _t1*numpy.log(1 - p_p)
+            _t5 = 0.5*p_p + 0.5*p_q - 1
+            _t6 = numpy.log(-_t5)
+            _t7 = _t0*_t6 - _t4
+            _t8 = numpy.exp((1/2)*_t7) - 1
+            _t9 = 1/(_t8)
+            _t10 = 1/(_t3**2)
+            _t11 = 1/(_t5**2)
+            _t12 = 2*_t11
+            _t13 = (1/2)*_t4
+            _t14 = _t9*numpy.exp((1/2)*_t0*_t6 - _t13)
+            _t15 = _t0*_t14
+            _t16 = 0.8872983346207417*p_p + 0.1127016653792583*p_q
+            _t17 = _t16 - 1
+            _t18 = numpy.log(-_t17)
+            _t19 = _t0*_t18 - _t4
+            _t20 = numpy.exp((1/2)*_t19) - 1
+            _t21 = 1/(_t20)
+            _t22 = 1/(_t16**2)
+            _t23 = 1/(_t17**2)
+            _t24 = 2*_t23
+            _t25 = _t21*numpy.exp((1/2)*_t0*_t18 - _t13)
+            _t26 = _t0*_t25
+            _t27 = 0.1127016653792583*p_p + 0.8872983346207417*p_q
+            _t28 = _t27 - 1
+            _t29 = numpy.log(-_t28)
+            _t30 = _t0*_t29 - _t4
+            _t31 = numpy.exp((1/2)*_t30) - 1
+            _t32 = 1/(_t31)
+            _t33 = 1/(_t27**2)
+            _t34 = 1/(_t28**2)
+            _t35 = 2*_t34
+            _t36 = _t32*numpy.exp((1/2)*_t0*_t29 - _t13)
+            _t37 = _t0*_t36
+            _t38 = _t0*(p_p - p_q)**2*(0.24647175961687276*_t21*(2*_t22 - _t0*_t22 - _t0*_t24*numpy.exp(_t19)/_t20**2 + _t23*_t26 - _t24*_t25 + 2*_t26/(_t16*_t17))*numpy.exp((1/2)*_t0*numpy.log(_t16) - _t2) + 0.031306018160905093*_t32*(2*_t33 - _t0*_t33 - _t0*_t35*numpy.exp(_t30)/_t31**2 + _t34*_t37 - _t35*_t36 + 2*_t37/(_t27*_t28))*numpy.exp((1/2)*_t0*numpy.log(_t27) - _t2) + 0.22222222222222221*_t9*(8.0*_t10 - _t0*_t12*numpy.exp(_t7)/_t8**2 - _t10*(4.0*alpha + 4.0) + _t11*_t15 - _t12*_t14 + 4.0*_t15/(_t3*_t5))*numpy.exp((1/2)*_t0*numpy.log(0.5*_t3) - _t2))/(alpha**2 - 1)
+            _close = _t38 < 1e-06
+            out[_near] = numpy.where(_close, _t38, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -706,7 +706,7 @@ def kl(mu_p, beta_p, mu_q, beta_q):
         _c0 = 1/(beta_q)
         _c1 = _c0*beta_p
         out = _c0*mu_p - _c0*mu_q + numpy.euler_gamma*_c1 + numpy.exp(_c0*(mu_q - mu_p))*scipy.special.gamma(_c1 + 1) + numpy.log(beta_q/beta_p) - 1.5772156649015328
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -932,16 +932,17 @@ def christoffel(alpha, mu, beta):
             _c8 = 0.57721566490153286**2
             _c9 = _c3*_c8
             _c10 = -_c9
-            _c11 = 12*_c2
-            _c12 = -0.57721566490153286*_c11 + _c3 + _c9
-            _c13 = _c0*(-_c12 - alpha*(_c10 + _c7) - 1)
-            _c14 = 18*0.57721566490153286
-            _c15 = 0.57721566490153286**3
-            _c16 = 36*_c2
-            _c17 = 1.2020569031595942
-            _c18 = 72*_c17*_c2
-            _c19 = _c0*(_c4 + _c6 + alpha*(_c5 + 1))
-            return numpy.array([_c0*(_c3 + _c5 + alpha*(_c6 + _c7)), _c13, _c13, _c0*(-_c14*_c2 - _c15*_c3 + 18*_c2*_c8 - _c6 - 0.16666666666666666*alpha*(-_c1 - _c14 - _c15*_c16 + _c16*_c8 - _c16 + 0.57721566490153286*_c16 - _c18 + 0.57721566490153286*_c18 + 6*_c8 + 18) - 0.57721566490153286 + 1), _c0*_c3*(1 - alpha), _c19, _c19, _c0*(_c12 + alpha*(_c10 + _c11*_c17 + _c3 - 5 + 2*0.57721566490153286) - 1)], dtype=float).reshape((2, 2, 2))
+            _c11 = _c3 + 1
+            _c12 = 12*_c2
+            _c13 = -0.57721566490153286*_c12 + _c9
+            _c14 = _c0*(-_c11 - _c13 - alpha*(_c10 + _c7))
+            _c15 = 18*0.57721566490153286
+            _c16 = 0.57721566490153286**3
+            _c17 = 36*_c2
+            _c18 = 1.2020569031595942
+            _c19 = 72*_c18*_c2
+            _c20 = _c0*(_c4 + _c6 + alpha*(_c5 + 1))
+            return numpy.array([_c0*(_c3 + _c5 + alpha*(_c6 + _c7)), _c14, _c14, _c0*(_c11 - _c15*_c2 - _c16*_c3 + 18*_c2*_c8 + (0.16666666666666666)*alpha*(_c1 + _c15 + _c16*_c17 - _c17*_c8 - 0.57721566490153286*_c17 + _c17 - 0.57721566490153286*_c19 + _c19 - 6*_c8 - 18) - 0.57721566490153286), _c0*_c3*(1 - alpha), _c20, _c20, _c0*(_c13 + _c3 + alpha*(_c10 + _c12*_c18 + _c3 - 5 + 2*0.57721566490153286) - 1)], dtype=float).reshape((2, 2, 2))
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, mu, beta, shape = _args(alpha, mu, beta)
@@ -961,24 +962,25 @@ def christoffel(alpha, mu, beta):
         _c8 = numpy.euler_gamma**2
         _c9 = _c3*_c8
         _c10 = -_c9
-        _c11 = 12*_c2
-        _c12 = _c3 - numpy.euler_gamma*_c11 + _c9
-        _c13 = _c0*(-_c12 - alpha*(_c10 + _c7) - 1)
-        _c14 = 18*numpy.euler_gamma
-        _c15 = (numpy.euler_gamma**2*numpy.euler_gamma)
-        _c16 = 36*_c2
-        _c17 = 1.2020569031595942
-        _c18 = 72*_c17*_c2
-        _c19 = _c0*(_c4 + _c6 + alpha*(_c5 + 1))
+        _c11 = _c3 + 1
+        _c12 = 12*_c2
+        _c13 = _c9 - numpy.euler_gamma*_c12
+        _c14 = _c0*(-_c11 - _c13 - alpha*(_c10 + _c7))
+        _c15 = 18*numpy.euler_gamma
+        _c16 = (numpy.euler_gamma**2*numpy.euler_gamma)
+        _c17 = 36*_c2
+        _c18 = 1.2020569031595942
+        _c19 = 72*_c18*_c2
+        _c20 = _c0*(_c4 + _c6 + alpha*(_c5 + 1))
         out = numpy.empty(shape + (2, 2, 2))
         out[..., 0, 0, 0] = _c0*(_c3 + _c5 + alpha*(_c6 + _c7))
-        out[..., 0, 0, 1] = _c13
-        out[..., 0, 1, 0] = _c13
-        out[..., 0, 1, 1] = _c0*(18*_c2*_c8 - _c14*_c2 - _c15*_c3 - _c6 - 1/6*alpha*(_c16*_c8 - _c1 - _c14 - _c15*_c16 - _c16 + numpy.euler_gamma*_c16 - _c18 + numpy.euler_gamma*_c18 + 6*_c8 + 18) + 0.42278433509846713)
+        out[..., 0, 0, 1] = _c14
+        out[..., 0, 1, 0] = _c14
+        out[..., 0, 1, 1] = _c0*(_c11 - _c15*_c2 - _c16*_c3 + 18*_c2*_c8 + (1/6)*alpha*(_c1 + _c15 + _c16*_c17 - _c17*_c8 - numpy.euler_gamma*_c17 + _c17 - numpy.euler_gamma*_c19 + _c19 - 6*_c8 - 18) - numpy.euler_gamma)
         out[..., 1, 0, 0] = _c0*_c3*(1 - alpha)
-        out[..., 1, 0, 1] = _c19
-        out[..., 1, 1, 0] = _c19
-        out[..., 1, 1, 1] = _c0*(_c12 + alpha*(_c10 + _c11*_c17 + _c3 - 3.8455686701969345) - 1)
+        out[..., 1, 0, 1] = _c20
+        out[..., 1, 1, 0] = _c20
+        out[..., 1, 1, 1] = _c0*(_c13 + _c3 + alpha*(_c10 + _c12*_c18 + _c3 - 3.8455686701969345) - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

@@ -392,7 +392,7 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p, beta_p) and _all_in_domain(alpha_q, beta_q) else \
             _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q)
         out = alpha_q*(numpy.log(beta_p) - numpy.log(beta_q)) - alpha_p*(beta_p - beta_q)/beta_p + (alpha_p - alpha_q)*scipy.special.psi(alpha_p) - scipy.special.gammaln(alpha_p) + scipy.special.gammaln(alpha_q)
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -413,6 +413,7 @@ def kl(alpha_p, beta_p, alpha_q, beta_q):
 
 def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(1 - exp(-(1/2 - alpha/2)*(-alpha_p*log(beta_p) + loggamma(alpha_p)) - (alpha/2 + 1/2)*(-alpha_q*log(beta_q) + loggamma(alpha_q)) + (alpha*alpha_p - alpha*alpha_q - alpha_p - alpha_q)*log(-alpha*beta_p/2 + alpha*beta_q/2 + beta_p/2 + beta_q/2)/2 + loggamma(-alpha*alpha_p/2 + alpha*alpha_q/2 + alpha_p/2 + alpha_q/2)))/(1 - alpha**2)
@@ -424,6 +425,66 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
                 return numpy.float64(numpy.nan)
             _c0 = -alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q
             out = 4*(math.exp(-0.5*_c0*math.log((0.5)*(-alpha*beta_p + alpha*beta_q + beta_p + beta_q)) - 0.5*(1 - alpha)*(-alpha_p*math.log(beta_p) + math.lgamma(alpha_p)) - 0.5*(alpha + 1)*(-alpha_q*math.log(beta_q) + math.lgamma(alpha_q)) + math.lgamma((0.5)*_c0)) - 1)/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = alpha_p - alpha_q
+                _t2 = _t1**2
+                _t3 = alpha_p + alpha_q
+                _t4 = 0.5*_t3
+                _t5 = -alpha*alpha_p
+                _t6 = 0.5*alpha
+                _t7 = _t3*_t6 + _t5 + 1.5*alpha_p + 0.5*alpha_q
+                _t8 = (0.5)*_t7
+                _t9 = beta_p + beta_q
+                _t10 = math.log(0.5*_t9)
+                _t11 = -alpha*beta_p
+                _t12 = _t11 + _t6*_t9 + 1.5*beta_p + 0.5*beta_q
+                _t13 = math.log((0.5)*_t12)
+                _t14 = -_t10 + _t13 + scipy.special.psi(_t4) - scipy.special.psi(_t8)
+                _t15 = (0.5)*(1 - alpha)*(-alpha_p*math.log(beta_p) + math.lgamma(alpha_p))
+                _t16 = (0.5)*_t0
+                _t17 = math.exp(-0.5*_t13*_t7 - _t15 - _t16*(-0.5*_t10*_t3 + math.lgamma(_t4)) + math.lgamma(_t8))
+                _t18 = 0.22222222222222221*_t17
+                _t19 = beta_p - beta_q
+                _t20 = _t19**2
+                _t21 = 2*_t0
+                _t22 = _t9**(-1)
+                _t23 = _t12**(-1)
+                _t24 = _t22*(1.0*alpha_p + 1.0*alpha_q) - _t23*_t7
+                _t25 = 0.8872983346207417*alpha_q
+                _t26 = _t25 + 0.1127016653792583*alpha_p
+                _t27 = _t25 + _t26*alpha + _t5 + 1.1127016653792583*alpha_p
+                _t28 = (0.5)*_t27
+                _t29 = 0.8872983346207417*beta_q
+                _t30 = _t29 + 0.1127016653792583*beta_p
+                _t31 = math.log(_t30)
+                _t32 = _t11 + _t29 + _t30*alpha + 1.1127016653792583*beta_p
+                _t33 = math.log((0.5)*_t32)
+                _t34 = -_t31 + _t33 + scipy.special.psi(_t26) - scipy.special.psi(_t28)
+                _t35 = math.exp(-_t15 - _t16*(-_t26*_t31 + math.lgamma(_t26)) - 0.5*_t27*_t33 + math.lgamma(_t28))
+                _t36 = 0.031306018160905093*_t35
+                _t37 = 0.1127016653792583*alpha_q
+                _t38 = _t37 + 0.8872983346207417*alpha_p
+                _t39 = _t37 + _t38*alpha + _t5 + 1.8872983346207417*alpha_p
+                _t40 = (0.5)*_t39
+                _t41 = 0.1127016653792583*beta_q
+                _t42 = _t41 + 0.8872983346207417*beta_p
+                _t43 = math.log(_t42)
+                _t44 = _t11 + _t41 + _t42*alpha + 1.8872983346207417*beta_p
+                _t45 = math.log((0.5)*_t44)
+                _t46 = -_t43 + _t45 + scipy.special.psi(_t38) - scipy.special.psi(_t40)
+                _t47 = math.exp(-_t15 - _t16*(-_t38*_t43 + math.lgamma(_t38)) - 0.5*_t39*_t45 + math.lgamma(_t40))
+                _t48 = 0.24647175961687276*_t47
+                _t49 = _t30**(-1)
+                _t50 = _t32**(-1)
+                _t51 = _t26*_t49 - _t27*_t50
+                _t52 = _t42**(-1)
+                _t53 = _t44**(-1)
+                _t54 = _t38*_t52 - _t39*_t53
+                _t55 = _t1*_t19
+                _t56 = _t0*(-0.44444444444444442*_t17*_t55*(_t0*_t14*_t24 + _t21*_t23 - 4.0*_t22) + _t18*_t2*(_t0*_t14**2 + _t0*scipy.special.polygamma(1, _t8) - 2*scipy.special.polygamma(1, _t4)) + _t18*_t20*(_t0*_t24**2 - (4.0*alpha_p + 4.0*alpha_q)/_t9**2 + _t21*_t7/_t12**2) + _t2*_t36*(_t0*_t34**2 + _t0*scipy.special.polygamma(1, _t28) - 2*scipy.special.polygamma(1, _t26)) + _t2*_t48*(_t0*_t46**2 + _t0*scipy.special.polygamma(1, _t40) - 2*scipy.special.polygamma(1, _t38)) + _t20*_t36*(_t0*_t51**2 + _t21*_t27/_t32**2 - 2*_t26/_t30**2) + _t20*_t48*(_t0*_t54**2 + _t21*_t39/_t44**2 - 2*_t38/_t42**2) - 0.062612036321810186*_t35*_t55*(_t0*_t34*_t51 + _t21*_t50 - 2*_t49) - 0.49294351923374552*_t47*_t55*(_t0*_t46*_t54 + _t21*_t53 - 2*_t52))/(alpha**2 - 1)
+                if _t56 < 1e-06:
+                    out = _t56
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -435,6 +496,71 @@ def alpha_divergence(alpha, alpha_p, beta_p, alpha_q, beta_q):
             _in_domain(alpha_p, beta_p) & _in_domain(alpha_q, beta_q) & numpy.isfinite(alpha)
         _c0 = alpha*alpha_q - alpha*alpha_p + alpha_p + alpha_q
         out = 4*(numpy.exp(scipy.special.gammaln((1/2)*_c0) - 1/2*_c0*numpy.log((1/2)*(alpha*beta_q - alpha*beta_p + beta_p + beta_q)) - 1/2*(1 - alpha)*(scipy.special.gammaln(alpha_p) - alpha_p*numpy.log(beta_p)) - 1/2*(alpha + 1)*(scipy.special.gammaln(alpha_q) - alpha_q*numpy.log(beta_q))) - 1)/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, alpha_p, beta_p, alpha_q, beta_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, alpha_p, beta_p, alpha_q, beta_q,)]
+            _t0 = alpha + 1
+            _t1 = alpha_p - alpha_q
+            _t2 = _t1**2
+            _t3 = alpha_p + alpha_q
+            _t4 = 0.5*_t3
+            _t5 = -alpha*alpha_p
+            _t6 = 0.5*alpha
+            _t7 = _t3*_t6 + _t5 + 1.5*alpha_p + 0.5*alpha_q
+            _t8 = (1/2)*_t7
+            _t9 = beta_p + beta_q
+            _t10 = numpy.log(0.5*_t9)
+            _t11 = -alpha*beta_p
+            _t12 = _t11 + _t6*_t9 + 1.5*beta_p + 0.5*beta_q
+            _t13 = numpy.log((1/2)*_t12)
+            _t14 = _t13 - _t10 + scipy.special.psi(_t4) - scipy.special.psi(_t8)
+            _t15 = (1/2)*(1 - alpha)*(scipy.special.gammaln(alpha_p) - alpha_p*numpy.log(beta_p))
+            _t16 = (1/2)*_t0
+            _t17 = numpy.exp(scipy.special.gammaln(_t8) - 1/2*_t13*_t7 - _t15 - _t16*(scipy.special.gammaln(_t4) - 0.5*_t10*_t3))
+            _t18 = 0.22222222222222221*_t17
+            _t19 = beta_p - beta_q
+            _t20 = _t19**2
+            _t21 = 2*_t0
+            _t22 = 1/(_t9)
+            _t23 = 1/(_t12)
+            _t24 = _t22*(1.0*alpha_p + 1.0*alpha_q) - _t23*_t7
+            _t25 = 0.8872983346207417*alpha_q
+            _t26 = _t25 + 0.1127016653792583*alpha_p
+            _t27 = _t25 + _t26*alpha + _t5 + 1.1127016653792583*alpha_p
+            _t28 = (1/2)*_t27
+            _t29 = 0.8872983346207417*beta_q
+            _t30 = _t29 + 0.1127016653792583*beta_p
+            _t31 = numpy.log(_t30)
+            _t32 = _t11 + _t29 + _t30*alpha + 1.1127016653792583*beta_p
+            _t33 = numpy.log((1/2)*_t32)
+            _t34 = _t33 - _t31 + scipy.special.psi(_t26) - scipy.special.psi(_t28)
+            _t35 = numpy.exp(scipy.special.gammaln(_t28) - _t15 - _t16*(scipy.special.gammaln(_t26) - _t26*_t31) - 1/2*_t27*_t33)
+            _t36 = 0.031306018160905093*_t35
+            _t37 = 0.1127016653792583*alpha_q
+            _t38 = _t37 + 0.8872983346207417*alpha_p
+            _t39 = _t37 + _t38*alpha + _t5 + 1.8872983346207417*alpha_p
+            _t40 = (1/2)*_t39
+            _t41 = 0.1127016653792583*beta_q
+            _t42 = _t41 + 0.8872983346207417*beta_p
+            _t43 = numpy.log(_t42)
+            _t44 = _t11 + _t41 + _t42*alpha + 1.8872983346207417*beta_p
+            _t45 = numpy.log((1/2)*_t44)
+            _t46 = _t45 - _t43 + scipy.special.psi(_t38) - scipy.special.psi(_t40)
+            _t47 = numpy.exp(scipy.special.gammaln(_t40) - _t15 - _t16*(scipy.special.gammaln(_t38) - _t38*_t43) - 1/2*_t39*_t45)
+            _t48 = 0.24647175961687276*_t47
+            _t49 = 1/(_t30)
+            _t50 = 1/(_t32)
+            _t51 = _t26*_t49 - _t27*_t50
+            _t52 = 1/(_t42)
+            _t53 = 1/(_t44)
+            _t54 = _t38*_t52 - _t39*_t53
+            _t55 = _t1*_t19
+            _t56 = _t0*(_t18*_t2*(_t0*_t14**2 + _t0*_polygamma(1, _t8) - 2*_polygamma(1, _t4)) - 0.44444444444444442*_t17*_t55*(_t0*_t14*_t24 + _t21*_t23 - 4.0*_t22) + _t18*_t20*(_t0*_t24**2 - (4.0*alpha_p + 4.0*alpha_q)/_t9**2 + _t21*_t7/_t12**2) + _t2*_t36*(_t0*_t34**2 + _t0*_polygamma(1, _t28) - 2*_polygamma(1, _t26)) + _t2*_t48*(_t0*_t46**2 + _t0*_polygamma(1, _t40) - 2*_polygamma(1, _t38)) + _t20*_t36*(_t0*_t51**2 + _t21*_t27/_t32**2 - 2*_t26/_t30**2) + _t20*_t48*(_t0*_t54**2 + _t21*_t39/_t44**2 - 2*_t38/_t42**2) - 0.062612036321810186*_t35*_t55*(_t0*_t34*_t51 + _t21*_t50 - 2*_t49) - 0.49294351923374552*_t47*_t55*(_t0*_t46*_t54 + _t21*_t53 - 2*_t52))/(alpha**2 - 1)
+            _close = _t56 < 1e-06
+            out[_near] = numpy.where(_close, _t56, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

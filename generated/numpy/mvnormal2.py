@@ -695,7 +695,7 @@ def kl(mu1_p, mu2_p, s11_p, s12_p, s22_p, mu1_q, mu2_q, s11_q, s12_q, s22_q):
         _c4 = _c3*mu1_p
         _c5 = _c3*mu1_q
         out = (1/2)*numpy.log(_c2) - 1/2*numpy.log(s11_p*s22_p - s12_p**2) + (1/2)*(2*_c1 - 2*_c0 - _c3*s12_p - _c4*mu2_p + _c4*mu2_q + _c5*mu2_p - _c5*mu2_q + mu1_p**2*s22_q - 2*mu1_p*mu1_q*s22_q + mu1_q**2*s22_q + mu2_p**2*s11_q - 2*mu2_p*mu2_q*s11_q + mu2_q**2*s11_q + s11_p*s22_q + s11_q*s22_p)/_c2
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():

@@ -638,7 +638,7 @@ def kl(p_p, p_q):
             _in_domain(p_p) & _in_domain(p_q)
         _c0 = p_p - 1
         out = 3*numpy.log(p_p) - 3*_c0*(numpy.log(-_c0) - numpy.log(1 - p_q))/p_p - 3*numpy.log(p_q)
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -668,6 +668,7 @@ def kl(p_p, p_q):
 
 def alpha_divergence(alpha, p_p, p_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(1 - exp(3*(1/2 - alpha/2)*log(p_p) + 3*(alpha/2 + 1/2)*log(p_q))/(1 - exp((1/2 - alpha/2)*log(1 - p_p) + (alpha/2 + 1/2)*log(1 - p_q)))**3)/(1 - alpha**2)
@@ -680,6 +681,45 @@ def alpha_divergence(alpha, p_p, p_q):
             _c0 = alpha - 1
             _c1 = alpha + 1
             out = -4*(1 + math.exp(-1.5*_c0*math.log(p_p) + (1.5)*_c1*math.log(p_q))/(math.exp(-0.5*_c0*math.log(1 - p_p) + (0.5)*_c1*math.log(1 - p_q)) - 1)**3)/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = alpha - 1
+                _t2 = (1.5)*_t1*math.log(p_p)
+                _t3 = p_p + p_q
+                _t4 = _t1*math.log(1 - p_p)
+                _t5 = 0.5*p_p + 0.5*p_q - 1
+                _t6 = math.log(-_t5)
+                _t7 = _t0*_t6 - _t4
+                _t8 = math.exp((0.5)*_t7) - 1
+                _t9 = _t3**(-2)
+                _t10 = _t5**(-2)
+                _t11 = (0.5)*_t4
+                _t12 = math.exp((0.5)*_t0*_t6 - _t11)/_t8
+                _t13 = _t10*_t12
+                _t14 = 4*_t0
+                _t15 = 0.8872983346207417*p_p + 0.1127016653792583*p_q
+                _t16 = _t15 - 1
+                _t17 = math.log(-_t16)
+                _t18 = _t0*_t17 - _t4
+                _t19 = math.exp((0.5)*_t18) - 1
+                _t20 = _t15**(-2)
+                _t21 = 3*_t0
+                _t22 = _t16**(-2)
+                _t23 = math.exp((0.5)*_t0*_t17 - _t11)/_t19
+                _t24 = _t22*_t23
+                _t25 = 6*_t0
+                _t26 = 0.1127016653792583*p_p + 0.8872983346207417*p_q
+                _t27 = _t26 - 1
+                _t28 = math.log(-_t27)
+                _t29 = _t0*_t28 - _t4
+                _t30 = math.exp((0.5)*_t29) - 1
+                _t31 = _t26**(-2)
+                _t32 = _t27**(-2)
+                _t33 = math.exp((0.5)*_t0*_t28 - _t11)/_t30
+                _t34 = _t32*_t33
+                _t35 = (0.25)*_t0*(p_p - p_q)**2*(2.6666666666666665*(12.0*_t0*_t12/(_t3*_t5) + _t0*_t13 - _t10*_t14*math.exp(_t7)/_t8**2 - 2*_t13 - 4*_t9*(3.0*alpha + 3.0) + 8.0*_t9)*math.exp((1.5)*_t0*math.log(0.5*_t3) - _t2)/_t8**3 + 0.37567221793086111*(_t0*_t34 - _t14*_t32*math.exp(_t29)/_t30**2 - _t21*_t31 + _t25*_t33/(_t26*_t27) + 2*_t31 - 2*_t34)*math.exp((1.5)*_t0*math.log(_t26) - _t2)/_t30**3 + 2.9576611154024731*(_t0*_t24 - _t14*_t22*math.exp(_t18)/_t19**2 - _t20*_t21 + 2*_t20 - 2*_t24 + _t23*_t25/(_t15*_t16))*math.exp((1.5)*_t0*math.log(_t15) - _t2)/_t19**3)/(alpha**2 - 1)
+                if _t35 < 1e-06:
+                    out = _t35
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -692,6 +732,50 @@ def alpha_divergence(alpha, p_p, p_q):
         _c0 = alpha - 1
         _c1 = alpha + 1
         out = -4*(1 + numpy.exp((3/2)*_c1*numpy.log(p_q) - 3/2*_c0*numpy.log(p_p))/((numpy.exp((1/2)*_c1*numpy.log(1 - p_q) - 1/2*_c0*numpy.log(1 - p_p)) - 1)**2*(numpy.exp((1/2)*_c1*numpy.log(1 - p_q) - 1/2*_c0*numpy.log(1 - p_p)) - 1)))/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, p_p, p_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, p_p, p_q,)]
+            _t0 = alpha + 1
+            _t1 = alpha - 1
+            _t2 = (3/2)*_t1*numpy.log(p_p)
+            _t3 = p_p + p_q
+            _t4 = _t1*numpy.log(1 - p_p)
+            _t5 = 0.5*p_p + 0.5*p_q - 1
+            _t6 = numpy.log(-_t5)
+            _t7 = _t0*_t6 - _t4
+            _t8 = numpy.exp((1/2)*_t7) - 1
+            _t9 = 1/(_t3**2)
+            _t10 = 1/(_t5**2)
+            _t11 = (1/2)*_t4
+            _t12 = numpy.exp((1/2)*_t0*_t6 - _t11)/_t8
+            _t13 = _t10*_t12
+            _t14 = 4*_t0
+            _t15 = 0.8872983346207417*p_p + 0.1127016653792583*p_q
+            _t16 = _t15 - 1
+            _t17 = numpy.log(-_t16)
+            _t18 = _t0*_t17 - _t4
+            _t19 = numpy.exp((1/2)*_t18) - 1
+            _t20 = 1/(_t15**2)
+            _t21 = 3*_t0
+            _t22 = 1/(_t16**2)
+            _t23 = numpy.exp((1/2)*_t0*_t17 - _t11)/_t19
+            _t24 = _t22*_t23
+            _t25 = 6*_t0
+            _t26 = 0.1127016653792583*p_p + 0.8872983346207417*p_q
+            _t27 = _t26 - 1
+            _t28 = numpy.log(-_t27)
+            _t29 = _t0*_t28 - _t4
+            _t30 = numpy.exp((1/2)*_t29) - 1
+            _t31 = 1/(_t26**2)
+            _t32 = 1/(_t27**2)
+            _t33 = numpy.exp((1/2)*_t0*_t28 - _t11)/_t30
+            _t34 = _t32*_t33
+            _t35 = (1/4)*_t0*(p_p - p_q)**2*(2.6666666666666665*(12.0*_t0*_t12/(_t3*_t5) + _t0*_t13 - _t10*_t14*numpy.exp(_t7)/_t8**2 - 2*_t13 - 4*_t9*(3.0*alpha + 3.0) + 8.0*_t9)*numpy.exp((3/2)*_t0*numpy.log(0.5*_t3) - _t2)/(_t8**2*_t8) + 0.37567221793086111*(_t0*_t34 - _t14*_t32*numpy.exp(_t29)/_t30**2 - _t21*_t31 + _t25*_t33/(_t26*_t27) + 2*_t31 - 2*_t34)*numpy.exp((3/2)*_t0*numpy.log(_t26) - _t2)/(_t30**2*_t30) + 2.9576611154024731*(_t0*_t24 - _t14*_t22*numpy.exp(_t18)/_t19**2 - _t20*_t21 + 2*_t20 - 2*_t24 + _t23*_t25/(_t15*_t16))*numpy.exp((3/2)*_t0*numpy.log(_t15) - _t2)/(_t19**2*_t19))/(alpha**2 - 1)
+            _close = _t35 < 1e-06
+            out[_near] = numpy.where(_close, _t35, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -619,7 +619,7 @@ def kl(theta_p, theta_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(theta_p) and _all_in_domain(theta_q) else \
             _in_domain(theta_p) & _in_domain(theta_q)
         out = theta_p*(theta_p - theta_q)/theta_q**2 + numpy.log(theta_q/theta_p)
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():

@@ -318,7 +318,7 @@ def kl(alpha_p, alpha_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p) and _all_in_domain(alpha_q) else \
             _in_domain(alpha_p) & _in_domain(alpha_q)
         out = numpy.log(alpha_p/alpha_q) - 1 + alpha_q/alpha_p
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -335,6 +335,7 @@ def kl(alpha_p, alpha_q):
 
 def alpha_divergence(alpha, alpha_p, alpha_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(1 - 2*exp(-(alpha - 1)*log(alpha_p)/2 + (alpha + 1)*log(alpha_q)/2)/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(1 - alpha**2)
@@ -345,6 +346,29 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
             if not ((math.isfinite(alpha)) and (math.isfinite(alpha_p)) and (math.isfinite(alpha_q)) and ((alpha_p > 0)) and ((alpha_q > 0))):
                 return numpy.float64(numpy.nan)
             out = -4*(1 - 2*math.exp(-0.5*(alpha - 1)*math.log(alpha_p) + (0.5)*(alpha + 1)*math.log(alpha_q))/(-alpha*alpha_p + alpha*alpha_q + alpha_p + alpha_q))/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = -alpha*alpha_p
+                _t1 = alpha_p + alpha_q
+                _t2 = _t0 + 0.5*_t1*alpha + 1.5*alpha_p + 0.5*alpha_q
+                _t3 = _t2**(-1)
+                _t4 = (0.5)*(alpha - 1)*math.log(alpha_p)
+                _t5 = alpha + 1
+                _t6 = _t1**(-2)
+                _t7 = 4*_t5
+                _t8 = 0.8872983346207417*alpha_q
+                _t9 = _t8 + 0.1127016653792583*alpha_p
+                _t10 = _t0 + _t8 + _t9*alpha + 1.1127016653792583*alpha_p
+                _t11 = _t10**(-1)
+                _t12 = _t9**(-2)
+                _t13 = 8*_t5
+                _t14 = 0.1127016653792583*alpha_q
+                _t15 = _t14 + 0.8872983346207417*alpha_p
+                _t16 = _t0 + _t14 + _t15*alpha + 1.8872983346207417*alpha_p
+                _t17 = _t16**(-1)
+                _t18 = _t15**(-2)
+                _t19 = (0.5)*_t5*(alpha_p - alpha_q)**2*(0.12522407264362037*_t11*(-_t11*_t7/_t9 + _t12*_t5 - 2*_t12 + _t13/_t10**2)*math.exp(-_t4 + (0.5)*_t5*math.log(_t9)) + 0.98588703846749104*_t17*(_t13/_t16**2 + _t18*_t5 - 2*_t18 - _t17*_t7/_t15)*math.exp(-_t4 + (0.5)*_t5*math.log(_t15)) + 1.7777777777777777*_t3*(_t6*(2.0*alpha + 2.0) - 4.0*_t6 + _t7/_t2**2 - _t3*(4.0*alpha + 4.0)/_t1)*math.exp(-_t4 + (0.5)*_t5*math.log(0.5*_t1)))/(alpha**2 - 1)
+                if _t19 < 1e-06:
+                    out = _t19
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -355,6 +379,34 @@ def alpha_divergence(alpha, alpha_p, alpha_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(alpha_p) and _all_in_domain(alpha_q) and _all_finite(alpha) else \
             _in_domain(alpha_p) & _in_domain(alpha_q) & numpy.isfinite(alpha)
         out = -4*(1 - 2*numpy.exp((1/2)*(alpha + 1)*numpy.log(alpha_q) - 1/2*(alpha - 1)*numpy.log(alpha_p))/(alpha*alpha_q - alpha*alpha_p + alpha_p + alpha_q))/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, alpha_p, alpha_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, alpha_p, alpha_q,)]
+            _t0 = -alpha*alpha_p
+            _t1 = alpha_p + alpha_q
+            _t2 = _t0 + 0.5*_t1*alpha + 1.5*alpha_p + 0.5*alpha_q
+            _t3 = 1/(_t2)
+            _t4 = (1/2)*(alpha - 1)*numpy.log(alpha_p)
+            _t5 = alpha + 1
+            _t6 = 1/(_t1**2)
+            _t7 = 4*_t5
+            _t8 = 0.8872983346207417*alpha_q
+            _t9 = _t8 + 0.1127016653792583*alpha_p
+            _t10 = _t0 + _t8 + _t9*alpha + 1.1127016653792583*alpha_p
+            _t11 = 1/(_t10)
+            _t12 = 1/(_t9**2)
+            _t13 = 8*_t5
+            _t14 = 0.1127016653792583*alpha_q
+            _t15 = _t14 + 0.8872983346207417*alpha_p
+            _t16 = _t0 + _t14 + _t15*alpha + 1.8872983346207417*alpha_p
+            _t17 = 1/(_t16)
+            _t18 = 1/(_t15**2)
+            _t19 = (1/2)*_t5*(alpha_p - alpha_q)**2*(0.12522407264362037*_t11*(_t12*_t5 - _t11*_t7/_t9 - 2*_t12 + _t13/_t10**2)*numpy.exp((1/2)*_t5*numpy.log(_t9) - _t4) + 0.98588703846749104*_t17*(_t13/_t16**2 + _t18*_t5 - 2*_t18 - _t17*_t7/_t15)*numpy.exp((1/2)*_t5*numpy.log(_t15) - _t4) + 1.7777777777777777*_t3*(_t6*(2.0*alpha + 2.0) - 4.0*_t6 + _t7/_t2**2 - _t3*(4.0*alpha + 4.0)/_t1)*numpy.exp((1/2)*_t5*numpy.log(0.5*_t1) - _t4))/(alpha**2 - 1)
+            _close = _t19 < 1e-06
+            out[_near] = numpy.where(_close, _t19, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -623,7 +623,7 @@ def kl(lam_p, lam_q):
         _ok = True if math.prod(shape) >= _REDUCE_FROM and _all_in_domain(lam_p) and _all_in_domain(lam_q) else \
             _in_domain(lam_p) & _in_domain(lam_q)
         out = lam_p*(numpy.log(lam_p) - numpy.log(lam_q)) - lam_p + lam_q
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -642,6 +642,7 @@ def kl(lam_p, lam_q):
 
 def alpha_divergence(alpha, lam_p, lam_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(1 - exp(alpha*lam_p/2 - alpha*lam_q/2 + sqrt(lam_p)*sqrt(lam_q)*exp(-alpha*log(lam_p)/2)*exp(alpha*log(lam_q)/2) - lam_p/2 - lam_q/2))/(1 - alpha**2)
@@ -654,6 +655,32 @@ def alpha_divergence(alpha, lam_p, lam_q):
             _c0 = (0.5)*lam_q
             _c1 = (0.5)*alpha
             out = 4*(math.exp(-_c0*alpha - _c0 + (0.5)*alpha*lam_p + math.sqrt(lam_p)*math.sqrt(lam_q)*math.exp(-_c1*math.log(lam_p))*math.exp(_c1*math.log(lam_q)) - 0.5*lam_p) - 1)/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha**2 - 1
+                _t1 = -0.5*alpha*lam_p
+                _t2 = lam_p + lam_q
+                _t3 = math.sqrt(lam_p)
+                _t4 = math.sqrt(_t2)
+                _t5 = (0.5)*alpha
+                _t6 = math.exp(-_t5*math.log(lam_p))
+                _t7 = math.exp(_t5*math.log(0.5*_t2))
+                _t8 = _t3*_t6
+                _t9 = _t7*_t8
+                _t10 = 1.414213562373095*_t9/_t4
+                _t11 = -alpha - 1
+                _t12 = 0.1127016653792583*lam_p + 0.8872983346207417*lam_q
+                _t13 = math.sqrt(_t12)
+                _t14 = math.exp(_t5*math.log(_t12))
+                _t15 = _t14*_t8
+                _t16 = _t15/_t13
+                _t17 = 0.8872983346207417*lam_p + 0.1127016653792583*lam_q
+                _t18 = math.sqrt(_t17)
+                _t19 = math.exp(_t5*math.log(_t17))
+                _t20 = _t19*_t8
+                _t21 = _t20/_t18
+                _t22 = (lam_p - lam_q)**2*(0.031306018160905093*(_t0*_t15/_t12**(1.5) + (_t11 + _t16*alpha + _t16)**2)*math.exp(-_t1 - _t12*_t5 + _t13*_t14*_t3*_t6 - 0.55635083268962915*lam_p - 0.44364916731037085*lam_q) + 0.24647175961687276*(_t0*_t20/_t17**(1.5) + (_t11 + _t21*alpha + _t21)**2)*math.exp(-_t1 - _t17*_t5 + _t18*_t19*_t3*_t6 - 0.94364916731037085*lam_p - 0.056350832689629149*lam_q) + 0.22222222222222221*(2.8284271247461901*_t0*_t9/_t2**(1.5) + (_t10*alpha + _t10 + _t11)**2)*math.exp(-_t1 - 0.25*_t2*alpha + 0.70710678118654752*_t3*_t4*_t6*_t7 - 0.75*lam_p - 0.25*lam_q))/_t0
+                if _t22 < 1e-06:
+                    out = _t22
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -666,6 +693,37 @@ def alpha_divergence(alpha, lam_p, lam_q):
         _c0 = (1/2)*lam_q
         _c1 = (1/2)*alpha
         out = 4*(numpy.exp((1/2)*alpha*lam_p - _c0*alpha - _c0 + numpy.sqrt(lam_p)*numpy.sqrt(lam_q)*numpy.exp(-_c1*numpy.log(lam_p))*numpy.exp(_c1*numpy.log(lam_q)) - 1/2*lam_p) - 1)/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, lam_p, lam_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, lam_p, lam_q,)]
+            _t0 = alpha**2 - 1
+            _t1 = -1/2*alpha*lam_p
+            _t2 = lam_p + lam_q
+            _t3 = numpy.sqrt(lam_p)
+            _t4 = numpy.sqrt(_t2)
+            _t5 = (1/2)*alpha
+            _t6 = numpy.exp(-_t5*numpy.log(lam_p))
+            _t7 = numpy.exp(_t5*numpy.log(0.5*_t2))
+            _t8 = _t3*_t6
+            _t9 = _t7*_t8
+            _t10 = 1.414213562373095*_t9/_t4
+            _t11 = -alpha - 1
+            _t12 = 0.1127016653792583*lam_p + 0.8872983346207417*lam_q
+            _t13 = numpy.sqrt(_t12)
+            _t14 = numpy.exp(_t5*numpy.log(_t12))
+            _t15 = _t14*_t8
+            _t16 = _t15/_t13
+            _t17 = 0.8872983346207417*lam_p + 0.1127016653792583*lam_q
+            _t18 = numpy.sqrt(_t17)
+            _t19 = numpy.exp(_t5*numpy.log(_t17))
+            _t20 = _t19*_t8
+            _t21 = _t20/_t18
+            _t22 = (lam_p - lam_q)**2*(0.031306018160905093*(_t0*_t15/_t12**(3/2) + (_t11 + _t16*alpha + _t16)**2)*numpy.exp(_t13*_t14*_t3*_t6 - _t1 - _t12*_t5 - 0.55635083268962915*lam_p - 0.44364916731037085*lam_q) + 0.24647175961687276*(_t0*_t20/_t17**(3/2) + (_t11 + _t21*alpha + _t21)**2)*numpy.exp(_t18*_t19*_t3*_t6 - _t1 - _t17*_t5 - 0.94364916731037085*lam_p - 0.056350832689629149*lam_q) + 0.22222222222222221*(2.8284271247461901*_t0*_t9/_t2**(3/2) + (_t10*alpha + _t10 + _t11)**2)*numpy.exp(0.70710678118654752*_t3*_t4*_t6*_t7 - _t1 - 0.25*_t2*alpha - 0.75*lam_p - 0.25*lam_q))/_t0
+            _close = _t22 < 1e-06
+            out[_near] = numpy.where(_close, _t22, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -321,7 +321,7 @@ def kl(sigma_p, sigma_q):
         _c0 = sigma_p**2
         _c1 = sigma_q**2
         out = _c0/_c1 + numpy.log(_c1/_c0) - 1
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -338,6 +338,7 @@ def kl(sigma_p, sigma_q):
 
 def alpha_divergence(alpha, sigma_p, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels.
 
     Formula (entries in row-major order):
       [.] 4*(1 + exp(-2*(1/2 - alpha/2)*log(sigma_p) - 2*(alpha/2 + 1/2)*log(sigma_q))/(2*(-(alpha/2 + 1/2)/(2*sigma_q**2) - (1/2 - alpha/2)/(2*sigma_p**2))))/(1 - alpha**2)
@@ -350,6 +351,32 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
             _c0 = alpha + 1
             _c1 = alpha - 1
             out = -4*(1 - 2*math.exp(-_c0*math.log(sigma_q) + _c1*math.log(sigma_p))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
+            if out < 2e-06:
+                _t0 = alpha + 1
+                _t1 = sigma_p + sigma_q
+                _t2 = _t1**(-2)
+                _t3 = alpha - 1
+                _t4 = -_t3/sigma_p**2
+                _t5 = _t2*(4.0*alpha + 4.0) + _t4
+                _t6 = _t2/_t5
+                _t7 = alpha + 2
+                _t8 = -_t3*math.log(sigma_p)
+                _t9 = 0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q
+                _t10 = _t9**(-2)
+                _t11 = _t0*_t10
+                _t12 = _t11 + _t4
+                _t13 = _t12**(-1)
+                _t14 = _t10*_t13
+                _t15 = 8*_t0
+                _t16 = 0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q
+                _t17 = _t16**(-2)
+                _t18 = _t0*_t17
+                _t19 = _t18 + _t4
+                _t20 = _t19**(-1)
+                _t21 = _t17*_t20
+                _t22 = _t0*(sigma_p - sigma_q)**2*(0.25044814528724074*_t14*(-4*_t11*_t13 - 6*_t14 + _t7 + _t15/(_t12**2*_t9**4))*math.exp(-_t0*math.log(_t9) - _t8) + 1.9717740769349821*_t21*(_t15/(_t16**4*_t19**2) - 4*_t18*_t20 - 6*_t21 + _t7)*math.exp(-_t0*math.log(_t16) - _t8) + 7.1111111111111107*_t6*(-_t6*(16.0*alpha + 16.0) - 24.0*_t6 + _t7 + (128.0*alpha + 128.0)/(_t1**4*_t5**2))*math.exp(-_t0*math.log(0.5*_t1) - _t8))/(alpha**2 - 1)
+                if _t22 < 1e-06:
+                    out = _t22
             return numpy.float64(out)
         except (ArithmeticError, ValueError, TypeError):
             pass
@@ -362,6 +389,37 @@ def alpha_divergence(alpha, sigma_p, sigma_q):
         _c0 = alpha + 1
         _c1 = alpha - 1
         out = -4*(1 - 2*numpy.exp(_c1*numpy.log(sigma_p) - _c0*numpy.log(sigma_q))/(_c0/sigma_q**2 - _c1/sigma_p**2))/(alpha**2 - 1)
+        # the near branch serves small divergences only: tested where the closed form is small
+        # (far from p the remainder rule is no KL, and may even be negative)
+        _near = out < 2e-06
+        if _near.any():
+            out, _near = _full(out, shape), numpy.broadcast_to(_near, shape)
+            alpha, sigma_p, sigma_q, = [numpy.broadcast_to(_a, shape)[_near] for _a in (alpha, sigma_p, sigma_q,)]
+            _t0 = alpha + 1
+            _t1 = sigma_p + sigma_q
+            _t2 = 1/(_t1**2)
+            _t3 = alpha - 1
+            _t4 = -_t3/sigma_p**2
+            _t5 = _t2*(4.0*alpha + 4.0) + _t4
+            _t6 = _t2/_t5
+            _t7 = alpha + 2
+            _t8 = -_t3*numpy.log(sigma_p)
+            _t9 = 0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q
+            _t10 = 1/(_t9**2)
+            _t11 = _t0*_t10
+            _t12 = _t11 + _t4
+            _t13 = 1/(_t12)
+            _t14 = _t10*_t13
+            _t15 = 8*_t0
+            _t16 = 0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q
+            _t17 = 1/(_t16**2)
+            _t18 = _t0*_t17
+            _t19 = _t18 + _t4
+            _t20 = 1/(_t19)
+            _t21 = _t17*_t20
+            _t22 = _t0*(sigma_p - sigma_q)**2*(0.25044814528724074*_t14*(_t7 - 4*_t11*_t13 - 6*_t14 + _t15/(_t12**2*((_t9**2)**2)))*numpy.exp(-_t0*numpy.log(_t9) - _t8) + 1.9717740769349821*_t21*(_t15/(((_t16**2)**2)*_t19**2) - 4*_t18*_t20 - 6*_t21 + _t7)*numpy.exp(-_t0*numpy.log(_t16) - _t8) + 7.1111111111111107*_t6*(_t7 - _t6*(16.0*alpha + 16.0) - 24.0*_t6 + (128.0*alpha + 128.0)/(((_t1**2)**2)*_t5**2))*numpy.exp(-_t0*numpy.log(0.5*_t1) - _t8))/(alpha**2 - 1)
+            _close = _t22 < 1e-06
+            out[_near] = numpy.where(_close, _t22, out[_near])
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -753,7 +753,7 @@ def kl(k_p, lam_p, k_q, lam_q):
             _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q)
         _c0 = 1/(k_p)
         out = numpy.euler_gamma*_c0*k_q - k_q*(numpy.log(lam_p) - numpy.log(lam_q)) + lam_p**k_q*lam_q**(-k_q)*scipy.special.gamma(_c0*k_q + 1) + numpy.log(k_p) - numpy.log(k_q) - 1.5772156649015328
-        # the near branch serves small KLs only: tested where the closed form is small
+        # the near branch serves small divergences only: tested where the closed form is small
         # (far from p the remainder rule is no KL, and may even be negative)
         _near = out < 2e-06
         if _near.any():
@@ -1016,19 +1016,18 @@ def christoffel(alpha, k, lam):
             _c6 = 0.57721566490153286**2
             _c7 = _c3*_c6
             _c8 = -_c7
-            _c9 = _c3 - 0.57721566490153286*_c5 + _c7 + 1
-            _c10 = lam**(-1)
-            _c11 = 0.57721566490153286*_c3
-            _c12 = -_c3
-            _c13 = _c11 + _c12
-            _c14 = _c10*k*(-_c13 - alpha*(1 - _c11))
+            _c9 = _c3 + 1
+            _c10 = -0.57721566490153286*_c5 + _c7 + _c9
+            _c11 = lam**(-1)
+            _c12 = 0.57721566490153286*_c3
+            _c13 = _c12 - _c3
+            _c14 = _c11*k*(-_c13 - alpha*(1 - _c12))
             _c15 = k**3
-            _c16 = 18*0.57721566490153286
-            _c17 = 0.57721566490153286**3
-            _c18 = 36*_c2
-            _c19 = 72*_c2*_c4
-            _c20 = _c0*(_c9 + alpha*(_c11 + _c8 + 1))
-            return numpy.array([_c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 5 + 2*0.57721566490153286)), _c14, _c14, _c15*_c3*(alpha - 1)/lam**2, lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (0.16666666666666666)*alpha*(-_c1 - _c16 - _c17*_c18 + _c18*_c6 - _c18 + 0.57721566490153286*_c18 - _c19 + 0.57721566490153286*_c19 + 6*_c6 + 18) - 1 + 0.57721566490153286)/_c15, _c20, _c20, _c10*(6*0.57721566490153286*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1)], dtype=float).reshape((2, 2, 2))
+            _c16 = 0.57721566490153286**3
+            _c17 = 36*_c2
+            _c18 = 72*_c2*_c4
+            _c19 = _c0*(_c10 + alpha*(_c12 + _c8 + 1))
+            return numpy.array([_c0*(-_c10 - alpha*(_c3 + _c4*_c5 + _c8 - 5 + 2*0.57721566490153286)), _c14, _c14, _c15*_c3*(alpha - 1)/lam**2, lam*(6*_c16*_c2 - 18*_c2*_c6 + 18*0.57721566490153286*_c2 - _c9 - 0.16666666666666666*alpha*(_c1 + _c16*_c17 - _c17*_c6 - 0.57721566490153286*_c17 + _c17 - 0.57721566490153286*_c18 + _c18 - 6*_c6 - 18 + 18*0.57721566490153286) + 0.57721566490153286)/_c15, _c19, _c19, _c11*(6*0.57721566490153286*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1)], dtype=float).reshape((2, 2, 2))
         except (ArithmeticError, ValueError, TypeError):
             pass
     alpha, k, lam, shape = _args(alpha, k, lam)
@@ -1046,27 +1045,26 @@ def christoffel(alpha, k, lam):
         _c6 = numpy.euler_gamma**2
         _c7 = _c3*_c6
         _c8 = -_c7
-        _c9 = _c3 - numpy.euler_gamma*_c5 + _c7 + 1
-        _c10 = 1/(lam)
-        _c11 = numpy.euler_gamma*_c3
-        _c12 = -_c3
-        _c13 = _c11 + _c12
-        _c14 = _c10*k*(-_c13 - alpha*(1 - _c11))
+        _c9 = _c3 + 1
+        _c10 = _c7 - numpy.euler_gamma*_c5 + _c9
+        _c11 = 1/(lam)
+        _c12 = numpy.euler_gamma*_c3
+        _c13 = _c12 - _c3
+        _c14 = _c11*k*(-_c13 - alpha*(1 - _c12))
         _c15 = (k**2*k)
-        _c16 = 18*numpy.euler_gamma
-        _c17 = (numpy.euler_gamma**2*numpy.euler_gamma)
-        _c18 = 36*_c2
-        _c19 = 72*_c2*_c4
-        _c20 = _c0*(_c9 + alpha*(_c11 + _c8 + 1))
+        _c16 = (numpy.euler_gamma**2*numpy.euler_gamma)
+        _c17 = 36*_c2
+        _c18 = 72*_c2*_c4
+        _c19 = _c0*(_c10 + alpha*(_c12 + _c8 + 1))
         out = numpy.empty(shape + (2, 2, 2))
-        out[..., 0, 0, 0] = _c0*(-_c9 - alpha*(_c3 + _c4*_c5 + _c8 - 3.8455686701969345))
+        out[..., 0, 0, 0] = _c0*(-_c10 - alpha*(_c3 + _c4*_c5 + _c8 - 3.8455686701969345))
         out[..., 0, 0, 1] = _c14
         out[..., 0, 1, 0] = _c14
         out[..., 0, 1, 1] = _c15*_c3*(alpha - 1)/lam**2
-        out[..., 1, 0, 0] = lam*(_c12 + _c16*_c2 + _c17*_c3 - 18*_c2*_c6 + (1/6)*alpha*(_c18*_c6 - _c1 - _c16 - _c17*_c18 - _c18 + numpy.euler_gamma*_c18 - _c19 + numpy.euler_gamma*_c19 + 6*_c6 + 18) - 0.42278433509846713)/_c15
-        out[..., 1, 0, 1] = _c20
-        out[..., 1, 1, 0] = _c20
-        out[..., 1, 1, 1] = _c10*(6*numpy.euler_gamma*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1)
+        out[..., 1, 0, 0] = lam*(6*_c16*_c2 - 18*_c2*_c6 + 18*numpy.euler_gamma*_c2 - _c9 - 1/6*alpha*(_c1 + _c16*_c17 - _c17*_c6 - numpy.euler_gamma*_c17 + _c17 - numpy.euler_gamma*_c18 + _c18 - 6*_c6 - 7.610118031772409) + numpy.euler_gamma)/_c15
+        out[..., 1, 0, 1] = _c19
+        out[..., 1, 1, 0] = _c19
+        out[..., 1, 1, 1] = _c11*(6*numpy.euler_gamma*_c2*k - _c3*k - alpha*k*(_c13 + 1) - 1)
     out = _mask(out, _ok, numpy.nan, shape)
     return out
 

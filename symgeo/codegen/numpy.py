@@ -31,6 +31,7 @@ from typing import Callable
 
 import jinja2
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import SciPyPrinter
 
@@ -395,6 +396,9 @@ NEAR_MAX_DIMENSION = 3
 of the Taylor polynomial (whose number of terms grows like d^5, the integral's like d^2)."""
 NEAR_MAX_OPS = 400
 """KL forms longer than this get no near-diagonal branch."""
+NEAR_QUANTITIES = ("kl", "alpha_divergence")
+"""Divergences D(p, q) with D(p, p) = 0 and a zero gradient in q there, whose closed forms
+cancel near the diagonal: both are 1/2 delta^T I delta (1 + O(|delta|)) there."""
 
 
 def available(family, name):
@@ -554,10 +558,12 @@ def _function(family, name, printer, expr=None):
             if not printer.backend.functional:
                 fast_support = _fast_support_test(family, [rename[v].name for v in family.variables])
     near_rule, near = None, None
-    if name == "kl" and sp.count_ops(exprs[0]) <= NEAR_MAX_OPS:
+    if name in NEAR_QUANTITIES and sp.count_ops(exprs[0]) <= NEAR_MAX_OPS:
         p_syms, q_syms = ([rename[c] for c in pt] for pt in points)
+        # the alpha-divergence's Taylor coefficients carry alpha: the remainder (second
+        # derivatives only) is the shorter form at every dimension
         near_rule, near = _near_diagonal(exprs[0], tuple(p_syms), tuple(q_syms),
-                                         family.dimension <= NEAR_MAX_DIMENSION)
+                                         name == "kl" and family.dimension <= NEAR_MAX_DIMENSION)
     # |c| = c for a coordinate whose domain is positive (the value is masked elsewhere):
     # log I0(kappa) = log ive(0, kappa) + kappa, one array pass fewer
     on_domain = {sp.Abs(rename[c]): rename[c] for pt in points
@@ -599,14 +605,15 @@ def _function(family, name, printer, expr=None):
                     ["x"] if q.takes_x else []) + lead_names + fixed_args
     finite_code = _finite_code(printer, finite_names)
     doc = q.doc
+    label = {"kl": "KL", "alpha_divergence": "D_alpha"}.get(name)
     if near is not None:
         doc += ((f"\nWhere 1/2 delta^T I delta < {NEAR_THRESHOLD:g} (q near p) the value is the "
                  f"Taylor polynomial of order {NEAR_ORDER} in delta = q - p"
                  if near_rule == "taylor" else
-                 f"\nWhere KL < {NEAR_THRESHOLD:g} (q near p; tested on the closed form and on the "
-                 "remainder) the value is the remainder integral "
+                 f"\nWhere {label} < {NEAR_THRESHOLD:g} (q near p; tested on the closed form and "
+                 "on the remainder) the value is the remainder integral "
                  "int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the "
-                 f"Hessian of KL in q; Gauss-Legendre, {REMAINDER_NODES} nodes)") +
+                 f"Hessian of {label} in q; Gauss-Legendre, {REMAINDER_NODES} nodes)") +
                 ", which keeps relative accuracy where the closed form cancels." +
                 (" Derivatives (jax.grad, jax.hessian) are the closed form's there."
                  if near_code and near_code["stop_gradient"] else ""))
@@ -713,9 +720,35 @@ def _code_form(expr):
 
 @functools.lru_cache(maxsize=1024)
 def _cse(exprs, prefix):
-    cse, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols(prefix),
-                          optimizations="basic")
-    return _reuse_quotients(cse, reduced)
+    """sympy's cse with its basic optimizations, on ``exprs`` whose special functions are
+    hidden behind undefined functions of the same arguments (then put back).
+
+    With polygamma visible, cse's basic optimizations rewrote polygamma(1, A + B) as
+    polygamma(1, x0*x1) (x0 = A, x1 = B) in the remainder form of the beta
+    alpha-divergence (sympy 1.14): a wrong value, no error.  Undefined functions are
+    cse'd alike (a repeated call is still computed once); only exp and log, whose
+    powers and inverses the optimizations rewrite, stay visible."""
+    hidden, shown = {}, {}
+
+    def hide(e):
+        name = f"_cse_{type(e).__name__}"
+        if name not in hidden:
+            hidden[name] = sp.Function(name)
+            shown[hidden[name]] = type(e)
+        return hidden[name](*e.args)
+
+    def special(e):
+        return isinstance(e, sp.Function) and isinstance(e, sp.Expr) and \
+            not isinstance(e, (sp.exp, sp.log, sp.Piecewise, AppliedUndef)) and \
+            all(isinstance(a, sp.Expr) for a in e.args)
+
+    def show(e):
+        return e.replace(lambda f: isinstance(f, AppliedUndef) and f.func in shown,
+                         lambda f: shown[f.func](*f.args)) if shown else e
+    masked = [e.replace(special, hide) for e in exprs]
+    cse, reduced = sp.cse(masked, symbols=sp.numbered_symbols(prefix), optimizations="basic")
+    cse = [(lhs, show(rhs)) for lhs, rhs in cse]
+    return _reuse_quotients(cse, [show(e) for e in reduced])
 
 
 def _reuse_quotients(cse, reduced):

@@ -381,7 +381,9 @@ REMAINDER_NODES = 3
 
 def kl_near_diagonal_remainder(kl, p, q, nodes=REMAINDER_NODES):
     """(R, R): KL(p || q) near q = p as the integral form of its Taylor remainder,
-    delta = q - p, twice: the value, and the switch test (see below).
+    delta = q - p, twice: the value, and the switch test (see below).  The same holds
+    for any divergence D(p || q) with D(p || p) = 0 and a zero gradient in q there
+    (the code generator uses it for the alpha-divergence too).
 
     KL(p || p) = 0 and its gradient in q vanishes there, so with
     g(t) = delta^T H(p, p + t delta) delta, H(p, q) = the Hessian of KL(p || q) in q
