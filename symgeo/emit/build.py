@@ -390,6 +390,12 @@ class _OptionalJob:
             if self.proc.is_alive():
                 self.proc.kill()
                 self.proc.join()
+            code = self.proc.exitcode
+            if code is not None and -code in (signal.SIGTERM, signal.SIGINT):
+                # the worker got the build's stop signal (sent to the whole group) and died
+                # of it, maybe before this process ran its handler: the build stops, it
+                # does not retry the worker's tasks
+                raise BuildStopped(-code)
             data = self.path.read_bytes() if self.path.exists() else b""
             while len(data) >= 8:
                 n = int.from_bytes(data[:8], "little")
