@@ -682,6 +682,10 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
     Integrand (log weight E1, factor E2 at the node _node):
       E1 alpha*log(gamma_p)/2 + alpha*log(gamma_q)/2 + alpha*log(_node**2 + 1)/2 - alpha*log(_node**2*gamma_p**2 + 2*_node*gamma_p*x0_p - 2*_node*gamma_p*x0_q + gamma_q**2 + x0_p**2 - 2*x0_p*x0_q + x0_q**2)/2 + log(gamma_p)/2 + log(gamma_q)/2 - log(_node**2 + 1)/2 - log(_node**2*gamma_p**2 + 2*_node*gamma_p*x0_p - 2*_node*gamma_p*x0_q + gamma_q**2 + x0_p**2 - 2*x0_p*x0_q + x0_q**2)/2 - log(pi)
       E2 1
+    Where the result is below 1e-06 (q near p, where the sum above cancels: its terms are O(|q - p|), the result O(|q - p|^2)) the value is the remainder integral, near q = p: int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p, H = the Hessian of the divergence in q as an expectation under p (Gauss-Legendre, 3 nodes), by double-exponential quadrature (sinh-sinh on the real line; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = gamma*z + x0.
+    Its integrand:
+      E1 -log(u**2 + 1) - log(pi)
+      E2 -0.062612036321810186*((alpha/2 + 1/2)*((-gamma_p + gamma_q)*(-1/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q) + 2*(gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/((1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**3)) - (-x0_p + x0_q)*(-2*gamma_p*u - 1.7745966692414834*x0_p + 1.7745966692414834*x0_q)/((1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2))**2 + (-gamma_p + gamma_q)**2*((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**(-2) - 6*(gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/((1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**4) + 4*(gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**4/((1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**6)) + 2*(-gamma_p + gamma_q)*(-x0_p + x0_q)*(2*(-2*gamma_p*u - 1.7745966692414834*x0_p + 1.7745966692414834*x0_q)/((1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**3) - 2*(-2*gamma_p*u - 1.7745966692414834*x0_p + 1.7745966692414834*x0_q)*(gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/((1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**5)) + (-x0_p + x0_q)**2*(-2/((1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2) + (-2*gamma_p*u - 1.7745966692414834*x0_p + 1.7745966692414834*x0_q)**2/((1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**4)))*exp((alpha/2 + 1/2)*(log(gamma_p) - log(1 + (gamma_p*u + 0.8872983346207417*x0_p - 0.8872983346207417*x0_q)**2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2) - log(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q) + log(u**2 + 1)))/(1 - alpha) - 0.44444444444444442*((alpha/2 + 1/2)*((-gamma_p + gamma_q)*(-1/(0.5*gamma_p + 0.5*gamma_q) + 2*(gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/((1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2)*(0.5*gamma_p + 0.5*gamma_q)**3)) - (-x0_p + x0_q)*(-2*gamma_p*u - 1.0*x0_p + 1.0*x0_q)/((1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2)*(0.5*gamma_p + 0.5*gamma_q)**2))**2 + (-gamma_p + gamma_q)**2*((0.5*gamma_p + 0.5*gamma_q)**(-2) - 6*(gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/((1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2)*(0.5*gamma_p + 0.5*gamma_q)**4) + 4*(gamma_p*u + 0.5*x0_p - 0.5*x0_q)**4/((1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2)**2*(0.5*gamma_p + 0.5*gamma_q)**6)) + 2*(-gamma_p + gamma_q)*(-x0_p + x0_q)*(2*(-2*gamma_p*u - 1.0*x0_p + 1.0*x0_q)/((1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2)*(0.5*gamma_p + 0.5*gamma_q)**3) - 2*(-2*gamma_p*u - 1.0*x0_p + 1.0*x0_q)*(gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/((1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2)**2*(0.5*gamma_p + 0.5*gamma_q)**5)) + (-x0_p + x0_q)**2*(-2/((1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2)*(0.5*gamma_p + 0.5*gamma_q)**2) + (-2*gamma_p*u - 1.0*x0_p + 1.0*x0_q)**2/((1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2)**2*(0.5*gamma_p + 0.5*gamma_q)**4)))*exp((alpha/2 + 1/2)*(log(gamma_p) - log(1 + (gamma_p*u + 0.5*x0_p - 0.5*x0_q)**2/(0.5*gamma_p + 0.5*gamma_q)**2) - log(0.5*gamma_p + 0.5*gamma_q) + log(u**2 + 1)))/(1 - alpha) - 0.49294351923374552*((alpha/2 + 1/2)*((-gamma_p + gamma_q)*(-1/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q) + 2*(gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/((1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**3)) - (-x0_p + x0_q)*(-2*gamma_p*u - 0.2254033307585166*x0_p + 0.2254033307585166*x0_q)/((1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2))**2 + (-gamma_p + gamma_q)**2*((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**(-2) - 6*(gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/((1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**4) + 4*(gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**4/((1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)**2*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**6)) + 2*(-gamma_p + gamma_q)*(-x0_p + x0_q)*(2*(-2*gamma_p*u - 0.2254033307585166*x0_p + 0.2254033307585166*x0_q)/((1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**3) - 2*(-2*gamma_p*u - 0.2254033307585166*x0_p + 0.2254033307585166*x0_q)*(gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/((1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)**2*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**5)) + (-x0_p + x0_q)**2*(-2/((1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2) + (-2*gamma_p*u - 0.2254033307585166*x0_p + 0.2254033307585166*x0_q)**2/((1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)**2*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**4)))*exp((alpha/2 + 1/2)*(log(gamma_p) - log(1 + (gamma_p*u + 0.1127016653792583*x0_p - 0.1127016653792583*x0_q)**2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2) - log(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q) + log(u**2 + 1)))/(1 - alpha)
     """
     alpha, x0_p, gamma_p, x0_q, gamma_q, = _prepare(alpha, x0_p, gamma_p, x0_q, gamma_q)
     shape = alpha.shape
@@ -695,10 +699,88 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r5 = (1/2)*alpha*numpy.log(gamma_p) + (1/2)*alpha*numpy.log(gamma_q) + (1/2)*numpy.log(gamma_p) + (1/2)*numpy.log(gamma_q) - numpy.log(numpy.pi)
         return _r0*numpy.log(_node**2 + 1) + _r4*numpy.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
+    def _integrand_near(_node, alpha, x0_p, gamma_p, x0_q, gamma_q):
+        _r0 = 0.5*x0_p - 0.5*x0_q
+        _r1 = 4.0/(gamma_p + gamma_q)**2
+        _r2 = -96.0/(((gamma_p + gamma_q)**2)**2)
+        _r3 = 256.0/(((gamma_p + gamma_q)**2*(gamma_p + gamma_q))**2)
+        _r4 = 1/((0.5*gamma_p + 0.5*gamma_q)**2)
+        _r5 = (gamma_q - gamma_p)**2
+        _r6 = -8.0/(gamma_p + gamma_q)**2
+        _r7 = -2*gamma_p
+        _r8 = 1.0*x0_q - 1.0*x0_p
+        _r9 = 16.0/(((gamma_p + gamma_q)**2)**2)
+        _r10 = (x0_q - x0_p)**2
+        _r11 = 16.0/((gamma_p + gamma_q)**2*(gamma_p + gamma_q))
+        _r12 = -1/(0.5*gamma_p + 0.5*gamma_q)
+        _r13 = gamma_q - gamma_p
+        _r14 = -4.0*(x0_q - x0_p)/(gamma_p + gamma_q)**2
+        _r15 = (1/2)*(alpha + 1)
+        _r16 = -64.0/(((gamma_p + gamma_q)**2)**2*(gamma_p + gamma_q))
+        _r17 = 2*(gamma_q - gamma_p)*(x0_q - x0_p)
+        _r18 = numpy.log(gamma_p) - numpy.log(0.5*gamma_p + 0.5*gamma_q)
+        _r19 = -0.44444444444444442/(1 - alpha)
+        _r20 = 0.8872983346207417*x0_p - 0.8872983346207417*x0_q
+        _r21 = 1/((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)
+        _r22 = -6/(((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2)
+        _r23 = 4/(((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q))**2)
+        _r24 = -2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2
+        _r25 = 1.7745966692414834*x0_q - 1.7745966692414834*x0_p
+        _r26 = 1/(((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2)
+        _r27 = 2/((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q))
+        _r28 = -1/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)
+        _r29 = -(x0_q - x0_p)/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2
+        _r30 = -2/(((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q))
+        _r31 = numpy.log(gamma_p) - numpy.log(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)
+        _r32 = -0.062612036321810186/(1 - alpha)
+        _r33 = 0.1127016653792583*x0_p - 0.1127016653792583*x0_q
+        _r34 = 1/((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)
+        _r35 = -6/(((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)**2)
+        _r36 = 4/(((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q))**2)
+        _r37 = -2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2
+        _r38 = 0.2254033307585166*x0_q - 0.2254033307585166*x0_p
+        _r39 = 1/(((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)**2)
+        _r40 = 2/((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q))
+        _r41 = -1/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)
+        _r42 = -(x0_q - x0_p)/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2
+        _r43 = -2/(((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)**2*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q))
+        _r44 = numpy.log(gamma_p) - numpy.log(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)
+        _r45 = -0.49294351923374552/(1 - alpha)
+        _c0 = numpy.log(_node**2 + 1)
+        _c1 = _node*gamma_p
+        _c2 = _c1 + _r0
+        _c3 = _c2**2
+        _c4 = _c3*_r1 + 1
+        _c5 = 1/(_c4)
+        _c6 = _node*_r7
+        _c7 = _c6 + _r8
+        _c8 = _c3*_c5
+        _c9 = _c5*_c7
+        _c10 = _c1 + _r20
+        _c11 = _c10**2
+        _c12 = _c11*_r21 + 1
+        _c13 = 1/(_c12)
+        _c14 = _c6 + _r25
+        _c15 = _c11*_c13
+        _c16 = _c13*_c14
+        _c17 = _c1 + _r33
+        _c18 = _c17**2
+        _c19 = _c18*_r34 + 1
+        _c20 = 1/(_c19)
+        _c21 = _c6 + _r38
+        _c22 = _c18*_c20
+        _c23 = _c20*_c21
+        return -_c0 - numpy.log(numpy.pi), _r19*(_c5*_r10*(_c5*_c7**2*_r9 + _r6) + _c9*_r17*(_c8*_r16 + _r11) + _r15*(_c9*_r14 + _r13*(_c8*_r11 + _r12))**2 + _r5*(((_c2**2)**2)*_r3/_c4**2 + _c8*_r2 + _r4))*numpy.exp(_r15*(_c0 + _r18 - numpy.log(_c4))) + _r32*(_c13*_r10*(_c13*_c14**2*_r26 + _r24) + _c16*_r17*(_c15*_r30 + _r27) + _r15*(_c16*_r29 + _r13*(_c15*_r27 + _r28))**2 + _r5*(((_c10**2)**2)*_r23/_c12**2 + _c15*_r22 + _r21))*numpy.exp(_r15*(_c0 + _r31 - numpy.log(_c12))) + _r45*(_c20*_r10*(_c20*_c21**2*_r39 + _r37) + _c23*_r17*(_c22*_r43 + _r40) + _r15*(_c23*_r42 + _r13*(_c22*_r40 + _r41))**2 + _r5*(((_c17**2)**2)*_r36/_c19**2 + _c22*_r35 + _r34))*numpy.exp(_r15*(_c0 + _r44 - numpy.log(_c19)))
+
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q) & numpy.isfinite(alpha)
         _S = _expect_real(_integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(x0_q - x0_p)/gamma_p], offset=1.0, keep=_ok).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
+        # near q = p the sum above cancels; there the remainder integral (no cancellation)
+        _near = _ok & (out < 1e-06)
+        if numpy.any(_near):
+            _S = _expect_real(_integrand_near, [alpha, x0_p, gamma_p, x0_q, gamma_q], [], keep=_near).reshape(shape)
+            out = numpy.where(_near, _S, out)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

@@ -772,6 +772,10 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
     Integrand (log weight E1, factor E2 at the node _node):
       E1 _node*alpha/2 - _node/2 + alpha*beta_p*log(_node)/(2*beta_q) - alpha*log(_node)/2 + alpha*log(beta_p)/2 - alpha*log(beta_q)/2 - alpha*exp(-mu_p/beta_q)*exp(mu_q/beta_q)*exp(beta_p*log(_node)/beta_q)/2 - alpha*mu_p/(2*beta_q) + alpha*mu_q/(2*beta_q) + beta_p*log(_node)/(2*beta_q) - log(_node)/2 + log(beta_p)/2 - log(beta_q)/2 - exp(-mu_p/beta_q)*exp(mu_q/beta_q)*exp(beta_p*log(_node)/beta_q)/2 - mu_p/(2*beta_q) + mu_q/(2*beta_q)
       E2 1
+    Where the result is below 1e-06 (q near p, where the sum above cancels: its terms are O(|q - p|), the result O(|q - p|^2)) the value is the remainder integral, near q = p: int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p, H = the Hessian of the divergence in q as an expectation under p (Gauss-Legendre, 3 nodes), by double-exponential quadrature (exp-sinh on the half-line; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = -beta*log(w) + mu.
+    Its integrand:
+      E1 -v
+      E2 -0.062612036321810186*((alpha/2 + 1/2)*((-beta_p + beta_q)*(-1/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q) + (-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2 - (-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)*exp(-(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2) + (-mu_p + mu_q)*(1/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q) - exp(-(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)))**2 + (-beta_p + beta_q)**2*((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**(-2) - 2*(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**3 + 2*(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)*exp(-(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**3 - (-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)**2*exp(-(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**4) + 2*(-beta_p + beta_q)*(-mu_p + mu_q)*(-1/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2 + exp(-(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2 - (-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)*exp(-(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**3) - (-mu_p + mu_q)**2*exp(-(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2)*exp((alpha/2 + 1/2)*(v + log(beta_p) - log(v) - log(0.1127016653792583*beta_p + 0.8872983346207417*beta_q) - exp(-(-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)) - (-beta_p*log(v) + 0.8872983346207417*mu_p - 0.8872983346207417*mu_q)/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)))/(1 - alpha) - 0.44444444444444442*((alpha/2 + 1/2)*((-beta_p + beta_q)*(-1/(0.5*beta_p + 0.5*beta_q) + (-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q)**2 - (-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)*exp(-(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q))/(0.5*beta_p + 0.5*beta_q)**2) + (-mu_p + mu_q)*(1/(0.5*beta_p + 0.5*beta_q) - exp(-(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q))/(0.5*beta_p + 0.5*beta_q)))**2 + (-beta_p + beta_q)**2*((0.5*beta_p + 0.5*beta_q)**(-2) - 2*(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q)**3 + 2*(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)*exp(-(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q))/(0.5*beta_p + 0.5*beta_q)**3 - (-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)**2*exp(-(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q))/(0.5*beta_p + 0.5*beta_q)**4) + 2*(-beta_p + beta_q)*(-mu_p + mu_q)*(-1/(0.5*beta_p + 0.5*beta_q)**2 + exp(-(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q))/(0.5*beta_p + 0.5*beta_q)**2 - (-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)*exp(-(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q))/(0.5*beta_p + 0.5*beta_q)**3) - (-mu_p + mu_q)**2*exp(-(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q))/(0.5*beta_p + 0.5*beta_q)**2)*exp((alpha/2 + 1/2)*(v + log(beta_p) - log(v) - log(0.5*beta_p + 0.5*beta_q) - exp(-(-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q)) - (-beta_p*log(v) + 0.5*mu_p - 0.5*mu_q)/(0.5*beta_p + 0.5*beta_q)))/(1 - alpha) - 0.49294351923374552*((alpha/2 + 1/2)*((-beta_p + beta_q)*(-1/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q) + (-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2 - (-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)*exp(-(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2) + (-mu_p + mu_q)*(1/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q) - exp(-(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)))**2 + (-beta_p + beta_q)**2*((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**(-2) - 2*(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**3 + 2*(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)*exp(-(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**3 - (-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)**2*exp(-(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**4) + 2*(-beta_p + beta_q)*(-mu_p + mu_q)*(-1/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2 + exp(-(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2 - (-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)*exp(-(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**3) - (-mu_p + mu_q)**2*exp(-(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2)*exp((alpha/2 + 1/2)*(v + log(beta_p) - log(v) - log(0.8872983346207417*beta_p + 0.1127016653792583*beta_q) - exp(-(-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)) - (-beta_p*log(v) + 0.1127016653792583*mu_p - 0.1127016653792583*mu_q)/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)))/(1 - alpha)
     """
     alpha, mu_p, beta_p, mu_q, beta_q, = _prepare(alpha, mu_p, beta_p, mu_q, beta_q)
     shape = alpha.shape
@@ -785,10 +789,78 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _c0 = numpy.log(_node)
         return _c0*_r1 + _node*_r0 + _r3*numpy.exp(_c0*_r2) + _r4, 1
 
+    def _integrand_near(_node, alpha, mu_p, beta_p, mu_q, beta_q):
+        _r0 = -beta_p
+        _r1 = 0.5*mu_p - 0.5*mu_q
+        _r2 = -16.0/((beta_p + beta_q)**2*(beta_p + beta_q))
+        _r3 = -2.0/(beta_p + beta_q)
+        _r4 = -16.0/(((beta_p + beta_q)**2)**2)
+        _r5 = 16.0/((beta_p + beta_q)**2*(beta_p + beta_q))
+        _r6 = 1/((0.5*beta_p + 0.5*beta_q)**2)
+        _r7 = (beta_q - beta_p)**2
+        _r8 = 4.0/(beta_p + beta_q)**2
+        _r9 = -4.0/(beta_p + beta_q)**2
+        _r10 = -1/(0.5*beta_p + 0.5*beta_q)
+        _r11 = beta_q - beta_p
+        _r12 = 1/((0.5*beta_p + 0.5*beta_q))
+        _r13 = mu_q - mu_p
+        _r14 = (1/2)*(alpha + 1)
+        _r15 = -4.0*(mu_q - mu_p)**2/(beta_p + beta_q)**2
+        _r16 = -8.0/((beta_p + beta_q)**2*(beta_p + beta_q))
+        _r17 = -1/(0.5*beta_p + 0.5*beta_q)**2
+        _r18 = 2*(beta_q - beta_p)*(mu_q - mu_p)
+        _r19 = numpy.log(beta_p) - numpy.log(0.5*beta_p + 0.5*beta_q)
+        _r20 = -0.44444444444444442/(1 - alpha)
+        _r21 = 0.8872983346207417*mu_p - 0.8872983346207417*mu_q
+        _r22 = -2/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2*(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
+        _r23 = -1/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)
+        _r24 = -1/(((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2)**2)
+        _r25 = 2/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2*(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
+        _r26 = 1/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2)
+        _r27 = -1/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2
+        _r28 = 1/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
+        _r29 = -(mu_q - mu_p)**2/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2
+        _r30 = -1/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2*(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
+        _r31 = numpy.log(beta_p) - numpy.log(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)
+        _r32 = -0.062612036321810186/(1 - alpha)
+        _r33 = 0.1127016653792583*mu_p - 0.1127016653792583*mu_q
+        _r34 = -2/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2*(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
+        _r35 = -1/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)
+        _r36 = -1/(((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2)**2)
+        _r37 = 2/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2*(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
+        _r38 = 1/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2)
+        _r39 = -1/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2
+        _r40 = 1/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
+        _r41 = -(mu_q - mu_p)**2/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2
+        _r42 = -1/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2*(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
+        _r43 = numpy.log(beta_p) - numpy.log(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)
+        _r44 = -0.49294351923374552/(1 - alpha)
+        _c0 = numpy.log(_node)
+        _c1 = _c0*_r0
+        _c2 = _c1 + _r1
+        _c3 = _c2*_r3
+        _c4 = numpy.exp(_c3)
+        _c5 = _node - _c0
+        _c6 = _c2*_c4
+        _c7 = _c1 + _r21
+        _c8 = _c7*_r23
+        _c9 = numpy.exp(_c8)
+        _c10 = _c7*_c9
+        _c11 = _c1 + _r33
+        _c12 = _c11*_r35
+        _c13 = numpy.exp(_c12)
+        _c14 = _c11*_c13
+        return -_node, _r20*(_c4*_r15 + _r14*(_r11*(_c2*_r8 + _c6*_r9 + _r10) + _r13*(_c4*_r3 + _r12))**2 + _r18*(_c4*_r8 + _c6*_r16 + _r17) + _r7*(_c2**2*_c4*_r4 + _c2*_r2 + _c6*_r5 + _r6))*numpy.exp(_r14*(_c3 - _c4 + _c5 + _r19)) + _r32*(_c9*_r29 + _r14*(_r11*(_c10*_r27 + _c7*_r26 + _r23) + _r13*(_c9*_r23 + _r28))**2 + _r18*(_c10*_r30 + _c9*_r26 + _r27) + _r7*(_c10*_r25 + _c7**2*_c9*_r24 + _c7*_r22 + _r26))*numpy.exp(_r14*(_c5 + _c8 - _c9 + _r31)) + _r44*(_c13*_r41 + _r14*(_r11*(_c11*_r38 + _c14*_r39 + _r35) + _r13*(_c13*_r35 + _r40))**2 + _r18*(_c13*_r38 + _c14*_r42 + _r39) + _r7*(_c11**2*_c13*_r36 + _c11*_r34 + _c14*_r37 + _r38))*numpy.exp(_r14*(_c12 - _c13 + _c5 + _r43))
+
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q) & numpy.isfinite(alpha)
         _S = _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [numpy.exp((mu_p - mu_q)/beta_p)], offset=1.0, keep=_ok).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
+        # near q = p the sum above cancels; there the remainder integral (no cancellation)
+        _near = _ok & (out < 1e-06)
+        if numpy.any(_near):
+            _S = _expect_half(_integrand_near, [alpha, mu_p, beta_p, mu_q, beta_q], [], keep=_near).reshape(shape)
+            out = numpy.where(_near, _S, out)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]
 

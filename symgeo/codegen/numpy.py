@@ -857,20 +857,22 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
     fixed_args = [names[v] for v in fixed_syms]
     args = lead_names + flat_points + fixed_args
     body = [sp.sympify(e, strict=True).xreplace(rename) for e in (integral.log_weight, integral.factor)]
-    rows, nodal = hoist(body, node)  # parameter-only work once per row, not per node
-    cse, reduced = sp.cse(nodal, symbols=sp.numbered_symbols("_c"), optimizations="basic")
-    printer.wide_logs = True
-    try:
-        cse = [(str(lhs), printer.doprint(rhs)) for lhs, rhs in rows + cse]
-        entries = [("...", printer.doprint(e)) for e in reduced]
-    finally:
-        printer.wide_logs = False
+    cse, entries = _integrand_code(printer, body, node)
+    near = None
+    if integral.near is not None and not printer.backend.functional:
+        near_body = [sp.sympify(e, strict=True).xreplace(rename)
+                     for e in (integral.near.log_weight, integral.near.factor)]
+        near_cse, near_entries = _integrand_code(printer, near_body, node)
+        near = {"cse": near_cse, "entries": near_entries, "threshold": repr(NEAR_THRESHOLD),
+                "extra": None}
     printer.helpers.add("quadrature")
     def listed(values):
         return ", ".join(printer.doprint(sp.sympify(v, strict=True).xreplace(rename)) for v in values)
     if integral.rule in ("real", "half"):
         extra = f"[{listed(integral.kinks)}]" + (f", offset={integral.offset!r}"
                                                   if integral.offset else "")
+        if near is not None:
+            near["extra"] = f"[{listed(integral.near.kinks)}]"
     elif integral.rule in ("circle", "series"):
         extra = listed((integral.lower, integral.upper))
     else:  # points
@@ -878,6 +880,12 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
     doc = q.doc + "\n\nNo closed form was derived; numeric route: " + integral.description + \
         ".\nIntegrand (log weight E1, factor E2 at the node _node):\n" + "\n".join(
             f"  {lbl} {sp.sstr(e)}" for lbl, e in zip(("E1", "E2"), body))
+    if near is not None:
+        doc += (f"\nWhere the result is below {NEAR_THRESHOLD:g} (q near p, where the sum above "
+                "cancels: its terms are O(|q - p|), the result O(|q - p|^2)) the value is the "
+                f"remainder integral, {integral.near.description}.\nIts integrand:\n" +
+                "\n".join(f"  {lbl} {sp.sstr(e)}" for lbl, e in
+                          zip(("E1", "E2"), (integral.near.log_weight, integral.near.factor))))
     if fixed_args:
         doc += f"\nSymbolic hyper-parameter(s) {', '.join(fixed_args)} come last."
     return {
@@ -902,8 +910,21 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         "cse": cse,
         "entries": entries,
         "quadrature": {"rule": integral.rule, "extra": extra,
-                       "post": printer.doprint(integral.post.xreplace(rename))},
+                       "post": printer.doprint(integral.post.xreplace(rename)), "near": near},
     }
+
+
+def _integrand_code(printer, body, node):
+    """(cse, entries) of an integrand (E1, E2) at ``node``: parameter-only work hoisted
+    (once per row, not per node), then common subexpressions, printed with wide logs."""
+    rows, nodal = hoist(body, node)
+    cse, reduced = _cse(tuple(nodal), "_c")
+    printer.wide_logs = True
+    try:
+        return ([(str(lhs), printer.doprint(rhs)) for lhs, rhs in rows + cse],
+                [("...", printer.doprint(e)) for e in reduced])
+    finally:
+        printer.wide_logs = False
 
 
 def numeric_route(family, name):

@@ -37,10 +37,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy
 import sympy as sp
 
 from ..declare.support import Box, FiniteValues, IntegerRange
 from ..engine.numeric import kinks as _kinks
+from ..divergence.closed_forms import REMAINDER_NODES
 from ..engine.standardize import clean_logs
 from ..errors import SymgeoError
 
@@ -71,6 +73,10 @@ class Integral:
     offset: float = 0.0
     """The value of S that ``post`` maps to zero (1 for the affinity): the rules converge
     relative to |S - offset|, the size of the result."""
+    near: "Integral | None" = None
+    """For a divergence: the same rule on the remainder integral of its Hessian in q
+    (:func:`_near_integrands`), the value where the divergence is small (None: no such
+    branch)."""
 
 
 SUM = sp.Symbol("_S", real=True)
@@ -149,6 +155,50 @@ def _integrands(name, ell_p, ell_q, lead):
     raise ValueError(f"no numeric route for {name!r}")
 
 
+def _near_integrands(family, name, ps, qs, lead):
+    """(E1, E2, what) of a divergence D(p || q) near q = p, with post(S) = S.
+
+    D(p || p) = 0 with a zero gradient in q, so D = int_0^1 (1 - t) g(t) dt with
+    g(t) = delta^T H(p, p + t delta) delta, delta = q - p, H the Hessian of D in q
+    (Gauss-Legendre, as :func:`symgeo.divergence.closed_forms.kl_near_diagonal_remainder`),
+    and H is an expectation under p (differentiation under the integral):
+
+    * KL = E_p[log p - log q]:  H = E_p[-d2 log q];
+    * D_alpha = 4/(1 - alpha^2)(1 - E_p[(q/p)^b]), b = (1 + alpha)/2:
+      H = -2/(1 - alpha) E_p[(q/p)^b (d2 log q + b (d log q)(d log q)^T)].
+
+    The nodes t_k fold into one expectation: E2 = sum_k c_k (the bracket at q_k =
+    p + t_k delta) with c_k = w_k (1 - t_k).  Each term is O(|delta|^2), so nothing of
+    size O(|delta|) cancels, as the sum of log p - log q (or of the affinity's
+    (q/p)^b - 1) does near p."""
+    ell = family.log_density
+    coords = family.coordinates
+    to_p = dict(zip(coords, ps))
+    delta = [qi - pi for pi, qi in zip(ps, qs)]
+    grad = [sp.diff(ell, c) for c in coords]
+    quad = sp.Add(*[di * dj * sp.diff(g, c) for di, g in zip(delta, grad)
+                    for dj, c in zip(delta, coords)])
+    slope = sp.Add(*[di * g for di, g in zip(delta, grad)])
+    ell_p = ell.xreplace(to_p)
+    ts, ws = numpy.polynomial.legendre.leggauss(REMAINDER_NODES)
+    terms = []
+    for t, w in zip(ts, ws):
+        tk = (float(t) + 1) / 2
+        ck = sp.Float(float(w) / 2 * (1 - tk), 17)
+        at = {c: pi + sp.Float(tk, 17) * di for c, pi, di in zip(coords, ps, delta)}
+        if name == "kl":
+            terms.append(-ck * quad.xreplace(at))
+        else:
+            b = (1 + lead[0]) / 2
+            ratio = sp.exp(b * (ell.xreplace(at) - ell_p))
+            terms.append(-2 / (1 - lead[0]) * ck * ratio *
+                         (quad.xreplace(at) + b * slope.xreplace(at) ** 2))
+    what = ("near q = p: int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p, "
+            f"H = the Hessian of the divergence in q as an expectation under p "
+            f"(Gauss-Legendre, {REMAINDER_NODES} nodes)")
+    return ell_p, sp.Add(*terms), what
+
+
 def integral(family, name, points, lead):
     """The :class:`Integral` of quantity ``name`` (one of :data:`QUADRATURE_QUANTITIES`).
 
@@ -190,12 +240,38 @@ def integral(family, name, points, lead):
                         description=f"{what}, trapezoid rule over one period "
                         f"({TRAPEZOID_NODES} nodes; spectrally accurate for smooth periodic "
                         "integrands)")
+    near = None
+    if name in NEAR_ROUTED and len(points) > 1:
+        ne1, ne2, nwhat = _near_integrands(family, name, ps, qs, lead)
+        # a kink of log p in the coordinates (Laplace's |x - mu|) puts a DiracDelta into
+        # the Hessian: a point mass the rule cannot integrate, so no branch there
+        if not ne2.has(sp.DiracDelta):
+            try:
+                near = _continuous(family, name, _log_gamma(ne1), _log_gamma(ne2), SUM, nwhat,
+                                   to_p, to_q, points, fam, split=False, clean_factor=False)
+            except SymgeoError:
+                near = None
+    return _continuous(family, name, e1, e2, post, what, to_p, to_q, points, fam, near=near)
+
+
+NEAR_ROUTED = ("kl", "alpha_divergence")
+"""Routed divergences that get a near-diagonal branch (continuous supports)."""
+
+
+def _continuous(family, name, e1, e2, post, what, to_p, to_q, points, fam, split=True,
+                near=None, clean_factor=True):
+    """The double-exponential :class:`Integral` of E1, E2 over a continuous support.
+
+    ``clean_factor=False``: E2 is mapped to the node variable as it is (a remainder
+    integrand: three Hessians, whose log-expansion took minutes; the printer's
+    softplus still guards its logs of 1 + e^a)."""
+    x = family.variables[0]
     # the map is built from p's coordinates: its nodes follow p's location and scale
     rule, u, x_of_u, log_jac, text = _standard_domain(family)
     x_of_u = x_of_u.xreplace(to_p)
     log_jac = log_jac.xreplace(to_p)
     e1 = _simplify_logs(e1.xreplace({x: x_of_u})) + log_jac
-    e2 = _simplify_logs(e2.xreplace({x: x_of_u}))
+    e2 = _simplify_logs(e2.xreplace({x: x_of_u})) if clean_factor else e2.xreplace({x: x_of_u})
     kinks = []
     if _non_smooth(e1, u) or _non_smooth(e2, u):
         kinks = _kinks([e1, e2], u)
@@ -209,17 +285,18 @@ def integral(family, name, points, lead):
                               "family.kl_numeric / entropy_numeric / alpha_divergence_numeric "
                               "(mpmath) work at any point")
         kinks = list(dict.fromkeys(sp.simplify(k) for k in kinks))
-    if name == "alpha_divergence" and len(points) > 1:
+    if split and name == "alpha_divergence" and len(points) > 1:
         # p^l q^(1-l) lives between p and q, on q's scale where q is narrower: a break
         # point at q's centre puts the clustered nodes of the pieces there
         centre = _centre_of_q(family, rule, u, x_of_u, to_q)
         if centre is not None:
             kinks.append(centre)
-    split = f", split at {u} = {', '.join(map(sp.sstr, kinks))}" if kinks else ""
+    split_text = f", split at {u} = {', '.join(map(sp.sstr, kinks))}" if kinks else ""
     how = {"real": "sinh-sinh on the real line", "half": "exp-sinh on the half-line"}[rule]
     return Integral(rule, u, e1, e2, post, kinks=tuple(kinks),
-                    offset=1.0 if name == "alpha_divergence" else 0.0,
-                    description=f"{what}, by double-exponential quadrature ({how}{split}; "
+                    offset=1.0 if name == "alpha_divergence" and post != SUM else 0.0,
+                    near=near,
+                    description=f"{what}, by double-exponential quadrature ({how}{split_text}; "
                     f"tanh-sinh between kinks; the step halves from 1/8 until two steps "
                     f"agree to 1e-9 relative, at most to 1/64, where they must agree "
                     f"to 1e-7, else NaN; error <= 1e-12 at generic points) after {text}")
