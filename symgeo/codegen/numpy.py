@@ -884,8 +884,7 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         doc += (f"\nWhere the result is below {NEAR_THRESHOLD:g} (q near p, where the sum above "
                 "cancels: its terms are O(|q - p|), the result O(|q - p|^2)) the value is the "
                 f"remainder integral, {integral.near.description}.\nIts integrand:\n" +
-                "\n".join(f"  {lbl} {sp.sstr(e)}" for lbl, e in
-                          zip(("E1", "E2"), (integral.near.log_weight, integral.near.factor))))
+                "\n".join(f"  {lbl} {sp.sstr(e)}" for lbl, e in zip(("E1", "E2"), near_body)))
     if fixed_args:
         doc += f"\nSymbolic hyper-parameter(s) {', '.join(fixed_args)} come last."
     return {
