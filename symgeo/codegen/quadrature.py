@@ -37,12 +37,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy
 import sympy as sp
 
 from ..declare.support import Box, FiniteValues, IntegerRange
 from ..engine.numeric import kinks as _kinks
-from ..divergence.closed_forms import REMAINDER_NODES
+from ..divergence.closed_forms import REMAINDER_NODES, remainder_rule
 from ..engine.standardize import clean_logs
 from ..errors import SymgeoError
 
@@ -180,12 +179,9 @@ def _near_integrands(family, name, ps, qs, lead):
                     for dj, c in zip(delta, coords)])
     slope = sp.Add(*[di * g for di, g in zip(delta, grad)])
     ell_p = ell.xreplace(to_p)
-    ts, ws = numpy.polynomial.legendre.leggauss(REMAINDER_NODES)
     terms = []
-    for t, w in zip(ts, ws):
-        tk = (float(t) + 1) / 2
-        ck = sp.Float(float(w) / 2 * (1 - tk), 17)
-        at = {c: pi + sp.Float(tk, 17) * di for c, pi, di in zip(coords, ps, delta)}
+    for tk, ck in remainder_rule():
+        at = {c: pi + tk * di for c, pi, di in zip(coords, ps, delta)}
         if name == "kl":
             terms.append(-ck * quad.xreplace(at))
         else:

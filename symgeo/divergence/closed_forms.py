@@ -425,13 +425,19 @@ def kl_near_diagonal_remainder(kl, p, q, nodes=REMAINDER_NODES):
     g = g.replace(lambda e: e.is_Pow and isinstance(e.base, sp.sign) and e.exp.is_even,
                   lambda e: sp.S.One)
     back = {di: qi - pi for pi, qi, di in zip(p, q, deltas)}
-    ts, ws = numpy.polynomial.legendre.leggauss(nodes)
-    on_line = [{qi: pi + sp.Float((float(t) + 1) / 2, 17) * di
-                for pi, qi, di in zip(p, q, deltas)} for t in ts]
-    total = sp.Add(*[sp.Float(float(w) / 2 * (1 - (float(t) + 1) / 2), 17) * g.xreplace(sub)
-                     for t, w, sub in zip(ts, ws, on_line)])
+    total = sp.Add(*[c * g.xreplace({qi: pi + t * di for pi, qi, di in zip(p, q, deltas)})
+                     for t, c in remainder_rule(nodes)])
     total = total.xreplace(back)
     return total, total
+
+
+def remainder_rule(nodes=REMAINDER_NODES):
+    """[(t_k, c_k)]: int_0^1 (1 - t) g(t) dt ~ sum_k c_k g(t_k), Gauss-Legendre on [0, 1]
+    (t_k = (x_k + 1)/2, c_k = w_k (1 - t_k)/2 for the nodes x_k and weights w_k on
+    [-1, 1]), as 17-digit sympy Floats."""
+    xs, ws = numpy.polynomial.legendre.leggauss(nodes)
+    return [(sp.Float((float(x) + 1) / 2, 17), sp.Float(float(w) / 2 * (1 - (float(x) + 1) / 2), 17))
+            for x, w in zip(xs, ws)]
 
 
 def alpha_from_affinity(alpha, log_rho):

@@ -290,12 +290,25 @@ def _inline_budget(state):
     return run
 
 
-def _child(path, tasks, budget, cap):
-    # a stop signal ends this worker at once (the parent's handler would raise
-    # BuildStopped, which the per-task except below would record and go on)
+def _worker_signals():
+    """In a forked worker: a stop signal ends it at once (the parent's handler would raise
+    BuildStopped inside the worker's own code), and so does the build's death."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     die_with_parent(signal.SIGKILL)
+
+
+def _stop_if_signalled(proc):
+    """BuildStopped when the joined worker ``proc`` died of a stop signal: the build's
+    own, sent to the whole group, maybe before this process ran its handler (the build
+    stops; it neither retries the worker's tasks nor reports them as failed)."""
+    code = proc.exitcode
+    if code is not None and -code in (signal.SIGTERM, signal.SIGINT):
+        raise BuildStopped(-code)
+
+
+def _child(path, tasks, budget, cap):
+    _worker_signals()
     state = {"inner": False, "armed": False, "closing": False, "cap": cap,
              "log": bool(os.environ.get("SYMGEO_BUILD_TIMINGS"))}
 
@@ -391,12 +404,7 @@ class _OptionalJob:
             if self.proc.is_alive():
                 self.proc.kill()
                 self.proc.join()
-            code = self.proc.exitcode
-            if code is not None and -code in (signal.SIGTERM, signal.SIGINT):
-                # the worker got the build's stop signal (sent to the whole group) and died
-                # of it, maybe before this process ran its handler: the build stops, it
-                # does not retry the worker's tasks
-                raise BuildStopped(-code)
+            _stop_if_signalled(self.proc)
             data = self.path.read_bytes() if self.path.exists() else b""
             while len(data) >= 8:
                 n = int.from_bytes(data[:8], "little")
@@ -586,9 +594,7 @@ _FORKED = {}
 
 def _derive_to_file(name, path):
     """In a forked worker: derive_family of ``name``, pickled into ``path``."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    die_with_parent(signal.SIGKILL)
+    _worker_signals()
     try:
         out = ("ok", derive_family(_FORKED["fams"][name], _FORKED["budget"],
                                    _FORKED["optional"][name]))
@@ -629,8 +635,7 @@ def _derive_all(fams, optional, budget, names):
                 for name in [n for n, (proc, _) in running.items() if not proc.is_alive()]:
                     proc, path = running.pop(name)
                     proc.join()
-                    if -(proc.exitcode or 0) in (signal.SIGTERM, signal.SIGINT):
-                        raise BuildStopped(-proc.exitcode)
+                    _stop_if_signalled(proc)
                     if not path.exists():
                         raise SymgeoError(f"family {name!r}: the code generation worker "
                                           f"died (exit status {proc.exitcode})")
