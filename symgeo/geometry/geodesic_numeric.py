@@ -181,6 +181,63 @@ def polygammas(z, nmax):
     return out
 
 
+_SERIES = tuple(tuple(b * factorial(2 * k + n - 1) / factorial(2 * k)
+                      for k, b in enumerate(_B2K, start=1))[::-1] for n in range(1, 5))
+
+
+_LEAD = tuple((float(factorial(n)), float(factorial(n - 1)), factorial(n) / 2, (-1.0) ** (n + 1))
+              for n in range(1, 5))
+
+
+def _horner(c, y2):
+    """sum_k c_k y2^k (k = 1..10), c highest order first."""
+    c9, c8, c7, c6, c5, c4, c3, c2, c1, c0 = c
+    return (((((((((c9 * y2 + c8) * y2 + c7) * y2 + c6) * y2 + c5) * y2 + c4) * y2
+               + c3) * y2 + c2) * y2 + c1) * y2 + c0) * y2
+
+
+def polygammas_float(z, nmax):
+    """:func:`polygammas` of one Python float, on Python floats: [psi^(1)(z), ...,
+    psi^(nmax)(z)] by the same recurrence (up to z + j >= 10) and asymptotic series (ten
+    Bernoulli terms, Horner in 1/y^2).  A scipy call costs about 1.2 us per order on one
+    point, more than this arithmetic (1.3 us for psi' and psi'' together); the
+    one-point geodesic right-hand sides call it at every stage.  z <= 0, inf or NaN go
+    to scipy's Hurwitz zeta, as in the array version."""
+    if not 0.0 < z < math.inf:
+        return [(-1) ** (n + 1) * factorial(n) * float(_zeta(n + 1.0, z))
+                for n in range(1, nmax + 1)]
+    if nmax <= 2:  # the geodesic acceleration's orders, without the higher sums
+        s1 = s2 = 0.0
+        while z < _SHIFT:
+            i = 1.0 / z
+            i2 = i * i
+            s1 += i2
+            s2 += i2 * i
+            z += 1.0
+        y = 1.0 / z
+        y2 = y * y
+        p1 = s1 + (1.0 + 0.5 * y + _horner(_SERIES[0], y2)) * y
+        return [p1, -2.0 * s2 - (1.0 + y + _horner(_SERIES[1], y2)) * y2][:nmax]
+    s1 = s2 = s3 = s4 = 0.0
+    while z < _SHIFT:
+        i = 1.0 / z
+        i2 = i * i
+        i3 = i2 * i
+        s1 += i2
+        s2 += i3
+        s3 += i2 * i2
+        s4 += i3 * i2
+        z += 1.0
+    y = 1.0 / z
+    y2 = y * y
+    out = []
+    yn = y
+    for s, c, (fn, fn1, half, sign) in zip((s1, s2, s3, s4)[:nmax], _SERIES, _LEAD):
+        out.append(sign * (fn * s + (fn1 + half * y + _horner(c, y2)) * yn))
+        yn *= y
+    return out
+
+
 def _namespace():
     ns = {"np": np, "numpy": np, "scipy": scipy, "pi": np.pi,
           "psi": scipy.special.psi, "zeta": scipy.special.zeta, "_polygammas": polygammas}
@@ -191,6 +248,25 @@ def _namespace():
         if not name.startswith("_"):
             ns.setdefault(name, getattr(scipy.special, name))
     return ns
+
+
+def _shared_polygammas(flat, printer):
+    """Polygammas of one argument share a recurrence and a series: one
+    ``_polygammas(z, nmax)`` call per argument (orders 1 to 4).  Returns the source lines
+    of those calls and the expressions with the polygammas replaced by their names."""
+    pgs = {}
+    for e in flat:
+        for a in e.atoms(sp.polygamma):
+            n, z = a.args
+            if n.is_Integer and 1 <= int(n) <= 4:
+                pgs.setdefault(z, set()).add(int(n))
+    sub, lines = {}, []
+    for k, (z, orders) in enumerate(sorted(pgs.items(), key=lambda kv: sp.default_sort_key(kv[0]))):
+        names = [sp.Symbol(f"_pg{k}_{n}", real=True) for n in range(1, max(orders) + 1)]
+        lines.append(f"    {', '.join(map(str, names))}, = _polygammas({printer.doprint(z)}, "
+                     f"{max(orders)})")
+        sub.update({sp.polygamma(n, z): names[n - 1] for n in orders})
+    return lines, [e.xreplace(sub) for e in flat]
 
 
 def emit_function(name, arg_symbols, outputs):
@@ -211,20 +287,8 @@ def emit_function(name, arg_symbols, outputs):
     first = arg_symbols[0][0]
     lines.append(f"    _shape = {first}.shape[:-1]")
     flat = [sp.sympify(e, strict=True).xreplace(rename) for _, es in outputs for e in es]
-    # polygammas of one argument share a recurrence and a series: one call per argument
-    pgs = {}
-    for e in flat:
-        for a in e.atoms(sp.polygamma):
-            n, z = a.args
-            if n.is_Integer and 1 <= int(n) <= 4:
-                pgs.setdefault(z, set()).add(int(n))
-    sub = {}
-    for k, (z, orders) in enumerate(sorted(pgs.items(), key=lambda kv: sp.default_sort_key(kv[0]))):
-        names = [sp.Symbol(f"_pg{k}_{n}", real=True) for n in range(1, max(orders) + 1)]
-        lines.append(f"    {', '.join(map(str, names))}, = _polygammas({printer.doprint(z)}, "
-                     f"{max(orders)})")
-        sub.update({sp.polygamma(n, z): names[n - 1] for n in orders})
-    flat = [e.xreplace(sub) for e in flat]
+    pg_lines, flat = _shared_polygammas(flat, printer)
+    lines += pg_lines
     repl, reduced = sp.cse(flat, symbols=sp.numbered_symbols("_c"), order="none")
     for s, e in repl:
         lines.append(f"    {s} = {printer.doprint(e)}")
@@ -248,7 +312,8 @@ def _scalar_namespace():
     for name in ("zeta", "psi", "ive", "gammaln", "polygamma"):
         fn = getattr(scipy.special, name)
         ns[name] = lambda *a, _fn=fn: float(_fn(*a))
-    ns.update(pi=math.pi, euler_gamma=float(sp.EulerGamma.evalf(20)), abs=abs)
+    ns.update(pi=math.pi, euler_gamma=float(sp.EulerGamma.evalf(20)), abs=abs,
+              _polygammas=polygammas_float)
     return ns
 
 
@@ -261,8 +326,10 @@ def emit_scalar_function(name, args, outputs):
     names = [sp.Symbol(f"_a{i}", real=True) for i in range(len(args))]
     rename = dict(zip(args, names))
     flat = [sp.sympify(e, strict=True).xreplace(rename) for e in outputs]
-    repl, reduced = sp.cse(flat, symbols=sp.numbered_symbols("_c"), order="none")
     lines = [f"def {name}({', '.join(map(str, names))}):"]
+    pg_lines, flat = _shared_polygammas(flat, printer)
+    lines += pg_lines
+    repl, reduced = sp.cse(flat, symbols=sp.numbered_symbols("_c"), order="none")
     lines += [f"    {lhs} = {printer.doprint(rhs)}" for lhs, rhs in repl]
     lines.append(f"    return ({', '.join(printer.doprint(e) for e in reduced)},)")
     return "\n".join(lines) + "\n"
@@ -878,9 +945,10 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     curve in every chart) when the family is a full exponential family, else from the
     chord.  ``pieces`` > 1: continuation in the end point (targets
     p + s (q - p), s = 1/pieces, ..., 1, each curve warm-started from the previous
-    one).  Stops at ``deadline`` (time.monotonic()).  Returns (v = xi'(0) (N, d), ok (N,)
-    Newton converged,
-    resolved (N,) and the last three Chebyshev coefficients below RESOLVED).  ``warp``:
+    one).  Stops at ``deadline`` (time.monotonic()).  Returns a :class:`Collocation`:
+    v = xi'(0), Newton converged, resolved (the last three Chebyshev coefficients below
+    RESOLVED), and the curve, whose linearisation gives the shooting Jacobian
+    (:func:`endpoint_jacobian`).  ``warp``:
     the curve is collocated in the coordinates of :class:`Warp` (log / logit), where
     geodesics between far points of a positive coordinate are smooth."""
     N, d = x0.shape
@@ -915,10 +983,11 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     big = D2i[None, :, None, :, None] * eye[None, None, :, None, :]  # (1, m, d, m, d)
     scale = np.maximum(1.0, np.maximum(np.abs(x0), np.abs(xq)))[:, None, :]
 
+    Dn, D2n = D[1:-1], D2[1:-1]  # rows of the interior nodes
+
     def residual(X, want_jac):
-        U = np.einsum("jl,nld->njd", D, X)
-        XX = np.einsum("jl,nld->njd", D2, X)
-        xs, us = X[:, 1:-1].reshape(-1, d), U[:, 1:-1].reshape(-1, d)
+        XX = D2n @ X
+        xs, us = X[:, 1:-1].reshape(-1, d), (Dn @ X).reshape(-1, d)
         with np.errstate(all="ignore"):
             if wp is not None:
                 a, Ax, Au = wp.rhs(core, xs, us, want_jac)
@@ -927,12 +996,12 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
             else:
                 (a,) = core.acc(xs, us)
                 Ax = Au = None
-        R = XX[:, 1:-1] - a.reshape(-1, m, d)
+        R = XX - a.reshape(-1, m, d)
         if not want_jac:
             return R, None
         Ax, Au = Ax.reshape(-1, m, d, d), Au.reshape(-1, m, d, d)
         with np.errstate(all="ignore"):  # a trial curve far out: inf rows, rejected below
-            J = big - np.einsum("njkm,jl->njklm", Au, Di)
+            J = big - Au[:, :, :, None, :] * Di[None, :, None, :, None]
             idx = np.arange(m)
             J[:, idx, :, idx, :] -= Ax.transpose(1, 0, 2, 3)
         return R, J.reshape(-1, m * d, m * d)
@@ -946,6 +1015,7 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
         active = np.ones(N, dtype=bool)
         ok = np.zeros(N, dtype=bool)
         last_step = np.full(N, np.inf)
+        undamped = np.zeros(N, dtype=bool)  # the last step was a full Newton step
         R, J = residual(X, True)
         r = norm(R)
         for _ in range(max_iter):
@@ -959,6 +1029,21 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
             dX = dX.reshape(-1, m, d)
             lam = np.ones(idx.size)
             pending = np.ones(idx.size, dtype=bool)
+            # the last step, taken without the trial residual that would only confirm it:
+            # one below tol, or one after which quadratic convergence (s_k ~ C s_{k-1}^2,
+            # C measured on the two full steps before) leaves less than 1e-6 tol
+            full = np.max(np.abs(dX) / scale[idx], axis=(1, 2))
+            with np.errstate(all="ignore"):
+                after = full ** 3 / np.where(undamped[idx], last_step[idx], np.inf) ** 2
+            fin = np.flatnonzero((full < tol) | ((full < 1e-3) & (after < 1e-6 * tol)))
+            if fin.size:
+                Xt = X[idx[fin]].copy()
+                Xt[:, 1:-1] -= dX[fin]
+                in_dom = inside(Xt.reshape(-1, d)).reshape(-1, M + 1).all(axis=1)
+                gi = idx[fin[in_dom]]
+                X[gi] = Xt[in_dom]
+                ok[gi] = True
+                pending[fin[in_dom]] = False
             for _ in range(8):  # backtracking, per pair
                 pi = np.flatnonzero(pending)
                 if pi.size == 0:
@@ -975,6 +1060,7 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
                 X[gi], R[gi], J[gi], r[gi] = Xt[good], Rt[good], Jt[good], rt[good]
                 ok[gi[step < tol]] = True
                 last_step[gi] = step
+                undamped[gi] = lam[pi[good]] == 1
                 pending[pi[good]] = False
                 lam[pi[~good]] /= 4
             # no decrease: rounding level reached (ok) or a dead end
@@ -1010,18 +1096,85 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     coef = np.abs(np.einsum("kl,nld->nkd", T, X))
     tail = np.max(coef[:, -3:], axis=(1, 2)) / np.max(coef[:, 1:], axis=(1, 2))
     resolved = ok & (tail <= RESOLVED)
-    return U0, ok, resolved
+    return Collocation(U0, ok, resolved, X, wp)
+
+
+@dataclass
+class Collocation:
+    """Result of :func:`collocate` for N pairs: ``velocity`` xi'(0) (N, d), ``ok`` (N,)
+    Newton converged, ``resolved`` (N,) curve resolved to rounding, ``curve`` (N, M + 1, d)
+    the values at the Lobatto nodes (in the :class:`Warp` coordinates z when ``warp`` is
+    set)."""
+
+    velocity: np.ndarray
+    ok: np.ndarray
+    resolved: np.ndarray
+    curve: np.ndarray
+    warp: object = None
+
+    def endpoint_jacobian(self, core, rows):
+        """:func:`endpoint_jacobian` along the collocated curves of ``rows``."""
+        return endpoint_jacobian(core, self.curve[rows], self.warp)
+
+
+def endpoint_jacobian(core, X, warp=None):
+    """Phi_x(1) = d xi(1) / d xi'(0) of the geodesics through the curves X (N, M + 1, d)
+    at the Lobatto nodes of :func:`_cheb`, (N, d, d) with [n, k, j] = d xi^k(1) / d u^j(0),
+    from the variational equation solved by the same spectral collocation as an initial
+    value problem:
+
+        dx'' = A_x dx + A_u dx'  at the interior nodes,   dx(0) = 0,   dx'(0) = e_j,
+
+    with A_x, A_u the Jacobians of the acceleration along the curve.  In the warped
+    coordinates xi = phi(z) of :class:`Warp`: the same equation in z, then
+    d xi(1) / d u(0) = diag(phi'(z(1))) dz(1) / dz'(0) diag(1 / phi'(z(0))).
+    Spectrally accurate where the curve is resolved: a Newton step from a velocity
+    that misses by e (relative) lands within e times its relative error."""
+    N, M1, d = X.shape
+    M = M1 - 1
+    _, D, D2, _ = _cheb(M)
+    U = np.einsum("jl,nld->njd", D, X)
+    xs, us = X.reshape(-1, d), U.reshape(-1, d)
+    with np.errstate(all="ignore"):
+        if warp is not None:
+            _, Ax, Au = warp.rhs(core, xs, us, True)
+        else:
+            _, Ax, Au = core.jac(xs, us)
+        Ax, Au = Ax.reshape(N, M1, d, d), Au.reshape(N, M1, d, d)
+        eye = np.eye(d)
+        # rows (node j, component k), columns (node l, component m); node 0 is fixed (dx = 0)
+        A = D2[None, :, None, :, None] * eye[None, None, :, None, :] \
+            - np.einsum("njkm,jl->njklm", Au, D)
+        idx = np.arange(M1)
+        A[:, idx, :, idx, :] -= Ax.transpose(1, 0, 2, 3)
+        ode = A[:, 1:M, :, 1:, :].reshape(N, (M - 1) * d, M * d)
+        start = (D[0, 1:][None, :, None] * eye[:, None, :]).reshape(d, M * d)
+        S = np.concatenate([ode, np.broadcast_to(start, (N, d, M * d))], axis=1)
+        rhs = np.zeros((N, M * d, d))
+        rhs[:, (M - 1) * d:, :] = eye
+        bad = ~np.all(np.isfinite(S.reshape(N, -1)), axis=1)
+        S[bad] = np.eye(M * d)
+        try:
+            sol = np.linalg.solve(S, rhs)
+        except np.linalg.LinAlgError:
+            return np.full((N, d, d), np.nan)
+        Phi = sol[:, (M - 1) * d:, :]
+        if warp is not None:
+            Phi = warp.parts(X[:, -1])[1][:, :, None] * Phi / warp.parts(X[:, 0])[1][:, None, :]
+    Phi[bad] = np.nan
+    return Phi
 
 
 def _residual(x1, q):
     return np.max(np.abs(x1 - q) / np.maximum(1.0, np.abs(q)), axis=1)
 
 
-def polish(core, x0, q, v, x1, tol=TOL, deadline=None):
+def polish(core, x0, q, v, x1, tol=TOL, deadline=None, jacobian=None):
     """One Newton step for pairs within ``FINAL_GUESS`` of their targets: ``x1`` the
-    end points of ``v`` integrated at ``RTOL``, the Jacobian Phi_x(1) from a loose
-    integration (rtol 1e-6: its relative error multiplies a miss of ~1e-12), the new
-    velocity certified by one integration at ``RTOL``.
+    end points of ``v`` integrated at ``RTOL``, the Jacobian Phi_x(1) given (``jacobian``
+    (N, d, d), from the collocated curve: :func:`endpoint_jacobian`) or, on rows where it
+    is not finite, from a loose integration (rtol 1e-6: its relative error multiplies a
+    miss of ~1e-12), the new velocity certified by one integration at ``RTOL``.
 
     Collocated velocities of gamma land 1e-12 to 3e-12 from their targets, about the
     integrator's own error at ``RTOL``; full Newton spent two tight variational
@@ -1029,9 +1182,12 @@ def polish(core, x0, q, v, x1, tol=TOL, deadline=None):
     keeping the better of the old and the new velocity of every pair."""
     d = x0.shape[1]
     res = _residual(x1, q)
-    fl = integrate(core, x0, v, variational=True, rtol=1e-6, deadline=deadline)
-    J = fl.y[:, 2 * d:2 * d + d * d].reshape(-1, d, d)
-    ok = fl.ok & np.all(np.isfinite(J.reshape(len(J), -1)), axis=1)
+    J = np.full((len(v), d, d), np.nan) if jacobian is None else np.array(jacobian, dtype=float)
+    ok = np.all(np.isfinite(J.reshape(len(J), -1)), axis=1)
+    if not ok.all():
+        fl = integrate(core, x0[~ok], v[~ok], variational=True, rtol=1e-6, deadline=deadline)
+        J[~ok] = fl.y[:, 2 * d:2 * d + d * d].reshape(-1, d, d)
+        ok[~ok] = fl.ok & np.all(np.isfinite(J[~ok].reshape(-1, d * d)), axis=1)
     if not ok.any():
         return v, res, res <= tol
     trial = v.copy()
@@ -1153,7 +1309,7 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16)):
     x0 = np.atleast_2d(np.asarray(x0, dtype=float))
     xq = unwrap(core, x0, np.atleast_2d(np.asarray(xq, dtype=float)))
     N, d = x0.shape
-    v = initial_guess(core, x0, xq)
+    v = np.full((N, d), np.nan)  # collocated velocities; the Taylor guess where none
     okc = np.zeros(N, dtype=bool)
     resolved = np.zeros(N, dtype=bool)
     res = np.full(N, np.inf)
@@ -1166,8 +1322,8 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16)):
             break
         if warp and not core.warp.any():
             continue
-        vc, ok, res_ok = collocate(core, x0[todo], xq[todo], M=M, pieces=n, deadline=deadline,
-                                   warp=warp)
+        col = collocate(core, x0[todo], xq[todo], M=M, pieces=n, deadline=deadline, warp=warp)
+        vc, ok, res_ok = col.velocity, col.ok, col.resolved
         new = todo[ok]
         v[new] = vc[ok]
         okc[new] = True
@@ -1180,12 +1336,14 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16)):
             r = np.where(fl.ok, _residual(fl.y[:, :d], xq[new]), np.inf)
             res[new] = r
             conv[new[r <= tol]] = True
-            # a collocated guess just short of tol: one Newton step on a loose Jacobian
+            # a collocated guess just short of tol: one Newton step, its Jacobian from the
+            # linearised collocation
             near = new[~conv[new] & (res[new] <= FINAL_GUESS)]
             if near.size:
                 at = np.isin(new, near)
+                jac = col.endpoint_jacobian(core, np.searchsorted(todo, near))
                 v[near], res[near], conv[near] = polish(core, x0[near], xq[near], v[near],
-                                                        fl.y[at, :d], tol, deadline)
+                                                        fl.y[at, :d], tol, deadline, jac)
             # else (or if that missed) Newton now, before harder rungs, where the curve is
             # resolved or lands near q; a far miss of an unresolved curve goes on to the
             # next rung (Newton from 1e6 off spent the whole time limit)
@@ -1194,6 +1352,9 @@ def solve(core, x0, xq, tol=TOL, time_limit=60.0, pieces=(4, 16)):
                 v[nc], res[nc], conv[nc], iters[nc] = newton(
                     core, x0[nc], xq[nc], v[nc], tol, deadline=deadline, loose=True)
                 tried[nc] = True
+    guess = np.flatnonzero(~okc)
+    if guess.size:
+        v[guess] = initial_guess(core, x0[guess], xq[guess])
     rest = np.flatnonzero(~conv & ~tried)
     if rest.size:
         v[rest], res[rest], conv[rest], iters[rest] = newton(

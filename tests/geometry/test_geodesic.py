@@ -129,8 +129,9 @@ def test_e_and_m_geodesics_are_straight_in_affine_coordinates(families):
 def test_failure_is_reported_not_silent(families, monkeypatch):
     fam = families["gamma"]
     from symgeo.geometry import geodesic_numeric as GN
-    monkeypatch.setattr(GN, "collocate", lambda core, x0, xq, **kw: (
-        np.zeros_like(x0), np.zeros(len(x0), bool), np.zeros(len(x0), bool)))
+    monkeypatch.setattr(GN, "collocate", lambda core, x0, xq, **kw: GN.Collocation(
+        np.zeros_like(x0), np.zeros(len(x0), bool), np.zeros(len(x0), bool),
+        np.zeros((len(x0), 3, x0.shape[1]))))
     monkeypatch.setattr(GN, "newton", lambda core, x0, q, v, tol=0, **kw: (
         v, np.full(len(v), 0.5), np.zeros(len(v), bool), np.full(len(v), 40)))
     res = fam.fisher_rao_distance([1, 1], [2, 3], method="numeric")
