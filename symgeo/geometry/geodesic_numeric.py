@@ -1070,7 +1070,48 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
             active &= ~ok
         return X, ok
 
-    if pieces == 1:
+    def run_one(X, scale):
+        """:func:`run` of one curve (X of shape (1, M + 1, d)), the same damped Newton on
+        Python scalars: the batch's index bookkeeping cost a single distance more than
+        its arithmetic."""
+        R, J = residual(X, True)
+        r = float(norm(R)[0])
+        last, undamped = np.inf, False
+        for _ in range(max_iter):
+            if not math.isfinite(r) or (deadline is not None and time.monotonic() > deadline):
+                break
+            try:
+                dX = np.linalg.solve(J[0], R.reshape(-1)).reshape(m, d)
+            except np.linalg.LinAlgError:
+                break
+            full = float(np.max(np.abs(dX) / scale[0]))
+            lam = 1.0
+            if full < tol or (full < 1e-3 and undamped and full ** 3 / last ** 2 < 1e-6 * tol):
+                Xt = X.copy()
+                Xt[0, 1:-1] -= dX
+                if inside(Xt[0]).all():
+                    return Xt, True
+            for _ in range(8):  # backtracking
+                Xt = X.copy()
+                Xt[0, 1:-1] -= lam * dX
+                if inside(Xt[0]).all():
+                    Rt, Jt = residual(Xt, True)
+                    rt = float(norm(Rt)[0])
+                    if rt < r * (1 - 1e-4 * lam) + 1e-300:
+                        X, R, J, r = Xt, Rt, Jt, rt
+                        last, undamped = lam * full, lam == 1
+                        break
+                lam /= 4
+            else:  # no decrease: rounding level reached (ok) or a dead end
+                return X, last < 1e3 * tol
+            if last < tol:
+                return X, True
+        return X, False
+
+    if pieces == 1 and N == 1:
+        X, ok = run_one(X, scale)
+        ok = np.array([ok])
+    elif pieces == 1:
         X, ok = run(X, scale)
     else:  # continuation in the end point, each curve warm-started from the previous one
         ok = np.ones(N, dtype=bool)
