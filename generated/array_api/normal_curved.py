@@ -691,7 +691,7 @@ def kl(theta_p, theta_q):
 def alpha_divergence(alpha, theta_p, theta_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-theta_p + theta_q)/theta_p; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = theta*z + theta.
+    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-theta_p + theta_q)/theta_p, 0 (one piece where |(-theta_p + theta_q)/theta_p| <= 2 and theta_q/theta_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = theta*z + theta.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -_node**2*alpha*theta_p**2/(4*theta_q**2) + _node**2*alpha/4 - _node**2*theta_p**2/(4*theta_q**2) - _node**2/4 - _node*alpha*theta_p**2/(2*theta_q**2) + _node*alpha*theta_p/(2*theta_q) - _node*theta_p**2/(2*theta_q**2) + _node*theta_p/(2*theta_q) - alpha*theta_p**2/(4*theta_q**2) + alpha*theta_p/(2*theta_q) + alpha*log(theta_p)/2 - alpha*log(theta_q)/2 - alpha/4 - theta_p**2/(4*theta_q**2) + theta_p/(2*theta_q) + log(theta_p)/2 - log(theta_q)/2 - log(pi)/2 - log(2)/2 - 1/4
       E2 1
@@ -706,7 +706,7 @@ def alpha_divergence(alpha, theta_p, theta_q):
         _r2 = (1/2)*alpha*theta_p/theta_q - 1/4*alpha*theta_p**2/theta_q**2 + (1/2)*alpha*xp.log(theta_p) - 1/2*alpha*xp.log(theta_q) - 1/4*alpha - 1/4*theta_p**2/theta_q**2 + (1/2)*theta_p/theta_q + (1/2)*xp.log(theta_p) - 1/2*xp.log(theta_q) - 1.1689385332046727
         return _node*(_node*_r0 + _r1) + _r2, 1
 
-    _S = _expect_real(xp, _integrand, [alpha, theta_p, theta_q], [(theta_q - theta_p)/theta_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(xp, _integrand, [alpha, theta_p, theta_q], [(theta_q - theta_p)/theta_p, 0], offset=1.0, keep=_ok, shape=shape)
     return _mask(xp, _full(xp, 4*(1 - _S)/(1 - alpha**2), shape), _ok, xp.nan, shape)
 
 

@@ -718,7 +718,7 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
 def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-mu_p + mu_q)/sigma_p; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu + sigma*z.
+    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-mu_p + mu_q)/sigma_p, 0 (one piece where |(-mu_p + mu_q)/sigma_p| <= 2 and sigma_q/sigma_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu + sigma*z.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 alpha*log(sigma_p)/2 + 2*alpha*log(sigma_q) + 5*alpha*log(_node**2 + 4)/4 - 5*alpha*log(_node**2*sigma_p**2 + 2*_node*mu_p*sigma_p - 2*_node*mu_q*sigma_p + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2)/4 + log(sigma_p)/2 + 2*log(sigma_q) - 5*log(_node**2 + 4)/4 - 5*log(_node**2*sigma_p**2 + 2*_node*mu_p*sigma_p - 2*_node*mu_q*sigma_p + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2)/4 + log(3) + 2*log(2)
       E2 1
@@ -736,7 +736,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _r5 = (1/2)*alpha*xp.log(sigma_p) + 2*alpha*xp.log(sigma_q) + (1/2)*xp.log(sigma_p) + 2*xp.log(sigma_q) + 2.4849066497880004
         return _r0*xp.log(_node**2 + 4) + _r4*xp.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
-    _S = _expect_real(xp, _integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(xp, _integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p, 0], offset=1.0, keep=_ok, shape=shape)
     return _mask(xp, _full(xp, 4*(1 - _S)/(1 - alpha**2), shape), _ok, xp.nan, shape)
 
 

@@ -497,7 +497,7 @@ def kl(x0_p, gamma_p, x0_q, gamma_q):
 def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-x0_p + x0_q)/gamma_p; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = gamma*z + x0.
+    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-x0_p + x0_q)/gamma_p, 0 (one piece where |(-x0_p + x0_q)/gamma_p| <= 2 and gamma_q/gamma_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = gamma*z + x0.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 alpha*log(gamma_p)/2 + alpha*log(gamma_q)/2 + alpha*log(_node**2 + 1)/2 - alpha*log(_node**2*gamma_p**2 + 2*_node*gamma_p*x0_p - 2*_node*gamma_p*x0_q + gamma_q**2 + x0_p**2 - 2*x0_p*x0_q + x0_q**2)/2 + log(gamma_p)/2 + log(gamma_q)/2 - log(_node**2 + 1)/2 - log(_node**2*gamma_p**2 + 2*_node*gamma_p*x0_p - 2*_node*gamma_p*x0_q + gamma_q**2 + x0_p**2 - 2*x0_p*x0_q + x0_q**2)/2 - log(pi)
       E2 1
@@ -514,7 +514,7 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r5 = (1/2)*alpha*jax.numpy.log(gamma_p) + (1/2)*alpha*jax.numpy.log(gamma_q) + (1/2)*jax.numpy.log(gamma_p) + (1/2)*jax.numpy.log(gamma_q) - jax.numpy.log(jax.numpy.pi)
         return _r0*jax.numpy.log(_node**2 + 1) + _r4*jax.numpy.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
 
-    _S = _expect_real(jax.numpy, _integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(x0_q - x0_p)/gamma_p], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_real(jax.numpy, _integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(x0_q - x0_p)/gamma_p, 0], offset=1.0, keep=_ok, shape=shape)
     return _mask(_full(4*(1 - _S)/(1 - alpha**2), shape), _ok, jax.numpy.nan, shape)
 
 

@@ -637,7 +637,7 @@ def kl(theta_p, theta_q):
 def alpha_divergence(alpha, theta_p, theta_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-theta_p + theta_q)/theta_p; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = theta*z + theta.
+    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-theta_p + theta_q)/theta_p, 0 (one piece where |(-theta_p + theta_q)/theta_p| <= 2 and theta_q/theta_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = theta*z + theta.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -_node**2*alpha*theta_p**2/(4*theta_q**2) + _node**2*alpha/4 - _node**2*theta_p**2/(4*theta_q**2) - _node**2/4 - _node*alpha*theta_p**2/(2*theta_q**2) + _node*alpha*theta_p/(2*theta_q) - _node*theta_p**2/(2*theta_q**2) + _node*theta_p/(2*theta_q) - alpha*theta_p**2/(4*theta_q**2) + alpha*theta_p/(2*theta_q) + alpha*log(theta_p)/2 - alpha*log(theta_q)/2 - alpha/4 - theta_p**2/(4*theta_q**2) + theta_p/(2*theta_q) + log(theta_p)/2 - log(theta_q)/2 - log(pi)/2 - log(2)/2 - 1/4
       E2 1
@@ -701,7 +701,9 @@ def alpha_divergence(alpha, theta_p, theta_q):
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(theta_p) & _in_domain(theta_q) & numpy.isfinite(alpha)
-        _S = _expect_real(_integrand, [alpha, theta_p, theta_q], [(theta_q - theta_p)/theta_p], offset=1.0, keep=_ok).reshape(shape)
+        # close centres and scales: one piece; else split at both centres
+        _one = _ok & (numpy.abs((theta_q - theta_p)/theta_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(theta_q/theta_p))) <= 0.6931471805599453)
+        _S = numpy.where(_one, _expect_real(_integrand, [alpha, theta_p, theta_q], [], offset=1.0, keep=_one), _expect_real(_integrand, [alpha, theta_p, theta_q], [(theta_q - theta_p)/theta_p, 0], offset=1.0, keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 1e-06)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sympy as sp
 from sympy.logic.boolalg import BooleanFunction
 
+from ..errors import SymgeoError
+
 
 class IsFinite(BooleanFunction):
     """True where the argument is a finite number (printed as ``numpy.isfinite``).
@@ -54,3 +56,18 @@ def with_scaled_bessel(expr):
     out = expr.replace(sp.besseli, scaled)
     return out.replace(lambda e: isinstance(e, sp.log) and e.has(ive),
                        lambda e: sp.expand_log(e, force=True))
+
+
+def polar_value(expr):
+    """The argument of ``polar_lift(a)`` (sympy's marker of a number on the Riemann surface
+    of log), printed as the number a itself.  That is its value only for a >= 0: a
+    closed form with sqrt(polar_lift(a)) for a < 0 stands for i sqrt(-a), and real
+    floating-point code would print NaN (or a wrong sign) where the formula holds a real
+    value.  Raises :class:`SymgeoError` unless a is provably nonnegative, so the code
+    generator takes the numeric route instead."""
+    a = expr.args[0]
+    if a.is_nonnegative is not True:
+        raise SymgeoError(f"the closed form holds polar_lift({sp.sstr(a)}), a number of "
+                          "unknown sign on the Riemann surface of log, which floating-point "
+                          "code cannot evaluate")
+    return a

@@ -44,7 +44,7 @@ from . import quadrature as _quad
 from .backends import BACKENDS
 from .compact import compact, hoist
 from .chebyshev import scaled_bessel_series
-from .functions import IsFinite, ive, with_scaled_bessel
+from .functions import IsFinite, ive, polar_value, with_scaled_bessel
 from .scalar import ScalarPrinter, scalar_code
 
 
@@ -232,8 +232,7 @@ class NumpyPrinter(SciPyPrinter):
         return f"{self._module_format('scipy.special.beta')}({args})"
 
     def _print_polar_lift(self, expr):
-        # sympy's marker of a number on the Riemann surface of log; as a value it is the number
-        return self._print(expr.args[0])
+        return self._print(polar_value(expr))
 
     def _print_expint(self, expr):
         n, z = expr.args
@@ -868,11 +867,21 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
     printer.helpers.add("quadrature")
     def listed(values):
         return ", ".join(printer.doprint(sp.sympify(v, strict=True).xreplace(rename)) for v in values)
+    unsplit = None
     if integral.rule in ("real", "half"):
-        extra = f"[{listed(integral.kinks)}]" + (f", offset={integral.offset!r}"
-                                                  if integral.offset else "")
+        offset = f", offset={integral.offset!r}" if integral.offset else ""
+        extra = f"[{listed(integral.kinks)}]{offset}"
         if near is not None:
             near["extra"] = f"[{listed(integral.near.kinks)}]"
+        if integral.unsplit and not printer.backend.functional:
+            # one piece where the two densities' centres and scales are close (a row's
+            # choice: the functional backends trace one program for all rows, split)
+            dist, width = (printer.doprint(sp.sympify(e, strict=True).xreplace(rename))
+                           for e in integral.unsplit)
+            unsplit = {"extra": f"[]{offset}",
+                       "test": f"(numpy.abs({dist}) <= {float(_quad.UNSPLIT_DISTANCE)!r}) & "
+                               f"(numpy.abs(numpy.log(numpy.abs({width}))) <= "
+                               f"{math.log(_quad.UNSPLIT_WIDTH)!r})"}
     elif integral.rule in ("circle", "series"):
         extra = listed((integral.lower, integral.upper))
     else:  # points
@@ -908,7 +917,7 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         "extra": list(q.extra),
         "cse": cse,
         "entries": entries,
-        "quadrature": {"rule": integral.rule, "extra": extra,
+        "quadrature": {"rule": integral.rule, "extra": extra, "unsplit": unsplit,
                        "post": printer.doprint(integral.post.xreplace(rename)), "near": near},
     }
 

@@ -20,6 +20,8 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
+from .functions import polar_value
+
 
 class ScalarPrinter(PythonCodePrinter):
     """Python code on floats: ``math`` where it has the function, ``scipy.special`` otherwise."""
@@ -93,7 +95,7 @@ class ScalarPrinter(PythonCodePrinter):
         return f"(1.0 if {self._print(a)} == {self._print(b)} else 0.0)"
 
     def _print_polar_lift(self, expr):
-        return self._print(expr.args[0])
+        return self._print(polar_value(expr))
 
     def _print_Pow(self, expr, rational=False):
         base, e = expr.args

@@ -168,6 +168,11 @@ def test_non_finite_arguments_in_a_numeric_route(families):
     # when two steps had to agree to 1e-7 only
     ("cauchy", "alpha_divergence", [0.8029089427480565, 0.5890879470013026],
      [2.4580779144308806, 0.7036121365910899]),
+    # a narrow p beside a wide q (two bumps): split at q's centre alone, NaN (no two
+    # steps agreed to 1e-7 by step 1/64) and 7.8e-12 off; split at both centres, exact
+    ("cauchy", "alpha_divergence", [1.93, 0.557], [-1.495, 2.552]),
+    ("cauchy", "alpha_divergence", [-1.435, 0.492], [1.949, 2.72]),
+    ("weibull", "alpha_divergence", [0.496, 0.473], [1.571, 2.174]),  # was 3.4e-12 off
 ])
 def test_numeric_route_hard_pairs(name, q, p, r):
     """Pairs where an earlier rule (a fixed step 1/16 on t in [-4, 4], or a row stopping
@@ -197,6 +202,57 @@ def test_numeric_route_accuracy_over_random_pairs(name):
         p, r = pairs[k]
         ref = float(fam.alpha_divergence_numeric(ALPHA, p, r))
         assert abs(got[k] - ref) <= 1e-12 * abs(ref), (k, got[k], ref)
+
+
+@pytest.mark.parametrize("name", ["cauchy", "weibull"])
+def test_alpha_route_one_piece_and_split_rows(name):
+    """The α-affinity takes one piece where q's centre and scale are close to p's, else
+    splits at both centres: on 400 random pairs both kinds of row occur, none is NaN,
+    and rows of each kind agree with the mpmath route to 1e-12."""
+    fam = symgeo.get_family(name)
+    fn, src = _forced(fam, "alpha_divergence")
+    assert "_one = _ok &" in src
+    rng = random.Random(11)
+    def point():
+        pt = fam.random_point(rng)
+        return [float(pt[c]) for c in fam.coordinates]
+    pairs = [(point(), point()) for _ in range(400)]
+    P, R = (np.array([pr[i] for pr in pairs]) for i in (0, 1))
+    got = fn(ALPHA, *P.T, *R.T)
+    assert np.isfinite(got).all()
+    # the same test as the generated code: centre distance <= 2, scale ratio within 2
+    loc, scale = P.T[0], P.T[1]
+    if name == "cauchy":
+        dist, width = (R.T[0] - loc) / scale, R.T[1] / scale
+    else:  # weibull (k, lam): log-centre k_p log(lam_q/lam_p), log-width k_p/k_q
+        dist, width = P.T[0] * np.log(R.T[1] / P.T[1]), P.T[0] / R.T[0]
+    one = (np.abs(dist) <= 2) & (np.abs(np.log(width)) <= np.log(2))
+    assert 20 <= one.sum() <= 380
+    for k in list(np.flatnonzero(one)[:3]) + list(np.flatnonzero(~one)[:3]):
+        ref = float(fam.alpha_divergence_numeric(ALPHA, *pairs[k]))
+        assert abs(got[k] - ref) <= 1e-12 * abs(ref), (k, bool(one[k]), got[k], ref)
+
+
+def test_polar_lift_of_unknown_sign_takes_the_numeric_route():
+    """sqrt(polar_lift(a)) stands for i sqrt(-a) when a < 0: printed as a real number it
+    gives NaN (normal_curved's α-divergence closed form, derived without a budget, was
+    NaN everywhere).  Such a closed form goes to the numeric route."""
+    import sympy as sp
+    from symgeo.errors import SymgeoError
+    x = sp.Symbol("x", real=True)
+    with pytest.raises(SymgeoError, match="polar_lift"):
+        N.NumpyPrinter().doprint(sp.sqrt(sp.polar_lift(x - 1)))
+    fam = symgeo.get_family("normal_curved")
+    a = sp.Symbol("alpha", real=True)
+    th, thq = fam.coordinates[0], sp.Symbol("theta_q", positive=True)
+    fake = sp.sqrt(sp.polar_lift(a - 2)) * sp.sqrt(sp.polar_lift(a - 1)) * (th - thq) ** 2
+    src, emitted, _ = N.module_parts(fam, ["alpha_divergence"],
+                                     derived={"alpha_divergence": fake})
+    assert emitted == ["alpha_divergence"] and "numeric route" in src
+    ns = {}
+    exec(compile(src, "normal_curved", "exec"), ns)  # noqa: S102 - our own generated module
+    ref = float(fam.alpha_divergence_numeric(ALPHA, [1.3], [0.8]))
+    assert abs(ns["alpha_divergence"](ALPHA, 1.3, 0.8) - ref) <= 1e-12 * ref
 
 
 LOCATION_ONLY = """
