@@ -29,7 +29,7 @@ def kl_numeric(family, p, q, dps=30):
     """KL(p || q) = E_p[log p - log q] by mpmath at ``dps`` digits."""
     pp, qq = numeric_points(family, p, q)
     f = family.log_density - family.log_density.xreplace(qq)
-    return expect_numeric(family, f, pp, dps=dps)
+    return expect_numeric(family, f, pp, dps=dps, breaks=qq.values())
 
 
 def entropy_numeric(family, p, dps=30):
@@ -47,6 +47,6 @@ def alpha_divergence_numeric(family, alpha, p, q, dps=30):
         return kl_numeric(family, q, p, dps)
     pp, qq = numeric_points(family, p, q)
     f = sp.exp((1 + alpha) / 2 * (family.log_density.xreplace(qq) - family.log_density))
-    rho = expect_numeric(family, f, pp, dps=dps)
+    rho = expect_numeric(family, f, pp, dps=dps, breaks=qq.values())
     with mp.workdps(dps):
         return 4 / (1 - mp.mpf(sp.N(alpha, dps)) ** 2) * (1 - rho)

@@ -100,14 +100,19 @@ def lambdify_mp(expr, variables):
     return sp.lambdify(variables, expr, modules="mpmath", printer=printer)
 
 
-def expect_numeric(family, f, point, dps=30, density=None):
+def expect_numeric(family, f, point, dps=30, density=None, breaks=()):
     """E_xi[f(x)] at ``point`` (dict coordinate -> number), by mpmath at ``dps`` digits.
 
-    ``f`` may be a scalar expression or a Matrix (evaluated entrywise).
+    ``f`` may be a scalar expression or a Matrix (evaluated entrywise).  A continuous
+    support is split at the point's coordinate values (a location), at the kinks of f
+    and log p, and at ``breaks``: the coordinate values of a second density inside f
+    (a divergence's q), whose narrow bump far from p's would otherwise fall between the
+    nodes (a hyperbolic-secant α-affinity with q 20 times narrower, 6 away: 3.6e-4 off).
     """
     if isinstance(f, sp.MatrixBase):
         return sp.Matrix(f.shape[0], f.shape[1],
-                         lambda i, j: expect_numeric(family, f[i, j], point, dps))
+                         lambda i, j: expect_numeric(family, f[i, j], point, dps,
+                                                     breaks=breaks))
     xs = family.variables
     if isinstance(family.support, (Box, IntegerBox)) and len(xs) > 1:
         by_blocks = _expect_by_blocks(family, f, point, dps)
@@ -144,7 +149,7 @@ def expect_numeric(family, f, point, dps=30, density=None):
             lo = int(sup.lower)
             hi = mp.inf if sp.sympify(sup.upper, strict=True) == sp.oo else int(sup.upper)
             return mp.nsum(lambda k: g(k), [lo, hi])
-        values = [sp.N(v, dps + 10) for v in subs.values()]
+        values = [sp.N(v, dps + 10) for v in list(subs.values()) + list(breaks)]
         if isinstance(sup, Box) and sup.univariate:
             values += [sp.N(k, dps + 10) for k in kinks([fx, log_p], xs[0])]
             lo, hi = mp_bound(sup.lower[0]), mp_bound(sup.upper[0])

@@ -233,6 +233,39 @@ def test_alpha_route_one_piece_and_split_rows(name):
         assert abs(got[k] - ref) <= 1e-12 * abs(ref), (k, bool(one[k]), got[k], ref)
 
 
+def test_narrow_q_far_from_p_in_a_held_out_family():
+    """A family of no catalog (the hyperbolic secant, a location-scale law with
+    exponential tails), q 20 times narrower than p and 6 of p's scales away: the
+    generated α route and symgeo's mpmath routes (α and KL) against mpmath quadrature of
+    the textbook density written here, split at both locations.  The mpmath routes split
+    only at p's coordinates before, so q's bump fell between their nodes: 3.6e-4 (α) and
+    1.3e-8 (KL) off."""
+    import mpmath as mp
+    import sympy as sp
+    x = sp.Symbol("x", real=True)
+    mu, s = sp.Symbol("mu", real=True), sp.Symbol("s", positive=True)
+    fam = symgeo.Family("hyperbolic_secant_heldout",
+                        -sp.log(2 * s) - sp.log(sp.cosh(sp.pi * (x - mu) / (2 * s))), x,
+                        sp.S.Reals, [(mu, "real"), (s, "positive")])
+    fn, src = _forced(fam, "alpha_divergence")
+    p, q = [0.0, 1.0], [6.0, 0.05]
+    with mp.workdps(40):
+        def logd(t, m, sc):
+            return -mp.log(2 * sc) - mp.log(mp.cosh(mp.pi * (t - m) / (2 * sc)))
+        lam, cuts = (1 - mp.mpf(ALPHA)) / 2, [-mp.inf, 0, 6, mp.inf]
+        pq = [mp.mpf(v) for v in p + q]
+        rho = mp.quad(lambda t: mp.exp(lam * logd(t, *pq[:2]) + (1 - lam) * logd(t, *pq[2:])),
+                      cuts)
+        alpha_ref = float(4 / (1 - mp.mpf(ALPHA) ** 2) * (1 - rho))
+        kl_ref = float(mp.quad(lambda t: mp.exp(logd(t, *pq[:2])) *
+                               (logd(t, *pq[:2]) - logd(t, *pq[2:])), cuts))
+    assert abs(fn(ALPHA, *p, *q) - alpha_ref) <= 1e-12 * alpha_ref
+    exact = ([sp.Rational(v) for v in p], [sp.Rational(v) for v in q])
+    assert abs(float(fam.alpha_divergence_numeric(sp.Rational(3, 10), *exact)) - alpha_ref) \
+        <= 1e-14 * alpha_ref
+    assert abs(float(fam.kl_numeric(*exact)) - kl_ref) <= 1e-14 * kl_ref
+
+
 def test_polar_lift_of_unknown_sign_takes_the_numeric_route():
     """sqrt(polar_lift(a)) stands for i sqrt(-a) when a < 0: printed as a real number it
     gives NaN (normal_curved's α-divergence closed form, derived without a budget, was
