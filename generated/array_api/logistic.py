@@ -720,7 +720,7 @@ def kl(mu_p, s_p, mu_q, s_q):
 def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (exp-sinh on the half-line, split at v = exp((mu_p - mu_q)/s_p), 1 (one piece where |(mu_p - mu_q)/s_p| <= 2 and s_q/s_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu - s*log(w).
+    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (exp-sinh on the half-line, split at v = exp((mu_p - mu_q)/s_p) (one piece where |(mu_p - mu_q)/s_p| <= 2 and s_q/s_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu - s*log(w).
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -alpha*mu_p/(2*s_q) + alpha*mu_q/(2*s_q) + alpha*s_p*log(_node)/(2*s_q) - alpha*log(_node)/2 + alpha*log(s_p)/2 - alpha*log(s_q)/2 + alpha*log(_node + 1) - alpha*log(_node**(s_p/s_q)*exp(-mu_p/s_q)*exp(mu_q/s_q) + 1) - mu_p/(2*s_q) + mu_q/(2*s_q) + s_p*log(_node)/(2*s_q) - log(_node)/2 + log(s_p)/2 - log(s_q)/2 - log(_node + 1) - log(_node**(s_p/s_q)*exp(-mu_p/s_q)*exp(mu_q/s_q) + 1)
       E2 1
@@ -738,7 +738,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _r5 = (1/2)*alpha*mu_q/s_q - 1/2*alpha*mu_p/s_q + (1/2)*alpha*xp.log(s_p) - 1/2*alpha*xp.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*xp.log(s_p) - 1/2*xp.log(s_q)
         return _r0*xp.log(_node + 1) + _r3*(xp.log1p(xp.exp(-xp.abs((_r1*xp.log(_node) + xp.log(_r2))))) + ((_r1*xp.log(_node) + xp.log(_r2)) + xp.abs((_r1*xp.log(_node) + xp.log(_r2))))/2) + _r4*xp.log(_node) + _r5, 1
 
-    _S = _expect_half(xp, _integrand, [alpha, mu_p, s_p, mu_q, s_q], [xp.exp((mu_p - mu_q)/s_p), 1], offset=1.0, keep=_ok, shape=shape)
+    _S = _expect_half(xp, _integrand, [alpha, mu_p, s_p, mu_q, s_q], [xp.exp((mu_p - mu_q)/s_p)], offset=1.0, keep=_ok, shape=shape)
     return _mask(xp, _full(xp, 4*(1 - _S)/(1 - alpha**2), shape), _ok, xp.nan, shape)
 
 

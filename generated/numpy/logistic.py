@@ -750,7 +750,7 @@ def kl(mu_p, s_p, mu_q, s_q):
 def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (exp-sinh on the half-line, split at v = exp((mu_p - mu_q)/s_p), 1 (one piece where |(mu_p - mu_q)/s_p| <= 2 and s_q/s_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu - s*log(w).
+    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (exp-sinh on the half-line, split at v = exp((mu_p - mu_q)/s_p) (one piece where |(mu_p - mu_q)/s_p| <= 2 and s_q/s_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu - s*log(w).
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -alpha*mu_p/(2*s_q) + alpha*mu_q/(2*s_q) + alpha*s_p*log(_node)/(2*s_q) - alpha*log(_node)/2 + alpha*log(s_p)/2 - alpha*log(s_q)/2 + alpha*log(_node + 1) - alpha*log(_node**(s_p/s_q)*exp(-mu_p/s_q)*exp(mu_q/s_q) + 1) - mu_p/(2*s_q) + mu_q/(2*s_q) + s_p*log(_node)/(2*s_q) - log(_node)/2 + log(s_p)/2 - log(s_q)/2 - log(_node + 1) - log(_node**(s_p/s_q)*exp(-mu_p/s_q)*exp(mu_q/s_q) + 1)
       E2 1
@@ -871,7 +871,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q) & numpy.isfinite(alpha)
         # close centres and scales: one piece; else split at both centres
         _one = _ok & (numpy.abs((mu_p - mu_q)/s_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(s_q/s_p))) <= 0.6931471805599453)
-        _S = numpy.where(_one, _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [], offset=1.0, keep=_one), _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [numpy.exp((mu_p - mu_q)/s_p), 1], offset=1.0, keep=_ok & ~_one)).reshape(shape)
+        _S = numpy.where(_one, _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [], offset=1.0, keep=_one), _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [numpy.exp((mu_p - mu_q)/s_p)], offset=1.0, keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 1e-06)

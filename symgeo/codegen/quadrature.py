@@ -15,12 +15,15 @@ it by a quadrature rule chosen from the family's structure, never per family:
   when log p has kinks (|x - mu|), exp-sinh on the outer half-lines and
   tanh-sinh between the sorted kinks, all on t in [-5, 5] (algebraic tails and
   endpoint singularities lose less than their mass beyond 1e50 or within 1e-50).
-  The α-affinity ∫ p^λ q^(1-λ) is split at both densities' centres, where its mass
-  lies (two bumps when the tails are heavy, a narrow q anywhere): each bump is then
-  at the end of a piece, where the rule clusters its nodes.  A row whose q has its
+  The α-affinity ∫ p^λ q^(1-λ) is split where its mass lies: on the real line at
+  both densities' centres (two bumps when the tails are heavy, a narrow q anywhere),
+  so that each bump is at the end of a piece, where the rule clusters its nodes; on
+  the half-line at q's centre (the exp-sinh tail from there resolves a narrow q's
+  double-exponential fall, which a tanh-sinh piece up to p's centre did not).  A row whose q has its
   centre within 2 of p's and its scale within a factor 2 of p's (p's units, in the
   node variable: u, or log v on the half-line) takes one piece instead, a third of
-  the work (numpy backend; the functional backends always split).
+  the work, where the map standardises the whole density (location-scale families;
+  numpy backend; the functional backends always split).
   Each row halves its own step, from 1/8 to at most 1/64, until two steps agree
   to 1e-9 relative to the result (on random generic pairs the error is then at
   most 7e-13 against step 1/128); at step 1/64 its last two sums must agree to
@@ -295,15 +298,22 @@ def _continuous(family, name, e1, e2, post, what, to_p, to_q, points, fam, split
     unsplit = ()
     if split and name == "alpha_divergence" and len(points) > 1:
         # p^l q^(1-l) has its mass about p's centre, about q's, or between (two bumps of
-        # heavy-tailed densities): break points at both centres put the clustered nodes of
-        # the pieces on each bump, whatever the two scales
+        # heavy-tailed densities): on the real line break points at both centres put the
+        # clustered nodes of the pieces on each bump, whatever the two scales.  On the
+        # half-line q's centre alone: there a narrow q falls off double-exponentially
+        # (a Gumbel or Weibull tail in v), which the exp-sinh tail from q's centre
+        # resolves and a tanh-sinh piece from q's centre to p's did not (NaN at step 1/64)
         centre_q = _node_at(family, u, x_of_u, to_q, "centre")
         unit_q = _node_at(family, u, x_of_u, to_q, "unit")
         if centre_q is not None:
-            centre_p = sp.S.Zero if rule == "real" else sp.S.One
             smooth = not kinks
-            kinks = list(dict.fromkeys(kinks + [centre_q, centre_p]))
-            if smooth and unit_q is not None:
+            kinks = list(dict.fromkeys(kinks + [centre_q] + ([sp.S.Zero] if rule == "real"
+                                                              else [])))
+            # the one-piece test compares q's centre and unit with p's in the node
+            # variable: a fair test only where they are all of a density's shape there,
+            # i.e. where p's density in the node variable is free of p's coordinates
+            # (location-scale families; not Weibull's shape k, which the map leaves out)
+            if smooth and unit_q is not None and _standard_shape(family, x_of_u, log_jac, to_p):
                 unsplit = ((centre_q, unit_q - centre_q) if rule == "real" else
                            (sp.log(centre_q), sp.log(unit_q / centre_q)))
                 unsplit = tuple(sp.simplify(sp.expand_log(e, force=True)) for e in unsplit)
@@ -325,6 +335,16 @@ UNSPLIT_DISTANCE = 2
 """Largest distance of q's centre from p's (in units of p's scale) of a one-piece integral."""
 UNSPLIT_WIDTH = 2
 """Largest ratio of q's scale to p's, or p's to q's, of a one-piece integral."""
+
+
+def _standard_shape(family, x_of_var, log_jac, to_p):
+    """True when p's log-density in the node variable (Jacobian included) is free of
+    p's coordinates: the map standardises the whole density, not only its location and
+    scale."""
+    x = family.variables[0]
+    lp = family.log_density.xreplace(to_p).xreplace({x: x_of_var}) + log_jac
+    lp = sp.simplify(sp.expand(_simplify_logs(lp)))
+    return not (lp.free_symbols & set(to_p.values()))
 
 
 def _node_at(family, var, x_of_var, to_q, where):
