@@ -147,6 +147,12 @@ _SHIFT = 10
 _B2K = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510,
         43867 / 798, -174611 / 330)
 _SMALL = 48  # below this many points the zeta ufunc (no array set-up) is faster
+_SERIES = tuple(tuple(b * factorial(2 * k + n - 1) / factorial(2 * k)
+                      for k, b in enumerate(_B2K, start=1))[::-1] for n in range(1, 5))
+"""B_2k (2k+n-1)!/(2k)! of the asymptotic series of psi^(n), n = 1..4, k = 10 down to 1."""
+_LEAD = tuple((float(factorial(n)), float(factorial(n - 1)), factorial(n) / 2, (-1.0) ** (n + 1))
+              for n in range(1, 5))
+"""n!, (n-1)!, n!/2 and the sign (-1)^(n+1) of psi^(n), n = 1..4."""
 
 
 def polygammas(z, nmax):
@@ -158,9 +164,14 @@ def polygammas(z, nmax):
                                  + sum_{k=1}^{10} B_2k (2k+n-1)!/(2k)! y^-(2k+n)]
 
     (first omitted term below 1e-16 relative at y >= 10).  Small inputs go through
-    scipy's Hurwitz zeta, (-1)^(n+1) n! zeta(n + 1, z).
+    scipy's Hurwitz zeta, (-1)^(n+1) n! zeta(n + 1, z); a single point through
+    :func:`polygammas_float`.
     """
     z = np.asarray(z, dtype=float)
+    if z.size == 1:  # one point: the very values of the one-point functions (acc1, jac1),
+        # whose check against this array code would otherwise see the two codes' rounding
+        # amplified where polygammas cancel (beta at shapes ~400: 1.2e-11 of the entries)
+        return [np.full(z.shape, v) for v in polygammas_float(float(z.reshape(-1)[0]), nmax)]
     if z.size < _SMALL:
         return [(-1) ** (n + 1) * factorial(n) * _zeta(n + 1.0, z) for n in range(1, nmax + 1)]
     inv = 1.0 / (z[..., None] + np.arange(_SHIFT))
@@ -171,22 +182,14 @@ def polygammas(z, nmax):
     out = []
     for n in range(1, nmax + 1):
         series = np.zeros_like(y)
-        for k in range(len(_B2K), 0, -1):
-            series = (series + _B2K[k - 1] * factorial(2 * k + n - 1) / factorial(2 * k)) * iy2
+        for c in _SERIES[n - 1]:
+            series = (series + c) * iy2
         lead = (factorial(n - 1) + factorial(n) / 2 * iy + series) * iy ** n
         val = np.sum(p, axis=-1) * factorial(n) + lead
         out.append(val if n % 2 else -val)
         if n < nmax:
             p = p * inv
     return out
-
-
-_SERIES = tuple(tuple(b * factorial(2 * k + n - 1) / factorial(2 * k)
-                      for k, b in enumerate(_B2K, start=1))[::-1] for n in range(1, 5))
-
-
-_LEAD = tuple((float(factorial(n)), float(factorial(n - 1)), factorial(n) / 2, (-1.0) ** (n + 1))
-              for n in range(1, 5))
 
 
 def _horner(c, y2):
@@ -979,8 +982,6 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     def inside(Xt):
         return core.inside(wp.x(Xt) if wp is not None else Xt)
 
-    eye = np.eye(d)
-    big = D2i[None, :, None, :, None] * eye[None, None, :, None, :]  # (1, m, d, m, d)
     scale = np.maximum(1.0, np.maximum(np.abs(x0), np.abs(xq)))[:, None, :]
 
     Dn, D2n = D[1:-1], D2[1:-1]  # rows of the interior nodes
@@ -1001,9 +1002,7 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
             return R, None
         Ax, Au = Ax.reshape(-1, m, d, d), Au.reshape(-1, m, d, d)
         with np.errstate(all="ignore"):  # a trial curve far out: inf rows, rejected below
-            J = big - Au[:, :, :, None, :] * Di[None, :, None, :, None]
-            idx = np.arange(m)
-            J[:, idx, :, idx, :] -= Ax.transpose(1, 0, 2, 3)
+            J = _linearised(Di, D2i, Ax, Au)
         return R, J.reshape(-1, m * d, m * d)
 
     def norm(R):
@@ -1029,13 +1028,8 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
             dX = dX.reshape(-1, m, d)
             lam = np.ones(idx.size)
             pending = np.ones(idx.size, dtype=bool)
-            # the last step, taken without the trial residual that would only confirm it:
-            # one below tol, or one after which quadratic convergence (s_k ~ C s_{k-1}^2,
-            # C measured on the two full steps before) leaves less than 1e-6 tol
             full = np.max(np.abs(dX) / scale[idx], axis=(1, 2))
-            with np.errstate(all="ignore"):
-                after = full ** 3 / np.where(undamped[idx], last_step[idx], np.inf) ** 2
-            fin = np.flatnonzero((full < tol) | ((full < 1e-3) & (after < 1e-6 * tol)))
+            fin = np.flatnonzero(_final_step(full, last_step[idx], undamped[idx], tol))
             if fin.size:
                 Xt = X[idx[fin]].copy()
                 Xt[:, 1:-1] -= dX[fin]
@@ -1086,7 +1080,7 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
                 break
             full = float(np.max(np.abs(dX) / scale[0]))
             lam = 1.0
-            if full < tol or (full < 1e-3 and undamped and full ** 3 / last ** 2 < 1e-6 * tol):
+            if _final_step(full, last, undamped, tol):
                 Xt = X.copy()
                 Xt[0, 1:-1] -= dX
                 if inside(Xt[0]).all():
@@ -1140,6 +1134,29 @@ def collocate(core, x0, xq, M=COLLOCATION_NODES, max_iter=30, tol=1e-9, pieces=1
     return Collocation(U0, ok, resolved, X, wp)
 
 
+def _linearised(Dr, D2r, Ax, Au):
+    """The collocated operator of dx'' - A_x dx - A_u dx' (N, r, d, c, d): rows the r
+    nodes where A_x, A_u (N, r, d, d) are evaluated (component k), columns the c unknown
+    nodes (component m); ``Dr``, ``D2r`` (r, c) the rows and columns of the
+    differentiation matrices, node i of the rows being node i of the columns."""
+    d = Ax.shape[-1]
+    A = D2r[None, :, None, :, None] * np.eye(d)[None, None, :, None, :] \
+        - Au[:, :, :, None, :] * Dr[None, :, None, :, None]
+    idx = np.arange(Ax.shape[1])
+    A[:, idx, :, idx, :] -= Ax.transpose(1, 0, 2, 3)
+    return A
+
+
+def _final_step(full, last, undamped, tol):
+    """Whether a Newton step of size ``full`` ends the iteration without a trial residual
+    that would only confirm it: it is below tol, or quadratic convergence (s_k ~ C
+    s_{k-1}^2, C measured on the full step of size ``last`` before) leaves less than
+    1e-6 tol after it.  Arrays or scalars."""
+    with np.errstate(all="ignore"):
+        after = np.asarray(full) ** 3 / np.where(undamped, last, np.inf) ** 2
+    return (full < tol) | ((full < 1e-3) & (after < 1e-6 * tol))
+
+
 @dataclass
 class Collocation:
     """Result of :func:`collocate` for N pairs: ``velocity`` xi'(0) (N, d), ``ok`` (N,)
@@ -1174,21 +1191,16 @@ def endpoint_jacobian(core, X, warp=None):
     N, M1, d = X.shape
     M = M1 - 1
     _, D, D2, _ = _cheb(M)
-    U = np.einsum("jl,nld->njd", D, X)
-    xs, us = X.reshape(-1, d), U.reshape(-1, d)
+    xs, us = X[:, 1:-1].reshape(-1, d), (D[1:-1] @ X).reshape(-1, d)
     with np.errstate(all="ignore"):
         if warp is not None:
             _, Ax, Au = warp.rhs(core, xs, us, True)
         else:
             _, Ax, Au = core.jac(xs, us)
-        Ax, Au = Ax.reshape(N, M1, d, d), Au.reshape(N, M1, d, d)
+        Ax, Au = Ax.reshape(N, M - 1, d, d), Au.reshape(N, M - 1, d, d)
         eye = np.eye(d)
-        # rows (node j, component k), columns (node l, component m); node 0 is fixed (dx = 0)
-        A = D2[None, :, None, :, None] * eye[None, None, :, None, :] \
-            - np.einsum("njkm,jl->njklm", Au, D)
-        idx = np.arange(M1)
-        A[:, idx, :, idx, :] -= Ax.transpose(1, 0, 2, 3)
-        ode = A[:, 1:M, :, 1:, :].reshape(N, (M - 1) * d, M * d)
+        # the equation at the interior nodes, the unknowns at nodes 1..M (dx(0) = 0)
+        ode = _linearised(D[1:M, 1:], D2[1:M, 1:], Ax, Au).reshape(N, (M - 1) * d, M * d)
         start = (D[0, 1:][None, :, None] * eye[:, None, :]).reshape(d, M * d)
         S = np.concatenate([ode, np.broadcast_to(start, (N, d, M * d))], axis=1)
         rhs = np.zeros((N, M * d, d))
