@@ -65,3 +65,21 @@ def test_hoist_leaves_pieces_and_unknown_symbols_alone():
     for sym, value in reversed(definitions):
         back = back.xreplace({sym: value})
     assert sp.simplify(back - expr) == 0
+
+
+def test_hoist_writes_a_row_power_of_a_positive_node_function_through_its_log():
+    # Weibull-type affinity: v**k_p and v**k_q beside log v.  numpy's power costs about
+    # three times exp(k log v) once log v is shared; a base of unknown sign keeps its power
+    v = sp.Symbol("v", positive=True)
+    expr = (a - 1) / 2 * v ** b + c * v ** s + (a + b) * sp.log(v) + (v - u) ** b
+    definitions, (rewritten,) = hoist([expr], v)
+    powers = [n for n in sp.preorder_traversal(rewritten) if n.is_Pow and n.base.has(v)]
+    assert len(powers) == 1 and not powers[0].base.is_positive  # v - u (u hoisted to a row)
+    back = rewritten
+    for sym, value in reversed(definitions):
+        back = back.xreplace({sym: value})
+    rng = random.Random(7)
+    for _ in range(3):
+        env = {x: sp.Rational(rng.randint(1, 90), 37) for x in (v, a, b, c, s)}
+        env[u] = env[v] / 2
+        assert abs(_value(back, env) - _value(expr, env)) < 1e-25 * (1 + abs(_value(expr, env)))

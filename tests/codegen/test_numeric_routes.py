@@ -316,3 +316,26 @@ def test_numeric_route_of_an_integrand_free_of_the_arguments():
     fn, _ = _forced(fam, "entropy")
     out = fn(np.array([-3.0, 0.0, 2.5]))
     assert np.allclose(out, 2.0, rtol=1e-13, atol=0)
+
+
+def test_log_weights_below_the_floor_count_as_zero_density():
+    """_weighted raises log-weights below _LOG_FLOOR to it (numpy's exp is slow where it
+    underflows); such a node still contributes nothing, also where the factor is infinite
+    or undefined there (a log q of -inf beside a zero density), and the rounding size
+    stays finite (never accepting a row on an infinite size)."""
+    import scipy.special
+    src = N._ENV.get_template("helpers/quadrature.py").render()
+    ns = {"numpy": np, "math": math, "scipy": scipy}
+    exec(src, ns)  # noqa: S102 - our own template helper
+    weighted, floor = ns["_weighted"], ns["_LOG_FLOOR"]
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    e1 = np.array([[-np.inf, -1e300, floor - 20, np.log(0.5)],
+                   [np.log(2.0), -800.0, -np.inf, 0.0]])
+    e2 = np.array([[np.inf, -np.inf, np.nan, 3.0],
+                   [1.0, 5.0, -np.inf, 2.0]])
+    out, size = weighted(e1, e2, w, 2, True)
+    assert out.tolist() == [0.5 * 3.0 * 4.0, 2.0 * 1.0 * 1.0 + 2.0 * 4.0]
+    assert np.all(np.isfinite(size))
+    # an affinity (factor 1): the floored nodes add at most exp(-700) of their weight
+    out = weighted(e1, 1, w, 2)
+    assert np.allclose(out, [0.5 * 4.0, 2.0 + 4.0], rtol=1e-15, atol=0)
