@@ -320,8 +320,8 @@ def test_numeric_route_of_an_integrand_free_of_the_arguments():
 
 def test_log_weights_below_the_floor_count_as_zero_density():
     """_weighted raises log-weights below _LOG_FLOOR to it (numpy's exp is slow where it
-    underflows); such a node still contributes nothing, also where the factor is infinite
-    or undefined there (a log q of -inf beside a zero density), and the rounding size
+    underflows); such a node still contributes nothing, also where the factor is huge,
+    infinite or undefined there (a log q of -inf beside a zero density), and the rounding size
     stays finite (never accepting a row on an infinite size)."""
     import scipy.special
     src = N._ENV.get_template("helpers/quadrature.py").render()
@@ -330,12 +330,45 @@ def test_log_weights_below_the_floor_count_as_zero_density():
     weighted, floor = ns["_weighted"], ns["_LOG_FLOOR"]
     w = np.array([1.0, 2.0, 3.0, 4.0])
     e1 = np.array([[-np.inf, -1e300, floor - 20, np.log(0.5)],
-                   [np.log(2.0), -800.0, -np.inf, 0.0]])
+                   [np.log(2.0), -800.0, -np.inf, 0.0],
+                   [np.log(2.0), -800.0, floor, 0.0]])
+    # the last row: a finite but huge factor at far nodes (log q of a density like
+    # e^(-x^6) where p's is -x^2), which the guard for non-finite sums does not see
     e2 = np.array([[np.inf, -np.inf, np.nan, 3.0],
-                   [1.0, 5.0, -np.inf, 2.0]])
-    out, size = weighted(e1, e2, w, 2, True)
-    assert out.tolist() == [0.5 * 3.0 * 4.0, 2.0 * 1.0 * 1.0 + 2.0 * 4.0]
-    assert np.all(np.isfinite(size))
-    # an affinity (factor 1): the floored nodes add at most exp(-700) of their weight
-    out = weighted(e1, 1, w, 2)
-    assert np.allclose(out, [0.5 * 4.0, 2.0 + 4.0], rtol=1e-15, atol=0)
+                   [1.0, 5.0, -np.inf, 2.0],
+                   [1.0, 1e300, 1e290, 2.0]])
+    with np.errstate(all="ignore"):
+        out, size = weighted(e1, e2, w, 3, True)
+        assert out.tolist() == [0.5 * 3.0 * 4.0, 2.0 * 1.0 * 1.0 + 2.0 * 4.0] + \
+            [2.0 * 1.0 * 1.0 + 2.0 * 4.0]
+        assert np.all(np.isfinite(size))
+        assert weighted(e1, 1, w, 3).tolist() == [0.5 * 4.0, 2.0 + 4.0, 2.0 + 4.0]
+
+
+SEXTIC = """
+name = "sextic"
+variables = ["x"]
+support = { kind = "real" }
+log_density = "-((x - m)/s)**6 - log(s) - log(2*gamma(7/6))"
+
+[[coordinates]]
+name = "m"
+domain = "real"
+
+[[coordinates]]
+name = "s"
+domain = "positive"
+"""
+
+
+def test_kl_route_of_a_held_out_family_with_a_steep_log_density():
+    """A density exp(-z^6): at the outer nodes (|z| up to 1e50) log p - log q reaches
+    1e300 beside a density far below the exp floor; the floored nodes must add exactly
+    nothing (they once made the sum NaN)."""
+    from symgeo.declare.loader import declaration_from_text
+    from symgeo.family import Family
+    fam = Family(**declaration_from_text(SEXTIC, "<test>"))
+    fn, _ = _forced(fam, "kl")
+    for p, r in (([0.3, 1.2], [-0.4, 0.7]), ([0.0, 0.5], [0.2, 3.0])):
+        ref = float(fam.kl_numeric(p, r))
+        assert abs(fn(*p, *r) - ref) <= 1e-12 * ref, (p, r)

@@ -10,7 +10,8 @@ def _weighted(e1, e2, weights, rows, norm=False):
     KL or cross-entropy is a difference of log-densities of E1's size, whose rounding
     stays when they cancel (at q = p every term is rounding)."""
     e1 = numpy.maximum(e1, _LOG_FLOOR)
-    dens = nodal = numpy.exp(e1)
+    # exactly 0 at the floor, whatever the factor there (a log q of -x^6 at a far node)
+    dens = nodal = numpy.exp(e1) - _FLOOR_DENSITY
     if dens.ndim < 2:  # an integrand that depends on no argument: the same on every row
         dens = numpy.broadcast_to(dens, (rows, numpy.size(dens)))
     terms = dens * e2 if numpy.ndim(e2) or e2 != 1 else dens
