@@ -19,311 +19,11 @@ Not derived (left out):
     or riemann())
 """
 
+import jax.lax
 import jax.numpy
-import numpy
 
 COORDINATES = ["theta"]
 VARIABLES = ["x"]
-
-
-_DE_LEVELS = 5
-_DE_STEP = 1.0 / 64.0                              # the finest step: 1/4 halved 4 times
-# t in [-5, 5]: the nodes reach |u| = 2e50, so that an algebraic tail |u|^-(1 + a)
-# leaves out about (2e50)^-a of the mass (5e-22 for a = 0.42, a logistic affinity)
-_DE_T = numpy.arange(-320, 321) * _DE_STEP
-_SINH = numpy.pi / 2 * numpy.sinh(_DE_T)
-# sinh-sinh: u = sinh(pi/2 sinh t) on the real line
-_REAL_U = numpy.sinh(_SINH)
-_REAL_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * numpy.cosh(_SINH)
-# exp-sinh: offsets v = exp(pi/2 sinh t) on a half-line: from v = 4e-51, so that an
-# endpoint singularity v^(a - 1) leaves out less than (4e-51)^a of the mass
-_HALF_V = numpy.exp(_SINH)
-_HALF_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * _HALF_V
-# tanh-sinh on (-1, 1), as 1 + s = 2 / (1 + exp(-pi sinh t)): the nodes come
-# within 1e-101 of the left end without rounding onto it (where the integrand may be
-# undefined), so that a singularity v^(a - 1) there leaves out about (1e-101)^a
-_FIN_1PS = 2 / (1 + numpy.exp(-numpy.pi * numpy.sinh(_DE_T)))
-_FIN_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) / \
-    numpy.cosh(_SINH) ** 2
-
-
-def _level_of(t):
-    """Level k of each node: step 1/4 has the nodes of level 0, step 1/4 / 2^k adds level k."""
-    i = numpy.rint(t / _DE_STEP).astype(int)
-    level = numpy.full(i.shape, _DE_LEVELS - 1)
-    for k in range(_DE_LEVELS - 2, -1, -1):
-        level[i % (1 << (_DE_LEVELS - 1 - k)) == 0] = k
-    return level
-
-
-def _passes(nodes, weights, t):
-    """The nodes of each pass with their weights: the first pass has the nodes of steps
-    down to 1/16 and two weight columns (the sums at steps 1/16 and 1/8, each before
-    its factor 2^(levels - 1 - k)); each later pass adds one halving."""
-    level = _level_of(t)
-    first = level <= _DE_FIRST
-    columns = [numpy.where(level[first] <= k, weights[first], 0.0) for k in (2, 1)]
-    return [(nodes[first], numpy.stack(columns, axis=-1))] + \
-        [(nodes[level == k], weights[level == k]) for k in range(_DE_FIRST + 1, _DE_LEVELS)]
-
-
-_DE_FIRST = 2
-"""The first level a row may stop at (step 1/16): two coarser sums can agree by chance
-(seen: 3e-10 apart with an error of 4e-9, a gamma KL of shape 0.46)."""
-_BASES = {"real": _passes(_REAL_U, _REAL_W, _DE_T), "half": _passes(_HALF_V, _HALF_W, _DE_T),
-          "finite": _passes(_FIN_1PS, _FIN_W, _DE_T)}
-_DE_ACCEPT = 1e-9
-"""A row stops at the first step (from step 1/16) whose sum differs from the previous
-step's by at most this relative to the result (plus _DE_ROUND).  Not 1e-7: before a
-double-exponential rule reaches its fast regime the error need not square when the
-step halves (seen: a Cauchy affinity whose steps 1/8 and 1/16 agreed to 2.6e-8 while
-step 1/16 was 3.6e-9 off).  Measured on 6000 random generic pairs per route against
-step 1/128: worst error 6.6e-13 at 1e-9, 4.5e-12 at 1e-8."""
-_DE_ROUND = 1e-14
-"""Allowance for rounding, relative to the sum of |terms| (a sum that cancels, as a KL
-near p = q, cannot be resolved more finely)."""
-_DE_LAST = 1e-7
-"""At the finest step (1/64) a row is kept when its last two sums agree to this; else
-NaN (never an unconverged number)."""
-_CIRCLE_NODES = 256
-_LOG_FLOOR = -700.0
-"""A log-weight below this is raised to it, and its density, exp(-700) less
-_FLOOR_DENSITY, is exactly 0: numpy's exp takes 4-40 times as long on an argument whose
-result underflows (below -708) as on any other, and the subtraction costs a fifth of an
-exp.  A density above the floor loses 1e-304 of its value."""
-_FLOOR_DENSITY = float(numpy.exp(numpy.full(16, _LOG_FLOOR))[0])  # as the array exp rounds it
-_CHUNK = 1 << 17          # nodes x rows evaluated at once (memory stays ~ 1 MB per array)
-_SERIES_START = 32
-_SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a truncated sum)
-_TAIL = 1e-17
-
-
-_SERIES_PART = 256        # terms of a series block evaluated at once
-_SERIES_GROWTH = 8        # each series block is 8 times the last (numpy's doubles): 7 blocks
-# reach _SERIES_MAX terms, so a traced series compiles 7 integrands, not 18
-
-# The numpy helper's rules, written without Python control flow on values: rows go
-# through jax.lax.map in blocks; a halving of the step (a block of series terms) runs
-# under jax.lax.cond only while a row of the block is not done, and selects per row
-# with where.  The functions trace under jit, vmap and grad (where a vmap turns cond
-# into select, every halving is computed).
-
-
-def _unless(xp, flag, fn, state, bounded=True):
-    """fn(state), or state itself where ``flag`` (a traced boolean) holds."""
-    return jax.lax.cond(flag, lambda s: s, fn, state)
-
-
-def _loop(xp, n, body, init):
-    """body(j, acc) for j = 0 .. n - 1 (n static)."""
-    return body(0, init) if n == 1 else jax.lax.fori_loop(0, n, body, init)
-
-
-def _blocks(xp, work, parts, rows):
-    """work(*block) over consecutive blocks of ``rows`` rows of ``parts`` (arrays whose first
-    axis is the row), concatenated; the last block is padded with copies of row 0."""
-    n = parts[0].shape[0]
-    b = max(1, min(n, rows))
-    pad = -n % b
-    parts = [xp.concatenate([p, xp.broadcast_to(p[:1], (pad,) + p.shape[1:])]) if pad else p
-             for p in parts]
-    if n <= b:
-        return work(*parts)[:n]
-    blocked = [xp.reshape(p, (-1, b) + p.shape[1:]) for p in parts]
-    return xp.reshape(jax.lax.map(lambda ps: work(*ps), blocked), (-1,))[:n]
-
-
-
-def _routed(xp, work, args, extra, keep, shape, rows):
-    """work(xp, columns (m, 1), extra rows (m,), keep (m,)) -> (m,) over the flattened
-    arguments broadcast to ``shape``, in blocks of ``rows`` rows; the values in ``shape``."""
-    n = int(numpy.prod(shape))
-    dtype = args[0].dtype
-    if n == 0:
-        return xp.zeros(shape, dtype=dtype)
-    cols = [xp.reshape(xp.broadcast_to(a, shape), (n, 1)) for a in args]
-    extra = [xp.reshape(xp.broadcast_to(xp.asarray(e, dtype=dtype), shape), (n,)) for e in extra]
-    keep = xp.reshape(xp.broadcast_to(xp.asarray(keep), shape), (n,))
-    k = len(cols)
-
-    def block(*parts):
-        return work(xp, list(parts[:k]), list(parts[k:-1]), parts[-1])
-    return xp.reshape(_blocks(xp, block, cols + extra + [keep], rows), shape)
-
-
-
-def _weighted(xp, e1, e2, weights, m):
-    """(S, N) over the nodes (the last axis): S = sum_k exp(e1_k) e2_k w_k (weights (k,)
-    or (k, c)), a zero density contributing 0 also where e1 or e2 is undefined there,
-    and N = sum_k (|exp(e1_k) e2_k| + |exp(e1_k) e1_k|) w_k with the first weight column,
-    the size of the sum's rounding (see the numpy helper); ``m`` rows."""
-    dens = xp.exp(e1)
-    prod = dens * e2
-    terms = xp.where(dens > 0, prod, xp.zeros_like(prod))
-    if terms.ndim < 2:  # an integrand that depends on no argument: the same on every row
-        terms = xp.broadcast_to(terms, (m, terms.shape[-1]))
-    first = weights if weights.ndim == 1 else weights[:, 0]
-    if isinstance(e2, (int, float)):  # the affinity: no difference of log-densities
-        return terms @ weights, terms @ first
-    size = xp.where(dens > 0, xp.abs(dens * e1), xp.zeros_like(dens))
-    return terms @ weights, (xp.abs(terms) + size) @ first
-
-
-def _de(xp, integrand, a, pieces, offset, keep):
-    """The double-exponential sums of the numpy helper's _de over ``pieces`` (kind, shift,
-    scale), with the same steps and acceptance tests; the step halves (to at most 1/64)
-    only while a row of the block is not done; NaN where no step is accepted."""
-    m, dtype = a[0].shape[0], a[0].dtype
-    info = xp.finfo(dtype)
-    # a float type coarser than float64 (float32) keeps the nodes and weights it can hold
-    # (a node that would round to 0 or overflow gets weight 0) and accepts
-    # steps relative to its own epsilon
-    accept, last, rounding = (max(t, f * float(info.eps)) for t, f in
-                              ((_DE_ACCEPT, 100.0), (_DE_LAST, 1e4), (_DE_ROUND, 45.0)))
-
-    def level(k):
-        total = norm = 0.0
-        for kind, shift, scale in pieces:
-            nodes, weights = _BASES[kind][k]
-            held = numpy.abs(weights) <= float(info.max)
-            held = (numpy.abs(nodes) <= float(info.max)) & \
-                ((nodes == 0) | (numpy.abs(nodes) >= float(info.smallest_normal))) & \
-                (held if held.ndim == 1 else held.all(axis=-1))
-            if not held.all():
-                nodes = numpy.where(held, nodes, 1.0)  # inside every rule's interval
-                weights = numpy.where(held if weights.ndim == 1 else held[:, None], weights, 0.0)
-            nodes, weights = xp.asarray(nodes, dtype=dtype), xp.asarray(weights, dtype=dtype)
-            x = nodes if scale is None else scale * nodes
-            if shift is not None:
-                x = shift + x
-            s, n = _weighted(xp, *integrand(x, *a), weights, m)
-            if scale is not None:
-                f = float(abs(scale)) if isinstance(scale, (int, float)) else \
-                    xp.abs(xp.reshape(scale, (-1,)))
-                s, n = s * (f[:, None] if s.ndim == 2 and not isinstance(f, float) else f), n * f
-            total, norm = total + s, norm + n
-        return total, norm
-
-    sums, norm = level(0)
-    total = sums[:, 0]
-    prev = sums[:, 1] * float(1 << (_DE_LEVELS - _DE_FIRST))
-    out = xp.full((m,), float("nan"), dtype=dtype)
-    done = ~keep
-    for k in range(_DE_FIRST, _DE_LEVELS):
-        if k > _DE_FIRST:
-            def finer(state, k=k):
-                s, n = level(k - _DE_FIRST)
-                return state[0] + s, state[1] + n
-            total, norm = _unless(xp, xp.all(done), finer, (total, norm))
-        factor = float(1 << (_DE_LEVELS - 1 - k))
-        cur = total * factor
-        step = xp.abs(cur - prev)
-        tol = accept if k < _DE_LEVELS - 1 else last
-        ok = (step <= tol * xp.abs(cur - offset)) | (step <= rounding * norm * factor)
-        out = xp.where(ok & ~done, cur, out)
-        done = done | ok
-        prev = cur
-    return out
-
-
-def _rows_of_pieces(pieces):
-    return max(1, _CHUNK // (161 * pieces))
-
-
-def _expect_real(xp, integrand, args, kinks=(), offset=0.0, keep=True, shape=()):
-    """E = int exp(E1(u)) E2(u) du over the real line, split at the (per row) kinks;
-    converged relative to |E - offset| (see _de)."""
-    def work(xp, a, ks, keep):
-        if not ks:
-            pieces = [("real", None, None)]
-        else:
-            cs = xp.sort(xp.stack(ks, axis=-1), axis=-1)
-            pieces = [("half", cs[:, :1], -1), ("half", cs[:, -1:], None)] + \
-                [("finite", cs[:, j:j + 1], (cs[:, j + 1:j + 2] - cs[:, j:j + 1]) / 2)
-                 for j in range(cs.shape[1] - 1)]
-        return _de(xp, integrand, a, pieces, offset, keep)
-    return _routed(xp, work, args, kinks, keep, shape, _rows_of_pieces(len(kinks) + 1))
-
-
-def _expect_half(xp, integrand, args, kinks=(), offset=0.0, keep=True, shape=()):
-    """E = int_0^inf exp(E1(v)) E2(v) dv, split at the (per row) kinks inside (0, inf);
-    converged relative to |E - offset| (see _de)."""
-    def work(xp, a, ks, keep):
-        if not ks:
-            pieces = [("half", None, None)]
-        else:
-            cs = xp.stack(ks, axis=-1)
-            cs = xp.sort(xp.where(cs > 0, cs, xp.zeros_like(cs)), axis=-1)
-            ends = xp.concat([xp.zeros_like(cs[:, :1]), cs], axis=-1)
-            pieces = [("half", cs[:, -1:], None)] + \
-                [("finite", ends[:, j:j + 1], (ends[:, j + 1:j + 2] - ends[:, j:j + 1]) / 2)
-                 for j in range(ends.shape[1] - 1)]
-        return _de(xp, integrand, a, pieces, offset, keep)
-    return _routed(xp, work, args, kinks, keep, shape, _rows_of_pieces(len(kinks) + 1))
-
-
-def _expect_circle(xp, integrand, args, lower, upper, keep=True, shape=()):
-    """E = int_lower^upper exp(E1(u)) E2(u) du over one period (trapezoid rule)."""
-    def work(xp, a, _, keep):
-        u = xp.asarray(lower + (upper - lower) * (numpy.arange(_CIRCLE_NODES) / _CIRCLE_NODES),
-                       dtype=a[0].dtype)
-        s, _ = _weighted(xp, *integrand(u, *a), (upper - lower) / _CIRCLE_NODES *
-                         xp.ones_like(u), a[0].shape[0])
-        return s
-    return _routed(xp, work, args, (), keep, shape, max(1, _CHUNK // _CIRCLE_NODES))
-
-
-def _expect_points(xp, integrand, args, values, keep=True, shape=()):
-    """E = sum over the finite support values of exp(E1(x)) E2(x)."""
-    def work(xp, a, _, keep):
-        x = xp.asarray(numpy.asarray(values, dtype=float), dtype=a[0].dtype)
-        return _weighted(xp, *integrand(x, *a), xp.ones_like(x), a[0].shape[0])[0]
-    return _routed(xp, work, args, (), keep, shape, max(1, _CHUNK // max(1, len(values))))
-
-
-def _expect_series(xp, integrand, args, lower, upper, keep=True, shape=()):
-    """E = sum_{x = lower}^{upper} exp(E1(x)) E2(x), upper possibly inf: the numpy
-    helper's blocks and tail test (see its _expect_series), growing 8-fold, each block
-    summed in parts of _SERIES_PART terms and computed only while a row is not done."""
-    def work(xp, a, bounds, keep):
-        lo, up = bounds
-        m, dtype = lo.shape[0], lo.dtype
-        zero = xp.zeros((m,), dtype=dtype)
-
-        def block(size, state):
-            start, total, mass, done, res = state
-            part = min(size, _SERIES_PART)
-            offsets = xp.asarray(numpy.arange(part, dtype=float), dtype=dtype)
-
-            def body(j, acc):
-                x = start[:, None] + (offsets + j * part)
-                e1, e2 = integrand(x, *a)
-                dens = xp.broadcast_to(xp.exp(e1), x.shape)
-                inside = (dens > 0) & (x <= up[:, None])
-                terms = xp.where(inside, xp.broadcast_to(dens * e2, x.shape), xp.zeros_like(x))
-                return (acc[0] + xp.sum(terms, axis=-1),
-                        acc[1] + xp.sum(xp.where(inside, dens, xp.zeros_like(x)), axis=-1),
-                        xp.abs(terms[:, -1]), xp.abs(terms[:, -2]))
-            t, w, last, prev = _loop(xp, size // part, body, (zero, zero, zero, zero))
-            total, mass = total + t, mass + w
-            ratio = last / prev
-            tail = last * ratio / (1 - ratio)
-            ok = (start + (size - 1) >= up) | ((last == 0) & (prev == 0) & (mass > 0)) | \
-                ((ratio < 1) & (tail <= _TAIL * xp.abs(total)))
-            res = xp.where(ok & ~done, total, res)
-            return start + size, total, mass, done | ok | xp.isnan(total), res
-
-        state = (lo, zero, zero, ~keep, xp.full((m,), float("nan"), dtype=dtype))
-        size, covered = _SERIES_START, 0
-        while covered < _SERIES_MAX:
-            state = _unless(xp, xp.all(state[3]), lambda s, size=size: block(size, s), state,
-                            bounded=False)
-            covered += size
-            size *= _SERIES_GROWTH
-        return state[4]
-    return _routed(xp, work, args, (lower, upper), keep, shape, max(1, _CHUNK // 2048))
-
-
 
 
 def _args(*args):
@@ -473,23 +173,64 @@ def kl(theta_p, theta_q):
 
 def alpha_divergence(alpha, theta_p, theta_q):
     """Amari alpha-divergence D_alpha(p || q) = 4/(1-alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)): arguments are alpha, p's coordinates, then q's; shape (...).
+    Where D_alpha < 1e-06 (q near p; tested on the closed form and on the remainder) the value is the remainder integral int_0^1 (1 - t) delta^T H(p, p + t delta) delta dt, delta = q - p (H: the Hessian of D_alpha in q; Gauss-Legendre, 3 nodes), which keeps relative accuracy where the closed form cancels. Derivatives (jax.grad, jax.hessian) are the closed form's there.
 
-    No closed form was derived; numeric route: D_alpha(p || q) = 4/(1 - alpha^2) (1 - int p^((1-alpha)/2) q^((1+alpha)/2)), by double-exponential quadrature (sinh-sinh on the real line, split at u = (-theta_p + theta_q)/theta_p, 0 (one piece where |(-theta_p + theta_q)/theta_p| <= 2 and theta_q/theta_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = theta*z + theta.
-    Integrand (log weight E1, factor E2 at the node _node):
-      E1 -_node**2*alpha*theta_p**2/(4*theta_q**2) + _node**2*alpha/4 - _node**2*theta_p**2/(4*theta_q**2) - _node**2/4 - _node*alpha*theta_p**2/(2*theta_q**2) + _node*alpha*theta_p/(2*theta_q) - _node*theta_p**2/(2*theta_q**2) + _node*theta_p/(2*theta_q) - alpha*theta_p**2/(4*theta_q**2) + alpha*theta_p/(2*theta_q) + alpha*log(theta_p)/2 - alpha*log(theta_q)/2 - alpha/4 - theta_p**2/(4*theta_q**2) + theta_p/(2*theta_q) + log(theta_p)/2 - log(theta_q)/2 - log(pi)/2 - log(2)/2 - 1/4
-      E2 1
+    Formula (entries in row-major order):
+      [.] 4*(-sqrt(2)*sqrt(1/(alpha*theta_p**2 - alpha*theta_q**2 + theta_p**2 + theta_q**2))*exp((alpha - 1)*(alpha + 1)*(theta_p - theta_q)**2/(4*(alpha*theta_p**2 - alpha*theta_q**2 + theta_p**2 + theta_q**2)) - (alpha - 1)*log(theta_q)/2 + (alpha + 1)*log(theta_p)/2) + 1)/(1 - alpha**2)
     """
     alpha, theta_p, theta_q, shape = _args(alpha, theta_p, theta_q)
     _ok = _in_domain(theta_p) & _in_domain(theta_q) & jax.numpy.isfinite(alpha)
-
-    def _integrand(_node, alpha, theta_p, theta_q):
-        _r0 = (1/4)*(alpha - alpha*theta_p**2/theta_q**2 - theta_p**2/theta_q**2 - 1)
-        _r1 = (1/2)*theta_p*(alpha - alpha*theta_p/theta_q - theta_p/theta_q + 1)/theta_q
-        _r2 = (1/2)*alpha*theta_p/theta_q - 1/4*alpha*theta_p**2/theta_q**2 + (1/2)*alpha*jax.numpy.log(theta_p) - 1/2*alpha*jax.numpy.log(theta_q) - 1/4*alpha - 1/4*theta_p**2/theta_q**2 + (1/2)*theta_p/theta_q + (1/2)*jax.numpy.log(theta_p) - 1/2*jax.numpy.log(theta_q) - 1.1689385332046727
-        return _node*(_node*_r0 + _r1) + _r2, 1
-
-    _S = _expect_real(jax.numpy, _integrand, [alpha, theta_p, theta_q], [(theta_q - theta_p)/theta_p, 0], offset=1.0, keep=_ok, shape=shape)
-    return _mask(_full(4*(1 - _S)/(1 - alpha**2), shape), _ok, jax.numpy.nan, shape)
+    _c0 = theta_p**2
+    _c1 = theta_q**2
+    _c2 = 1/((_c0*alpha + _c0 - _c1*alpha + _c1))
+    _c3 = alpha - 1
+    _c4 = alpha + 1
+    out = _full(4*(jax.numpy.sqrt(2)*jax.numpy.sqrt(_c2)*jax.numpy.exp((1/4)*_c2*_c3*_c4*(theta_p - theta_q)**2 - 1/2*_c3*jax.numpy.log(theta_q) + (1/2)*_c4*jax.numpy.log(theta_p)) - 1)/(alpha**2 - 1), shape)
+    _t0 = alpha - 1
+    _t1 = theta_p - theta_q
+    _t2 = _t1**2
+    _t3 = theta_p + theta_q
+    _t4 = _t3**2
+    _t5 = 0.25*_t4
+    _t6 = theta_p**2
+    _t7 = _t6*alpha + _t6
+    _t8 = _t5 - _t5*alpha + _t7
+    _t9 = 1/(_t8)
+    _t10 = alpha + 1
+    _t11 = (1/2)*_t10*jax.numpy.log(theta_p)
+    _t12 = (1/2)*_t0
+    _t13 = _t10*_t2
+    _t14 = _t0*_t9
+    _t15 = 2*_t10
+    _t16 = 1/(_t8**2)
+    _t17 = _t0*_t16
+    _t18 = _t1*_t10
+    _t19 = 2.0*_t3
+    _t20 = _t0**2*_t13
+    _t21 = 0.125*_t0*_t10*_t16*_t2*_t3 - 0.5*_t18*_t9 - 2.0/_t3
+    _t22 = 0.1127016653792583*theta_p + 0.8872983346207417*theta_q
+    _t23 = _t22**2
+    _t24 = _t23 - _t23*alpha + _t7
+    _t25 = 1/(_t24)
+    _t26 = _t0*_t13
+    _t27 = 4*_t25
+    _t28 = 1/(_t24**2)
+    _t29 = 12*_t0
+    _t30 = _t0*_t22
+    _t31 = 0.78729833462074171*_t0*_t10*_t2*_t22*_t28 - 0.8872983346207417*_t18*_t25 - 1/_t22
+    _t32 = 0.8872983346207417*theta_p + 0.1127016653792583*theta_q
+    _t33 = _t32**2
+    _t34 = _t33 - _t33*alpha + _t7
+    _t35 = 1/(_t34)
+    _t36 = 4*_t35
+    _t37 = 1/(_t34**2)
+    _t38 = _t0*_t32
+    _t39 = 0.012701665379258308*_t0*_t10*_t2*_t32*_t37 - 0.1127016653792583*_t18*_t35 - 1/_t32
+    _t40 = (1/4)*jax.numpy.sqrt(2)*_t0*_t2*(0.12522407264362037*jax.numpy.sqrt(_t25)*(_t0*_t31**2 + _t15*_t25 - 7.0983866769659336*_t18*_t28*_t30 + 6.2983866769659337*_t20*_t23/(_t24**2*_t24) + _t23*_t28*_t29 + 1.5745966692414834*_t26*_t28 + _t27*_t30*_t31 + _t27 + 2/_t23)*jax.numpy.exp(_t11 - _t12*jax.numpy.log(_t22) + 0.19682458365518543*_t25*_t26) + 0.98588703846749104*jax.numpy.sqrt(_t35)*(_t0*_t39**2 + _t15*_t35 - 0.90161332303406638*_t18*_t37*_t38 + 0.10161332303406647*_t20*_t33/(_t34**2*_t34) + 0.025403330758516617*_t26*_t37 + _t29*_t33*_t37 + _t36*_t38*_t39 + _t36 + 2/_t33)*jax.numpy.exp(_t11 - _t12*jax.numpy.log(_t32) + 0.0031754163448145771*_t26*_t35) + 0.88888888888888884*jax.numpy.sqrt(_t9)*(_t0*_t21**2 + 0.5*_t13*_t17 + _t14*_t19*_t21 + _t15*_t9 - _t17*_t18*_t19 + 3.0*_t17*_t4 + 0.5*_t20*_t4/(_t8**2*_t8) + 4*_t9 + 8.0/_t4)*jax.numpy.exp(_t11 - _t12*jax.numpy.log(0.5*_t3) + 0.0625*_t13*_t14))/(alpha**2 - 1)
+    _close = (out < 2e-06) & (_t40 < 1e-06)
+    out = out + jax.lax.stop_gradient(jax.numpy.where(_close, _t40 - out, 0.0))
+    out = _mask(out, _ok, jax.numpy.nan, shape)
+    return out
 
 
 

@@ -343,9 +343,49 @@ def log_affinity_closed_form(family, lam):
                               "log int p^l q^(1-l) = A(l theta_p + (1-l) theta_q) - l A(theta_p)"
                               " - (1-l) A(theta_q), valid while the mixed theta is a natural "
                               "parameter (always for 0 <= l <= 1)")
-    f = sp.exp((1 - lam) * (family.log_density.xreplace(qsub) - family.log_density))
-    res = family._engine.expect(f, what="the affinity E_p[(q/p)^(1-l)]")
+    ratio = family.log_density.xreplace(qsub) - family.log_density
+    if not lam.is_number and (res := _gaussian_kernels(family, ratio, lam)) is not None:
+        return res
+    res = family._engine.expect(sp.exp((1 - lam) * ratio),
+                                what="the affinity E_p[(q/p)^(1-l)]")
     return Divergence(tidy_divergence(sp.log(res.value)), res.route, res.detail)
+
+
+def _gaussian_kernels(family, ratio, lam):
+    """log int p^l q^(1-l) for a symbolic l when log p and log q are quadratic in x on R^d
+    (a Gaussian kernel whose parameters need not be natural ones: N(theta, theta^2)), or None.
+
+    The tilted precision l P_p + (1 - l) P_q is positive definite for 0 < l < 1, which the
+    engine's Gaussian route proves when l = 1/(1 + e) with e > 0; e = (1 - l)/l after.
+    Outside (0, 1) the form holds while that precision stays positive definite."""
+    e = sp.Dummy("e", positive=True)
+    res = family._engine.gaussian_exponential(sp.exp(e / (1 + e) * ratio))
+    if res is None:
+        return None
+    # every factor is positive for e > 0 (the engine proved the precision positive
+    # definite), so the log expands; the logs of factors in e are then combined into one,
+    # whose argument (a power of the combined precision's determinant over 1/l^d) stays
+    # positive wherever that precision is positive definite, also for l < 0 where each
+    # factor alone would not
+    back = {e: (1 - lam) / lam}
+    rest, logs = [], {}
+    for t in sp.Add.make_args(sp.expand_log(sp.log(res.value), force=True)):
+        c, f = t.as_independent(e, as_Add=False)
+        if isinstance(f, sp.log) and c.is_Rational:
+            logs[f.args[0]] = c
+        else:
+            rest.append(sp.factor(sp.cancel(t.xreplace(back))))
+    if logs:
+        unit = min(abs(c) for c in logs.values())
+        if all((c / unit).is_Integer for c in logs.values()):
+            arg = sp.Mul(*[a ** int(c / unit) for a, c in logs.items()])
+            rest.append(unit * sp.log(sp.factor(sp.cancel(arg.xreplace(back)))))
+        else:
+            rest += [c * sp.log(sp.factor(sp.cancel(a.xreplace(back)))) for a, c in logs.items()]
+    value = sp.Add(*rest)
+    return Divergence(tidy_divergence(value), res.route,
+                      res.detail + "; with l P_p + (1 - l) P_q positive definite (0 < l < 1, "
+                      "-1 < alpha < 1, and beyond while it stays so)")
 
 
 NEAR_ORDER = 5

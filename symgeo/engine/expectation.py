@@ -277,6 +277,12 @@ class ExpectationEngine:
                            "P = -Hessian_x log p, b = grad_x log p at x = 0; E[f] = "
                            "sum_k L^k f(m)/k!, L = (1/2) sum C_ij d^2/dx_i dx_j")
 
+    def gaussian_exponential(self, f):
+        """E[c e^h] by :meth:`_route_gaussian_exponential` alone (an :class:`Expectation`, or
+        None when log p or log p + h is not quadratic in x, or the tilted precision is not
+        positive definite by the symbols' assumptions)."""
+        return self._route_gaussian_exponential(sp.sympify(f, strict=True))
+
     def _route_gaussian_exponential(self, f):
         """E[c e^h] with log p and log p + h both quadratic in x on R^d (any d >= 1):
         the ratio of two Gaussian integrals, exp(log Z(log p + h) - log Z(log p)), as

@@ -144,3 +144,35 @@ def test_curved_gaussian_affinity_closes_by_the_gaussian_exponential_rule(source
     ref = fam.alpha_divergence_numeric(a, p, q, dps=30)
     with mp.workdps(30):
         assert abs(mp.mpf(sp.N(value, 35)) - ref) < mp.mpf(10) ** -25 * abs(ref)
+
+
+@pytest.mark.parametrize("source", ["normal_curved", MEAN_EQUALS_VARIANCE])
+def test_curved_gaussian_affinity_in_a_symbolic_alpha(source):
+    """The same with alpha a symbol (as the build derives it): the combined precision
+    l P_p + (1 - l) P_q is positive only for the alpha that make it so, which the
+    Gaussian rule proves through l = 1/(1 + e), e > 0.  Checked at alpha in (-1, 1) and at
+    alpha = 3/2 (l < 0, where the integral still converges here), in float arithmetic,
+    against mpmath quadrature of the declared density."""
+    from symgeo.declare.loader import declaration_from_text
+    from symgeo.engine.expectation import rules_only
+    from symgeo.family import Family
+    fam = symgeo.get_family(source) if source == "normal_curved" else \
+        Family(**declaration_from_text(source, "<test>"))
+    alpha = sp.Symbol("alpha", real=True)
+    with rules_only():
+        form = fam.alpha_divergence(alpha)
+    x, (t,) = fam.variables[0], fam.coordinates
+    tq = sp.Symbol(f"{t}_q", positive=True)
+    ell = sp.lambdify((x, t), fam.log_density, "mpmath")
+    real = sp.lambdify((alpha, t, tq), form, "math")
+    with mp.workdps(30):
+        for a, tp, tqv in ((-0.6, 1.3, 17 / 7), (0.3, 0.7, 0.9), (1.5, 1.2, 1.3)):
+            a, tp, tqv = mp.mpf(a), mp.mpf(tp), mp.mpf(tqv)
+            lam = (1 - a) / 2
+            rho = mp.quad(lambda z: mp.exp(lam * ell(z, tp) + (1 - lam) * ell(z, tqv)),
+                          [-mp.inf, tp, tqv, mp.inf])
+            ref = 4 / (1 - a ** 2) * (1 - rho)
+            # in real float arithmetic, as generated code evaluates it: a log of a
+            # negative factor (each factor of the precision alone, for l < 0) would fail
+            got = real(float(a), float(tp), float(tqv))
+            assert abs(got - ref) < 1e-12 * abs(ref), (a, tp, tqv)
