@@ -376,12 +376,9 @@ def _gaussian_kernels(family, ratio, lam):
         else:
             rest.append(sp.factor(sp.cancel(t.xreplace(back))))
     if logs:
-        unit = min(abs(c) for c in logs.values())
-        if all((c / unit).is_Integer for c in logs.values()):
-            arg = sp.Mul(*[a ** int(c / unit) for a, c in logs.items()])
-            rest.append(unit * sp.log(sp.factor(sp.cancel(arg.xreplace(back)))))
-        else:
-            rest += [c * sp.log(sp.factor(sp.cancel(a.xreplace(back)))) for a, c in logs.items()]
+        unit = abs(sp.gcd_list(list(logs.values())))  # every coefficient an integer multiple
+        arg = sp.Mul(*[a ** int(c / unit) for a, c in logs.items()])
+        rest.append(unit * sp.log(sp.factor(sp.cancel(arg.xreplace(back)))))
     value = sp.Add(*rest)
     return Divergence(tidy_divergence(value), res.route,
                       res.detail + "; with l P_p + (1 - l) P_q positive definite (0 < l < 1, "

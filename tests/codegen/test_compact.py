@@ -29,16 +29,24 @@ def _value(e, env):
     return sp.N(e.xreplace(env), 30)
 
 
+def _restored(definitions, rewritten):
+    """``rewritten`` with the hoisted row symbols replaced by their definitions."""
+    for sym, value in reversed(definitions):
+        rewritten = rewritten.xreplace({sym: value})
+    return rewritten
+
+
+def _assert_same(expr, back, env):
+    assert abs(_value(back, env) - _value(expr, env)) < 1e-25 * (1 + abs(_value(expr, env)))
+
+
 @pytest.mark.parametrize("expr", CASES)
 def test_hoist_is_an_identity(expr):
     definitions, (rewritten,) = hoist([expr], u)
-    back = rewritten
-    for sym, value in reversed(definitions):
-        back = back.xreplace({sym: value})
+    back = _restored(definitions, rewritten)
     rng = random.Random(5)
     for _ in range(3):
-        env = {v: sp.Rational(rng.randint(1, 90), 37) for v in (u, a, b, c, s)}
-        assert abs(_value(back, env) - _value(expr, env)) < 1e-25 * (1 + abs(_value(expr, env)))
+        _assert_same(expr, back, {v: sp.Rational(rng.randint(1, 90), 37) for v in (u, a, b, c, s)})
 
 
 def test_hoist_moves_parameter_work_out_of_the_nodes():
@@ -61,10 +69,7 @@ def test_hoist_leaves_pieces_and_unknown_symbols_alone():
     expr = sp.Piecewise((u, u > sp.log(a)), (0, True)) + w * u ** 2 + w
     definitions, (rewritten,) = hoist([expr], u)
     assert all(sym.is_real is None for sym, value in definitions if value.has(w))
-    back = rewritten
-    for sym, value in reversed(definitions):
-        back = back.xreplace({sym: value})
-    assert sp.simplify(back - expr) == 0
+    assert sp.simplify(_restored(definitions, rewritten) - expr) == 0
 
 
 def test_hoist_writes_a_row_power_of_a_positive_node_function_through_its_log():
@@ -75,11 +80,9 @@ def test_hoist_writes_a_row_power_of_a_positive_node_function_through_its_log():
     definitions, (rewritten,) = hoist([expr], v)
     powers = [n for n in sp.preorder_traversal(rewritten) if n.is_Pow and n.base.has(v)]
     assert len(powers) == 1 and not powers[0].base.is_positive  # v - u (u hoisted to a row)
-    back = rewritten
-    for sym, value in reversed(definitions):
-        back = back.xreplace({sym: value})
+    back = _restored(definitions, rewritten)
     rng = random.Random(7)
     for _ in range(3):
         env = {x: sp.Rational(rng.randint(1, 90), 37) for x in (v, a, b, c, s)}
         env[u] = env[v] / 2
-        assert abs(_value(back, env) - _value(expr, env)) < 1e-25 * (1 + abs(_value(expr, env)))
+        _assert_same(expr, back, env)
