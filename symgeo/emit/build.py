@@ -211,6 +211,25 @@ def raise_if_stopped():
         raise BuildStopped(_STOP["signal"])
 
 
+@contextmanager
+def _stop_deferred():
+    """Within: a stop signal is only recorded, and raised on leaving.
+
+    For library code that must not be interrupted half-way: multiprocessing's
+    ``Process.start`` registers a ``Finalize`` whose weak reference exists before
+    its registry key, and a BuildStopped raised between the two leaves a
+    finalizer that fails (and prints a traceback) when the process object dies.
+    """
+    held = _STOP["hold"]
+    _STOP["hold"] = True
+    try:
+        yield
+    finally:
+        _STOP["hold"] = held
+    if not held:
+        raise_if_stopped()
+
+
 def load_plan(path=PLAN_PATH):
     path = Path(path)
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -376,7 +395,8 @@ class _OptionalJob:
             self.proc = mp.get_context("fork").Process(
                 target=_child, args=(str(self.path), tasks, self.outer, self.budget),
                 daemon=False)
-            self.proc.start()
+            with _stop_deferred():
+                self.proc.start()
             self.deadline = time.monotonic() + 4 * len(tasks) * self.outer + 10
 
     def result(self):
@@ -629,8 +649,9 @@ def _derive_all(fams, optional, budget, names):
                     name = pending.pop(0)
                     path = Path(tmp) / f"{name}.pickle"
                     proc = context.Process(target=_derive_to_file, args=(name, str(path)))
-                    proc.start()
-                    running[name] = (proc, path)
+                    with _stop_deferred():
+                        proc.start()
+                        running[name] = (proc, path)
                 mp.connection.wait([proc.sentinel for proc, _ in running.values()])
                 for name in [n for n, (proc, _) in running.items() if not proc.is_alive()]:
                     proc, path = running.pop(name)

@@ -348,6 +348,34 @@ def test_swallowed_stop_signal_still_stops_before_writing(tmp_path):
     assert not stopped.value.written and not out.exists()
 
 
+def test_stop_signal_waits_for_a_worker_start(monkeypatch):
+    """A stop signal inside Process.start is raised after it (a BuildStopped raised
+    half-way through multiprocessing's Finalize left a finalizer that printed a
+    traceback when the process object died)."""
+    import multiprocessing.popen_fork as popen_fork
+    real_init = popen_fork.util.Finalize.__init__
+    seen = []
+
+    def init(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # between the weak reference and the key
+        time.sleep(0.05)
+        seen.append("finalize")
+        return real_init(self, *args, **kwargs)
+    monkeypatch.setattr(popen_fork.util.Finalize, "__init__", init)
+    job = None
+    with pytest.raises(B.BuildStopped) as stopped, B.stop_on_signals():
+        with B._stop_deferred():
+            job = B.mp.get_context("fork").Process(target=time.sleep, args=(30,))
+            job.start()
+            seen.append("started")
+    monkeypatch.undo()
+    assert seen == ["finalize", "started"] and not stopped.value.written
+    job.kill()
+    job.join()
+    assert job._popen.finalizer._key  # a complete finalizer: it runs cleanly
+    job.close()
+
+
 # ----------------------------------------------------------------------
 # where the build writes
 
