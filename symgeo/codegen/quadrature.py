@@ -112,6 +112,18 @@ def _log_gamma(e):
                      lambda n: sp.loggamma(n.args[0].args[0]))
 
 
+def _standardisation(family):
+    """The standardisation the quadrature runs in: of those the engine finds (location
+    and scale, then after a monotone map of x) on the real line, the half-line or the
+    unit interval, the one whose density leaves the fewest coordinates (the first of
+    them on a tie), or None.  A density free of p's coordinates in the node variable
+    lets close rows share one piece of shared nodes (Weibull: x = lam w^(1/k), where
+    w is standard exponential, not x = lam z, which leaves the shape k)."""
+    found = [st for st in family._engine.standardisations()
+             if st.domain in ("real", "half", "unit")]
+    return min(found, key=lambda st: len(st.remaining)) if found else None
+
+
 def _standard_domain(family):
     """(rule, v, x(v), log |dx/dv|, description): the variable v the quadrature runs in.
 
@@ -122,7 +134,7 @@ def _standard_domain(family):
     sup = family.support
     u = sp.Symbol("u", real=True)
     v = sp.Symbol("v", positive=True)
-    st = family._engine.standardisation()
+    st = _standardisation(family)
     if st is not None and st.domain in ("real", "half", "unit"):
         if st.domain == "half":
             rule, var, x_of = "half", v, st.x_of_w.xreplace({st.new: v})
@@ -353,7 +365,7 @@ def _node_at(family, var, x_of_var, to_q, where):
     """The node variable at q's own standard centre (w = 0 on the real line, 1 on the
     half-line: ``where="centre"``) or unit point (w = 1, e: ``"unit"``), when the map
     inverts in closed form; else None."""
-    st = family._engine.standardisation()
+    st = _standardisation(family)
     if st is None or st.domain not in ("real", "half"):
         return None
     w = {("real", "centre"): sp.S.Zero, ("real", "unit"): sp.S.One,

@@ -50,7 +50,27 @@ def cancel_logs(e):
     log(x / (1 - x)) is log(e^t) = t and log(e^2t + 2e^t + 1) is 2 log(e^t + 1),
     which sympy sees only once the quotient is cancelled and factored."""
     return e.replace(lambda a: isinstance(a, sp.log) and not a.args[0].is_Atom,
-                     lambda a: sp.expand_log(sp.log(sp.factor(a.args[0]))))
+                     lambda a: sp.expand_log(sp.log(sp.factor(_log_powers(a.args[0])))))
+
+
+def _log_factor(term):
+    """The one log(y) factor of a product term, or None."""
+    logs = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.log)]
+    return logs[0] if len(logs) == 1 else None
+
+
+def _log_powers(e):
+    """exp(z + b log a) as a^b e^z, so that factor sees the common a^b of
+    a^b + exp(z + b log a) (after t = log a + z/b, where a is a scale of e^t)."""
+    def split(n):
+        powers, rest = [], []
+        for t in sp.Add.make_args(sp.expand(n.args[0])):
+            lg = _log_factor(t)
+            (powers.append(lg.args[0] ** (t / lg)) if lg is not None else rest.append(t))
+        return sp.Mul(*powers, sp.exp(sp.Add(*rest)))
+    return e.replace(lambda n: isinstance(n, sp.exp) and n.args[0].has(sp.log) and
+                     any(_log_factor(t) is not None
+                         for t in sp.Add.make_args(sp.expand(n.args[0]))), split)
 
 
 def clean_logs(e):
@@ -72,15 +92,18 @@ def _domain_of(lo, hi, periodic):
     return None
 
 
-def find_standardisation(log_density, x, lower, upper, periodic, coords):
-    """The best standardisation of a univariate log-density, or None."""
+def find_standardisation(log_density, x, lower, upper, periodic, coords, locations=()):
+    """The best standardisation of a univariate log-density, or None.
+
+    ``locations``: more location candidates on the real line (after x = e^t, the
+    logs of the positive coordinates: a scale of x is a location of t)."""
     domain = _domain_of(lower, upper, periodic)
     if domain is None:
         return None
     coords = tuple(coords)
     positive = [c for c in coords if c.is_positive]
     if domain in ("real", "circle"):
-        locations = [sp.S.Zero] + list(coords)
+        locations = [sp.S.Zero] + list(coords) + list(locations)
     else:
         locations = [sp.S.Zero]
     if domain in ("real", "half"):
@@ -102,13 +125,18 @@ def find_standardisation(log_density, x, lower, upper, periodic, coords):
     result = Standardisation(x, z, x_of_z, ell0, domain, left)
     if domain == "real" and ell0.has(sp.exp):
         w = sp.Symbol("w", positive=True)
-        for sgn in (-1, 1):
+        found = None
+        for sgn in (-1, 1):  # the simpler of w = e^-z and w = e^z (Gumbel: e^-w; z - e^z: e^-w)
             z_of_w = sgn * sp.log(w)
             ell1 = clean_logs(ell0.subs(z, z_of_w) - sp.log(w))
             if not any(isinstance(f, sp.exp) and f.has(w) for f in ell1.atoms(sp.exp)):
                 left1 = tuple(c for c in coords if ell1.has(c))
-                if len(left1) <= len(left):
-                    return Standardisation(x, w, x_of_z.subs(z, z_of_w), ell1, "half", left1)
+                key = (len(left1), sp.count_ops(ell1))
+                if len(left1) <= len(left) and (found is None or key < found[0]):
+                    found = key, Standardisation(x, w, x_of_z.subs(z, z_of_w), ell1, "half",
+                                                 left1)
+        if found is not None:
+            return found[1]
     return result
 
 
@@ -127,6 +155,11 @@ def _map_table():
 MONOTONE_MAPS = _map_table()
 """Monotone maps x = x(t) of a standard domain onto another, tried in order."""
 
+LOG_LOCATIONS = ("log",)
+"""Maps x = e^t after which log c (c a positive coordinate) is a location candidate
+of t: the scale lam of x becomes the location log lam of t (Weibull: t = log lam + z/k
+gives the standard Gumbel z - e^z, then w = e^z the standard exponential)."""
+
 
 def alternative_standardisations(log_density, x, lower, upper, periodic, coords):
     """Standardisations after a monotone map x = x(t) (see :data:`MONOTONE_MAPS`)."""
@@ -135,11 +168,15 @@ def alternative_standardisations(log_density, x, lower, upper, periodic, coords)
     for name, t, x_of_t, lo, hi in MONOTONE_MAPS.get(domain, ()):
         jac = sp.log(sp.Abs(sp.diff(x_of_t, t)))
         ell_t = clean_logs(log_density.subs(x, x_of_t) + jac)
-        st = find_standardisation(ell_t, t, lo, hi, False, coords)
+        locations = [sp.log(c) for c in coords if c.is_positive] if name in LOG_LOCATIONS \
+            else ()
+        st = find_standardisation(ell_t, t, lo, hi, False, coords, locations)
         if st is None:
             continue
-        out.append(Standardisation(x, st.new, x_of_t.subs(t, st.x_of_w), st.log_p0,
-                                   st.domain, st.remaining))
+        x_of_w = x_of_t.subs(t, st.x_of_w).replace(  # e^(c log w) as w^c: lam w^(1/k)
+            lambda a: isinstance(a, sp.exp) and not (a.args[0] / sp.log(st.new)).has(st.new),
+            lambda a: st.new ** (a.args[0] / sp.log(st.new)))
+        out.append(Standardisation(x, st.new, x_of_w, st.log_p0, st.domain, st.remaining))
     return out
 
 

@@ -208,14 +208,14 @@ def test_numeric_route_accuracy_over_random_pairs(name):
         assert abs(got[k] - ref) <= 1e-12 * abs(ref), (k, got[k], ref)
 
 
-@pytest.mark.parametrize("name", ["cauchy", "gumbel"])
+@pytest.mark.parametrize("name", ["cauchy", "gumbel", "weibull"])
 def test_alpha_route_one_piece_and_split_rows(name):
     """The α-affinity takes one piece where q's centre and scale are close to p's, else
     splits (at both centres on the real line, at q's on the half-line): on 400 random
     pairs both kinds of row occur, none is NaN, and rows of each kind agree with the
-    mpmath route to 1e-12.  Weibull's map leaves its shape k out, so its centres and
-    units say nothing of its width: no one-piece rows there."""
-    assert "_one = _ok &" not in _forced(symgeo.get_family("weibull"), "alpha_divergence")[1]
+    mpmath route to 1e-12.  Weibull runs in w = (x/lam_p)^k_p (standard exponential,
+    found after x = e^t with t = log lam + z/k), where q's centre is (lam_q/lam_p)^k_p and
+    its width in log w is k_p/k_q."""
     fam = symgeo.get_family(name)
     fn, src = _forced(fam, "alpha_divergence")
     assert "_one = _ok &" in src
@@ -231,8 +231,10 @@ def test_alpha_route_one_piece_and_split_rows(name):
     loc, scale = P.T[0], P.T[1]
     if name == "cauchy":
         dist, width = (R.T[0] - loc) / scale, R.T[1] / scale
-    else:  # gumbel in log v = -(x - mu_p)/beta_p: q's centre at (mu_p - mu_q)/beta_p
+    elif name == "gumbel":  # in log v = -(x - mu_p)/beta_p: q's centre at (mu_p - mu_q)/beta_p
         dist, width = (loc - R.T[0]) / scale, R.T[1] / scale
+    else:  # weibull (k, lam): log w = k_p log(x/lam_p)
+        dist, width = P.T[0] * np.log(R.T[1] / P.T[1]), P.T[0] / R.T[0]
     one = (np.abs(dist) <= 2) & (np.abs(np.log(width)) <= np.log(2))
     assert 20 <= one.sum() <= 380
     for k in list(np.flatnonzero(one)[:3]) + list(np.flatnonzero(~one)[:3]):
@@ -271,6 +273,36 @@ def test_narrow_q_far_from_p_in_a_held_out_family():
     assert abs(float(fam.alpha_divergence_numeric(sp.Rational(3, 10), *exact)) - alpha_ref) \
         <= 1e-14 * alpha_ref
     assert abs(float(fam.kl_numeric(*exact)) - kl_ref) <= 1e-14 * kl_ref
+
+
+def test_scale_shape_family_runs_in_its_standard_variable():
+    """A family of no catalog, the log-logistic (Fisk) law with scale a and shape b:
+    after x = e^t a scale of x is a location of t, so t = log a + z/b makes z standard
+    logistic and w = e^-z gives -2 log(1 + w), free of both coordinates.  The α route
+    runs in w, so close pairs take one piece of shared nodes; a close pair (one piece) and
+    a far one (split at q's centre) against mpmath quadrature of the textbook density."""
+    import mpmath as mp
+    import sympy as sp
+    x = sp.Symbol("x", positive=True)
+    a, b = sp.Symbol("a", positive=True), sp.Symbol("b", positive=True)
+    fam = symgeo.Family("log_logistic_heldout",
+                        sp.log(b / a) + (b - 1) * sp.log(x / a) - 2 * sp.log(1 + (x / a) ** b),
+                        x, sp.Interval.open(0, sp.oo), [(a, "positive"), (b, "positive")])
+    assert any(st.remaining == () for st in fam._engine.standardisations())
+    fn, src = _forced(fam, "alpha_divergence")
+    assert "_one = _ok &" in src
+    with mp.workdps(40):
+        def logd(t, sc, sh):
+            return mp.log(sh / sc) + (sh - 1) * mp.log(t / sc) - 2 * mp.log(1 + (t / sc) ** sh)
+        for p, q in [([1.3, 2.5], [1.6, 3.1]), ([1.0, 0.7], [9.0, 6.0])]:
+            lam = (1 - mp.mpf(ALPHA)) / 2
+            pq = [mp.mpf(v) for v in p + q]
+            rho = mp.quad(lambda t: mp.exp(lam * logd(t, *pq[:2]) +
+                                           (1 - lam) * logd(t, *pq[2:])),
+                          [0, pq[2], pq[0], mp.inf])
+            ref = float(4 / (1 - mp.mpf(ALPHA) ** 2) * (1 - rho))
+            got = fn(ALPHA, *p, *q)
+            assert abs(got - ref) <= 1e-12 * ref, (p, q, got, ref)
 
 
 def test_polar_lift_of_unknown_sign_takes_the_numeric_route():
