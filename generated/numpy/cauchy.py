@@ -92,6 +92,38 @@ _SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a trunc
 _TAIL = 1e-17
 
 
+def _linear(coefs, funcs):
+    """sum_j coefs_j funcs_j: coefs one value per row ((m, 1)) or numbers, funcs of the node
+    alone.  Where the rows share their nodes (funcs (k,), (1, k) or numbers) one matrix
+    product (m, J) @ (J, k): a single pass over rows x nodes instead of 2J - 1."""
+    if all(numpy.ndim(f) <= 1 or numpy.shape(f)[0] == 1 for f in funcs):
+        m = max(numpy.shape(c)[0] for c in coefs if numpy.ndim(c))
+        k = max(numpy.size(f) for f in funcs)
+        c = numpy.empty((m, len(coefs)))
+        f = numpy.empty((len(funcs), k))
+        for j, (cj, fj) in enumerate(zip(coefs, funcs)):
+            c[:, j] = numpy.reshape(cj, -1) if numpy.ndim(cj) else cj
+            f[j] = numpy.reshape(fj, -1) if numpy.ndim(fj) else fj
+        return c @ f
+    out = None
+    for cj, fj in zip(coefs, funcs):
+        term = fj if numpy.ndim(cj) == 0 and cj == 1 else cj * fj
+        out = term if out is None else out + term
+    return out
+
+
+def _poly(x, coefs):
+    """sum_j coefs_j x^(n - j) (highest power first; coefs as in _linear): with the powers of
+    shared nodes (x of shape (k,)) one matrix product, else Horner's rule (2n passes)."""
+    if numpy.ndim(x) <= 1:
+        n = len(coefs) - 1
+        return _linear(coefs, [x ** (n - j) for j in range(n)] + [1.0])
+    out = coefs[0] * x
+    for cj in coefs[1:-1]:
+        out = (out + cj) * x
+    return out + coefs[-1]
+
+
 def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
@@ -708,15 +740,15 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
 
     def _integrand(_node, alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r0 = (1/2)*(alpha - 1)
-        _r1 = gamma_p**2
-        _r2 = 2*gamma_p*(x0_p - x0_q)
-        _r3 = gamma_q**2 + x0_p**2 - 2*x0_p*x0_q + x0_q**2
-        _r4 = -1/2*(alpha + 1)
-        _r5 = (1/2)*alpha*numpy.log(gamma_p) + (1/2)*alpha*numpy.log(gamma_q) + (1/2)*numpy.log(gamma_p) + (1/2)*numpy.log(gamma_q) - numpy.log(numpy.pi)
-        return _r0*numpy.log(_node**2 + 1) + _r4*numpy.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
+        _r1 = (1/2)*alpha*numpy.log(gamma_p) + (1/2)*alpha*numpy.log(gamma_q) + (1/2)*numpy.log(gamma_p) + (1/2)*numpy.log(gamma_q) - numpy.log(numpy.pi)
+        _r2 = gamma_p**2
+        _r3 = 2*gamma_p*(x0_p - x0_q)
+        _r4 = gamma_q**2 + x0_p**2 - 2*x0_p*x0_q + x0_q**2
+        _r5 = -1/2*(alpha + 1)
+        return _r5*numpy.log(_poly(_node, (_r2, _r3, _r4,))) + _linear((_r0, _r1,), (numpy.log(_node**2 + 1), 1,)), 1
 
     def _integrand_near(_node, alpha, x0_p, gamma_p, x0_q, gamma_q):
-        _r0 = 0.5*x0_p - 0.5*x0_q
+        _r0 = 0.5*(x0_p - x0_q)
         _r1 = 4.0/(gamma_p + gamma_q)**2
         _r2 = -96.0/(((gamma_p + gamma_q)**2)**2)
         _r3 = 256.0/(((gamma_p + gamma_q)**2*(gamma_p + gamma_q))**2)
@@ -724,7 +756,7 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r5 = (gamma_q - gamma_p)**2
         _r6 = -8.0/(gamma_p + gamma_q)**2
         _r7 = -2*gamma_p
-        _r8 = 1.0*x0_q - 1.0*x0_p
+        _r8 = 1.0*(x0_q - x0_p)
         _r9 = 16.0/(((gamma_p + gamma_q)**2)**2)
         _r10 = (x0_q - x0_p)**2
         _r11 = 16.0/((gamma_p + gamma_q)**2*(gamma_p + gamma_q))
@@ -736,12 +768,12 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r17 = 2*(gamma_q - gamma_p)*(x0_q - x0_p)
         _r18 = numpy.log(gamma_p) - numpy.log(0.5*gamma_p + 0.5*gamma_q)
         _r19 = -0.44444444444444442/(1 - alpha)
-        _r20 = 0.8872983346207417*x0_p - 0.8872983346207417*x0_q
+        _r20 = 0.8872983346207417*(x0_p - x0_q)
         _r21 = 1/((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)
         _r22 = -6/(((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2)
         _r23 = 4/(((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q))**2)
         _r24 = -2/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2
-        _r25 = 1.7745966692414834*x0_q - 1.7745966692414834*x0_p
+        _r25 = 1.7745966692414834*(x0_q - x0_p)
         _r26 = 1/(((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2)
         _r27 = 2/((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q))
         _r28 = -1/(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)
@@ -749,12 +781,12 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r30 = -2/(((0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)**2)**2*(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q))
         _r31 = numpy.log(gamma_p) - numpy.log(0.1127016653792583*gamma_p + 0.8872983346207417*gamma_q)
         _r32 = -0.062612036321810186/(1 - alpha)
-        _r33 = 0.1127016653792583*x0_p - 0.1127016653792583*x0_q
+        _r33 = 0.1127016653792583*(x0_p - x0_q)
         _r34 = 1/((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)
         _r35 = -6/(((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)**2)
         _r36 = 4/(((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q))**2)
         _r37 = -2/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2
-        _r38 = 0.2254033307585166*x0_q - 0.2254033307585166*x0_p
+        _r38 = 0.2254033307585166*(x0_q - x0_p)
         _r39 = 1/(((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2)**2)
         _r40 = 2/((0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)**2*(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q))
         _r41 = -1/(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)
@@ -763,30 +795,28 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _r44 = numpy.log(gamma_p) - numpy.log(0.8872983346207417*gamma_p + 0.1127016653792583*gamma_q)
         _r45 = -0.49294351923374552/(1 - alpha)
         _c0 = numpy.log(_node**2 + 1)
-        _c1 = _node*gamma_p
-        _c2 = _c1 + _r0
-        _c3 = _c2**2
-        _c4 = _c3*_r1 + 1
-        _c5 = 1/(_c4)
-        _c6 = _node*_r7
-        _c7 = _c6 + _r8
-        _c8 = _c3*_c5
-        _c9 = _c5*_c7
-        _c10 = _c1 + _r20
-        _c11 = _c10**2
-        _c12 = _c11*_r21 + 1
-        _c13 = 1/(_c12)
-        _c14 = _c6 + _r25
-        _c15 = _c11*_c13
-        _c16 = _c13*_c14
-        _c17 = _c1 + _r33
-        _c18 = _c17**2
-        _c19 = _c18*_r34 + 1
-        _c20 = 1/(_c19)
-        _c21 = _c6 + _r38
-        _c22 = _c18*_c20
-        _c23 = _c20*_c21
-        return -_c0 - numpy.log(numpy.pi), _r19*(_c5*_r10*(_c5*_c7**2*_r9 + _r6) + _c9*_r17*(_c8*_r16 + _r11) + _r15*(_c9*_r14 + _r13*(_c8*_r11 + _r12))**2 + _r5*(((_c2**2)**2)*_r3/_c4**2 + _c8*_r2 + _r4))*numpy.exp(_r15*(_c0 + _r18 - numpy.log(_c4))) + _r32*(_c13*_r10*(_c13*_c14**2*_r26 + _r24) + _c16*_r17*(_c15*_r30 + _r27) + _r15*(_c16*_r29 + _r13*(_c15*_r27 + _r28))**2 + _r5*(((_c10**2)**2)*_r23/_c12**2 + _c15*_r22 + _r21))*numpy.exp(_r15*(_c0 + _r31 - numpy.log(_c12))) + _r45*(_c20*_r10*(_c20*_c21**2*_r39 + _r37) + _c23*_r17*(_c22*_r43 + _r40) + _r15*(_c23*_r42 + _r13*(_c22*_r40 + _r41))**2 + _r5*(((_c17**2)**2)*_r36/_c19**2 + _c22*_r35 + _r34))*numpy.exp(_r15*(_c0 + _r44 - numpy.log(_c19)))
+        _c1 = _poly(_node, (gamma_p, _r0,))
+        _c2 = _c1**2
+        _c3 = _c2*_r1 + 1
+        _c4 = 1/(_c3)
+        _c5 = _poly(_node, (_r7, _r8,))
+        _c6 = _c2*_c4
+        _c7 = _c4*_c5
+        _c8 = _poly(_node, (gamma_p, _r20,))
+        _c9 = _c8**2
+        _c10 = _c9*_r21 + 1
+        _c11 = 1/(_c10)
+        _c12 = _poly(_node, (_r7, _r25,))
+        _c13 = _c11*_c9
+        _c14 = _c11*_c12
+        _c15 = _poly(_node, (gamma_p, _r33,))
+        _c16 = _c15**2
+        _c17 = _c16*_r34 + 1
+        _c18 = 1/(_c17)
+        _c19 = _poly(_node, (_r7, _r38,))
+        _c20 = _c16*_c18
+        _c21 = _c18*_c19
+        return -_c0 - numpy.log(numpy.pi), _r19*(_c4*_r10*(_c4*_c5**2*_r9 + _r6) + _c7*_r17*(_c6*_r16 + _r11) + _r15*(_c7*_r14 + _r13*(_c6*_r11 + _r12))**2 + _r5*(((_c1**2)**2)*_r3/_c3**2 + _c6*_r2 + _r4))*numpy.exp(_r15*(_c0 + _r18 - numpy.log(_c3))) + _r32*(_c11*_r10*(_c11*_c12**2*_r26 + _r24) + _c14*_r17*(_c13*_r30 + _r27) + _r15*(_c14*_r29 + _r13*(_c13*_r27 + _r28))**2 + _r5*(_c13*_r22 + _r21 + ((_c8**2)**2)*_r23/_c10**2))*numpy.exp(_r15*(_c0 + _r31 - numpy.log(_c10))) + _r45*(_c18*_r10*(_c18*_c19**2*_r39 + _r37) + _c21*_r17*(_c20*_r43 + _r40) + _r15*(_c21*_r42 + _r13*(_c20*_r40 + _r41))**2 + _r5*(((_c15**2)**2)*_r36/_c17**2 + _c20*_r35 + _r34))*numpy.exp(_r15*(_c0 + _r44 - numpy.log(_c17)))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q) & numpy.isfinite(alpha)

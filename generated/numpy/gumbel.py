@@ -93,6 +93,38 @@ _SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a trunc
 _TAIL = 1e-17
 
 
+def _linear(coefs, funcs):
+    """sum_j coefs_j funcs_j: coefs one value per row ((m, 1)) or numbers, funcs of the node
+    alone.  Where the rows share their nodes (funcs (k,), (1, k) or numbers) one matrix
+    product (m, J) @ (J, k): a single pass over rows x nodes instead of 2J - 1."""
+    if all(numpy.ndim(f) <= 1 or numpy.shape(f)[0] == 1 for f in funcs):
+        m = max(numpy.shape(c)[0] for c in coefs if numpy.ndim(c))
+        k = max(numpy.size(f) for f in funcs)
+        c = numpy.empty((m, len(coefs)))
+        f = numpy.empty((len(funcs), k))
+        for j, (cj, fj) in enumerate(zip(coefs, funcs)):
+            c[:, j] = numpy.reshape(cj, -1) if numpy.ndim(cj) else cj
+            f[j] = numpy.reshape(fj, -1) if numpy.ndim(fj) else fj
+        return c @ f
+    out = None
+    for cj, fj in zip(coefs, funcs):
+        term = fj if numpy.ndim(cj) == 0 and cj == 1 else cj * fj
+        out = term if out is None else out + term
+    return out
+
+
+def _poly(x, coefs):
+    """sum_j coefs_j x^(n - j) (highest power first; coefs as in _linear): with the powers of
+    shared nodes (x of shape (k,)) one matrix product, else Horner's rule (2n passes)."""
+    if numpy.ndim(x) <= 1:
+        n = len(coefs) - 1
+        return _linear(coefs, [x ** (n - j) for j in range(n)] + [1.0])
+    out = coefs[0] * x
+    for cj in coefs[1:-1]:
+        out = (out + cj) * x
+    return out + coefs[-1]
+
+
 def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
@@ -799,15 +831,15 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
     def _integrand(_node, alpha, mu_p, beta_p, mu_q, beta_q):
         _r0 = (1/2)*(alpha - 1)
         _r1 = (1/2)*(alpha*beta_p/beta_q - alpha + beta_p/beta_q - 1)
-        _r2 = beta_p/beta_q
-        _r3 = -1/2*(alpha + 1)*numpy.exp(-mu_p/beta_q)*numpy.exp(mu_q/beta_q)
-        _r4 = (1/2)*alpha*numpy.log(beta_p) - 1/2*alpha*numpy.log(beta_q) - 1/2*alpha*mu_p/beta_q + (1/2)*alpha*mu_q/beta_q + (1/2)*numpy.log(beta_p) - 1/2*numpy.log(beta_q) - 1/2*mu_p/beta_q + (1/2)*mu_q/beta_q
+        _r2 = (1/2)*(alpha*numpy.log(beta_p) - alpha*numpy.log(beta_q) - alpha*mu_p/beta_q + alpha*mu_q/beta_q + numpy.log(beta_p) - numpy.log(beta_q) - mu_p/beta_q + mu_q/beta_q)
+        _r3 = beta_p/beta_q
+        _r4 = -1/2*(alpha + 1)*numpy.exp(-mu_p/beta_q)*numpy.exp(mu_q/beta_q)
         _c0 = numpy.log(_node)
-        return _c0*_r1 + _node*_r0 + _r3*numpy.exp(_c0*_r2) + _r4, 1
+        return _r4*numpy.exp(_c0*_r3) + _linear((_r0, _r1, _r2,), (_node, _c0, 1,)), 1
 
     def _integrand_near(_node, alpha, mu_p, beta_p, mu_q, beta_q):
         _r0 = -beta_p
-        _r1 = 0.5*mu_p - 0.5*mu_q
+        _r1 = 0.5*(mu_p - mu_q)
         _r2 = -16.0/((beta_p + beta_q)**2*(beta_p + beta_q))
         _r3 = -2.0/(beta_p + beta_q)
         _r4 = -16.0/(((beta_p + beta_q)**2)**2)
@@ -827,7 +859,7 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _r18 = 2*(beta_q - beta_p)*(mu_q - mu_p)
         _r19 = numpy.log(beta_p) - numpy.log(0.5*beta_p + 0.5*beta_q)
         _r20 = -0.44444444444444442/(1 - alpha)
-        _r21 = 0.8872983346207417*mu_p - 0.8872983346207417*mu_q
+        _r21 = 0.8872983346207417*(mu_p - mu_q)
         _r22 = -2/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2*(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
         _r23 = -1/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)
         _r24 = -1/(((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2)**2)
@@ -839,7 +871,7 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _r30 = -1/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2*(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
         _r31 = numpy.log(beta_p) - numpy.log(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)
         _r32 = -0.062612036321810186/(1 - alpha)
-        _r33 = 0.1127016653792583*mu_p - 0.1127016653792583*mu_q
+        _r33 = 0.1127016653792583*(mu_p - mu_q)
         _r34 = -2/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2*(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
         _r35 = -1/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)
         _r36 = -1/(((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2)**2)
@@ -852,21 +884,20 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _r43 = numpy.log(beta_p) - numpy.log(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)
         _r44 = -0.49294351923374552/(1 - alpha)
         _c0 = numpy.log(_node)
-        _c1 = _c0*_r0
-        _c2 = _c1 + _r1
-        _c3 = _c2*_r3
-        _c4 = numpy.exp(_c3)
-        _c5 = _node - _c0
-        _c6 = _c2*_c4
-        _c7 = _c1 + _r21
-        _c8 = _c7*_r23
-        _c9 = numpy.exp(_c8)
-        _c10 = _c7*_c9
-        _c11 = _c1 + _r33
-        _c12 = _c11*_r35
-        _c13 = numpy.exp(_c12)
-        _c14 = _c11*_c13
-        return -_node, _r20*(_c4*_r15 + _r14*(_r11*(_c2*_r8 + _c6*_r9 + _r10) + _r13*(_c4*_r3 + _r12))**2 + _r18*(_c4*_r8 + _c6*_r16 + _r17) + _r7*(_c2**2*_c4*_r4 + _c2*_r2 + _c6*_r5 + _r6))*numpy.exp(_r14*(_c3 - _c4 + _c5 + _r19)) + _r32*(_c9*_r29 + _r14*(_r11*(_c10*_r27 + _c7*_r26 + _r23) + _r13*(_c9*_r23 + _r28))**2 + _r18*(_c10*_r30 + _c9*_r26 + _r27) + _r7*(_c10*_r25 + _c7**2*_c9*_r24 + _c7*_r22 + _r26))*numpy.exp(_r14*(_c5 + _c8 - _c9 + _r31)) + _r44*(_c13*_r41 + _r14*(_r11*(_c11*_r38 + _c14*_r39 + _r35) + _r13*(_c13*_r35 + _r40))**2 + _r18*(_c13*_r38 + _c14*_r42 + _r39) + _r7*(_c11**2*_c13*_r36 + _c11*_r34 + _c14*_r37 + _r38))*numpy.exp(_r14*(_c12 - _c13 + _c5 + _r43))
+        _c1 = _linear((_r0, _r1,), (_c0, 1,))
+        _c2 = _c1*_r3
+        _c3 = numpy.exp(_c2)
+        _c4 = _node - _c0
+        _c5 = _c1*_c3
+        _c6 = _linear((_r0, _r21,), (_c0, 1,))
+        _c7 = _c6*_r23
+        _c8 = numpy.exp(_c7)
+        _c9 = _c6*_c8
+        _c10 = _linear((_r0, _r33,), (_c0, 1,))
+        _c11 = _c10*_r35
+        _c12 = numpy.exp(_c11)
+        _c13 = _c10*_c12
+        return -_node, _r20*(_c3*_r15 + _r14*(_r11*(_c1*_r8 + _c5*_r9 + _r10) + _r13*(_c3*_r3 + _r12))**2 + _r18*(_c3*_r8 + _c5*_r16 + _r17) + _r7*(_c1**2*_c3*_r4 + _c1*_r2 + _c5*_r5 + _r6))*numpy.exp(_r14*(_c2 - _c3 + _c4 + _r19)) + _r32*(_c8*_r29 + _r14*(_r11*(_c6*_r26 + _c9*_r27 + _r23) + _r13*(_c8*_r23 + _r28))**2 + _r18*(_c8*_r26 + _c9*_r30 + _r27) + _r7*(_c6**2*_c8*_r24 + _c6*_r22 + _c9*_r25 + _r26))*numpy.exp(_r14*(_c4 + _c7 - _c8 + _r31)) + _r44*(_c12*_r41 + _r14*(_r11*(_c10*_r38 + _c13*_r39 + _r35) + _r13*(_c12*_r35 + _r40))**2 + _r18*(_c12*_r38 + _c13*_r42 + _r39) + _r7*(_c10**2*_c12*_r36 + _c10*_r34 + _c13*_r37 + _r38))*numpy.exp(_r14*(_c11 - _c12 + _c4 + _r43))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q) & numpy.isfinite(alpha)

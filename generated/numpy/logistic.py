@@ -92,6 +92,38 @@ _SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a trunc
 _TAIL = 1e-17
 
 
+def _linear(coefs, funcs):
+    """sum_j coefs_j funcs_j: coefs one value per row ((m, 1)) or numbers, funcs of the node
+    alone.  Where the rows share their nodes (funcs (k,), (1, k) or numbers) one matrix
+    product (m, J) @ (J, k): a single pass over rows x nodes instead of 2J - 1."""
+    if all(numpy.ndim(f) <= 1 or numpy.shape(f)[0] == 1 for f in funcs):
+        m = max(numpy.shape(c)[0] for c in coefs if numpy.ndim(c))
+        k = max(numpy.size(f) for f in funcs)
+        c = numpy.empty((m, len(coefs)))
+        f = numpy.empty((len(funcs), k))
+        for j, (cj, fj) in enumerate(zip(coefs, funcs)):
+            c[:, j] = numpy.reshape(cj, -1) if numpy.ndim(cj) else cj
+            f[j] = numpy.reshape(fj, -1) if numpy.ndim(fj) else fj
+        return c @ f
+    out = None
+    for cj, fj in zip(coefs, funcs):
+        term = fj if numpy.ndim(cj) == 0 and cj == 1 else cj * fj
+        out = term if out is None else out + term
+    return out
+
+
+def _poly(x, coefs):
+    """sum_j coefs_j x^(n - j) (highest power first; coefs as in _linear): with the powers of
+    shared nodes (x of shape (k,)) one matrix product, else Horner's rule (2n passes)."""
+    if numpy.ndim(x) <= 1:
+        n = len(coefs) - 1
+        return _linear(coefs, [x ** (n - j) for j in range(n)] + [1.0])
+    out = coefs[0] * x
+    for cj in coefs[1:-1]:
+        out = (out + cj) * x
+    return out + coefs[-1]
+
+
 def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
@@ -663,16 +695,16 @@ def kl(mu_p, s_p, mu_q, s_q):
     shape = mu_p.shape
 
     def _integrand(_node, mu_p, s_p, mu_q, s_q):
-        _r0 = s_p/s_q
-        _r1 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
-        _r2 = 1 - s_p/s_q
-        _r3 = mu_p/s_q - mu_q/s_q - numpy.log(s_p) + numpy.log(s_q)
+        _r0 = 1 - s_p/s_q
+        _r1 = mu_p/s_q - mu_q/s_q - numpy.log(s_p) + numpy.log(s_q)
+        _r2 = s_p/s_q
+        _r3 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
         _c0 = -2*numpy.log(_node + 1)
         _c1 = numpy.log(_node)
-        return _c0, _c0 + _c1*_r2 + _r3 + 2*_softplus(_c1*_r0 + numpy.log(_r1))
+        return _c0, _linear((_r0, 1, _r1,), (_c1, _c0, 1,)) + 2*_softplus(_c1*_r2 + numpy.log(_r3))
 
     def _integrand_near(_node, mu_p, s_p, mu_q, s_q):
-        _r0 = 0.5*mu_q - 0.5*mu_p
+        _r0 = 0.5*(mu_q - mu_p)
         _r1 = 2.0/(s_p + s_q)
         _r2 = -8.0/(s_p + s_q)**2
         _r3 = 4.0/(s_p + s_q)
@@ -684,7 +716,7 @@ def kl(mu_p, s_p, mu_q, s_q):
         _r9 = 32.0/(((s_p + s_q)**2)**2)
         _r10 = 1/((0.5*s_p + 0.5*s_q)**2)
         _r11 = -0.22222222222222221*(s_q - s_p)**2
-        _r12 = 0.8872983346207417*mu_q - 0.8872983346207417*mu_p
+        _r12 = 0.8872983346207417*(mu_q - mu_p)
         _r13 = 1/((0.1127016653792583*s_p + 0.8872983346207417*s_q))
         _r14 = -2/(0.1127016653792583*s_p + 0.8872983346207417*s_q)**2
         _r15 = 2/(0.1127016653792583*s_p + 0.8872983346207417*s_q)
@@ -696,7 +728,7 @@ def kl(mu_p, s_p, mu_q, s_q):
         _r21 = 2/(((0.1127016653792583*s_p + 0.8872983346207417*s_q)**2)**2)
         _r22 = 1/((0.1127016653792583*s_p + 0.8872983346207417*s_q)**2)
         _r23 = -0.031306018160905093*(s_q - s_p)**2
-        _r24 = 0.1127016653792583*mu_q - 0.1127016653792583*mu_p
+        _r24 = 0.1127016653792583*(mu_q - mu_p)
         _r25 = 1/((0.8872983346207417*s_p + 0.1127016653792583*s_q))
         _r26 = -2/(0.8872983346207417*s_p + 0.1127016653792583*s_q)**2
         _r27 = 2/(0.8872983346207417*s_p + 0.1127016653792583*s_q)
@@ -717,20 +749,20 @@ def kl(mu_p, s_p, mu_q, s_q):
         _r42 = -2/((0.8872983346207417*s_p + 0.1127016653792583*s_q)**2*(0.8872983346207417*s_p + 0.1127016653792583*s_q))
         _r43 = -1/(0.8872983346207417*s_p + 0.1127016653792583*s_q)**2
         _r44 = -0.49294351923374552*(mu_q - mu_p)*(s_q - s_p)
-        _c0 = s_p*numpy.log(_node)
-        _c1 = _c0 + _r12
+        _c0 = numpy.log(_node)
+        _c1 = _linear((s_p, _r12,), (_c0, 1,))
         _c2 = numpy.exp(_c1*_r13)
         _c3 = _c2 + 1
         _c4 = 1/(_c3)
         _c5 = numpy.exp(_c1*_r15)
         _c6 = _c4*_r16
-        _c7 = _c0 + _r24
+        _c7 = _linear((s_p, _r24,), (_c0, 1,))
         _c8 = numpy.exp(_c7*_r25)
         _c9 = _c8 + 1
         _c10 = 1/(_c9)
         _c11 = numpy.exp(_c7*_r27)
         _c12 = _c10*_r28
-        _c13 = _c0 + _r0
+        _c13 = _linear((s_p, _r0,), (_c0, 1,))
         _c14 = numpy.exp(_c13*_r1)
         _c15 = _c14 + 1
         _c16 = 1/(_c15)
@@ -781,16 +813,16 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
 
     def _integrand(_node, alpha, mu_p, s_p, mu_q, s_q):
         _r0 = alpha - 1
-        _r1 = s_p/s_q
-        _r2 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
-        _r3 = -(alpha + 1)
-        _r4 = (1/2)*(alpha*s_p/s_q - alpha + s_p/s_q - 1)
-        _r5 = (1/2)*alpha*mu_q/s_q - 1/2*alpha*mu_p/s_q + (1/2)*alpha*numpy.log(s_p) - 1/2*alpha*numpy.log(s_q) - 1/2*mu_p/s_q + (1/2)*mu_q/s_q + (1/2)*numpy.log(s_p) - 1/2*numpy.log(s_q)
+        _r1 = (1/2)*(alpha*s_p/s_q - alpha + s_p/s_q - 1)
+        _r2 = (1/2)*(alpha*mu_q/s_q - alpha*mu_p/s_q + alpha*numpy.log(s_p) - alpha*numpy.log(s_q) - mu_p/s_q + mu_q/s_q + numpy.log(s_p) - numpy.log(s_q))
+        _r3 = s_p/s_q
+        _r4 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
+        _r5 = -(alpha + 1)
         _c0 = numpy.log(_node)
-        return _c0*_r4 + _r0*numpy.log(_node + 1) + _r3*_softplus(_c0*_r1 + numpy.log(_r2)) + _r5, 1
+        return _r5*_softplus(_c0*_r3 + numpy.log(_r4)) + _linear((_r0, _r1, _r2,), (numpy.log(_node + 1), _c0, 1,)), 1
 
     def _integrand_near(_node, alpha, mu_p, s_p, mu_q, s_q):
-        _r0 = 0.5*mu_q - 0.5*mu_p
+        _r0 = 0.5*(mu_q - mu_p)
         _r1 = 2.0/(s_p + s_q)
         _r2 = -8.0/(s_p + s_q)**2
         _r3 = 4.0/(s_p + s_q)
@@ -814,7 +846,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _r21 = 2*(mu_q - mu_p)*(s_q - s_p)
         _r22 = numpy.log(s_p) - numpy.log(0.5*s_p + 0.5*s_q)
         _r23 = -0.44444444444444442/(1 - alpha)
-        _r24 = 0.8872983346207417*mu_q - 0.8872983346207417*mu_p
+        _r24 = 0.8872983346207417*(mu_q - mu_p)
         _r25 = 1/((0.1127016653792583*s_p + 0.8872983346207417*s_q))
         _r26 = -2/(0.1127016653792583*s_p + 0.8872983346207417*s_q)**2
         _r27 = 2/(0.1127016653792583*s_p + 0.8872983346207417*s_q)
@@ -830,7 +862,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _r37 = -2/((0.1127016653792583*s_p + 0.8872983346207417*s_q)**2*(0.1127016653792583*s_p + 0.8872983346207417*s_q))
         _r38 = numpy.log(s_p) - numpy.log(0.1127016653792583*s_p + 0.8872983346207417*s_q)
         _r39 = -0.062612036321810186/(1 - alpha)
-        _r40 = 0.1127016653792583*mu_q - 0.1127016653792583*mu_p
+        _r40 = 0.1127016653792583*(mu_q - mu_p)
         _r41 = 1/((0.8872983346207417*s_p + 0.1127016653792583*s_q))
         _r42 = -2/(0.8872983346207417*s_p + 0.1127016653792583*s_q)**2
         _r43 = 2/(0.8872983346207417*s_p + 0.1127016653792583*s_q)
@@ -848,42 +880,41 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _r55 = -0.49294351923374552/(1 - alpha)
         _c0 = 2*numpy.log(_node + 1)
         _c1 = numpy.log(_node)
-        _c2 = _c1*s_p
-        _c3 = _c2 + _r0
-        _c4 = _c3*_r1
-        _c5 = numpy.exp(_c4)
-        _c6 = _c5 + 1
-        _c7 = _c0 - _c1
-        _c8 = 1/(_c6)
-        _c9 = numpy.exp(_c3*_r3)
-        _c10 = _c5*_c8
-        _c11 = _c10*_r4
-        _c12 = _c9/_c6**2
-        _c13 = _c3*_r6
-        _c14 = _c3**2
-        _c15 = _c2 + _r24
-        _c16 = _c15*_r25
-        _c17 = numpy.exp(_c16)
-        _c18 = _c17 + 1
-        _c19 = 1/(_c18)
-        _c20 = numpy.exp(_c15*_r27)
-        _c21 = _c17*_c19
-        _c22 = _c21*_r28
-        _c23 = _c15*_r29
-        _c24 = _c20/_c18**2
-        _c25 = _c15**2
-        _c26 = _c2 + _r40
-        _c27 = _c26*_r41
-        _c28 = numpy.exp(_c27)
-        _c29 = _c28 + 1
-        _c30 = 1/(_c29)
-        _c31 = numpy.exp(_c26*_r43)
-        _c32 = _c28*_c30
-        _c33 = _c32*_r44
-        _c34 = _c26*_r45
-        _c35 = _c31/_c29**2
-        _c36 = _c26**2
-        return -_c0, _r23*(_c8*_r5*(_c5*_r2 + _c8*_c9*_r4) + _r11*(_c10*_c14*_r8 + _c10*_c3*_r7 + _c12*_c14*_r9 + _c13 + _r10) + _r18*(_r14*(_c10*_r12 + _r13) + _r17*(_c11*_c3 + _c3*_r15 + _r16))**2 + _r21*(_c10*_c13 + _c11 + _c12*_c3*_r19 + _r20))*numpy.exp(_r18*(_c4 + _c7 + _r22 - 2*numpy.log(_c6))) + _r39*(_c19*_r5*(_c17*_r26 + _c19*_c20*_r28) + _r11*(_c15*_c21*_r30 + _c21*_c25*_r31 + _c23 + _c24*_c25*_r32 + _r33) + _r18*(_r14*(_c21*_r34 + _r25) + _r17*(_c15*_c22 + _c15*_r35 + _r36))**2 + _r21*(_c15*_c24*_r37 + _c21*_c23 + _c22 + _r35))*numpy.exp(_r18*(_c16 + _c7 + _r38 - 2*numpy.log(_c18))) + _r55*(_c30*_r5*(_c28*_r42 + _c30*_c31*_r44) + _r11*(_c26*_c32*_r46 + _c32*_c36*_r47 + _c34 + _c35*_c36*_r48 + _r49) + _r18*(_r14*(_c32*_r50 + _r41) + _r17*(_c26*_c33 + _c26*_r51 + _r52))**2 + _r21*(_c26*_c35*_r53 + _c32*_c34 + _c33 + _r51))*numpy.exp(_r18*(_c27 + _c7 + _r54 - 2*numpy.log(_c29)))
+        _c2 = _linear((s_p, _r0,), (_c1, 1,))
+        _c3 = _c2*_r1
+        _c4 = numpy.exp(_c3)
+        _c5 = _c4 + 1
+        _c6 = _c0 - _c1
+        _c7 = 1/(_c5)
+        _c8 = numpy.exp(_c2*_r3)
+        _c9 = _c4*_c7
+        _c10 = _c9*_r4
+        _c11 = _c8/_c5**2
+        _c12 = _c2*_r6
+        _c13 = _c2**2
+        _c14 = _linear((s_p, _r24,), (_c1, 1,))
+        _c15 = _c14*_r25
+        _c16 = numpy.exp(_c15)
+        _c17 = _c16 + 1
+        _c18 = 1/(_c17)
+        _c19 = numpy.exp(_c14*_r27)
+        _c20 = _c16*_c18
+        _c21 = _c20*_r28
+        _c22 = _c14*_r29
+        _c23 = _c19/_c17**2
+        _c24 = _c14**2
+        _c25 = _linear((s_p, _r40,), (_c1, 1,))
+        _c26 = _c25*_r41
+        _c27 = numpy.exp(_c26)
+        _c28 = _c27 + 1
+        _c29 = 1/(_c28)
+        _c30 = numpy.exp(_c25*_r43)
+        _c31 = _c27*_c29
+        _c32 = _c31*_r44
+        _c33 = _c25*_r45
+        _c34 = _c30/_c28**2
+        _c35 = _c25**2
+        return -_c0, _r23*(_c7*_r5*(_c4*_r2 + _c7*_c8*_r4) + _r11*(_c11*_c13*_r9 + _c12 + _c13*_c9*_r8 + _c2*_c9*_r7 + _r10) + _r18*(_r14*(_c9*_r12 + _r13) + _r17*(_c10*_c2 + _c2*_r15 + _r16))**2 + _r21*(_c10 + _c11*_c2*_r19 + _c12*_c9 + _r20))*numpy.exp(_r18*(_c3 + _c6 + _r22 - 2*numpy.log(_c5))) + _r39*(_c18*_r5*(_c16*_r26 + _c18*_c19*_r28) + _r11*(_c14*_c20*_r30 + _c20*_c24*_r31 + _c22 + _c23*_c24*_r32 + _r33) + _r18*(_r14*(_c20*_r34 + _r25) + _r17*(_c14*_c21 + _c14*_r35 + _r36))**2 + _r21*(_c14*_c23*_r37 + _c20*_c22 + _c21 + _r35))*numpy.exp(_r18*(_c15 + _c6 + _r38 - 2*numpy.log(_c17))) + _r55*(_c29*_r5*(_c27*_r42 + _c29*_c30*_r44) + _r11*(_c25*_c31*_r46 + _c31*_c35*_r47 + _c33 + _c34*_c35*_r48 + _r49) + _r18*(_r14*(_c31*_r50 + _r41) + _r17*(_c25*_c32 + _c25*_r51 + _r52))**2 + _r21*(_c25*_c34*_r53 + _c31*_c33 + _c32 + _r51))*numpy.exp(_r18*(_c26 + _c6 + _r54 - 2*numpy.log(_c28)))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q) & numpy.isfinite(alpha)
@@ -940,12 +971,12 @@ def cross_entropy(mu_p, s_p, mu_q, s_q):
     shape = mu_p.shape
 
     def _integrand(_node, mu_p, s_p, mu_q, s_q):
-        _r0 = s_p/s_q
-        _r1 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
-        _r2 = -s_p/s_q
-        _r3 = mu_p/s_q - mu_q/s_q + numpy.log(s_q)
+        _r0 = -s_p/s_q
+        _r1 = mu_p/s_q - mu_q/s_q + numpy.log(s_q)
+        _r2 = s_p/s_q
+        _r3 = numpy.exp(-mu_p/s_q)*numpy.exp(mu_q/s_q)
         _c0 = numpy.log(_node)
-        return -2*numpy.log(_node + 1), _c0*_r2 + _r3 + 2*_softplus(_c0*_r0 + numpy.log(_r1))
+        return -2*numpy.log(_node + 1), _linear((_r0, _r1,), (_c0, 1,)) + 2*_softplus(_c0*_r2 + numpy.log(_r3))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q)

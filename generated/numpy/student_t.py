@@ -93,6 +93,38 @@ _SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a trunc
 _TAIL = 1e-17
 
 
+def _linear(coefs, funcs):
+    """sum_j coefs_j funcs_j: coefs one value per row ((m, 1)) or numbers, funcs of the node
+    alone.  Where the rows share their nodes (funcs (k,), (1, k) or numbers) one matrix
+    product (m, J) @ (J, k): a single pass over rows x nodes instead of 2J - 1."""
+    if all(numpy.ndim(f) <= 1 or numpy.shape(f)[0] == 1 for f in funcs):
+        m = max(numpy.shape(c)[0] for c in coefs if numpy.ndim(c))
+        k = max(numpy.size(f) for f in funcs)
+        c = numpy.empty((m, len(coefs)))
+        f = numpy.empty((len(funcs), k))
+        for j, (cj, fj) in enumerate(zip(coefs, funcs)):
+            c[:, j] = numpy.reshape(cj, -1) if numpy.ndim(cj) else cj
+            f[j] = numpy.reshape(fj, -1) if numpy.ndim(fj) else fj
+        return c @ f
+    out = None
+    for cj, fj in zip(coefs, funcs):
+        term = fj if numpy.ndim(cj) == 0 and cj == 1 else cj * fj
+        out = term if out is None else out + term
+    return out
+
+
+def _poly(x, coefs):
+    """sum_j coefs_j x^(n - j) (highest power first; coefs as in _linear): with the powers of
+    shared nodes (x of shape (k,)) one matrix product, else Horner's rule (2n passes)."""
+    if numpy.ndim(x) <= 1:
+        n = len(coefs) - 1
+        return _linear(coefs, [x ** (n - j) for j in range(n)] + [1.0])
+    out = coefs[0] * x
+    for cj in coefs[1:-1]:
+        out = (out + cj) * x
+    return out + coefs[-1]
+
+
 def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
@@ -654,34 +686,34 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
         _r2 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
         _r3 = -numpy.log(sigma_p) - 4*numpy.log(sigma_q)
         _c0 = -5/2*numpy.log(_node**2 + 4)
-        return _c0 + 2.4849066497880004, _c0 + _r3 + (5/2)*numpy.log(_node*(_node*_r0 + _r1) + _r2)
+        return _c0 + 2.4849066497880004, _c0 + _r3 + (5/2)*numpy.log(_poly(_node, (_r0, _r1, _r2,)))
 
     def _integrand_near(_node, mu_p, sigma_p, mu_q, sigma_q):
-        _r0 = 0.5*mu_p - 0.5*mu_q
+        _r0 = 0.5*(mu_p - mu_q)
         _r1 = 1.0/(sigma_p + sigma_q)**2
         _r2 = -5.0/(sigma_p + sigma_q)**2
         _r3 = -2*sigma_p
-        _r4 = 1.0*mu_q - 1.0*mu_p
+        _r4 = 1.0*(mu_q - mu_p)
         _r5 = 2.5/(((sigma_p + sigma_q)**2)**2)
         _r6 = -0.22222222222222221*(mu_q - mu_p)**2
         _r7 = -60.0/(((sigma_p + sigma_q)**2)**2)
         _r8 = 40.0/(((sigma_p + sigma_q)**2*(sigma_p + sigma_q))**2)
         _r9 = 1/((0.5*sigma_p + 0.5*sigma_q)**2)
         _r10 = -0.22222222222222221*(sigma_q - sigma_p)**2
-        _r11 = 0.8872983346207417*mu_p - 0.8872983346207417*mu_q
+        _r11 = 0.8872983346207417*(mu_p - mu_q)
         _r12 = (1/4)/(0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2
         _r13 = -(5/4)/(0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2
-        _r14 = 1.7745966692414834*mu_q - 1.7745966692414834*mu_p
+        _r14 = 1.7745966692414834*(mu_q - mu_p)
         _r15 = (5/32)/(((0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2)**2)
         _r16 = -0.031306018160905093*(mu_q - mu_p)**2
         _r17 = -(15/4)/(((0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2)**2)
         _r18 = (5/8)/(((0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2*(0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q))**2)
         _r19 = 1/((0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2)
         _r20 = -0.031306018160905093*(sigma_q - sigma_p)**2
-        _r21 = 0.1127016653792583*mu_p - 0.1127016653792583*mu_q
+        _r21 = 0.1127016653792583*(mu_p - mu_q)
         _r22 = (1/4)/(0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2
         _r23 = -(5/4)/(0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2
-        _r24 = 0.2254033307585166*mu_q - 0.2254033307585166*mu_p
+        _r24 = 0.2254033307585166*(mu_q - mu_p)
         _r25 = (5/32)/(((0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2)**2)
         _r26 = -0.24647175961687276*(mu_q - mu_p)**2
         _r27 = -(15/4)/(((0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2)**2)
@@ -697,27 +729,25 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
         _r37 = (5/4)/((0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2*(0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q))
         _r38 = -(5/16)/(((0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2)**2*(0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q))
         _r39 = -0.49294351923374552*(mu_q - mu_p)*(sigma_q - sigma_p)
-        _c0 = _node*sigma_p
-        _c1 = _c0 + _r11
-        _c2 = _c1**2
-        _c3 = _c2*_r12 + 1
-        _c4 = 1/(_c3)
-        _c5 = _node*_r3
-        _c6 = _c5 + _r14
-        _c7 = _c0 + _r21
-        _c8 = _c7**2
-        _c9 = _c8*_r22 + 1
-        _c10 = 1/(_c9)
-        _c11 = _c5 + _r24
-        _c12 = _c0 + _r0
-        _c13 = _c12**2
-        _c14 = _c13*_r1 + 1
-        _c15 = 1/(_c14)
-        _c16 = _c5 + _r4
-        _c17 = _c13*_c15
-        _c18 = _c2*_c4
-        _c19 = _c10*_c8
-        return -5/2*numpy.log(_node**2 + 4) + 2.4849066497880004, _c10*_c11*_r39*(_c19*_r38 + _r37) + _c10*_r26*(_c10*_c11**2*_r25 + _r23) + _c15*_c16*_r33*(_c17*_r32 + _r31) + _c15*_r6*(_c15*_c16**2*_r5 + _r2) + _c4*_c6*_r36*(_c18*_r35 + _r34) + _c4*_r16*(_c4*_c6**2*_r15 + _r13) + _r10*(((_c12**2)**2)*_r8/_c14**2 + _c17*_r7 + _r9) + _r20*(((_c1**2)**2)*_r18/_c3**2 + _c18*_r17 + _r19) + _r30*(_c19*_r27 + ((_c7**2)**2)*_r28/_c9**2 + _r29)
+        _c0 = _poly(_node, (sigma_p, _r11,))
+        _c1 = _c0**2
+        _c2 = _c1*_r12 + 1
+        _c3 = 1/(_c2)
+        _c4 = _poly(_node, (_r3, _r14,))
+        _c5 = _poly(_node, (sigma_p, _r21,))
+        _c6 = _c5**2
+        _c7 = _c6*_r22 + 1
+        _c8 = 1/(_c7)
+        _c9 = _poly(_node, (_r3, _r24,))
+        _c10 = _poly(_node, (sigma_p, _r0,))
+        _c11 = _c10**2
+        _c12 = _c11*_r1 + 1
+        _c13 = 1/(_c12)
+        _c14 = _poly(_node, (_r3, _r4,))
+        _c15 = _c11*_c13
+        _c16 = _c1*_c3
+        _c17 = _c6*_c8
+        return -5/2*numpy.log(_node**2 + 4) + 2.4849066497880004, _c13*_c14*_r33*(_c15*_r32 + _r31) + _c13*_r6*(_c13*_c14**2*_r5 + _r2) + _c3*_c4*_r36*(_c16*_r35 + _r34) + _c3*_r16*(_c3*_c4**2*_r15 + _r13) + _c8*_c9*_r39*(_c17*_r38 + _r37) + _c8*_r26*(_c8*_c9**2*_r25 + _r23) + _r10*(((_c10**2)**2)*_r8/_c12**2 + _c15*_r7 + _r9) + _r20*(((_c0**2)**2)*_r18/_c2**2 + _c16*_r17 + _r19) + _r30*(_c17*_r27 + ((_c5**2)**2)*_r28/_c7**2 + _r29)
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
@@ -750,19 +780,19 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
 
     def _integrand(_node, alpha, mu_p, sigma_p, mu_q, sigma_q):
         _r0 = (5/4)*(alpha - 1)
-        _r1 = sigma_p**2
-        _r2 = 2*sigma_p*(mu_p - mu_q)
-        _r3 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
-        _r4 = -5/4*(alpha + 1)
-        _r5 = (1/2)*alpha*numpy.log(sigma_p) + 2*alpha*numpy.log(sigma_q) + (1/2)*numpy.log(sigma_p) + 2*numpy.log(sigma_q) + 2.4849066497880004
-        return _r0*numpy.log(_node**2 + 4) + _r4*numpy.log(_node*(_node*_r1 + _r2) + _r3) + _r5, 1
+        _r1 = (1/2)*alpha*numpy.log(sigma_p) + 2*alpha*numpy.log(sigma_q) + (1/2)*numpy.log(sigma_p) + 2*numpy.log(sigma_q) + 2.4849066497880004
+        _r2 = sigma_p**2
+        _r3 = 2*sigma_p*(mu_p - mu_q)
+        _r4 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
+        _r5 = -5/4*(alpha + 1)
+        return _r5*numpy.log(_poly(_node, (_r2, _r3, _r4,))) + _linear((_r0, _r1,), (numpy.log(_node**2 + 4), 1,)), 1
 
     def _integrand_near(_node, alpha, mu_p, sigma_p, mu_q, sigma_q):
-        _r0 = 0.5*mu_p - 0.5*mu_q
+        _r0 = 0.5*(mu_p - mu_q)
         _r1 = 1.0/(sigma_p + sigma_q)**2
         _r2 = -5.0/(sigma_p + sigma_q)**2
         _r3 = -2*sigma_p
-        _r4 = 1.0*mu_q - 1.0*mu_p
+        _r4 = 1.0*(mu_q - mu_p)
         _r5 = 2.5/(((sigma_p + sigma_q)**2)**2)
         _r6 = (mu_q - mu_p)**2
         _r7 = -60.0/(((sigma_p + sigma_q)**2)**2)
@@ -778,10 +808,10 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _r17 = 2*(mu_q - mu_p)*(sigma_q - sigma_p)
         _r18 = numpy.log(sigma_p) - numpy.log(0.5*sigma_p + 0.5*sigma_q)
         _r19 = -0.44444444444444442/(1 - alpha)
-        _r20 = 0.8872983346207417*mu_p - 0.8872983346207417*mu_q
+        _r20 = 0.8872983346207417*(mu_p - mu_q)
         _r21 = (1/4)/(0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2
         _r22 = -(5/4)/(0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2
-        _r23 = 1.7745966692414834*mu_q - 1.7745966692414834*mu_p
+        _r23 = 1.7745966692414834*(mu_q - mu_p)
         _r24 = (5/32)/(((0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2)**2)
         _r25 = -(15/4)/(((0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2)**2)
         _r26 = (5/8)/(((0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2*(0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q))**2)
@@ -792,10 +822,10 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _r31 = -(5/16)/(((0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)**2)**2*(0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q))
         _r32 = numpy.log(sigma_p) - numpy.log(0.1127016653792583*sigma_p + 0.8872983346207417*sigma_q)
         _r33 = -0.062612036321810186/(1 - alpha)
-        _r34 = 0.1127016653792583*mu_p - 0.1127016653792583*mu_q
+        _r34 = 0.1127016653792583*(mu_p - mu_q)
         _r35 = (1/4)/(0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2
         _r36 = -(5/4)/(0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2
-        _r37 = 0.2254033307585166*mu_q - 0.2254033307585166*mu_p
+        _r37 = 0.2254033307585166*(mu_q - mu_p)
         _r38 = (5/32)/(((0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2)**2)
         _r39 = -(15/4)/(((0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2)**2)
         _r40 = (5/8)/(((0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q)**2*(0.8872983346207417*sigma_p + 0.1127016653792583*sigma_q))**2)
@@ -808,30 +838,28 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _r47 = -0.49294351923374552/(1 - alpha)
         _c0 = _node**2
         _c1 = (5/2)*numpy.log((1/4)*_c0 + 1)
-        _c2 = _node*sigma_p
-        _c3 = _c2 + _r0
-        _c4 = _c3**2
-        _c5 = _c4*_r1 + 1
-        _c6 = 1/(_c5)
-        _c7 = _node*_r3
-        _c8 = _c7 + _r4
-        _c9 = _c4*_c6
-        _c10 = _c6*_c8
-        _c11 = _c2 + _r20
-        _c12 = _c11**2
-        _c13 = _c12*_r21 + 1
-        _c14 = 1/(_c13)
-        _c15 = _c7 + _r23
-        _c16 = _c12*_c14
-        _c17 = _c14*_c15
-        _c18 = _c2 + _r34
-        _c19 = _c18**2
-        _c20 = _c19*_r35 + 1
-        _c21 = 1/(_c20)
-        _c22 = _c7 + _r37
-        _c23 = _c19*_c21
-        _c24 = _c21*_c22
-        return -5/2*numpy.log(_c0 + 4) + 2.4849066497880004, _r19*(_c10*_r17*(_c9*_r16 + _r11) + _c6*_r6*(_c6*_c8**2*_r5 + _r2) + _r10*(((_c3**2)**2)*_r8/_c5**2 + _c9*_r7 + _r9) + _r15*(_c10*_r14 + _r13*(_c9*_r11 + _r12))**2)*numpy.exp(_r15*(_c1 + _r18 - 5/2*numpy.log(_c5))) + _r33*(_c14*_r6*(_c14*_c15**2*_r24 + _r22) + _c17*_r17*(_c16*_r31 + _r28) + _r10*(((_c11**2)**2)*_r26/_c13**2 + _c16*_r25 + _r27) + _r15*(_c17*_r30 + _r13*(_c16*_r28 + _r29))**2)*numpy.exp(_r15*(_c1 + _r32 - 5/2*numpy.log(_c13))) + _r47*(_c21*_r6*(_c21*_c22**2*_r38 + _r36) + _c24*_r17*(_c23*_r45 + _r42) + _r10*(((_c18**2)**2)*_r40/_c20**2 + _c23*_r39 + _r41) + _r15*(_c24*_r44 + _r13*(_c23*_r42 + _r43))**2)*numpy.exp(_r15*(_c1 + _r46 - 5/2*numpy.log(_c20)))
+        _c2 = _poly(_node, (sigma_p, _r0,))
+        _c3 = _c2**2
+        _c4 = _c3*_r1 + 1
+        _c5 = 1/(_c4)
+        _c6 = _poly(_node, (_r3, _r4,))
+        _c7 = _c3*_c5
+        _c8 = _c5*_c6
+        _c9 = _poly(_node, (sigma_p, _r20,))
+        _c10 = _c9**2
+        _c11 = _c10*_r21 + 1
+        _c12 = 1/(_c11)
+        _c13 = _poly(_node, (_r3, _r23,))
+        _c14 = _c10*_c12
+        _c15 = _c12*_c13
+        _c16 = _poly(_node, (sigma_p, _r34,))
+        _c17 = _c16**2
+        _c18 = _c17*_r35 + 1
+        _c19 = 1/(_c18)
+        _c20 = _poly(_node, (_r3, _r37,))
+        _c21 = _c17*_c19
+        _c22 = _c19*_c20
+        return -5/2*numpy.log(_c0 + 4) + 2.4849066497880004, _r19*(_c5*_r6*(_c5*_c6**2*_r5 + _r2) + _c8*_r17*(_c7*_r16 + _r11) + _r10*(((_c2**2)**2)*_r8/_c4**2 + _c7*_r7 + _r9) + _r15*(_c8*_r14 + _r13*(_c7*_r11 + _r12))**2)*numpy.exp(_r15*(_c1 + _r18 - 5/2*numpy.log(_c4))) + _r33*(_c12*_r6*(_c12*_c13**2*_r24 + _r22) + _c15*_r17*(_c14*_r31 + _r28) + _r10*(_c14*_r25 + _r27 + ((_c9**2)**2)*_r26/_c11**2) + _r15*(_c15*_r30 + _r13*(_c14*_r28 + _r29))**2)*numpy.exp(_r15*(_c1 + _r32 - 5/2*numpy.log(_c11))) + _r47*(_c19*_r6*(_c19*_c20**2*_r38 + _r36) + _c22*_r17*(_c21*_r45 + _r42) + _r10*(((_c16**2)**2)*_r40/_c18**2 + _c21*_r39 + _r41) + _r15*(_c22*_r44 + _r13*(_c21*_r42 + _r43))**2)*numpy.exp(_r15*(_c1 + _r46 - 5/2*numpy.log(_c18)))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
@@ -892,7 +920,7 @@ def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
         _r1 = 2*sigma_p*(mu_p - mu_q)
         _r2 = mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2
         _r3 = -4*numpy.log(sigma_q) - 2.4849066497880004
-        return -5/2*numpy.log(_node**2 + 4) + 2.4849066497880004, _r3 + (5/2)*numpy.log(_node*(_node*_r0 + _r1) + _r2)
+        return -5/2*numpy.log(_node**2 + 4) + 2.4849066497880004, _r3 + (5/2)*numpy.log(_poly(_node, (_r0, _r1, _r2,)))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)

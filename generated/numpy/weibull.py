@@ -93,6 +93,38 @@ _SERIES_MAX = 1 << 22     # terms of a series at most (NaN beyond, never a trunc
 _TAIL = 1e-17
 
 
+def _linear(coefs, funcs):
+    """sum_j coefs_j funcs_j: coefs one value per row ((m, 1)) or numbers, funcs of the node
+    alone.  Where the rows share their nodes (funcs (k,), (1, k) or numbers) one matrix
+    product (m, J) @ (J, k): a single pass over rows x nodes instead of 2J - 1."""
+    if all(numpy.ndim(f) <= 1 or numpy.shape(f)[0] == 1 for f in funcs):
+        m = max(numpy.shape(c)[0] for c in coefs if numpy.ndim(c))
+        k = max(numpy.size(f) for f in funcs)
+        c = numpy.empty((m, len(coefs)))
+        f = numpy.empty((len(funcs), k))
+        for j, (cj, fj) in enumerate(zip(coefs, funcs)):
+            c[:, j] = numpy.reshape(cj, -1) if numpy.ndim(cj) else cj
+            f[j] = numpy.reshape(fj, -1) if numpy.ndim(fj) else fj
+        return c @ f
+    out = None
+    for cj, fj in zip(coefs, funcs):
+        term = fj if numpy.ndim(cj) == 0 and cj == 1 else cj * fj
+        out = term if out is None else out + term
+    return out
+
+
+def _poly(x, coefs):
+    """sum_j coefs_j x^(n - j) (highest power first; coefs as in _linear): with the powers of
+    shared nodes (x of shape (k,)) one matrix product, else Horner's rule (2n passes)."""
+    if numpy.ndim(x) <= 1:
+        n = len(coefs) - 1
+        return _linear(coefs, [x ** (n - j) for j in range(n)] + [1.0])
+    out = coefs[0] * x
+    for cj in coefs[1:-1]:
+        out = (out + cj) * x
+    return out + coefs[-1]
+
+
 def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
@@ -885,11 +917,11 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
     def _integrand(_node, alpha, k_p, lam_p, k_q, lam_q):
         _r0 = (1/2)*(alpha - 1)
         _r1 = (1/2)*(alpha*k_q/k_p - alpha - 1 + k_q/k_p)
-        _r2 = k_q/k_p
-        _r3 = -1/2*lam_p**k_q*lam_q**(-k_q)*(alpha + 1)
-        _r4 = (1/2)*alpha*k_q*numpy.log(lam_p) - 1/2*alpha*k_q*numpy.log(lam_q) - 1/2*alpha*numpy.log(k_p) + (1/2)*alpha*numpy.log(k_q) + (1/2)*k_q*numpy.log(lam_p) - 1/2*k_q*numpy.log(lam_q) - 1/2*numpy.log(k_p) + (1/2)*numpy.log(k_q)
+        _r2 = (1/2)*(alpha*k_q*numpy.log(lam_p) - alpha*k_q*numpy.log(lam_q) - alpha*numpy.log(k_p) + alpha*numpy.log(k_q) + k_q*numpy.log(lam_p) - k_q*numpy.log(lam_q) - numpy.log(k_p) + numpy.log(k_q))
+        _r3 = k_q/k_p
+        _r4 = -1/2*lam_p**k_q*lam_q**(-k_q)*(alpha + 1)
         _c0 = numpy.log(_node)
-        return _c0*_r1 + _node*_r0 + _r3*numpy.exp(_c0*_r2) + _r4, 1
+        return _r4*numpy.exp(_c0*_r3) + _linear((_r0, _r1, _r2,), (_node, _c0, 1,)), 1
 
     def _integrand_near(_node, alpha, k_p, lam_p, k_q, lam_q):
         _r0 = 1/(k_p)

@@ -18,6 +18,8 @@ import itertools
 
 import sympy as sp
 
+from .functions import NodePoly, NodeSum
+
 #: array passes of one call of a function (special functions cost several multiplies)
 FUNCTION_COST = 8
 
@@ -109,7 +111,7 @@ def compact(expr):
     return best
 
 
-def hoist(exprs, var, prefix="_r"):
+def hoist(exprs, var, prefix="_r", linear=False):
     """``exprs`` rewritten so that the work done at every value of ``var`` is least.
 
     Generated quadrature evaluates an integrand at a grid of nodes ``var`` (the
@@ -122,10 +124,17 @@ def hoist(exprs, var, prefix="_r"):
     written in Horner form with row coefficients, and a power g**k of a positive g
     with a row exponent k as exp(k log g).
 
+    ``linear``: a polynomial in ``var`` with row coefficients becomes a
+    :class:`~symgeo.codegen.functions.NodePoly`, and the terms c_j f_j of a sum whose
+    f_j depend on ``var`` alone (with its row constant) a
+    :class:`~symgeo.codegen.functions.NodeSum` (one matrix product where the rows share
+    their nodes).
+
     Returns ``(definitions, rewritten)``: ``definitions`` a list of
     ``(symbol, expression of the parameters)`` in order, ``rewritten`` the
     list of expressions in those symbols.  Identities only: ``rewritten``
-    with the definitions substituted equals ``exprs``.
+    with the definitions substituted equals ``exprs`` (after ``doit()`` where
+    ``linear``).
     """
     definitions, names = [], {}
     counter = itertools.count()
@@ -142,6 +151,10 @@ def hoist(exprs, var, prefix="_r"):
                 sp.Symbol(name, real=True) if e.is_real else sp.Symbol(name)
             definitions.append((names[e], e))
         return names[e]
+
+    def row_coefficient(c):
+        c = sp.factor_terms(c)
+        return c if c.is_number else row(c)
 
     def scaled(coefficient, e):
         coefficient = sp.factor_terms(coefficient)
@@ -165,6 +178,11 @@ def hoist(exprs, var, prefix="_r"):
                 base, k = factor.as_base_exp()
                 if base is var and k.is_Integer and k > 0:
                     powers[int(k)] = sp.Add(*cs)
+            if linear and len(powers) == len(groups) and not (free.is_number and all(
+                    sp.Add(*cs).is_number for cs in groups.values())):
+                n = max(powers)
+                return NodePoly(var, *[row_coefficient(powers.get(k, sp.S.Zero))
+                                       for k in range(n, 0, -1)], row_coefficient(free))
             if len(powers) == len(groups) and max(powers) > 1:
                 # Horner: (((c_n x + c_{n-1}) x + ...) x + c_0)
                 acc = sp.S.Zero
@@ -172,6 +190,20 @@ def hoist(exprs, var, prefix="_r"):
                     acc = sp.Mul(acc + scaled(powers.get(k, sp.S.Zero), sp.S.One), var,
                                  evaluate=acc != 0)
                 return acc + row(free) if free != 0 else acc
+            if linear:
+                alone = [f for f in groups if f.free_symbols <= {var}]
+                # the terms with a number as coefficient are one function of the node
+                fixed = sp.Add(*[sp.Add(*groups[f]) * f for f in alone
+                                 if sp.Add(*groups[f]).is_number])
+                rows_in = [f for f in alone if not sp.Add(*groups[f]).is_number]
+                pairs = rows_in and \
+                    [(row_coefficient(sp.Add(*groups[f])), node(f)) for f in rows_in] + \
+                    ([(sp.S.One, node(fixed))] if fixed != 0 else []) + \
+                    ([(row_coefficient(free), sp.S.One)] if free != 0 else [])
+                if len(pairs) >= 2:
+                    return sp.Add(NodeSum(*[a for pair in pairs for a in pair]),
+                                  *[scaled(sp.Add(*groups[f]), node(f))
+                                    for f in groups if f not in alone])
             parts = [scaled(sp.Add(*cs), node(factor)) for factor, cs in groups.items()]
             return sp.Add(row(free), *parts)
         if e.is_Mul:

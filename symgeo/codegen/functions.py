@@ -1,4 +1,5 @@
-"""Functions that exist only to be printed: finiteness tests and scaled Bessel functions.
+"""Functions that exist only to be printed: finiteness tests, scaled Bessel functions and
+the linear forms of quadrature integrands.
 
 Both the numpy printer and the scalar (pure-Python) printer know them; the
 engine never sees them.
@@ -71,3 +72,26 @@ def polar_value(expr):
                           "unknown sign on the Riemann surface of log, which floating-point "
                           "code cannot evaluate")
     return a
+
+
+class NodeSum(sp.Function):
+    """sum_j c_j f_j(u) of a quadrature integrand: args c_1, f_1, c_2, f_2, ..., each c_j a
+    row quantity (one value per parameter row) and each f_j a function of the node u alone.
+
+    Printed as ``_linear((c...), (f...))``: where the rows share their nodes, one matrix
+    product (m, J) @ (J, k), a single pass over rows x nodes instead of 2J - 1.
+    """
+
+    def doit(self, **hints):
+        return sp.Add(*[c * f for c, f in zip(self.args[0::2], self.args[1::2])]).doit(**hints)
+
+
+class NodePoly(sp.Function):
+    """sum_j c_j u^(n-j) of a quadrature integrand: args u, c_0, ..., c_n (highest power
+    first), the c_j row quantities.  Printed as ``_poly(u, (c...))``: a matrix product
+    with the powers of shared nodes, Horner's rule where each row has its own nodes."""
+
+    def doit(self, **hints):
+        u, *cs = self.args
+        n = len(cs) - 1
+        return sp.Add(*[c * u ** (n - j) for j, c in enumerate(cs)]).doit(**hints)

@@ -270,6 +270,14 @@ class NumpyPrinter(SciPyPrinter):
             return f"{self._module_format(f'scipy.special.i{int(nu)}e')}({self._print(z)})"
         return f"{self._module_format('scipy.special.ive')}({self._print(nu)}, {self._print(z)})"
 
+    def _print_NodeSum(self, expr):
+        coefs, funcs = ([self._print(a) for a in expr.args[k::2]] for k in (0, 1))
+        return f"_linear(({', '.join(coefs)},), ({', '.join(funcs)},))"
+
+    def _print_NodePoly(self, expr):
+        coefs = [self._print(a) for a in expr.args[1:]]
+        return f"_poly({self._print(expr.args[0])}, ({', '.join(coefs)},))"
+
     def _print_IsFinite(self, expr):
         return f"{self._module_format('numpy.isfinite')}({self._print(expr.args[0])})"
 
@@ -925,7 +933,9 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
 def _integrand_code(printer, body, node):
     """(cse, entries) of an integrand (E1, E2) at ``node``: parameter-only work hoisted
     (once per row, not per node), then common subexpressions, printed with wide logs."""
-    rows, nodal = hoist(body, node)
+    # linear forms as matrix products: the numpy helpers only (the functional backends
+    # trace one program, where the compiler fuses the passes)
+    rows, nodal = hoist(body, node, linear=not printer.backend.functional)
     cse, reduced = _cse(tuple(nodal), "_c")
     printer.wide_logs = True
     try:

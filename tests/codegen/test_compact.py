@@ -7,6 +7,7 @@ import pytest
 import sympy as sp
 
 from symgeo.codegen.compact import code_cost, compact, hoist
+from symgeo.codegen.functions import NodePoly, NodeSum
 
 u, a, b, c, s = sp.symbols("u a b c s", real=True)
 
@@ -47,6 +48,53 @@ def test_hoist_is_an_identity(expr):
     rng = random.Random(5)
     for _ in range(3):
         _assert_same(expr, back, {v: sp.Rational(rng.randint(1, 90), 37) for v in (u, a, b, c, s)})
+
+
+@pytest.mark.parametrize("expr", CASES)
+def test_hoist_with_linear_forms_is_an_identity(expr):
+    definitions, (rewritten,) = hoist([expr], u, linear=True)
+    back = _restored(definitions, rewritten).doit()
+    rng = random.Random(6)
+    for _ in range(3):
+        _assert_same(expr, back, {v: sp.Rational(rng.randint(1, 90), 37) for v in (u, a, b, c, s)})
+
+
+def test_linear_forms_collect_the_terms_of_node_functions_alone():
+    """Cauchy: a*log(u^2 + 1) and the constant are one NodeSum (a matrix product on shared
+    nodes), the quadratic in u inside the other log a NodePoly; Gumbel: u, log u and the
+    constant are one NodeSum, the row power of u stays outside (it depends on a row)."""
+    definitions, (cauchy,) = hoist([CASES[0]], u, linear=True)
+    (form,) = cauchy.atoms(NodeSum)
+    assert {f for f in form.args[1::2]} == {sp.log(u ** 2 + 1), 1}
+    (poly,) = cauchy.atoms(NodePoly)
+    assert poly.args[0] == u and len(poly.args) == 4  # u, then 3 coefficients
+    definitions, (gumbel,) = hoist([CASES[1]], u, linear=True)
+    (form,) = gumbel.atoms(NodeSum)
+    assert set(form.args[1::2]) == {u, sp.log(u)}  # no constant term in this case
+    assert any(isinstance(t, sp.Mul) and t.has(sp.exp) for t in sp.Add.make_args(gumbel))
+    # a polynomial of the node alone (no row coefficient) is left to Horner's rule
+    definitions, (plain,) = hoist([u ** 2 + 1], u, linear=True)
+    assert not plain.has(NodePoly, NodeSum)
+
+
+def test_linear_form_helpers_with_shared_and_row_nodes():
+    """_linear and _poly of a generated module: shared nodes (k,) through one matrix
+    product, each row its own nodes (m, k) through the elementwise sum / Horner, both equal
+    to the plain sum."""
+    import numpy as np
+
+    from symgeo.codegen import numpy as N
+    src = N._ENV.get_template("helpers/quadrature.py").render()
+    ns = {"numpy": np}
+    exec(compile(src, "quadrature", "exec"), ns)  # noqa: S102 - our own helper module
+    rng = np.random.default_rng(1)
+    rows = [rng.normal(size=(5, 1)) for _ in range(3)]
+    for x in (rng.normal(size=7), rng.normal(size=(5, 7))):
+        plain = rows[0] * np.log1p(x ** 2) + rows[1] * x + rows[2] * 1.0 - 0.5 * x
+        got = ns["_linear"]((rows[0], rows[1], rows[2], -0.5), (np.log1p(x ** 2), x, 1.0, x))
+        assert got.shape == (5, 7) and np.allclose(got, plain, rtol=1e-14, atol=1e-14)
+        horner = (rows[0] * x + rows[1]) * x + rows[2]
+        assert np.allclose(ns["_poly"](x, tuple(rows)), horner, rtol=1e-14, atol=1e-14)
 
 
 def test_hoist_moves_parameter_work_out_of_the_nodes():

@@ -1,5 +1,37 @@
 {% include "helpers/quadrature_rules.py" %}
 
+def _linear(coefs, funcs):
+    """sum_j coefs_j funcs_j: coefs one value per row ((m, 1)) or numbers, funcs of the node
+    alone.  Where the rows share their nodes (funcs (k,), (1, k) or numbers) one matrix
+    product (m, J) @ (J, k): a single pass over rows x nodes instead of 2J - 1."""
+    if all(numpy.ndim(f) <= 1 or numpy.shape(f)[0] == 1 for f in funcs):
+        m = max(numpy.shape(c)[0] for c in coefs if numpy.ndim(c))
+        k = max(numpy.size(f) for f in funcs)
+        c = numpy.empty((m, len(coefs)))
+        f = numpy.empty((len(funcs), k))
+        for j, (cj, fj) in enumerate(zip(coefs, funcs)):
+            c[:, j] = numpy.reshape(cj, -1) if numpy.ndim(cj) else cj
+            f[j] = numpy.reshape(fj, -1) if numpy.ndim(fj) else fj
+        return c @ f
+    out = None
+    for cj, fj in zip(coefs, funcs):
+        term = fj if numpy.ndim(cj) == 0 and cj == 1 else cj * fj
+        out = term if out is None else out + term
+    return out
+
+
+def _poly(x, coefs):
+    """sum_j coefs_j x^(n - j) (highest power first; coefs as in _linear): with the powers of
+    shared nodes (x of shape (k,)) one matrix product, else Horner's rule (2n passes)."""
+    if numpy.ndim(x) <= 1:
+        n = len(coefs) - 1
+        return _linear(coefs, [x ** (n - j) for j in range(n)] + [1.0])
+    out = coefs[0] * x
+    for cj in coefs[1:-1]:
+        out = (out + cj) * x
+    return out + coefs[-1]
+
+
 def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined
