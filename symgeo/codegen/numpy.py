@@ -398,6 +398,14 @@ NEAR_THRESHOLD = 1e-6
 """Below this leading term 1/2 delta^T I delta, a generated kl uses its Taylor polynomial:
 its truncation error is then ~1e-12 relative and the closed form's cancellation ~1e-10."""
 
+NEAR_ROUTE_THRESHOLD = 1e-4
+"""Below this value a numeric-route divergence is the remainder integral (see
+:func:`symgeo.codegen.quadrature._near_integrands`).  The direct sum cancels to
+about 1e-16 absolute of the affinity or of E_p[log p - log q], so its relative error grows
+like 1e-16 / D (measured on the Cauchy alpha route: 1.6e-9 at D = 2.3e-6, 2.2e-8 at
+3.1e-6 for alpha = 0.95), while the remainder integral's 3-node Gauss-Legendre rule errs
+by O(D^3) (1e-13 at D = 3.5e-5, 3e-10 at 1.5e-4): 1e-4 keeps both within ~1e-11."""
+
 NEAR_MAX_DIMENSION = 3
 """Families with more coordinates use the remainder integral near the diagonal instead
 of the Taylor polynomial (whose number of terms grows like d^5, the integral's like d^2)."""
@@ -870,7 +878,7 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         near_body = [sp.sympify(e, strict=True).xreplace(rename)
                      for e in (integral.near.log_weight, integral.near.factor)]
         near_cse, near_entries = _integrand_code(printer, near_body, node)
-        near = {"cse": near_cse, "entries": near_entries, "threshold": repr(NEAR_THRESHOLD),
+        near = {"cse": near_cse, "entries": near_entries, "threshold": repr(NEAR_ROUTE_THRESHOLD),
                 "extra": None}
     printer.helpers.add("quadrature")
     def listed(values):
@@ -898,7 +906,7 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         ".\nIntegrand (log weight E1, factor E2 at the node _node):\n" + "\n".join(
             f"  {lbl} {sp.sstr(e)}" for lbl, e in zip(("E1", "E2"), body))
     if near is not None:
-        doc += (f"\nWhere the result is below {NEAR_THRESHOLD:g} (q near p, where the sum above "
+        doc += (f"\nWhere the result is below {NEAR_ROUTE_THRESHOLD:g} (q near p, where the sum above "
                 "cancels: its terms are O(|q - p|), the result O(|q - p|^2)) the value is the "
                 f"remainder integral, {integral.near.description}.\nIts integrand:\n" +
                 "\n".join(f"  {lbl} {sp.sstr(e)}" for lbl, e in zip(("E1", "E2"), near_body)))

@@ -305,6 +305,23 @@ def test_scale_shape_family_runs_in_its_standard_variable():
             assert abs(got - ref) <= 1e-12 * ref, (p, q, got, ref)
 
 
+@pytest.mark.parametrize("name", ["cauchy", "gumbel"])
+def test_alpha_route_keeps_its_digits_near_the_diagonal(name):
+    """q = p (1 + 3e-3): D ~ 1e-6 .. 1e-5, where the affinity's 1 - S cancels to ~1e-16
+    absolute.  The direct sum was 1.5e-8 off (Cauchy, alpha = 0.95) while the result was
+    above the old switch to the remainder integral (1e-6); below NEAR_ROUTE_THRESHOLD
+    the remainder integral is used, within 1e-11 of mpmath."""
+    fam = symgeo.get_family(name)
+    fn, src = _forced(fam, "alpha_divergence")
+    assert f"< {N.NEAR_ROUTE_THRESHOLD!r}" in src
+    for seed, alpha in [(1, 0.95), (2, -0.9), (3, 0.3)]:
+        p, _ = _pair(fam, seed)
+        q = [v * (1 + 3e-3 * (1 if j == 0 else -0.7)) for j, v in enumerate(p)]
+        ref = float(fam.alpha_divergence_numeric(alpha, p, q))
+        assert ref < N.NEAR_ROUTE_THRESHOLD
+        assert abs(fn(alpha, *p, *q) - ref) <= 1e-11 * ref, (alpha, p, q)
+
+
 def test_polar_lift_of_unknown_sign_takes_the_numeric_route():
     """sqrt(polar_lift(a)) stands for i sqrt(-a) when a < 0: printed as a real number it
     gives NaN (normal_curved's α-divergence closed form, derived without a budget, was
