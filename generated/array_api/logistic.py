@@ -38,6 +38,15 @@ _REAL_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * numpy.cosh(_SINH)
 # endpoint singularity v^(a - 1) leaves out less than (4e-51)^a of the mass
 _HALF_V = numpy.exp(_SINH)
 _HALF_W = _DE_STEP * numpy.pi / 2 * numpy.cosh(_DE_T) * _HALF_V
+# the same half-line for an integrand whose tail falls off exponentially (e^-v, e^-v^k):
+# v = exp(t - e^-t + e^t / 20), Ooura and Mori's exponential map (its nodes keep a strip of
+# width ~pi/2 about the tail, where exp-sinh's narrows to ~0.4: steps 1/8 and 1/16 agree
+# on 98% of Gumbel / Weibull affinities, against 20%), with a double-exponential term that
+# still takes the nodes to v = 1.5e51 (t = 7.7) and, at t = -5, down to v = 2e-67
+_DE_T_EXP = numpy.arange(-320, 493) * _DE_STEP
+_EXP_LOG_V = _DE_T_EXP - numpy.exp(-_DE_T_EXP) + numpy.exp(_DE_T_EXP) / 20
+_HALF_EXP_V = numpy.exp(_EXP_LOG_V)
+_HALF_EXP_W = _DE_STEP * (1 + numpy.exp(-_DE_T_EXP) + numpy.exp(_DE_T_EXP) / 20) * _HALF_EXP_V
 # tanh-sinh on (-1, 1), as 1 + s = 2 / (1 + exp(-pi sinh t)): the nodes come
 # within 1e-101 of the left end without rounding onto it (where the integrand may be
 # undefined), so that a singularity v^(a - 1) there leaves out about (1e-101)^a
@@ -70,6 +79,7 @@ _DE_FIRST = 2
 """The first level a row may stop at (step 1/16): two coarser sums can agree by chance
 (seen: 3e-10 apart with an error of 4e-9, a gamma KL of shape 0.46)."""
 _BASES = {"real": _passes(_REAL_U, _REAL_W, _DE_T), "half": _passes(_HALF_V, _HALF_W, _DE_T),
+          "half_exp": _passes(_HALF_EXP_V, _HALF_EXP_W, _DE_T_EXP),
           "finite": _passes(_FIN_1PS, _FIN_W, _DE_T)}
 _DE_ACCEPT = 1e-9
 """A row stops at the first step (from step 1/16) whose sum differs from the previous
@@ -272,17 +282,20 @@ def _expect_real(xp, integrand, args, kinks=(), offset=0.0, keep=True, shape=())
     return _routed(xp, work, args, kinks, keep, shape, _rows_of_pieces(len(kinks) + 1))
 
 
-def _expect_half(xp, integrand, args, kinks=(), offset=0.0, keep=True, shape=()):
+def _expect_half(xp, integrand, args, kinks=(), offset=0.0, keep=True, shape=(),
+                 tail="algebraic"):
     """E = int_0^inf exp(E1(v)) E2(v) dv, split at the (per row) kinks inside (0, inf);
-    converged relative to |E - offset| (see _de)."""
+    converged relative to |E - offset| (see _de); ``tail`` as in the numpy helper."""
+    base = "half_exp" if tail == "exponential" else "half"
+
     def work(xp, a, ks, keep):
         if not ks:
-            pieces = [("half", None, None)]
+            pieces = [(base, None, None)]
         else:
             cs = xp.stack(ks, axis=-1)
             cs = xp.sort(xp.where(cs > 0, cs, xp.zeros_like(cs)), axis=-1)
             ends = xp.concat([xp.zeros_like(cs[:, :1]), cs], axis=-1)
-            pieces = [("half", cs[:, -1:], None)] + \
+            pieces = [(base, cs[:, -1:], None)] + \
                 [("finite", ends[:, j:j + 1], (ends[:, j + 1:j + 2] - ends[:, j:j + 1]) / 2)
                  for j in range(ends.shape[1] - 1)]
         return _de(xp, integrand, a, pieces, offset, keep)

@@ -885,16 +885,18 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         return ", ".join(printer.doprint(sp.sympify(v, strict=True).xreplace(rename)) for v in values)
     unsplit = None
     if integral.rule in ("real", "half"):
+        tail = ', tail="exponential"' if integral.tail == "exponential" else ""
         offset = f", offset={integral.offset!r}" if integral.offset else ""
-        extra = f"[{listed(integral.kinks)}]{offset}"
+        extra = f"[{listed(integral.kinks)}]{offset}{tail}"
         if near is not None:
-            near["extra"] = f"[{listed(integral.near.kinks)}]"
+            near_tail = ', tail="exponential"' if integral.near.tail == "exponential" else ""
+            near["extra"] = f"[{listed(integral.near.kinks)}]{near_tail}"
         if integral.unsplit and not printer.backend.functional:
             # one piece where the two densities' centres and scales are close (a row's
             # choice: the functional backends trace one program for all rows, split)
             dist, width = (printer.doprint(sp.sympify(e, strict=True).xreplace(rename))
                            for e in integral.unsplit)
-            unsplit = {"extra": f"[]{offset}",
+            unsplit = {"extra": f"[]{offset}{tail}",
                        "test": f"(numpy.abs({dist}) <= {float(_quad.UNSPLIT_DISTANCE)!r}) & "
                                f"(numpy.abs(numpy.log(numpy.abs({width}))) <= "
                                f"{math.log(_quad.UNSPLIT_WIDTH)!r})"}

@@ -86,6 +86,10 @@ class Integral:
     """For a divergence: the same rule on the remainder integral of its Hessian in q
     (:func:`_near_integrands`), the value where the divergence is small (None: no such
     branch)."""
+    tail: str = "algebraic"
+    """"exponential" where p's log-density in the half-line node variable has a term
+    -c v^k (c, k > 0): its tail falls off like e^-v^k and the rule maps the half-line
+    through the exponential map, else exp-sinh (see the helpers' _HALF_EXP_V)."""
     unsplit: tuple = ()
     """(distance, width): where q's centre lies within :data:`UNSPLIT_DISTANCE` of p's
     (in the node variable: u on the real line, log v on the half-line, where p's unit is
@@ -334,8 +338,12 @@ def _continuous(family, name, e1, e2, post, what, to_p, to_q, points, fam, split
     if unsplit:
         split_text += (f" (one piece where |{sp.sstr(unsplit[0])}| <= {UNSPLIT_DISTANCE} and "
                        f"{sp.sstr(unsplit[1])} is within a factor {UNSPLIT_WIDTH} of 1)")
-    how = {"real": "sinh-sinh on the real line", "half": "exp-sinh on the half-line"}[rule]
-    return Integral(rule, u, e1, e2, post, kinks=tuple(kinks),
+    tail = "exponential" if rule == "half" and _exponential_tail(family, u, x_of_u, log_jac,
+                                                                  to_p) else "algebraic"
+    how = {"real": "sinh-sinh on the real line", "half": "exp-sinh on the half-line"}[rule] \
+        if tail == "algebraic" else \
+        "on the half-line through v = exp(t - e^-t + e^t/20), for its exponential tail"
+    return Integral(rule, u, e1, e2, post, kinks=tuple(kinks), tail=tail,
                     offset=1.0 if name == "alpha_divergence" and post != SUM else 0.0,
                     near=near, unsplit=unsplit,
                     description=f"{what}, by double-exponential quadrature ({how}{split_text}; "
@@ -348,6 +356,24 @@ UNSPLIT_DISTANCE = 2
 """Largest distance of q's centre from p's (in units of p's scale) of a one-piece integral."""
 UNSPLIT_WIDTH = 2
 """Largest ratio of q's scale to p's, or p's to q's, of a one-piece integral."""
+
+
+def _exponential_tail(family, var, x_of_var, log_jac, to_p):
+    """True when p's log-density in the node variable ``var`` (v > 0) has a term -c v^k,
+    c > 0 and k > 0 (proved from the coordinates' assumptions): the density then falls
+    off at least like e^-c v^k, and so does an integrand weighted by p, or by p^l q^(1-l)
+    with q of the same family (its own term -c' v^k')."""
+    x = family.variables[0]
+    lp = family.log_density.xreplace(to_p).xreplace({x: x_of_var}) + log_jac
+    for term in sp.Add.make_args(sp.expand(_simplify_logs(lp))):
+        c, g = term.as_independent(var, as_Add=False)
+        if isinstance(g, sp.exp) and isinstance(g.args[0], sp.Mul):
+            k, lg = g.args[0].as_independent(var, as_Add=False)
+            g = var ** k if lg == sp.log(var) else g  # exp(k log v) is v^k
+        base, k = g.as_base_exp()
+        if base == var and k.is_positive and c.is_negative:
+            return True
+    return False
 
 
 def _standard_shape(family, x_of_var, log_jac, to_p):

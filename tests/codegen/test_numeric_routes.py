@@ -322,6 +322,40 @@ def test_alpha_route_keeps_its_digits_near_the_diagonal(name):
         assert abs(fn(alpha, *p, *q) - ref) <= 1e-11 * ref, (alpha, p, q)
 
 
+def test_exponential_tail_takes_the_exponential_map():
+    """The half-line rule maps through v = exp(t - e^-t + e^t/20) where p's density in
+    the node variable falls off like e^-v^k (Gumbel and Weibull run in the standard
+    exponential), through exp-sinh where it falls off algebraically (logistic's
+    (1 + w)^-2).  Held out: the Frechet law (scale s, shape a), algebraic in x, standard
+    exponential in w = (x/s)^-a, against mpmath quadrature of its textbook density at a
+    close pair (one piece) and a far one (split), for alpha = 0.3 and 0.9."""
+    import mpmath as mp
+    import sympy as sp
+    for name, tail in [("gumbel", True), ("weibull", True), ("logistic", False)]:
+        src = _forced(symgeo.get_family(name), "alpha_divergence")[1]
+        assert ('tail="exponential", keep' in src) == tail, name
+    x = sp.Symbol("x", positive=True)
+    s, a = sp.Symbol("s", positive=True), sp.Symbol("a", positive=True)
+    fam = symgeo.Family("frechet_heldout",
+                        sp.log(a / s) - (1 + a) * sp.log(x / s) - (x / s) ** (-a),
+                        x, sp.Interval.open(0, sp.oo), [(s, "positive"), (a, "positive")])
+    fn, src = _forced(fam, "alpha_divergence")
+    assert 'tail="exponential", keep' in src
+    with mp.workdps(40):
+        def logd(t, sc, sh):
+            return mp.log(sh / sc) - (1 + sh) * mp.log(t / sc) - (t / sc) ** (-sh)
+        for alpha in (0.3, 0.9):
+            for p, q in [([1.3, 2.5], [1.6, 3.1]), ([1.0, 0.7], [9.0, 6.0])]:
+                lam = (1 - mp.mpf(alpha)) / 2
+                pq = [mp.mpf(v) for v in p + q]
+                rho = mp.quad(lambda t: mp.exp(lam * logd(t, *pq[:2]) +
+                                               (1 - lam) * logd(t, *pq[2:])),
+                              [0, pq[0], pq[2], mp.inf])
+                ref = float(4 / (1 - mp.mpf(alpha) ** 2) * (1 - rho))
+                got = fn(alpha, *p, *q)
+                assert abs(got - ref) <= 1e-12 * ref, (alpha, p, q, got, ref)
+
+
 def test_polar_lift_of_unknown_sign_takes_the_numeric_route():
     """sqrt(polar_lift(a)) stands for i sqrt(-a) when a < 0: printed as a real number it
     gives NaN (normal_curved's α-divergence closed form, derived without a budget, was

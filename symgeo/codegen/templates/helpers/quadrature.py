@@ -186,25 +186,27 @@ def _expect_real(integrand, args, kinks=(), offset=0.0, keep=None):
     return put(out)
 
 
-def _expect_half(integrand, args, kinks=(), offset=0.0, keep=None):
+def _expect_half(integrand, args, kinks=(), offset=0.0, keep=None, tail="algebraic"):
     """E = int_0^inf exp(E1(v)) E2(v) dv, split at the (per row) kinks inside (0, inf);
-    converged relative to |E - offset| (see _de)."""
+    converged relative to |E - offset| (see _de).  ``tail="exponential"``: the integrand
+    falls off like e^-v^k, and the half-line pieces use the exponential map (_HALF_EXP_V)."""
     cols, kinks, put = _rows(args, kinks, keep)
     n = cols[0].shape[0]
     out = numpy.empty(n)
+    base = "half_exp" if tail == "exponential" else "half"
 
     def work(sl):
         if not kinks:
-            pieces = [("half", None, None)]
+            pieces = [(base, None, None)]
         else:
             cs = numpy.sort(numpy.maximum(numpy.stack([k[sl] for k in kinks], axis=-1), 0.0),
                             axis=-1)
             ends = numpy.concatenate([numpy.zeros((cs.shape[0], 1)), cs], axis=-1)
-            pieces = [("half", cs[:, -1:], None)] + \
+            pieces = [(base, cs[:, -1:], None)] + \
                 [("finite", ends[:, j:j + 1], (ends[:, j + 1:j + 2] - ends[:, j:j + 1]) / 2)
                  for j in range(ends.shape[1] - 1)]
         out[sl] = _de(integrand, [c[sl] for c in cols], pieces, offset)
-    _in_chunks(work, n, max(1, _DE_CHUNK // (161 * (len(kinks) + 1))))
+    _in_chunks(work, n, max(1, _DE_CHUNK // (_BASES[base][0][0].size * (len(kinks) + 1))))
     return put(out)
 
 

@@ -205,17 +205,20 @@ def _expect_real(xp, integrand, args, kinks=(), offset=0.0, keep=True, shape=())
     return _routed(xp, work, args, kinks, keep, shape, _rows_of_pieces(len(kinks) + 1))
 
 
-def _expect_half(xp, integrand, args, kinks=(), offset=0.0, keep=True, shape=()):
+def _expect_half(xp, integrand, args, kinks=(), offset=0.0, keep=True, shape=(),
+                 tail="algebraic"):
     """E = int_0^inf exp(E1(v)) E2(v) dv, split at the (per row) kinks inside (0, inf);
-    converged relative to |E - offset| (see _de)."""
+    converged relative to |E - offset| (see _de); ``tail`` as in the numpy helper."""
+    base = "half_exp" if tail == "exponential" else "half"
+
     def work(xp, a, ks, keep):
         if not ks:
-            pieces = [("half", None, None)]
+            pieces = [(base, None, None)]
         else:
             cs = xp.stack(ks, axis=-1)
             cs = xp.sort(xp.where(cs > 0, cs, xp.zeros_like(cs)), axis=-1)
             ends = xp.concat([xp.zeros_like(cs[:, :1]), cs], axis=-1)
-            pieces = [("half", cs[:, -1:], None)] + \
+            pieces = [(base, cs[:, -1:], None)] + \
                 [("finite", ends[:, j:j + 1], (ends[:, j + 1:j + 2] - ends[:, j:j + 1]) / 2)
                  for j in range(ends.shape[1] - 1)]
         return _de(xp, integrand, a, pieces, offset, keep)
