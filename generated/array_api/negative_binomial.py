@@ -85,7 +85,14 @@ _DE_FIRST = 2
 (seen: 3e-10 apart with an error of 4e-9, a gamma KL of shape 0.46)."""
 _BASES = {"real": _passes(_REAL_U, _REAL_W, _DE_T), "half": _passes(_HALF_V, _HALF_W, _DE_T),
           "half_exp": _passes(_HALF_EXP_V, _HALF_EXP_W, _DE_T_EXP),
-          "finite": _passes(_FIN_1PS, _FIN_W, _DE_T)}
+          "finite": _passes(_FIN_1PS, _FIN_W, _DE_T),
+          # a piece whose ends are kinks inside the support (centres, kinks of |x - mu|),
+          # where the integrand is bounded: |t| <= 3.75 leaves out 2 exp(-pi sinh 3.75) =
+          # 3e-29 of the piece's length at each end (relative to the mass: that over the
+          # narrower bump's width); "finite_lo": the left end the support's end (0 on the
+          # half-line, where v^(a-1) may be singular), kept whole
+          "finite_in": _passes(*(v[80:-80] for v in (_FIN_1PS, _FIN_W, _DE_T))),
+          "finite_lo": _passes(*(v[:-80] for v in (_FIN_1PS, _FIN_W, _DE_T)))}
 _DE_ACCEPT = 1e-9
 """A row stops at the first step (from step 1/16) whose sum differs from the previous
 step's by at most this relative to the result (plus _DE_ROUND).  Not 1e-7: before a

@@ -179,7 +179,7 @@ def _expect_real(integrand, args, kinks=(), offset=0.0, keep=None):
         else:
             cs = numpy.sort(numpy.stack([k[sl] for k in kinks], axis=-1), axis=-1)
             pieces = [("half", cs[:, :1], -1), ("half", cs[:, -1:], None)] + \
-                [("finite", cs[:, j:j + 1], (cs[:, j + 1:j + 2] - cs[:, j:j + 1]) / 2)
+                [("finite_in", cs[:, j:j + 1], (cs[:, j + 1:j + 2] - cs[:, j:j + 1]) / 2)
                  for j in range(cs.shape[1] - 1)]
         out[sl] = _de(integrand, [c[sl] for c in cols], pieces, offset)
     _in_chunks(work, n, max(1, _DE_CHUNK // (161 * (len(kinks) + 1))))  # 161 nodes a piece
@@ -203,7 +203,8 @@ def _expect_half(integrand, args, kinks=(), offset=0.0, keep=None, tail="algebra
                             axis=-1)
             ends = numpy.concatenate([numpy.zeros((cs.shape[0], 1)), cs], axis=-1)
             pieces = [(base, cs[:, -1:], None)] + \
-                [("finite", ends[:, j:j + 1], (ends[:, j + 1:j + 2] - ends[:, j:j + 1]) / 2)
+                [("finite_in" if j else "finite_lo", ends[:, j:j + 1],
+                  (ends[:, j + 1:j + 2] - ends[:, j:j + 1]) / 2)
                  for j in range(ends.shape[1] - 1)]
         out[sl] = _de(integrand, [c[sl] for c in cols], pieces, offset)
     _in_chunks(work, n, max(1, _DE_CHUNK // (_BASES[base][0][0].size * (len(kinks) + 1))))
