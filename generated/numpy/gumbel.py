@@ -142,6 +142,17 @@ def _poly(x, coefs):
     return out + coefs[-1]
 
 
+def _quad(x, a, x0, r):
+    """a (x - x0)^2 + r (a, x0, r as coefs in _linear): with shared nodes one matrix product
+    with x^2, x, 1 (rows that share their nodes have q close to p: the expanded
+    coefficients do not cancel); with each row's own nodes the vertex form, which keeps
+    r where x is near x0 (a narrow q far from p: d^2 + g^2 - d^2 lost g^2)."""
+    if numpy.ndim(x) <= 1:
+        return _linear((a, -2 * a * x0, a * x0 * x0 + r), (x * x, x, 1.0))
+    d = x - x0
+    return a * (d * d) + r
+
+
 def _weighted(e1, e2, weights, rows, norm=False):
     """sum_k exp(e1_k) e2_k weights_k over the nodes (the last axis of e1, e2; weights
     (k,) or (k, c)); a zero density contributes 0 (also where e1 or e2 is undefined

@@ -18,7 +18,7 @@ import itertools
 
 import sympy as sp
 
-from .functions import NodePoly, NodeSum
+from .functions import NodePoly, NodeQuad, NodeSum
 
 #: array passes of one call of a function (special functions cost several multiplies)
 FUNCTION_COST = 8
@@ -181,6 +181,15 @@ def hoist(exprs, var, prefix="_r", linear=False):
             if linear and len(powers) == len(groups) and not (free.is_number and all(
                     sp.Add(*cs).is_number for cs in groups.values())):
                 n = max(powers)
+                if n == 2:
+                    # a (x - x0)^2 + r with r simplified symbolically: the expanded
+                    # coefficients cancel near x0 (a Cauchy q far from p and narrow:
+                    # d^2 + g^2 - d^2 lost g^2 to rounding, 6e-10 of its affinity)
+                    a, b = powers[2], powers.get(1, sp.S.Zero)
+                    x0 = sp.factor_terms(sp.cancel(-b / (2 * a)))
+                    r = sp.factor_terms(sp.cancel(free - b ** 2 / (4 * a)))
+                    return NodeQuad(var, row_coefficient(a), row_coefficient(x0),
+                                    row_coefficient(r))
                 return NodePoly(var, *[row_coefficient(powers.get(k, sp.S.Zero))
                                        for k in range(n, 0, -1)], row_coefficient(free))
             if len(powers) == len(groups) and max(powers) > 1:

@@ -95,3 +95,14 @@ class NodePoly(sp.Function):
         u, *cs = self.args
         n = len(cs) - 1
         return sp.Add(*[c * u ** (n - j) for j, c in enumerate(cs)]).doit(**hints)
+
+
+class NodeQuad(sp.Function):
+    """a (u - u0)^2 + r of a quadrature integrand: args u, a, u0, r (row quantities).
+    Printed as ``_quad(u, a, u0, r)``: a matrix product with u^2, u, 1 where the rows share
+    their nodes (close rows: nothing cancels), the vertex form where each row has its own
+    (a piece starting at q's centre u0, where the expanded coefficients would cancel)."""
+
+    def doit(self, **hints):
+        u, a, u0, r = self.args
+        return (a * (u - u0) ** 2 + r).doit(**hints)

@@ -278,6 +278,9 @@ class NumpyPrinter(SciPyPrinter):
         coefs = [self._print(a) for a in expr.args[1:]]
         return f"_poly({self._print(expr.args[0])}, ({', '.join(coefs)},))"
 
+    def _print_NodeQuad(self, expr):
+        return f"_quad({', '.join(self._print(a) for a in expr.args)})"
+
     def _print_IsFinite(self, expr):
         return f"{self._module_format('numpy.isfinite')}({self._print(expr.args[0])})"
 

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from symgeo.codegen.compact import code_cost, compact, hoist
-from symgeo.codegen.functions import NodePoly, NodeSum
+from symgeo.codegen.functions import NodePoly, NodeQuad, NodeSum
 
 u, a, b, c, s = sp.symbols("u a b c s", real=True)
 
@@ -66,8 +66,15 @@ def test_linear_forms_collect_the_terms_of_node_functions_alone():
     definitions, (cauchy,) = hoist([CASES[0]], u, linear=True)
     (form,) = cauchy.atoms(NodeSum)
     assert {f for f in form.args[1::2]} == {sp.log(u ** 2 + 1), 1}
-    (poly,) = cauchy.atoms(NodePoly)
-    assert poly.args[0] == u and len(poly.args) == 4  # u, then 3 coefficients
+    # the quadratic in vertex form a (u - u0)^2 + r, r simplified: s^2, not b^2 u0^2 + ...
+    (quad,) = cauchy.atoms(NodeQuad)
+    values = dict(definitions)
+    a_, u0, r = (values.get(v, v) for v in quad.args[1:])
+    assert quad.args[0] == u and sp.simplify(r - s ** 2) == 0
+    assert sp.simplify(a_ - b ** 2) == 0 and sp.simplify(u0 + c / b) == 0
+    definitions, (cubic,) = hoist([a * u ** 3 + b * u + c], u, linear=True)
+    (poly,) = cubic.atoms(NodePoly)
+    assert poly.args[0] == u and len(poly.args) == 5  # u, then 4 coefficients
     definitions, (gumbel,) = hoist([CASES[1]], u, linear=True)
     (form,) = gumbel.atoms(NodeSum)
     assert set(form.args[1::2]) == {u, sp.log(u)}  # no constant term in this case
@@ -95,6 +102,11 @@ def test_linear_form_helpers_with_shared_and_row_nodes():
         assert got.shape == (5, 7) and np.allclose(got, plain, rtol=1e-14, atol=1e-14)
         horner = (rows[0] * x + rows[1]) * x + rows[2]
         assert np.allclose(ns["_poly"](x, tuple(rows)), horner, rtol=1e-14, atol=1e-14)
+        vertex = rows[0] * (x - rows[1]) ** 2 + rows[2]
+        assert np.allclose(ns["_quad"](x, *rows), vertex, rtol=1e-13, atol=1e-13)
+    # each row's own nodes: the vertex form keeps r beside d^2 (x near x0 = 1e3)
+    x = 1e3 + np.array([[0.0, 1e-3]])
+    assert ns["_quad"](x, 1.0, 1e3, 1e-4)[0, 0] == 1e-4
 
 
 def test_hoist_moves_parameter_work_out_of_the_nodes():
