@@ -853,7 +853,7 @@ def alpha_divergence(alpha, x0_p, gamma_p, x0_q, gamma_q):
         _ok = _in_domain(x0_p, gamma_p) & _in_domain(x0_q, gamma_q) & numpy.isfinite(alpha)
         # close centres and scales: one piece; else split at both centres
         _one = _ok & (numpy.abs((x0_q - x0_p)/gamma_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(gamma_q/gamma_p))) <= 0.6931471805599453)
-        _S = numpy.where(_one, _expect_real(_integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [], offset=1.0, keep=_one), _expect_real(_integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(x0_q - x0_p)/gamma_p, 0], offset=1.0, keep=_ok & ~_one)).reshape(shape)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_real(_integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [], offset=1.0, keep=_one), _expect_real(_integrand, [alpha, x0_p, gamma_p, x0_q, gamma_q], [(x0_q - x0_p)/gamma_p, 0], offset=1.0, keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)

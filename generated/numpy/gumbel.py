@@ -934,7 +934,7 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q) & numpy.isfinite(alpha)
         # close centres and scales: one piece; else split at both centres
         _one = _ok & (numpy.abs((mu_p - mu_q)/beta_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(beta_q/beta_p))) <= 0.6931471805599453)
-        _S = numpy.where(_one, _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [], offset=1.0, tail="exponential", keep=_one), _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [numpy.exp((mu_p - mu_q)/beta_p)], offset=1.0, tail="exponential", keep=_ok & ~_one)).reshape(shape)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [], offset=1.0, tail="exponential", keep=_one), _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [numpy.exp((mu_p - mu_q)/beta_p)], offset=1.0, tail="exponential", keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)

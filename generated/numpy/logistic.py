@@ -713,7 +713,7 @@ def natural_gradient(mu, s, grad):
 def kl(mu_p, s_p, mu_q, s_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: KL(p || q) = E_p[log p - log q], by double-exponential quadrature (exp-sinh on the half-line; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu - s*log(w).
+    No closed form was derived; numeric route: KL(p || q) = E_p[log p - log q], by double-exponential quadrature (exp-sinh on the half-line, split at v = exp((mu_p - mu_q)/s_p) (one piece where |(mu_p - mu_q)/s_p| <= 2 and s_q/s_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu - s*log(w).
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -2*log(_node + 1)
       E2 mu_p/s_q - mu_q/s_q - s_p*log(_node)/s_q + log(_node) - log(s_p) + log(s_q) - 2*log(_node + 1) + 2*log(_node**(s_p/s_q)*exp(-mu_p/s_q)*exp(mu_q/s_q) + 1)
@@ -815,7 +815,9 @@ def kl(mu_p, s_p, mu_q, s_q):
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q)
-        _S = _expect_half(_integrand, [mu_p, s_p, mu_q, s_q], [], keep=_ok).reshape(shape)
+        # close centres and scales: one piece; else split at both centres
+        _one = _ok & (numpy.abs((mu_p - mu_q)/s_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(s_q/s_p))) <= 0.6931471805599453)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [mu_p, s_p, mu_q, s_q], [], keep=_one), _expect_half(_integrand, [mu_p, s_p, mu_q, s_q], [numpy.exp((mu_p - mu_q)/s_p)], keep=_ok & ~_one)).reshape(shape)
         out = _full(_S, shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)
@@ -951,7 +953,7 @@ def alpha_divergence(alpha, mu_p, s_p, mu_q, s_q):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q) & numpy.isfinite(alpha)
         # close centres and scales: one piece; else split at both centres
         _one = _ok & (numpy.abs((mu_p - mu_q)/s_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(s_q/s_p))) <= 0.6931471805599453)
-        _S = numpy.where(_one, _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [], offset=1.0, keep=_one), _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [numpy.exp((mu_p - mu_q)/s_p)], offset=1.0, keep=_ok & ~_one)).reshape(shape)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [], offset=1.0, keep=_one), _expect_half(_integrand, [alpha, mu_p, s_p, mu_q, s_q], [numpy.exp((mu_p - mu_q)/s_p)], offset=1.0, keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)
@@ -993,7 +995,7 @@ def entropy(mu, s):
 def cross_entropy(mu_p, s_p, mu_q, s_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: H(p, q) = -E_p[log q], by double-exponential quadrature (exp-sinh on the half-line; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu - s*log(w).
+    No closed form was derived; numeric route: H(p, q) = -E_p[log q], by double-exponential quadrature (exp-sinh on the half-line, split at v = exp((mu_p - mu_q)/s_p) (one piece where |(mu_p - mu_q)/s_p| <= 2 and s_q/s_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu - s*log(w).
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -2*log(_node + 1)
       E2 mu_p/s_q - mu_q/s_q - s_p*log(_node)/s_q + log(s_q) + 2*log(_node**(s_p/s_q)*exp(-mu_p/s_q)*exp(mu_q/s_q) + 1)
@@ -1011,7 +1013,9 @@ def cross_entropy(mu_p, s_p, mu_q, s_q):
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, s_p) & _in_domain(mu_q, s_q)
-        _S = _expect_half(_integrand, [mu_p, s_p, mu_q, s_q], [], keep=_ok).reshape(shape)
+        # close centres and scales: one piece; else split at both centres
+        _one = _ok & (numpy.abs((mu_p - mu_q)/s_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(s_q/s_p))) <= 0.6931471805599453)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [mu_p, s_p, mu_q, s_q], [], keep=_one), _expect_half(_integrand, [mu_p, s_p, mu_q, s_q], [numpy.exp((mu_p - mu_q)/s_p)], keep=_ok & ~_one)).reshape(shape)
         out = _full(_S, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

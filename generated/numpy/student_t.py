@@ -699,7 +699,7 @@ def natural_gradient(mu, sigma, grad):
 def kl(mu_p, sigma_p, mu_q, sigma_q):
     """Kullback-Leibler divergence KL(p || q) = E_p[log p - log q] in nats: arguments are p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: KL(p || q) = E_p[log p - log q], by double-exponential quadrature (sinh-sinh on the real line; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu + sigma*z.
+    No closed form was derived; numeric route: KL(p || q) = E_p[log p - log q], by double-exponential quadrature (sinh-sinh on the real line, split at u = (-mu_p + mu_q)/sigma_p, 0 (one piece where |(-mu_p + mu_q)/sigma_p| <= 2 and sigma_q/sigma_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu + sigma*z.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -5*log(_node**2 + 4)/2 + log(3) + 2*log(2)
       E2 -log(sigma_p) - 4*log(sigma_q) - 5*log(_node**2 + 4)/2 + 5*log(_node**2*sigma_p**2 + 2*_node*mu_p*sigma_p - 2*_node*mu_q*sigma_p + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2)/2
@@ -782,7 +782,9 @@ def kl(mu_p, sigma_p, mu_q, sigma_q):
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
-        _S = _expect_real(_integrand, [mu_p, sigma_p, mu_q, sigma_q], [], keep=_ok).reshape(shape)
+        # close centres and scales: one piece; else split at both centres
+        _one = _ok & (numpy.abs((mu_q - mu_p)/sigma_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(sigma_q/sigma_p))) <= 0.6931471805599453)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_real(_integrand, [mu_p, sigma_p, mu_q, sigma_q], [], keep=_one), _expect_real(_integrand, [mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p, 0], keep=_ok & ~_one)).reshape(shape)
         out = _full(_S, shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)
@@ -896,7 +898,7 @@ def alpha_divergence(alpha, mu_p, sigma_p, mu_q, sigma_q):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q) & numpy.isfinite(alpha)
         # close centres and scales: one piece; else split at both centres
         _one = _ok & (numpy.abs((mu_q - mu_p)/sigma_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(sigma_q/sigma_p))) <= 0.6931471805599453)
-        _S = numpy.where(_one, _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [], offset=1.0, keep=_one), _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p, 0], offset=1.0, keep=_ok & ~_one)).reshape(shape)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [], offset=1.0, keep=_one), _expect_real(_integrand, [alpha, mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p, 0], offset=1.0, keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)
@@ -938,7 +940,7 @@ def entropy(mu, sigma):
 def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
     """Cross-entropy H(p, q) = -E_p[log q] = H(p) + KL(p || q) in nats: arguments are p's coordinates, then q's; shape (...).
 
-    No closed form was derived; numeric route: H(p, q) = -E_p[log q], by double-exponential quadrature (sinh-sinh on the real line; tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu + sigma*z.
+    No closed form was derived; numeric route: H(p, q) = -E_p[log q], by double-exponential quadrature (sinh-sinh on the real line, split at u = (-mu_p + mu_q)/sigma_p, 0 (one piece where |(-mu_p + mu_q)/sigma_p| <= 2 and sigma_q/sigma_p is within a factor 2 of 1); tanh-sinh between kinks; the step halves from 1/8 until two steps agree to 1e-9 relative, at most to 1/64, where they must agree to 1e-7, else NaN; error <= 1e-12 at generic points) after x = mu + sigma*z.
     Integrand (log weight E1, factor E2 at the node _node):
       E1 -5*log(_node**2 + 4)/2 + log(3) + 2*log(2)
       E2 -4*log(sigma_q) + 5*log(_node**2*sigma_p**2 + 2*_node*mu_p*sigma_p - 2*_node*mu_q*sigma_p + mu_p**2 - 2*mu_p*mu_q + mu_q**2 + 4*sigma_q**2)/2 - 2*log(2) - log(3)
@@ -955,7 +957,9 @@ def cross_entropy(mu_p, sigma_p, mu_q, sigma_q):
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, sigma_p) & _in_domain(mu_q, sigma_q)
-        _S = _expect_real(_integrand, [mu_p, sigma_p, mu_q, sigma_q], [], keep=_ok).reshape(shape)
+        # close centres and scales: one piece; else split at both centres
+        _one = _ok & (numpy.abs((mu_q - mu_p)/sigma_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(sigma_q/sigma_p))) <= 0.6931471805599453)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_real(_integrand, [mu_p, sigma_p, mu_q, sigma_q], [], keep=_one), _expect_real(_integrand, [mu_p, sigma_p, mu_q, sigma_q], [(mu_q - mu_p)/sigma_p, 0], keep=_ok & ~_one)).reshape(shape)
         out = _full(_S, shape)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

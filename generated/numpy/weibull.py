@@ -1024,7 +1024,7 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
         _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q) & numpy.isfinite(alpha)
         # close centres and scales: one piece; else split at both centres
         _one = _ok & (numpy.abs(numpy.log((lam_q/lam_p)**k_p)) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(k_p/k_q))) <= 0.6931471805599453)
-        _S = numpy.where(_one, _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [], offset=1.0, tail="exponential", keep=_one), _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [(lam_q/lam_p)**k_p], offset=1.0, tail="exponential", keep=_ok & ~_one)).reshape(shape)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [], offset=1.0, tail="exponential", keep=_one), _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [(lam_q/lam_p)**k_p], offset=1.0, tail="exponential", keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)
