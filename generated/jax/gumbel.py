@@ -586,7 +586,7 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _c0 = jax.numpy.log(_node)
         return _c0*_r1 + _node*_r0 + _r3*jax.numpy.exp(_c0*_r2) + _r4, 1
 
-    _S = _expect_half(jax.numpy, _integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [jax.numpy.exp((mu_p - mu_q)/beta_p)], offset=1.0, tail="exponential", keep=_ok, shape=shape)
+    _S = _expect_half(jax.numpy, _integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [jax.numpy.exp((mu_p - mu_q)/beta_p)], offset=1.0, tail='exponential', keep=_ok, shape=shape)
     return _mask(_full(4*(1 - _S)/(1 - alpha**2), shape), _ok, jax.numpy.nan, shape)
 
 

@@ -626,7 +626,7 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
         _c0 = jax.numpy.log(_node)
         return _c0*_r1 + _node*_r0 + _r3*jax.numpy.exp(_c0*_r2) + _r4, 1
 
-    _S = _expect_half(jax.numpy, _integrand, [alpha, k_p, lam_p, k_q, lam_q], [(lam_q/lam_p)**k_p], offset=1.0, tail="exponential", keep=_ok, shape=shape)
+    _S = _expect_half(jax.numpy, _integrand, [alpha, k_p, lam_p, k_q, lam_q], [(lam_q/lam_p)**k_p], offset=1.0, tail='exponential', keep=_ok, shape=shape)
     return _mask(_full(4*(1 - _S)/(1 - alpha**2), shape), _ok, jax.numpy.nan, shape)
 
 

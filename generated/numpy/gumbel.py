@@ -877,12 +877,12 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _r5 = 16.0/((beta_p + beta_q)**2*(beta_p + beta_q))
         _r6 = 1/((0.5*beta_p + 0.5*beta_q)**2)
         _r7 = (beta_q - beta_p)**2
-        _r8 = 4.0/(beta_p + beta_q)**2
-        _r9 = -4.0/(beta_p + beta_q)**2
-        _r10 = -1/(0.5*beta_p + 0.5*beta_q)
-        _r11 = beta_q - beta_p
-        _r12 = 1/((0.5*beta_p + 0.5*beta_q))
-        _r13 = mu_q - mu_p
+        _r8 = 1/((0.5*beta_p + 0.5*beta_q))
+        _r9 = mu_q - mu_p
+        _r10 = 4.0/(beta_p + beta_q)**2
+        _r11 = -4.0/(beta_p + beta_q)**2
+        _r12 = -1/(0.5*beta_p + 0.5*beta_q)
+        _r13 = beta_q - beta_p
         _r14 = (1/2)*(alpha + 1)
         _r15 = -4.0*(mu_q - mu_p)**2/(beta_p + beta_q)**2
         _r16 = -8.0/((beta_p + beta_q)**2*(beta_p + beta_q))
@@ -896,8 +896,8 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _r24 = -1/(((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2)**2)
         _r25 = 2/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2*(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
         _r26 = 1/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2)
-        _r27 = -1/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2
-        _r28 = 1/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
+        _r27 = 1/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
+        _r28 = -1/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2
         _r29 = -(mu_q - mu_p)**2/(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2
         _r30 = -1/((0.1127016653792583*beta_p + 0.8872983346207417*beta_q)**2*(0.1127016653792583*beta_p + 0.8872983346207417*beta_q))
         _r31 = numpy.log(beta_p) - numpy.log(0.1127016653792583*beta_p + 0.8872983346207417*beta_q)
@@ -908,8 +908,8 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _r36 = -1/(((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2)**2)
         _r37 = 2/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2*(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
         _r38 = 1/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2)
-        _r39 = -1/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2
-        _r40 = 1/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
+        _r39 = 1/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
+        _r40 = -1/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2
         _r41 = -(mu_q - mu_p)**2/(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2
         _r42 = -1/((0.8872983346207417*beta_p + 0.1127016653792583*beta_q)**2*(0.8872983346207417*beta_p + 0.1127016653792583*beta_q))
         _r43 = numpy.log(beta_p) - numpy.log(0.8872983346207417*beta_p + 0.1127016653792583*beta_q)
@@ -928,18 +928,18 @@ def alpha_divergence(alpha, mu_p, beta_p, mu_q, beta_q):
         _c11 = _c10*_r35
         _c12 = numpy.exp(_c11)
         _c13 = _c10*_c12
-        return -_node, _r20*(_c3*_r15 + _r14*(_r11*(_c1*_r8 + _c5*_r9 + _r10) + _r13*(_c3*_r3 + _r12))**2 + _r18*(_c3*_r8 + _c5*_r16 + _r17) + _r7*(_c1**2*_c3*_r4 + _c1*_r2 + _c5*_r5 + _r6))*numpy.exp(_r14*(_c2 - _c3 + _c4 + _r19)) + _r32*(_c8*_r29 + _r14*(_r11*(_c6*_r26 + _c9*_r27 + _r23) + _r13*(_c8*_r23 + _r28))**2 + _r18*(_c8*_r26 + _c9*_r30 + _r27) + _r7*(_c6**2*_c8*_r24 + _c6*_r22 + _c9*_r25 + _r26))*numpy.exp(_r14*(_c4 + _c7 - _c8 + _r31)) + _r44*(_c12*_r41 + _r14*(_r11*(_c10*_r38 + _c13*_r39 + _r35) + _r13*(_c12*_r35 + _r40))**2 + _r18*(_c12*_r38 + _c13*_r42 + _r39) + _r7*(_c10**2*_c12*_r36 + _c10*_r34 + _c13*_r37 + _r38))*numpy.exp(_r14*(_c11 - _c12 + _c4 + _r43))
+        return -_node, _r20*(_c3*_r15 + _r14*(_r13*(_c1*_r10 + _c5*_r11 + _r12) + _r9*(_c3*_r3 + _r8))**2 + _r18*(_c3*_r10 + _c5*_r16 + _r17) + _r7*(_c1**2*_c3*_r4 + _c1*_r2 + _c5*_r5 + _r6))*numpy.exp(_r14*(_c2 - _c3 + _c4 + _r19)) + _r32*(_c8*_r29 + _r14*(_r13*(_c6*_r26 + _c9*_r28 + _r23) + _r9*(_c8*_r23 + _r27))**2 + _r18*(_c8*_r26 + _c9*_r30 + _r28) + _r7*(_c6**2*_c8*_r24 + _c6*_r22 + _c9*_r25 + _r26))*numpy.exp(_r14*(_c4 + _c7 - _c8 + _r31)) + _r44*(_c12*_r41 + _r14*(_r13*(_c10*_r38 + _c13*_r40 + _r35) + _r9*(_c12*_r35 + _r39))**2 + _r18*(_c12*_r38 + _c13*_r42 + _r40) + _r7*(_c10**2*_c12*_r36 + _c10*_r34 + _c13*_r37 + _r38))*numpy.exp(_r14*(_c11 - _c12 + _c4 + _r43))
 
     with numpy.errstate(all="ignore"):
         _ok = _in_domain(mu_p, beta_p) & _in_domain(mu_q, beta_q) & numpy.isfinite(alpha)
         # close centres and scales: one piece; else split at both centres
         _one = _ok & (numpy.abs((mu_p - mu_q)/beta_p) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(beta_q/beta_p))) <= 0.6931471805599453)
-        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [], offset=1.0, tail="exponential", keep=_one), _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [numpy.exp((mu_p - mu_q)/beta_p)], offset=1.0, tail="exponential", keep=_ok & ~_one)).reshape(shape)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [], offset=1.0, tail='exponential', keep=_one), _expect_half(_integrand, [alpha, mu_p, beta_p, mu_q, beta_q], [numpy.exp((mu_p - mu_q)/beta_p)], offset=1.0, tail='exponential', keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)
         if numpy.any(_near):
-            _S = _expect_half(_integrand_near, [alpha, mu_p, beta_p, mu_q, beta_q], [], tail="exponential", keep=_near).reshape(shape)
+            _S = _expect_half(_integrand_near, [alpha, mu_p, beta_p, mu_q, beta_q], [], tail='exponential', keep=_near).reshape(shape)
             out = numpy.where(_near, _S, out)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

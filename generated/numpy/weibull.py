@@ -957,7 +957,7 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
     def _integrand_near(_node, alpha, k_p, lam_p, k_q, lam_q):
         _r0 = 1/(k_p)
         _r1 = 2.0*lam_p/(lam_p + lam_q)
-        _r2 = 0.5*k_p + 0.5*k_q
+        _r2 = 0.5*(k_p + k_q)
         _r3 = -numpy.log(0.5*lam_p + 0.5*lam_q)
         _r4 = -1/(0.5*k_p + 0.5*k_q)**2
         _r5 = (k_q - k_p)**2
@@ -1007,15 +1007,15 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
         _r49 = numpy.log(lam_p) - numpy.log(k_p) + numpy.log(0.8872983346207417*k_p + 0.1127016653792583*k_q) - numpy.log(0.8872983346207417*lam_p + 0.1127016653792583*lam_q)
         _r50 = -0.49294351923374552/(1 - alpha)
         _c0 = numpy.exp(_r0*numpy.log(_node))
-        _c1 = (_c0*_r1)**_r2
+        _c1 = numpy.exp(_r2*numpy.log(_c0*_r1))
         _c2 = numpy.log(_c0*lam_p)
         _c3 = _c2 + _r3
         _c4 = _node + _r20*(_c2 + _r19)
         _c5 = _c1*_c3
-        _c6 = (_c0*_r23)**_r24
+        _c6 = numpy.exp(_r24*numpy.log(_c0*_r23))
         _c7 = _c2 + _r25
         _c8 = _c6*_c7
-        _c9 = (_c0*_r37)**_r38
+        _c9 = numpy.exp(_r38*numpy.log(_c0*_r37))
         _c10 = _c2 + _r39
         _c11 = _c10*_c9
         return -_node, _r22*(_r14*(_r10*(_c2 - _c5 + _r9) + _r13*(_c1*_r11 + _r12))**2 + _r17*(_c1*_r15 + _c5*_r11 + _r16) + _r5*(_r4 - _c1*_c3**2) + _r8*(_c1*_r6 + _r7))*numpy.exp(_r14*(_c3*_r18 - _c1 + _c4 + _r21)) + _r36*(_r14*(_r10*(_c2 - _c8 + _r29) + _r13*(_c6*_r30 + _r31))**2 + _r17*(_c6*_r32 + _c8*_r30 + _r33) + _r5*(_r26 - _c6*_c7**2) + _r8*(_c6*_r27 + _r28))*numpy.exp(_r14*(_c4 - _c6 + _c7*_r34 + _r35)) + _r50*(_r14*(_r10*(_c2 - _c11 + _r43) + _r13*(_c9*_r44 + _r45))**2 + _r17*(_c11*_r44 + _c9*_r46 + _r47) + _r5*(_r40 - _c10**2*_c9) + _r8*(_c9*_r41 + _r42))*numpy.exp(_r14*(_c10*_r48 + _c4 - _c9 + _r49))
@@ -1024,12 +1024,12 @@ def alpha_divergence(alpha, k_p, lam_p, k_q, lam_q):
         _ok = _in_domain(k_p, lam_p) & _in_domain(k_q, lam_q) & numpy.isfinite(alpha)
         # close centres and scales: one piece; else split at both centres
         _one = _ok & (numpy.abs(numpy.log((lam_q/lam_p)**k_p)) <= 2.0) & (numpy.abs(numpy.log(numpy.abs(k_p/k_q))) <= 0.6931471805599453)
-        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [], offset=1.0, tail="exponential", keep=_one), _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [(lam_q/lam_p)**k_p], offset=1.0, tail="exponential", keep=_ok & ~_one)).reshape(shape)
+        _S = numpy.where(numpy.reshape(_one, -1), _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [], offset=1.0, tail='exponential', keep=_one), _expect_half(_integrand, [alpha, k_p, lam_p, k_q, lam_q], [(lam_q/lam_p)**k_p], offset=1.0, tail='exponential', keep=_ok & ~_one)).reshape(shape)
         out = _full(4*(1 - _S)/(1 - alpha**2), shape)
         # near q = p the sum above cancels; there the remainder integral (no cancellation)
         _near = _ok & (out < 0.0001)
         if numpy.any(_near):
-            _S = _expect_half(_integrand_near, [alpha, k_p, lam_p, k_q, lam_q], [], tail="exponential", keep=_near).reshape(shape)
+            _S = _expect_half(_integrand_near, [alpha, k_p, lam_p, k_q, lam_q], [], tail='exponential', keep=_near).reshape(shape)
             out = numpy.where(_near, _S, out)
     out = _mask(out, _ok, numpy.nan, shape)
     return _full(out, shape)[()]

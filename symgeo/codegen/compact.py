@@ -181,7 +181,7 @@ def hoist(exprs, var, prefix="_r", linear=False):
             if linear and len(powers) == len(groups) and not (free.is_number and all(
                     sp.Add(*cs).is_number for cs in groups.values())):
                 n = max(powers)
-                if n == 2:
+                if n == 2 and powers[2].is_nonzero:  # x0 = -b / 2a needs a != 0
                     # a (x - x0)^2 + r with r simplified symbolically: the expanded
                     # coefficients cancel near x0 (a Cauchy q far from p and narrow:
                     # d^2 + g^2 - d^2 lost g^2 to rounding, 6e-10 of its affinity)
@@ -205,11 +205,11 @@ def hoist(exprs, var, prefix="_r", linear=False):
                 fixed = sp.Add(*[sp.Add(*groups[f]) * f for f in alone
                                  if sp.Add(*groups[f]).is_number])
                 rows_in = [f for f in alone if not sp.Add(*groups[f]).is_number]
-                pairs = rows_in and \
-                    [(row_coefficient(sp.Add(*groups[f])), node(f)) for f in rows_in] + \
-                    ([(sp.S.One, node(fixed))] if fixed != 0 else []) + \
-                    ([(row_coefficient(free), sp.S.One)] if free != 0 else [])
-                if len(pairs) >= 2:
+                extra = (fixed != 0) + (free != 0)
+                if rows_in and len(rows_in) + extra >= 2:
+                    pairs = [(row_coefficient(sp.Add(*groups[f])), node(f)) for f in rows_in] + \
+                        ([(sp.S.One, node(fixed))] if fixed != 0 else []) + \
+                        ([(row_coefficient(free), sp.S.One)] if free != 0 else [])
                     return sp.Add(NodeSum(*[a for pair in pairs for a in pair]),
                                   *[scaled(sp.Add(*groups[f]), node(f))
                                     for f in groups if f not in alone])

@@ -869,7 +869,10 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
     # the half-line rule's nodes are positive (exp-sinh, shifted by kinks >= 0)
     node = sp.Symbol("_node", **({"positive": True} if integral.rule == "half" else {"real": True}))
     total = sp.Symbol("_S", real=True)
-    rename = {**rename, integral.var: node, _quad.SUM: total}
+    # the integrand runs on rows inside the domain only (keep=_ok): a positive coordinate
+    # keeps its sign, which the rewriting of the integrand may need (a vertex form's a != 0)
+    rename = {**{s: sp.Symbol(r.name, positive=True) if s.is_positive else r
+                 for s, r in rename.items()}, integral.var: node, _quad.SUM: total}
     lead_names = [names[a] for a in lead_syms]
     flat_points = [names[c] for pt in points for c in pt]
     fixed_args = [names[v] for v in fixed_syms]
@@ -888,12 +891,13 @@ def _quadrature_function(family, name, printer, integral, names, rename, lead_sy
         return ", ".join(printer.doprint(sp.sympify(v, strict=True).xreplace(rename)) for v in values)
     unsplit = None
     if integral.rule in ("real", "half"):
-        tail = ', tail="exponential"' if integral.tail == "exponential" else ""
+        def tail_of(part):  # the helper's default is "algebraic"
+            return f", tail={part.tail!r}" if part.tail != "algebraic" else ""
+        tail = tail_of(integral)
         offset = f", offset={integral.offset!r}" if integral.offset else ""
         extra = f"[{listed(integral.kinks)}]{offset}{tail}"
         if near is not None:
-            near_tail = ', tail="exponential"' if integral.near.tail == "exponential" else ""
-            near["extra"] = f"[{listed(integral.near.kinks)}]{near_tail}"
+            near["extra"] = f"[{listed(integral.near.kinks)}]{tail_of(integral.near)}"
         if integral.unsplit and not printer.backend.functional:
             # one piece where the two densities' centres and scales are close (a row's
             # choice: the functional backends trace one program for all rows, split)

@@ -51,6 +51,7 @@ digits in the tests (goal: 1e-12 relative).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sympy as sp
@@ -58,7 +59,7 @@ import sympy as sp
 from ..declare.support import Box, FiniteValues, IntegerRange
 from ..engine.numeric import kinks as _kinks
 from ..divergence.closed_forms import REMAINDER_NODES, remainder_rule
-from ..engine.standardize import clean_logs
+from ..engine.standardize import clean_logs, log_powers
 from ..errors import SymgeoError
 
 QUADRATURE_QUANTITIES = ("kl", "entropy", "cross_entropy", "alpha_divergence")
@@ -309,6 +310,7 @@ def _continuous(family, name, e1, e2, post, what, to_p, to_q, points, fam, split
     log_jac = log_jac.xreplace(to_p)
     e1 = _simplify_logs(e1.xreplace({x: x_of_u})) + log_jac
     e2 = _simplify_logs(e2.xreplace({x: x_of_u})) if clean_factor else e2.xreplace({x: x_of_u})
+    node_density = functools.cache(lambda: _node_log_density(family, x_of_u, log_jac, to_p))
     kinks = []
     if _non_smooth(e1, u) or _non_smooth(e2, u):
         kinks = _kinks([e1, e2], u)
@@ -343,7 +345,7 @@ def _continuous(family, name, e1, e2, post, what, to_p, to_q, points, fam, split
             # variable: a fair test only where they are all of a density's shape there,
             # i.e. where p's density in the node variable is free of p's coordinates
             # (location-scale families; not Weibull's shape k, which the map leaves out)
-            if smooth and unit_q is not None and _standard_shape(family, x_of_u, log_jac, to_p):
+            if smooth and unit_q is not None and _standard_shape(node_density(), to_p):
                 unsplit = ((centre_q, unit_q - centre_q) if rule == "real" else
                            (sp.log(centre_q), sp.log(unit_q / centre_q)))
                 unsplit = tuple(sp.simplify(sp.expand_log(e, force=True)) for e in unsplit)
@@ -351,8 +353,8 @@ def _continuous(family, name, e1, e2, post, what, to_p, to_q, points, fam, split
     if unsplit:
         split_text += (f" (one piece where |{sp.sstr(unsplit[0])}| <= {UNSPLIT_DISTANCE} and "
                        f"{sp.sstr(unsplit[1])} is within a factor {UNSPLIT_WIDTH} of 1)")
-    tail = "exponential" if rule == "half" and _exponential_tail(family, u, x_of_u, log_jac,
-                                                                  to_p) else "algebraic"
+    tail = "exponential" if rule == "half" and _exponential_tail(node_density(), u) \
+        else "algebraic"
     how = {"real": "sinh-sinh on the real line", "half": "exp-sinh on the half-line"}[rule] \
         if tail == "algebraic" else \
         "on the half-line through v = exp(t - e^-t + e^t/20), for its exponential tail"
@@ -371,32 +373,31 @@ UNSPLIT_WIDTH = 2
 """Largest ratio of q's scale to p's, or p's to q's, of a one-piece integral."""
 
 
-def _exponential_tail(family, var, x_of_var, log_jac, to_p):
-    """True when p's log-density in the node variable ``var`` (v > 0) has a term -c v^k,
-    c > 0 and k > 0 (proved from the coordinates' assumptions): the density then falls
-    off at least like e^-c v^k, and so does an integrand weighted by p, or by p^l q^(1-l)
-    with q of the same family (its own term -c' v^k')."""
+def _node_log_density(family, x_of_var, log_jac, to_p):
+    """p's log-density in the node variable, Jacobian included, logs simplified and the
+    whole expanded (terms c * g(node))."""
     x = family.variables[0]
     lp = family.log_density.xreplace(to_p).xreplace({x: x_of_var}) + log_jac
-    for term in sp.Add.make_args(sp.expand(_simplify_logs(lp))):
+    return sp.expand(_simplify_logs(lp))
+
+
+def _exponential_tail(lp, var):
+    """True when ``lp``, p's log-density in the node variable ``var`` (v > 0), has a term
+    -c v^k, c > 0 and k > 0 (proved from the coordinates' assumptions): the density then
+    falls off at least like e^-c v^k, and so does an integrand weighted by p, or by
+    p^l q^(1-l) with q of the same family (its own term -c' v^k')."""
+    for term in sp.Add.make_args(lp):
         c, g = term.as_independent(var, as_Add=False)
-        if isinstance(g, sp.exp) and isinstance(g.args[0], sp.Mul):
-            k, lg = g.args[0].as_independent(var, as_Add=False)
-            g = var ** k if lg == sp.log(var) else g  # exp(k log v) is v^k
-        base, k = g.as_base_exp()
+        base, k = log_powers(g).as_base_exp()  # exp(k log v) is v^k
         if base == var and k.is_positive and c.is_negative:
             return True
     return False
 
 
-def _standard_shape(family, x_of_var, log_jac, to_p):
-    """True when p's log-density in the node variable (Jacobian included) is free of
-    p's coordinates: the map standardises the whole density, not only its location and
-    scale."""
-    x = family.variables[0]
-    lp = family.log_density.xreplace(to_p).xreplace({x: x_of_var}) + log_jac
-    # expanded, not simplified: a coordinate left over only makes the test say no
-    lp = sp.expand(_simplify_logs(lp))
+def _standard_shape(lp, to_p):
+    """True when ``lp``, p's log-density in the node variable (expanded, not simplified: a
+    coordinate left over only makes the test say no), is free of p's coordinates: the map
+    standardises the whole density, not only its location and scale."""
     return not (lp.free_symbols & set(to_p.values()))
 
 

@@ -50,7 +50,7 @@ def cancel_logs(e):
     log(x / (1 - x)) is log(e^t) = t and log(e^2t + 2e^t + 1) is 2 log(e^t + 1),
     which sympy sees only once the quotient is cancelled and factored."""
     return e.replace(lambda a: isinstance(a, sp.log) and not a.args[0].is_Atom,
-                     lambda a: sp.expand_log(sp.log(sp.factor(_log_powers(a.args[0])))))
+                     lambda a: sp.expand_log(sp.log(sp.factor(log_powers(a.args[0])))))
 
 
 def _log_factor(term):
@@ -59,9 +59,10 @@ def _log_factor(term):
     return logs[0] if len(logs) == 1 else None
 
 
-def _log_powers(e):
-    """exp(z + b log a) as a^b e^z, so that factor sees the common a^b of
-    a^b + exp(z + b log a) (after t = log a + z/b, where a is a scale of e^t)."""
+def log_powers(e):
+    """exp(z + b log a) as a^b e^z (an identity: a^b is exp(b log a)), so that factor
+    sees the common a^b of a^b + exp(z + b log a) (after t = log a + z/b, where a is a
+    scale of e^t), and exp(log(w)/k) reads w^(1/k)."""
     def split(n):
         powers, rest = [], []
         for t in sp.Add.make_args(sp.expand(n.args[0])):
@@ -173,10 +174,8 @@ def alternative_standardisations(log_density, x, lower, upper, periodic, coords)
         st = find_standardisation(ell_t, t, lo, hi, False, coords, locations)
         if st is None:
             continue
-        x_of_w = x_of_t.subs(t, st.x_of_w).replace(  # e^(c log w) as w^c: lam w^(1/k)
-            lambda a: isinstance(a, sp.exp) and not (a.args[0] / sp.log(st.new)).has(st.new),
-            lambda a: st.new ** (a.args[0] / sp.log(st.new)))
-        out.append(Standardisation(x, st.new, x_of_w, st.log_p0, st.domain, st.remaining))
+        out.append(Standardisation(x, st.new, log_powers(x_of_t.subs(t, st.x_of_w)),
+                                   st.log_p0, st.domain, st.remaining))
     return out
 
 

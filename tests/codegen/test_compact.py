@@ -66,12 +66,18 @@ def test_linear_forms_collect_the_terms_of_node_functions_alone():
     definitions, (cauchy,) = hoist([CASES[0]], u, linear=True)
     (form,) = cauchy.atoms(NodeSum)
     assert {f for f in form.args[1::2]} == {sp.log(u ** 2 + 1), 1}
-    # the quadratic in vertex form a (u - u0)^2 + r, r simplified: s^2, not b^2 u0^2 + ...
-    (quad,) = cauchy.atoms(NodeQuad)
+    # b real may be 0: no vertex form (its u0 = -c/b), the expanded quadratic
+    (poly,) = cauchy.atoms(NodePoly)
+    assert poly.args[0] == u and len(poly.args) == 4 and not cauchy.has(NodeQuad)
+    # b > 0: vertex form a (u - u0)^2 + r, r simplified: g^2, not b^2 u0^2 + ...
+    bp, g = sp.symbols("b_p g", positive=True)
+    definitions, (vertex,) = hoist(
+        [sp.log(u ** 2 * bp ** 2 + 2 * u * bp * c + c ** 2 + g ** 2)], u, linear=True)
+    (quad,) = vertex.atoms(NodeQuad)
     values = dict(definitions)
     a_, u0, r = (values.get(v, v) for v in quad.args[1:])
-    assert quad.args[0] == u and sp.simplify(r - s ** 2) == 0
-    assert sp.simplify(a_ - b ** 2) == 0 and sp.simplify(u0 + c / b) == 0
+    assert quad.args[0] == u and sp.simplify(r - g ** 2) == 0
+    assert sp.simplify(a_ - bp ** 2) == 0 and sp.simplify(u0 + c / bp) == 0
     definitions, (cubic,) = hoist([a * u ** 3 + b * u + c], u, linear=True)
     (poly,) = cubic.atoms(NodePoly)
     assert poly.args[0] == u and len(poly.args) == 5  # u, then 4 coefficients

@@ -333,14 +333,14 @@ def test_exponential_tail_takes_the_exponential_map():
     import sympy as sp
     for name, tail in [("gumbel", True), ("weibull", True), ("logistic", False)]:
         src = _forced(symgeo.get_family(name), "alpha_divergence")[1]
-        assert ('tail="exponential", keep' in src) == tail, name
+        assert ("tail='exponential', keep" in src) == tail, name
     x = sp.Symbol("x", positive=True)
     s, a = sp.Symbol("s", positive=True), sp.Symbol("a", positive=True)
     fam = symgeo.Family("frechet_heldout",
                         sp.log(a / s) - (1 + a) * sp.log(x / s) - (x / s) ** (-a),
                         x, sp.Interval.open(0, sp.oo), [(s, "positive"), (a, "positive")])
     fn, src = _forced(fam, "alpha_divergence")
-    assert 'tail="exponential", keep' in src
+    assert "tail='exponential', keep" in src
     with mp.workdps(40):
         def logd(t, sc, sh):
             return mp.log(sh / sc) - (1 + sh) * mp.log(t / sc) - (t / sc) ** (-sh)
